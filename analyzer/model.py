@@ -1,0 +1,84 @@
+"""Data types shared by the analyzer's stages (capture -> flows -> calls -> keys -> checks).
+
+Kept here, apart from the stages, so that each stage can be written and tested against
+the types without importing the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One captured frame. ``number`` is 1-based and counts like Wireshark's frame.number."""
+
+    number: int
+    ts_ns: int  # capture time, nanoseconds since the Unix epoch
+    linktype: int  # LINKTYPE_* value of the interface the frame was captured on
+    data: bytes  # the captured bytes (possibly shorter than wirelen)
+    wirelen: int  # original length on the wire
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Endpoint:
+    ip: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # input that could not be read; the rest goes on
+    WARNING = "warning"  # read, but something is off (a retransmission that disagrees, ...)
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A located diagnostic: which file, which frame, which layer and field, and why."""
+
+    layer: str
+    reason: str
+    frame: int | None = None
+    file: str | None = None
+    field: str | None = None
+    offset: int | None = None
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = [p for p in (self.file, f"frame {self.frame}" if self.frame else None) if p]
+        loc = ", ".join(where)
+        fld = f"{self.layer}.{self.field}" if self.field else self.layer
+        at = f" at offset {self.offset}" if self.offset is not None else ""
+        return f"{loc + ': ' if loc else ''}{fld}{at}: {self.reason}"
+
+    def to_json(self) -> dict[str, object]:
+        d: dict[str, object] = {"frame": self.frame, "layer": self.layer, "reason": self.reason}
+        if self.field is not None:
+            d["field"] = self.field
+        if self.offset is not None:
+            d["offset"] = self.offset
+        if self.file is not None:
+            d["file"] = self.file
+        d["severity"] = self.severity.value
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChunk:
+    """Reassembled, in-order bytes of one TCP direction, all from one frame.
+
+    ``offset`` is the position of ``data[0]`` in the direction's byte stream (0 = first
+    byte after the SYN). ``gap`` > 0 says that many bytes before this chunk were never
+    captured: consumers must resynchronise (or give up on the stream) rather than glue
+    the two sides of the hole together.
+    """
+
+    frame: int
+    ts_ns: int
+    offset: int
+    data: bytes
+    gap: int = 0

@@ -1,0 +1,19 @@
+"""The one error type of the codec layer."""
+
+from __future__ import annotations
+
+
+class DissectError(ValueError):
+    """Bytes that do not parse: which layer, at which offset, which field, and why.
+
+    ``offset`` counts from the start of the buffer the layer was given, so the
+    application can add the frame number and the layer's position in the frame.
+    """
+
+    def __init__(self, layer: str, offset: int, reason: str, field: str | None = None) -> None:
+        self.layer = layer
+        self.offset = offset
+        self.reason = reason
+        self.field = field
+        where = f"{layer}.{field}" if field else layer
+        super().__init__(f"{where} at offset {offset}: {reason}")
