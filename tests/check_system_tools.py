@@ -9,6 +9,7 @@ TOOLS = {
     "tshark": "tshark",
     "tcpdump": "tcpdump",
     "openssl": "openssl",
+    "chromium": "chromium",
 }
 
 

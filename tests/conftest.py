@@ -40,3 +40,8 @@ def tcpdump() -> str:
 @pytest.fixture(scope="session")
 def openssl() -> str:
     return require_tool("openssl")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    return require_tool("chromium")
