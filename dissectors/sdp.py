@@ -1,0 +1,479 @@
+"""SDP (RFC 8866) codec with typed accessors for the attributes of MSRP, BFCP and RFC 4567.
+
+A description is kept as its lines (type letter and value) so that ``build(parse(b)) == b``;
+accessors interpret them on demand: ``c=``, ``m=``, ``a=key-mgmt`` (RFC 4567), ``a=setup`` /
+``a=connection`` (RFC 4145), ``a=path`` / ``a=accept-types`` / ``a=msrp-cema`` (RFC 4975,
+6714), ``a=floorctrl`` / ``a=confid`` / ``a=userid`` / ``a=floorid`` / ``a=bfcpver``
+(RFC 8856), ``a=label`` (RFC 4574). Malformed values raise :class:`DissectError` with the
+field named, so the analyzer can report them and go on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from dissectors.errors import DissectError
+
+LAYER = "sdp"
+ENC = "utf-8"
+ERRS = "surrogateescape"
+
+# m= proto values this project cares about (RFC 4975, 6135, 8856) and what they carry.
+MSRP_PROTOS = frozenset({"TCP/MSRP", "TCP/TLS/MSRP"})
+BFCP_PROTOS = frozenset({"TCP/BFCP", "TCP/TLS/BFCP", "UDP/BFCP", "UDP/TLS/BFCP", "TCP/DTLS/BFCP"})
+TLS_PROTOS = frozenset({"TCP/TLS/MSRP", "TCP/TLS/BFCP", "UDP/TLS/BFCP", "TCP/DTLS/BFCP"})
+
+_LINE_RE = re.compile(r"^([a-z])=(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class SdpLine:
+    """``type=value``. A line that is not of that form has ``type == ""`` and the raw text."""
+
+    type: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.type}={self.value}" if self.type else self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    name: str
+    value: str | None  # None for a flag attribute (``a=msrp-cema``)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    nettype: str
+    addrtype: str
+    address: str  # without a /ttl or /count suffix
+
+    @classmethod
+    def parse(cls, v: str) -> Connection:
+        parts = v.split()
+        if len(parts) != 3:
+            raise DissectError(LAYER, 0, f"malformed c= line {v!r}", "c")
+        return cls(parts[0], parts[1], parts[2].split("/")[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    username: str
+    session_id: str
+    version: str
+    nettype: str
+    addrtype: str
+    address: str
+
+    @classmethod
+    def parse(cls, v: str) -> Origin:
+        parts = v.split()
+        if len(parts) != 6:
+            raise DissectError(LAYER, 0, f"malformed o= line {v!r}", "o")
+        return cls(*parts)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLine:
+    media: str
+    port: int
+    port_count: int | None
+    proto: str
+    fmts: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, v: str) -> MediaLine:
+        parts = v.split()
+        if len(parts) < 3:
+            raise DissectError(LAYER, 0, f"malformed m= line {v!r}", "m")
+        port_s, _, count_s = parts[1].partition("/")
+        if not port_s.isdigit() or int(port_s) > 65535 or (count_s and not count_s.isdigit()):
+            raise DissectError(LAYER, 0, f"bad port in m= line {v!r}", "m")
+        return cls(
+            parts[0], int(port_s), int(count_s) if count_s else None, parts[2], tuple(parts[3:])
+        )
+
+    def __str__(self) -> str:
+        port = f"{self.port}/{self.port_count}" if self.port_count is not None else str(self.port)
+        return " ".join([self.media, port, self.proto, *self.fmts])
+
+
+@dataclass(frozen=True, slots=True)
+class KeyMgmt:
+    """``a=key-mgmt:<prtcl-id> <base64>`` (RFC 4567) with the data decoded."""
+
+    protocol: str
+    data: bytes
+    encoded: str
+
+    @classmethod
+    def parse(cls, v: str) -> KeyMgmt:
+        parts = v.strip().split()
+        if len(parts) != 2:
+            raise DissectError(
+                LAYER, 0, f"key-mgmt needs a protocol and data: {v[:60]!r}", "key-mgmt"
+            )
+        return cls(parts[0], b64decode(parts[1]), parts[1])
+
+
+def b64decode(s: str) -> bytes:
+    """RFC 4648 base64, tolerant of missing ``=`` padding (RFC 4567 senders omit it)."""
+    t = s.strip()
+    t += "=" * (-len(t) % 4)
+    try:
+        return base64.b64decode(t, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise DissectError(LAYER, 0, f"key-mgmt data is not base64: {e}", "key-mgmt") from None
+
+
+@dataclass(frozen=True, slots=True)
+class MsrpUri:
+    """``msrp[s]://[user@]host[:port]/session-id;transport`` (RFC 4975 9)."""
+
+    scheme: str
+    host: str
+    port: int | None
+    session_id: str
+    transport: str
+    user: str | None = None
+
+    @classmethod
+    def parse(cls, s: str) -> MsrpUri:
+        m = re.fullmatch(
+            r"(msrps?)://(?:([^@/]*)@)?(\[[0-9A-Fa-f:.]+\]|[^:/;\[]+)(?::(\d+))?/([^;]+);(\S+)",
+            s.strip(),
+            re.IGNORECASE,
+        )
+        if not m:
+            raise DissectError(LAYER, 0, f"malformed MSRP URI {s!r}", "path")
+        port = int(m.group(4)) if m.group(4) else None
+        return cls(m.group(1).lower(), m.group(3), port, m.group(5), m.group(6), m.group(2))
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "msrps"
+
+    def __str__(self) -> str:
+        user = f"{self.user}@" if self.user is not None else ""
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{self.scheme}://{user}{self.host}{port}/{self.session_id};{self.transport}"
+
+
+@dataclass(frozen=True, slots=True)
+class FloorId:
+    """``a=floorid:<id> mstrm:<label> ...`` (older drafts: ``m-stream:``)."""
+
+    floor_id: int
+    mstrms: tuple[str, ...]
+
+
+class _Section:
+    """Accessors shared by the session part and media sections."""
+
+    __slots__ = ()
+
+    @property
+    def _lines(self) -> tuple[SdpLine, ...]:
+        raise NotImplementedError
+
+    def values(self, type_: str) -> tuple[str, ...]:
+        return tuple(ln.value for ln in self._lines if ln.type == type_)
+
+    @property
+    def attributes(self) -> tuple[Attribute, ...]:
+        out = []
+        for v in self.values("a"):
+            name, colon, value = v.partition(":")
+            out.append(Attribute(name.strip(), value if colon else None))
+        return tuple(out)
+
+    def attrs(self, name: str) -> tuple[str, ...]:
+        """Values of every ``a=name`` (``""`` for a flag), case-insensitive name."""
+        n = name.lower()
+        return tuple(a.value or "" for a in self.attributes if a.name.lower() == n)
+
+    def attr(self, name: str) -> str | None:
+        vs = self.attrs(name)
+        return vs[0].strip() if vs else None
+
+    def has(self, name: str) -> bool:
+        return bool(self.attrs(name))
+
+    @property
+    def connection(self) -> Connection | None:
+        vs = self.values("c")
+        return Connection.parse(vs[0]) if vs else None
+
+    def key_mgmts(self) -> tuple[KeyMgmt, ...]:
+        return tuple(KeyMgmt.parse(v) for v in self.attrs("key-mgmt"))
+
+    def key_mgmt(self, protocol: str = "mikey") -> KeyMgmt | None:
+        for v in self.attrs("key-mgmt"):
+            parts = v.split()
+            if parts and parts[0].lower() == protocol.lower():
+                return KeyMgmt.parse(v)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaDescription(_Section):
+    lines: tuple[SdpLine, ...]  # lines[0] is the m= line
+
+    @property
+    def _lines(self) -> tuple[SdpLine, ...]:
+        return self.lines
+
+    @property
+    def m(self) -> MediaLine:
+        return MediaLine.parse(self.lines[0].value)
+
+    @property
+    def proto(self) -> str:
+        return self.m.proto
+
+    @property
+    def protocol(self) -> str:
+        """``msrp``, ``bfcp``, ``audio``, ``video`` or ``other``: what the m-line carries."""
+        m = self.m
+        p = m.proto.upper()
+        if p in MSRP_PROTOS or p.endswith("/MSRP"):
+            return "msrp"
+        if p in BFCP_PROTOS or p.endswith("/BFCP"):
+            return "bfcp"
+        if m.media in ("audio", "video") and "RTP" in p:
+            return m.media
+        return "other"
+
+    @property
+    def setup(self) -> str | None:
+        v = self.attr("setup")
+        return v.lower() if v is not None else None
+
+    @property
+    def connection_attr(self) -> str | None:
+        """``a=connection:new|existing`` (RFC 4145), not to be confused with ``c=``."""
+        v = self.attr("connection")
+        return v.lower() if v is not None else None
+
+    @property
+    def paths(self) -> tuple[MsrpUri, ...]:
+        v = self.attr("path")
+        return tuple(MsrpUri.parse(u) for u in v.split()) if v else ()
+
+    @property
+    def accept_types(self) -> tuple[str, ...]:
+        v = self.attr("accept-types")
+        return tuple(v.split()) if v else ()
+
+    @property
+    def msrp_cema(self) -> bool:
+        return self.has("msrp-cema")
+
+    @property
+    def floorctrl(self) -> tuple[str, ...]:
+        v = self.attr("floorctrl")
+        return tuple(v.lower().split()) if v else ()
+
+    def _int_attr(self, name: str) -> int | None:
+        v = self.attr(name)
+        if v is None:
+            return None
+        if not v.isdigit():
+            raise DissectError(LAYER, 0, f"a={name} is not a number: {v!r}", name)
+        return int(v)
+
+    @property
+    def confid(self) -> int | None:
+        return self._int_attr("confid")
+
+    @property
+    def userid(self) -> int | None:
+        return self._int_attr("userid")
+
+    @property
+    def floorids(self) -> tuple[FloorId, ...]:
+        out = []
+        for v in self.attrs("floorid"):
+            toks = v.split()
+            if not toks or not toks[0].isdigit():
+                raise DissectError(LAYER, 0, f"malformed a=floorid {v!r}", "floorid")
+            labels: list[str] = []
+            for t in toks[1:]:
+                low = t.lower()
+                for prefix in ("mstrm:", "m-stream:"):
+                    if low.startswith(prefix):
+                        t = t[len(prefix) :]
+                        break
+                if t:
+                    labels.append(t)
+            out.append(FloorId(int(toks[0]), tuple(labels)))
+        return tuple(out)
+
+    @property
+    def bfcpver(self) -> tuple[int, ...]:
+        v = self.attr("bfcpver")
+        if v is None:
+            return ()
+        toks = v.split()
+        if not all(t.isdigit() for t in toks):
+            raise DissectError(LAYER, 0, f"malformed a=bfcpver {v!r}", "bfcpver")
+        return tuple(int(t) for t in toks)
+
+    @property
+    def label(self) -> str | None:
+        return self.attr("label")
+
+    # ---- editing (for the synthesizer's faults): first match replaced, order kept
+    def with_attr(self, name: str, value: str | None) -> MediaDescription:
+        """Replace the first ``a=name`` (or append one) with ``value`` (None = flag)."""
+        new = attribute(name, value)
+        lines = list(self.lines)
+        for i, ln in enumerate(lines):
+            if ln.type == "a" and ln.value.partition(":")[0].lower() == name.lower():
+                lines[i] = new
+                return replace(self, lines=tuple(lines))
+        return replace(self, lines=(*lines, new))
+
+    def without_attr(self, name: str) -> MediaDescription:
+        keep = tuple(
+            ln
+            for ln in self.lines
+            if not (ln.type == "a" and ln.value.partition(":")[0].lower() == name.lower())
+        )
+        return replace(self, lines=keep)
+
+    def with_proto(self, proto: str) -> MediaDescription:
+        m = replace(self.m, proto=proto)
+        return replace(self, lines=(SdpLine("m", str(m)), *self.lines[1:]))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDescription(_Section):
+    session: tuple[SdpLine, ...]
+    media: tuple[MediaDescription, ...] = ()
+    eol: str = "\r\n"
+    final_eol: bool = True
+
+    @property
+    def _lines(self) -> tuple[SdpLine, ...]:
+        return self.session
+
+    @property
+    def origin(self) -> Origin | None:
+        vs = self.values("o")
+        return Origin.parse(vs[0]) if vs else None
+
+    def media_connection(self, index: int) -> Connection | None:
+        """The ``c=`` that applies to media ``index``: its own, else the session's."""
+        return self.media[index].connection or self.connection
+
+    def media_key_mgmt(self, index: int, protocol: str = "mikey") -> KeyMgmt | None:
+        """RFC 4567: the media-level attribute wins over the session-level one."""
+        return self.media[index].key_mgmt(protocol) or self.key_mgmt(protocol)
+
+    def with_media(self, index: int, md: MediaDescription) -> SessionDescription:
+        media = list(self.media)
+        media[index] = md
+        return replace(self, media=tuple(media))
+
+
+def attribute(name: str, value: str | None = None) -> SdpLine:
+    return SdpLine("a", name if value is None else f"{name}:{value}")
+
+
+def key_mgmt_attribute(protocol: str, data: bytes) -> SdpLine:
+    """``a=key-mgmt:<protocol> <base64 data>`` with padding (RFC 4648)."""
+    return attribute("key-mgmt", f"{protocol} {base64.b64encode(data).decode('ascii')}")
+
+
+def media_description(
+    media: str,
+    port: int,
+    proto: str,
+    fmts: Iterable[str] = ("*",),
+    lines: Iterable[SdpLine] = (),
+) -> MediaDescription:
+    m = MediaLine(media, port, None, proto, tuple(fmts))
+    return MediaDescription((SdpLine("m", str(m)), *lines))
+
+
+def decode(data: bytes) -> tuple[SessionDescription, tuple[DissectError, ...]]:
+    """Tolerant parse: malformed lines are kept verbatim (type ``""``) and reported."""
+    text = data.decode(ENC, ERRS)
+    eol = "\r\n" if "\r\n" in text else "\n"
+    final_eol = text.endswith(eol)
+    body = text[: -len(eol)] if final_eol else text
+    errors: list[DissectError] = []
+    session: list[SdpLine] = []
+    media: list[list[SdpLine]] = []
+    pos = 0
+    for raw in body.split(eol) if body else []:
+        m = _LINE_RE.match(raw)
+        if m:
+            line = SdpLine(m.group(1), m.group(2))
+        else:
+            errors.append(DissectError(LAYER, pos, f"not a type=value line: {raw[:60]!r}", "line"))
+            line = SdpLine("", raw)
+        if line.type == "m":
+            media.append([line])
+        elif media:
+            media[-1].append(line)
+        else:
+            session.append(line)
+        pos += len(raw.encode(ENC, ERRS)) + len(eol)
+    if not session or session[0] != SdpLine("v", "0"):
+        errors.insert(0, DissectError(LAYER, 0, "does not start with v=0", "v"))
+    for mlines in media:
+        try:
+            MediaLine.parse(mlines[0].value)
+        except DissectError as e:
+            errors.append(e)
+    sd = SessionDescription(
+        tuple(session), tuple(MediaDescription(tuple(m)) for m in media), eol, final_eol
+    )
+    return sd, tuple(errors)
+
+
+def parse(data: bytes) -> SessionDescription:
+    """Strict parse: raises the first :class:`DissectError`."""
+    sd, errors = decode(data)
+    if errors:
+        raise errors[0]
+    return sd
+
+
+def build(sd: SessionDescription) -> bytes:
+    lines = [str(ln) for ln in sd.session]
+    for md in sd.media:
+        lines.extend(str(ln) for ln in md.lines)
+    text = sd.eol.join(lines) + (sd.eol if sd.final_eol and lines else "")
+    return text.encode(ENC, ERRS)
+
+
+__all__ = [
+    "BFCP_PROTOS",
+    "MSRP_PROTOS",
+    "TLS_PROTOS",
+    "Attribute",
+    "Connection",
+    "FloorId",
+    "KeyMgmt",
+    "MediaDescription",
+    "MediaLine",
+    "MsrpUri",
+    "Origin",
+    "SdpLine",
+    "SessionDescription",
+    "attribute",
+    "b64decode",
+    "build",
+    "decode",
+    "key_mgmt_attribute",
+    "media_description",
+    "parse",
+]
