@@ -1,0 +1,919 @@
+"""MSRP (RFC 4975): message codec, stream framer, chunker and chunk reassembly.
+
+Headers are kept as the ordered ``(name, value)`` pairs that were on the wire so that
+``build_message(parse_message(b)) == b`` for every well-formed message; the typed views
+(:class:`MsrpUri`, :class:`ByteRange`, :class:`ReportStatus`, ...) are parsed from those
+values, and :func:`parse_message` validates every known header so a bad one is reported at
+its offset instead of surfacing later.
+
+The end-line is located by scanning for ``CRLF "-------" transact-id flag CRLF`` with the
+transaction id of the start line: body text that merely contains seven dashes, or another
+transaction's end-line, does not end the message (PROTOCOLS.md 6.2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
+
+from dissectors.consts import Const, ValueTable
+from dissectors.errors import DissectError
+
+LAYER = "msrp"
+
+FLAG_COMPLETE = "$"
+FLAG_MORE = "+"
+FLAG_ABORT = "#"
+FLAGS = (FLAG_COMPLETE, FLAG_MORE, FLAG_ABORT)
+FLAG_MEANING = {
+    FLAG_COMPLETE: "message complete",
+    FLAG_MORE: "more chunks follow",
+    FLAG_ABORT: "message aborted",
+}
+
+_RFC = "RFC 4975 section 10"
+STATUS_CODES = ValueTable(
+    "msrp.status",
+    [
+        Const(200, "OK", _RFC),
+        Const(400, "Bad Request", _RFC),
+        Const(403, "Forbidden", _RFC),
+        Const(408, "Request Timeout", _RFC),
+        Const(413, "Stop Sending Message", _RFC),
+        Const(415, "Unsupported Media Type", _RFC),
+        Const(423, "Parameter Out of Bounds", _RFC),
+        Const(481, "Session Does Not Exist", _RFC),
+        Const(501, "Unknown Method", _RFC),
+        Const(506, "Session Already Bound", _RFC),
+    ],
+)
+
+# RFC 4975 `ident`: ALPHANUM 3*31ident-char.
+_IDENT = rb"[A-Za-z0-9][A-Za-z0-9.\-+%=]{3,31}"
+_IDENT_RE = re.compile(_IDENT.decode() + r"\Z")
+_START_RE = re.compile(rb"MSRP (" + _IDENT + rb") (?:([A-Z]+)|([0-9]{3})(?: (.*))?)\Z", re.S)
+_TOKEN_RE = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~]+\Z")
+_URI_RE = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://"
+    r"(?:(?P<userinfo>[^@/;\s]*)@)?"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^:/;@\s\[\]]+)"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:/(?P<session>[^;\s]*))?"
+    r";(?P<transport>[A-Za-z0-9]+)"
+    r"(?P<params>(?:;[^;\s]+)*)\Z"
+)
+_BYTE_RANGE_RE = re.compile(r"([0-9]+)-([0-9]+|\*)/([0-9]+|\*)\Z")
+_STATUS_HDR_RE = re.compile(r"([0-9]{3}) ([0-9]{3})(?: (.*))?\Z")
+
+MAX_START_LINE = 1024
+DEFAULT_MAX_MESSAGE = 1 << 22
+
+
+def _end_line_re(tid: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"\r\n-------" + re.escape(tid) + rb"([$+#])\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class MsrpUri:
+    """``msrp[s]://[userinfo@]host[:port][/session-id];transport[;param...]``."""
+
+    scheme: str
+    host: str
+    port: int | None
+    session_id: str | None
+    transport: str = "tcp"
+    userinfo: str | None = None
+    params: tuple[str, ...] = ()
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme.lower() == "msrps"
+
+    def __str__(self) -> str:
+        s = f"{self.scheme}://"
+        if self.userinfo is not None:
+            s += f"{self.userinfo}@"
+        s += self.host
+        if self.port is not None:
+            s += f":{self.port}"
+        if self.session_id is not None:
+            s += f"/{self.session_id}"
+        s += f";{self.transport}"
+        s += "".join(f";{p}" for p in self.params)
+        return s
+
+    @classmethod
+    def parse(cls, text: str, offset: int = 0, field: str | None = "uri") -> MsrpUri:
+        m = _URI_RE.match(text)
+        if m is None or m["scheme"].lower() not in ("msrp", "msrps"):
+            raise DissectError(LAYER, offset, f"not an MSRP URI: {text!r}", field)
+        port = None
+        if m["port"] is not None:
+            port = int(m["port"])
+            if port > 65535:
+                raise DissectError(LAYER, offset, f"port {port} out of range", field)
+        params = tuple(m["params"].split(";")[1:]) if m["params"] else ()
+        return cls(
+            m["scheme"], m["host"], port, m["session"], m["transport"], m["userinfo"], params
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """``start-end/total``; ``None`` stands for ``*`` (end or total not known yet)."""
+
+    start: int
+    end: int | None
+    total: int | None
+
+    def __str__(self) -> str:
+        end = "*" if self.end is None else str(self.end)
+        total = "*" if self.total is None else str(self.total)
+        return f"{self.start}-{end}/{total}"
+
+    @classmethod
+    def parse(cls, text: str, offset: int = 0) -> ByteRange:
+        m = _BYTE_RANGE_RE.match(text)
+        if m is None:
+            raise DissectError(LAYER, offset, f"bad Byte-Range {text!r}", "Byte-Range")
+        start = int(m[1])
+        end = None if m[2] == "*" else int(m[2])
+        total = None if m[3] == "*" else int(m[3])
+        if start < 1:
+            raise DissectError(LAYER, offset, "Byte-Range start must be >= 1", "Byte-Range")
+        # An empty message is 1-0/0: end may be start - 1, never less.
+        if end is not None and end < start - 1:
+            raise DissectError(LAYER, offset, f"Byte-Range end {end} < start", "Byte-Range")
+        if total is not None and end is not None and end > total:
+            raise DissectError(LAYER, offset, f"Byte-Range end {end} > total", "Byte-Range")
+        return cls(start, end, total)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportStatus:
+    """The ``Status`` header of a REPORT: ``namespace SP code [SP reason]`` (namespace 000)."""
+
+    namespace: int
+    code: int
+    reason: str | None = None
+
+    def __str__(self) -> str:
+        s = f"{self.namespace:03d} {self.code:03d}"
+        return s if self.reason is None else f"{s} {self.reason}"
+
+    @classmethod
+    def parse(cls, text: str, offset: int = 0) -> ReportStatus:
+        m = _STATUS_HDR_RE.match(text)
+        if m is None:
+            raise DissectError(LAYER, offset, f"bad Status {text!r}", "Status")
+        return cls(int(m[1]), int(m[2]), m[3])
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One MSRP request (``method`` set) or response (``status`` set), i.e. one chunk."""
+
+    transaction_id: str
+    method: str | None = None
+    status: int | None = None
+    comment: str | None = None
+    headers: tuple[Header, ...] = ()
+    body: bytes | None = None
+    flag: str = FLAG_COMPLETE
+
+    @property
+    def is_request(self) -> bool:
+        return self.method is not None
+
+    def header(self, name: str) -> str | None:
+        """The first header of that name (names compare case-insensitively)."""
+        low = name.lower()
+        for h in self.headers:
+            if h.name.lower() == low:
+                return h.value
+        return None
+
+    @property
+    def to_path(self) -> tuple[MsrpUri, ...]:
+        return _paths(self.header("To-Path"))
+
+    @property
+    def from_path(self) -> tuple[MsrpUri, ...]:
+        return _paths(self.header("From-Path"))
+
+    @property
+    def use_path(self) -> tuple[MsrpUri, ...]:
+        return _paths(self.header("Use-Path"))
+
+    @property
+    def message_id(self) -> str | None:
+        return self.header("Message-ID")
+
+    @property
+    def byte_range(self) -> ByteRange | None:
+        v = self.header("Byte-Range")
+        return None if v is None else ByteRange.parse(v)
+
+    @property
+    def report_status(self) -> ReportStatus | None:
+        v = self.header("Status")
+        return None if v is None else ReportStatus.parse(v)
+
+    @property
+    def success_report(self) -> str | None:
+        return self.header("Success-Report")
+
+    @property
+    def failure_report(self) -> str | None:
+        return self.header("Failure-Report")
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header("Content-Type")
+
+    @property
+    def media_type(self) -> str | None:
+        """``type/subtype`` of Content-Type, lower-cased, without parameters."""
+        ct = self.content_type
+        return None if ct is None else ct.split(";", 1)[0].strip().lower()
+
+
+def _paths(value: str | None) -> tuple[MsrpUri, ...]:
+    if value is None:
+        return ()
+    return tuple(MsrpUri.parse(u) for u in value.split())
+
+
+_REPORT_VALUES = {"success-report": ("yes", "no"), "failure-report": ("yes", "no", "partial")}
+
+
+def _check_header(name: str, value: str, offset: int) -> None:
+    """Validate the value of a header whose syntax RFC 4975 fixes."""
+    low = name.lower()
+    if low in ("to-path", "from-path", "use-path"):
+        uris = value.split()
+        if not uris:
+            raise DissectError(LAYER, offset, f"empty {name}", name)
+        for u in uris:
+            MsrpUri.parse(u, offset, name)
+    elif low == "message-id":
+        if not _IDENT_RE.match(value):
+            raise DissectError(LAYER, offset, f"bad Message-ID {value!r}", name)
+    elif low == "byte-range":
+        ByteRange.parse(value, offset)
+    elif low == "status":
+        ReportStatus.parse(value, offset)
+    elif low in _REPORT_VALUES and value not in _REPORT_VALUES[low]:
+        allowed = "/".join(_REPORT_VALUES[low])
+        raise DissectError(LAYER, offset, f"{name} must be {allowed}: {value!r}", name)
+
+
+def _decode(raw: bytes, offset: int, field: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DissectError(LAYER, offset + e.start, "invalid UTF-8", field) from None
+
+
+def parse_start_line(
+    line: bytes, offset: int = 0
+) -> tuple[str, str | None, int | None, str | None]:
+    """``(transaction_id, method, status, comment)`` of a start line without its CRLF."""
+    m = _START_RE.match(line)
+    if m is None:
+        raise DissectError(LAYER, offset, f"bad start line {line[:80]!r}", "start-line")
+    tid = m[1].decode("ascii")
+    if m[2] is not None:
+        return tid, m[2].decode("ascii"), None, None
+    comment = None if m[4] is None else _decode(m[4], offset + m.start(4), "comment")
+    return tid, None, int(m[3]), comment
+
+
+def parse_message(data: bytes) -> Message:
+    """Parse exactly one complete MSRP message (start line through end-line)."""
+    eol = data.find(b"\r\n")
+    if eol < 0:
+        raise DissectError(LAYER, 0, "no CRLF after the start line", "start-line")
+    tid, method, status, comment = parse_start_line(data[:eol])
+    end_m = _end_line_re(tid.encode()).search(data, eol)
+    if end_m is None:
+        raise DissectError(LAYER, len(data), f"no end-line for transaction {tid}", "end-line")
+    if end_m.end() != len(data):
+        raise DissectError(LAYER, end_m.end(), "bytes after the end-line", "end-line")
+    flag = end_m[1].decode()
+    body_end = end_m.start()  # the CRLF that precedes the end-line
+    headers: list[Header] = []
+    body: bytes | None = None
+    pos = eol + 2
+    while pos < body_end + 2:
+        nl = data.find(b"\r\n", pos)
+        if nl == pos:
+            if pos + 2 > body_end:
+                raise DissectError(LAYER, pos, "empty line but no body before end-line", "body")
+            body = data[pos + 2 : body_end]
+            break
+        line = _decode(data[pos:nl], pos, "header")
+        name, sep, value = line.partition(":")
+        if not sep or not _TOKEN_RE.match(name):
+            raise DissectError(LAYER, pos, f"bad header line {line[:80]!r}", "header")
+        value = value.lstrip(" \t")
+        _check_header(name, value, pos)
+        headers.append(Header(name, value))
+        pos = nl + 2
+    msg = Message(tid, method, status, comment, tuple(headers), body, flag)
+    for required in ("To-Path", "From-Path"):
+        if msg.header(required) is None:
+            raise DissectError(LAYER, eol + 2, f"{required} header missing", required)
+    return msg
+
+
+def build_message(msg: Message) -> bytes:
+    if not _IDENT_RE.match(msg.transaction_id):
+        raise ValueError(f"bad transaction id {msg.transaction_id!r}")
+    if (msg.method is None) == (msg.status is None):
+        raise ValueError("a message has either a method or a status")
+    if msg.flag not in FLAGS:
+        raise ValueError(f"bad continuation flag {msg.flag!r}")
+    tid = msg.transaction_id
+    if msg.method is not None:
+        if not re.fullmatch(r"[A-Z]+", msg.method):
+            raise ValueError(f"bad method {msg.method!r}")
+        start = f"MSRP {tid} {msg.method}"
+    else:
+        assert msg.status is not None
+        if not 100 <= msg.status <= 999:
+            raise ValueError(f"bad status {msg.status}")
+        start = f"MSRP {tid} {msg.status:03d}"
+        if msg.comment is not None:
+            start += f" {msg.comment}"
+    lines = [start]
+    for h in msg.headers:
+        if not _TOKEN_RE.match(h.name) or "\r" in h.value or "\n" in h.value:
+            raise ValueError(f"bad header {h!r}")
+        lines.append(f"{h.name}: {h.value}")
+    out = bytearray("\r\n".join(lines).encode("utf-8") + b"\r\n")
+    end_line = f"-------{tid}{msg.flag}\r\n".encode()
+    if msg.body is not None:
+        if b"\r\n" + end_line[:-3] in b"\r\n" + msg.body + b"\r\n":
+            raise ValueError("body contains the end-line of its transaction")
+        out += b"\r\n" + msg.body + b"\r\n"
+    out += end_line
+    return bytes(out)
+
+
+def request(
+    transaction_id: str,
+    method: str,
+    to_path: Iterable[MsrpUri],
+    from_path: Iterable[MsrpUri],
+    *,
+    message_id: str | None = None,
+    success_report: str | None = None,
+    failure_report: str | None = None,
+    byte_range: ByteRange | None = None,
+    status: ReportStatus | None = None,
+    extra_headers: Iterable[Header] = (),
+    content_type: str | None = None,
+    body: bytes | None = None,
+    flag: str = FLAG_COMPLETE,
+) -> Message:
+    """A request with headers in RFC 4975 order (Content-Type last, right before the body)."""
+    hs = [
+        Header("To-Path", " ".join(map(str, to_path))),
+        Header("From-Path", " ".join(map(str, from_path))),
+    ]
+    if message_id is not None:
+        hs.append(Header("Message-ID", message_id))
+    if success_report is not None:
+        hs.append(Header("Success-Report", success_report))
+    if failure_report is not None:
+        hs.append(Header("Failure-Report", failure_report))
+    if byte_range is not None:
+        hs.append(Header("Byte-Range", str(byte_range)))
+    if status is not None:
+        hs.append(Header("Status", str(status)))
+    hs.extend(extra_headers)
+    if content_type is not None:
+        hs.append(Header("Content-Type", content_type))
+    return Message(transaction_id, method, None, None, tuple(hs), body, flag)
+
+
+def send(
+    transaction_id: str,
+    to_path: Iterable[MsrpUri],
+    from_path: Iterable[MsrpUri],
+    message_id: str,
+    content: bytes,
+    content_type: str = "text/plain",
+    **kw: str | None,
+) -> Message:
+    """A single-chunk SEND carrying ``content`` whole (Byte-Range 1-N/N)."""
+    n = len(content)
+    return request(
+        transaction_id,
+        "SEND",
+        to_path,
+        from_path,
+        message_id=message_id,
+        byte_range=ByteRange(1, n, n),
+        content_type=content_type if content else None,
+        body=content if content else None,
+        success_report=kw.get("success_report"),
+        failure_report=kw.get("failure_report"),
+    )
+
+
+def response(req: Message, status: int = 200, comment: str | None = "OK") -> Message:
+    """The transaction response to ``req`` on a relay-less session: the paths swap."""
+    hs = (
+        Header("To-Path", req.header("From-Path") or ""),
+        Header("From-Path", req.header("To-Path") or ""),
+    )
+    return Message(req.transaction_id, None, status, comment, hs)
+
+
+def report(
+    transaction_id: str,
+    sent: Message,
+    status: ReportStatus = ReportStatus(0, 200, "OK"),
+    byte_range: ByteRange | None = None,
+) -> Message:
+    """A REPORT for the message ``sent`` (one of its chunks) back to its sender."""
+    br = byte_range
+    if br is None:
+        total = (sent.byte_range.total if sent.byte_range else None) or len(sent.body or b"")
+        br = ByteRange(1, total, total)
+    return request(
+        transaction_id,
+        "REPORT",
+        sent.from_path,
+        sent.to_path,
+        message_id=sent.message_id,
+        byte_range=br,
+        status=status,
+    )
+
+
+def chunk_message(
+    message: Message,
+    size: int,
+    transaction_ids: Iterable[str],
+    *,
+    unknown_total: bool = False,
+) -> list[Message]:
+    """Split the body of a request into chunks of ``size`` bytes (RFC 4975 section 5.1).
+
+    Each chunk is its own transaction (ids taken in order from ``transaction_ids``), keeps
+    the headers of ``message`` and carries a Byte-Range ``start-end/total`` (total ``*``
+    when ``unknown_total``); every chunk but the last ends with ``+``, the last with ``$``.
+    """
+    if size < 1:
+        raise ValueError("chunk size must be >= 1")
+    if message.method is None:
+        raise ValueError("only requests are chunked")
+    body = message.body or b""
+    total = len(body)
+    tids = iter(transaction_ids)
+    pieces = [body[i : i + size] for i in range(0, total, size)] or [b""]
+    out: list[Message] = []
+    start = 1
+    for i, piece in enumerate(pieces):
+        last = i == len(pieces) - 1
+        br = ByteRange(start, start + len(piece) - 1, None if unknown_total else total)
+        try:
+            tid = next(tids)
+        except StopIteration:
+            raise ValueError(f"need {len(pieces)} transaction ids") from None
+        out.append(
+            replace(
+                message,
+                transaction_id=tid,
+                headers=_with_byte_range(message.headers, br),
+                body=piece if message.body is not None else None,
+                flag=FLAG_COMPLETE if last else FLAG_MORE,
+            )
+        )
+        start += len(piece)
+    return out
+
+
+def _with_byte_range(headers: tuple[Header, ...], br: ByteRange) -> tuple[Header, ...]:
+    new = Header("Byte-Range", str(br))
+    if any(h.name.lower() == "byte-range" for h in headers):
+        return tuple(new if h.name.lower() == "byte-range" else h for h in headers)
+    # Before the MIME headers (Content-*), which must close the header block.
+    hs = list(headers)
+    idx = next((i for i, h in enumerate(hs) if h.name.lower().startswith("content-")), len(hs))
+    hs.insert(idx, new)
+    return tuple(hs)
+
+
+# --------------------------------------------------------------------------- framing
+
+
+@dataclass(frozen=True, slots=True)
+class FramedMessage:
+    """A complete message found in a stream: bytes ``[start, end)`` of the stream."""
+
+    start: int
+    end: int
+    raw: bytes
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class FramingError:
+    """Stream bytes ``[start, end)`` that are not a message; ``error.offset`` is absolute."""
+
+    start: int
+    end: int
+    error: DissectError
+
+
+Framed = FramedMessage | FramingError
+
+
+class MsrpFramer:
+    """Splits one direction of an MSRP byte stream into messages (sans-IO).
+
+    ``feed`` takes bytes in stream order and returns what became complete; ``gap`` says that
+    many bytes were lost before ``data`` (the framer drops what it holds and resynchronises
+    on the next start line). Buffering is bounded by ``max_message``: a start line whose
+    end-line does not arrive within that many bytes is reported and skipped.
+    """
+
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
+        self.max_message = max_message
+        self._buf = bytearray()
+        self._base = 0  # stream offset of _buf[0]
+        self._synced = True  # _buf[0] is where a start line should be
+        self._garbage_from: int | None = None  # first skipped byte while not synced
+        self._scanned = 0  # the end-line search of the pending message resumes here
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    @property
+    def offset(self) -> int:
+        """Stream offset of the next byte ``feed`` expects."""
+        return self._base + len(self._buf)
+
+    def feed(self, data: bytes, gap: int = 0) -> list[Framed]:
+        out: list[Framed] = []
+        if gap:
+            if self._synced and self._buf:
+                out.append(
+                    _error(
+                        self._base,
+                        self.offset,
+                        self._base,
+                        "stream",
+                        f"message cut by {gap} missing bytes",
+                    )
+                )
+            self._flush_garbage(out, self.offset)
+            self._base = self.offset + gap
+            self._buf.clear()
+            self._scanned = 0
+            self._lose_sync()
+        self._buf += data
+        self._drain(out)
+        return out
+
+    def close(self) -> list[Framed]:
+        """End of stream: report whatever is left."""
+        out: list[Framed] = []
+        if self._synced and self._buf:
+            head = bytes(self._buf[:40])
+            out.append(
+                _error(
+                    self._base,
+                    self.offset,
+                    self.offset,
+                    "end-line",
+                    f"stream ended inside a message ({len(self._buf)} bytes, "
+                    f"no end-line): {head!r}",
+                )
+            )
+        self._flush_garbage(out, self.offset)
+        self._consume(len(self._buf))
+        return out
+
+    def _lose_sync(self) -> None:
+        self._synced = False
+        if self._garbage_from is None:
+            self._garbage_from = self._base
+
+    def _flush_garbage(self, out: list[Framed], upto: int) -> None:
+        if self._garbage_from is not None and upto > self._garbage_from:
+            n = upto - self._garbage_from
+            out.append(
+                _error(
+                    self._garbage_from,
+                    upto,
+                    self._garbage_from,
+                    "stream",
+                    f"{n} bytes that are not MSRP",
+                )
+            )
+        self._garbage_from = None
+
+    def _consume(self, n: int) -> None:
+        del self._buf[:n]
+        self._base += n
+        self._scanned = 0
+
+    def _resync(self, out: list[Framed]) -> bool:
+        """Drop bytes up to the next start line; False while none is buffered yet."""
+        buf = self._buf
+        if buf.startswith(b"MSRP "):
+            idx = 0
+        else:
+            nl = buf.find(b"\nMSRP ")
+            idx = nl + 1 if nl >= 0 else -1
+        if idx < 0:
+            # Keep a tail that may yet become "\nMSRP ".
+            if len(buf) > 5:
+                self._consume(len(buf) - 5)
+            return False
+        self._consume(idx)
+        self._flush_garbage(out, self._base)
+        self._synced = True
+        return True
+
+    def _drain(self, out: list[Framed]) -> None:
+        while self._buf:
+            if not self._synced and not self._resync(out):
+                return
+            buf = self._buf
+            if not buf.startswith(b"MSRP "[: len(buf)]):
+                self._lose_sync()
+                continue
+            if len(buf) < 5:
+                return
+            eol = buf.find(b"\r\n", 0, MAX_START_LINE + 2)
+            if eol < 0:
+                if len(buf) > MAX_START_LINE:
+                    self._bad_start(out, "no CRLF within 1024 bytes of a start line")
+                    continue
+                return
+            try:
+                tid = parse_start_line(bytes(buf[:eol]), self._base)[0]
+            except DissectError as e:
+                self._bad_start(out, e.reason)
+                continue
+            m = _end_line_re(tid.encode()).search(buf, max(eol, self._scanned - len(tid) - 12))
+            if m is None:
+                if len(buf) > self.max_message:
+                    self._bad_start(
+                        out, f"no end-line for transaction {tid} within {self.max_message} bytes"
+                    )
+                    continue
+                self._scanned = len(buf)
+                return
+            raw = bytes(buf[: m.end()])
+            start = self._base
+            try:
+                msg = parse_message(raw)
+            except DissectError as e:
+                out.append(_error(start, start + len(raw), start + e.offset, e.field, e.reason))
+            else:
+                out.append(FramedMessage(start, start + len(raw), raw, msg))
+            self._consume(len(raw))
+
+    def _bad_start(self, out: list[Framed], reason: str) -> None:
+        out.append(_error(self._base, self._base + 1, self._base, "start-line", reason))
+        self._consume(1)
+        self._lose_sync()
+
+
+def _error(start: int, end: int, at: int, field: str | None, reason: str) -> FramingError:
+    return FramingError(start, end, DissectError(LAYER, at, reason, field))
+
+
+def looks_like_msrp(data: bytes) -> bool:
+    """Cheap sniff: does this stream start with an MSRP start line?"""
+    if not data.startswith(b"MSRP "):
+        return False
+    eol = data.find(b"\r\n", 0, MAX_START_LINE + 2)
+    if eol < 0:
+        return (
+            len(data) <= MAX_START_LINE
+            and re.match(rb"MSRP [A-Za-z0-9][A-Za-z0-9.\-+%=]*( [A-Z0-9]*)?\Z", data) is not None
+        )
+    return _START_RE.match(data[:eol]) is not None
+
+
+# --------------------------------------------------------------------------- reassembly
+
+T = TypeVar("T")
+
+STATE_COMPLETE = "complete"
+STATE_ABORTED = "aborted"
+STATE_INCOMPLETE = "incomplete"
+
+
+@dataclass(frozen=True, slots=True)
+class Reassembled(Generic[T]):
+    """A whole message rebuilt from its chunks (or what arrived of it)."""
+
+    message_id: str
+    state: str  # complete | aborted | incomplete
+    content_type: str | None
+    body: bytes  # complete: the message; otherwise the bytes received from byte 1 on
+    total: int | None
+    refs: tuple[T, ...]  # the caller's reference of every chunk, in arrival order
+    missing: tuple[tuple[int, int], ...] = ()  # 1-based inclusive ranges never received
+    duplicates: int = 0
+    conflicts: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Partial(Generic[T]):
+    message_id: str
+    content_type: str | None = None
+    total: int | None = None
+    final_end: int | None = None  # known once the "$" chunk arrived
+    data: bytearray = field(default_factory=bytearray)
+    have: list[tuple[int, int]] = field(default_factory=list)  # merged, 0-based half-open
+    refs: list[T] = field(default_factory=list)
+    duplicates: int = 0
+    conflicts: list[str] = field(default_factory=list)
+
+
+class Reassembler(Generic[T]):
+    """Rebuilds SEND messages from chunks by Message-ID and Byte-Range (RFC 4975 5.1, 7.3).
+
+    Chunks may arrive out of order and more than once; ``*`` ends are taken from the chunk
+    length, a ``*`` total from the ``$`` chunk. A ``#`` chunk aborts the message. Memory is
+    bounded by ``max_size`` per message.
+    """
+
+    def __init__(self, max_size: int = DEFAULT_MAX_MESSAGE) -> None:
+        self.max_size = max_size
+        self._open: dict[str, _Partial[T]] = {}
+
+    def add(self, msg: Message, ref: T) -> Reassembled[T] | None:
+        """Take one chunk; return the message when this chunk completes or aborts it."""
+        if msg.method != "SEND":
+            return None
+        mid = msg.message_id or ""
+        p = self._open.get(mid)
+        if p is None:
+            p = self._open[mid] = _Partial(mid)
+        p.refs.append(ref)
+        body = msg.body or b""
+        br = msg.byte_range or ByteRange(1, None, None)
+        if msg.content_type is not None and p.content_type is None:
+            p.content_type = msg.content_type
+        if br.total is not None:
+            if p.total is not None and p.total != br.total:
+                p.conflicts.append(f"total {br.total} != {p.total}")
+            p.total = br.total
+        if br.end is not None and br.end - br.start + 1 != len(body) and msg.flag != FLAG_ABORT:
+            p.conflicts.append(f"Byte-Range {br} but {len(body)} bytes of body")
+        lo = br.start - 1
+        hi = lo + len(body)
+        if hi > self.max_size:
+            p.conflicts.append(f"chunk ends at byte {hi}, beyond the {self.max_size} limit")
+        else:
+            self._store(p, lo, body)
+        if msg.flag == FLAG_ABORT:
+            return self._finish(p, STATE_ABORTED)
+        if msg.flag == FLAG_COMPLETE:
+            p.final_end = hi
+        size = p.total if p.total is not None else p.final_end
+        if p.final_end is not None and size is not None and p.have == [(0, size)]:
+            return self._finish(p, STATE_COMPLETE)
+        if p.final_end is not None and size == 0 and not p.have:
+            return self._finish(p, STATE_COMPLETE)
+        return None
+
+    def flush(self) -> list[Reassembled[T]]:
+        """End of stream: every message still open, as incomplete."""
+        return [self._finish(p, STATE_INCOMPLETE) for p in list(self._open.values())]
+
+    @property
+    def pending(self) -> int:
+        return len(self._open)
+
+    @staticmethod
+    def _store(p: _Partial[T], lo: int, body: bytes) -> None:
+        hi = lo + len(body)
+        if hi == lo:
+            return
+        covered = any(a <= lo and hi <= b for a, b in p.have)
+        if len(p.data) < hi:
+            p.data.extend(b"\0" * (hi - len(p.data)))
+        if covered:
+            p.duplicates += 1
+            if bytes(p.data[lo:hi]) != body:
+                p.conflicts.append(f"bytes {lo + 1}-{hi} arrived twice with different content")
+            return
+        p.data[lo:hi] = body
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted([*p.have, (lo, hi)]):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        p.have = merged
+
+    def _finish(self, p: _Partial[T], state: str) -> Reassembled[T]:
+        del self._open[p.message_id]
+        size = p.total if p.total is not None else p.final_end
+        prefix = p.have[0][1] if p.have and p.have[0][0] == 0 else 0
+        body = bytes(p.data[:size]) if state == STATE_COMPLETE else bytes(p.data[:prefix])
+        return Reassembled(
+            p.message_id,
+            state,
+            p.content_type,
+            body,
+            p.total,
+            tuple(p.refs),
+            tuple(_holes(p.have, size)),
+            p.duplicates,
+            tuple(p.conflicts),
+        )
+
+
+def _holes(have: list[tuple[int, int]], size: int | None) -> Iterator[tuple[int, int]]:
+    pos = 0
+    for a, b in have:
+        if a > pos:
+            yield (pos + 1, a)
+        pos = max(pos, b)
+    if size is not None and pos < size:
+        yield (pos + 1, size)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def info_line(msg: Message) -> str:
+    """One-line summary for the packet list, e.g. ``MSRP SEND a786hjs2``."""
+    if msg.method is not None:
+        s = f"MSRP {msg.method} {msg.transaction_id}"
+    else:
+        comment = f" {msg.comment}" if msg.comment else ""
+        s = f"MSRP {msg.status}{comment} {msg.transaction_id}"
+    if msg.flag != FLAG_COMPLETE:
+        s += f" [{msg.flag}]"
+    return s
+
+
+def detail_tree(msg: Message) -> list[tuple[int, str]]:
+    """The Wireshark-like detail tree as ``(depth, text)`` rows."""
+    rows: list[tuple[int, str]] = [(0, "Message Session Relay Protocol")]
+    tid = msg.transaction_id
+    if msg.method is not None:
+        rows += [
+            (1, f"Request Line: MSRP {tid} {msg.method}"),
+            (2, f"Transaction Id: {tid}"),
+            (2, f"Method: {msg.method}"),
+        ]
+    else:
+        assert msg.status is not None
+        comment = f" {msg.comment}" if msg.comment is not None else ""
+        rows += [
+            (1, f"Response Line: MSRP {tid} {msg.status:03d}{comment}"),
+            (2, f"Transaction Id: {tid}"),
+            (2, f"Status code: {msg.status} ({STATUS_CODES.label(msg.status)})"),
+        ]
+    rows.append((1, "Message Header"))
+    for h in msg.headers:
+        rows.append((2, f"{h.name}: {h.value}"))
+        low = h.name.lower()
+        try:
+            if low in ("to-path", "from-path", "use-path"):
+                for u in _paths(h.value):
+                    port = "" if u.port is None else f", port {u.port}"
+                    rows.append(
+                        (3, f"URI: host {u.host}{port}, session {u.session_id}, {u.transport}")
+                    )
+            elif low == "byte-range":
+                br = ByteRange.parse(h.value)
+                end = "*" if br.end is None else br.end
+                total = "*" if br.total is None else br.total
+                rows.append((3, f"Range start {br.start}, end {end}, total {total}"))
+            elif low == "status":
+                st = ReportStatus.parse(h.value)
+                rows.append((3, f"Status {st.code} ({STATUS_CODES.label(st.code)})"))
+        except DissectError as e:
+            rows.append((3, f"[Malformed: {e.reason}]"))
+    if msg.body is not None:
+        rows.append((1, f"Data ({len(msg.body)} bytes)"))
+        text = msg.body.decode("utf-8", "replace")
+        rows += [(2, line) for line in text.splitlines()[:50]]
+    rows.append((1, f"End Line: -------{tid}{msg.flag}"))
+    rows.append((2, f"Continuation-flag: {msg.flag} ({FLAG_MEANING[msg.flag]})"))
+    return rows
