@@ -772,6 +772,11 @@ class SipStreamFramer:
     def buffered(self) -> int:
         return len(self._buf)
 
+    @property
+    def buffer_start(self) -> int:
+        """Stream offset of the first byte still held (everything before it is delivered)."""
+        return self._base
+
     def feed(self, data: bytes, offset: int | None = None) -> list[Decoded | DissectError]:
         out: list[Decoded | DissectError] = []
         expected = self._base + len(self._buf)

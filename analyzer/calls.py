@@ -1,0 +1,732 @@
+"""SIP messages -> calls and dialogs -> SDP offer/answer pairs -> one media session per m-line.
+
+:class:`CallTracker` receives every SIP message seen in a capture (with its frame, time,
+addresses and transport), groups them by Call-ID into :class:`Call` objects holding the
+dialogs (one per tag pair, so forked early dialogs stay apart), marks retransmissions, and
+pairs SDP offers with answers following RFC 3261 13/14, RFC 3262 (reliable provisional
+responses and PRACK) and RFC 3311 (UPDATE):
+
+* offer in INVITE (initial or re-INVITE) -> answer in the first reliable 18x or 2xx with SDP
+  of each dialog (an unreliable 18x answer counts until a reliable one replaces it);
+* offer in a reliable 18x or a 2xx (INVITE without SDP) -> answer in PRACK / ACK;
+* offer in PRACK or UPDATE -> answer in its 2xx.
+
+Every m-line of an offer becomes a :class:`MediaSession`; later stages attach the MIKEY
+exchange, the TCP connection and the TLS session to it through ``attachments``.
+
+:class:`SipFlowHandler` is the :mod:`analyzer.flows` handler that finds SIP in UDP datagrams
+and TCP streams and feeds it to a tracker.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
+from dissectors import sdp as sdplib
+from dissectors import sip as siplib
+from dissectors.errors import DissectError
+from dissectors.sdp import MediaDescription, SessionDescription
+from dissectors.sip import SipMessage
+
+SIP_PORTS = frozenset({5060})
+# Bounds on what one call may accumulate, so a hostile capture cannot exhaust memory.
+MAX_RECORDS_PER_CALL = 10_000
+MAX_SEEN_KEYS = 50_000
+
+
+@dataclass(eq=False, slots=True)
+class SipRecord:
+    """One SIP message as observed in the capture."""
+
+    msg: SipMessage
+    frame: int  # the frame that completed the message (where Wireshark shows it)
+    first_frame: int  # the frame holding its first byte (differs when split over TCP)
+    ts_ns: int
+    src: Endpoint
+    dst: Endpoint
+    transport: str  # "UDP" or "TCP"
+    index: int = 0  # arrival order among all SIP messages of the capture
+    sdp: SessionDescription | None = None
+    retransmission: bool = False
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def is_request(self) -> bool:
+        return self.msg.is_request
+
+    def summary(self) -> str:
+        """Like tshark's Info column: ``Request: INVITE sip:...`` / ``Status: 200 OK``."""
+        return sip_info(self.msg)
+
+
+def sip_info(msg: SipMessage) -> str:
+    start = msg.start
+    if isinstance(start, siplib.RequestLine):
+        return f"Request: {start.method} {start.uri}"
+    return f"Status: {start.status} {start.reason}".rstrip()
+
+
+@dataclass(eq=False, slots=True)
+class Dialog:
+    """A dialog (RFC 3261 12): Call-ID plus the two tags; early while only 1xx have been seen."""
+
+    call_id: str
+    caller_tag: str | None
+    callee_tag: str | None
+    caller: Endpoint  # signalling address of the side that sent the initial INVITE
+    callee: Endpoint
+    caller_uri: str | None
+    callee_uri: str | None
+    records: list[SipRecord] = field(default_factory=list)
+    state: str = "early"  # early | confirmed | terminated | failed
+    caller_focus: bool = False  # Contact carried the isfocus feature tag (TS 24.147)
+    callee_focus: bool = False
+
+    @property
+    def tags(self) -> frozenset[str | None]:
+        return frozenset({self.caller_tag, self.callee_tag})
+
+
+@dataclass(eq=False, slots=True)
+class OfferAnswer:
+    """One SDP offer and (when seen) its answer, in one dialog."""
+
+    kind: str  # INVITE/answer, 18x/PRACK, 2xx/ACK, PRACK/2xx, UPDATE/2xx
+    offer: SipRecord
+    offer_sdp: SessionDescription
+    dialog: Dialog | None
+    answer: SipRecord | None = None
+    answer_sdp: SessionDescription | None = None
+    answer_reliable: bool = False  # False while only an unreliable 18x answered
+
+
+@dataclass(eq=False, slots=True)
+class MediaSession:
+    """One m-line of an offer/answer pair and everything later stages attach to it."""
+
+    call_id: str
+    index: int  # m-line index in the SDP
+    protocol: str  # msrp | bfcp | audio | video | other
+    proto: str  # TCP/TLS/MSRP, ...
+    negotiation: OfferAnswer
+    offer_media: MediaDescription
+    offerer: Endpoint  # signalling address of the offerer
+    answerer: Endpoint
+    offerer_uri: str | None
+    answerer_uri: str | None
+    offer_address: Endpoint | None  # c= and m= port of the offer
+    offer_setup: str | None
+    offer_key_mgmt: bytes | None  # a=key-mgmt:mikey data (media level over session level)
+    answer_media: MediaDescription | None = None
+    answer_address: Endpoint | None = None
+    answer_setup: str | None = None
+    answer_key_mgmt: bytes | None = None
+    # Filled by later stages: "mikey", "tcp", "tls", "messages", ...
+    attachments: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def offer(self) -> SipRecord:
+        return self.negotiation.offer
+
+    @property
+    def answer(self) -> SipRecord | None:
+        return self.negotiation.answer
+
+    @property
+    def offer_frame(self) -> int:
+        return self.negotiation.offer.frame
+
+    @property
+    def answer_frame(self) -> int | None:
+        a = self.negotiation.answer
+        return a.frame if a is not None else None
+
+    @property
+    def dialog(self) -> Dialog | None:
+        return self.negotiation.dialog
+
+    @property
+    def rejected(self) -> bool:
+        """The answer set the port to 0 (RFC 3264 6)."""
+        return self.answer_address is not None and self.answer_address.port == 0
+
+    def active_side(self) -> str | None:
+        """Which side opens TCP per RFC 4145 (PROTOCOLS.md 8): "offerer", "answerer" or None.
+
+        Without an answer nothing is decided; an absent attribute means active in the offer
+        and passive in the answer.
+        """
+        if self.answer_media is None:
+            return None
+        a = self.answer_setup or "passive"
+        if a == "active":
+            return "answerer"
+        if a == "passive":
+            return "offerer"
+        return None
+
+
+@dataclass(eq=False, slots=True)
+class _InviteTx:
+    """State of one INVITE / PRACK / UPDATE transaction relevant to offer/answer."""
+
+    request: SipRecord
+    offer: OfferAnswer | None  # the request's own offer
+    # Per dialog (tag pair): the pair this transaction negotiates there.
+    per_dialog: dict[frozenset[str | None], OfferAnswer] = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
+class Call:
+    call_id: str
+    records: list[SipRecord] = field(default_factory=list)
+    dialogs: list[Dialog] = field(default_factory=list)
+    negotiations: list[OfferAnswer] = field(default_factory=list)
+    media: list[MediaSession] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    _txs: dict[tuple[int, str, str | None], _InviteTx] = field(default_factory=dict)
+    _reliable: dict[tuple[int, int, str, str | None], SipRecord] = field(default_factory=dict)
+    _seen: set[tuple[object, ...]] = field(default_factory=set)
+
+    @property
+    def first_invite(self) -> SipRecord | None:
+        for r in self.records:
+            if r.msg.is_request and r.msg.method == "INVITE":
+                return r
+        return None
+
+
+def _tag(na: siplib.NameAddr | None) -> str | None:
+    return na.tag if na is not None else None
+
+
+def _is_focus(msg: SipMessage) -> bool:
+    try:
+        return any(c.param("isfocus") is not None for c in msg.contacts)
+    except DissectError:
+        return False
+
+
+def _media_address(sd: SessionDescription, index: int) -> Endpoint | None:
+    try:
+        c = sd.media_connection(index)
+        port = sd.media[index].m.port
+    except DissectError:
+        return None
+    return Endpoint(c.address, port) if c is not None else None
+
+
+def _key_mgmt(sd: SessionDescription, index: int, rec: SipRecord, call: Call) -> bytes | None:
+    try:
+        km = sd.media_key_mgmt(index)
+    except DissectError as e:
+        call.problems.append(
+            Problem("sdp", e.reason, rec.frame, None, e.field, None, Severity.ERROR)
+        )
+        return None
+    return km.data if km is not None else None
+
+
+class CallTracker:
+    """Groups SIP records into calls and dialogs and pairs offers with answers."""
+
+    def __init__(self, file: str | None = None) -> None:
+        self.file = file
+        self.calls: dict[str, Call] = {}
+        self.records: list[SipRecord] = []
+        self.problems: list[Problem] = []
+
+    def __iter__(self) -> Iterator[Call]:
+        return iter(self.calls.values())
+
+    @property
+    def media_sessions(self) -> list[MediaSession]:
+        return [m for c in self.calls.values() for m in c.media]
+
+    def add(
+        self,
+        msg: SipMessage,
+        *,
+        frame: int,
+        ts_ns: int,
+        src: Endpoint,
+        dst: Endpoint,
+        transport: str,
+        first_frame: int | None = None,
+        problems: tuple[Problem, ...] = (),
+    ) -> SipRecord:
+        """Record one message and update its call; never raises on malformed content."""
+        rec = SipRecord(
+            msg,
+            frame,
+            first_frame if first_frame is not None else frame,
+            ts_ns,
+            src,
+            dst,
+            transport,
+            len(self.records),
+            problems=problems,
+        )
+        self.records.append(rec)
+        extra = self._attach_sdp(rec)
+        rec.problems = rec.problems + tuple(extra)
+        self.problems.extend(extra)
+        try:
+            self._track(rec)
+        except DissectError as e:
+            p = self._problem(e, rec.frame)
+            rec.problems = (*rec.problems, p)
+            self.problems.append(p)
+        return rec
+
+    def _problem(self, e: DissectError, frame: int) -> Problem:
+        return Problem(e.layer, e.reason, frame, self.file, e.field, None, Severity.ERROR)
+
+    def _attach_sdp(self, rec: SipRecord) -> list[Problem]:
+        try:
+            body = rec.msg.sdp_body()
+        except DissectError as e:
+            return [self._problem(e, rec.frame)]
+        if not body:
+            return []
+        sd, errors = sdplib.decode(body)
+        rec.sdp = sd
+        return [
+            Problem(e.layer, e.reason, rec.frame, self.file, e.field, e.offset, Severity.ERROR)
+            for e in errors
+        ]
+
+    # ---- dialogs and transactions
+
+    def _track(self, rec: SipRecord) -> None:
+        msg = rec.msg
+        call_id = msg.call_id
+        if call_id is None:
+            raise DissectError("sip", 0, "no Call-ID", "call-id")
+        call = self.calls.get(call_id)
+        if call is None:
+            call = self.calls[call_id] = Call(call_id)
+        if len(call.records) >= MAX_RECORDS_PER_CALL:
+            return
+        call.records.append(rec)
+        cseq = msg.cseq
+        if cseq is None:
+            raise DissectError("sip", 0, "no CSeq", "cseq")
+        from_tag, to_tag = _tag(msg.from_), _tag(msg.to)
+        key = self._retrans_key(rec, cseq, from_tag, to_tag)
+        if key in call._seen:
+            rec.retransmission = True
+            return
+        if len(call._seen) < MAX_SEEN_KEYS:
+            call._seen.add(key)
+        dialog = self._dialog(call, rec, from_tag, to_tag)
+        if dialog is not None:
+            dialog.records.append(rec)
+        if msg.is_request:
+            self._request(call, rec, cseq, from_tag, dialog)
+        else:
+            self._response(call, rec, cseq, from_tag, dialog)
+
+    @staticmethod
+    def _retrans_key(
+        rec: SipRecord, cseq: siplib.CSeq, from_tag: str | None, to_tag: str | None
+    ) -> tuple[object, ...]:
+        via = rec.msg.top_via
+        return (
+            rec.src,
+            rec.dst,
+            str(rec.msg.start),
+            cseq.number,
+            cseq.method,
+            via.branch if via else None,
+            from_tag,
+            to_tag,
+            rec.msg.get("rseq"),
+            rec.msg.body,
+        )
+
+    def _dialog(
+        self, call: Call, rec: SipRecord, from_tag: str | None, to_tag: str | None
+    ) -> Dialog | None:
+        if to_tag is None:
+            return None
+        tags = frozenset({from_tag, to_tag})
+        for d in call.dialogs:
+            if d.tags == tags:
+                self._note_focus(d, rec)
+                return d
+        msg = rec.msg
+        if msg.is_request:
+            # A mid-dialog request for a dialog whose set-up we did not capture.
+            caller, callee, c_tag, e_tag = rec.src, rec.dst, from_tag, to_tag
+            c_uri, e_uri = self._uri(msg.from_), self._uri(msg.to)
+        elif msg.method == "INVITE" and rec.msg.status != 100:
+            caller, callee, c_tag, e_tag = rec.dst, rec.src, from_tag, to_tag
+            c_uri, e_uri = self._uri(msg.from_), self._uri(msg.to)
+        else:
+            return None
+        d = Dialog(call.call_id, c_tag, e_tag, caller, callee, c_uri, e_uri)
+        call.dialogs.append(d)
+        # Requests sent before the dialog existed (the INVITE) belong to it too.
+        for r in call.records:
+            if (
+                r is not rec
+                and r.msg.is_request
+                and _tag(r.msg.to) is None
+                and _tag(r.msg.from_) == c_tag
+                and r not in d.records
+            ):
+                d.records.append(r)
+                self._note_focus(d, r)
+        self._note_focus(d, rec)
+        return d
+
+    @staticmethod
+    def _uri(na: siplib.NameAddr | None) -> str | None:
+        return na.uri if na is not None else None
+
+    @staticmethod
+    def _note_focus(d: Dialog, rec: SipRecord) -> None:
+        if not _is_focus(rec.msg):
+            return
+        from_caller = _tag(rec.msg.from_) == d.caller_tag
+        sender_is_caller = from_caller if rec.msg.is_request else not from_caller
+        if sender_is_caller:
+            d.caller_focus = True
+        else:
+            d.callee_focus = True
+
+    def _request(
+        self,
+        call: Call,
+        rec: SipRecord,
+        cseq: siplib.CSeq,
+        from_tag: str | None,
+        dialog: Dialog | None,
+    ) -> None:
+        method = rec.msg.method or ""
+        sd = rec.sdp
+        if method in ("INVITE", "UPDATE", "PRACK"):
+            tx = _InviteTx(rec, None)
+            call._txs[(cseq.number, method, from_tag)] = tx
+            if method == "PRACK" and self._prack_answers(call, rec, from_tag, dialog):
+                return
+            if sd is not None:
+                kind = {"INVITE": "INVITE/answer", "UPDATE": "UPDATE/2xx"}.get(method, "PRACK/2xx")
+                tx.offer = OfferAnswer(kind, rec, sd, dialog)
+                call.negotiations.append(tx.offer)
+                self._media_from_offer(call, tx.offer)
+        elif method == "ACK":
+            itx = call._txs.get((cseq.number, "INVITE", from_tag))
+            if itx is not None and sd is not None and dialog is not None:
+                oa = itx.per_dialog.get(dialog.tags)
+                if oa is not None and oa.offer is not itx.request and oa.answer is None:
+                    self._answer(call, oa, rec, reliable=True)
+        elif method == "BYE" and dialog is not None:
+            dialog.state = "terminated"
+
+    def _prack_answers(
+        self, call: Call, rec: SipRecord, from_tag: str | None, dialog: Dialog | None
+    ) -> bool:
+        """A PRACK carrying the answer to an offer made in a reliable 18x."""
+        rack = rec.msg.rack
+        if rack is None or rec.sdp is None:
+            return False
+        prov = call._reliable.get((rack.rseq, rack.cseq, rack.method, from_tag))
+        if prov is None:
+            return False
+        tx = call._txs.get((rack.cseq, rack.method, from_tag))
+        if tx is None or dialog is None:
+            return False
+        oa = tx.per_dialog.get(dialog.tags)
+        if oa is None or oa.offer is not prov or oa.answer is not None:
+            return False
+        self._answer(call, oa, rec, reliable=True)
+        return True
+
+    def _response(
+        self,
+        call: Call,
+        rec: SipRecord,
+        cseq: siplib.CSeq,
+        from_tag: str | None,
+        dialog: Dialog | None,
+    ) -> None:
+        status = rec.msg.status or 0
+        tx = call._txs.get((cseq.number, cseq.method, from_tag))
+        reliable = rec.msg.reliable
+        if reliable and dialog is not None:
+            rseq = rec.msg.rseq
+            if rseq is not None:
+                call._reliable[(rseq, cseq.number, cseq.method, from_tag)] = rec
+        if dialog is not None and cseq.method == "INVITE":
+            if 200 <= status < 300:
+                dialog.state = "confirmed"
+            elif status >= 300 and dialog.state == "early":
+                dialog.state = "failed"
+        if tx is None or dialog is None or status < 101 or status >= 300:
+            return
+        sd = rec.sdp
+        if sd is None:
+            return
+        definitive = status >= 200 or reliable
+        oa = tx.per_dialog.get(dialog.tags)
+        if tx.offer is not None:
+            if oa is None:
+                if tx.offer.dialog is None or tx.offer.dialog is dialog:
+                    oa = tx.offer
+                else:
+                    # A second fork answers the same offer: a pair of its own.
+                    oa = OfferAnswer(tx.offer.kind, tx.request, tx.offer.offer_sdp, dialog)
+                    call.negotiations.append(oa)
+                    self._media_from_offer(call, oa)
+                oa.dialog = dialog
+                tx.per_dialog[dialog.tags] = oa
+            if oa.answer is None or (definitive and not oa.answer_reliable):
+                self._answer(call, oa, rec, reliable=definitive)
+        elif cseq.method == "INVITE" and definitive and oa is None:
+            # INVITE without SDP: this response is the offer, the answer comes in PRACK/ACK.
+            kind = "18x/PRACK" if status < 200 else "2xx/ACK"
+            oa = OfferAnswer(kind, rec, sd, dialog)
+            tx.per_dialog[dialog.tags] = oa
+            call.negotiations.append(oa)
+            self._media_from_offer(call, oa)
+
+    # ---- media sessions
+
+    def _media_from_offer(self, call: Call, oa: OfferAnswer) -> None:
+        rec, sd = oa.offer, oa.offer_sdp
+        msg = rec.msg
+        if msg.is_request:
+            o_uri, a_uri = self._uri(msg.from_), self._uri(msg.to)
+        else:
+            o_uri, a_uri = self._uri(msg.to), self._uri(msg.from_)
+        for i, md in enumerate(sd.media):
+            try:
+                proto, protocol = md.proto, md.protocol
+            except DissectError:
+                continue
+            call.media.append(
+                MediaSession(
+                    call_id=call.call_id,
+                    index=i,
+                    protocol=protocol,
+                    proto=proto,
+                    negotiation=oa,
+                    offer_media=md,
+                    offerer=rec.src,
+                    answerer=rec.dst,
+                    offerer_uri=o_uri,
+                    answerer_uri=a_uri,
+                    offer_address=_media_address(sd, i),
+                    offer_setup=md.setup,
+                    offer_key_mgmt=_key_mgmt(sd, i, rec, call),
+                )
+            )
+
+    def _answer(self, call: Call, oa: OfferAnswer, rec: SipRecord, *, reliable: bool) -> None:
+        sd = rec.sdp
+        if sd is None:
+            return
+        oa.answer, oa.answer_sdp, oa.answer_reliable = rec, sd, reliable
+        for ms in call.media:
+            if ms.negotiation is not oa:
+                continue
+            ms.answerer = rec.src
+            if ms.index >= len(sd.media):
+                ms.answer_media = None
+                continue
+            md = sd.media[ms.index]
+            ms.answer_media = md
+            ms.answer_address = _media_address(sd, ms.index)
+            ms.answer_setup = md.setup
+            ms.answer_key_mgmt = _key_mgmt(sd, ms.index, rec, call)
+
+
+# --------------------------------------------------------------------------------------------
+# Flow handler: find SIP in UDP datagrams and TCP streams
+
+
+class TcpConn(Protocol):
+    """What this handler needs of :class:`analyzer.flows.TcpConnection`."""
+
+    @property
+    def client(self) -> Endpoint: ...
+
+    @property
+    def server(self) -> Endpoint: ...
+
+
+@dataclass(slots=True)
+class _Direction:
+    src: Endpoint
+    dst: Endpoint
+    framer: siplib.SipStreamFramer | None = None  # None until the stream is known to be SIP
+    pending: bytearray = field(default_factory=bytearray)  # bytes held while deciding
+    pending_offset: int = 0
+    pending_frames: deque[tuple[int, int, int]] = field(default_factory=deque)
+    # (stream offset, frame, ts_ns) of chunks still (partly) in the framer's buffer
+    chunks: deque[tuple[int, int, int]] = field(default_factory=deque)
+    not_sip: bool = False
+
+
+class SipFlowHandler:
+    """A :mod:`analyzer.flows` handler that feeds SIP to a :class:`CallTracker`.
+
+    UDP: port 5060 on either side or a datagram that starts like SIP. TCP: each direction
+    whose first line is a SIP start line (or which uses port 5060) goes through a
+    :class:`~dissectors.sip.SipStreamFramer`; per-direction state is dropped on close and is
+    bounded by the framer's limits.
+    """
+
+    def __init__(
+        self,
+        tracker: CallTracker | None = None,
+        file: str | None = None,
+        ports: frozenset[int] = SIP_PORTS,
+    ) -> None:
+        self.tracker = tracker if tracker is not None else CallTracker(file)
+        self.file = file
+        self.ports = ports
+        self.problems: list[Problem] = []
+        self._tcp: dict[tuple[int, bool], _Direction] = {}
+
+    def _report(self, e: DissectError, frame: int | None) -> Problem:
+        p = Problem(e.layer, e.reason, frame, self.file, e.field, e.offset, Severity.ERROR)
+        self.problems.append(p)
+        return p
+
+    def on_problem(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
+        if not (src.port in self.ports or dst.port in self.ports or siplib.looks_like_sip(payload)):
+            return
+        if not payload.strip(b"\r\n"):
+            return  # keep-alive
+        try:
+            d = siplib.decode_datagram(payload)
+        except DissectError as e:
+            if src.port in self.ports or dst.port in self.ports:
+                self._report(e, frame.number)
+            return
+        probs = tuple(self._report(e, frame.number) for e in d.errors)
+        self.tracker.add(
+            d.message,
+            frame=frame.number,
+            ts_ns=frame.ts_ns,
+            src=src,
+            dst=dst,
+            transport="UDP",
+            problems=probs,
+        )
+
+    def on_tcp_open(self, conn: TcpConn) -> None:
+        for from_client in (True, False):
+            self._tcp.pop((id(conn), from_client), None)
+
+    def on_tcp_data(self, conn: TcpConn, from_client: bool, chunk: StreamChunk) -> None:
+        key = (id(conn), from_client)
+        st = self._tcp.get(key)
+        if st is None:
+            src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
+            st = self._tcp[key] = _Direction(src, dst, pending_offset=chunk.offset)
+        if st.not_sip:
+            return
+        src, dst = st.src, st.dst
+        if st.framer is None:
+            if chunk.gap or (st.pending and chunk.offset != st.pending_offset + len(st.pending)):
+                st.pending.clear()
+                st.pending_frames.clear()
+                st.pending_offset = chunk.offset
+            if not st.pending:
+                st.pending_offset = chunk.offset
+            st.pending += chunk.data
+            st.pending_frames.append((chunk.offset, chunk.frame, chunk.ts_ns))
+            framer = self._decide(st, src, dst)
+            if framer is None:
+                return
+            data, offset = bytes(st.pending), st.pending_offset
+            st.chunks = st.pending_frames
+            st.pending = bytearray()
+            st.pending_frames = deque()
+            self._deliver(st, framer.feed(data, offset), src, dst)
+            return
+        st.chunks.append((chunk.offset, chunk.frame, chunk.ts_ns))
+        self._deliver(st, st.framer.feed(chunk.data, chunk.offset), src, dst)
+
+    def _decide(
+        self, st: _Direction, src: Endpoint, dst: Endpoint
+    ) -> siplib.SipStreamFramer | None:
+        """The framer once the direction is known to carry SIP; None while undecided or not SIP."""
+        buf = bytes(st.pending)
+        if not siplib.looks_like_sip(buf.lstrip(b"\r\n")):
+            if b"\n" not in buf and len(buf) < 64:
+                return None  # the first line is not complete yet
+            if src.port not in self.ports and dst.port not in self.ports:
+                st.not_sip = True
+                st.pending.clear()
+                st.pending_frames.clear()
+                return None
+        st.framer = siplib.SipStreamFramer(st.pending_offset)
+        return st.framer
+
+    def on_tcp_close(self, conn: TcpConn) -> None:
+        for from_client in (True, False):
+            st = self._tcp.pop((id(conn), from_client), None)
+            if st is not None and st.framer is not None:
+                self._deliver(st, st.framer.close(), st.src, st.dst)
+
+    def finish(self) -> None:
+        """End of capture: deliver what streams that never closed still hold."""
+        for st in self._tcp.values():
+            if st.framer is not None:
+                self._deliver(st, st.framer.close(), st.src, st.dst)
+        self._tcp.clear()
+
+    def _frame_at(self, st: _Direction, offset: int) -> tuple[int, int]:
+        """(frame, ts) of the chunk holding stream byte ``offset``."""
+        best = st.chunks[0] if st.chunks else (0, 0, 0)
+        for c in st.chunks:
+            if c[0] <= offset:
+                best = c
+            else:
+                break
+        return best[1], best[2]
+
+    def _deliver(
+        self,
+        st: _Direction,
+        items: list[siplib.Decoded | DissectError],
+        src: Endpoint,
+        dst: Endpoint,
+    ) -> None:
+        for item in items:
+            if isinstance(item, DissectError):
+                frame, _ = self._frame_at(st, item.offset)
+                self._report(item, frame or None)
+                continue
+            first, _ = self._frame_at(st, item.start)
+            last, ts = self._frame_at(st, max(item.start, item.end - 1))
+            probs = tuple(
+                self._report(e, self._frame_at(st, e.offset)[0] or None) for e in item.errors
+            )
+            self.tracker.add(
+                item.message,
+                frame=last,
+                ts_ns=ts,
+                src=src,
+                dst=dst,
+                transport="TCP",
+                first_frame=first,
+                problems=probs,
+            )
+        assert st.framer is not None
+        # Forget chunks wholly before what the framer still holds.
+        keep_from = st.framer.buffer_start
+        while len(st.chunks) > 1 and st.chunks[1][0] <= keep_from:
+            st.chunks.popleft()
