@@ -1,0 +1,547 @@
+"""Streaming reader for pcap and pcapng captures.
+
+The block parsers are written here rather than taken from scapy because scapy's pcapng
+reader ignores if_tsresol on some paths, stops at the second section header and turns a
+damaged block into an exception without a location. Reading is chunked: the file is read
+in large pieces and records are sliced out of the current piece, so memory stays bounded by
+the chunk size and the largest record, never by the file.
+
+Damage is reported as a located :class:`~analyzer.model.Problem` in ``problems`` (file,
+frame number, byte offset, reason); every frame before the damage is yielded. In pcapng a
+block whose lengths disagree is skipped by searching for the next well-formed block, so the
+frames after it are read too; a classic pcap has no such framing to resynchronise on, so
+reading stops there.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from analyzer.model import Frame, Problem
+
+LAYER = "capture"
+
+PCAP_MAGIC_US = 0xA1B2C3D4
+PCAP_MAGIC_NS = 0xA1B23C4D
+PCAP_MAGIC_KUZNETZOV = 0xA1B2CD34  # "modified" libpcap: 8 more bytes per record header
+PCAPNG_SHB = 0x0A0D0D0A
+PCAPNG_BOM = 0x1A2B3C4D
+
+BT_IDB = 0x00000001
+BT_PB = 0x00000002  # obsolete Packet Block
+BT_SPB = 0x00000003
+BT_NRB = 0x00000004
+BT_ISB = 0x00000005
+BT_EPB = 0x00000006
+BT_DSB = 0x0000000A
+# Block types a resynchronising scan accepts as "a block starts here".
+_KNOWN_BLOCKS = frozenset(
+    {PCAPNG_SHB, BT_IDB, BT_PB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, BT_DSB, 0x00000BAD, 0x40000BAD}
+)
+_PACKET_BLOCKS = frozenset({BT_PB, BT_SPB, BT_EPB})
+
+OPT_ENDOFOPT = 0
+OPT_IF_TSRESOL = 9
+OPT_IF_TSOFFSET = 14
+
+# Same bound as Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: a record claiming more is damage.
+MAX_RECORD = 262_144
+# A pcapng block may carry more than one packet's worth of options, but not megabytes.
+MAX_BLOCK = 16 * 1024 * 1024
+CHUNK = 1 << 20
+# How far past a damaged pcapng block the reader looks for the next good one.
+RESYNC_WINDOW = 4 * 1024 * 1024
+
+
+class CaptureError(Exception):
+    """The input is not a capture at all (unknown magic, empty file)."""
+
+
+@dataclass(slots=True)
+class _Interface:
+    linktype: int
+    snaplen: int
+    # ticks per second of the timestamp and an offset in seconds (if_tsoffset)
+    tick_num: int
+    tick_den: int
+    offset_s: int
+
+
+class _Chunked:
+    """A byte source read in large chunks; ``pos`` is the absolute file offset of ``buf[i]``."""
+
+    __slots__ = ("base", "buf", "eof", "i", "src")
+
+    def __init__(self, src: BinaryIO, initial: bytes = b"") -> None:
+        self.src = src
+        self.buf = initial
+        self.i = 0
+        self.base = 0  # absolute offset of buf[0]
+        self.eof = False
+
+    @property
+    def pos(self) -> int:
+        return self.base + self.i
+
+    def ensure(self, n: int) -> bool:
+        """Make ``n`` bytes available at ``buf[i:]``; False when the input ends first."""
+        have = len(self.buf) - self.i
+        if have >= n:
+            return True
+        if self.eof:
+            return False
+        parts = [self.buf[self.i :]]
+        self.base += self.i
+        self.i = 0
+        want = max(n - have, CHUNK)
+        while have < n or (have < CHUNK and not self.eof):
+            piece = self.src.read(want)
+            if not piece:
+                self.eof = True
+                break
+            parts.append(piece)
+            have += len(piece)
+            want -= len(piece)
+            if have >= n:
+                break
+        self.buf = b"".join(parts)
+        return have >= n
+
+    def available(self) -> int:
+        return len(self.buf) - self.i
+
+
+class CaptureReader:
+    """Iterate the frames of one pcap or pcapng file, streaming.
+
+    ``source`` is a path, ``"-"`` for standard input, or a binary file object. Frame numbers
+    start at ``first_number`` (1, like Wireshark). After iteration ``problems`` holds every
+    located read error and ``frames_read`` the number of frames yielded.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | BinaryIO,
+        name: str | None = None,
+        *,
+        first_number: int = 1,
+    ) -> None:
+        self._source = source
+        if name is None:
+            if isinstance(source, str | os.PathLike):
+                name = "<stdin>" if os.fspath(source) == "-" else os.fspath(source)
+            else:
+                name = str(getattr(source, "name", "<stream>"))
+        self.name = name
+        self.problems: list[Problem] = []
+        self.frames_read = 0
+        self.format: str | None = None  # "pcap" / "pcap-ns" / "pcapng" once the header is read
+        self._first = first_number
+        # The number the next frame would get; damaged packet blocks use up a number too,
+        # so the frames after them keep the numbers they have in the file.
+        self.next_number = first_number
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _problem(self, reason: str, offset: int, frame: int | None, field: str | None) -> None:
+        self.problems.append(
+            Problem(LAYER, reason, frame=frame, file=self.name, field=field, offset=offset)
+        )
+
+    def _open(self) -> tuple[BinaryIO, bool]:
+        src = self._source
+        if isinstance(src, str | os.PathLike):
+            if os.fspath(src) == "-":
+                return sys.stdin.buffer, False
+            return open(src, "rb"), True
+        return src, False
+
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            f, owned = self._open()
+        except OSError as e:
+            self._problem(f"cannot open: {e.strerror or e}", 0, None, None)
+            return
+        try:
+            src = _Chunked(f)
+            if not src.ensure(4):
+                self._problem("file is empty or shorter than a capture header", 0, None, "magic")
+                return
+            magic_le = struct.unpack_from("<I", src.buf, 0)[0]
+            if magic_le == PCAPNG_SHB:
+                self.format = "pcapng"
+                yield from self._read_pcapng(src)
+            elif magic_le in (PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_KUZNETZOV) or (
+                struct.unpack_from(">I", src.buf, 0)[0]
+                in (PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_KUZNETZOV)
+            ):
+                yield from self._read_pcap(src)
+            else:
+                self._problem(
+                    f"not a pcap or pcapng file (magic {bytes(src.buf[:4]).hex()})",
+                    0,
+                    None,
+                    "magic",
+                )
+        finally:
+            if owned:
+                f.close()
+
+    # -- classic pcap --------------------------------------------------------------------------
+
+    def _read_pcap(self, src: _Chunked) -> Iterator[Frame]:
+        if not src.ensure(24):
+            self._problem(
+                f"truncated pcap header: {src.available()} of 24 bytes", 0, None, "header"
+            )
+            return
+        (magic,) = struct.unpack_from("<I", src.buf, 0)
+        bo = "<" if magic in (PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_KUZNETZOV) else ">"
+        magic, _vmaj, _vmin, _zone, _sig, snaplen, network = struct.unpack_from(
+            bo + "IHHiIII", src.buf, 0
+        )
+        src.i = 24
+        self.format = "pcap-ns" if magic == PCAP_MAGIC_NS else "pcap"
+        # The upper bits of the link-type field carry FCS information, not the link type.
+        linktype = network & 0x0FFFFFFF
+        mult = 1 if magic == PCAP_MAGIC_NS else 1000
+        hdr = struct.Struct(bo + "IIII")
+        hlen = 24 if magic == PCAP_MAGIC_KUZNETZOV else 16
+        limit = max(MAX_RECORD, snaplen if snaplen < 0x7FFFFFFF else 0)
+        number = self._first
+        unpack = hdr.unpack_from
+        while True:
+            if not src.ensure(hlen):
+                left = src.available()
+                if left:
+                    self._problem(
+                        f"truncated record header: {left} of {hlen} bytes before end of file",
+                        src.pos,
+                        number,
+                        "record",
+                    )
+                return
+            buf = src.buf
+            i = src.i
+            sec, frac, incl, orig = unpack(buf, i)
+            if incl > limit:
+                self._problem(
+                    f"record length {incl} exceeds the maximum {limit}; "
+                    "the file is damaged from here on",
+                    src.pos,
+                    number,
+                    "incl_len",
+                )
+                return
+            if not src.ensure(hlen + incl):
+                self._problem(
+                    f"truncated record: header says {incl} bytes, "
+                    f"{src.available() - hlen} left in file",
+                    src.pos,
+                    number,
+                    "record",
+                )
+                return
+            buf = src.buf
+            i = src.i
+            data = buf[i + hlen : i + hlen + incl]
+            src.i = i + hlen + incl
+            yield Frame(number, sec * 1_000_000_000 + frac * mult, linktype, data, orig)
+            number += 1
+            self.next_number = number
+            self.frames_read += 1
+
+    # -- pcapng --------------------------------------------------------------------------------
+
+    def _read_pcapng(self, src: _Chunked) -> Iterator[Frame]:
+        number = self._first
+        bo = "<"
+        ifaces: list[_Interface] = []
+        seen_shb = False
+        while True:
+            if not src.ensure(12):
+                left = src.available()
+                if left:
+                    self._problem(
+                        f"truncated block header: {left} bytes before end of file",
+                        src.pos,
+                        number,
+                        "block",
+                    )
+                return
+            buf = src.buf
+            i = src.i
+            block_pos = src.pos
+            (btype_le,) = struct.unpack_from("<I", buf, i)
+            if btype_le == PCAPNG_SHB:
+                (bom,) = struct.unpack_from("<I", buf, i + 8)
+                if bom == PCAPNG_BOM:
+                    bo = "<"
+                elif bom == 0x4D3C2B1A:
+                    bo = ">"
+                else:
+                    self._problem(
+                        f"section header with unknown byte-order magic {bom:08x}",
+                        block_pos + 8,
+                        None,
+                        "byte_order_magic",
+                    )
+                    return
+                seen_shb = True
+                ifaces = []  # interface ids are per section
+            elif not seen_shb:
+                self._problem("pcapng data before a section header", block_pos, None, "block")
+                return
+            btype, blen = struct.unpack_from(bo + "II", buf, i)
+            frame_here = number if btype in _PACKET_BLOCKS else None
+            if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+                self._problem(
+                    f"block type 0x{btype:08x} has impossible length {blen}",
+                    block_pos + 4,
+                    frame_here,
+                    "block_total_length",
+                )
+                if not self._resync(src, block_pos, bo):
+                    self._problem(
+                        "no well-formed block follows the damage; reading stops",
+                        block_pos,
+                        None,
+                        "block",
+                    )
+                    return
+                if frame_here is not None:
+                    number += 1
+                    self.next_number = number
+                continue
+            if not src.ensure(blen):
+                # Either the file was cut here or the length lies and more blocks follow.
+                left = src.available()
+                if self._resync(src, block_pos, bo):
+                    self._problem(
+                        f"block type 0x{btype:08x} claims {blen} bytes, more than the "
+                        f"{left} left in the file, yet a well-formed block follows it: "
+                        "its length is wrong; block skipped",
+                        block_pos + 4,
+                        frame_here,
+                        "block_total_length",
+                    )
+                    if frame_here is not None:
+                        number += 1
+                        self.next_number = number
+                    continue
+                self._problem(
+                    f"truncated block: type 0x{btype:08x} says {blen} bytes, {left} left in file",
+                    block_pos,
+                    frame_here,
+                    "block",
+                )
+                return
+            buf = src.buf
+            i = src.i
+            (trailer,) = struct.unpack_from(bo + "I", buf, i + blen - 4)
+            if trailer != blen:
+                self._problem(
+                    f"block type 0x{btype:08x}: leading length {blen} and trailing "
+                    f"length {trailer} disagree",
+                    block_pos + 4,
+                    frame_here,
+                    "block_total_length",
+                )
+                if not self._resync(src, block_pos, bo):
+                    self._problem(
+                        "no well-formed block follows the damage; reading stops",
+                        block_pos,
+                        None,
+                        "block",
+                    )
+                    return
+                if frame_here is not None:
+                    number += 1
+                    self.next_number = number
+                continue
+            body = i + 8
+            end = i + blen - 4
+            src.i = i + blen
+            try:
+                if btype == BT_EPB:
+                    iface_id, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                        bo + "IIIII", buf, body
+                    )
+                    if 20 + caplen > end - body:
+                        raise _BlockError("caplen", 20, f"captured length {caplen} overruns block")
+                    if iface_id >= len(ifaces):
+                        raise _BlockError(
+                            "interface_id", 0, f"interface {iface_id} was never described"
+                        )
+                    ifc = ifaces[iface_id]
+                    data = buf[body + 20 : body + 20 + caplen]
+                    yield Frame(number, _ts(ifc, ts_hi, ts_lo), ifc.linktype, data, origlen)
+                    number += 1
+                    self.next_number = number
+                    self.frames_read += 1
+                elif btype == BT_SPB:
+                    if not ifaces:
+                        raise _BlockError("interface_id", 0, "simple packet before any interface")
+                    (origlen,) = struct.unpack_from(bo + "I", buf, body)
+                    room = end - body - 4
+                    ifc = ifaces[0]
+                    caplen = min(origlen, room, ifc.snaplen or room)
+                    data = buf[body + 4 : body + 4 + caplen]
+                    # A simple packet block has no timestamp; Wireshark shows 0 as well.
+                    yield Frame(number, 0, ifc.linktype, data, origlen)
+                    number += 1
+                    self.next_number = number
+                    self.frames_read += 1
+                elif btype == BT_PB:
+                    iface_id, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                        bo + "HHIIII", buf, body
+                    )
+                    if 20 + caplen > end - body:
+                        raise _BlockError("caplen", 16, f"captured length {caplen} overruns block")
+                    if iface_id >= len(ifaces):
+                        raise _BlockError(
+                            "interface_id", 0, f"interface {iface_id} was never described"
+                        )
+                    ifc = ifaces[iface_id]
+                    data = buf[body + 20 : body + 20 + caplen]
+                    yield Frame(number, _ts(ifc, ts_hi, ts_lo), ifc.linktype, data, origlen)
+                    number += 1
+                    self.next_number = number
+                    self.frames_read += 1
+                elif btype == BT_IDB:
+                    linktype, _res, snaplen = struct.unpack_from(bo + "HHI", buf, body)
+                    ifaces.append(_parse_idb_options(buf, body + 8, end, bo, linktype, snaplen))
+                elif btype == PCAPNG_SHB:
+                    (major,) = struct.unpack_from(bo + "H", buf, body + 4)
+                    if major != 1:
+                        raise _BlockError("major_version", 4, f"unsupported version {major}")
+            except _BlockError as e:
+                self._problem(
+                    f"block type 0x{btype:08x}: {e.reason}",
+                    block_pos + 8 + e.offset,
+                    frame_here,
+                    e.field,
+                )
+                if frame_here is not None:
+                    number += 1
+                    self.next_number = number
+            except struct.error:
+                self._problem(
+                    f"block type 0x{btype:08x} too short for its fixed fields",
+                    block_pos,
+                    frame_here,
+                    "block",
+                )
+                if frame_here is not None:
+                    number += 1
+                    self.next_number = number
+
+    def _resync(self, src: _Chunked, block_pos: int, bo: str) -> bool:
+        """Skip a damaged block: move to the next offset where a well-formed block starts.
+
+        A candidate must have a known block type and a leading length equal to its trailing
+        length, so a random 4-byte match in packet data is not taken for a block.
+        """
+        src.ensure(RESYNC_WINDOW)
+        buf = src.buf
+        start = src.i + 4
+        stop = len(buf) - 12
+        unpack = struct.unpack_from
+        fmt = bo + "II"
+        for j in range(start, stop + 1, 4):
+            btype, blen = unpack(fmt, buf, j)
+            if btype == PCAPNG_SHB:
+                (bom,) = unpack("<I", buf, j + 8)
+                if bom == PCAPNG_BOM:
+                    (blen,) = unpack("<I", buf, j + 4)
+                    fmt_tr = "<I"
+                elif bom == 0x4D3C2B1A:
+                    (blen,) = unpack(">I", buf, j + 4)
+                    fmt_tr = ">I"
+                else:
+                    continue
+            elif btype in _KNOWN_BLOCKS:
+                fmt_tr = bo + "I"
+            else:
+                continue
+            if blen < 12 or blen % 4 or blen > MAX_BLOCK or j + blen > len(buf):
+                continue
+            if unpack(fmt_tr, buf, j + blen - 4)[0] == blen:
+                src.i = j
+                return True
+        return False
+
+
+class _BlockError(Exception):
+    def __init__(self, field: str, offset: int, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.offset = offset
+        self.reason = reason
+
+
+def _parse_idb_options(
+    buf: bytes, pos: int, end: int, bo: str, linktype: int, snaplen: int
+) -> _Interface:
+    num, den, offset_s = 1, 1_000_000, 0  # default resolution: microseconds
+    while pos + 4 <= end:
+        code, olen = struct.unpack_from(bo + "HH", buf, pos)
+        pos += 4
+        if code == OPT_ENDOFOPT:
+            break
+        if pos + olen > end:
+            raise _BlockError("options", pos - 4, f"option {code} length {olen} overruns block")
+        if code == OPT_IF_TSRESOL and olen >= 1:
+            r = buf[pos]
+            exp = r & 0x7F
+            if exp > 63:
+                raise _BlockError("if_tsresol", pos, f"resolution exponent {exp} out of range")
+            den = (2**exp) if r & 0x80 else (10**exp)
+        elif code == OPT_IF_TSOFFSET and olen >= 8:
+            (offset_s,) = struct.unpack_from(bo + "q", buf, pos)
+        pos += (olen + 3) & ~3
+    return _Interface(linktype, snaplen, num, den, offset_s)
+
+
+def _ts(ifc: _Interface, hi: int, lo: int) -> int:
+    ticks = (hi << 32) | lo
+    den = ifc.tick_den
+    if den == 1_000_000:
+        ns = ticks * 1000
+    elif den == 1_000_000_000:
+        ns = ticks
+    else:
+        ns = ticks * 1_000_000_000 // den
+    return ns + ifc.offset_s * 1_000_000_000
+
+
+def iter_frames(*sources: str | os.PathLike[str] | BinaryIO) -> Iterator[Frame]:
+    """Frames of several captures in order; numbering continues from one file to the next.
+
+    Read problems are not raised; use :class:`CaptureReader` directly to collect them.
+    """
+    number = 1
+    for s in sources:
+        reader = CaptureReader(s, first_number=number)
+        yield from reader
+        number = reader.next_number
+
+
+def read_all(
+    sources: Iterable[str | os.PathLike[str] | BinaryIO],
+) -> tuple[list[Frame], list[Problem]]:
+    """Every frame and problem of small captures (tests, tools); not for large files."""
+    frames: list[Frame] = []
+    problems: list[Problem] = []
+    number = 1
+    for s in sources:
+        reader = CaptureReader(s, first_number=number)
+        frames.extend(reader)
+        problems.extend(reader.problems)
+        number = reader.next_number
+    return frames, problems

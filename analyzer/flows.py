@@ -1,0 +1,956 @@
+"""From frames to UDP datagrams and reassembled TCP byte streams.
+
+:class:`FlowTable` decodes the link, IP and transport headers of each frame (the sans-IO hot
+paths of ``dissectors.link/ip/transport``), reassembles IPv4/IPv6 fragments and TCP byte
+streams, and hands the results to a :class:`FlowHandler`.
+
+TCP reassembly is per direction. Bytes are delivered in stream order as
+:class:`~analyzer.model.StreamChunk` s, each from the frame that carried them. When the same
+stream bytes arrive twice the first copy wins; a later copy that disagrees is reported. A hole
+that will not be filled (the peer acknowledged past it, the out-of-order buffer is full, or
+the connection ends) is passed on as ``StreamChunk.gap``. All state is per open flow and is
+released when a connection closes or goes idle, so memory does not grow with the capture.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
+from dissectors.errors import DissectError
+from dissectors.ip import (
+    PROTO_TCP,
+    PROTO_UDP,
+    decode_ipv4,
+    decode_ipv6,
+    ntop,
+    skip_ipv6_extensions,
+)
+from dissectors.link import NET_IPV4, NET_IPV6, network_offset
+from dissectors.transport import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, decode_tcp, decode_udp
+
+_MOD = 1 << 32
+_HALF = 1 << 31
+_NS = 1_000_000_000
+
+
+class FlowHandler(Protocol):
+    """What the flow table calls; every method is optional in spirit (implement as no-ops)."""
+
+    def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None: ...
+
+    def on_tcp_open(self, conn: TcpConnection) -> None: ...
+
+    def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None: ...
+
+    def on_tcp_close(self, conn: TcpConnection) -> None: ...
+
+    def on_problem(self, problem: Problem) -> None: ...
+
+
+class NullHandler:
+    """A handler that ignores everything (benchmarks, and a base to override from)."""
+
+    def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
+        pass
+
+    def on_tcp_open(self, conn: TcpConnection) -> None:
+        pass
+
+    def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
+        pass
+
+    def on_tcp_close(self, conn: TcpConnection) -> None:
+        pass
+
+    def on_problem(self, problem: Problem) -> None:
+        pass
+
+
+# Connection states (TcpConnection.state)
+OPENING = "opening"  # SYN seen, no data yet
+ESTABLISHED = "established"
+CLOSING = "closing"  # one FIN seen
+CLOSED = "closed"  # FIN both ways, everything up to them delivered (or declared missing)
+RESET = "reset"
+EVICTED = "evicted"  # idle too long, or too many connections
+REUSED = "reused"  # a new SYN on the same 4-tuple replaced it
+ENDED = "ended"  # still open at the end of the capture
+_FINAL = frozenset({CLOSED, RESET, EVICTED, REUSED, ENDED})
+
+# How a connection's client was decided (TcpConnection.opened_by)
+BY_SYN = "syn"
+BY_SYNACK = "syn-ack"  # SYN not captured; the SYN-ACK's receiver is the client
+BY_MIDSTREAM = "midstream"  # no handshake captured; the first sender is called the client
+
+
+class TcpDirection:
+    """One direction of a connection: reassembly state and counters."""
+
+    __slots__ = (
+        "_hist",
+        "_hist_start",
+        "_pend_bytes",
+        "_pending",
+        "_wild",
+        "base",
+        "bytes",
+        "conflicts",
+        "dropped_bytes",
+        "fin_frame",
+        "fin_off",
+        "gap_bytes",
+        "gaps",
+        "isn",
+        "next",
+        "overlaps",
+        "retransmissions",
+        "segments",
+    )
+
+    def __init__(self) -> None:
+        self.isn: int | None = None  # sequence number of the SYN, when seen
+        self.base: int | None = None  # absolute sequence number of stream offset 0
+        self.next = 0  # stream offset of the next byte to deliver
+        self.bytes = 0  # bytes delivered to the handler
+        self.segments = 0  # segments carrying data
+        self.retransmissions = 0  # segments (or parts) that repeated delivered bytes
+        self.overlaps = 0  # segments partly overlapping bytes already seen
+        self.conflicts = 0  # overlaps whose bytes differ from the first copy
+        self.gaps = 0  # holes passed on as StreamChunk.gap
+        self.gap_bytes = 0
+        self.dropped_bytes = 0  # bytes discarded: wild jumps, data after close, late data
+        self.fin_off: int | None = None
+        self.fin_frame: int | None = None
+        # sorted, non-overlapping out-of-order pieces: (offset, data, frame, ts_ns)
+        self._pending: list[tuple[int, bytes, int, int]] = []
+        self._pend_bytes = 0
+        # the most recently delivered bytes, to compare retransmissions with
+        self._hist = bytearray()
+        self._hist_start = 0
+        # a segment dropped as a wild jump, kept to resynchronise if the stream really jumped
+        self._wild: tuple[int, bytes, int, int] | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Out-of-order bytes held, waiting for a hole to fill."""
+        return self._pend_bytes
+
+
+@dataclass(eq=False)
+class TcpConnection:
+    """One TCP connection; a reused 4-tuple gives a new object (and a new ``index``)."""
+
+    index: int  # 0-based, in order of first appearance, like Wireshark's tcp.stream
+    client: Endpoint
+    server: Endpoint
+    first_frame: int
+    first_ts_ns: int
+    opened_by: str  # BY_SYN, BY_SYNACK or BY_MIDSTREAM
+    syn_frame: int | None = None
+    synack_frame: int | None = None
+    close_frame: int | None = None  # the second FIN or the RST; None when evicted or ended
+    rst_frame: int | None = None
+    last_frame: int = 0
+    last_ts_ns: int = 0
+    state: str = OPENING
+    c2s: TcpDirection = field(default_factory=TcpDirection, repr=False)
+    s2c: TcpDirection = field(default_factory=TcpDirection, repr=False)
+    # free for handlers to keep their per-connection state (TLS session, parser, ...)
+    app: dict[str, object] = field(default_factory=dict, repr=False)
+    # raw (address, port) of both ends: the table's keys, compared on every segment
+    _ckey: tuple[bytes, int] = field(default=(b"", 0), repr=False)
+    _skey: tuple[bytes, int] = field(default=(b"", 0), repr=False)
+
+    @property
+    def midstream(self) -> bool:
+        """No handshake was captured, so ``client`` is only the first sender."""
+        return self.opened_by == BY_MIDSTREAM
+
+    @property
+    def client_fin_frame(self) -> int | None:
+        return self.c2s.fin_frame
+
+    @property
+    def server_fin_frame(self) -> int | None:
+        return self.s2c.fin_frame
+
+    @property
+    def is_open(self) -> bool:
+        return self.state not in _FINAL
+
+    @property
+    def retransmissions(self) -> int:
+        return self.c2s.retransmissions + self.s2c.retransmissions
+
+    @property
+    def overlaps(self) -> int:
+        return self.c2s.overlaps + self.s2c.overlaps
+
+    @property
+    def conflicts(self) -> int:
+        return self.c2s.conflicts + self.s2c.conflicts
+
+    @property
+    def gaps(self) -> int:
+        return self.c2s.gaps + self.s2c.gaps
+
+    @property
+    def gap_bytes(self) -> int:
+        return self.c2s.gap_bytes + self.s2c.gap_bytes
+
+    @property
+    def dropped_bytes(self) -> int:
+        return self.c2s.dropped_bytes + self.s2c.dropped_bytes
+
+
+@dataclass(slots=True)
+class _FragBuf:
+    first_ts: int
+    first_frame: int
+    pieces: dict[int, bytes]
+    size: int
+    total: int | None = None  # known once the last fragment (no MF) arrived
+
+
+@dataclass(slots=True)
+class FlowStats:
+    frames: int = 0
+    non_ip: int = 0
+    ip: int = 0
+    udp: int = 0
+    tcp: int = 0
+    other_ip: int = 0
+    fragments: int = 0
+    reassembled: int = 0
+    bad: int = 0  # frames skipped because a header was malformed or truncated
+    connections: int = 0
+    peak_connections: int = 0
+
+
+class FlowTable:
+    """Feed frames in capture order; the handler receives datagrams and stream bytes.
+
+    Limits (all per table): ``max_buffer`` out-of-order bytes per TCP direction before a hole
+    is given up as a gap; ``history`` delivered bytes per direction kept to compare
+    retransmissions with; ``max_jump`` the sequence jump beyond which a segment is taken as
+    wild; ``idle_timeout`` / ``linger`` seconds (capture time) after which an idle open /
+    a closed connection is released; ``max_connections`` open connections before the least
+    recently active is evicted; fragments are kept ``frag_timeout`` seconds, at most
+    ``max_frag_bytes`` in all.
+    """
+
+    def __init__(
+        self,
+        handler: FlowHandler,
+        *,
+        max_buffer: int = 1 << 20,
+        history: int = 1 << 16,
+        max_jump: int = 1 << 24,
+        idle_timeout: float = 600.0,
+        linger: float = 60.0,
+        max_connections: int = 100_000,
+        frag_timeout: float = 30.0,
+        max_frag_bytes: int = 4 << 20,
+        file: str | None = None,
+    ) -> None:
+        self.handler = handler
+        self.file = file
+        self.max_buffer = max_buffer
+        self.history = history
+        self.max_jump = max_jump
+        self.idle_ns = int(idle_timeout * _NS)
+        self.linger_ns = int(linger * _NS)
+        self.max_connections = max_connections
+        self.frag_ns = int(frag_timeout * _NS)
+        self.max_frag_bytes = max_frag_bytes
+        self.stats = FlowStats()
+        # both directions' 4-tuples map to the same connection
+        self._conns: dict[tuple[bytes, int, bytes, int], TcpConnection] = {}
+        self._open: OrderedDict[int, TcpConnection] = OrderedDict()  # by last activity
+        self._closed: OrderedDict[int, TcpConnection] = OrderedDict()  # by close time
+        self._frags: OrderedDict[tuple[bytes, bytes, int, int], _FragBuf] = OrderedDict()
+        self._frag_bytes = 0
+        self._eps: dict[tuple[bytes, int], Endpoint] = {}
+        self._next_index = 0
+        self._next_sweep = 0
+        self._now = 0
+
+    # -- public ------------------------------------------------------------------------------
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    @property
+    def tracked_connections(self) -> int:
+        """Open plus recently closed connections still held (to absorb late segments)."""
+        return len(self._open) + len(self._closed)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Out-of-order TCP bytes and IP fragments held right now."""
+        return self._frag_bytes + sum(
+            c.c2s._pend_bytes + c.s2c._pend_bytes for c in self._open.values()
+        )
+
+    def feed_all(self, frames: Iterable[Frame]) -> None:
+        for f in frames:
+            self.feed(f)
+        self.finish()
+
+    def feed(self, frame: Frame) -> None:
+        st = self.stats
+        st.frames += 1
+        data = frame.data
+        ts = frame.ts_ns
+        self._now = ts
+        if ts >= self._next_sweep:
+            self._sweep(ts)
+        try:
+            # Ethernet + IPv4 is by far the most common frame: decide it without a call.
+            if frame.linktype == 1 and len(data) >= 14 and data[12] == 8 and data[13] == 0:
+                kind, off = NET_IPV4, 14
+            else:
+                kind, off = network_offset(frame.linktype, data)
+            if kind == NET_IPV4:
+                src, dst, proto, start, end, ident, fragoff, mf = decode_ipv4(data, off)
+                st.ip += 1
+                if mf or fragoff:
+                    st.fragments += 1
+                    got = self._defrag(
+                        frame, (src, dst, proto, ident), fragoff, mf, data[start:end]
+                    )
+                    if got is None:
+                        return
+                    data, start, end = got, 0, len(got)
+            elif kind == NET_IPV6:
+                src, dst, proto, start, end, frag = decode_ipv6(data, off)
+                st.ip += 1
+                if frag is not None:
+                    st.fragments += 1
+                    ident, fragoff, mf, _ = frag
+                    got = self._defrag(
+                        frame, (src, dst, 0x100, ident), fragoff, mf, data[start:end]
+                    )
+                    if got is None:
+                        return
+                    data, start, end = got, 0, len(got)
+                    proto, start = skip_ipv6_extensions(data, 0, proto, end)
+            else:
+                st.non_ip += 1
+                return
+            if proto == PROTO_UDP:
+                sport, dport, ps, pe = decode_udp(data, start, end)
+                st.udp += 1
+                eps = self._eps
+                s_ep = eps.get((src, sport))
+                if s_ep is None:
+                    s_ep = self._endpoint(src, sport)
+                d_ep = eps.get((dst, dport))
+                if d_ep is None:
+                    d_ep = self._endpoint(dst, dport)
+                self.handler.on_udp(frame, s_ep, d_ep, data[ps:pe])
+            elif proto == PROTO_TCP:
+                sport, dport, seq, ack, flags, ps, _win = decode_tcp(data, start, end)
+                st.tcp += 1
+                self._tcp(frame, src, sport, dst, dport, seq, ack, flags, data[ps:end])
+            else:
+                st.other_ip += 1
+        except DissectError as e:
+            st.bad += 1
+            self._problem(frame.number, e.layer, e.reason, e.field, e.offset)
+
+    def finish(self) -> None:
+        """End of capture: deliver what is buffered, close what is open, release everything."""
+        for conn in list(self._open.values()):
+            self._close(conn, ENDED, None)
+        for key, fb in self._frags.items():
+            self._frag_expired(key, fb, "the capture ended")
+        self._frags.clear()
+        self._frag_bytes = 0
+        self._closed.clear()
+        self._conns.clear()
+        self._eps.clear()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _problem(
+        self,
+        frame: int | None,
+        layer: str,
+        reason: str,
+        fld: str | None = None,
+        offset: int | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        self.handler.on_problem(Problem(layer, reason, frame, self.file, fld, offset, severity))
+
+    def _endpoint(self, addr: bytes, port: int) -> Endpoint:
+        eps = self._eps
+        if len(eps) > 65536:
+            eps.clear()  # a cache, not state: keep it bounded
+        ep = eps[(addr, port)] = Endpoint(ntop(addr), port)
+        return ep
+
+    def _sweep(self, now: int) -> None:
+        self._next_sweep = now + _NS
+        limit = now - self.idle_ns
+        while self._open:
+            conn = next(iter(self._open.values()))
+            if conn.last_ts_ns >= limit:
+                break
+            self._close(conn, EVICTED, None)
+        limit = now - self.linger_ns
+        while self._closed:
+            conn = next(iter(self._closed.values()))
+            if conn.last_ts_ns >= limit:
+                break
+            self._forget(conn)
+        limit = now - self.frag_ns
+        while self._frags:
+            key, fb = next(iter(self._frags.items()))
+            if fb.first_ts >= limit:
+                break
+            del self._frags[key]
+            self._frag_bytes -= fb.size
+            self._frag_expired(key, fb, f"no complete datagram within {self.frag_ns // _NS} s")
+
+    # -- IP fragments ------------------------------------------------------------------------
+
+    def _defrag(
+        self, frame: Frame, key: tuple[bytes, bytes, int, int], off: int, mf: bool, data: bytes
+    ) -> bytes | None:
+        """Add a fragment; the whole datagram's payload once the last piece is in."""
+        layer = "ip" if len(key[0]) == 4 else "ipv6"
+        if off + len(data) > 65535:
+            self._problem(
+                frame.number, layer, f"fragment at {off} of {len(data)} bytes passes 64 KiB", "frag"
+            )
+            return None
+        fb = self._frags.get(key)
+        if fb is None:
+            fb = self._frags[key] = _FragBuf(frame.ts_ns, frame.number, {}, 0)
+        if not mf:
+            end = off + len(data)
+            if fb.total is not None and fb.total != end:
+                self._problem(
+                    frame.number,
+                    layer,
+                    f"second last fragment ends at {end}, the first at {fb.total}",
+                    "frag",
+                    severity=Severity.WARNING,
+                )
+            else:
+                fb.total = end
+        old = fb.pieces.get(off)
+        if old is not None:
+            if old != data[: len(old)]:
+                self._problem(
+                    frame.number,
+                    layer,
+                    f"fragment at {off} repeats with different bytes; the first copy is kept",
+                    "frag",
+                    severity=Severity.WARNING,
+                )
+            return None
+        fb.pieces[off] = data
+        fb.size += len(data)
+        self._frag_bytes += len(data)
+        while self._frag_bytes > self.max_frag_bytes and self._frags:
+            k, victim = self._frags.popitem(last=False)
+            self._frag_bytes -= victim.size
+            self._frag_expired(k, victim, f"fragment memory exceeded {self.max_frag_bytes} bytes")
+            if victim is fb:
+                return None
+        if fb.total is None:
+            return None
+        # complete when the pieces cover 0..total without a hole
+        out = bytearray(fb.total)
+        covered = 0
+        for o in sorted(fb.pieces):
+            if o > covered:
+                return None
+            piece = fb.pieces[o]
+            e = min(o + len(piece), fb.total)
+            if e > covered:
+                if o < covered and bytes(out[o:covered]) != piece[: covered - o]:
+                    self._problem(
+                        frame.number,
+                        layer,
+                        f"overlapping fragments disagree at offset {o}; the first copy is kept",
+                        "frag",
+                        severity=Severity.WARNING,
+                    )
+                out[covered:e] = piece[covered - o : e - o]
+                covered = e
+        if covered < fb.total:
+            return None
+        del self._frags[key]
+        self._frag_bytes -= fb.size
+        self.stats.reassembled += 1
+        return bytes(out)
+
+    def _frag_expired(self, key: tuple[bytes, bytes, int, int], fb: _FragBuf, why: str) -> None:
+        layer = "ip" if len(key[0]) == 4 else "ipv6"
+        self._problem(
+            fb.first_frame,
+            layer,
+            f"incomplete datagram {ntop(key[0])} -> {ntop(key[1])} id {key[3]} dropped "
+            f"({len(fb.pieces)} fragments, {fb.size} bytes): {why}",
+            "frag",
+            severity=Severity.WARNING,
+        )
+
+    # -- TCP ---------------------------------------------------------------------------------
+
+    def _new_conn(
+        self,
+        frame: Frame,
+        key: tuple[bytes, int, bytes, int],
+        client: tuple[bytes, int],
+        server: tuple[bytes, int],
+        opened_by: str,
+    ) -> TcpConnection:
+        conn = TcpConnection(
+            self._next_index,
+            Endpoint(ntop(client[0]), client[1]),
+            Endpoint(ntop(server[0]), server[1]),
+            frame.number,
+            frame.ts_ns,
+            opened_by,
+            last_frame=frame.number,
+            last_ts_ns=frame.ts_ns,
+            _ckey=client,
+            _skey=server,
+        )
+        self._next_index += 1
+        self._conns[key] = conn
+        self._conns[(key[2], key[3], key[0], key[1])] = conn
+        self._open[conn.index] = conn
+        st = self.stats
+        st.connections += 1
+        if len(self._open) > st.peak_connections:
+            st.peak_connections = len(self._open)
+        if len(self._open) > self.max_connections:
+            victim = next(iter(self._open.values()))
+            self._problem(
+                frame.number,
+                "tcp",
+                f"more than {self.max_connections} open connections; "
+                f"evicting stream {victim.index} ({victim.client} -> {victim.server})",
+                severity=Severity.WARNING,
+            )
+            self._close(victim, EVICTED, None)
+        self.handler.on_tcp_open(conn)
+        return conn
+
+    def _tcp(
+        self,
+        frame: Frame,
+        src: bytes,
+        sport: int,
+        dst: bytes,
+        dport: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        payload: bytes,
+    ) -> None:
+        key = (src, sport, dst, dport)
+        conn = self._conns.get(key)
+        syn = flags & TCP_SYN
+        if conn is not None and not conn.is_open:
+            # A closed connection lingers to absorb late ACKs and retransmissions; only a new
+            # SYN starts a new connection on the same 4-tuple.
+            if syn and not flags & TCP_ACK:
+                self._forget(conn)
+                conn = None
+            else:
+                if payload:
+                    d = conn.c2s if (src, sport) == conn._ckey else conn.s2c
+                    d.dropped_bytes += len(payload)
+                return
+        if conn is None:
+            if syn and flags & TCP_ACK:
+                conn = self._new_conn(frame, key, (dst, dport), (src, sport), BY_SYNACK)
+            elif syn:
+                conn = self._new_conn(frame, key, (src, sport), (dst, dport), BY_SYN)
+            else:
+                conn = self._new_conn(frame, key, (src, sport), (dst, dport), BY_MIDSTREAM)
+        ck = conn._ckey
+        # (a connection to itself cannot tell its directions apart: all of it is "client")
+        from_client = sport == ck[1] and src == ck[0]
+        d = conn.c2s if from_client else conn.s2c
+        if syn:
+            if d.isn is not None and d.isn != seq:
+                if from_client and not flags & TCP_ACK:
+                    # A SYN with another ISN on a live 4-tuple: the port was reused.
+                    self._close(conn, REUSED, None)
+                    conn = self._new_conn(frame, key, (src, sport), (dst, dport), BY_SYN)
+                    from_client = True
+                    d = conn.c2s
+                else:
+                    self._problem(
+                        frame.number,
+                        "tcp",
+                        f"SYN with sequence {seq} differs from the first SYN's {d.isn}",
+                        "seq",
+                        severity=Severity.WARNING,
+                    )
+                    return
+            elif d.isn == seq:
+                d.retransmissions += 1
+            if d.isn is None:
+                if d.base is not None and d.bytes:
+                    self._problem(
+                        frame.number,
+                        "tcp",
+                        "SYN after data in the same direction; ignored",
+                        "flags",
+                        severity=Severity.WARNING,
+                    )
+                    return
+                d.isn = seq
+                d.base = (seq + 1) % _MOD
+                if flags & TCP_ACK:
+                    conn.synack_frame = frame.number
+                    other = conn.c2s
+                    if other.base is None:
+                        other.base = ack
+                else:
+                    conn.syn_frame = frame.number
+            seq = (seq + 1) % _MOD  # the SYN takes one sequence number
+        conn.last_frame = frame.number
+        conn.last_ts_ns = frame.ts_ns
+        self._open.move_to_end(conn.index)
+        if d.base is None:
+            d.base = seq
+        if flags & TCP_ACK:
+            other = conn.s2c if from_client else conn.c2s
+            if other.base is None:
+                # Picked up mid-stream: the peer's next byte is what this side acknowledges.
+                other.base = ack
+            else:
+                self._acked(conn, not from_client, ack, frame)
+        if payload:
+            self._segment(conn, d, from_client, seq, payload, frame)
+        if flags & TCP_RST:
+            conn.rst_frame = frame.number
+            self._close(conn, RESET, frame.number)
+            return
+        if flags & TCP_FIN and d.fin_off is None:
+            d.fin_off = self._offset(d, seq) + len(payload)
+            d.fin_frame = frame.number
+            if conn.state in (OPENING, ESTABLISHED):
+                conn.state = CLOSING
+        if conn.c2s.fin_off is not None and conn.s2c.fin_off is not None:
+            self._maybe_closed(conn, frame.number)
+
+    @staticmethod
+    def _offset(d: TcpDirection, seq: int) -> int:
+        """The stream offset of ``seq``: the one nearest to what is expected next."""
+        base = d.base if d.base is not None else seq
+        rel = (seq - base) % _MOD
+        delta = (rel - d.next) % _MOD
+        if delta >= _HALF:
+            delta -= _MOD
+        return d.next + delta
+
+    def _acked(self, conn: TcpConnection, of_client: bool, ack: int, frame: Frame) -> None:
+        """The other side acknowledged ``ack``: a hole it covers will never be filled."""
+        d = conn.c2s if of_client else conn.s2c
+        if d.base is None or not (d._pending or d.fin_off is not None):
+            return
+        off = self._offset(d, ack)
+        if d.fin_off is not None and off > d.fin_off:
+            off = d.fin_off  # the FIN's own sequence number is not stream data
+        if off > d.next + self.max_jump:
+            return  # not a believable acknowledgement; a wild segment is reported elsewhere
+        if off > d.next and (not d._pending or d._pending[0][0] < off):
+            self._flush(conn, d, of_client, off, frame.number)
+            if conn.c2s.fin_off is not None and conn.s2c.fin_off is not None:
+                self._maybe_closed(conn, frame.number)
+
+    def _segment(
+        self,
+        conn: TcpConnection,
+        d: TcpDirection,
+        from_client: bool,
+        seq: int,
+        data: bytes,
+        frame: Frame,
+    ) -> None:
+        off = self._offset(d, seq)
+        n = len(data)
+        d.segments += 1
+        nxt = d.next
+        if conn.state == OPENING:
+            conn.state = ESTABLISHED
+        # the common case: the next bytes, nothing waiting
+        if off == nxt and not d._pending:
+            self._deliver(conn, d, from_client, off, data, frame.number, frame.ts_ns, 0)
+            return
+        end = off + n
+        if off > nxt + self.max_jump or end < nxt - self.max_jump:
+            self._wild_jump(conn, d, from_client, off, data, frame)
+            return
+        d._wild = None
+        if off < nxt:
+            # bytes already delivered come again: a retransmission; compare what we still have
+            d.retransmissions += 1
+            self._compare_history(d, off, data[: min(n, nxt - off)], frame.number)
+            if end <= nxt:
+                return
+            data = data[nxt - off :]
+            off = nxt
+            d.overlaps += 1
+        self._insert(d, off, data, frame)
+        self._drain(conn, d, from_client)
+        if d._pend_bytes > self.max_buffer:
+            self._problem(
+                frame.number,
+                "tcp",
+                f"out-of-order buffer of stream {conn.index} exceeded {self.max_buffer} bytes; "
+                "the missing bytes are passed on as a gap",
+                severity=Severity.WARNING,
+            )
+            while d._pend_bytes > self.max_buffer // 2 and d._pending:
+                self._flush(conn, d, from_client, d._pending[0][0] + 1, frame.number)
+
+    def _wild_jump(
+        self,
+        conn: TcpConnection,
+        d: TcpDirection,
+        from_client: bool,
+        off: int,
+        data: bytes,
+        frame: Frame,
+    ) -> None:
+        w = d._wild
+        if w is not None and w[0] + len(w[1]) == off and off > d.next:
+            # Two segments in a row continue each other far away: the stream really moved
+            # (a long stretch was not captured). Resynchronise there.
+            d._wild = None
+            self._problem(
+                frame.number,
+                "tcp",
+                f"stream {conn.index} resynchronised {w[0] - d.next} bytes ahead at frame {w[2]}",
+                "seq",
+                severity=Severity.WARNING,
+            )
+            d.dropped_bytes -= len(w[1])
+            self._flush(conn, d, from_client, w[0], frame.number)
+            self._deliver(conn, d, from_client, w[0], w[1], w[2], w[3], w[0] - d.next)
+            self._segment(conn, d, from_client, (d.base or 0) + off, data, frame)
+            return
+        d._wild = (off, data, frame.number, frame.ts_ns)
+        d.dropped_bytes += len(data)
+        self._problem(
+            frame.number,
+            "tcp",
+            f"sequence jump of {off - d.next} bytes in stream {conn.index} "
+            f"(limit {self.max_jump}); segment of {len(data)} bytes dropped",
+            "seq",
+            severity=Severity.WARNING,
+        )
+
+    def _compare_history(self, d: TcpDirection, off: int, data: bytes, frame: int) -> None:
+        h = d._hist
+        hs = d._hist_start
+        a = max(off, hs)
+        b = min(off + len(data), hs + len(h))
+        if a < b and h[a - hs : b - hs] != data[a - off : b - off]:
+            d.conflicts += 1
+            self._problem(
+                frame,
+                "tcp",
+                f"retransmitted bytes at stream offset {a} differ from the first copy; "
+                "the first copy is kept",
+                "payload",
+                severity=Severity.WARNING,
+            )
+
+    def _insert(self, d: TcpDirection, off: int, data: bytes, frame: Frame) -> None:
+        """Add out-of-order bytes, keeping the first copy wherever they overlap pending ones."""
+        pend = d._pending
+        end = off + len(data)
+        i = bisect.bisect_right(pend, off, key=_first)
+        if i and pend[i - 1][0] + len(pend[i - 1][1]) > off:
+            i -= 1
+        pieces: list[tuple[int, bytes, int, int]] = []
+        cur = off
+        j = i
+        overlapped = False
+        while j < len(pend) and pend[j][0] < end:
+            po, pdata, _pf, _pt = pend[j]
+            pe = po + len(pdata)
+            a, b = max(off, po), min(end, pe)
+            overlapped = True
+            if data[a - off : b - off] != pdata[a - po : b - po]:
+                d.conflicts += 1
+                self._problem(
+                    frame.number,
+                    "tcp",
+                    f"overlapping bytes at stream offset {a} differ from the first copy; "
+                    "the first copy is kept",
+                    "payload",
+                    severity=Severity.WARNING,
+                )
+            if po > cur:
+                pieces.append((cur, data[cur - off : po - off], frame.number, frame.ts_ns))
+            cur = max(cur, pe)
+            j += 1
+        if cur < end:
+            pieces.append((cur, data[cur - off :], frame.number, frame.ts_ns))
+        if overlapped:
+            if not pieces:
+                d.retransmissions += 1
+            else:
+                d.overlaps += 1
+        for p in pieces:
+            k = bisect.bisect_right(pend, p[0], key=_first)
+            pend.insert(k, p)
+            d._pend_bytes += len(p[1])
+
+    def _drain(self, conn: TcpConnection, d: TcpDirection, from_client: bool) -> None:
+        pend = d._pending
+        while pend and pend[0][0] <= d.next:
+            off, data, fno, ts = pend.pop(0)
+            d._pend_bytes -= len(data)
+            if off < d.next:  # only after a gap flush moved next past part of it
+                cut = d.next - off
+                d.dropped_bytes += min(cut, len(data))
+                data = data[cut:]
+                off = d.next
+                if not data:
+                    continue
+            self._deliver(conn, d, from_client, off, data, fno, ts, 0)
+
+    def _flush(
+        self,
+        conn: TcpConnection,
+        d: TcpDirection,
+        from_client: bool,
+        upto: int,
+        frame: int | None,
+    ) -> None:
+        """Give up on the hole(s) before ``upto``: deliver what follows them with a gap."""
+        pend = d._pending
+        while d.next < upto:
+            if pend and pend[0][0] <= d.next:
+                self._drain(conn, d, from_client)
+                continue
+            if not pend:
+                target = upto
+                if d.fin_off is not None:
+                    target = min(target, d.fin_off)
+                if target > d.next:
+                    self._gap(conn, d, from_client, target - d.next, target, frame)
+                    d.next = target
+                return
+            off, data, fno, ts = pend.pop(0)
+            d._pend_bytes -= len(data)
+            self._deliver(conn, d, from_client, off, data, fno, ts, off - d.next)
+            self._drain(conn, d, from_client)
+
+    def _deliver(
+        self,
+        conn: TcpConnection,
+        d: TcpDirection,
+        from_client: bool,
+        off: int,
+        data: bytes,
+        frame: int,
+        ts: int,
+        gap: int,
+    ) -> None:
+        n = len(data)
+        if gap:
+            self._gap(conn, d, from_client, gap, off, frame)
+        d.next = off + n
+        d.bytes += n
+        hist = d._hist
+        limit = self.history
+        if limit:
+            if n >= limit:
+                hist[:] = data[n - limit :]
+                d._hist_start = off + n - limit
+            else:
+                hist += data
+                if len(hist) > 2 * limit:
+                    cut = len(hist) - limit
+                    del hist[:cut]
+                    d._hist_start += cut
+        self.handler.on_tcp_data(conn, from_client, StreamChunk(frame, ts, off, data, gap))
+
+    def _gap(
+        self,
+        conn: TcpConnection,
+        d: TcpDirection,
+        from_client: bool,
+        gap: int,
+        off: int,
+        frame: int | None,
+    ) -> None:
+        d.gaps += 1
+        d.gap_bytes += gap
+        d._hist.clear()
+        d._hist_start = off
+        way = "client -> server" if from_client else "server -> client"
+        self._problem(
+            frame,
+            "tcp",
+            f"{gap} bytes of stream {conn.index} ({way}) before offset {off} were not captured",
+            "seq",
+            severity=Severity.WARNING,
+        )
+
+    def _maybe_closed(self, conn: TcpConnection, frame: int) -> None:
+        c, s = conn.c2s, conn.s2c
+        if (
+            c.fin_off is not None
+            and s.fin_off is not None
+            and c.next >= c.fin_off
+            and s.next >= s.fin_off
+            and not c._pending
+            and not s._pending
+        ):
+            self._close(conn, CLOSED, frame)
+
+    def _close(self, conn: TcpConnection, state: str, frame: int | None) -> None:
+        """Deliver what is held (across holes), mark the connection final, call the handler."""
+        if not conn.is_open:
+            return
+        for d, fc in ((conn.c2s, True), (conn.s2c, False)):
+            if d._pending:
+                last = d._pending[-1]
+                self._flush(conn, d, fc, last[0] + len(last[1]), frame)
+            d._hist = bytearray()
+            d._wild = None
+        conn.state = state
+        conn.close_frame = frame
+        self._open.pop(conn.index, None)
+        if state in (CLOSED, RESET):
+            self._closed[conn.index] = conn
+        else:
+            # an evicted connection that wakes up again is picked up as a new one
+            self._forget(conn)
+        self.handler.on_tcp_close(conn)
+
+    def _forget(self, conn: TcpConnection) -> None:
+        self._closed.pop(conn.index, None)
+        self._open.pop(conn.index, None)
+        ck = conn._ckey
+        sk = conn._skey
+        for k in ((ck[0], ck[1], sk[0], sk[1]), (sk[0], sk[1], ck[0], ck[1])):
+            if self._conns.get(k) is conn:
+                del self._conns[k]
+
+
+def _first(t: tuple[int, bytes, int, int]) -> int:
+    return t[0]
