@@ -1,0 +1,1 @@
+"""Conformance rules (CONFORMANCE.md) as data, and their evaluators."""

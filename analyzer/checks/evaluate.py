@@ -1,0 +1,917 @@
+"""Judge one call against the rules of CONFORMANCE.md.
+
+Each evaluator looks at one m-line of a correlated call (``MediaRecord``) and says pass,
+fail, not-observed or not-applicable, with the frames that show it and a sentence a test
+engineer can act on. ``evaluate_call`` combines the m-lines of a call into one result per
+rule: one failing m-line fails the rule; missing evidence is never a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from analyzer.checks.rules import (
+    RULES,
+    Direction,
+    Protocol,
+    Side,
+    flow_for,
+    side_role,
+    tls_client_side,
+)
+from analyzer.model import Endpoint
+from analyzer.report.model import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
+
+# MIKEY-TICKET data types (PROTOCOLS.md 13.1); the names come with the parsed message.
+TRANSFER_INIT = 14
+TRANSFER_RESP = 15
+
+ReplayKey = tuple[int, bytes, bytes]
+
+
+@dataclass(slots=True)
+class Policy:
+    """The key file's `[conference]` table."""
+
+    uri: str
+    authorized: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Context:
+    """What the rules need beyond one call: key-file policy and what other calls showed."""
+
+    policy: Policy | None = None
+    tls_prot_type: int = 2
+    bfcp_tls_client: str = Side.ANSWERER.value
+    normalize_uri: Callable[[str], str] = str
+    # TRANSFER_INITs already seen, in capture order: (csb_id, T, RAND) -> (call_id, frame)
+    seen_inits: dict[ReplayKey, tuple[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Status
+    message: str
+    frames: tuple[int, ...] = ()
+
+
+def _ok(message: str, *frames: int | None) -> Outcome:
+    return Outcome(Status.PASS, message, _frames(frames))
+
+
+def _fail(message: str, *frames: int | None) -> Outcome:
+    return Outcome(Status.FAIL, message, _frames(frames))
+
+
+def _unseen(message: str, *frames: int | None) -> Outcome:
+    return Outcome(Status.NOT_OBSERVED, message, _frames(frames))
+
+
+def _na(message: str) -> Outcome:
+    return Outcome(Status.NOT_APPLICABLE, message)
+
+
+def _frames(frames: Iterable[int | None]) -> tuple[int, ...]:
+    return tuple(sorted({f for f in frames if f is not None}))
+
+
+Evaluator = Callable[[CallRecord, MediaRecord, Context], Outcome]
+_EVALUATORS: dict[str, Evaluator] = {}
+
+
+def _rule(rule_id: str) -> Callable[[Evaluator], Evaluator]:
+    def register(fn: Evaluator) -> Evaluator:
+        _EVALUATORS[rule_id] = fn
+        return fn
+
+    return register
+
+
+def _side_name(call: CallRecord, side: Side) -> str:
+    if call.direction is None:
+        return side.value
+    return f"{side_role(side, call.direction, media=True).value}, the {side.value}"
+
+
+def _where(ep: Endpoint | None) -> str:
+    return str(ep) if ep is not None else "?"
+
+
+def _sdp_ep(sdp: SdpMedia | None) -> str:
+    if sdp is None:
+        return "?"
+    return f"{sdp.address}:{sdp.port}"
+
+
+# --- the offer ---------------------------------------------------------------------------
+
+
+@_rule("GEN-AUTH")
+def _gen_auth(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if ctx.policy is None:
+        return _na("no [conference] policy in the key file (7.2.1.1.1 needs one to judge)")
+    if call.direction is None:
+        return _unseen("could not tell which side is the conference (no isfocus, no policy URI)")
+    if m.init is None or not m.init.parsed:
+        return _unseen("no MIKEY-TICKET exchange in the offer to take the UE's identity from")
+    if call.direction is Direction.DIAL_IN:
+        who, ident, frame = "initiator (IDRi)", m.init.idr_i, m.init.frame
+    elif m.resp is not None and m.resp.parsed and m.resp.idr_r:
+        who, ident, frame = "responder (TRANSFER_RESP IDRr)", m.resp.idr_r, m.resp.frame
+    else:
+        who, ident, frame = "responder (IDRr)", m.init.idr_r, m.init.frame
+    if not ident:
+        return _fail(f"the MIKEY-TICKET exchange names no UE identity as {who}", frame)
+    allowed = {ctx.normalize_uri(u) for u in ctx.policy.authorized}
+    if ctx.normalize_uri(ident) in allowed:
+        return _ok(f"UE identity {ident} ({who}) is authorized for {ctx.policy.uri}", frame)
+    return _fail(
+        f"UE identity {ident} ({who}) is not in the authorized list of {ctx.policy.uri} "
+        f"({', '.join(ctx.policy.authorized) or 'empty'}); the focus must refuse it "
+        "(TR 29.828 7.2.1.1.1)",
+        frame,
+    )
+
+
+@_rule("OFFER-PROTO")
+def _offer_proto(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.offer is None:
+        return _unseen("no SDP offer captured")
+    want = f"TCP/TLS/{m.protocol.value.upper()}"
+    if m.offer.proto.upper() == want:
+        return _ok(f"offer m-line {m.index} uses {m.offer.proto}", m.offer.frame)
+    return _fail(
+        f"offer m-line {m.index} uses '{m.offer.proto}', not {want}: the media would not be "
+        "protected by TLS (TR 29.828 step 1)",
+        m.offer.frame,
+    )
+
+
+@_rule("OFFER-KEYMGMT")
+def _offer_keymgmt(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.offer is None:
+        return _unseen("no SDP offer captured")
+    if m.offer.key_mgmt is None:
+        other = ", ".join(m.offer.key_mgmt_protocols)
+        extra = f" (only a=key-mgmt:{other})" if other else ""
+        return _fail(
+            f"offer m-line {m.index} has no a=key-mgmt:mikey at media or session level{extra} "
+            "(RFC 4567; TR 29.828 step 1)",
+            m.offer.frame,
+        )
+    if m.init is None or not m.init.parsed:
+        reason = m.init.error if m.init is not None and m.init.error else "unparseable"
+        return _fail(
+            f"a=key-mgmt:mikey in the offer does not decode to a MIKEY message: {reason}",
+            m.offer.frame,
+        )
+    return _ok(
+        f"offer carries a=key-mgmt:mikey ({m.offer.key_mgmt_level} level) with a "
+        f"{m.init.data_type_name or 'MIKEY'} message",
+        m.offer.frame,
+    )
+
+
+def _need_init(m: MediaRecord) -> Outcome | None:
+    if m.init is None:
+        return _unseen("no MIKEY message in the offer")
+    if not m.init.parsed:
+        return _unseen(f"the offer's MIKEY message could not be parsed: {m.init.error}")
+    return None
+
+
+@_rule("OFFER-TRANSFER-INIT")
+def _offer_transfer_init(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_init(m)) is not None:
+        return missing
+    assert m.init is not None
+    name = m.init.data_type_name or f"data type {m.init.data_type}"
+    if m.init.data_type != TRANSFER_INIT:
+        return _fail(
+            f"the offer's MIKEY message is {name}, not TRANSFER_INIT (data type "
+            f"{TRANSFER_INIT}, RFC 6043)",
+            m.init.frame,
+        )
+    if not m.init.has_ticket:
+        return _fail("the offer's TRANSFER_INIT carries no TICKET payload", m.init.frame)
+    return _ok("the offer carries a TRANSFER_INIT with a TICKET payload", m.init.frame)
+
+
+@_rule("OFFER-IDS")
+def _offer_ids(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_init(m)) is not None:
+        return missing
+    assert m.init is not None
+    if call.from_uri is None or call.to_uri is None:
+        return _unseen("the INVITE's From/To were not captured")
+    want_i, want_r = ctx.normalize_uri(call.from_uri), ctx.normalize_uri(call.to_uri)
+    got_i, got_r = m.init.idr_i, m.init.idr_r
+    bad = []
+    if got_i is None or ctx.normalize_uri(got_i) != want_i:
+        bad.append(f"initiator IDRi is {got_i!r}, the INVITE's From gives {want_i!r}")
+    if got_r is None or ctx.normalize_uri(got_r) != want_r:
+        bad.append(f"responder IDRr is {got_r!r}, the INVITE's To gives {want_r!r}")
+    if bad:
+        return _fail(
+            "; ".join(bad) + " (the KMS UIDs must come from From and To, TR 29.828 step 1)",
+            call.invite_frame,
+            m.init.frame,
+        )
+    return _ok(f"IDRi {got_i} and IDRr {got_r} match From and To", m.init.frame)
+
+
+@_rule("OFFER-ONE-CS")
+def _offer_one_cs(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_init(m)) is not None:
+        return missing
+    assert m.init is not None
+    if m.init.cs_count == 1:
+        return _ok("TRANSFER_INIT holds one crypto session", m.init.frame)
+    return _fail(
+        f"TRANSFER_INIT holds {m.init.cs_count} crypto sessions; TS 33.328 Annex H.3 allows "
+        "exactly one for the TLS session",
+        m.init.frame,
+    )
+
+
+@_rule("OFFER-PROT-TLS")
+def _offer_prot_tls(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_init(m)) is not None:
+        return missing
+    assert m.init is not None
+    if not m.init.prot_types:
+        return _fail("TRANSFER_INIT's CS ID map names no crypto session", m.init.frame)
+    bad = [p for p in m.init.prot_types if p != ctx.tls_prot_type]
+    if bad:
+        return _fail(
+            f"crypto session protocol type is {bad[0]}, not TLS ({ctx.tls_prot_type}) "
+            "(TR 29.828 step 1: 'The protocol type in the Crypto Session shall be set to TLS')",
+            m.init.frame,
+        )
+    return _ok(f"crypto session protocol type is TLS ({ctx.tls_prot_type})", m.init.frame)
+
+
+@_rule("OFFER-SETUP")
+def _offer_setup(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.offer is None:
+        return _unseen("no SDP offer captured")
+    if m.offer.setup == "actpass":
+        return _ok("offer has a=setup:actpass", m.offer.frame)
+    have = f"a=setup:{m.offer.setup}" if m.offer.setup else "no a=setup (RFC 4145: active)"
+    return _fail(f"offer has {have}; the flow needs a=setup:actpass", m.offer.frame)
+
+
+# --- the ticket and the MIKEY MACs ------------------------------------------------------
+
+
+def _need_key(m: MediaRecord) -> Outcome | None:
+    if (missing := _need_init(m)) is not None:
+        return missing
+    if m.key is None or not m.key.keys_configured:
+        return _unseen("no key file with a KMS master key or PSK to open the ticket")
+    return None
+
+
+@_rule("TICKET-OPEN")
+def _ticket_open(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_key(m)) is not None:
+        return missing
+    assert m.init is not None and m.key is not None
+    if not m.init.has_ticket:
+        return _unseen("the offer's MIKEY message carries no ticket", m.init.frame)
+    if m.key.ticket_opened:
+        issuer = "issued by a KMS" if m.key.mode == "kms" else "built by the initiator (mode 3)"
+        return _ok(f"ticket opened with {m.key.opened_by}; MAC verifies; {issuer}", m.init.frame)
+    why = m.key.ticket_error or "no configured key gives a valid ticket MAC"
+    return _fail(f"ticket does not open: {why}", m.init.frame)
+
+
+@_rule("TICKET-VALID")
+def _ticket_valid(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_key(m)) is not None:
+        return missing
+    assert m.key is not None and m.init is not None
+    if not m.key.ticket_opened:
+        return _unseen("the ticket did not open, its validity is unknown", m.init.frame)
+    if call.invite_ts_ns is None:
+        return _unseen("no INVITE captured to compare the validity with")
+    lo, hi = m.key.valid_from_ns, m.key.valid_to_ns
+    if lo is None or hi is None:
+        return _fail("the ticket carries no validity period (TR start/end)", m.init.frame)
+    t = call.invite_ts_ns
+    if lo <= t <= hi:
+        return _ok("the ticket is valid at the INVITE's time", call.invite_frame)
+    return _fail(
+        f"the INVITE (at {_iso(t)}) is outside the ticket's validity {_iso(lo)} .. {_iso(hi)}",
+        call.invite_frame,
+        m.init.frame,
+    )
+
+
+def _iso(ns: int) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ns / 1e9, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@_rule("INIT-MAC")
+def _init_mac(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_key(m)) is not None:
+        return missing
+    assert m.key is not None and m.init is not None
+    if m.key.init_mac_ok is None:
+        return _unseen("no MPK from the ticket to verify TRANSFER_INIT's V payload", m.init.frame)
+    if m.key.init_mac_ok:
+        return _ok("TRANSFER_INIT's V payload verifies with the ticket's MPK", m.init.frame)
+    return _fail(
+        "TRANSFER_INIT's V payload does not verify with the MPK from the ticket "
+        "(PROTOCOLS.md 13.5)",
+        m.init.frame,
+    )
+
+
+# --- the answer ---------------------------------------------------------------------------
+
+
+@_rule("ANSWER-TRANSFER-RESP")
+def _answer_transfer_resp(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if call.answer_frame is None or m.answer is None:
+        return _unseen("no 200 OK or reliable 18x with an SDP answer captured")
+    if m.offer is not None and m.answer.proto.upper() != m.offer.proto.upper():
+        return _fail(
+            f"the answer's m-line {m.index} uses '{m.answer.proto}', the offer '{m.offer.proto}'",
+            m.answer.frame,
+        )
+    if m.answer.port == 0:
+        return _fail(f"the answer rejects m-line {m.index} (port 0)", m.answer.frame)
+    if m.answer.key_mgmt is None:
+        return _fail(
+            f"the answer ({call.answer_status}) has no a=key-mgmt:mikey for m-line {m.index}; "
+            "the TRANSFER_RESP is missing (TR 29.828 step 9/8)",
+            m.answer.frame,
+        )
+    if m.resp is None or not m.resp.parsed:
+        why = m.resp.error if m.resp is not None else "not decodable"
+        return _fail(f"the answer's a=key-mgmt:mikey is not a MIKEY message: {why}", m.answer.frame)
+    if m.resp.data_type != TRANSFER_RESP:
+        return _fail(
+            f"the answer's MIKEY message is {m.resp.data_type_name or m.resp.data_type}, "
+            "not TRANSFER_RESP",
+            m.answer.frame,
+        )
+    return _ok(
+        f"{call.answer_status} carries the SDP answer ({m.answer.proto}) with a TRANSFER_RESP",
+        m.answer.frame,
+    )
+
+
+def _need_resp(m: MediaRecord) -> Outcome | None:
+    if m.resp is None or not m.resp.parsed or m.resp.data_type != TRANSFER_RESP:
+        return _unseen("no TRANSFER_RESP in the answer")
+    return None
+
+
+@_rule("RESP-MAC")
+def _resp_mac(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_resp(m)) is not None:
+        return missing
+    assert m.resp is not None
+    if m.init is not None and m.init.parsed and m.resp.csb_id != m.init.csb_id:
+        return _fail(
+            f"TRANSFER_RESP's CSB ID {m.resp.csb_id:#010x} does not answer TRANSFER_INIT's "
+            f"{_hex32(m.init.csb_id)}",
+            m.init.frame,
+            m.resp.frame,
+        )
+    if m.key is None or m.key.resp_mac_ok is None:
+        return _unseen("no MPK from the ticket to verify TRANSFER_RESP's V payload", m.resp.frame)
+    if m.key.resp_mac_ok:
+        return _ok("TRANSFER_RESP's V payload verifies with the MPK", m.resp.frame)
+    return _fail(
+        "TRANSFER_RESP's V payload does not verify with the MPK (MAC over the message and "
+        "TRANSFER_INIT's T, PROTOCOLS.md 13.5)",
+        m.resp.frame,
+    )
+
+
+def _hex32(v: int | None) -> str:
+    return "none" if v is None else f"{v:#010x}"
+
+
+@_rule("RESP-IDENTITY")
+def _resp_identity(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_resp(m)) is not None:
+        return missing
+    assert m.resp is not None
+    if call.to_uri is None:
+        return _unseen("the INVITE's To was not captured")
+    want = ctx.normalize_uri(call.to_uri)
+    got = m.resp.idr_r
+    if got is not None and ctx.normalize_uri(got) == want:
+        return _ok(f"TRANSFER_RESP's responder {got} is the one called ({want})", m.resp.frame)
+    return _fail(
+        f"TRANSFER_RESP's responder identity is {got!r}, but the offerer called {want!r}; "
+        "the offerer must reject it (TR 29.828 step 10 / 9-11)",
+        m.resp.frame,
+    )
+
+
+@_rule("ANSWER-SETUP")
+def _answer_setup(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.answer is None:
+        return _unseen("no SDP answer captured")
+    if m.answer.setup == "active":
+        return _ok("answer has a=setup:active: the answerer opens TCP", m.answer.frame)
+    have = f"a=setup:{m.answer.setup}" if m.answer.setup else "no a=setup (RFC 4145: passive)"
+    return _fail(
+        f"answer has {have}; the flow needs a=setup:active so that the "
+        f"{_side_name(call, Side.ANSWERER)} opens TCP (TR 29.828 steps 4-6 / 8)",
+        m.answer.frame,
+    )
+
+
+# --- TCP and TLS ------------------------------------------------------------------------
+
+
+def negotiated_active(offer: SdpMedia | None, answer: SdpMedia | None) -> Side:
+    """The side whose a=setup makes it open TCP (RFC 4145; absent: offer active)."""
+    a = answer.setup if answer is not None else None
+    o = offer.setup if offer is not None else None
+    if a == "active":
+        return Side.ANSWERER
+    if a == "passive":
+        return Side.OFFERER
+    if o == "passive":
+        return Side.ANSWERER
+    return Side.OFFERER
+
+
+def _sdp_of(m: MediaRecord, side: Side) -> SdpMedia | None:
+    return m.offer if side is Side.OFFERER else m.answer
+
+
+def _tcp_client_side(m: MediaRecord) -> Side | None:
+    if m.tcp is None:
+        return None
+    for side in (Side.OFFERER, Side.ANSWERER):
+        sdp = _sdp_of(m, side)
+        if sdp is not None and sdp.address == m.tcp.client.ip:
+            other = _sdp_of(m, Side.ANSWERER if side is Side.OFFERER else Side.OFFERER)
+            if other is None or other.address != sdp.address:
+                return side
+    return None
+
+
+@_rule("TCP-DIRECTION")
+def _tcp_direction(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.tcp is None:
+        return _unseen("no TCP connection for this m-line in the capture")
+    if m.offer is None or m.answer is None:
+        return _unseen("offer or answer missing: the expected TCP direction is unknown")
+    active = negotiated_active(m.offer, m.answer)
+    passive = Side.OFFERER if active is Side.ANSWERER else Side.ANSWERER
+    target = _sdp_of(m, passive)
+    assert target is not None
+    want_ip, want_port = target.address, target.port
+    via = "c=/m="
+    if m.protocol is Protocol.MSRP and not target.cema and target.path:
+        # Without MSRP-CEMA the a=path URI is the address to connect to (RFC 4975).
+        ep = _msrp_path_endpoint(target.path[-1])
+        if ep is not None:
+            want_ip, want_port = ep
+            via = "a=path"
+    frame = m.tcp.syn_frame
+    opener = _tcp_client_side(m)
+    if opener is not None and opener is not active:
+        return _fail(
+            f"TCP SYN came from {m.tcp.client} (the {_side_name(call, opener)}), but the "
+            f"negotiated a=setup makes the {_side_name(call, active)} the active side",
+            frame,
+            m.answer.frame,
+        )
+    if m.tcp.server.ip != want_ip or m.tcp.server.port != want_port:
+        return _fail(
+            f"TCP connection from {m.tcp.client} goes to {m.tcp.server}, not to the "
+            f"{_side_name(call, passive)}'s SDP address {want_ip}:{want_port} ({via})",
+            frame,
+        )
+    return _ok(
+        f"TCP opened by {m.tcp.client} ({_side_name(call, active)}) towards "
+        f"{m.tcp.server} ({via} of the {passive.value})",
+        frame,
+    )
+
+
+def _msrp_path_endpoint(uri: str) -> tuple[str, int] | None:
+    """host and port of an MSRP URI (msrps://host:port/session;tcp)."""
+    rest = uri.split("://", 1)[-1].split("/", 1)[0]
+    rest = rest.rsplit("@", 1)[-1]
+    if rest.startswith("["):
+        host, _, port = rest[1:].partition("]:")
+    else:
+        host, _, port = rest.rpartition(":")
+    try:
+        return host, int(port)
+    except ValueError:
+        return None
+
+
+def _tls_client_side(m: MediaRecord) -> Side | None:
+    if m.tls is None or m.tls.client is None or m.tcp is None:
+        return None
+    opener = _tcp_client_side(m)
+    if opener is None:
+        return None
+    if m.tls.client == m.tcp.client:
+        return opener
+    return Side.OFFERER if opener is Side.ANSWERER else Side.ANSWERER
+
+
+@_rule("TLS-CLIENT")
+def _tls_client(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.tls is None or m.tls.client is None:
+        return _unseen("no TLS ClientHello on this m-line's connection")
+    want = tls_client_side(m.protocol, ctx.bfcp_tls_client)
+    got = _tls_client_side(m)
+    frame = m.tls.client_hello_frame
+    if got is None:
+        return _unseen(
+            f"TLS ClientHello from {m.tls.client}, which matches neither SDP side", frame
+        )
+    why = (
+        "in BFCP the SDP answerer starts TLS (TR 29.828 7.2.1.3.2 NOTE 2)"
+        if m.protocol is Protocol.BFCP and want is Side.ANSWERER
+        else "the key file's [profile] bfcp_tls_client makes the offerer the TLS client"
+        if m.protocol is Protocol.BFCP
+        else "in MSRP the side that opens TCP (a=setup:active, the answerer) starts TLS "
+        "(TR 29.828 step 8 / 13)"
+    )
+    if got is want:
+        return _ok(f"TLS ClientHello came from {m.tls.client} ({_side_name(call, got)})", frame)
+    return _fail(
+        f"TLS ClientHello came from {m.tls.client} ({_side_name(call, got)}); {why}", frame
+    )
+
+
+def _need_tls(m: MediaRecord) -> Outcome | None:
+    if m.tls is None or m.tls.client_hello_frame is None:
+        return _unseen("no TLS handshake on this m-line's connection")
+    return None
+
+
+@_rule("TLS-PSK-SUITE")
+def _tls_psk_suite(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_tls(m)) is not None:
+        return missing
+    assert m.tls is not None
+    if m.tls.cipher_suite is None or m.tls.psk_suite is None:
+        return _unseen("no ServerHello: the suite was not negotiated in the capture")
+    if m.tls.certificate_frame is not None:
+        return _fail(
+            f"the server sent a Certificate ({m.tls.cipher_suite}); PSK-only TLS sends none",
+            m.tls.certificate_frame,
+        )
+    if m.tls.psk_suite:
+        return _ok(f"negotiated {m.tls.cipher_suite}, a pure PSK suite", m.tls.client_hello_frame)
+    return _fail(
+        f"negotiated {m.tls.cipher_suite}, which is not a pure PSK suite (RFC 4279, 5487, "
+        "6655, 7905)",
+        m.tls.client_hello_frame,
+    )
+
+
+@_rule("TLS-KEY")
+def _tls_key(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_tls(m)) is not None:
+        return missing
+    assert m.tls is not None
+    if m.tls.key_verified is None:
+        if m.key is None or m.key.tek_candidates == 0:
+            return _unseen("no TEK candidate (ticket not opened, no [[tek]] in the key file)")
+        return _unseen("the handshake carried nothing a PSK can be verified against")
+    if m.tls.key_verified:
+        return _ok(
+            f"the TLS handshake verifies with PSK = TEK ({m.tls.oracle or 'oracle'})",
+            m.tls.client_hello_frame,
+        )
+    n = m.key.tek_candidates if m.key is not None else 0
+    return _fail(
+        f"none of the {n} TEK candidate(s) of the crypto session verifies the TLS handshake: "
+        "the peers did not use PSK = TEK (TS 33.328; PROTOCOLS.md 13.6)",
+        *m.tls.frames[:4],
+    )
+
+
+_GOOD_VERSIONS = ("TLS 1.2", "TLS 1.3")
+_WARN_VERSIONS = ("TLS 1.0", "TLS 1.1")
+
+
+@_rule("TLS-VERSION")
+def _tls_version(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_tls(m)) is not None:
+        return missing
+    assert m.tls is not None
+    v = m.tls.version
+    if v is None:
+        return _unseen("no ServerHello: the version was not negotiated in the capture")
+    if v in _GOOD_VERSIONS:
+        return _ok(f"{v} negotiated", m.tls.client_hello_frame)
+    if v in _WARN_VERSIONS:
+        return _fail(
+            f"{v} negotiated; TLS 1.2 or later expected (warning)", m.tls.client_hello_frame
+        )
+    return _fail(f"{v} negotiated; TLS 1.2 or later expected", m.tls.client_hello_frame)
+
+
+@_rule("MEDIA-ENCRYPTED")
+def _media_encrypted(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    name = m.protocol.value.upper()
+    if m.plaintext_frames:
+        return _fail(
+            f"{name} in the clear on the m-line's TCP connection (frames "
+            f"{', '.join(map(str, m.plaintext_frames[:5]))})",
+            *m.plaintext_frames[:20],
+        )
+    if m.tcp is None or not m.data_frames:
+        return _unseen("no payload on this m-line's TCP connection in the capture")
+    if m.tls is None:
+        return _fail(
+            f"the connection carries data that is neither TLS nor {name}", *m.data_frames[:5]
+        )
+    return _ok("every payload byte on the connection is TLS", m.data_frames[0])
+
+
+def _need_plaintext(m: MediaRecord) -> Outcome | None:
+    if m.tls is None or not m.tls.decrypted:
+        if m.plaintext_frames:
+            return None
+        return _unseen("the TLS session was not decrypted, the media content is not visible")
+    return None
+
+
+@_rule("MSRP-PATHS")
+def _msrp_paths(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.protocol is not Protocol.MSRP:
+        return _na("not an MSRP m-line")
+    if (missing := _need_plaintext(m)) is not None:
+        return missing
+    if m.media_problems:
+        return _fail(f"MSRP: {m.media_problems[0][1]}", *(f for f, _ in m.media_problems[:10]))
+    if not m.messages:
+        return _unseen("no MSRP message inside the TLS session")
+    if m.offer is None or m.answer is None:
+        return _unseen("offer or answer missing: the a=path values are unknown")
+    paths = {_ep_key(m, Side.OFFERER): m.offer.path, _ep_key(m, Side.ANSWERER): m.answer.path}
+    bad: list[tuple[int, str]] = []
+    sends: dict[str, int] = {}
+    answered: set[str] = set()
+    for msg in m.messages:
+        f = msg.fields
+        own = _lookup_path(paths, msg.src)
+        peer = _lookup_path(paths, msg.dst)
+        from_path = tuple(str(x) for x in _as_seq(f.get("from_path")))
+        to_path = tuple(str(x) for x in _as_seq(f.get("to_path")))
+        if own is not None and from_path and own and from_path[-1] != own[-1]:
+            bad.append(
+                (msg.frame, f"From-Path {from_path[-1]} is not the sender's a=path {own[-1]}")
+            )
+        if peer is not None and to_path and peer and to_path[-1] != peer[-1]:
+            bad.append((msg.frame, f"To-Path {to_path[-1]} is not the peer's a=path {peer[-1]}"))
+        tid = str(f.get("transaction_id", ""))
+        if f.get("method") == "SEND" and f.get("success_report") != "no" and tid:
+            sends[tid] = msg.frame
+        if f.get("status") == 200:
+            answered.add(tid)
+    if bad:
+        return _fail("; ".join(r for _, r in bad[:3]), *(fr for fr, _ in bad[:20]))
+    unanswered = [fr for tid, fr in sends.items() if tid not in answered]
+    if unanswered:
+        return _fail(f"{len(unanswered)} SEND request(s) got no 200 response", *unanswered[:20])
+    return _ok(
+        f"{len(m.messages)} MSRP message(s) parse; paths match a=path; every SEND got its 200",
+        m.messages[0].frame,
+    )
+
+
+def _as_seq(v: object) -> tuple[object, ...]:
+    if isinstance(v, list | tuple):
+        return tuple(v)
+    if isinstance(v, str):
+        return tuple(v.split())
+    return ()
+
+
+def _ep_key(m: MediaRecord, side: Side) -> str | None:
+    sdp = _sdp_of(m, side)
+    return sdp.address if sdp is not None else None
+
+
+def _lookup_path(paths: dict[str | None, tuple[str, ...]], ep: Endpoint) -> tuple[str, ...] | None:
+    return paths.get(ep.ip)
+
+
+@_rule("BFCP-IDS")
+def _bfcp_ids(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.protocol is not Protocol.BFCP:
+        return _na("not a BFCP m-line")
+    if (missing := _need_plaintext(m)) is not None:
+        return missing
+    if m.media_problems:
+        return _fail(f"BFCP: {m.media_problems[0][1]}", *(f for f, _ in m.media_problems[:10]))
+    if not m.messages:
+        return _unseen("no BFCP message inside the TLS session")
+    server = _floor_server_sdp(call, m)
+    if server is None:
+        return _unseen("the conference's SDP (with a=confid/a=userid) was not captured")
+    bad: list[tuple[int, str]] = []
+    floors = {str(x) for x in server.floorids}
+    for msg in m.messages:
+        f = msg.fields
+        conf = f.get("conference_id")
+        user = f.get("user_id")
+        if server.confid is not None and conf is not None and str(conf) != server.confid:
+            bad.append((msg.frame, f"Conference ID {conf} is not a=confid:{server.confid}"))
+        if server.userid is not None and user is not None and str(user) != server.userid:
+            bad.append((msg.frame, f"User ID {user} is not a=userid:{server.userid}"))
+        for fid in _floor_ids(f.get("attributes")):
+            if floors and str(fid) not in floors:
+                bad.append((msg.frame, f"floor {fid} is not among a=floorid {sorted(floors)}"))
+    if bad:
+        return _fail(
+            "; ".join(r for _, r in bad[:3]) + " (RFC 8856; the floor control server's SDP)",
+            *(fr for fr, _ in bad[:20]),
+        )
+    return _ok(
+        f"{len(m.messages)} BFCP message(s): Conference ID {server.confid}, User ID "
+        f"{server.userid}, floors as in a=floorid",
+        m.messages[0].frame,
+    )
+
+
+def _floor_server_sdp(call: CallRecord, m: MediaRecord) -> SdpMedia | None:
+    if call.direction is Direction.DIAL_IN:
+        return m.answer
+    if call.direction is Direction.DIAL_OUT:
+        return m.offer
+    return None
+
+
+def _floor_ids(attributes: object) -> list[object]:
+    out: list[object] = []
+    if isinstance(attributes, list):
+        for a in attributes:
+            if isinstance(a, dict) and str(a.get("name", "")).upper() in ("FLOOR-ID", "FLOOR_ID"):
+                out.append(a.get("value"))
+    return out
+
+
+# --- across steps and calls ---------------------------------------------------------------
+
+
+@_rule("ORDER")
+def _order(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if call.invite_frame is None:
+        return _unseen("no INVITE captured")
+    if m.tcp is None or m.tcp.syn_frame is None:
+        return _unseen("no TCP SYN for this m-line in the capture")
+    flow = flow_for(m.protocol, call.direction) if call.direction is not None else None
+    syn = m.tcp.syn_frame
+    if syn < call.invite_frame:
+        return _fail(
+            f"TCP SYN (frame {syn}) precedes the INVITE with the offer (frame "
+            f"{call.invite_frame}); nobody knew the address yet",
+            syn,
+            call.invite_frame,
+        )
+    if (
+        m.tls is not None
+        and m.tls.client_hello_frame is not None
+        and m.tls.client_hello_frame < syn
+    ):
+        return _fail("TLS ClientHello precedes the TCP SYN", m.tls.client_hello_frame, syn)
+    if call.direction is Direction.DIAL_OUT:
+        assert flow is not None
+        if call.answer_frame is None:
+            return _unseen("no SDP answer captured to order the dial-out SYN after")
+        if syn < call.answer_frame:
+            return _fail(
+                f"UE-B's TCP SYN (frame {syn}, step {flow.steps['tcp']}) comes before its SDP "
+                f"answer (frame {call.answer_frame}, step {flow.steps['answer']}); in dial-out "
+                "the MRFP learns the UE's key only from the answer",
+                syn,
+                call.answer_frame,
+            )
+    return _ok(
+        "INVITE, TCP, TLS (and the answer) come in an order the flow allows", call.invite_frame, syn
+    )
+
+
+@_rule("REPLAY")
+def _replay(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if (missing := _need_init(m)) is not None:
+        return missing
+    assert m.init is not None
+    key = replay_key(m)
+    if key is None:
+        return _unseen("TRANSFER_INIT has no T or RAND payload", m.init.frame)
+    first = ctx.seen_inits.get(key)
+    if first is not None and first[0] != call.call_id:
+        return _fail(
+            f"this TRANSFER_INIT (CSB ID {key[0]:#010x}, same T and RAND) was already sent in "
+            f"call {first[0]} (frame {first[1]}): a replay",
+            first[1],
+            m.init.frame,
+        )
+    return _ok("TRANSFER_INIT (CSB ID, T, RAND) is not seen in another call", m.init.frame)
+
+
+def replay_key(m: MediaRecord) -> ReplayKey | None:
+    if m.init is None or m.init.csb_id is None or m.init.t_value is None or m.init.rand is None:
+        return None
+    return (m.init.csb_id, m.init.t_value, m.init.rand)
+
+
+@_rule("KMS-RESOLVE")
+def _kms_resolve(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.kms is None:
+        return _na("no RESOLVE_INIT/RESOLVE_RESP with the KMS in this capture")
+    frames = (m.kms.init_frame, m.kms.resp_frame)
+    if m.kms.error:
+        return _fail(f"KMS leg: {m.kms.error}", *frames)
+    named = m.key.ticket_idr_r if m.key is not None and m.key.ticket_idr_r else None
+    named = named or (m.init.idr_r if m.init is not None else None)
+    if (
+        named is not None
+        and m.kms.resolver is not None
+        and ctx.normalize_uri(m.kms.resolver) != ctx.normalize_uri(named)
+    ):
+        return _fail(
+            f"the ticket was resolved by {m.kms.resolver}, but it names {named} as "
+            "responder (PROTOCOLS.md 13.7)",
+            *frames,
+        )
+    if m.kms.resp_frame is None:
+        return _unseen("RESOLVE_INIT seen, no RESOLVE_RESP", *frames)
+    if m.kms.keys_match is None:
+        return _unseen("RESOLVE_RESP could not be opened with the configured keys", *frames)
+    if not m.kms.keys_match:
+        return _fail("RESOLVE_RESP's keys differ from the ticket's MPK/TGK", *frames)
+    return _ok(f"resolved by {m.kms.resolver}; RESOLVE_RESP's keys equal the ticket's", *frames)
+
+
+# --- combining ----------------------------------------------------------------------------
+
+
+def evaluate_media(call: CallRecord, m: MediaRecord, ctx: Context) -> dict[str, Outcome]:
+    return {rule.id: _EVALUATORS[rule.id](call, m, ctx) for rule in RULES}
+
+
+def evaluate_call(call: CallRecord, ctx: Context) -> list[CheckResult]:
+    """One result per rule for the call; remembers its TRANSFER_INITs for REPLAY."""
+    per_media = [evaluate_media(call, m, ctx) for m in call.media]
+    results: list[CheckResult] = []
+    for rule in RULES:
+        outs = [(m, pm[rule.id]) for m, pm in zip(call.media, per_media, strict=True)]
+        if not outs:
+            results.append(
+                CheckResult(rule.id, Status.NOT_OBSERVED, (), "no MSRP/BFCP m-line in the call")
+            )
+            continue
+        results.append(_combine(rule.id, outs, many=len(outs) > 1))
+    for m in call.media:
+        key = replay_key(m)
+        if key is not None and m.init is not None:
+            ctx.seen_inits.setdefault(key, (call.call_id, m.init.frame))
+    call.checks = results
+    return results
+
+
+def _combine(rule_id: str, outs: list[tuple[MediaRecord, Outcome]], *, many: bool) -> CheckResult:
+    order = (Status.FAIL, Status.NOT_OBSERVED, Status.PASS, Status.NOT_APPLICABLE)
+    worst = min((o.status for _, o in outs), key=order.index)
+    chosen = [(m, o) for m, o in outs if o.status is worst]
+    if many:
+        message = "; ".join(
+            f"m-line {m.index} ({m.protocol.value}): {o.message}" for m, o in chosen
+        )
+    else:
+        message = chosen[0][1].message
+    frames = sorted({f for _, o in chosen for f in o.frames})
+    severity = "error"
+    if (
+        worst is Status.FAIL
+        and rule_id == "TLS-VERSION"
+        and all("(warning)" in o.message for _, o in chosen)
+    ):
+        severity = "warning"
+    return CheckResult(rule_id, worst, tuple(frames), message, severity)
+
+
+def check_registry_complete() -> None:
+    """Every rule has exactly one evaluator (checked by the tests)."""
+    missing = {r.id for r in RULES} - set(_EVALUATORS)
+    extra = set(_EVALUATORS) - {r.id for r in RULES}
+    if missing or extra:
+        raise AssertionError(f"evaluators missing {sorted(missing)}, unknown {sorted(extra)}")
