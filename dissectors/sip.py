@@ -83,6 +83,14 @@ _METHODS_ALT = "|".join(KNOWN_METHODS).encode()
 _START_RE = re.compile(
     rb"(?:(?<=\n)|^)(?:(?:" + _METHODS_ALT + rb") [^\s]+ SIP/2\.0\r?\n|SIP/2\.0 [1-6]\d\d[ \r\n])"
 )
+# A start line anywhere (a body that is shorter than its Content-Length may not end in a line
+# break), followed by a header line so that body text mentioning SIP is not taken for one.
+_EMBEDDED_RE = re.compile(
+    rb"(?:(?:"
+    + _METHODS_ALT
+    + rb") [^\s]+ SIP/2\.0|SIP/2\.0 [1-6]\d\d(?: [^\r\n]*)?)"
+    + rb"\r?\n[A-Za-z][A-Za-z0-9.!%*_+`'~-]*[ \t]*:"
+)
 _SNIFF_RE = re.compile(
     rb"^(?:(?:" + _METHODS_ALT + rb") [^\s]+ SIP/2\.0\r?\n|SIP/2\.0 \d{3}[ \r\n])"
 )
@@ -687,10 +695,17 @@ def _embedded_start(data: bytes, start: int, end: int, headers: Sequence[Header]
     for h in headers:
         if h.key == "content-type" and h.text.lower().startswith("message/"):
             return -1
-    m = _START_RE.search(data, start, end)
+    m = _EMBEDDED_RE.search(data, start, end)
     while m is not None and m.start() == start:
-        m = _START_RE.search(data, start + 1, end)
+        m = _EMBEDDED_RE.search(data, start + 1, end)
     return m.start() if m else -1
+
+
+def _resync(buf: bytes) -> int | None:
+    """Where the next message starts after buf[0]: a start line at a line start, or one
+    anywhere that is followed by a header line."""
+    found = [m.start() for m in (_START_RE.search(buf, 1), _EMBEDDED_RE.search(buf, 1)) if m]
+    return min(found) if found else None
 
 
 def decode_datagram(data: bytes) -> Decoded:
@@ -836,7 +851,7 @@ class SipStreamFramer:
                     if b"\n" not in buf and len(buf) < MAX_LINE and not final:
                         return out
                     self._garbage_at = self._base
-                m = _START_RE.search(buf, 1)
+                m = _resync(buf)
                 if m is None:
                     # Keep a possible partial start line at the end of the buffer.
                     keep = len(buf) - (buf.rfind(b"\n") + 1)
@@ -845,9 +860,9 @@ class SipStreamFramer:
                         keep = 0
                     self._consume(len(buf) - keep)
                     return out
-                out.append(self._garbage_error(self._base + m.start()))
+                out.append(self._garbage_error(self._base + m))
                 self._garbage_at = None
-                self._consume(m.start())
+                self._consume(m)
                 continue
             he = _head_end(buf, 0, len(buf))
             if he is None:
