@@ -1,0 +1,818 @@
+"""Passive TLS-PSK decryption of one TCP connection (PROTOCOLS.md 9.5, 9.6).
+
+:class:`TlsConnectionDecoder` is fed the reassembled bytes of both directions in capture
+order.  It follows the handshake in the clear, finds the PSK among the candidates with a
+cryptographic oracle (TLS 1.2 Finished, else the record's AEAD tag or MAC; TLS 1.3 binder),
+then decrypts every record of both directions.  A record that does not decrypt is reported
+with its frame and the rest goes on.  DHE/ECDHE key exchanges (TLS 1.2 DHE_PSK/ECDHE_PSK and
+TLS 1.3 psk_dhe_ke) cannot be decrypted from the PSK alone: the decoder says so and still
+verifies the PSK where the handshake allows (the TLS 1.3 binder).
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from analyzer.model import Problem, Severity, StreamChunk
+from dissectors.errors import DissectError
+from dissectors.tls import keyschedule as ks
+from dissectors.tls.constants import (
+    ALERT_DESCRIPTION,
+    CIPHER_SUITES,
+    CT_ALERT,
+    CT_APPLICATION_DATA,
+    CT_CHANGE_CIPHER_SPEC,
+    CT_HANDSHAKE,
+    EXT_ENCRYPT_THEN_MAC,
+    EXT_EXTENDED_MASTER_SECRET,
+    EXT_KEY_SHARE,
+    EXT_PRE_SHARED_KEY,
+    EXT_SUPPORTED_VERSIONS,
+    HRR_RANDOM,
+    HT_CLIENT_HELLO,
+    HT_CLIENT_KEY_EXCHANGE,
+    HT_FINISHED,
+    HT_KEY_UPDATE,
+    HT_NEW_SESSION_TICKET,
+    HT_SERVER_HELLO,
+    HT_SERVER_KEY_EXCHANGE,
+    PSK_KEY_EXCHANGE_MODE,
+    TLS13,
+    VERSION,
+    CipherSuite,
+    Kx,
+    Mode,
+)
+from dissectors.tls.protection import (
+    RecordProtection,
+    Tls12MacCipher,
+    Tls13Aead,
+    tls12_protection,
+)
+from dissectors.tls.records import (
+    RECORD_HEADER_LEN,
+    ClientHello,
+    HandshakeBuffer,
+    OfferedPsks,
+    parse_client_hello,
+    parse_offered_psks,
+    parse_psk_key_exchange,
+    parse_psk_modes,
+    parse_record,
+    parse_server_hello,
+    plausible_header,
+)
+
+LAYER = "tls"
+# After lost bytes the sequence number is unknown: how far ahead to look for it.
+SEQ_GUESS_WINDOW = 64
+# TLS 1.2 handshake order up to ClientKeyExchange (RFC 5246 7.3).
+_ORDER = {1: 0, 2: 1, 11: 2, 12: 3, 13: 4, 14: 5, 16: 6, 15: 7}
+
+
+@dataclass(frozen=True, slots=True)
+class PskCandidate:
+    key: bytes
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppData:
+    """Plaintext application data of one record (or raw bytes when the stream is not TLS).
+
+    ``stream_offset`` is the position of ``data[0]`` in this direction's plaintext stream;
+    ``record_offset`` the position of the record in the TCP byte stream; ``frame`` the frame
+    that carried the record's last byte."""
+
+    from_client: bool
+    frame: int
+    ts_ns: int
+    data: bytes
+    stream_offset: int
+    record_offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    from_client: bool
+    frame: int
+    record_offset: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSeen:
+    from_client: bool
+    frame: int
+    level: int
+    description: int
+    encrypted: bool
+
+    @property
+    def name(self) -> str:
+        return ALERT_DESCRIPTION.label(self.description)
+
+
+@dataclass(slots=True)
+class TlsSessionInfo:
+    """What one connection's TLS told us.  ``from_client`` everywhere is the caller's
+    notion (the TCP client); ``client_hello_from_client`` says whether the TLS client was
+    that side."""
+
+    is_tls: bool | None = None
+    not_tls_reason: str | None = None
+    plaintext_protocol: str | None = None  # "msrp" / "bfcp" when the stream is not TLS
+    version: int | None = None
+    cipher_suite: int | None = None
+    client_hello_from_client: bool | None = None
+    psk_identity: bytes | None = None
+    psk_identity_hint: bytes | None = None
+    psk: bytes | None = None
+    psk_label: str | None = None
+    oracle: str | None = None  # "finished" | "binder" | "aead-tag" | "record-mac"
+    ems: bool = False
+    etm: bool = False
+    tls13_mode: str | None = None  # "psk_ke" | "psk_dhe_ke"
+    binder_ok: bool | None = None
+    decryptable: bool | None = None
+    undecryptable_reason: str | None = None
+    records_ok: int = 0
+    records_failed: list[RecordFailure] = field(default_factory=list)
+    records_undecrypted: int = 0
+    alerts: list[AlertSeen] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    client_random: bytes | None = None
+    server_random: bytes | None = None
+    master_secret: bytes | None = None
+    tls13_secrets: ks.Tls13Secrets | None = None
+    app_bytes: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
+
+    @property
+    def version_name(self) -> str | None:
+        return VERSION.label(self.version) if self.version is not None else None
+
+    @property
+    def suite_name(self) -> str | None:
+        if self.cipher_suite is None:
+            return None
+        s = CIPHER_SUITES.get(self.cipher_suite)
+        return s.name if s else f"Unknown (0x{self.cipher_suite:04x})"
+
+    @property
+    def decrypted(self) -> bool:
+        return self.psk is not None and bool(self.decryptable)
+
+    @property
+    def failed_frames(self) -> list[int]:
+        return [f.frame for f in self.records_failed]
+
+
+@dataclass(slots=True)
+class _Pending:
+    content_type: int
+    version: int
+    fragment: bytes
+    frame: int
+    ts_ns: int
+    offset: int
+
+
+@dataclass(slots=True)
+class _Dir:
+    from_client: bool
+    buf: bytearray = field(default_factory=bytearray)
+    base: int = 0  # stream offset of buf[0]
+    frames: list[tuple[int, int, int]] = field(default_factory=list)  # (end offset, frame, ts)
+    started: bool = False
+    lost: bool = False  # bytes missing; resynchronise on the next plausible header
+    seq_unknown: bool = False
+    dead: bool = False
+    encrypted: bool = False  # past ChangeCipherSpec (1.2) / ServerHello (1.3)
+    prot: RecordProtection | None = None
+    hs: HandshakeBuffer = field(default_factory=HandshakeBuffer)
+    pending: list[_Pending] = field(default_factory=list)
+    plain_offset: int = 0
+    finished_seen: bool = False
+
+
+class TlsConnectionDecoder:
+    """Decode one TCP connection.  ``feed`` returns the plaintext that became available;
+    ``on_data`` (if given) receives the same items as they appear."""
+
+    def __init__(
+        self,
+        candidates: Sequence[PskCandidate],
+        on_data: Callable[[AppData], None] | None = None,
+    ) -> None:
+        self.candidates = list(candidates)
+        self.on_data = on_data
+        self.info = TlsSessionInfo()
+        self._dirs = {True: _Dir(True), False: _Dir(False)}
+        self._out: list[AppData] = []
+        # TLS 1.3: the handshake messages in wire order.  TLS 1.2: the messages up to the
+        # ClientKeyExchange by type (so that capture order across directions cannot break
+        # the session hash), then the client Finished and any NewSessionTicket.
+        self._transcript = bytearray()
+        self._pre: list[tuple[int, bytes]] = []
+        self._client_finished = b""
+        self._tickets: list[bytes] = []
+        self._ch_msg: bytes | None = None
+        self._ch: ClientHello | None = None
+        self._suite: CipherSuite | None = None
+        self._keys_tried = False
+        self._t13: ks.Tls13Secrets | None = None
+        self._t13_hash = "SHA256"
+        self._offered: OfferedPsks | None = None
+        self._binder_match: tuple[PskCandidate, int] | None = None
+
+    # ------------------------------------------------------------ input
+
+    def feed(self, from_client: bool, chunk: StreamChunk) -> list[AppData]:
+        d = self._dirs[from_client]
+        if chunk.gap > 0 and d.started:
+            self._problem(
+                f"{chunk.gap} bytes missing before this frame; resynchronising",
+                chunk.frame,
+                severity=Severity.WARNING,
+            )
+            d.buf.clear()
+            d.frames.clear()
+            d.lost = True
+            d.seq_unknown = d.encrypted
+            if d.encrypted and self._suite is not None and self._suite.mode is Mode.STREAM:
+                d.dead = True
+                self._problem("RC4 cannot resynchronise after lost bytes", chunk.frame)
+        if not d.started or not d.buf:
+            d.base = chunk.offset
+        d.buf += chunk.data
+        d.frames.append((chunk.offset + len(chunk.data), chunk.frame, chunk.ts_ns))
+        if not d.started and chunk.data:
+            d.started = True
+            if self.info.is_tls is None and not self._detect(d, chunk):
+                return self._drain()
+        if self.info.is_tls is False:
+            self._emit_raw(d, chunk)
+        elif not d.dead:
+            self._process(d)
+        return self._drain()
+
+    def finish(self) -> TlsSessionInfo:
+        """End of capture: report what is left over and return the summary."""
+        for d in self._dirs.values():
+            if d.buf and self.info.is_tls and not d.dead:
+                frame = d.frames[-1][1] if d.frames else 0
+                self._problem(f"{len(d.buf)} bytes of an incomplete record at the end", frame)
+            self.info.records_undecrypted += len(d.pending)
+            d.pending.clear()
+        if self.info.is_tls and self.info.psk is None and self.info.decryptable is not False:
+            if self.info.version is None:
+                self._no_decrypt("the handshake was not captured")
+            elif self.candidates:
+                self._no_decrypt("no candidate key matched")
+            else:
+                self._no_decrypt("no key")
+        return self.info
+
+    # ------------------------------------------------------------ helpers
+
+    def _drain(self) -> list[AppData]:
+        out, self._out = self._out, []
+        return out
+
+    def _problem(
+        self,
+        reason: str,
+        frame: int | None,
+        field_: str | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        self.info.problems.append(Problem(LAYER, reason, frame, field=field_, severity=severity))
+
+    def _no_decrypt(self, reason: str) -> None:
+        if self.info.decryptable is not False:
+            self.info.decryptable = False
+            self.info.undecryptable_reason = reason
+            self.info.problems.append(
+                Problem(LAYER, f"cannot decrypt: {reason}", None, severity=Severity.WARNING)
+            )
+
+    def _frame_at(self, d: _Dir, end_offset: int) -> tuple[int, int]:
+        """Frame and timestamp of the byte just before ``end_offset``."""
+        ends = [e for e, _, _ in d.frames]
+        i = bisect.bisect_left(ends, end_offset)
+        if i >= len(d.frames):
+            i = len(d.frames) - 1
+        _, frame, ts = d.frames[i]
+        return frame, ts
+
+    def _detect(self, d: _Dir, chunk: StreamChunk) -> bool:
+        data = bytes(d.buf[:8])
+        if plausible_header(d.buf) or (
+            len(d.buf) < RECORD_HEADER_LEN and data[:1] in (b"\x16", b"\x15")
+        ):
+            self.info.is_tls = True
+            return True
+        self.info.is_tls = False
+        if data.startswith(b"MSRP "):
+            proto = "msrp"
+        elif len(data) >= 2 and (data[0] >> 5) in (1, 2) and 1 <= data[1] <= 17:
+            proto = "bfcp"
+        else:
+            proto = None
+        self.info.plaintext_protocol = proto
+        what = proto.upper() if proto else f"bytes {data[:8].hex()}"
+        self.info.not_tls_reason = f"not TLS: the stream starts with {what}"
+        self.info.problems.append(
+            Problem(LAYER, self.info.not_tls_reason, chunk.frame, severity=Severity.WARNING)
+        )
+        for dd in self._dirs.values():
+            if dd.buf:
+                self._emit_raw(dd, chunk)
+        return False
+
+    def _emit_raw(self, d: _Dir, chunk: StreamChunk) -> None:
+        if not d.buf:
+            return
+        data = bytes(d.buf)
+        self._emit(AppData(d.from_client, chunk.frame, chunk.ts_ns, data, d.plain_offset, d.base))
+        d.plain_offset += len(data)
+        d.base += len(data)
+        d.buf.clear()
+        d.frames.clear()
+
+    def _emit(self, item: AppData) -> None:
+        self._out.append(item)
+        self.info.app_bytes[item.from_client] += len(item.data)
+        if self.on_data is not None:
+            self.on_data(item)
+
+    # ------------------------------------------------------------ records
+
+    def _process(self, d: _Dir) -> None:
+        while d.buf and not d.dead:
+            if d.lost and not self._resync(d):
+                return
+            try:
+                got = parse_record(d.buf)
+            except DissectError as e:
+                frame, _ = self._frame_at(d, d.base + 1)
+                self._problem(f"{e.reason} at stream offset {d.base + e.offset}", frame, e.field)
+                d.lost = True
+                continue
+            if got is None:
+                return
+            rec, end = got
+            offset = d.base
+            frame, ts = self._frame_at(d, d.base + end)
+            del d.buf[:end]
+            d.base += end
+            while d.frames and d.frames[0][0] <= d.base and len(d.frames) > 1:
+                d.frames.pop(0)
+            self._on_record(
+                d, _Pending(rec.content_type, rec.version, rec.fragment, frame, ts, offset)
+            )
+
+    def _resync(self, d: _Dir) -> bool:
+        """Drop bytes up to the next plausible record header whose length leads to another
+        plausible header, to the end of the data, or past it (record not complete yet)."""
+        buf = d.buf
+        for p in range(len(buf) - RECORD_HEADER_LEN + 1):
+            if not plausible_header(buf, p):
+                continue
+            nxt = p + RECORD_HEADER_LEN + ((buf[p + 3] << 8) | buf[p + 4])
+            if nxt >= len(buf) or plausible_header(buf, nxt):
+                del buf[:p]
+                d.base += p
+                d.lost = False
+                return True
+        keep = RECORD_HEADER_LEN - 1
+        if len(buf) > keep:
+            d.base += len(buf) - keep
+            del buf[: len(buf) - keep]
+        return False
+
+    def _on_record(self, d: _Dir, r: _Pending) -> None:
+        tls_client = self._is_tls_client(d)
+        if r.content_type == CT_CHANGE_CIPHER_SPEC:
+            if self.info.version != TLS13:
+                d.encrypted = True
+            return
+        if not d.encrypted:
+            self._plain_record(d, r, tls_client)
+            return
+        if d.prot is None:
+            d.pending.append(r)
+            self._try_keys(d)
+            return
+        self._decrypt(d, r)
+
+    def _is_tls_client(self, d: _Dir) -> bool:
+        side = self.info.client_hello_from_client
+        return d.from_client if side is None else d.from_client == side
+
+    def _plain_record(self, d: _Dir, r: _Pending, tls_client: bool) -> None:
+        if r.content_type == CT_HANDSHAKE:
+            for msg in d.hs.add(r.fragment):
+                self._plain_handshake(d, msg, r.frame)
+        elif r.content_type == CT_ALERT:
+            if len(r.fragment) == 2:
+                self.info.alerts.append(
+                    AlertSeen(d.from_client, r.frame, r.fragment[0], r.fragment[1], False)
+                )
+            else:
+                d.encrypted = True  # an encrypted alert after a CCS we did not see
+                d.pending.append(r)
+        elif r.content_type == CT_APPLICATION_DATA:
+            if self.info.version == TLS13 or self.info.version is None:
+                d.encrypted = True
+                d.pending.append(r)
+                self._try_keys(d)
+            else:
+                self._problem("application data before ChangeCipherSpec", r.frame)
+
+    # ------------------------------------------------------------ handshake in the clear
+
+    def _plain_handshake(self, d: _Dir, msg: bytes, frame: int) -> None:
+        t = msg[0]
+        body = msg[4:]
+        try:
+            if t == HT_CLIENT_HELLO and self._ch_msg is None:
+                self._on_client_hello(d, msg, body)
+                return
+            if t == HT_SERVER_HELLO:
+                self._transcript += msg
+                self._pre.append((t, msg))
+                self._on_server_hello(d, body, frame)
+                return
+            self._transcript += msg
+            if t == HT_NEW_SESSION_TICKET:
+                self._tickets.append(msg)
+            else:
+                self._pre.append((t, msg))
+            if t == HT_CLIENT_KEY_EXCHANGE:
+                cke = parse_psk_key_exchange(body)
+                self.info.psk_identity = cke.identity
+            elif t == HT_SERVER_KEY_EXCHANGE:
+                suite = self._suite
+                if suite is not None and suite.kx in (Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK):
+                    self.info.psk_identity_hint = parse_psk_key_exchange(
+                        body, "server_key_exchange"
+                    ).identity
+        except DissectError as e:
+            self._problem(e.reason, frame, e.field)
+
+    def _on_client_hello(self, d: _Dir, msg: bytes, body: bytes) -> None:
+        self._ch_msg = msg
+        self._transcript += msg
+        self._pre.append((HT_CLIENT_HELLO, msg))
+        self.info.client_hello_from_client = d.from_client
+        ch = parse_client_hello(body)
+        self._ch = ch
+        self.info.client_random = ch.random
+        psk_ext = ch.ext(EXT_PRE_SHARED_KEY)
+        if (
+            psk_ext is not None
+            and ch.extensions
+            and ch.extensions[-1].ext_type == EXT_PRE_SHARED_KEY
+        ):
+            self._offered = parse_offered_psks(psk_ext)
+            self._check_binders(msg)
+
+    def _check_binders(self, ch_msg: bytes) -> None:
+        offered = self._offered
+        assert offered is not None
+        truncated = ch_msg[: len(ch_msg) - (2 + sum(1 + len(b) for b in offered.binders))]
+        for cand in self.candidates:
+            for idx, binder in enumerate(offered.binders):
+                h = "SHA384" if len(binder) == 48 else "SHA256"
+                if ks.psk_binder(h, cand.key, ks.digest(h, truncated)) == binder:
+                    self._binder_match = (cand, idx)
+                    self._t13_hash = h
+                    return
+
+    def _on_server_hello(self, d: _Dir, body: bytes, frame: int) -> None:
+        sh = parse_server_hello(body)
+        if sh.random == HRR_RANDOM:
+            self._no_decrypt("HelloRetryRequest is not followed")
+            return
+        self.info.server_random = sh.random
+        sv = sh.ext(EXT_SUPPORTED_VERSIONS)
+        version = int.from_bytes(sv, "big") if sv and len(sv) == 2 else sh.legacy_version
+        self.info.version = version
+        self.info.cipher_suite = sh.cipher_suite
+        suite = CIPHER_SUITES.get(sh.cipher_suite)
+        self._suite = suite
+        if suite is None:
+            self._no_decrypt(f"unknown cipher suite 0x{sh.cipher_suite:04x}")
+            return
+        ch = self._ch
+        if version == TLS13:
+            self._tls13_after_server_hello(
+                sh.ext(EXT_PRE_SHARED_KEY), sh.ext(EXT_KEY_SHARE), suite, frame
+            )
+            for dd in self._dirs.values():
+                dd.encrypted = True
+            return
+        self.info.ems = bool(
+            ch is not None
+            and ch.ext(EXT_EXTENDED_MASTER_SECRET) is not None
+            and sh.ext(EXT_EXTENDED_MASTER_SECRET) is not None
+        )
+        self.info.etm = bool(
+            suite.mode is Mode.CBC
+            and ch is not None
+            and ch.ext(EXT_ENCRYPT_THEN_MAC) is not None
+            and sh.ext(EXT_ENCRYPT_THEN_MAC) is not None
+        )
+        if not suite.psk_only:
+            self._no_decrypt(
+                f"{suite.name}: {suite.kx} keys need the ephemeral secret, not only the PSK"
+            )
+
+    def _tls13_after_server_hello(
+        self, psk_sel: bytes | None, key_share: bytes | None, suite: CipherSuite, frame: int
+    ) -> None:
+        ch = self._ch
+        modes = parse_psk_modes(ch.ext(45) or b"\x00") if ch else ()
+        if psk_sel is None or self._offered is None:
+            self._no_decrypt("TLS 1.3 without a PSK (certificate handshake)")
+            return
+        sel = int.from_bytes(psk_sel, "big")
+        if sel < len(self._offered.identities):
+            self.info.psk_identity = self._offered.identities[sel].identity
+        self.info.tls13_mode = "psk_dhe_ke" if key_share is not None else "psk_ke"
+        if modes and (1 if key_share is not None else 0) not in modes:
+            self._problem(
+                f"server chose {self.info.tls13_mode}, client offered "
+                + ", ".join(PSK_KEY_EXCHANGE_MODE.label(m) for m in modes),
+                frame,
+            )
+        self._t13_hash = suite.prf
+        if self._binder_match is not None:
+            cand, idx = self._binder_match
+            self.info.binder_ok = idx == sel
+            if idx == sel:
+                self._accept(cand, "binder")
+        elif self.candidates:
+            self.info.binder_ok = False
+        if key_share is not None:
+            self._no_decrypt(
+                "TLS 1.3 psk_dhe_ke: traffic keys depend on an ephemeral (EC)DHE secret"
+            )
+            return
+        if self.info.psk is not None:
+            self._install_tls13(self.info.psk)
+
+    # ------------------------------------------------------------ keys
+
+    def _accept(self, cand: PskCandidate, oracle: str) -> None:
+        self.info.psk = cand.key
+        self.info.psk_label = cand.label
+        self.info.oracle = oracle
+
+    def _install_tls13(self, psk: bytes) -> None:
+        suite = self._suite
+        assert suite is not None
+        self._t13 = ks.tls13_handshake_secrets(suite.prf, psk, None, bytes(self._transcript))
+        self.info.tls13_secrets = self._t13
+        self.info.decryptable = True
+        for d in self._dirs.values():
+            secret = self._t13.client_hs if self._is_tls_client(d) else self._t13.server_hs
+            d.prot = self._tls13_prot(secret)
+
+    def _tls13_prot(self, secret: bytes) -> Tls13Aead:
+        suite = self._suite
+        assert suite is not None
+        key, iv = ks.tls13_traffic_keys(suite.prf, secret, suite.key_len)
+        return Tls13Aead(suite, key, iv)
+
+    def _t12_transcript(self, with_client_finished: bool) -> bytes:
+        pre = b"".join(m for _, m in sorted(self._pre, key=lambda tm: _ORDER.get(tm[0], 99)))
+        if not with_client_finished:
+            return pre
+        return pre + self._client_finished + b"".join(self._tickets)
+
+    def _tls12_prots(self, psk: bytes) -> tuple[RecordProtection, RecordProtection, bytes]:
+        """(client protection, server protection, master secret) for a candidate PSK."""
+        suite = self._suite
+        v = self.info.version
+        assert suite is not None and v is not None
+        cr, sr = self.info.client_random or b"", self.info.server_random or b""
+        pms = ks.psk_premaster(psk)
+        if self.info.ems:
+            ms = ks.extended_master_secret(
+                v, suite.prf, pms, ks.transcript_hash(v, suite.prf, self._t12_transcript(False))
+            )
+        else:
+            ms = ks.master_secret(v, suite.prf, pms, cr, sr)
+        kb = ks.key_block(v, suite, ms, cr, sr)
+        etm = self.info.etm
+        c = tls12_protection(suite, v, kb.client_key, kb.client_mac_key, kb.client_iv, etm)
+        s = tls12_protection(suite, v, kb.server_key, kb.server_mac_key, kb.server_iv, etm)
+        return c, s, ms
+
+    def _try_keys(self, d: _Dir) -> None:
+        """Find the PSK with the first encrypted record of ``d`` (the Finished, in TLS 1.2)."""
+        if self._keys_tried or self.info.decryptable is False:
+            return
+        suite, v = self._suite, self.info.version
+        if suite is None or v is None or self.info.client_random is None:
+            self._keys_tried = True
+            self._no_decrypt("the handshake was not captured")
+            return
+        self._keys_tried = True
+        if v == TLS13:
+            self._try_keys_tls13(d)
+            return
+        if not self.candidates:
+            self._no_decrypt("no key")
+            return
+        first = d.pending[0]
+        tls_client = self._is_tls_client(d)
+        for cand in self.candidates:
+            c, s, ms = self._tls12_prots(cand.key)
+            prot = c if tls_client else s
+            try:
+                ct, plain = prot.unprotect(first.content_type, first.version, first.fragment)
+            except DissectError:
+                continue
+            oracle = "aead-tag" if suite.aead else "record-mac"
+            if ct == CT_HANDSHAKE and plain[:1] == bytes((HT_FINISHED,)) and tls_client:
+                expected = ks.finished_verify_data(
+                    v,
+                    suite.prf,
+                    ms,
+                    True,
+                    ks.transcript_hash(v, suite.prf, self._t12_transcript(False)),
+                )
+                if plain[4:] == expected:
+                    oracle = "finished"
+                else:
+                    self._problem(
+                        "client Finished does not verify (transcript incomplete?)", first.frame
+                    )
+            self._accept(cand, oracle)
+            self.info.master_secret = ms
+            self.info.decryptable = True
+            # Fresh states: the trial consumed a sequence number.
+            fresh_c, fresh_s, _ = self._tls12_prots(cand.key)
+            for dd in self._dirs.values():
+                dd.prot = fresh_c if self._is_tls_client(dd) else fresh_s
+            self._flush_pending()
+            return
+        self._no_decrypt("no candidate key matched" if self.candidates else "no key")
+        self._undecrypted_pending()
+
+    def _try_keys_tls13(self, d: _Dir) -> None:
+        if self.info.decryptable is False:
+            return
+        # psk_ke without a matching binder (e.g. the binder was damaged): try the AEAD tag.
+        first = d.pending[0]
+        for cand in self.candidates:
+            self._install_tls13(cand.key)
+            prot = d.prot
+            assert prot is not None
+            try:
+                prot.unprotect(first.content_type, first.version, first.fragment)
+            except DissectError:
+                continue
+            self._install_tls13(cand.key)
+            self._accept(cand, "aead-tag")
+            self._flush_pending()
+            return
+        for dd in self._dirs.values():
+            dd.prot = None
+        self.info.decryptable = None
+        self._no_decrypt("no candidate key matched" if self.candidates else "no key")
+        self._undecrypted_pending()
+
+    def _undecrypted_pending(self) -> None:
+        for d in self._dirs.values():
+            self.info.records_undecrypted += len(d.pending)
+            d.pending.clear()
+
+    def _flush_pending(self) -> None:
+        for d in self._dirs.values():
+            pending, d.pending = d.pending, []
+            for r in pending:
+                self._decrypt(d, r)
+
+    # ------------------------------------------------------------ decryption
+
+    def _decrypt(self, d: _Dir, r: _Pending) -> None:
+        prot = d.prot
+        if prot is None or self.info.decryptable is False:
+            self.info.records_undecrypted += 1
+            return
+        try:
+            if d.seq_unknown:
+                ct, plain = self._unprotect_guessing_seq(d, prot, r)
+            else:
+                ct, plain = prot.unprotect(r.content_type, r.version, r.fragment)
+        except DissectError as e:
+            self.info.records_failed.append(
+                RecordFailure(d.from_client, r.frame, r.offset, e.reason)
+            )
+            self._problem(
+                f"record at stream offset {r.offset} does not decrypt: {e.reason}",
+                r.frame,
+                "record",
+            )
+            return
+        self.info.records_ok += 1
+        if ct == CT_APPLICATION_DATA:
+            self._emit(AppData(d.from_client, r.frame, r.ts_ns, plain, d.plain_offset, r.offset))
+            d.plain_offset += len(plain)
+        elif ct == CT_ALERT and len(plain) == 2:
+            self.info.alerts.append(AlertSeen(d.from_client, r.frame, plain[0], plain[1], True))
+        elif ct == CT_HANDSHAKE:
+            for msg in d.hs.add(plain):
+                self._encrypted_handshake(d, msg, r.frame)
+
+    def _unprotect_guessing_seq(
+        self, d: _Dir, prot: RecordProtection, r: _Pending
+    ) -> tuple[int, bytes]:
+        suite = self._suite
+        start = prot.seq
+        guesses = list(range(start, start + SEQ_GUESS_WINDOW))
+        explicit = suite is not None and suite.mode in (Mode.GCM, Mode.CCM, Mode.CCM_8)
+        if explicit and self.info.version != TLS13 and len(r.fragment) >= 8:
+            # OpenSSL and most stacks send the sequence number as the explicit nonce.
+            guesses.insert(0, int.from_bytes(r.fragment[:8], "big"))
+        iv = prot.iv if isinstance(prot, Tls12MacCipher) else None
+        for g in guesses:
+            prot.seq = g
+            if isinstance(prot, Tls12MacCipher) and iv is not None:
+                prot.iv = iv
+            try:
+                got = prot.unprotect(r.content_type, r.version, r.fragment)
+            except DissectError:
+                continue
+            d.seq_unknown = False
+            return got
+        prot.seq = start + 1
+        raise DissectError(
+            LAYER, 0, "after lost bytes: no sequence number in reach authenticates", "record"
+        )
+
+    def _encrypted_handshake(self, d: _Dir, msg: bytes, frame: int) -> None:
+        t, body = msg[0], msg[4:]
+        tls_client = self._is_tls_client(d)
+        suite, v = self._suite, self.info.version
+        assert suite is not None and v is not None
+        if v != TLS13:
+            if t == HT_FINISHED and not d.finished_seen:
+                d.finished_seen = True
+                ms = self.info.master_secret or b""
+                expected = ks.finished_verify_data(
+                    v,
+                    suite.prf,
+                    ms,
+                    tls_client,
+                    ks.transcript_hash(v, suite.prf, self._t12_transcript(not tls_client)),
+                )
+                if body != expected:
+                    self._problem(
+                        f"{'client' if tls_client else 'server'} Finished does not verify", frame
+                    )
+                if tls_client:
+                    self._client_finished = msg
+            else:
+                self._problem(
+                    f"encrypted handshake message {t} (renegotiation?) not followed", frame
+                )
+            return
+        t13 = self._t13
+        assert t13 is not None
+        h = suite.prf
+        if t == HT_FINISHED and not d.finished_seen:
+            d.finished_seen = True
+            base = t13.client_hs if tls_client else t13.server_hs
+            if body != ks.tls13_finished(h, base, ks.digest(h, bytes(self._transcript))):
+                self._problem(
+                    f"{'client' if tls_client else 'server'} Finished does not verify", frame
+                )
+            elif self.info.oracle == "aead-tag":
+                self.info.oracle = "finished"
+            self._transcript += msg
+            if not tls_client:
+                self._t13 = ks.tls13_application_secrets(h, t13, bytes(self._transcript))
+                self.info.tls13_secrets = self._t13
+                d.prot = self._tls13_prot(self._t13.server_ap)
+            else:
+                d.prot = self._tls13_prot(t13.client_ap)
+            return
+        if not d.finished_seen:
+            self._transcript += msg  # EncryptedExtensions (and anything before Finished)
+            return
+        if t == HT_KEY_UPDATE:
+            old = t13.client_ap if tls_client else t13.server_ap
+            new = ks.tls13_next_traffic_secret(h, old)
+            d.prot = self._tls13_prot(new)
+            if tls_client:
+                self._t13 = dataclasses.replace(t13, client_ap=new)
+            else:
+                self._t13 = dataclasses.replace(t13, server_ap=new)
