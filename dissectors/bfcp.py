@@ -703,6 +703,11 @@ class BfcpFramer:
     def buffered(self) -> int:
         return len(self._buf)
 
+    @property
+    def oldest(self) -> int:
+        """The smallest stream offset a later result may still refer to."""
+        return self._base if self._garbage_from is None else min(self._garbage_from, self._base)
+
     def feed(self, data: bytes, gap: int = 0) -> list[Framed]:
         out: list[Framed] = []
         if gap:

@@ -563,6 +563,11 @@ class MsrpFramer:
         return len(self._buf)
 
     @property
+    def oldest(self) -> int:
+        """The smallest stream offset a later result may still refer to."""
+        return self._base if self._garbage_from is None else min(self._garbage_from, self._base)
+
+    @property
     def offset(self) -> int:
         """Stream offset of the next byte ``feed`` expects."""
         return self._base + len(self._buf)

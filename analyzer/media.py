@@ -1,0 +1,730 @@
+"""MSRP and BFCP over one TCP connection: from in-order plaintext to located messages.
+
+A session object takes the plaintext of both directions as :class:`~analyzer.model.StreamChunk`
+pieces (from ``analyzer.decrypt`` for TLS, or straight from ``analyzer.flows`` for a plain
+``TCP/MSRP`` / ``TCP/BFCP`` m-line), frames it with the sans-IO framers of ``dissectors``,
+and keeps, per message, the frame where it starts and the frame where it ends. On top of the
+messages it correlates what the reports need: MSRP transaction responses, REPORTs, chunk
+reassembly and the chat transcript (message/cpim unwrapped); BFCP transaction pairs and the
+floor timeline.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
+
+from analyzer.model import Endpoint, Problem, Severity, StreamChunk
+from dissectors import bfcp, cpim, msrp
+from dissectors.errors import DissectError
+
+M = TypeVar("M", msrp.Message, bfcp.Message)
+
+
+@dataclass(frozen=True, slots=True)
+class Located(Generic[M]):
+    """One message with where it was: frames of its first and last byte, stream offsets."""
+
+    index: int  # position in the session's message list (both directions, in arrival order)
+    sender: Endpoint
+    receiver: Endpoint
+    frame: int
+    last_frame: int
+    ts_ns: int
+    start: int  # stream offset (per direction) of the first byte
+    end: int  # stream offset after the last byte
+    raw: bytes
+    message: M
+
+
+MsrpRecord = Located[msrp.Message]
+BfcpRecord = Located[bfcp.Message]
+
+
+class _FrameMap:
+    """Which frame carried a given stream offset; forgets what the framer no longer needs."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._spans: list[tuple[int, int, int]] = []  # (end, frame, ts_ns)
+
+    def add(self, start: int, end: int, frame: int, ts_ns: int) -> None:
+        self._starts.append(start)
+        self._spans.append((end, frame, ts_ns))
+
+    def locate(self, offset: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self._starts, offset) - 1
+        if i < 0:
+            i = 0
+        _, frame, ts = self._spans[i]
+        return frame, ts
+
+    def forget_before(self, offset: int) -> None:
+        i = bisect.bisect_right(self._starts, offset) - 1
+        if i > 0:
+            del self._starts[:i]
+            del self._spans[:i]
+
+
+@dataclass
+class _Direction:
+    sender: Endpoint
+    receiver: Endpoint
+    framer: msrp.MsrpFramer | bfcp.BfcpFramer
+    frames: _FrameMap = field(default_factory=_FrameMap)
+    expected: int = 0  # stream offset of the next byte the framer wants
+
+
+class _Session(Generic[M]):
+    layer = ""
+
+    def __init__(self, a: Endpoint, b: Endpoint, *, file: str | None = None) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.messages: list[Located[M]] = []
+        self._dirs = {a: self._direction(a, b), b: self._direction(b, a)}
+        self._closed = False
+
+    def _direction(self, sender: Endpoint, receiver: Endpoint) -> _Direction:
+        raise NotImplementedError
+
+    def feed(self, sender: Endpoint, chunk: StreamChunk) -> list[Located[M]]:
+        """Take the next plaintext piece sent by ``sender``; return the messages it completed."""
+        d = self._dirs[sender]
+        data = chunk.data
+        gap = chunk.offset - d.expected
+        if gap < 0:  # overlap with what was already fed: keep only the new bytes
+            data = data[-gap:]
+            gap = 0
+            if not data:
+                return []
+        start = d.expected + gap
+        d.frames.add(start, start + len(data), chunk.frame, chunk.ts_ns)
+        d.expected = start + len(data)
+        out = self._take(d, d.framer.feed(data, gap))
+        d.frames.forget_before(d.framer.oldest)
+        return out
+
+    def feed_all(self, chunks: Iterable[tuple[Endpoint, StreamChunk]]) -> None:
+        for sender, chunk in chunks:
+            self.feed(sender, chunk)
+        self.close()
+
+    def close(self) -> None:
+        """End of the connection: report unfinished messages and unanswered transactions."""
+        if self._closed:
+            return
+        self._closed = True
+        for d in self._dirs.values():
+            self._take(d, d.framer.close())
+        self._finish()
+
+    def _finish(self) -> None:
+        pass
+
+    def _take(
+        self, d: _Direction, framed: Sequence[msrp.Framed] | Sequence[bfcp.Framed]
+    ) -> list[Located[M]]:
+        out: list[Located[M]] = []
+        for f in framed:
+            if isinstance(f, msrp.FramingError | bfcp.FramingError):
+                self._problem(d, f.error, f.start)
+                continue
+            frame, ts = d.frames.locate(f.start)
+            last, _ = d.frames.locate(f.end - 1)
+            rec: Located[M] = Located(
+                len(self.messages),
+                d.sender,
+                d.receiver,
+                frame,
+                last,
+                ts,
+                f.start,
+                f.end,
+                f.raw,
+                f.message,  # type: ignore[arg-type]
+            )
+            self.messages.append(rec)
+            self._correlate(rec)
+            out.append(rec)
+        return out
+
+    def _correlate(self, rec: Located[M]) -> None:
+        pass
+
+    def _problem(
+        self,
+        d: _Direction,
+        e: DissectError,
+        start: int,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        frame = d.frames.locate(min(e.offset, d.expected - 1))[0] if d.expected else None
+        self.problems.append(
+            Problem(
+                self.layer,
+                f"{d.sender} -> {d.receiver}: {e.reason}",
+                frame=frame,
+                file=self.file,
+                field=e.field,
+                offset=e.offset,
+                severity=severity,
+            )
+        )
+
+    def _note(self, rec: Located[M], reason: str, severity: Severity, fld: str | None) -> None:
+        self.problems.append(
+            Problem(
+                self.layer,
+                f"{rec.sender} -> {rec.receiver}: {reason}",
+                frame=rec.frame,
+                file=self.file,
+                field=fld,
+                offset=rec.start,
+                severity=severity,
+            )
+        )
+
+
+# --------------------------------------------------------------------------- MSRP
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One whole SEND message (its chunks reassembled), as the transcript shows it."""
+
+    sender: Endpoint
+    receiver: Endpoint
+    message_id: str
+    state: str  # complete | aborted | incomplete
+    frame: int  # frame of the first chunk's first byte
+    last_frame: int  # frame of the last chunk's end-line
+    ts_ns: int
+    chunks: tuple[int, ...]  # indexes into MsrpSession.messages
+    content_type: str | None
+    content: bytes  # the reassembled body (for message/cpim: the whole CPIM object)
+    cpim: cpim.CpimMessage | None
+    inner_type: str | None  # media type of what the user sent (CPIM unwrapped)
+    text: str | None  # the inner content as text when it decodes as UTF-8
+    delivered: bool | None  # every chunk got a 200 (None: no chunk asked for a response)
+    report: str | None  # Status of the last REPORT about this message, e.g. "000 200 OK"
+    problems: tuple[str, ...] = ()
+
+
+class MsrpSession(_Session[msrp.Message]):
+    """MSRP between two endpoints over one connection (both directions)."""
+
+    layer = msrp.LAYER
+
+    def __init__(
+        self,
+        a: Endpoint,
+        b: Endpoint,
+        *,
+        file: str | None = None,
+        max_message: int = msrp.DEFAULT_MAX_MESSAGE,
+    ) -> None:
+        self._max = max_message
+        self._pending: dict[tuple[Endpoint, str], int] = {}  # (request sender, tid) -> index
+        self.response_of: dict[int, int] = {}  # request index -> response index
+        self.request_of: dict[int, int] = {}  # response index -> request index
+        self.reports: dict[tuple[Endpoint, str], list[int]] = {}  # (SEND sender, Message-ID)
+        self._reassembly = {
+            a: msrp.Reassembler[int](max_message),
+            b: msrp.Reassembler[int](max_message),
+        }
+        self.chat: list[ChatMessage] = []
+        super().__init__(a, b, file=file)
+
+    def _direction(self, sender: Endpoint, receiver: Endpoint) -> _Direction:
+        return _Direction(sender, receiver, msrp.MsrpFramer(self._max))
+
+    def _correlate(self, rec: MsrpRecord) -> None:
+        m = rec.message
+        if m.is_request:
+            self._pending[(rec.sender, m.transaction_id)] = rec.index
+            if m.method == "REPORT" and m.message_id is not None:
+                self.reports.setdefault((rec.receiver, m.message_id), []).append(rec.index)
+            done = self._reassembly[rec.sender].add(m, rec.index)
+            if done is not None:
+                self._chat(done)
+            return
+        req = self._pending.pop((rec.receiver, m.transaction_id), None)
+        if req is None:
+            self._note(
+                rec,
+                f"response {m.status} to unknown transaction {m.transaction_id}",
+                Severity.WARNING,
+                "transaction_id",
+            )
+            return
+        self.response_of[req] = rec.index
+        self.request_of[rec.index] = req
+
+    def _finish(self) -> None:
+        for r in self._reassembly.values():
+            for done in r.flush():
+                self._chat(done)
+        self.chat.sort(key=lambda c: c.chunks[0])
+        for (_, tid), idx in sorted(self._pending.items(), key=lambda kv: kv[1]):
+            rec = self.messages[idx]
+            if _wants_response(rec.message):
+                self._note(
+                    rec, f"{rec.message.method} {tid} got no response", Severity.WARNING, None
+                )
+
+    def _chat(self, done: msrp.Reassembled[int]) -> None:
+        recs = [self.messages[i] for i in done.refs]
+        first = min(recs, key=lambda r: r.index)
+        last = max(recs, key=lambda r: r.index)
+        issues = list(done.conflicts)
+        if done.state != msrp.STATE_COMPLETE:
+            holes = ", ".join(f"{a}-{b}" for a, b in done.missing)
+            issues.append(f"message {done.state}" + (f", missing bytes {holes}" if holes else ""))
+        if done.duplicates:
+            issues.append(f"{done.duplicates} duplicate chunk(s)")
+        wrapped = None
+        inner_type = (done.content_type or "").split(";", 1)[0].strip().lower() or None
+        inner = done.body
+        if inner_type == cpim.MEDIA_TYPE and done.state == msrp.STATE_COMPLETE:
+            try:
+                wrapped = cpim.parse_cpim(done.body)
+            except DissectError as e:
+                issues.append(f"message/cpim: {e}")
+            else:
+                inner_type = wrapped.media_type
+                inner = wrapped.body
+        text = _text(inner)
+        delivered, report = self._delivery(first.sender, done.message_id, done.refs)
+        for msg in issues:
+            self._note(
+                first, f"Message-ID {done.message_id}: {msg}", Severity.WARNING, "Byte-Range"
+            )
+        self.chat.append(
+            ChatMessage(
+                first.sender,
+                first.receiver,
+                done.message_id,
+                done.state,
+                first.frame,
+                last.last_frame,
+                first.ts_ns,
+                tuple(done.refs),
+                done.content_type,
+                done.body,
+                wrapped,
+                inner_type,
+                text,
+                delivered,
+                report,
+                tuple(issues),
+            )
+        )
+
+    def _delivery(
+        self, sender: Endpoint, message_id: str, chunks: Iterable[int]
+    ) -> tuple[bool | None, str | None]:
+        """Did every chunk that asked for a 200 get one; the Status of the last REPORT."""
+        asked = [i for i in chunks if _wants_response(self.messages[i].message)]
+        delivered = None
+        if asked:
+            delivered = all(
+                (resp := self.response_of.get(i)) is not None
+                and self.messages[resp].message.status == 200
+                for i in asked
+            )
+        reps = self.reports.get((sender, message_id), [])
+        report = self.messages[reps[-1]].message.header("Status") if reps else None
+        return delivered, report
+
+    def transcript(self) -> list[ChatMessage]:
+        """Chat messages in the order their first chunk arrived, with delivery and REPORT
+        status as of everything seen so far (complete after :meth:`close`)."""
+        out = []
+        for c in self.chat:
+            delivered, report = self._delivery(c.sender, c.message_id, c.chunks)
+            out.append(replace(c, delivered=delivered, report=report))
+        return out
+
+    def unanswered(self) -> list[MsrpRecord]:
+        """Requests that required a transaction response and got none."""
+        return [
+            r
+            for r in self.messages
+            if r.message.is_request
+            and _wants_response(r.message)
+            and r.index not in self.response_of
+        ]
+
+    def paths(self) -> dict[Endpoint, tuple[set[str], set[str]]]:
+        """Per sender: the To-Path and From-Path URIs it used (for the SDP a=path check)."""
+        out: dict[Endpoint, tuple[set[str], set[str]]] = {}
+        for r in self.messages:
+            to, frm = out.setdefault(r.sender, (set(), set()))
+            to.update((r.message.header("To-Path") or "").split())
+            frm.update((r.message.header("From-Path") or "").split())
+        return out
+
+    def to_json(self, rec: MsrpRecord) -> dict[str, object]:
+        return msrp_json(rec, self)
+
+
+def _wants_response(m: msrp.Message) -> bool:
+    """RFC 4975 7.1: a SEND gets a transaction response unless Failure-Report is "no";
+    REPORTs never get one."""
+    if m.method == "REPORT":
+        return False
+    return (m.failure_report or "yes") != "no"
+
+
+def _text(b: bytes) -> str | None:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def msrp_json(rec: MsrpRecord, session: MsrpSession | None = None) -> dict[str, object]:
+    """The JSON report's dict for one MSRP message (DESIGN.md, JSON contract)."""
+    m = rec.message
+    d: dict[str, object] = {"frame": rec.frame, "last_frame": rec.last_frame}
+    d["from"] = str(rec.sender)
+    d["to"] = str(rec.receiver)
+    if m.method is not None:
+        d["method"] = m.method
+    else:
+        d["status"] = m.status
+        d["comment"] = m.comment
+    d["transaction_id"] = m.transaction_id
+    d["message_id"] = m.message_id
+    d["byte_range"] = m.header("Byte-Range")
+    d["content_type"] = m.content_type
+    d["flag"] = m.flag
+    if m.body is None:
+        d["body"] = None
+    elif (t := _text(m.body)) is not None:
+        d["body"] = t
+    else:
+        d["body"] = None
+        d["body_base64"] = base64.b64encode(m.body).decode()
+    d["to_path"] = m.header("To-Path")
+    d["from_path"] = m.header("From-Path")
+    if m.header("Status") is not None:
+        d["report_status"] = m.header("Status")
+    br = m.byte_range
+    if (
+        m.media_type == cpim.MEDIA_TYPE
+        and m.body is not None
+        and m.flag == msrp.FLAG_COMPLETE
+        and (br is None or br.start == 1)
+    ):
+        try:
+            w = cpim.parse_cpim(m.body)
+        except DissectError:
+            pass
+        else:
+            d["cpim"] = {
+                "from": w.header("From"),
+                "to": list(w.all("To")),
+                "datetime": w.datetime,
+                "content_type": w.content_type,
+                "body": _text(w.body),
+            }
+    if session is not None:
+        if rec.index in session.response_of:
+            d["response_frame"] = session.messages[session.response_of[rec.index]].frame
+        if rec.index in session.request_of:
+            d["request_frame"] = session.messages[session.request_of[rec.index]].frame
+    return d
+
+
+# --------------------------------------------------------------------------- BFCP
+
+_REQUESTS = frozenset(
+    bfcp.PRIMITIVES[n]
+    for n in (
+        "FloorRequest",
+        "FloorRelease",
+        "FloorRequestQuery",
+        "UserQuery",
+        "FloorQuery",
+        "ChairAction",
+        "Hello",
+        "Goodbye",
+    )
+)
+_RESPONSES = frozenset(
+    bfcp.PRIMITIVES[n]
+    for n in (
+        "FloorRequestStatus",
+        "UserStatus",
+        "FloorStatus",
+        "ChairActionAck",
+        "HelloAck",
+        "Error",
+        "GoodbyeAck",
+    )
+)
+# RFC 8855: server-initiated messages that the client acknowledges (UDP).
+_ACKED = {
+    bfcp.PRIMITIVES["FloorRequestStatus"]: bfcp.PRIMITIVES["FloorRequestStatusAck"],
+    bfcp.PRIMITIVES["FloorStatus"]: bfcp.PRIMITIVES["FloorStatusAck"],
+    bfcp.PRIMITIVES["Error"]: bfcp.PRIMITIVES["ErrorAck"],
+}
+
+
+_ACKS = frozenset(_ACKED.values())
+
+
+def _answers(request: int, reply: int) -> bool:
+    if request in _REQUESTS:
+        return reply in _RESPONSES
+    return _ACKED.get(request) == reply
+
+
+@dataclass(frozen=True, slots=True)
+class FloorEvent:
+    """One step of the floor timeline."""
+
+    frame: int
+    ts_ns: int
+    sender: Endpoint
+    primitive: str
+    user_id: int
+    floor_ids: tuple[int, ...]
+    floor_request_id: int | None
+    status: str | None  # Pending, Granted, Released, ... (None for requests)
+    queue_position: int | None
+    beneficiary_id: int | None = None
+
+
+class BfcpSession(_Session[bfcp.Message]):
+    """BFCP between a floor control client and server over one connection."""
+
+    layer = bfcp.LAYER
+
+    def __init__(self, a: Endpoint, b: Endpoint, *, file: str | None = None) -> None:
+        # (request sender, conference, transaction, user) -> index
+        self._pending: dict[tuple[Endpoint, int, int, int], int] = {}
+        self.response_of: dict[int, int] = {}
+        self.request_of: dict[int, int] = {}
+        self.timeline: list[FloorEvent] = []
+        super().__init__(a, b, file=file)
+
+    def _direction(self, sender: Endpoint, receiver: Endpoint) -> _Direction:
+        return _Direction(sender, receiver, bfcp.BfcpFramer())
+
+    def _correlate(self, rec: BfcpRecord) -> None:
+        m = rec.message
+        p = m.primitive
+        reply_to = (rec.receiver, m.conference_id, m.transaction_id, m.user_id)
+        req = self._pending.get(reply_to)
+        paired = req is not None and _answers(self.messages[req].message.primitive, p)
+        if req is not None and paired:
+            del self._pending[reply_to]
+            self.response_of[req] = rec.index
+            self.request_of[rec.index] = req
+        elif p in _ACKS or (
+            p in _RESPONSES and m.transaction_id != 0 and not (m.version == 2 and p in _ACKED)
+        ):
+            self._note(
+                rec,
+                f"{m.primitive_name} (transaction {m.transaction_id}) answers no request",
+                Severity.WARNING,
+                "transaction_id",
+            )
+        own = (rec.sender, m.conference_id, m.transaction_id, m.user_id)
+        if p in _REQUESTS:
+            if m.transaction_id == 0:
+                self._note(rec, "request with Transaction ID 0", Severity.WARNING, "transaction_id")
+            self._pending[own] = rec.index
+        elif p in _ACKED and not paired and m.version == 2 and m.transaction_id != 0:
+            self._pending[own] = rec.index  # an RFC 8855 notification awaiting its Ack
+        self.timeline.extend(_floor_events(rec))
+
+    def _finish(self) -> None:
+        for idx in sorted(self._pending.values()):
+            rec = self.messages[idx]
+            self._note(
+                rec,
+                f"{rec.message.primitive_name} (transaction {rec.message.transaction_id}) "
+                "got no response",
+                Severity.WARNING,
+                "transaction_id",
+            )
+
+    def identifiers(self) -> dict[str, set[int]]:
+        """Conference IDs, User IDs and Floor IDs seen (for the a=confid/userid/floorid check)."""
+        confs: set[int] = set()
+        users: set[int] = set()
+        floors: set[int] = set()
+        for r in self.messages:
+            confs.add(r.message.conference_id)
+            users.add(r.message.user_id)
+            for a in bfcp.walk(r.message.attributes):
+                if isinstance(a, bfcp.FloorId | bfcp.FloorRequestStatus):
+                    floors.add(a.value if isinstance(a, bfcp.FloorId) else a.id)
+        return {"conference_id": confs, "user_id": users, "floor_id": floors}
+
+    def floor_requests(self) -> dict[int, list[FloorEvent]]:
+        """Floor request id -> its events (FloorRequest, statuses, FloorRelease) in order.
+
+        A FloorRequest carries no request id; it is attached through its response."""
+        out: dict[int, list[FloorEvent]] = {}
+        id_of_request: dict[int, int] = {}  # FloorRequest index -> id its response assigned
+        for r in self.messages:
+            if r.index in self.request_of:
+                ids = [e.floor_request_id for e in _floor_events(r)]
+                if ids and ids[0] is not None:
+                    id_of_request[self.request_of[r.index]] = ids[0]
+        for r in self.messages:
+            for e in _floor_events(r):
+                frid = e.floor_request_id
+                if frid is None:
+                    frid = id_of_request.get(r.index)
+                if frid is not None:
+                    out.setdefault(frid, []).append(e)
+        return out
+
+    def to_json(self, rec: BfcpRecord) -> dict[str, object]:
+        return bfcp_json(rec, self)
+
+
+def _floor_events(rec: BfcpRecord) -> list[FloorEvent]:
+    m = rec.message
+    name = m.primitive_name
+
+    def ev(
+        floors: tuple[int, ...],
+        frid: int | None,
+        status: int | None,
+        qpos: int | None,
+        ben: int | None = None,
+    ) -> FloorEvent:
+        st = None if status is None else bfcp.REQUEST_STATUS.label(status)
+        return FloorEvent(
+            rec.frame, rec.ts_ns, rec.sender, name, m.user_id, floors, frid, st, qpos, ben
+        )
+
+    top = m.attributes
+    if m.primitive == bfcp.PRIMITIVES["FloorRequest"]:
+        floors = tuple(a.value for a in top if isinstance(a, bfcp.FloorId))
+        ben = next((a.value for a in top if isinstance(a, bfcp.BeneficiaryId)), None)
+        return [ev(floors, None, None, None, ben)]
+    if m.primitive == bfcp.PRIMITIVES["FloorRelease"]:
+        frid = next((a.value for a in top if isinstance(a, bfcp.FloorRequestId)), None)
+        return [ev((), frid, None, None)]
+    out = []
+    for fri in (a for a in top if isinstance(a, bfcp.FloorRequestInformation)):
+        floors = tuple(a.id for a in fri.attributes if isinstance(a, bfcp.FloorRequestStatus))
+        overall = next(
+            (a for a in fri.attributes if isinstance(a, bfcp.OverallRequestStatus)), None
+        )
+        rs = None
+        if overall is not None:
+            rs = next((a for a in overall.attributes if isinstance(a, bfcp.RequestStatus)), None)
+        if rs is None:
+            for frs in fri.attributes:
+                if isinstance(frs, bfcp.FloorRequestStatus):
+                    rs = next((a for a in frs.attributes if isinstance(a, bfcp.RequestStatus)), rs)
+        ben = next(
+            (a.id for a in fri.attributes if isinstance(a, bfcp.BeneficiaryInformation)), None
+        )
+        out.append(
+            ev(
+                floors,
+                fri.id,
+                rs.status if rs else None,
+                rs.queue_position if rs else None,
+                ben,
+            )
+        )
+    return out
+
+
+def attribute_json(a: bfcp.Attribute) -> dict[str, object]:
+    d: dict[str, object] = {"type": bfcp.attribute_name(a), "mandatory": a.mandatory}
+    if isinstance(a, bfcp.BeneficiaryId | bfcp.FloorId | bfcp.FloorRequestId):
+        d["value"] = a.value
+    elif isinstance(a, bfcp.Priority):
+        d["value"] = a.priority
+        d["name"] = bfcp.PRIORITIES.label(a.priority)
+    elif isinstance(a, bfcp.RequestStatus):
+        d["value"] = a.status
+        d["name"] = bfcp.REQUEST_STATUS.label(a.status)
+        d["queue_position"] = a.queue_position
+    elif isinstance(a, bfcp.ErrorCode):
+        d["value"] = a.code
+        d["name"] = bfcp.ERROR_CODES.label(a.code)
+        if a.details:
+            d["details"] = a.details.hex()
+    elif isinstance(
+        a,
+        bfcp.ErrorInfo
+        | bfcp.ParticipantProvidedInfo
+        | bfcp.StatusInfo
+        | bfcp.UserDisplayName
+        | bfcp.UserUri,
+    ):
+        d["value"] = a.text
+    elif isinstance(a, bfcp.SupportedAttributes):
+        d["value"] = [bfcp.ATTRIBUTES.label(t) for t in a.types]
+    elif isinstance(a, bfcp.SupportedPrimitives):
+        d["value"] = [bfcp.PRIMITIVES.label(p) for p in a.primitives]
+    elif isinstance(a, bfcp.UnknownAttribute):
+        d["type_value"] = a.type
+        d["value"] = a.contents.hex()
+    else:
+        d["id"] = a.id
+        d["attributes"] = [attribute_json(n) for n in a.attributes]
+    return d
+
+
+def bfcp_json(rec: BfcpRecord, session: BfcpSession | None = None) -> dict[str, object]:
+    """The JSON report's dict for one BFCP message (DESIGN.md, JSON contract)."""
+    m = rec.message
+    d: dict[str, object] = {
+        "frame": rec.frame,
+        "last_frame": rec.last_frame,
+        "from": str(rec.sender),
+        "to": str(rec.receiver),
+        "primitive": m.primitive_name,
+        "version": m.version,
+        "conference_id": m.conference_id,
+        "transaction_id": m.transaction_id,
+        "user_id": m.user_id,
+        "attributes": [attribute_json(a) for a in m.attributes],
+    }
+    if session is not None:
+        if rec.index in session.response_of:
+            d["response_frame"] = session.messages[session.response_of[rec.index]].frame
+        if rec.index in session.request_of:
+            d["request_frame"] = session.messages[session.request_of[rec.index]].frame
+    return d
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+def sniff(data: bytes) -> str | None:
+    """``"msrp"``, ``"bfcp"`` or None for the first plaintext bytes of a stream (used to spot
+    cleartext media on a TLS m-line)."""
+    if msrp.looks_like_msrp(data):
+        return "msrp"
+    if bfcp.looks_like_bfcp(data):
+        return "bfcp"
+    return None
+
+
+def make_session(
+    protocol: str, a: Endpoint, b: Endpoint, *, file: str | None = None
+) -> MsrpSession | BfcpSession:
+    """A session for ``protocol`` ("msrp" or "bfcp", as in the JSON ``media.protocol``)."""
+    if protocol == "msrp":
+        return MsrpSession(a, b, file=file)
+    if protocol == "bfcp":
+        return BfcpSession(a, b, file=file)
+    raise ValueError(f"no MSRP/BFCP session for protocol {protocol!r}")
