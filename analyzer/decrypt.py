@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from analyzer.model import Problem, Severity, StreamChunk
+from analyzer.capture import iter_frames
+from analyzer.flows import FlowTable, NullHandler, TcpConnection
+from analyzer.model import Endpoint, Problem, Severity, StreamChunk
 from dissectors.errors import DissectError
 from dissectors.tls import keyschedule as ks
 from dissectors.tls.constants import (
@@ -816,3 +819,79 @@ class TlsConnectionDecoder:
                 self._t13 = dataclasses.replace(t13, client_ap=new)
             else:
                 self._t13 = dataclasses.replace(t13, server_ap=new)
+
+
+# ---------------------------------------------------------------- whole captures
+
+
+@dataclass(slots=True)
+class DecodedConnection:
+    """One TCP connection's TLS summary and plaintext (both directions, record order)."""
+
+    client: Endpoint
+    server: Endpoint
+    first_frame: int
+    info: TlsSessionInfo
+    data: list[AppData]
+
+    def plaintext(self, from_client: bool) -> bytes:
+        return b"".join(a.data for a in self.data if a.from_client == from_client)
+
+
+class TlsFlowHandler(NullHandler):
+    """A FlowHandler that runs one :class:`TlsConnectionDecoder` per TCP connection whose
+    port is in ``ports`` (all connections when ``ports`` is None)."""
+
+    def __init__(
+        self,
+        candidates: Sequence[PskCandidate],
+        ports: set[int] | None = None,
+        keep_data: bool = True,
+    ) -> None:
+        self.candidates = candidates
+        self.ports = ports
+        self.keep_data = keep_data
+        self.connections: list[DecodedConnection] = []
+        self._decoders: dict[int, tuple[TlsConnectionDecoder, DecodedConnection]] = {}
+
+    def _wanted(self, conn: TcpConnection) -> bool:
+        return (
+            self.ports is None or conn.client.port in self.ports or conn.server.port in self.ports
+        )
+
+    def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
+        got = self._decoders.get(conn.index)
+        if got is None:
+            if not self._wanted(conn):
+                return
+            dec = TlsConnectionDecoder(self.candidates)
+            dc = DecodedConnection(conn.client, conn.server, conn.first_frame, dec.info, [])
+            self.connections.append(dc)
+            got = self._decoders[conn.index] = (dec, dc)
+        out = got[0].feed(from_client, chunk)
+        if self.keep_data:
+            got[1].data.extend(out)
+
+    def on_tcp_close(self, conn: TcpConnection) -> None:
+        got = self._decoders.pop(conn.index, None)
+        if got is not None:
+            got[0].finish()
+
+    def finish(self) -> None:
+        for dec, _ in self._decoders.values():
+            dec.finish()
+        self._decoders.clear()
+
+
+def decrypt_capture(
+    paths: Sequence[str | os.PathLike[str]],
+    candidates: Sequence[PskCandidate],
+    ports: set[int] | None = None,
+    keep_data: bool = True,
+) -> list[DecodedConnection]:
+    """Decode every TCP connection of the captures (on ``ports``) as TLS-PSK."""
+    handler = TlsFlowHandler(candidates, ports, keep_data)
+    table = FlowTable(handler)
+    table.feed_all(iter_frames(*paths))
+    handler.finish()
+    return handler.connections
