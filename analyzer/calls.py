@@ -20,10 +20,11 @@ and TCP streams and feeds it to a tracker.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from dissectors import sdp as sdplib
@@ -730,3 +731,21 @@ class SipFlowHandler:
         keep_from = st.framer.buffer_start
         while len(st.chunks) > 1 and st.chunks[1][0] <= keep_from:
             st.chunks.popleft()
+
+
+def track_capture(
+    source: str | os.PathLike[str] | BinaryIO, name: str | None = None
+) -> tuple[CallTracker, list[Problem]]:
+    """Read a capture and return its calls and every located problem (capture, flows, SIP).
+
+    Raises :class:`analyzer.capture.CaptureError` when the input is not a capture.
+    """
+    from analyzer.capture import CaptureReader
+    from analyzer.flows import FlowTable
+
+    reader = CaptureReader(source, name)
+    handler = SipFlowHandler(file=reader.name)
+    table = FlowTable(handler, file=reader.name)
+    table.feed_all(reader)
+    handler.finish()
+    return handler.tracker, [*reader.problems, *handler.problems]
