@@ -99,6 +99,7 @@ class TcpDirection:
         "_wild",
         "base",
         "bytes",
+        "carry",
         "conflicts",
         "dropped_bytes",
         "fin_frame",
@@ -126,6 +127,8 @@ class TcpDirection:
         self.dropped_bytes = 0  # bytes discarded: wild jumps, data after close, late data
         self.fin_off: int | None = None
         self.fin_frame: int | None = None
+        # bytes given up as missing that no chunk has carried yet (the next chunk's gap)
+        self.carry = 0
         # sorted, non-overlapping out-of-order pieces: (offset, data, frame, ts_ns)
         self._pending: list[tuple[int, bytes, int, int]] = []
         self._pend_bytes = 0
@@ -745,7 +748,7 @@ class FlowTable:
             )
             d.dropped_bytes -= len(w[1])
             self._flush(conn, d, from_client, w[0], frame.number)
-            self._deliver(conn, d, from_client, w[0], w[1], w[2], w[3], w[0] - d.next)
+            self._deliver(conn, d, from_client, w[0], w[1], w[2], w[3], 0)
             self._segment(conn, d, from_client, (d.base or 0) + off, data, frame)
             return
         d._wild = (off, data, frame.number, frame.ts_ns)
@@ -851,6 +854,7 @@ class FlowTable:
                     target = min(target, d.fin_off)
                 if target > d.next:
                     self._gap(conn, d, from_client, target - d.next, target, frame)
+                    d.carry += target - d.next
                     d.next = target
                 return
             off, data, fno, ts = pend.pop(0)
@@ -872,6 +876,9 @@ class FlowTable:
         n = len(data)
         if gap:
             self._gap(conn, d, from_client, gap, off, frame)
+        if d.carry:
+            gap += d.carry
+            d.carry = 0
         d.next = off + n
         d.bytes += n
         hist = d._hist

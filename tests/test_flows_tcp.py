@@ -1,0 +1,372 @@
+"""TCP reassembly of analyzer.flows, on segments built with scapy (an independent encoder).
+
+Each test sends a hand-written sequence of segments and checks the exact chunks, frame
+numbers, gaps, states and problems that the sequence must produce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+
+from analyzer.flows import FlowTable, TcpConnection
+from analyzer.model import Endpoint, Frame, Problem, StreamChunk
+
+C = ("10.0.0.1", 40000)
+S = ("10.0.0.2", 443)
+ISN_C = 1000
+ISN_S = 5000
+
+
+@dataclass
+class Rec:
+    opened: list[TcpConnection] = field(default_factory=list)
+    closed: list[TcpConnection] = field(default_factory=list)
+    chunks: list[tuple[int, bool, StreamChunk]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    udp: list[tuple[int, Endpoint, Endpoint, bytes]] = field(default_factory=list)
+
+    def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
+        self.udp.append((frame.number, src, dst, payload))
+
+    def on_tcp_open(self, conn: TcpConnection) -> None:
+        self.opened.append(conn)
+
+    def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
+        self.chunks.append((conn.index, from_client, chunk))
+
+    def on_tcp_close(self, conn: TcpConnection) -> None:
+        self.closed.append(conn)
+
+    def on_problem(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def stream(self, index: int, from_client: bool) -> bytes:
+        return b"".join(c.data for i, fc, c in self.chunks if i == index and fc == from_client)
+
+    def spans(self, from_client: bool = True) -> list[tuple[int, int, int, int]]:
+        """(frame, offset, length, gap) of one direction's chunks."""
+        return [
+            (c.frame, c.offset, len(c.data), c.gap) for _, fc, c in self.chunks if fc == from_client
+        ]
+
+
+class Net:
+    """Feeds scapy-built segments to a FlowTable, numbering frames 1, 2, ..."""
+
+    def __init__(self, **kw: int | float) -> None:
+        self.rec = Rec()
+        self.table = FlowTable(self.rec, file="t.pcap", **kw)  # type: ignore[arg-type]
+        self.n = 0
+        self.ts = 1_700_000_000 * 10**9
+
+    def send(
+        self,
+        frm: tuple[str, int],
+        to: tuple[str, int],
+        seq: int,
+        ack: int = 0,
+        flags: str = "A",
+        data: bytes = b"",
+        *,
+        at: float | None = None,
+    ) -> int:
+        pkt = (
+            Ether()
+            / IP(src=frm[0], dst=to[0])
+            / TCP(sport=frm[1], dport=to[1], seq=seq % 2**32, ack=ack % 2**32, flags=flags)
+        )
+        if data:
+            pkt = pkt / Raw(data)
+        raw = bytes(pkt)
+        self.n += 1
+        self.ts = self.ts + 1000 if at is None else 1_700_000_000 * 10**9 + int(at * 10**9)
+        self.table.feed(Frame(self.n, self.ts, 1, raw, len(raw)))
+        return self.n
+
+    def c(self, off: int, data: bytes = b"", flags: str = "A", ack: int = 1) -> int:
+        """Client segment at stream offset ``off`` acknowledging server offset ``ack - 1``."""
+        return self.send(C, S, ISN_C + 1 + off, ISN_S + ack, flags, data)
+
+    def s(self, off: int, data: bytes = b"", flags: str = "A", ack: int = 1) -> int:
+        return self.send(S, C, ISN_S + 1 + off, ISN_C + ack, flags, data)
+
+    def handshake(self) -> None:
+        self.send(C, S, ISN_C, 0, "S")
+        self.send(S, C, ISN_S, ISN_C + 1, "SA")
+        self.send(C, S, ISN_C + 1, ISN_S + 1, "A")
+
+
+def test_handshake_data_and_fin_close() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"hello ")  # 4
+    n.s(0, b"HI", ack=7)  # 5
+    n.c(6, b"world", ack=3)  # 6
+    n.c(11, b"", "FA", ack=3)  # 7
+    n.s(2, b"", "FA", ack=13)  # 8
+    n.c(12, b"", "A", ack=4)  # 9: last ACK, must not open a new connection
+    r = n.rec
+    assert len(r.opened) == 1
+    conn = r.opened[0]
+    assert (conn.index, str(conn.client), str(conn.server)) == (0, "10.0.0.1:40000", "10.0.0.2:443")
+    assert (conn.syn_frame, conn.synack_frame, conn.first_frame, conn.opened_by) == (1, 2, 1, "syn")
+    assert r.spans(True) == [(4, 0, 6, 0), (6, 6, 5, 0)]
+    assert r.spans(False) == [(5, 0, 2, 0)]
+    assert r.stream(0, True) == b"hello world"
+    assert r.closed == [conn]
+    assert (conn.state, conn.close_frame, conn.client_fin_frame, conn.server_fin_frame) == (
+        "closed",
+        8,
+        7,
+        8,
+    )
+    assert (conn.c2s.bytes, conn.s2c.bytes) == (11, 2)
+    assert r.problems == []
+    assert n.table.open_connections == 0
+
+
+def test_out_of_order_segments_are_delivered_in_order_with_their_frames() -> None:
+    n = Net()
+    n.handshake()
+    a = n.c(0, b"A" * 100)
+    c = n.c(200, b"C" * 100)
+    b = n.c(100, b"B" * 100)
+    assert n.rec.spans() == [(a, 0, 100, 0), (b, 100, 100, 0), (c, 200, 100, 0)]
+    assert n.rec.stream(0, True) == b"A" * 100 + b"B" * 100 + b"C" * 100
+    assert n.rec.problems == []
+
+
+def test_identical_retransmission_is_counted_not_delivered() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"abcdef")
+    n.c(0, b"abcdef")
+    n.c(6, b"gh")
+    conn = n.rec.opened[0]
+    assert n.rec.stream(0, True) == b"abcdefgh"
+    assert (conn.c2s.retransmissions, conn.c2s.conflicts) == (1, 0)
+    assert n.rec.problems == []
+
+
+def test_conflicting_retransmission_is_reported_and_first_copy_wins() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"abcdef")
+    bad = n.c(2, b"XY")
+    n.c(6, b"gh")
+    conn = n.rec.opened[0]
+    assert n.rec.stream(0, True) == b"abcdefgh"
+    assert conn.c2s.conflicts == 1
+    [p] = n.rec.problems
+    assert (p.frame, p.layer, p.file) == (bad, "tcp", "t.pcap")
+    assert "offset 2 differ" in p.reason
+
+
+def test_overlapping_segments_keep_the_first_copy() -> None:
+    n = Net()
+    n.handshake()
+    a = n.c(0, b"0123456789")
+    c = n.c(20, b"KLMNOPQRST")  # waits for 10..20
+    # covers 5..25: 5..10 delivered already, 10..20 new, 20..25 overlaps the pending copy
+    # with different bytes -> reported, first copy kept
+    o = n.c(5, b"56789abcdefghijXXXXX")
+    assert n.rec.stream(0, True) == b"0123456789abcdefghijKLMNOPQRST"
+    assert n.rec.spans() == [(a, 0, 10, 0), (o, 10, 10, 0), (c, 20, 10, 0)]
+    conn = n.rec.opened[0]
+    assert conn.c2s.conflicts == 1
+    assert [p.frame for p in n.rec.problems] == [o]
+    assert "offset 20 differ" in n.rec.problems[0].reason
+
+
+def test_overlap_that_agrees_is_silent() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"0123456789")
+    n.c(5, b"56789abcde")
+    assert n.rec.stream(0, True) == b"0123456789abcde"
+    conn = n.rec.opened[0]
+    assert (conn.c2s.overlaps, conn.c2s.conflicts) == (1, 0)
+    assert n.rec.problems == []
+
+
+def test_hole_acknowledged_by_the_peer_becomes_a_gap() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"A" * 100)
+    c = n.c(200, b"C" * 100)  # 100..200 never captured
+    assert len(n.rec.chunks) == 1  # C waits for the hole
+    ackf = n.s(0, b"", ack=301)  # the server has everything: the hole will never be filled
+    assert n.rec.spans() == [(4, 0, 100, 0), (c, 200, 100, 100)]
+    conn = n.rec.opened[0]
+    assert (conn.c2s.gaps, conn.c2s.gap_bytes) == (1, 100)
+    [p] = n.rec.problems
+    assert p.frame == c and "100 bytes of stream 0" in p.reason
+    assert ackf == 6
+    # late copy of the missing bytes after the gap was declared: dropped, not delivered
+    n.c(100, b"B" * 100)
+    assert n.rec.stream(0, True) == b"A" * 100 + b"C" * 100
+
+
+def test_hole_still_open_at_end_of_capture_becomes_a_gap() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"A" * 10)
+    c = n.c(20, b"C" * 10)
+    n.table.finish()
+    assert n.rec.spans() == [(4, 0, 10, 0), (c, 20, 10, 10)]
+    [conn] = n.rec.closed
+    assert (conn.state, conn.close_frame) == ("ended", None)
+
+
+def test_rst_closes_and_later_segments_do_not_open_a_new_connection() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"data")
+    rst = n.s(0, b"", "R")
+    n.c(4, b"more")
+    conn = n.rec.opened[0]
+    assert len(n.rec.opened) == 1
+    assert (conn.state, conn.rst_frame, conn.close_frame) == ("reset", rst, rst)
+    assert conn.c2s.dropped_bytes == 4
+    assert n.rec.stream(0, True) == b"data"
+
+
+def test_reused_four_tuple_after_close_is_a_new_connection() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"one")
+    n.c(3, b"", "FA")
+    n.s(0, b"", "FA", ack=5)
+    n.c(4, b"", "A", ack=2)
+    syn2 = n.send(C, S, 900_000, 0, "S")
+    n.send(S, C, 77_000, 900_001, "SA")
+    n.send(C, S, 900_001, 77_001, "A", b"two")
+    r = n.rec
+    assert [c.index for c in r.opened] == [0, 1]
+    second = r.opened[1]
+    assert (second.syn_frame, second.first_frame, second.opened_by) == (syn2, syn2, "syn")
+    assert r.stream(0, True) == b"one" and r.stream(1, True) == b"two"
+    assert r.opened[0].state == "closed"
+
+
+def test_syn_with_new_isn_on_a_live_connection_replaces_it() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"old")
+    syn2 = n.send(C, S, 3_000_000_000, 0, "S")
+    r = n.rec
+    assert [c.index for c in r.opened] == [0, 1]
+    assert r.closed[0].state == "reused" and r.closed[0] is r.opened[0]
+    assert r.opened[1].syn_frame == syn2
+
+
+def test_syn_retransmission_is_not_a_new_connection() -> None:
+    n = Net()
+    n.send(C, S, ISN_C, 0, "S")
+    n.send(C, S, ISN_C, 0, "S")
+    n.send(S, C, ISN_S, ISN_C + 1, "SA")
+    assert len(n.rec.opened) == 1
+    assert n.rec.opened[0].c2s.retransmissions == 1
+
+
+def test_synack_without_syn_makes_its_receiver_the_client() -> None:
+    n = Net()
+    n.send(S, C, ISN_S, ISN_C + 1, "SA")
+    n.c(0, b"req")
+    conn = n.rec.opened[0]
+    assert (str(conn.client), conn.opened_by, conn.syn_frame, conn.synack_frame) == (
+        "10.0.0.1:40000",
+        "syn-ack",
+        None,
+        1,
+    )
+    assert n.rec.spans() == [(2, 0, 3, 0)]
+
+
+def test_midstream_pickup_uses_first_sender_and_ack_for_the_peer() -> None:
+    n = Net()
+    n.send(S, C, 70_000, 90_000, "PA", b"resp1")  # the server speaks first in the capture
+    n.send(C, S, 90_000, 70_005, "PA", b"req2")
+    n.send(S, C, 70_005, 90_004, "PA", b"resp2")
+    conn = n.rec.opened[0]
+    assert conn.midstream and str(conn.client) == "10.0.0.2:443"
+    assert n.rec.spans(True) == [(1, 0, 5, 0), (3, 5, 5, 0)]
+    assert n.rec.spans(False) == [(2, 0, 4, 0)]
+
+
+def test_sequence_wraps_around_2_to_32() -> None:
+    n = Net()
+    isn = 2**32 - 3
+    n.send(C, S, isn, 0, "S")
+    n.send(S, C, ISN_S, isn + 1, "SA")
+    n.send(C, S, isn + 1, ISN_S + 1, "A", b"abcd")  # crosses the wrap
+    n.send(C, S, isn + 5, ISN_S + 1, "A", b"efgh")
+    assert n.rec.spans() == [(3, 0, 4, 0), (4, 4, 4, 0)]
+
+
+def test_wild_sequence_jump_is_reported_dropped_and_stream_goes_on() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"A" * 10)
+    wild = n.c(1 << 28, b"W" * 10)
+    n.c(10, b"B" * 10)
+    conn = n.rec.opened[0]
+    assert n.rec.stream(0, True) == b"A" * 10 + b"B" * 10
+    assert conn.c2s.dropped_bytes == 10 and conn.c2s.buffered == 0
+    [p] = n.rec.problems
+    assert (p.frame, p.field) == (wild, "seq") and f"jump of {(1 << 28) - 10} bytes" in p.reason
+
+
+def test_two_contiguous_far_segments_resynchronise_with_a_gap() -> None:
+    n = Net(max_jump=1000)
+    n.handshake()
+    n.c(0, b"A" * 10)
+    w1 = n.c(5000, b"X" * 10)
+    w2 = n.c(5010, b"Y" * 10)
+    assert n.rec.spans() == [(4, 0, 10, 0), (w1, 5000, 10, 4990), (w2, 5010, 10, 0)]
+    assert n.rec.opened[0].c2s.dropped_bytes == 0
+
+
+def test_out_of_order_buffer_is_bounded() -> None:
+    n = Net(max_buffer=1000)
+    n.handshake()
+    n.c(0, b"A" * 100)
+    frames = [n.c(200 + 100 * i, bytes([65 + i]) * 100) for i in range(12)]  # 100..200 lost
+    conn = n.rec.opened[0]
+    assert conn.c2s.buffered <= 1000
+    assert conn.c2s.gaps == 1 and conn.c2s.gap_bytes == 100
+    spans = n.rec.spans()
+    assert spans[0] == (4, 0, 100, 0) and spans[1] == (frames[0], 200, 100, 100)
+    assert any("exceeded 1000 bytes" in p.reason for p in n.rec.problems)
+
+
+def test_closed_connections_release_their_state() -> None:
+    n = Net(linger=5.0)
+    for i in range(200):
+        port = 20000 + i
+        t = i * 0.001
+        n.send(("10.0.0.1", port), S, 10, 0, "S", at=t)
+        n.send(S, ("10.0.0.1", port), 20, 11, "SA", at=t)
+        n.send(("10.0.0.1", port), S, 11, 21, "FA", b"x" * 50, at=t)
+        n.send(S, ("10.0.0.1", port), 21, 63, "FA", at=t)
+    assert len(n.rec.closed) == 200 and n.table.open_connections == 0
+    assert n.table.tracked_connections == 200  # lingering to absorb late ACKs
+    n.send(("10.0.0.9", 1), ("10.0.0.8", 2), 1, 0, "S", at=10.0)  # 10 s later
+    assert n.table.tracked_connections == 1
+    assert n.table.buffered_bytes == 0
+
+
+def test_idle_connection_is_evicted() -> None:
+    n = Net(idle_timeout=60.0)
+    n.handshake()
+    n.c(0, b"A" * 10)
+    n.c(20, b"C" * 10)
+    n.send(("10.0.0.9", 1), ("10.0.0.8", 2), 1, 0, "S", at=1000.0)
+    first = n.rec.closed[0]
+    assert first.state == "evicted" and first.close_frame is None
+    assert n.rec.spans()[-1] == (5, 20, 10, 10)  # what it held is delivered across the hole
+    assert n.table.open_connections == 1
