@@ -1,0 +1,221 @@
+"""The media of one m-line: TLS-PSK over a TCP connection, then MSRP chat or BFCP floor control.
+
+Both TLS ends are our sans-IO engine (``dissectors.tls.engine``), one per side, fed with each
+other's bytes; every TLS flight and every application write becomes TCP segments on the
+connection. The application messages come from the MSRP and BFCP builders. The same
+conversation scripts (:func:`msrp_script`, :func:`bfcp_script`) drive the live replay.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from analyzer.synth.net import Cursor, TcpConnection
+from dissectors import bfcp, msrp
+from dissectors.tls import engine as tls
+from dissectors.tls.constants import TLS10, TLS12, TLS13
+
+DEFAULT_SUITE = 0x00A8  # TLS_PSK_WITH_AES_128_GCM_SHA256 (RFC 5487)
+CBC_SUITE = 0x008C  # TLS_PSK_WITH_AES_128_CBC_SHA (RFC 4279)
+TLS13_SUITE = 0x1301  # TLS_AES_128_GCM_SHA256
+VERSIONS = {"1.0": TLS10, "1.2": TLS12, "1.3": TLS13}
+MSRP_CHUNK = 2048  # bytes of body per chunk: long messages are sent in pieces (RFC 4975 5.1)
+
+_WORDS = [
+    "agenda",
+    "minutes",
+    "floor",
+    "slide",
+    "budget",
+    "review",
+    "draft",
+    "action",
+    "owner",
+    "quarter",
+    "release",
+    "plan",
+    "risk",
+    "milestone",
+    "customer",
+    "feedback",
+    "design",
+    "test",
+    "rollout",
+    "metric",
+    "launch",
+    "summary",
+]
+
+
+def tls_choice(tls_pref: tuple[str, int], tls10: bool) -> tuple[str, int]:
+    """(version, suite) of an m-line; the ``tls10`` fault forces TLS 1.0 with a CBC suite."""
+    return ("1.0", CBC_SUITE) if tls10 else tls_pref
+
+
+@dataclass(slots=True)
+class Channel:
+    """A TCP connection with (or, for the ``plaintext-media`` fault, without) TLS on it."""
+
+    conn: TcpConnection
+    cursor: Cursor
+    ue_is_tcp_client: bool
+    engines: dict[bool, tls.TlsPskEngine] = field(default_factory=dict)  # key: is the UE
+
+    def transmit(self, from_ue: bool, data: bytes, peer_answers: bool = False) -> None:
+        self.conn.send(from_ue == self.ue_is_tcp_client, data, peer_answers=peer_answers)
+
+    def write(self, from_ue: bool, data: bytes, peer_answers: bool = False) -> None:
+        """One application write from one side, checked to arrive intact at the other."""
+        if not self.engines:
+            self.transmit(from_ue, data, peer_answers)
+            return
+        sender, receiver = self.engines[from_ue], self.engines[not from_ue]
+        sender.send_application_data(data)
+        wire = sender.data_to_send()
+        self.transmit(from_ue, wire, peer_answers)
+        got = b"".join(
+            e.data for e in receiver.receive_data(wire) if isinstance(e, tls.ApplicationData)
+        )
+        if got != data:
+            raise RuntimeError("TLS peer did not decrypt what was sent")
+
+    def play(self, script: list[AppWrite]) -> None:
+        for w in script:
+            self.write(w.from_ue, w.data, peer_answers=w.answered)
+            if w.answered:
+                self.cursor.wait(1, 40)
+            else:
+                self.cursor.wait(150, 1200)
+
+    def close(self) -> None:
+        """close_notify from the TLS client, the server's answer, FIN from the TCP client."""
+        if self.engines:
+            ue_is_tls_client = next(k for k, e in self.engines.items() if e.is_client)
+            client, server = self.engines[ue_is_tls_client], self.engines[not ue_is_tls_client]
+            client.close()
+            wire = client.data_to_send()
+            server.receive_data(wire)
+            self.transmit(ue_is_tls_client, wire, peer_answers=True)
+            server.close()
+            wire = server.data_to_send()
+            client.receive_data(wire)
+            self.transmit(not ue_is_tls_client, wire)
+        self.cursor.wait(1, 20)
+        self.conn.close(from_client=True)
+
+
+def engine_config(psk: bytes, identity: str, version: str, suite: int) -> tls.PskConfig:
+    v = VERSIONS[version]
+    suites = (TLS13_SUITE,) if v == TLS13 else (suite,)
+    return tls.PskConfig(psk=psk, identity=identity.encode(), versions=(v,), cipher_suites=suites)
+
+
+def start_tls(
+    conn: TcpConnection,
+    cursor: Cursor,
+    rng: random.Random,
+    *,
+    config: tls.PskConfig | None,
+    ue_is_tcp_client: bool,
+    ue_is_tls_client: bool,
+) -> Channel:
+    """Steps 8 / 13: the TLS-PSK handshake right after the TCP handshake (none when
+    ``config`` is None: the plaintext-media fault)."""
+    ch = Channel(conn, cursor, ue_is_tcp_client)
+    if config is None:
+        return ch
+    client = tls.TlsPskEngine(config, True, rng.randbytes)
+    server = tls.TlsPskEngine(config, False, rng.randbytes)
+    ch.engines = {ue_is_tls_client: client, not ue_is_tls_client: server}
+    client.start()
+    server.start()
+    pending, sender_is_client = client.data_to_send(), True
+    while pending:
+        receiver = server if sender_is_client else client
+        receiver.receive_data(pending)
+        reply = receiver.data_to_send()
+        from_ue = ue_is_tls_client == sender_is_client
+        ch.transmit(from_ue, pending, peer_answers=bool(reply))
+        cursor.wait(0.05, 0.5)
+        pending, sender_is_client = reply, not sender_is_client
+    if not (client.handshake_complete and server.handshake_complete):
+        raise RuntimeError("TLS handshake between our two engines did not complete")
+    return ch
+
+
+# ------------------------------------------------------------------------------ MSRP
+
+
+@dataclass(frozen=True, slots=True)
+class AppWrite:
+    """One application message: who sends it, its bytes, whether the peer answers at once."""
+
+    from_ue: bool
+    data: bytes
+    answered: bool
+
+
+def msrp_script(
+    rng: random.Random,
+    token: Callable[[int], str],
+    *,
+    ue_path: str,
+    conf_path: str,
+    ue_first: bool,
+    wrong_path: bool,
+    user: str,
+) -> list[AppWrite]:
+    """A chat: the connecting side binds the session with a SEND, the UE sends a long
+    message in chunks, the conference answers; every SEND gets its 200 OK."""
+    ue_uri, conf_uri = msrp.MsrpUri.parse(ue_path), msrp.MsrpUri.parse(conf_path)
+    wrong = msrp.MsrpUri.parse(conf_path.replace(conf_uri.session_id or "", "x" + token(11)))
+    long_text = " ".join(rng.choice(_WORDS) for _ in range(900)).encode()
+    sends: list[tuple[bool, bytes]] = []
+    if ue_first:
+        sends.append((True, f"Hello from {user}".encode()))
+        sends.append((False, f"Welcome {user}, you are in conf1".encode()))
+    else:
+        sends.append((False, f"Welcome {user}, you are in conf1".encode()))
+        sends.append((True, f"Hello from {user}".encode()))
+    sends.append((True, long_text))
+    sends.append((False, b"Thanks, minutes received."))
+    out: list[AppWrite] = []
+    for from_ue, text in sends:
+        to_path = (wrong if wrong_path else conf_uri) if from_ue else ue_uri
+        from_path = ue_uri if from_ue else conf_uri
+        msg = msrp.send(token(10), [to_path], [from_path], token(12), text)
+        pieces = (
+            msrp.chunk_message(
+                msg, MSRP_CHUNK, [token(10) for _ in range(len(text) // MSRP_CHUNK + 1)]
+            )
+            if len(text) > MSRP_CHUNK
+            else [msg]
+        )
+        for piece in pieces:
+            out.append(AppWrite(from_ue, msrp.build_message(piece), True))
+            out.append(AppWrite(not from_ue, msrp.build_message(msrp.response(piece)), False))
+    return out
+
+
+def bfcp_script(rng: random.Random, *, confid: int, userid: int, floor_id: int) -> list[AppWrite]:
+    """Hello / HelloAck, FloorRequest / Granted, FloorRelease / Released; the UE is the
+    floor control client (``a=floorctrl:c-only``), the conference the server."""
+    tid = rng.randrange(1, 0x8000)
+    frid = rng.randrange(1, 0x10000)
+    hello = bfcp.hello(confid, tid, userid)
+    req = bfcp.floor_request(confid, tid + 1, userid, [floor_id])
+    rel = bfcp.floor_release(confid, tid + 2, userid, frid)
+    granted = bfcp.REQUEST_STATUS["Granted"]
+    released = bfcp.REQUEST_STATUS["Released"]
+    pairs = [
+        (hello, bfcp.hello_ack(hello)),
+        (req, bfcp.floor_request_status(req, frid, [floor_id], granted)),
+        (rel, bfcp.floor_request_status(rel, frid, [floor_id], released)),
+    ]
+    out: list[AppWrite] = []
+    for q, a in pairs:
+        out.append(AppWrite(True, bfcp.build_message(q), True))
+        out.append(AppWrite(False, bfcp.build_message(a), False))
+    return out

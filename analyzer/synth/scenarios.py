@@ -1,0 +1,889 @@
+"""The four TR 29.828 call flows (and a conference of them) as traffic, step by step.
+
+A capture point on the Gm side of the access network is modelled: it sees every UE's SIP with
+its P-CSCF over UDP and every UE's TCP media with the MRFP. The MRFC (the conference focus,
+Contact ``;isfocus``) is reached through the P-CSCF and the S-CSCF, so its messages arrive from
+the P-CSCF with their Via and Record-Route chains. Step numbers in comments are the seed's
+("dial-in / dial-out").
+
+Every random value (keys, RANDs, CSB IDs, ports, tags, branches, TLS randoms) is drawn from
+one ``random.Random(seed)``, and time starts at a fixed base offset by the seed, so one
+seed gives one capture byte for byte.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from analyzer.keys import KeyFile as GivenKeyFile
+from analyzer.model import Endpoint, Frame
+from analyzer.synth import media as M
+from analyzer.synth.faults import FAULTS, applicable, expected_status
+from analyzer.synth.keyfile import KeyFile
+from analyzer.synth.net import Cursor, Host, Network, TcpConnection
+from dissectors import sdp, sip
+from dissectors.mikey import crypto as mcrypto
+from dissectors.mikey import message as mmsg
+from dissectors.mikey import ticket as mticket
+from dissectors.mikey import transfer
+from dissectors.mikey.payloads import (
+    GenericIdEntry,
+    GenericIdMap,
+    Hdr,
+    Idr,
+    Payload,
+    Rand,
+    Sp,
+    T,
+    Ticket,
+    V,
+)
+
+BASE_TIME_NS = 1_767_268_800 * 1_000_000_000  # 2026-01-01T12:00:00Z; + seed minutes
+NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
+
+DOMAIN = "example.org"
+CONFERENCE_URI = "sip:conf1@conf.example.org"
+MRFC_URI = "sip:mrfc@conf.example.org"  # the focus's own name: what id-mismatch puts in IDRr
+KMS_URI = "kms.example.org"
+USERS = ("alice", "bob", "carol", "dave")
+UNAUTHORIZED = "mallory"
+
+# Addresses (documentation ranges, RFC 5737): UEs in one access net, IMS core and MRFP apart.
+PCSCF_IP = "192.0.2.10"
+MRFC_IP = "192.0.2.20"
+MRFP_IP = "203.0.113.30"
+UE_IPS = ("198.51.100.11", "198.51.100.12", "198.51.100.13", "198.51.100.14", "198.51.100.66")
+
+SCENARIOS: dict[str, str] = {
+    "msrp-dial-in": "UE-A calls the conference; MSRP over TLS-PSK, the MRFP connects (7.2.1.2.n1)",
+    "msrp-dial-out": "the conference calls UE-B; MSRP over TLS-PSK, UE-B connects (7.2.1.2.n2)",
+    "bfcp-dial-in": "UE-A calls the conference; BFCP over TLS-PSK, the MRFP connects (7.2.1.3.1)",
+    "bfcp-dial-out": "the conference calls UE-B; BFCP over TLS-PSK, UE-B connects (7.2.1.3.2)",
+    "conference": "one focus, two UEs dial in and one is dialed out; audio + MSRP + BFCP each",
+}
+
+
+def ntp(ts_ns: int) -> int:
+    """64-bit NTP timestamp of a Unix time in nanoseconds."""
+    sec, frac_ns = divmod(ts_ns, 1_000_000_000)
+    return ((sec + NTP_EPOCH_OFFSET) << 32) | ((frac_ns << 32) // 1_000_000_000)
+
+
+def psk_identity(csb_id: int, cs_id: int) -> str:
+    """PROTOCOLS.md 13.6."""
+    return f"mikey:{csb_id:08x}:{cs_id:02x}"
+
+
+# --------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFacts:
+    protocol: str  # "msrp" | "bfcp"
+    proto: str  # m= proto as offered
+    csb_id: int
+    cs_id: int
+    tek: bytes  # TLS PSK = TEK of the crypto session
+    psk_identity: str
+    tcp_client: Endpoint | None
+    tcp_server: Endpoint | None
+    tls_client: Endpoint | None
+    tls_version: str | None
+    cipher_suite: int | None
+    mikey_init: bytes
+    mikey_resp: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    call_id: str
+    scenario: str  # e.g. "msrp-dial-in"; conference calls: "msrp+bfcp-dial-in"
+    offerer: str  # KMS UID (normalized SIP URI) of the side that sends the offer
+    answerer: str
+    ue: str
+    mode3: bool
+    faults: frozenset[str]
+    media: tuple[MediaFacts, ...]
+    expected: dict[str, str]  # rule -> "pass" | "fail" | "any" | "not-applicable"
+
+
+@dataclass(frozen=True, slots=True)
+class SynthResult:
+    scenario: str
+    seed: int
+    frames: tuple[Frame, ...]
+    keyfile_text: str
+    calls: tuple[CallFacts, ...]
+
+    @property
+    def packets(self) -> tuple[Frame, ...]:
+        return self.frames
+
+
+# ------------------------------------------------------------------------------- the world
+
+
+@dataclass(slots=True)
+class Options:
+    faults: frozenset[str]
+    mode3: bool
+    reliable_183: bool
+
+
+@dataclass(slots=True)
+class World:
+    rng: random.Random
+    net: Network
+    opts: Options
+    kms_key: bytes
+    pcscf: Host
+    mrfp: Host
+    user_psk: dict[str, bytes] = field(default_factory=dict)
+    ue_hosts: dict[str, Host] = field(default_factory=dict)
+
+    def token(self, n: int = 10) -> str:
+        """A random alphanumeric token (tags, branches, session ids)."""
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+        return "".join(self.rng.choice(alphabet) for _ in range(n))
+
+    def psk_of(self, uri: str) -> bytes:
+        if uri not in self.user_psk:
+            self.user_psk[uri] = self.rng.randbytes(32)
+        return self.user_psk[uri]
+
+
+def _flip_last_bit(data: bytes) -> bytes:
+    return data[:-1] + bytes([data[-1] ^ 0x01])
+
+
+# ------------------------------------------------------------------------------- one m-line
+
+
+@dataclass(slots=True)
+class ProtectedMedia:
+    """One TCP/TLS m-line of a call with its MIKEY-TICKET exchange and TLS parameters."""
+
+    protocol: str  # msrp | bfcp
+    offer_port: int
+    answer_port: int
+    ue_session: str  # MSRP session ids in a=path
+    conf_session: str
+    confid: int
+    userid: int
+    floor_id: int
+    csb_id: int
+    rand: bytes
+    mpk: bytes
+    tgks: tuple[bytes, ...]
+    tek: bytes
+    tls_version: str
+    suite: int
+    init: bytes = b""
+    resp: bytes = b""
+    tcp: TcpConnection | None = None
+    tls_client: Endpoint | None = None
+    channel: M.Channel | None = None
+
+
+class Call:
+    """One SIP dialog between a UE and the focus with its protected media."""
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        dial_in: bool,
+        user: str,
+        protocols: tuple[str, ...],
+        audio: bool,
+        start_ns: int,
+        faults: frozenset[str],
+        tls: tuple[str, int] = ("1.2", M.DEFAULT_SUITE),
+    ) -> None:
+        self.w = world
+        rng = world.rng
+        self.dial_in = dial_in
+        self.faults = faults
+        self.protocols = protocols
+        self.audio = audio
+        self.ue_uri = f"sip:{user}@{DOMAIN}"
+        self.ue = world.ue_hosts[user]
+        self.ue_sip_port = world.net.ephemeral_port(self.ue)
+        self.cursor = Cursor(rng, start_ns)
+        self.call_id = f"{world.token(16)}@{self.ue.ip if dial_in else MRFC_IP}"
+        self.ue_tag, self.conf_tag = world.token(8), world.token(8)
+        self.audio_ports = (rng.randrange(20000, 30000, 2), rng.randrange(30000, 40000, 2))
+        self.cseq = 1
+        self.conf_uri = CONFERENCE_URI
+        self.media: list[ProtectedMedia] = []
+        for proto in protocols:
+            t_ue = M.tls_choice(tls, "tls10" in faults)
+            self.media.append(
+                ProtectedMedia(
+                    protocol=proto,
+                    offer_port=rng.randrange(40000, 50000),
+                    answer_port=rng.randrange(40000, 50000),
+                    ue_session=world.token(12),
+                    conf_session=world.token(12),
+                    confid=rng.randrange(1, 1 << 31),
+                    userid=rng.randrange(1, 1 << 16),
+                    floor_id=1,
+                    csb_id=rng.getrandbits(32),
+                    rand=rng.randbytes(16),
+                    mpk=rng.randbytes(16),
+                    tgks=tuple(
+                        rng.randbytes(16)
+                        for _ in range(2 if "two-crypto-sessions" in faults else 1)
+                    ),
+                    tek=b"",
+                    tls_version=t_ue[0],
+                    suite=t_ue[1],
+                )
+            )
+
+    # ---- identities -------------------------------------------------------------------
+    @property
+    def offerer_uri(self) -> str:
+        return self.ue_uri if self.dial_in else self.conf_uri
+
+    @property
+    def answerer_uri(self) -> str:
+        return self.conf_uri if self.dial_in else self.ue_uri
+
+    def _has(self, fault: str) -> bool:
+        return fault in self.faults
+
+    # ---- MIKEY (steps 1 / 1, 9 / 8) ---------------------------------------------------
+    def make_mikey(self, invite_ns: int, replay_of: Call | None) -> None:
+        w = self.w
+        for i, pm in enumerate(self.media):
+            if replay_of is not None:
+                src = replay_of.media[i]
+                pm.csb_id, pm.rand, pm.mpk, pm.tgks = src.csb_id, src.rand, src.mpk, src.tgks
+                pm.init = src.init
+            else:
+                pm.init = self._transfer_init(pm, invite_ns)
+            pm.tek = mcrypto.derive_tek(
+                pm.tgks[0], 1, pm.csb_id, pm.rand, 16, prf_func=transfer.PRF_FUNC
+            )
+            responder = self.answerer_uri
+            if self._has("resp-id-mismatch"):
+                responder = MRFC_URI if self.dial_in else f"sip:impostor@{DOMAIN}"
+            pm.resp = transfer.build_transfer_resp(
+                init=pm.init,
+                t_ntp=ntp(invite_ns + w.rng.randrange(50, 400) * 1_000_000),
+                responder=responder.encode(),
+                mpk=pm.mpk,
+            )
+            if self._has("bad-resp-mac"):
+                pm.resp = _flip_last_bit(pm.resp)
+
+    def _transfer_init(self, pm: ProtectedMedia, invite_ns: int) -> bytes:
+        rng = self.w.rng
+        initiator, responder = self.offerer_uri, self.answerer_uri
+        if self._has("id-mismatch"):
+            # The conference side is named by the focus's own URI, not the dialog's.
+            if self.dial_in:
+                responder = MRFC_URI
+            else:
+                initiator = MRFC_URI
+        t_issue = invite_ns - rng.randrange(2, 30) * 1_000_000_000
+        if self._has("expired-ticket"):
+            t_end = invite_ns - 600 * 1_000_000_000
+            t_issue = t_end - 3600 * 1_000_000_000
+        else:
+            t_end = t_issue + 3600 * 1_000_000_000
+        base = mticket.BaseTicket(
+            t_issue=ntp(t_issue),
+            t_start=ntp(t_issue),
+            t_end=ntp(t_end),
+            rand=rng.randbytes(16),
+            initiator=initiator.encode(),
+            responder=responder.encode(),
+            kms_uri=KMS_URI.encode(),
+            mpk=pm.mpk,
+            tgks=pm.tgks,
+        )
+        key = self.w.psk_of(initiator) if self.w.opts.mode3 else self.w.kms_key
+        ticket_data = mticket.protect_ticket(key, pm.csb_id, base)
+        if self._has("bad-ticket-mac"):
+            ticket_data = _flip_last_bit(ticket_data)
+        t_init = ntp(invite_ns - rng.randrange(5, 60) * 1_000_000)
+        prot = 0 if self._has("srtp-prot-type") else transfer.TLS_PROT_TYPE
+        if self._has("two-crypto-sessions") or self._has("wrong-data-type"):
+            init = self._custom_init(pm, t_init, initiator, responder, ticket_data, prot)
+        else:
+            init = transfer.build_transfer_init(
+                csb_id=pm.csb_id,
+                t_ntp=t_init,
+                rand=pm.rand,
+                initiator=initiator.encode(),
+                responder=responder.encode(),
+                kms_uri=KMS_URI.encode(),
+                ticket_data=ticket_data,
+                mpk=pm.mpk,
+                prot_type=prot,
+            )
+        return _flip_last_bit(init) if self._has("bad-init-mac") else init
+
+    def _custom_init(
+        self,
+        pm: ProtectedMedia,
+        t_init: int,
+        initiator: str,
+        responder: str,
+        ticket_data: bytes,
+        prot: int,
+    ) -> bytes:
+        """TRANSFER_INIT as 13.5 builds it but with the two faults the profile builder
+        cannot express: two crypto sessions in the HDR, or another data type."""
+        data_type = 0 if self._has("wrong-data-type") else transfer.DT_TRANSFER_INIT
+        entries = tuple(
+            GenericIdEntry(cs_id, prot, False, (0,)) for cs_id in range(1, len(pm.tgks) + 1)
+        )
+        hdr = Hdr(data_type, pm.csb_id, GenericIdMap(entries), True, transfer.PRF_FUNC)
+        payloads: list[Payload] = [
+            T(0, t_init),
+            Rand(pm.rand),
+            Idr(1, transfer.ID_URI, initiator.encode()),
+            Idr(2, transfer.ID_URI, responder.encode()),
+            Idr(3, transfer.ID_URI, KMS_URI.encode()),
+            Sp(0, prot),
+            Ticket(1, 0, 1, ticket_data),
+            V(transfer.V_ALG, bytes(32)),
+        ]
+        covered = mmsg.build(mmsg.MikeyMessage(hdr, tuple(payloads)))[:-32]
+        auth = transfer.v_auth_key(pm.mpk, pm.csb_id, pm.rand)
+        return covered + mcrypto.v_init(transfer.V_ALG, auth, covered)
+
+    # ---- SDP (steps 1 / 5 and 9 / 8) --------------------------------------------------
+    def _session(self, ip: str, media: list[sdp.MediaDescription]) -> bytes:
+        rng = self.w.rng
+        sess_id = str(rng.randrange(10**9, 10**10))
+        lines = (
+            sdp.SdpLine("v", "0"),
+            sdp.SdpLine("o", f"- {sess_id} {sess_id} IN IP4 {ip}"),
+            sdp.SdpLine("s", "-"),
+            sdp.SdpLine("c", f"IN IP4 {ip}"),
+            sdp.SdpLine("t", "0 0"),
+        )
+        return sdp.build(sdp.SessionDescription(lines, tuple(media)))
+
+    def _audio(self, ip_is_ue: bool) -> sdp.MediaDescription:
+        port = self.audio_ports[0 if ip_is_ue else 1]
+        return sdp.media_description(
+            "audio",
+            port,
+            "RTP/AVP",
+            ("0", "8", "101"),
+            (
+                sdp.attribute("rtpmap", "0 PCMU/8000"),
+                sdp.attribute("rtpmap", "8 PCMA/8000"),
+                sdp.attribute("rtpmap", "101 telephone-event/8000"),
+                sdp.attribute("label", "10"),
+                sdp.attribute("sendrecv"),
+            ),
+        )
+
+    def media_ip_port(self, pm: ProtectedMedia, ue_side: bool) -> tuple[str, int]:
+        """The SDP address and port of one side of an m-line."""
+        offer_side_is_ue = self.dial_in
+        port = pm.offer_port if ue_side == offer_side_is_ue else pm.answer_port
+        return (self.ue.ip if ue_side else self.w.mrfp.ip), port
+
+    def _protected(self, pm: ProtectedMedia, offer: bool) -> sdp.MediaDescription:
+        ue_side = offer == self.dial_in
+        ip, port = self.media_ip_port(pm, ue_side)
+        conf_side = not ue_side
+        lines: list[sdp.SdpLine] = []
+        if pm.protocol == "msrp":
+            mtype, proto = "message", "TCP/TLS/MSRP"
+            session = pm.conf_session if conf_side else pm.ue_session
+            lines += [
+                sdp.attribute("accept-types", "message/cpim text/plain"),
+                sdp.attribute("path", f"msrps://{ip}:{port}/{session};tcp"),
+            ]
+        else:
+            mtype, proto = "application", "TCP/TLS/BFCP"
+            lines.append(sdp.attribute("floorctrl", "s-only" if conf_side else "c-only"))
+            if conf_side:
+                mstrm = " mstrm:10" if self.audio else ""
+                lines += [
+                    sdp.attribute("confid", str(pm.confid)),
+                    sdp.attribute("userid", str(pm.userid)),
+                    sdp.attribute("floorid", f"{pm.floor_id}{mstrm}"),
+                ]
+            lines.append(sdp.attribute("bfcpver", "1"))
+        setup = "actpass" if offer else "active"
+        if offer and self._has("setup-active-offer"):
+            setup = "active"
+        if not offer and self._has("setup-passive-answer"):
+            setup = "passive"
+        lines += [sdp.attribute("setup", setup), sdp.attribute("connection", "new")]
+        if pm.protocol == "msrp":
+            lines.append(sdp.attribute("msrp-cema"))
+        mikey = pm.init if offer else pm.resp
+        if not (
+            (offer and self._has("no-key-mgmt")) or (not offer and self._has("no-transfer-resp"))
+        ):
+            lines.append(sdp.key_mgmt_attribute("mikey", mikey))
+        if self._has("plain-transport"):
+            proto = proto.replace("TLS/", "")
+        return sdp.media_description(mtype, port, proto, ("*",), lines)
+
+    def sdp_body(self, offer: bool) -> bytes:
+        ue_side = offer == self.dial_in
+        ip = self.ue.ip if ue_side else self.w.mrfp.ip
+        media = [self._audio(ue_side)] if self.audio else []
+        media += [self._protected(pm, offer) for pm in self.media]
+        return self._session(ip, media)
+
+    # ---- SIP (steps 2, 10 / 6, 8) -----------------------------------------------------
+    def _ue_contact(self) -> str:
+        return f"<sip:{self.ue_uri[4:].split('@')[0]}@{self.ue.ip}:{self.ue_sip_port}>"
+
+    def _conf_contact(self) -> str:
+        return f"<sip:conf1@{MRFC_IP}:5060;transport=udp>;isfocus"
+
+    def _ue_via(self) -> tuple[str, str]:
+        branch = f"z9hG4bK{self.w.token(12)}"
+        return ("Via", f"SIP/2.0/UDP {self.ue.ip}:{self.ue_sip_port};branch={branch};rport")
+
+    def _pcscf_uri(self) -> str:
+        return f"sip:{self.w.pcscf.ip}:5060;lr"
+
+    def _core_vias(self) -> list[tuple[str, str]]:
+        """The Via chain of a request the focus sent through S-CSCF and P-CSCF."""
+        w = self.w
+        return [
+            ("Via", f"SIP/2.0/UDP {w.pcscf.ip}:5060;branch=z9hG4bK{w.token(12)}"),
+            ("Via", f"SIP/2.0/UDP scscf.{DOMAIN}:5060;branch=z9hG4bK{w.token(12)}"),
+            ("Via", f"SIP/2.0/UDP {MRFC_IP}:5060;branch=z9hG4bK{w.token(12)}"),
+        ]
+
+    def _record_route(self) -> list[tuple[str, str]]:
+        return [
+            ("Record-Route", f"<{self._pcscf_uri()}>"),
+            ("Record-Route", f"<sip:scscf.{DOMAIN}:5060;lr>"),
+        ]
+
+    def _send(self, msg: sip.SipMessage, from_ue: bool) -> None:
+        w = self.w
+        data = sip.build(msg)
+        if from_ue:
+            w.net.udp(self.cursor, self.ue, self.ue_sip_port, w.pcscf, 5060, data)
+        else:
+            w.net.udp(self.cursor, w.pcscf, 5060, self.ue, self.ue_sip_port, data)
+
+    def _from_to(self) -> tuple[str, str]:
+        frm = f"<{self.offerer_uri}>;tag={self.ue_tag if self.dial_in else self.conf_tag}"
+        return frm, f"<{self.answerer_uri}>"
+
+    def invite(self) -> sip.SipMessage:
+        frm, to = self._from_to()
+        body = self.sdp_body(offer=True)
+        common = [
+            ("Max-Forwards", "70"),
+            ("From", frm),
+            ("To", to),
+            ("Call-ID", self.call_id),
+            ("CSeq", "1 INVITE"),
+        ]
+        if self.dial_in:
+            headers = [
+                self._ue_via(),
+                ("Route", f"<{self._pcscf_uri()}>"),
+                *common,
+                ("Contact", self._ue_contact()),
+                ("P-Preferred-Identity", f"<{self.ue_uri}>"),
+            ]
+            ruri = self.conf_uri
+        else:
+            headers = [
+                *self._core_vias(),
+                *self._record_route(),
+                *common,
+                ("Contact", self._conf_contact()),
+                ("P-Asserted-Identity", f"<{self.conf_uri}>"),
+            ]
+            ruri = f"sip:{self.ue_uri[4:].split('@')[0]}@{self.ue.ip}:{self.ue_sip_port}"
+        headers += [
+            ("Supported", "100rel, timer"),
+            ("Allow", "INVITE, ACK, BYE, CANCEL, PRACK, UPDATE"),
+            ("User-Agent", "mikeyshark-synth"),
+        ]
+        return sip.request("INVITE", ruri, headers, body, "application/sdp")
+
+    def _answer_headers(self, reliable: bool) -> list[tuple[str, str]]:
+        hs: list[tuple[str, str]] = []
+        if self.dial_in:
+            hs += self._record_route()
+            hs.append(("Contact", self._conf_contact()))
+        else:
+            hs.append(("Contact", self._ue_contact()))
+        if reliable:
+            hs += [("Require", "100rel"), ("RSeq", "1")]
+        return hs
+
+    def _in_dialog(
+        self, method: str, cseq: int, from_ue: bool, extra: list[tuple[str, str]]
+    ) -> sip.SipMessage:
+        """A request inside the dialog: ACK, PRACK or BYE, routed by the record-route set."""
+        frm_uri, to_uri = (self.ue_uri, self.conf_uri) if from_ue else (self.conf_uri, self.ue_uri)
+        frm_tag, to_tag = (self.ue_tag, self.conf_tag) if from_ue else (self.conf_tag, self.ue_tag)
+        if from_ue:
+            vias = [self._ue_via()]
+            route = [
+                ("Route", f"<{self._pcscf_uri()}>"),
+                ("Route", f"<sip:scscf.{DOMAIN}:5060;lr>"),
+            ]
+            ruri = f"sip:conf1@{MRFC_IP}:5060;transport=udp"
+        else:
+            vias = self._core_vias()
+            route = []
+            ruri = f"sip:{self.ue_uri[4:].split('@')[0]}@{self.ue.ip}:{self.ue_sip_port}"
+        headers = [
+            *vias,
+            *route,
+            ("Max-Forwards", "70"),
+            ("From", f"<{frm_uri}>;tag={frm_tag}"),
+            ("To", f"<{to_uri}>;tag={to_tag}"),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{cseq} {method}"),
+            *extra,
+        ]
+        return sip.request(method, ruri, headers)
+
+    # ---- the flow ---------------------------------------------------------------------
+    def run(self, replay_of: Call | None = None) -> None:
+        cur = self.cursor
+        early = self._has("early-connect")
+        if early and self.dial_in:
+            self._connect_all()  # fault: the MRFP connects before there is an INVITE
+            cur.wait(200, 600)
+        invite_ns = cur.now_ns
+        self.make_mikey(invite_ns, replay_of)
+        inv = self.invite()
+        ue_answers = not self.dial_in
+        self._send(inv, from_ue=self.dial_in)  # step 2 / 6
+        cur.wait(1, 4)
+        self._send(sip.response_to(inv, 100, "Trying"), from_ue=ue_answers)
+        if self.dial_in:
+            cur.wait(40, 160)  # step 3: the MRFC resolves the ticket with the KMS
+            if not early:
+                self._connect_all()  # steps 7-8: MRFP opens TCP and starts TLS
+            cur.wait(5, 30)
+        else:
+            cur.wait(30, 90)  # step 7: UE-B resolves the ticket
+            self._send(
+                sip.response_to(
+                    inv,
+                    180,
+                    "Ringing",
+                    to_tag=self.ue_tag,
+                    headers=[("Contact", self._ue_contact())],
+                ),
+                from_ue=True,
+            )
+            cur.wait(800, 2500)
+            if early:
+                self._connect_all()  # fault: UE-B connects before its answer
+        answer = self.sdp_body(offer=False)
+        to_tag = self.conf_tag if self.dial_in else self.ue_tag
+        cseq = 1
+        if self.w.opts.reliable_183:
+            r183 = sip.response_to(
+                inv,
+                183,
+                "Session Progress",
+                to_tag=to_tag,
+                headers=self._answer_headers(True),
+                body=answer,
+                content_type="application/sdp",
+            )
+            self._send(r183, from_ue=ue_answers)  # step 10 / 8 (reliable 18x)
+            cur.wait(20, 60)
+            cseq += 1
+            prack = self._in_dialog(
+                "PRACK", cseq, from_ue=self.dial_in, extra=[("RAck", "1 1 INVITE")]
+            )
+            self._send(prack, from_ue=self.dial_in)
+            cur.wait(20, 60)
+            self._send(sip.response_to(prack, 200, "OK"), from_ue=ue_answers)
+            cur.wait(50, 300)
+            ok = sip.response_to(inv, 200, "OK", to_tag=to_tag, headers=self._answer_headers(False))
+        else:
+            ok = sip.response_to(
+                inv,
+                200,
+                "OK",
+                to_tag=to_tag,
+                headers=self._answer_headers(False),
+                body=answer,
+                content_type="application/sdp",
+            )
+        self._send(ok, from_ue=ue_answers)  # step 10 / 8
+        cur.wait(20, 60)
+        self._send(self._in_dialog("ACK", 1, from_ue=self.dial_in, extra=[]), from_ue=self.dial_in)
+        if not self.dial_in and not early:
+            cur.wait(20, 80)
+            self._connect_all()  # steps 12-13: UE-B opens TCP and starts TLS
+        cur.wait(200, 900)
+        for pm in self.media:
+            self._talk(pm)
+            cur.wait(300, 1500)
+        for pm in self.media:
+            if pm.channel is not None:
+                pm.channel.close()
+        cur.wait(100, 400)
+        bye = self._in_dialog(
+            "BYE", cseq + 1 if self.dial_in else 2, from_ue=self.dial_in, extra=[]
+        )
+        self._send(bye, from_ue=self.dial_in)
+        cur.wait(15, 50)
+        self._send(sip.response_to(bye, 200, "OK"), from_ue=not self.dial_in)
+
+    def _sides(self, pm: ProtectedMedia) -> tuple[bool, bool]:
+        """(TCP client is the UE, TLS client is the UE) after the faults that move them."""
+        answerer_is_ue = not self.dial_in
+        tcp_ue = answerer_is_ue  # the answer says active: the answerer's side connects
+        if self._has("offerer-connects"):
+            tcp_ue = not answerer_is_ue
+        tls_ue = answerer_is_ue  # the table of CONFORMANCE.md: the answerer's side
+        if self._has("tls-by-offerer"):
+            tls_ue = not answerer_is_ue
+        return tcp_ue, tls_ue
+
+    def _connect_all(self) -> None:
+        for pm in self.media:
+            self._connect(pm)
+
+    def _connect(self, pm: ProtectedMedia) -> None:
+        w, cur = self.w, self.cursor
+        tcp_ue, tls_ue = self._sides(pm)
+        ue_ip, ue_port = self.media_ip_port(pm, True)
+        _, mrfp_port = self.media_ip_port(pm, False)
+        del ue_ip
+        if tcp_ue:
+            conn = TcpConnection(
+                w.net, cur, self.ue, w.net.ephemeral_port(self.ue), w.mrfp, mrfp_port
+            )
+        else:
+            conn = TcpConnection(w.net, cur, w.mrfp, w.net.ephemeral_port(w.mrfp), self.ue, ue_port)
+        conn.connect()
+        cur.wait(0.1, 2)
+        pm.tcp = conn
+        pm.tls_client = conn.client if tls_ue == tcp_ue else conn.server
+        if self._has("certificate-suite"):
+            raise NotImplementedError(
+                "fault certificate-suite: our TLS engine speaks PSK suites only, so no "
+                "certificate handshake can be synthesized yet"
+            )
+        psk = w.rng.randbytes(16) if self._has("psk-mismatch") else pm.tek
+        config = None
+        if not self._has("plaintext-media"):
+            config = M.engine_config(psk, psk_identity(pm.csb_id, 1), pm.tls_version, pm.suite)
+        pm.channel = M.start_tls(
+            conn, cur, w.rng, config=config, ue_is_tcp_client=tcp_ue, ue_is_tls_client=tls_ue
+        )
+
+    def _talk(self, pm: ProtectedMedia) -> None:
+        assert pm.channel is not None
+        ue_ip, ue_port = self.media_ip_port(pm, True)
+        mrfp_ip, mrfp_port = self.media_ip_port(pm, False)
+        if pm.protocol == "msrp":
+            script = M.msrp_script(
+                self.w.rng,
+                self.w.token,
+                ue_path=f"msrps://{ue_ip}:{ue_port}/{pm.ue_session};tcp",
+                conf_path=f"msrps://{mrfp_ip}:{mrfp_port}/{pm.conf_session};tcp",
+                ue_first=pm.channel.ue_is_tcp_client,
+                wrong_path=self._has("msrp-wrong-path"),
+                user=self.ue_uri,
+            )
+        else:
+            confid = pm.confid + 1 if self._has("bfcp-wrong-confid") else pm.confid
+            script = M.bfcp_script(
+                self.w.rng, confid=confid, userid=pm.userid, floor_id=pm.floor_id
+            )
+        pm.channel.play(script)
+
+    # ---- facts -------------------------------------------------------------------------
+    def facts(self, scenario: str, expected: dict[str, str]) -> CallFacts:
+        media = []
+        for pm in self.media:
+            proto = f"TCP/TLS/{pm.protocol.upper()}"
+            if self._has("plain-transport"):
+                proto = f"TCP/{pm.protocol.upper()}"
+            tls_on = not self._has("plaintext-media")
+            media.append(
+                MediaFacts(
+                    protocol=pm.protocol,
+                    proto=proto,
+                    csb_id=pm.csb_id,
+                    cs_id=1,
+                    tek=pm.tek,
+                    psk_identity=psk_identity(pm.csb_id, 1),
+                    tcp_client=pm.tcp.client if pm.tcp else None,
+                    tcp_server=pm.tcp.server if pm.tcp else None,
+                    tls_client=pm.tls_client if tls_on else None,
+                    tls_version=pm.tls_version if tls_on else None,
+                    cipher_suite=pm.suite if tls_on else None,
+                    mikey_init=pm.init,
+                    mikey_resp=pm.resp,
+                )
+            )
+        return CallFacts(
+            call_id=self.call_id,
+            scenario=scenario,
+            offerer=self.offerer_uri,
+            answerer=self.answerer_uri,
+            ue=self.ue_uri,
+            mode3=self.w.opts.mode3,
+            faults=self.faults,
+            media=tuple(media),
+            expected=expected,
+        )
+
+
+# ------------------------------------------------------------------------------ scenarios
+
+
+@dataclass(frozen=True, slots=True)
+class _CallSpec:
+    user: str
+    dial_in: bool
+    protocols: tuple[str, ...]
+    audio: bool
+    offset_s: float
+    tls: tuple[str, int]
+
+
+def _specs(scenario: str) -> list[_CallSpec]:
+    if scenario == "conference":
+        both = ("msrp", "bfcp")
+        return [
+            _CallSpec("alice", True, both, True, 0.0, ("1.2", M.DEFAULT_SUITE)),
+            _CallSpec("bob", True, both, True, 3.0, ("1.2", M.CBC_SUITE)),
+            _CallSpec("carol", False, both, True, 6.0, ("1.2", M.DEFAULT_SUITE)),
+        ]
+    proto, _, direction = scenario.partition("-dial-")
+    return [
+        _CallSpec(
+            "alice" if direction == "in" else "bob",
+            direction == "in",
+            (proto,),
+            False,
+            0.0,
+            ("1.2", M.DEFAULT_SUITE),
+        )
+    ]
+
+
+def _call_scenario(spec: _CallSpec) -> str:
+    return f"{'+'.join(spec.protocols)}-dial-{'in' if spec.dial_in else 'out'}"
+
+
+def _expected(call: Call, faults: frozenset[str]) -> dict[str, str]:
+    exp = expected_status(faults)
+    if "msrp" not in call.protocols:
+        exp["MSRP-PATHS"] = "not-applicable"
+    if "bfcp" not in call.protocols:
+        exp["BFCP-IDS"] = "not-applicable"
+    return exp
+
+
+def synthesize(
+    scenario: str,
+    *,
+    faults: tuple[str, ...] | list[str] | frozenset[str] = (),
+    seed: int = 0,
+    keys: str | None = None,
+    mode3: bool = False,
+    reliable_183: bool = False,
+    now_ns: int | None = None,
+) -> SynthResult:
+    """Build the capture of ``scenario`` with ``faults`` applied (to the first call).
+
+    ``keys`` is the text of a key file to use instead of generating one: its first KMS
+    master key, PSKs and conference policy are used, so its captures open with it.
+    ``now_ns`` replaces the fixed base time (the CLI's ``--now``).
+    """
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    fault_set = frozenset(faults)
+    for f in fault_set:
+        if f not in FAULTS:
+            raise ValueError(f"unknown fault {f!r}; see `mikeyshark synth --list`")
+    specs = _specs(scenario)
+    for f in fault_set:
+        if not applicable(f, frozenset(specs[0].protocols)):
+            raise ValueError(f"fault {f!r} does not apply to scenario {scenario!r}")
+    rng = random.Random(seed)
+    net = Network(rng)
+    given = GivenKeyFile.parse(keys) if keys is not None else None
+    if given is not None and not given.kms:
+        raise ValueError("the key file has no [[kms]] master_key to issue tickets with")
+    world = World(
+        rng=rng,
+        net=net,
+        opts=Options(fault_set, mode3, reliable_183),
+        kms_key=given.kms[0].master_key if given else rng.randbytes(32),
+        pcscf=net.host("P-CSCF", PCSCF_IP),
+        mrfp=net.host("MRFP", MRFP_IP),
+    )
+    if given:
+        world.user_psk.update({p.identity: p.key for p in given.psk})
+    for name, ip in zip((*USERS, UNAUTHORIZED), UE_IPS, strict=True):
+        world.ue_hosts[name] = net.host(name, ip)
+    start = (BASE_TIME_NS + seed * 60_000_000_000) if now_ns is None else now_ns
+    calls: list[tuple[Call, _CallSpec, frozenset[str]]] = []
+    for i, spec in enumerate(specs):
+        call_faults = fault_set if i == 0 else frozenset()
+        user = UNAUTHORIZED if "unauthorized-user" in call_faults else spec.user
+        call = Call(
+            world,
+            dial_in=spec.dial_in,
+            user=user,
+            protocols=spec.protocols,
+            audio=spec.audio,
+            start_ns=start + int(spec.offset_s * 1e9),
+            faults=call_faults - {"replayed-init"},
+            tls=spec.tls,
+        )
+        call.run()
+        calls.append((call, spec, call_faults - {"replayed-init"}))
+    if "replayed-init" in fault_set:
+        first, spec, _ = calls[0]
+        again = Call(
+            world,
+            dial_in=spec.dial_in,
+            user=spec.user,
+            protocols=spec.protocols,
+            audio=spec.audio,
+            start_ns=first.cursor.now_ns + 5_000_000_000,
+            faults=frozenset(),
+            tls=spec.tls,
+        )
+        again.run(replay_of=first)
+        calls.append((again, spec, frozenset({"replayed-init"})))
+    facts = tuple(c.facts(_call_scenario(s), _expected(c, f)) for c, s, f in calls)
+    keyfile_text = keys if keys is not None else _keyfile(world, scenario, seed, fault_set, mode3)
+    return SynthResult(scenario, seed, tuple(net.frames()), keyfile_text, facts)
+
+
+def _keyfile(world: World, scenario: str, seed: int, faults: frozenset[str], mode3: bool) -> str:
+    kf = KeyFile(
+        kms=[(KMS_URI, world.kms_key)],
+        conference_uri=CONFERENCE_URI,
+        authorized=[f"sip:{u}@{DOMAIN}" for u in USERS],
+    )
+    for name in USERS:
+        world.psk_of(f"sip:{name}@{DOMAIN}")
+    world.psk_of(CONFERENCE_URI)
+    kf.psk = sorted(world.user_psk.items())
+    flags = "".join(f" --fault {f}" for f in sorted(faults))
+    flags += " --mode3" if mode3 else ""
+    return kf.to_toml(f"keys of `mikeyshark synth {scenario} --seed {seed}{flags}`")
