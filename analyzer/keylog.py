@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from analyzer.capture import iter_frames
 from analyzer.decrypt import DecodedConnection, TlsSessionInfo
@@ -139,8 +139,8 @@ def write_decrypted_pcap(
     keys = {frozenset({(c.client.ip, c.client.port), (c.server.ip, c.server.port)}) for c in done}
     items: list[tuple[int, bytes]] = []
     for frame in iter_frames(*captures):
-        cls: Callable[[bytes], Packet] | None = scapy_conf.l2types.get(frame.linktype)
-        pkt = cls(frame.data) if cls is not None else None
+        cls = scapy_conf.l2types.get(frame.linktype)
+        pkt: Packet | None = cls(frame.data) if isinstance(cls, type) else None
         ipl = None
         if pkt is not None:
             ipl = pkt.getlayer(IP) or pkt.getlayer(IPv6)
