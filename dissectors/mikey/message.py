@@ -85,7 +85,9 @@ class MikeyMessage:
             out.append(f"PRF func {h.prf_func}")
         for p in self.payloads:
             if isinstance(p, Unknown):
-                out.append(f"payload type {p.ptype} ({len(p.raw)} bytes kept raw)")
+                out.append(
+                    f"payload type {p.ptype} at offset {p.offset} ({len(p.raw)} bytes kept raw)"
+                )
             elif isinstance(p, Kemac):
                 if p.encr_alg not in C.ENCR_ALG:
                     out.append(f"KEMAC encr alg {p.encr_alg}")

@@ -8,7 +8,7 @@ own fields, so a message can be rearranged without patching neighbours.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from dissectors.buffer import Reader, Writer
@@ -441,10 +441,15 @@ class Sakke:
 
 @dataclass(frozen=True, slots=True)
 class Unknown:
-    """A payload type we cannot size: its bytes (from its first byte) run to the end."""
+    """A payload type we cannot size: its bytes (from its first byte) run to the end.
+
+    ``offset`` (where it started in the parsed buffer) is for reports only; it takes no
+    part in equality, so a rebuilt message compares equal.
+    """
 
     ptype: int
     raw: bytes
+    offset: int = field(default=0, compare=False)
 
 
 Payload = (
@@ -475,18 +480,12 @@ def payload_type(p: Payload) -> int:
     return p.ptype if isinstance(p, Unknown) else p.PTYPE
 
 
-def _sized(r: Reader, table: dict[int, int], alg: int, nxt: int, field: str) -> bytes:
-    """Data whose length follows from an algorithm number.
-
-    An algorithm we do not know is still readable when its payload is the last one: the
-    data then runs to the end of the message (how MACs and V data sit in practice).
-    """
+def _sized(r: Reader, table: dict[int, int], alg: int, field: str) -> bytes:
+    """Data whose length follows from an algorithm number (a MAC, a hash)."""
     n = table.get(alg)
-    if n is not None:
-        return r.take(n, field)
-    if nxt == 0:
-        return r.rest()
-    raise r.error(f"unknown {field} algorithm {alg} in a non-final payload: length unknown", field)
+    if n is None:
+        raise r.error(f"unknown {field} algorithm {alg}: length unknown", field)
+    return r.take(n, field)
 
 
 def _parse_ts(r: Reader, ts_type: int) -> int:
@@ -498,33 +497,29 @@ def _parse_ts(r: Reader, ts_type: int) -> int:
 
 def parse_payload(ptype: int, r: Reader) -> tuple[Payload, int]:
     """One payload of type ``ptype`` at the reader's position; returns it and its next type."""
-    start = r.pos
     if ptype == Sign.PTYPE:
         b = r.u16("s_type_len")
         return Sign(b >> 12, r.take(b & 0x0FFF, "signature")), 0
     if ptype not in _PARSERS:
-        return Unknown(ptype, r.rest()), 0
+        at = r.pos
+        return Unknown(ptype, r.rest(), at), 0
     nxt = r.u8("next_payload")
-    try:
-        return _PARSERS[ptype](r, nxt), nxt
-    except Exception:
-        r.pos = start
-        raise
+    return _PARSERS[ptype](r), nxt
 
 
-def _p_kemac(r: Reader, nxt: int) -> Payload:
+def _p_kemac(r: Reader) -> Payload:
     ea = r.u8("encr_alg")
     data = r.take(r.u16("encr_data_len"), "encr_data")
     ma = r.u8("mac_alg")
-    return Kemac(ea, data, ma, _sized(r, C.MAC_LEN, ma, nxt, "mac"))
+    return Kemac(ea, data, ma, _sized(r, C.MAC_LEN, ma, "mac"))
 
 
-def _p_pke(r: Reader, nxt: int) -> Payload:
+def _p_pke(r: Reader) -> Payload:
     b = r.u16("c_data_len")
     return Pke(b >> 14, r.take(b & 0x3FFF, "data"))
 
 
-def _p_dh(r: Reader, nxt: int) -> Payload:
+def _p_dh(r: Reader) -> Payload:
     group = r.u8("dh_group")
     n = C.DH_VALUE_LEN.get(group)
     if n is None:
@@ -534,68 +529,72 @@ def _p_dh(r: Reader, nxt: int) -> Payload:
     return Dh(group, value, _parse_kv(r, b & 0x0F), b >> 4)
 
 
-def _p_t(r: Reader, nxt: int) -> Payload:
+def _p_t(r: Reader) -> Payload:
     ts_type = r.u8("ts_type")
     return T(ts_type, _parse_ts(r, ts_type))
 
 
-def _p_id(r: Reader, nxt: int) -> Payload:
+def _p_id(r: Reader) -> Payload:
     t = r.u8("id_type")
     return Id(t, r.take(r.u16("id_len"), "id_data"))
 
 
-def _p_cert(r: Reader, nxt: int) -> Payload:
+def _p_cert(r: Reader) -> Payload:
     t = r.u8("cert_type")
     return Cert(t, r.take(r.u16("cert_len"), "cert_data"))
 
 
-def _p_chash(r: Reader, nxt: int) -> Payload:
+def _p_chash(r: Reader) -> Payload:
     f = r.u8("hash_func")
-    return Chash(f, _sized(r, C.HASH_LEN, f, nxt, "hash"))
+    return Chash(f, _sized(r, C.HASH_LEN, f, "hash"))
 
 
-def _p_v(r: Reader, nxt: int) -> Payload:
+def _p_v(r: Reader) -> Payload:
     a = r.u8("auth_alg")
-    return V(a, _sized(r, C.MAC_LEN, a, nxt, "verification_data"))
+    return V(a, _sized(r, C.MAC_LEN, a, "verification_data"))
 
 
-def _p_sp(r: Reader, nxt: int) -> Payload:
+def _p_sp(r: Reader) -> Payload:
     no = r.u8("policy_no")
     prot = r.u8("prot_type")
     pr = r.sub(r.u16("policy_param_len"), "policy_params")
     params: list[SpParam] = []
     while not pr.eof():
         t = pr.u8("param_type")
-        params.append(SpParam(t, pr.take(pr.u8("param_len"), "param_value")))
+        n = pr.u8("param_len")
+        if prot == 0 and t in C.SRTP_PARAM_ONE_OCTET and n != 1:
+            pr.pos -= 1
+            raise pr.error(f"SRTP policy param {t} holds one octet, length says {n}", "param_len")
+        params.append(SpParam(t, pr.take(n, "param_value")))
     return Sp(no, prot, tuple(params))
 
 
-def _p_rand(r: Reader, nxt: int) -> Payload:
+def _p_rand(r: Reader) -> Payload:
     return Rand(r.take(r.u8("rand_len"), "rand"))
 
 
-def _p_err(r: Reader, nxt: int) -> Payload:
+def _p_err(r: Reader) -> Payload:
     return Err(r.u8("error_no"), r.u16("reserved"))
 
 
-def _p_tr(r: Reader, nxt: int) -> Payload:
+def _p_tr(r: Reader) -> Payload:
     role = r.u8("ts_role")
     ts_type = r.u8("ts_type")
     return Tr(role, ts_type, _parse_ts(r, ts_type))
 
 
-def _p_idr(r: Reader, nxt: int) -> Payload:
+def _p_idr(r: Reader) -> Payload:
     role = r.u8("id_role")
     t = r.u8("id_type")
     return Idr(role, t, r.take(r.u16("id_len"), "id_data"))
 
 
-def _p_randr(r: Reader, nxt: int) -> Payload:
+def _p_randr(r: Reader) -> Payload:
     role = r.u8("rand_role")
     return Randr(role, r.take(r.u8("rand_len"), "rand"))
 
 
-def _p_tp(r: Reader, nxt: int) -> Payload:
+def _p_tp(r: Reader) -> Payload:
     tt = r.u16("ticket_type")
     st = r.u8("subtype")
     ver = r.u8("version")
@@ -604,19 +603,19 @@ def _p_tp(r: Reader, nxt: int) -> Payload:
     return Tp(tt, st, ver, prf, flags, r.take(r.u16("policy_data_len"), "policy_data"))
 
 
-def _p_ticket(r: Reader, nxt: int) -> Payload:
+def _p_ticket(r: Reader) -> Payload:
     tt = r.u16("ticket_type")
     st = r.u8("subtype")
     ver = r.u8("version")
     return Ticket(tt, st, ver, r.take(r.u16("ticket_data_len"), "ticket_data"))
 
 
-def _p_genext(r: Reader, nxt: int) -> Payload:
+def _p_genext(r: Reader) -> Payload:
     t = r.u8("ext_type")
     return GeneralExt(t, r.take(r.u16("ext_len"), "ext_data"))
 
 
-def _p_sakke(r: Reader, nxt: int) -> Payload:
+def _p_sakke(r: Reader) -> Payload:
     params = r.u8("sakke_params")
     scheme = r.u8("id_scheme")
     return Sakke(params, scheme, r.take(r.u16("sakke_data_len"), "sakke_data"))
@@ -695,6 +694,8 @@ def build_payload(w: Writer, p: Payload, nxt: int) -> None:
         case Sp():
             pw = Writer()
             for prm in p.params:
+                if p.prot_type == 0 and prm.ptype in C.SRTP_PARAM_ONE_OCTET and len(prm.value) != 1:
+                    raise ValueError(f"SRTP policy param {prm.ptype} holds one octet")
                 pw.u8(prm.ptype).u8(len(prm.value)).raw(prm.value)
             params = pw.getvalue()
             w.u8(p.policy_no).u8(p.prot_type).u16(len(params)).raw(params)
