@@ -1,0 +1,270 @@
+"""tshark reads what the synthesizer writes: TCP, SIP/SDP, TLS decrypted with the TEK,
+MSRP / BFCP inside, and the MIKEY fields tshark knows.
+
+tshark 4.0 does not hand decrypted TLS to MSRP or BFCP (neither is in the ``tls.port``
+table nor a TLS heuristic), so the decrypted streams tshark prints with ``follow,tls,raw``
+are put back on a plain TCP connection and dissected with ``-d tcp.port==P,msrp|bfcp``.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+from scapy.utils import wrpcap
+
+from analyzer.synth import SCENARIOS, SynthResult, synthesize, write_capture
+from analyzer.synth.net import Cursor, Network, TcpConnection, write_frames
+
+pytestmark = pytest.mark.tshark
+SEED = 7
+
+
+def run(tshark: str, *args: str) -> str:
+    out = subprocess.run([tshark, *args], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def fields(
+    tshark: str, path: Path, flt: str, *names: str, extra: tuple[str, ...] = ()
+) -> list[list[str]]:
+    args = ["-r", str(path), *extra, "-Y", flt, "-T", "fields", "-E", "occurrence=a"]
+    for n in names:
+        args += ["-e", n]
+    return [line.split("\t") for line in run(tshark, *args).splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[SynthResult, Path]]:
+    d = tmp_path_factory.mktemp("synth")
+    out = {}
+    for name in SCENARIOS:
+        r = synthesize(name, seed=SEED)
+        p = d / f"{name}.pcap"
+        write_capture(r, p)
+        out[name] = (r, p)
+    return out
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_tcp_connections_opened_by_the_side_the_table_names(
+    tshark: str, captures: dict[str, tuple[SynthResult, Path]], scenario: str
+) -> None:
+    r, path = captures[scenario]
+    syns = fields(tshark, path, "tcp.flags.syn==1 && tcp.flags.ack==0", "ip.src", "tcp.dstport")
+    ue_ips = {c.ue for c in r.calls}
+    assert len(syns) == sum(len(c.media) for c in r.calls)
+    by_call_dir = {
+        c.call_id: ("203.0.113.30" if c.scenario.endswith("dial-in") else None) for c in r.calls
+    }
+    for c in r.calls:
+        for m in c.media:
+            assert m.tcp_client is not None
+            row = [m.tcp_client.ip, str(m.tcp_server.port if m.tcp_server else 0)]
+            assert row in syns
+            # dial-in: the MRFP connects; dial-out: the UE does (CONFORMANCE.md roles)
+            if by_call_dir[c.call_id]:
+                assert m.tcp_client.ip == "203.0.113.30"
+            else:
+                assert m.tcp_client.ip.startswith("198.51.100.")
+    assert ue_ips
+    # every connection ends with a FIN from each side
+    fins = fields(tshark, path, "tcp.flags.fin==1", "tcp.stream")
+    assert len(fins) == 2 * len(syns)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_sip_sdp_fields_match(
+    tshark: str, captures: dict[str, tuple[SynthResult, Path]], scenario: str
+) -> None:
+    r, path = captures[scenario]
+    invites = fields(
+        tshark,
+        path,
+        "sip.Method==INVITE",
+        "sip.Call-ID",
+        "sip.from.addr",
+        "sip.to.addr",
+        "sdp.media.proto",
+        "sdp.media_attr",
+    )
+    assert len(invites) == len(r.calls)
+    for c in r.calls:
+        row = next(x for x in invites if x[0] == c.call_id)
+        assert row[1] == c.offerer and row[2] == c.answerer
+        protos = row[3].split(",")
+        for m in c.media:
+            assert m.proto in protos
+        attrs = row[4]
+        assert "setup:actpass" in attrs
+        for m in c.media:
+            b64 = base64.b64encode(m.mikey_init).decode()
+            assert f"key-mgmt:mikey {b64}" in attrs
+    answers = fields(
+        tshark, path, "sip.Status-Code==200 && sdp", "sip.Call-ID", "sip.Contact", "sdp.media_attr"
+    )
+    for c in r.calls:
+        row = next(x for x in answers if x[0] == c.call_id)
+        assert "setup:active" in row[2]
+        for m in c.media:
+            assert f"key-mgmt:mikey {base64.b64encode(m.mikey_resp).decode()}" in row[2]
+        if c.scenario.endswith("dial-in"):
+            assert ";isfocus" in row[1]
+    focus_invites = fields(tshark, path, "sip.Method==INVITE", "sip.Call-ID", "sip.Contact")
+    for c in r.calls:
+        if c.scenario.endswith("dial-out"):
+            row = next(x for x in focus_invites if x[0] == c.call_id)
+            assert ";isfocus" in row[1]
+    byes = fields(tshark, path, "sip.Method==BYE", "sip.Call-ID")
+    assert sorted(b[0] for b in byes) == sorted(c.call_id for c in r.calls)
+
+
+def _follow(tshark: str, path: Path, tek: bytes, port: int) -> list[tuple[bool, bytes]]:
+    """Decrypted bytes of the TLS stream on ``port``: (from node 0, data) in order."""
+    streams = fields(tshark, path, f"tcp.port=={port} && tcp.flags.syn==1", "tcp.stream")
+    text = run(
+        tshark,
+        "-r",
+        str(path),
+        "-o",
+        f"tls.psk:{tek.hex()}",
+        "-d",
+        f"tcp.port=={port},tls",
+        "-q",
+        "-z",
+        f"follow,tls,raw,{streams[0][0]}",
+    )
+    body = text.split("\n", 1)[1]
+    out = []
+    for line in body.splitlines():
+        if not line.strip() or line.startswith(("=", "Follow", "Filter", "Node")):
+            continue
+        out.append((not line.startswith("\t"), bytes.fromhex(line.strip())))
+    return out
+
+
+def _plain_pcap(pieces: list[tuple[bool, bytes]], path: Path, port: int) -> None:
+    rng = random.Random(0)
+    net = Network(rng)
+    cur = Cursor(rng, 10**18)
+    a, b = net.host("a", "192.0.2.1"), net.host("b", "192.0.2.2")
+    conn = TcpConnection(net, cur, a, 50000, b, port)
+    conn.connect()
+    for from_a, data in pieces:
+        conn.send(from_a, data)
+    write_frames(net.frames(), path)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_tls_decrypts_with_tek_and_app_dissects(
+    tshark: str, captures: dict[str, tuple[SynthResult, Path]], scenario: str, tmp_path: Path
+) -> None:
+    r, path = captures[scenario]
+    for c in r.calls:
+        for m in c.media:
+            assert m.tcp_server is not None
+            pieces = _follow(tshark, path, m.tek, m.tcp_server.port)
+            assert pieces, "tshark decrypted nothing with the TEK"
+            plain = tmp_path / f"{m.protocol}-{m.csb_id}.pcap"
+            _plain_pcap(pieces, plain, 7777)
+            if m.protocol == "msrp":
+                rows = fields(
+                    tshark,
+                    plain,
+                    "msrp",
+                    "msrp.request.line",
+                    "msrp.response.line",
+                    "msrp.to.path",
+                    extra=("-d", "tcp.port==7777,msrp"),
+                )
+                sends = [x for x in rows if x[0].endswith("SEND")]
+                oks = [x for x in rows if x[1].endswith("200 OK")]
+                assert len(sends) >= 4 and len(oks) == len(sends)
+                sdp_paths = fields(
+                    tshark, path, f'sip.Call-ID=="{c.call_id}" && sdp', "sdp.media_attr"
+                )
+                paths = {
+                    a.split("path:", 1)[1]
+                    for row in sdp_paths
+                    for a in row[0].split(",")
+                    if a.startswith("path:")
+                }
+                assert {s[2] for s in sends} <= paths
+            else:
+                rows = fields(
+                    tshark,
+                    plain,
+                    "bfcp",
+                    "bfcp.primitive",
+                    "bfcp.conference_id",
+                    extra=("-d", "tcp.port==7777,bfcp"),
+                )
+                assert [x[0] for x in rows] == ["11", "12", "1", "4", "2", "4"]
+                confids = fields(
+                    tshark, path, f'sip.Call-ID=="{c.call_id}" && sdp', "sdp.media_attr"
+                )
+                confid = next(
+                    a.split(":", 1)[1]
+                    for row in confids
+                    for a in row[0].split(",")
+                    if a.startswith("confid:")
+                )
+                assert {x[1] for x in rows} == {confid}
+
+
+def test_tshark_decodes_mikey_fields(tshark: str, tmp_path: Path) -> None:
+    """HDR as tshark reads it; tshark has no GENERIC-ID map, so T/RAND/IDR/SP are read by
+    putting our payload chain (from byte 17, after the 1-entry GENERIC-ID HDR) behind an
+    SRTP-ID HDR with #CS = 0 that tshark knows."""
+    r = synthesize("msrp-dial-in", seed=SEED)
+    c = r.calls[0]
+    m = c.media[0]
+    init = m.mikey_init
+    srtp_hdr = init[:8] + bytes([0, 0])  # same version/type/next/V/PRF/CSB ID, #CS 0, map 0
+    pkts = [
+        Ether(dst="02:00:00:00:00:02")
+        / IP(src="192.0.2.1", dst="192.0.2.2")
+        / UDP(sport=2269, dport=2269)
+        / Raw(init),
+        Ether(dst="02:00:00:00:00:02")
+        / IP(src="192.0.2.1", dst="192.0.2.2")
+        / UDP(sport=2269, dport=2269)
+        / Raw(srtp_hdr + init[17:]),
+    ]
+    p = tmp_path / "mikey.pcap"
+    wrpcap(str(p), pkts)
+    rows = fields(
+        tshark,
+        p,
+        "mikey",
+        "mikey.version",
+        "mikey.type",
+        "mikey.csb_id",
+        "mikey.cs_count",
+        "mikey.cs_id_map_type",
+        "mikey.prf_func",
+        "mikey.v.set",
+    )
+    assert rows[0] == ["1", "14", f"0x{m.csb_id:08x}", "1", "2", "1", "1"]
+    rows = fields(
+        tshark,
+        p,
+        "frame.number==2",
+        "mikey.t.ts_type",
+        "mikey.rand.len",
+        "mikey.id.role",
+        "mikey.id.data",
+        "mikey.sp.proto_type",
+    )
+    ts_type, rand_len, roles, ids, prot = rows[0]
+    assert ts_type == "0" and rand_len == "16"
+    assert roles.split(",") == ["1", "2", "3"]
+    assert prot == "2"  # profile 13.1: Prot type TLS
+    assert ids.split(",") == [c.offerer, c.answerer, "kms.example.org"]
