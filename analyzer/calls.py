@@ -689,6 +689,19 @@ class SipFlowHandler:
                 self._deliver(st, st.framer.close(), st.src, st.dst)
         self._tcp.clear()
 
+    def oldest_pending_frame(self) -> int | None:
+        """The earliest frame whose bytes a stream still holds (a message may yet end there)."""
+        oldest: int | None = None
+        for st in self._tcp.values():
+            f: int | None = None
+            if st.framer is not None and st.framer.buffered and st.chunks:
+                f = st.chunks[0][1]
+            elif st.framer is None and st.pending_frames:
+                f = st.pending_frames[0][1]
+            if f is not None and (oldest is None or f < oldest):
+                oldest = f
+        return oldest
+
     def _frame_at(self, st: _Direction, offset: int) -> tuple[int, int]:
         """(frame, ts) of the chunk holding stream byte ``offset``."""
         best = st.chunks[0] if st.chunks else (0, 0, 0)

@@ -1,0 +1,450 @@
+"""Wireshark-like packet list and detail tree.
+
+A :class:`FrameView` is one row of the packet list: the columns tshark prints (No., Time,
+Source, Destination, Protocol, Length, Info) plus the detail tree of ``tshark -V``. The link,
+IP and transport layers are decoded here from the frame bytes; application messages found by
+the analyzer are attached to the frame where they complete as :class:`Pdu` s and rendered by
+the :class:`Renderer` registered for their kind. SIP (with SDP) registers itself below; the
+MIKEY, TLS, MSRP and BFCP stages register theirs with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.calls import SipRecord
+from analyzer.model import Frame, Problem
+from dissectors import sdp as sdplib
+from dissectors import sip as siplib
+from dissectors.errors import DissectError
+from dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
+from dissectors.link import LINKTYPE_ETHERNET, NET_IPV4, NET_IPV6, network_offset
+from dissectors.transport import TCP_ACK, TCP_SYN, decode_tcp, decode_udp, flag_names
+
+INDENT = "    "
+
+
+@dataclass(slots=True)
+class Node:
+    """One line of the detail tree and the lines under it."""
+
+    label: str
+    children: list[Node] = field(default_factory=list)
+
+    def add(self, label: str) -> Node:
+        child = Node(label)
+        self.children.append(child)
+        return child
+
+    def lines(self, depth: int = 0) -> Iterator[str]:
+        yield INDENT * depth + self.label
+        for c in self.children:
+            yield from c.lines(depth + 1)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"label": self.label}
+        if self.children:
+            d["children"] = [c.to_json() for c in self.children]
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """How one kind of message shows in the list and the tree.
+
+    ``protocol`` gives the Protocol column (e.g. ``SIP/SDP``); ``info`` the Info fragment
+    (fragments of several messages in one frame are concatenated, so a renderer ends its
+    fragment with its own separator, as tshark's SIP does with ``" | "``); ``detail`` the
+    subtree.
+    """
+
+    protocol: Callable[[Any], str]
+    info: Callable[[Any], str]
+    detail: Callable[[Any], Node]
+
+
+RENDERERS: dict[str, Renderer] = {}
+
+
+def register(kind: str, renderer: Renderer) -> None:
+    RENDERERS[kind] = renderer
+
+
+@dataclass(frozen=True, slots=True)
+class Pdu:
+    kind: str  # a key of RENDERERS
+    obj: Any
+
+
+@dataclass(slots=True)
+class FrameView:
+    number: int
+    ts_ns: int
+    rel_s: float
+    length: int
+    src: str = ""
+    dst: str = ""
+    protocol: str = ""
+    info: str = ""
+    layers: list[Node] = field(default_factory=list)
+    pdus: list[Pdu] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    segment_of: int | None = None  # frame in which a message this frame carries part of ends
+    conn: tuple[str, int, str, int] | None = None  # TCP 4-tuple (src, sport, dst, dport)
+    has_payload: bool = False
+
+    def columns(self) -> tuple[str, str]:
+        """(Protocol, Info) once the application messages are attached."""
+        if self.pdus:
+            kinds = [RENDERERS[p.kind] for p in self.pdus if p.kind in RENDERERS]
+            proto = kinds[-1].protocol(self.pdus[-1].obj) if kinds else self.protocol
+            info = "".join(RENDERERS[p.kind].info(p.obj) for p in self.pdus if p.kind in RENDERERS)
+            return proto, info.rstrip()
+        if self.segment_of is not None:
+            return self.protocol, f"{self.info} [TCP segment of a reassembled PDU]"
+        return self.protocol, self.info
+
+    def row(self) -> str:
+        proto, info = self.columns()
+        return (
+            f"{self.number:>5} {self.rel_s:>12.6f} {self.src:>15} → {self.dst:<15} "
+            f"{proto} {self.length} {info}"
+        ).rstrip()
+
+    def tree(self) -> list[Node]:
+        return [*self.layers, *(RENDERERS[p.kind].detail(p.obj) for p in self.pdus)]
+
+    def to_json(self, detail: bool) -> dict[str, Any]:
+        proto, info = self.columns()
+        d: dict[str, Any] = {
+            "number": self.number,
+            "time": round(self.rel_s, 6),
+            "source": self.src,
+            "destination": self.dst,
+            "protocol": proto,
+            "length": self.length,
+            "info": info,
+        }
+        if detail:
+            d["layers"] = [n.to_json() for n in self.tree()]
+        if self.problems:
+            d["problems"] = [p.to_json() for p in self.problems]
+        return d
+
+    def json_line(self, detail: bool) -> str:
+        return json.dumps(self.to_json(detail), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Link / IP / transport columns
+
+
+class FrameDecoder:
+    """Columns and lower-layer tree of each frame; TCP sequence numbers shown relative to
+    the first one seen per direction, like Wireshark. The table of directions is bounded."""
+
+    MAX_DIRECTIONS = 65536
+
+    def __init__(self) -> None:
+        self._first_ts: int | None = None
+        self._isn: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
+
+    def decode(self, frame: Frame) -> FrameView:
+        if self._first_ts is None:
+            self._first_ts = frame.ts_ns
+        rel = (frame.ts_ns - self._first_ts) / 1e9
+        v = FrameView(frame.number, frame.ts_ns, rel, frame.wirelen)
+        cap = len(frame.data)
+        v.layers.append(
+            Node(
+                f"Frame {frame.number}: {frame.wirelen} bytes on wire ({frame.wirelen * 8} bits), "
+                f"{cap} bytes captured ({cap * 8} bits)"
+            )
+        )
+        try:
+            self._decode(frame, v)
+        except DissectError as e:
+            v.protocol = v.protocol or "?"
+            v.info = f"[Malformed: {e.layer}: {e.reason}]"
+            v.problems.append(Problem(e.layer, e.reason, frame.number, None, e.field, e.offset))
+        return v
+
+    def _decode(self, frame: Frame, v: FrameView) -> None:
+        data = frame.data
+        kind, off = network_offset(frame.linktype, data)
+        if frame.linktype == LINKTYPE_ETHERNET:
+            v.layers.append(Node(f"Ethernet II, Src: {_mac(data[6:12])}, Dst: {_mac(data[0:6])}"))
+        if kind == NET_IPV4:
+            s, d, proto, start, end, _id, fragoff, mf = decode_ipv4(data, off)
+            v.src, v.dst = ntop(s), ntop(d)
+            v.layers.append(Node(f"Internet Protocol Version 4, Src: {v.src}, Dst: {v.dst}"))
+            if fragoff or mf:
+                v.protocol, v.info = "IPv4", "Fragmented IP protocol"
+                return
+        elif kind == NET_IPV6:
+            s, d, proto, start, end, frag = decode_ipv6(data, off)
+            v.src, v.dst = ntop(s), ntop(d)
+            v.layers.append(Node(f"Internet Protocol Version 6, Src: {v.src}, Dst: {v.dst}"))
+            if frag is not None:
+                v.protocol, v.info = "IPv6", "IPv6 fragment"
+                return
+        else:
+            v.protocol, v.info = "Unknown", f"link type {frame.linktype}"
+            return
+        if proto == PROTO_UDP:
+            sport, dport, ps, pe = decode_udp(data, start, end)
+            v.protocol, v.info = "UDP", f"{sport} → {dport} Len={pe - ps}"
+            v.layers.append(Node(f"User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}"))
+            v.has_payload = pe > ps
+        elif proto == PROTO_TCP:
+            sport, dport, seq, ack, flags, ps, win = decode_tcp(data, start, end)
+            n = end - ps
+            key = (v.src, sport, v.dst, dport)
+            isn = self._base(key, seq, flags)
+            rseq = (seq - isn) & 0xFFFFFFFF
+            peer = self._isn.get((v.dst, dport, v.src, sport))
+            info = f"{sport} → {dport} [{flag_names(flags)}] Seq={rseq}"
+            if flags & TCP_ACK and peer is not None:
+                info += f" Ack={(ack - peer) & 0xFFFFFFFF}"
+            info += f" Win={win} Len={n}"
+            v.protocol, v.info, v.conn, v.has_payload = "TCP", info, key, n > 0
+            v.layers.append(
+                Node(
+                    f"Transmission Control Protocol, Src Port: {sport}, Dst Port: {dport}, "
+                    f"Seq: {rseq}, Len: {n}"
+                )
+            )
+        else:
+            v.protocol, v.info = "IP", f"IP protocol {proto}"
+
+    def _base(self, key: tuple[str, int, str, int], seq: int, flags: int) -> int:
+        isn = self._isn.get(key)
+        if isn is None or flags & TCP_SYN:
+            # Relative numbers count the SYN as 1, so data starts at 1 (as in Wireshark).
+            isn = seq if flags & TCP_SYN else (seq - 1) & 0xFFFFFFFF
+            self._isn[key] = isn
+            if len(self._isn) > self.MAX_DIRECTIONS:
+                self._isn.popitem(last=False)
+        return isn
+
+
+def _mac(b: bytes) -> str:
+    return ":".join(f"{x:02x}" for x in b)
+
+
+# --------------------------------------------------------------------------------------------
+# SIP and SDP
+
+
+def _body_protocols(msg: siplib.SipMessage) -> list[str]:
+    """What tshark appends to "SIP" in the Protocol column for the body: SDP, XML, ..."""
+    types: list[str] = []
+    mt = msg.media_type
+    if mt is None or not msg.body:
+        return []
+    if mt.startswith("multipart/"):
+        try:
+            types = [(p.content_type or "").split(";")[0].strip().lower() for p in msg.body_parts()]
+        except DissectError:
+            return []
+    else:
+        types = [mt]
+    out = []
+    for t in types:
+        if t == "application/sdp":
+            out.append("SDP")
+        elif t.endswith("/xml") or t.endswith("+xml"):
+            out.append("XML")
+    return out
+
+
+def sip_protocol(rec: SipRecord) -> str:
+    return "/".join(["SIP", *_body_protocols(rec.msg)])
+
+
+def sip_info(rec: SipRecord) -> str:
+    """tshark's Info fragment for one SIP message (each ends in ``" | "``)."""
+    msg = rec.msg
+    start = msg.start
+    if isinstance(start, siplib.RequestLine):
+        text = f"Request: {start.method} {start.uri}"
+        try:
+            if start.method == "INVITE" and msg.to is not None and msg.to.tag is not None:
+                text += ", in-dialog"
+        except DissectError:
+            pass
+    else:
+        text = f"Status: {start.status} {start.reason}".rstrip()
+        method = msg.get("cseq")
+        if start.status >= 200 and method:
+            text += f" ({method.split()[-1]})"
+    text += " | "
+    mt = msg.media_type
+    if mt and msg.body and mt != "application/sdp" and not mt.startswith("multipart/"):
+        text += f" ({mt})"
+    return text
+
+
+def _uri_nodes(parent: Node, prefix: str, uri: str) -> None:
+    try:
+        u = siplib.SipUri.parse(uri)
+    except DissectError:
+        return
+    if u.user is not None:
+        parent.add(f"{prefix} User Part: {u.user}")
+    parent.add(f"{prefix} Host Part: {u.host}")
+    if u.port is not None:
+        parent.add(f"{prefix} Host Port: {u.port}")
+
+
+def _header_node(h: siplib.Header) -> Node:
+    shown = h.value.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    node = Node(f"{h.name}: {shown}" if h.name else shown)
+    key = h.key
+    try:
+        if key == "via":
+            for v in h.text.split(","):
+                via = siplib.Via.parse(v)
+                node.add(f"Transport: {via.transport}")
+                node.add(f"Sent-by Address: {via.host}")
+                if via.port is not None:
+                    node.add(f"Sent-by port: {via.port}")
+                if via.branch is not None:
+                    node.add(f"Branch: {via.branch}")
+        elif key in ("from", "to"):
+            na = siplib.NameAddr.parse(h.text)
+            if na.display:
+                node.add(f"SIP {key} display info: {na.display}")
+            a = node.add(f"SIP {key} address: {na.uri}")
+            _uri_nodes(a, f"SIP {key} address", na.uri)
+            if na.tag is not None:
+                node.add(f"SIP {key} tag: {na.tag}")
+        elif key == "contact":
+            for ct in siplib.SipMessage(siplib.StatusLine(0, ""), (h,)).contacts:
+                a = node.add(f"Contact URI: {ct.uri}")
+                _uri_nodes(a, "Contact URI", ct.uri)
+                for name, val in ct.params:
+                    node.add(f"Contact parameter: {name}" + (f"={val}" if val is not None else ""))
+        elif key == "cseq":
+            seq, _, method = h.text.partition(" ")
+            node.add(f"Sequence Number: {seq}")
+            node.add(f"Method: {method.strip()}")
+        elif key == "rack":
+            ra = siplib.SipMessage(siplib.StatusLine(0, ""), (h,)).rack
+            if ra is not None:
+                node.add(f"RSeq: {ra.rseq}")
+                node.add(f"CSeq: {ra.cseq}")
+                node.add(f"Method: {ra.method}")
+    except DissectError as e:
+        node.add(f"[Malformed: {e.reason}]")
+    return node
+
+
+def sip_detail(rec: SipRecord) -> Node:
+    msg = rec.msg
+    start = msg.start
+    title = "Session Initiation Protocol"
+    root = Node(title)
+    if isinstance(start, siplib.RequestLine):
+        root.label = f"{title} ({start.method})"
+        rl = root.add(f"Request-Line: {start}")
+        rl.add(f"Method: {start.method}")
+        ru = rl.add(f"Request-URI: {start.uri}")
+        _uri_nodes(ru, "Request-URI", start.uri)
+        rl.add(f"[Resent Packet: {rec.retransmission}]")
+    else:
+        root.label = f"{title} ({start.status})"
+        sl = root.add(f"Status-Line: {start}")
+        sl.add(f"Status-Code: {start.status}")
+        sl.add(f"[Resent Packet: {rec.retransmission}]")
+    if rec.first_frame != rec.frame:
+        root.add(f"[Reassembled from frames {rec.first_frame}-{rec.frame}]")
+    hdr = root.add("Message Header")
+    for h in msg.headers:
+        hdr.children.append(_header_node(h))
+    if msg.body:
+        body = root.add("Message Body")
+        if rec.sdp is not None:
+            body.children.append(sdp_detail(rec.sdp))
+        else:
+            body.add(f"{len(msg.body)} bytes ({msg.media_type or 'no Content-Type'})")
+    for p in rec.problems:
+        root.add(f"[Expert Info (Error): {p.field or p.layer}: {p.reason}]")
+    return root
+
+
+_SDP_NAMES = {
+    "v": "Session Description Protocol Version (v)",
+    "o": "Owner/Creator, Session Id (o)",
+    "s": "Session Name (s)",
+    "i": "Session Information (i)",
+    "u": "URI of Description (u)",
+    "e": "E-mail Address (e)",
+    "p": "Phone Number (p)",
+    "c": "Connection Information (c)",
+    "b": "Bandwidth Information (b)",
+    "t": "Time Description, active time (t)",
+    "r": "Repeat Time (r)",
+    "z": "Time Zone Adjustments (z)",
+    "k": "Encryption Key (k)",
+}
+
+
+def _sdp_line_node(ln: sdplib.SdpLine, media: bool) -> Node:
+    if ln.type == "a":
+        node = Node(f"{'Media' if media else 'Session'} Attribute (a): {ln.value}")
+        name, colon, value = ln.value.partition(":")
+        kind = "Media" if media else "Session"
+        node.add(f"{kind} Attribute Fieldname: {name}")
+        if colon:
+            node.add(f"{kind} Attribute Value: {value}")
+        if name.lower() == "key-mgmt":
+            try:
+                km = sdplib.KeyMgmt.parse(value)
+                node.add(f"Key Management Protocol (kmpid): {km.protocol}")
+                node.add(f"Key Management Data: {len(km.data)} bytes")
+            except DissectError as e:
+                node.add(f"[Malformed: {e.reason}]")
+        return node
+    if ln.type == "m":
+        node = Node(f"Media Description, name and address (m): {ln.value}")
+        try:
+            m = sdplib.MediaLine.parse(ln.value)
+            node.add(f"Media Type: {m.media}")
+            node.add(f"Media Port: {m.port}")
+            node.add(f"Media Protocol: {m.proto}")
+            for f in m.fmts:
+                node.add(f"Media Format: {f}")
+        except DissectError as e:
+            node.add(f"[Malformed: {e.reason}]")
+        return node
+    if ln.type == "c":
+        node = Node(f"Connection Information (c): {ln.value}")
+        try:
+            c = sdplib.Connection.parse(ln.value)
+            node.add(f"Connection Network Type: {c.nettype}")
+            node.add(f"Connection Address Type: {c.addrtype}")
+            node.add(f"Connection Address: {c.address}")
+        except DissectError as e:
+            node.add(f"[Malformed: {e.reason}]")
+        return node
+    if not ln.type:
+        return Node(f"Invalid line: {ln.value}")
+    return Node(f"{_SDP_NAMES.get(ln.type, f'Unknown ({ln.type})')}: {ln.value}")
+
+
+def sdp_detail(sd: sdplib.SessionDescription) -> Node:
+    root = Node("Session Description Protocol")
+    for ln in sd.session:
+        root.children.append(_sdp_line_node(ln, media=False))
+    for md in sd.media:
+        for ln in md.lines:
+            root.children.append(_sdp_line_node(ln, media=True))
+    return root
+
+
+register("sip", Renderer(sip_protocol, sip_info, sip_detail))
