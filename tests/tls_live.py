@@ -1,0 +1,260 @@
+"""Helpers for the live TLS tests: free loopback ports, a bounded tcpdump capture, and
+openssl s_server / s_client or our engine driven over real sockets.  Not a test module."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from dissectors.tls.engine import ApplicationData, PskConfig, TlsPskEngine
+
+TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    want = f":{port:04X} "
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if (cols[1] + " ").endswith(want) and cols[3] == "0A":
+                        return True
+        except OSError:
+            continue
+    return False
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    end = time.monotonic() + TIMEOUT
+    while not _listening(port):
+        if proc.poll() is not None or time.monotonic() > end:
+            err = proc.stderr.read() if proc.stderr else b""
+            raise RuntimeError(f"server on {port} did not start: {err[-500:]!r}")
+        time.sleep(0.02)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=TIMEOUT)
+    for s in (proc.stdin, proc.stdout, proc.stderr):
+        if s is not None:
+            s.close()
+
+
+@contextmanager
+def tcpdump_capture(tcpdump: str, path: Path, ports: list[int]) -> Iterator[None]:
+    """Capture loopback TCP on ``ports`` into ``path`` while the block runs."""
+    filt = " or ".join(f"tcp port {p}" for p in ports)
+    proc = subprocess.Popen(
+        [tcpdump, "-i", "lo", "-U", "-s", "0", "-w", str(path), filt],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stderr is not None
+        end = time.monotonic() + TIMEOUT
+        seen = b""
+        while b"listening on" not in seen:
+            if proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError(f"tcpdump did not start: {seen!r}")
+            r, _, _ = select.select([proc.stderr], [], [], 0.1)
+            if r:
+                seen += os.read(proc.stderr.fileno(), 4096)
+        time.sleep(0.2)
+        yield
+        time.sleep(0.3)  # let the last segments reach the file
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _read_until(proc: subprocess.Popen[bytes], want: bytes) -> bytes:
+    assert proc.stdout is not None
+    got = b""
+    end = time.monotonic() + TIMEOUT
+    while want not in got:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"waited for {want[:40]!r}, got {got[-200:]!r}")
+        r, _, _ = select.select([proc.stdout], [], [], left)
+        if r:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise RuntimeError(f"peer exited; got {got[-200:]!r}")
+            got += chunk
+    return got
+
+
+def _psk_args(psk: bytes, identity: bytes) -> list[str]:
+    return ["-psk", psk.hex(), "-psk_identity", identity.decode()]
+
+
+def _s_server(
+    openssl: str, port: int, psk: bytes, identity: bytes, args: list[str]
+) -> subprocess.Popen[bytes]:
+    cmd = [openssl, "s_server", "-nocert", "-accept", f"127.0.0.1:{port}", "-naccept", "1"]
+    cmd += ["-quiet", *_psk_args(psk, identity), *args]
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    wait_listening(port, proc)
+    return proc
+
+
+def _s_client(
+    openssl: str, port: int, psk: bytes, identity: bytes, args: list[str]
+) -> subprocess.Popen[bytes]:
+    cmd = [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-quiet", "-no_ign_eof"]
+    cmd += ["-nocommands", *_psk_args(psk, identity), *args]
+    return subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def openssl_pair(
+    openssl: str,
+    port: int,
+    psk: bytes,
+    identity: bytes,
+    server_args: list[str],
+    client_args: list[str],
+    c2s: bytes,
+    s2c: bytes,
+) -> tuple[bytes, bytes]:
+    """s_client sends ``c2s``, s_server sends ``s2c``; returns (what the server printed,
+    what the client printed)."""
+    srv = _s_server(openssl, port, psk, identity, server_args)
+    cli: subprocess.Popen[bytes] | None = None
+    try:
+        cli = _s_client(openssl, port, psk, identity, client_args)
+        assert cli.stdin is not None and srv.stdin is not None
+        cli.stdin.write(c2s)
+        cli.stdin.flush()
+        got_server = _read_until(srv, c2s)
+        srv.stdin.write(s2c)
+        srv.stdin.flush()
+        got_client = _read_until(cli, s2c)
+        cli.stdin.close()
+        cli.wait(timeout=TIMEOUT)
+        srv.wait(timeout=TIMEOUT)
+        return got_server, got_client
+    finally:
+        if cli is not None:
+            _stop(cli)
+        _stop(srv)
+
+
+def _pump(sock: socket.socket, eng: TlsPskEngine, until: bytes | None) -> bytes:
+    """Run ``eng`` over ``sock`` until the handshake is done and ``until`` was received."""
+    got = b""
+    sock.settimeout(TIMEOUT)
+    while not eng.handshake_complete or (until is not None and until not in got):
+        out = eng.data_to_send()
+        if out:
+            sock.sendall(out)
+        data = sock.recv(65536)
+        if not data:
+            raise RuntimeError(f"peer closed; got {got[-200:]!r}")
+        for ev in eng.receive_data(data):
+            if isinstance(ev, ApplicationData):
+                got += ev.data
+    out = eng.data_to_send()
+    if out:
+        sock.sendall(out)
+    return got
+
+
+def engine_client_vs_openssl(
+    openssl: str, port: int, config: PskConfig, server_args: list[str], c2s: bytes, s2c: bytes
+) -> tuple[bytes, bytes, TlsPskEngine]:
+    """Our client against s_server: returns (server printed, client received, engine)."""
+    srv = _s_server(openssl, port, config.psk, config.identity, server_args)
+    try:
+        assert srv.stdin is not None
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+            eng = TlsPskEngine(config, is_client=True)
+            eng.start()
+            _pump(sock, eng, None)
+            eng.send_application_data(c2s)
+            sock.sendall(eng.data_to_send())
+            got_server = _read_until(srv, c2s)
+            srv.stdin.write(s2c)
+            srv.stdin.flush()
+            got_client = _pump(sock, eng, s2c)
+            eng.close()
+            sock.sendall(eng.data_to_send())
+        srv.wait(timeout=TIMEOUT)
+        return got_server, got_client, eng
+    finally:
+        _stop(srv)
+
+
+def openssl_client_vs_engine(
+    openssl: str, port: int, config: PskConfig, client_args: list[str], c2s: bytes, s2c: bytes
+) -> tuple[bytes, bytes, TlsPskEngine]:
+    """s_client against our server: returns (server received, client printed, engine)."""
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", port))
+        ls.listen(1)
+        ls.settimeout(TIMEOUT)
+        cli = _s_client(openssl, port, config.psk, config.identity, client_args)
+        try:
+            assert cli.stdin is not None
+            cli.stdin.write(c2s)
+            cli.stdin.flush()
+            sock, _ = ls.accept()
+            with sock:
+                eng = TlsPskEngine(config, is_client=False)
+                eng.start()
+                got_server = _pump(sock, eng, c2s)
+                eng.send_application_data(s2c)
+                sock.sendall(eng.data_to_send())
+                got_client = _read_until(cli, s2c)
+                cli.stdin.close()
+                cli.wait(timeout=TIMEOUT)
+                with suppress(OSError):
+                    eng.receive_data(sock.recv(65536))
+            return got_server, got_client, eng
+        finally:
+            _stop(cli)
+
+
+def follow_tls(text: str) -> dict[int, tuple[str, bytes, bytes]]:
+    """Parse ``tshark -z follow,tls,raw,N`` output: stream -> (node 0, node-0 bytes,
+    node-1 bytes); node 1's lines are the tab-indented ones."""
+    out: dict[int, tuple[str, bytes, bytes]] = {}
+    for block in text.split("Follow: tls,raw")[1:]:
+        stream, node0, a, b = -1, "", b"", b""
+        for line in block.splitlines():
+            if line.startswith("Filter: tcp.stream eq "):
+                stream = int(line.split()[-1])
+            elif line.startswith("Node 0: "):
+                node0 = line[len("Node 0: ") :].strip()
+            elif line.startswith("\t"):
+                b += bytes.fromhex(line.strip())
+            elif line.strip() and all(c in "0123456789abcdef" for c in line.strip()):
+                a += bytes.fromhex(line.strip())
+        out[stream] = (node0, a, b)
+    return out
