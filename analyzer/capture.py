@@ -58,10 +58,6 @@ CHUNK = 1 << 20
 RESYNC_WINDOW = 4 * 1024 * 1024
 
 
-class CaptureError(Exception):
-    """The input is not a capture at all (unknown magic, empty file)."""
-
-
 @dataclass(slots=True)
 class _Interface:
     linktype: int
@@ -120,8 +116,10 @@ class CaptureReader:
     """Iterate the frames of one pcap or pcapng file, streaming.
 
     ``source`` is a path, ``"-"`` for standard input, or a binary file object. Frame numbers
-    start at ``first_number`` (1, like Wireshark). After iteration ``problems`` holds every
-    located read error and ``frames_read`` the number of frames yielded.
+    start at ``first_number`` (1, like Wireshark). Nothing is raised for bad input: after
+    iteration ``problems`` holds every located read error, ``frames_read`` the number of
+    frames yielded, and ``format`` stays None when the input was not a capture at all (cannot
+    be opened, empty, unknown magic) - the caller's "unreadable input".
     """
 
     def __init__(

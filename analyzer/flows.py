@@ -215,7 +215,7 @@ class TcpConnection:
 class _FragBuf:
     first_ts: int
     first_frame: int
-    pieces: dict[int, bytes]
+    pieces: list[tuple[int, bytes]]  # (offset, bytes) in arrival order
     size: int
     total: int | None = None  # known once the last fragment (no MF) arrived
 
@@ -437,7 +437,7 @@ class FlowTable:
             return None
         fb = self._frags.get(key)
         if fb is None:
-            fb = self._frags[key] = _FragBuf(frame.ts_ns, frame.number, {}, 0)
+            fb = self._frags[key] = _FragBuf(frame.ts_ns, frame.number, [], 0)
         if not mf:
             end = off + len(data)
             if fb.total is not None and fb.total != end:
@@ -450,18 +450,20 @@ class FlowTable:
                 )
             else:
                 fb.total = end
-        old = fb.pieces.get(off)
-        if old is not None:
-            if old != data[: len(old)]:
+        end = off + len(data)
+        for o, piece in fb.pieces:
+            a, b = max(o, off), min(o + len(piece), end)
+            if a < b and piece[a - o : b - o] != data[a - off : b - off]:
                 self._problem(
                     frame.number,
                     layer,
-                    f"fragment at {off} repeats with different bytes; the first copy is kept",
+                    f"fragment bytes {a}..{b} differ from an earlier fragment's; "
+                    "the first copy is kept",
                     "frag",
                     severity=Severity.WARNING,
                 )
-            return None
-        fb.pieces[off] = data
+                break
+        fb.pieces.append((off, data))
         fb.size += len(data)
         self._frag_bytes += len(data)
         while self._frag_bytes > self.max_frag_bytes and self._frags:
@@ -470,29 +472,22 @@ class FlowTable:
             self._frag_expired(k, victim, f"fragment memory exceeded {self.max_frag_bytes} bytes")
             if victim is fb:
                 return None
-        if fb.total is None:
+        total = fb.total
+        if total is None:
             return None
         # complete when the pieces cover 0..total without a hole
-        out = bytearray(fb.total)
         covered = 0
-        for o in sorted(fb.pieces):
+        for o, piece in sorted(fb.pieces, key=_first_of_pair):
             if o > covered:
                 return None
-            piece = fb.pieces[o]
-            e = min(o + len(piece), fb.total)
-            if e > covered:
-                if o < covered and bytes(out[o:covered]) != piece[: covered - o]:
-                    self._problem(
-                        frame.number,
-                        layer,
-                        f"overlapping fragments disagree at offset {o}; the first copy is kept",
-                        "frag",
-                        severity=Severity.WARNING,
-                    )
-                out[covered:e] = piece[covered - o : e - o]
-                covered = e
-        if covered < fb.total:
+            covered = max(covered, o + len(piece))
+        if covered < total:
             return None
+        out = bytearray(total)
+        # earliest arrival written last, so where fragments overlap the first copy wins
+        for o, piece in reversed(fb.pieces):
+            out[o : o + len(piece)] = piece[: max(0, total - o)]
+        del out[total:]
         del self._frags[key]
         self._frag_bytes -= fb.size
         self.stats.reassembled += 1
@@ -960,4 +955,8 @@ class FlowTable:
 
 
 def _first(t: tuple[int, bytes, int, int]) -> int:
+    return t[0]
+
+
+def _first_of_pair(t: tuple[int, bytes]) -> int:
     return t[0]

@@ -1,0 +1,221 @@
+"""Captures of every supported link type, fragments and malformed frames through the flow table.
+
+Frames are built with scapy and written to pcap files (scapy's PcapWriter or by hand), read
+back with CaptureReader and fed to FlowTable: the datagrams that come out, and the located
+problems for the bad frames, are checked one by one.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP, UDP, fragment
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
+from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q
+from scapy.layers.l2 import Ether as _Ether
+from scapy.packet import Packet, Raw
+
+from analyzer.capture import CaptureReader
+from analyzer.flows import FlowTable
+from analyzer.model import Frame
+from tests.test_capture_formats import pcap
+from tests.test_flows_tcp import Rec
+
+T0 = 1_700_000_000
+
+
+def run(path: Path, **kw: float) -> tuple[Rec, FlowTable]:
+    rec = Rec()
+    table = FlowTable(rec, file=str(path), **kw)  # type: ignore[arg-type]
+    reader = CaptureReader(path)
+    table.feed_all(reader)
+    assert reader.problems == []
+    return rec, table
+
+
+def write(path: Path, linktype: int, frames: list[bytes | Packet]) -> Path:
+    path.write_bytes(pcap([(T0 + i, 0, bytes(f)) for i, f in enumerate(frames)], linktype=linktype))
+    return path
+
+
+def Ether(**kw: object) -> Packet:
+    # explicit addresses: scapy would otherwise resolve them through the host's routes
+    return _Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", **kw)
+
+
+def sip_udp(i: int, v6: bool = False) -> Packet:
+    if v6:
+        return (
+            IPv6(src="2001:db8::1", dst="2001:db8::2")
+            / UDP(sport=5060, dport=5060)
+            / Raw(b"OPTIONS %d" % i)
+        )
+    return (
+        IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=5060, dport=5060) / Raw(b"OPTIONS %d" % i)
+    )
+
+
+def udp_seen(rec: Rec) -> list[tuple[int, str, str, bytes]]:
+    return [(n, str(s), str(d), p) for n, s, d, p in rec.udp]
+
+
+V4 = ("192.0.2.1:5060", "192.0.2.2:5060")
+V6 = ("[2001:db8::1]:5060", "[2001:db8::2]:5060")
+
+
+def sll2(proto: int) -> bytes:
+    return struct.pack("!HHIHBB8s", proto, 0, 2, 1, 0, 6, bytes(8))
+
+
+@pytest.mark.parametrize(
+    ("linktype", "wrap"),
+    [
+        (1, lambda p, v6: bytes(Ether() / p)),
+        (1, lambda p, v6: bytes(Ether() / Dot1Q(vlan=10) / p)),
+        (1, lambda p, v6: bytes(Ether() / Dot1AD(vlan=10) / Dot1Q(vlan=20) / p)),
+        (113, lambda p, v6: bytes(CookedLinux(pkttype=0, proto=0x86DD if v6 else 0x0800) / p)),
+        (276, lambda p, v6: sll2(0x86DD if v6 else 0x0800) + bytes(p)),
+        (0, lambda p, v6: struct.pack("<I", 30 if v6 else 2) + bytes(p)),
+        (0, lambda p, v6: struct.pack(">I", 24 if v6 else 2) + bytes(p)),
+        (108, lambda p, v6: struct.pack(">I", 28 if v6 else 2) + bytes(p)),
+        (101, lambda p, v6: bytes(p)),
+        (12, lambda p, v6: bytes(p)),
+        (14, lambda p, v6: bytes(p)),
+    ],
+    ids=[
+        "eth",
+        "vlan",
+        "qinq",
+        "sll",
+        "sll2",
+        "null-le",
+        "null-be",
+        "loop",
+        "raw",
+        "raw12",
+        "raw14",
+    ],
+)
+def test_link_types_carry_ipv4_and_ipv6(tmp_path: Path, linktype: int, wrap: object) -> None:
+    frames = [wrap(sip_udp(1), False), wrap(sip_udp(2, True), True)]  # type: ignore[operator]
+    rec, _ = run(write(tmp_path / "l.pcap", linktype, frames))
+    assert udp_seen(rec) == [(1, *V4, b"OPTIONS 1"), (2, *V6, b"OPTIONS 2")]
+    assert rec.problems == []
+
+
+def test_linktypes_ipv4_and_ipv6_only(tmp_path: Path) -> None:
+    rec, _ = run(write(tmp_path / "a.pcap", 228, [sip_udp(1)]))
+    assert udp_seen(rec) == [(1, *V4, b"OPTIONS 1")]
+    rec, _ = run(write(tmp_path / "b.pcap", 229, [sip_udp(2, True)]))
+    assert udp_seen(rec) == [(1, *V6, b"OPTIONS 2")]
+
+
+def test_non_ip_frames_are_skipped_quietly(tmp_path: Path) -> None:
+    arp = bytes(Ether(type=0x0806) / Raw(b"\x00" * 28))
+    rec, table = run(write(tmp_path / "arp.pcap", 1, [arp, Ether() / sip_udp(1)]))
+    assert udp_seen(rec) == [(2, *V4, b"OPTIONS 1")]
+    assert rec.problems == [] and table.stats.non_ip == 1
+
+
+def test_ipv4_fragments_out_of_order(tmp_path: Path) -> None:
+    big = (
+        IP(src="192.0.2.1", dst="192.0.2.2", id=4242)
+        / UDP(sport=5060, dport=5060)
+        / Raw(bytes(range(256)) * 12)
+    )
+    frags = fragment(big, fragsize=1000)
+    assert len(frags) == 4
+    order = [frags[2], frags[0], frags[3], frags[1]]
+    noise = Ether() / sip_udp(7)
+    frames = [Ether() / order[0], Ether() / order[1], noise, Ether() / order[2], Ether() / order[3]]
+    rec, table = run(write(tmp_path / "frag.pcap", 1, frames))
+    assert udp_seen(rec) == [(3, *V4, b"OPTIONS 7"), (5, *V4, bytes(range(256)) * 12)]
+    assert rec.problems == [] and table.stats.reassembled == 1
+
+
+def test_ipv4_fragments_with_conflicting_overlap(tmp_path: Path) -> None:
+    payload = UDP(sport=1, dport=2, len=8 + 24, chksum=0) / Raw(b"A" * 24)
+    whole = bytes(payload)
+    f1 = IP(src="1.1.1.1", dst="2.2.2.2", id=9, flags="MF", frag=0, proto=17) / Raw(whole[:16])
+    f1b = IP(src="1.1.1.1", dst="2.2.2.2", id=9, flags="MF", frag=1, proto=17) / Raw(b"B" * 8)
+    f2 = IP(src="1.1.1.1", dst="2.2.2.2", id=9, frag=2, proto=17) / Raw(whole[16:])
+    rec, _ = run(write(tmp_path / "ov.pcap", 101, [f1, f1b, f2]))
+    # f1b repeats bytes 8..16 with other content: reported; the first copy wins
+    assert [(n, p) for n, _, _, p in udp_seen(rec)] == [(3, b"A" * 24)]
+    [p] = rec.problems
+    assert (p.frame, p.layer, p.field) == (2, "ip", "frag") and "bytes 8..16 differ" in p.reason
+
+
+def test_ipv4_incomplete_datagram_times_out(tmp_path: Path) -> None:
+    big = IP(src="192.0.2.1", dst="192.0.2.2", id=77) / UDP() / Raw(b"x" * 3000)
+    frags = fragment(big, fragsize=1000)
+    frames = [Ether() / frags[0], Ether() / frags[1]]
+    path = tmp_path / "lost.pcap"
+    recs = [(T0, 0, bytes(frames[0])), (T0, 1, bytes(frames[1]))]
+    path.write_bytes(pcap([*recs, (T0 + 100, 0, bytes(Ether() / sip_udp(1)))]))
+    rec, table = run(path, frag_timeout=30.0)
+    assert udp_seen(rec) == [(3, *V4, b"OPTIONS 1")]
+    [p] = rec.problems
+    assert (p.frame, p.layer, p.field) == (1, "ip", "frag")
+    assert "id 77" in p.reason and "2 fragments" in p.reason
+    assert table.buffered_bytes == 0
+
+
+def test_ipv6_extension_headers_and_fragments(tmp_path: Path) -> None:
+    body = bytes(UDP(sport=5060, dport=5060, len=8 + 2000, chksum=0) / Raw(b"Z" * 2000))
+    base = IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrHopByHop()
+    # fragmentable part: a destination options header, then UDP
+    frag_part = bytes(IPv6ExtHdrDestOpt(nh=17)) + body
+    cut = [frag_part[:1200], frag_part[1200:]]
+    f1 = base / IPv6ExtHdrFragment(id=0x1234, offset=0, m=1, nh=60) / Raw(cut[0])
+    f2 = base / IPv6ExtHdrFragment(id=0x1234, offset=150, m=0, nh=60) / Raw(cut[1])
+    plain = (
+        IPv6(src="2001:db8::1", dst="2001:db8::2")
+        / IPv6ExtHdrDestOpt()
+        / UDP(sport=5060, dport=5060)
+        / Raw(b"plain")
+    )
+    rec, table = run(write(tmp_path / "v6.pcap", 101, [f2, plain, f1]))
+    assert udp_seen(rec) == [(2, *V6, b"plain"), (3, *V6, b"Z" * 2000)]
+    assert rec.problems == [] and table.stats.reassembled == 1
+
+
+def test_malformed_frames_are_located_and_the_rest_goes_on(tmp_path: Path) -> None:
+    good = bytes(Ether() / sip_udp(1))
+    bad_ihl = bytearray(good)
+    bad_ihl[14] = 0x44  # IHL 4 = 16 bytes
+    short = good[:30]  # caplen below the IPv4 header: truncated frame
+    lying_udp = bytearray(good)
+    lying_udp[14 + 20 + 4 : 14 + 20 + 6] = struct.pack("!H", 600)
+    tcp_short = bytes(Ether() / IP(src="192.0.2.1", dst="192.0.2.2", proto=6) / Raw(b"\x00" * 10))
+    frames = [bytes(bad_ihl), short, good, bytes(lying_udp), tcp_short, good]
+    rec, table = run(write(tmp_path / "bad.pcap", 1, frames))
+    assert [n for n, *_ in udp_seen(rec)] == [3, 6]
+    got = [(p.frame, p.layer, p.field, p.offset, p.file) for p in rec.problems]
+    f = str(tmp_path / "bad.pcap")
+    assert got == [
+        (1, "ip", "hdr_len", 14, f),
+        (2, "ip", "hdr_len", 14, f),
+        (4, "udp", "length", 38, f),
+        (5, "tcp", "hdr_len", 34, f),
+    ]
+    assert "header length 16 is below 20" in rec.problems[0].reason
+    assert table.stats.bad == 4
+
+
+def test_truncated_capture_of_a_tcp_segment(tmp_path: Path) -> None:
+    # snaplen cut the frame inside the TCP payload: IP total length exceeds what was captured
+    seg = bytes(
+        Ether()
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / TCP(sport=1, dport=2, flags="A")
+        / Raw(b"x" * 100)
+    )
+    rec = Rec()
+    table = FlowTable(rec, file="snap.pcap")
+    table.feed(Frame(1, 0, 1, seg[:80], len(seg)))
+    [p] = rec.problems
+    assert (p.frame, p.layer, p.field, p.file) == (1, "ip", "len", "snap.pcap")
+    assert "exceeds the 66 captured bytes" in p.reason
