@@ -362,7 +362,7 @@ def build_message(msg: Message) -> bytes:
     out = bytearray("\r\n".join(lines).encode("utf-8") + b"\r\n")
     end_line = f"-------{tid}{msg.flag}\r\n".encode()
     if msg.body is not None:
-        if b"\r\n" + end_line[:-3] in b"\r\n" + msg.body + b"\r\n":
+        if _end_line_re(tid.encode()).search(b"\r\n" + msg.body + b"\r\n"):
             raise ValueError("body contains the end-line of its transaction")
         out += b"\r\n" + msg.body + b"\r\n"
     out += end_line
@@ -638,22 +638,29 @@ class MsrpFramer:
         self._scanned = 0
 
     def _resync(self, out: list[Framed]) -> bool:
-        """Drop bytes up to the next start line; False while none is buffered yet."""
+        """Drop bytes up to the next valid start line; False while none is buffered yet.
+
+        A candidate need not start a line (garbage without a final CRLF may precede a good
+        message), so "MSRP " inside body text is only taken when a whole valid start line
+        follows it."""
         buf = self._buf
-        if buf.startswith(b"MSRP "):
-            idx = 0
-        else:
-            nl = buf.find(b"\nMSRP ")
-            idx = nl + 1 if nl >= 0 else -1
-        if idx < 0:
-            # Keep a tail that may yet become "\nMSRP ".
-            if len(buf) > 5:
-                self._consume(len(buf) - 5)
-            return False
-        self._consume(idx)
-        self._flush_garbage(out, self._base)
-        self._synced = True
-        return True
+        pos = 0
+        while True:
+            idx = buf.find(b"MSRP ", pos)
+            if idx < 0:
+                if len(buf) > 4:  # keep a tail that may yet become "MSRP "
+                    self._consume(len(buf) - 4)
+                return False
+            eol = buf.find(b"\r\n", idx, idx + MAX_START_LINE + 2)
+            if eol < 0 and len(buf) - idx <= MAX_START_LINE:
+                self._consume(idx)  # wait for the rest of the candidate line
+                return False
+            if eol >= 0 and _START_RE.match(buf, idx, eol):
+                self._consume(idx)
+                self._flush_garbage(out, self._base)
+                self._synced = True
+                return True
+            pos = idx + 1
 
     def _drain(self, out: list[Framed]) -> None:
         while self._buf:
