@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
+
 from dissectors.errors import DissectError
 from dissectors.mikey import constants as C
 from dissectors.mikey import crypto, transfer
@@ -693,7 +695,7 @@ def resolve_kms_leg(
             try:
                 plain = crypto.kemac_decrypt(kemac.encr_alg, tkeys, csb, tv, kemac.encr_data)
                 out.key_data = parse_key_data(plain, "mikey.kemac.keydata")
-            except (DissectError, ValueError):
+            except (DissectError, ValueError, InvalidUnwrap):
                 continue
             out.iv_t_from = label
             return out

@@ -14,6 +14,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer.cli import main
 from analyzer.keys import KeyFile, resolve_exchange, resolve_kms_leg
@@ -328,3 +330,41 @@ def test_cli_kms_leg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "RESOLVE_INIT V verifies with psk sip:conf1@conf.example.org" in out
     assert "MIKEY RESOLVE_RESP" in out
+
+
+# --- robustness: any damage is a typed failure, never another exception ---------------------
+
+_INIT, _RESP = exchange()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_damaged_exchanges_give_typed_failures(data: st.DataObject) -> None:
+    which = data.draw(st.sampled_from(["init", "resp"]))
+    raw = _INIT if which == "init" else _RESP
+    pos = data.draw(st.integers(0, len(raw) - 1))
+    new = data.draw(st.integers(0, 255))
+    damaged = raw[:pos] + bytes([new]) + raw[pos + 1 :]
+    try:
+        if which == "init":
+            r = resolve_exchange(damaged, _RESP, keyfile())
+        else:
+            r = resolve_exchange(_INIT, damaged, keyfile())
+    except DissectError:
+        assert which == "init"
+        return
+    if damaged != raw:
+        assert r.failures or r.notes, (which, pos, new)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 255))
+def test_damaged_ticket_data_only_raises_ticket_error(pos: int, new: int) -> None:
+    tk = parse(_INIT).find(Ticket)
+    assert tk is not None
+    td = bytearray(tk.data)
+    td[pos % len(td)] = new
+    try:
+        open_ticket(KMS_KEY, CSB, bytes(td))
+    except TicketError as e:
+        assert e.code in ("malformed", "bad-mac", "bad-key-data")

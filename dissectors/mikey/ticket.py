@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
+
 from dissectors.errors import DissectError
 from dissectors.mikey import constants as C
 from dissectors.mikey import crypto
@@ -158,8 +160,10 @@ def open_ticket(key: bytes, csb_id: int, data: bytes) -> OpenedTicket:
     try:
         plain = crypto.kemac_decrypt(k.encr_alg, keys, csb_id, pt.t_issue, k.encr_data)
         kd = parse_key_data(plain, "mikey.ticket.keydata")
-    except (DissectError, ValueError) as e:
-        raise TicketError("bad-key-data", f"ticket MAC verifies but key data is bad: {e}") from e
+    except (DissectError, ValueError, InvalidUnwrap) as e:
+        raise TicketError(
+            "bad-key-data", f"ticket MAC verifies but key data is bad: {e or 'AES-KW unwrap fails'}"
+        ) from e
     mpk = next((x.key for x in kd if x.key_type == KEY_TYPE_MPK), None)
     if mpk is None:
         raise TicketError("bad-key-data", "ticket key data holds no MPK (key type 4)")
