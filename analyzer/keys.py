@@ -78,6 +78,7 @@ class Conference:
 
 
 _PROFILE_KEYS: dict[str, type] = {"tls_prot_type": int, "bfcp_tls_client": str}
+_ENTRY_KEYS = {"kms": {"uri", "master_key"}, "psk": {"identity", "key"}, "tek": {"key", "identity"}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +154,12 @@ class _KeyFileReader:
         return start if table is not None else None
 
     def fail(self, table: str | None, index: int, key: str | None, msg: str) -> KeyFileError:
-        return KeyFileError(self.name, self.line_of(table, index, key), msg)
+        line = self.line_of(table, index, key)
+        if line is None and table is not None:
+            # an inline array (kms = [{...}]) has no header: point at its key instead
+            pat = re.compile(rf"\s*{re.escape(table)}\s*=")
+            line = next((n for n, t in enumerate(self.lines, 1) if pat.match(t)), None)
+        return KeyFileError(self.name, line, msg)
 
     def _hex(self, table: str, i: int, entry: dict[str, Any], key: str) -> bytes:
         where = f"[[{table}]] #{i + 1} {key}"
@@ -188,13 +194,8 @@ class _KeyFileReader:
         if not isinstance(v, list) or not all(isinstance(e, dict) for e in v):
             raise self.fail(None, 0, table, f"{table} must be an array of tables ([[{table}]])")
         for i, e in enumerate(v):
-            allowed = {
-                "kms": {"uri", "master_key"},
-                "psk": {"identity", "key"},
-                "tek": {"key", "identity"},
-            }[table]
             for k in e:
-                if k not in allowed:
+                if k not in _ENTRY_KEYS[table]:
                     raise self.fail(table, i, k, f"[[{table}]] #{i + 1}: unknown key {k!r}")
         return v
 

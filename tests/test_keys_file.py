@@ -122,3 +122,8 @@ def test_load_reads_a_file_and_names_it(tmp_path: Path) -> None:
         KeyFile.load(tmp_path / "missing.toml")
     assert e.value.line is None
     assert "missing.toml: cannot read key file" in str(e.value)
+
+
+def test_inline_array_error_points_at_its_key() -> None:
+    e = _error('# keys\nkms = [{uri = "a", master_key = "zz"}]\n')
+    assert (e.line, e.message) == (2, "[[kms]] #1 master_key is not an even number of hex digits")
