@@ -49,6 +49,7 @@ from dissectors.mikey import (
     build,
     build_key_data,
     parse,
+    parse_chain,
     parse_key_data,
 )
 
@@ -424,3 +425,90 @@ def test_builder_rejects_inconsistent_values() -> None:
         build(MikeyMessage(hdr, (Sign(0, b""), Rand(b""))))
     with pytest.raises(ValueError, match="needs salt"):
         build_key_data([KeyData(1, b"k")])
+
+
+# Offset and size of the length fields of each payload, from its first byte (PROTOCOLS.md
+# 1.6 and 13.2).
+LENGTH_FIELDS: dict[type, list[tuple[int, int]]] = {
+    Rand: [(1, 1)],
+    Idr: [(3, 2)],
+    Sp: [(3, 2)],
+    Ticket: [(5, 2)],
+    Kemac: [(2, 2)],
+    Id: [(2, 2)],
+    Cert: [(2, 2)],
+    GeneralExt: [(2, 2)],
+    Randr: [(2, 1)],
+    Tp: [(8, 2)],
+    Sakke: [(3, 2)],
+}
+
+
+def _transfer_init() -> bytes:
+    from dissectors.mikey.ticket import BaseTicket, protect_ticket
+    from dissectors.mikey.transfer import build_transfer_init
+
+    bt = BaseTicket(
+        1 << 32,
+        1 << 32,
+        9 << 32,
+        bytes(16),
+        b"sip:a@x",
+        b"sip:b@x",
+        b"kms",
+        bytes(16),
+        (bytes(16),),
+    )
+    td = protect_ticket(bytes(32), 7, bt)
+    return build_transfer_init(
+        csb_id=7, t_ntp=2 << 32, rand=bytes(16), initiator=b"sip:a@x", responder=b"sip:b@x",
+        kms_uri=b"kms", ticket_data=td, mpk=bytes(16),
+    )  # fmt: skip
+
+
+def test_every_length_field_of_a_transfer_init_lying_by_one() -> None:
+    from dissectors.mikey.message import build_chain
+
+    raw = _transfer_init()
+    msg = parse(raw)
+    hdr_len = len(build(MikeyMessage(msg.hdr, ())))
+    # GENERIC-ID map: #CS at 8, the entry's #P at 12, session data len at 14, SPI len at 16
+    fields = [(8, 1), (12, 1), (14, 2), (16, 1)]
+    for i, p in enumerate(msg.payloads):
+        start = hdr_len + len(build_chain(msg.payloads[:i])) if i else hdr_len
+        fields += [(start + off, size) for off, size in LENGTH_FIELDS.get(type(p), [])]
+    assert len(fields) == 4 + 6  # RAND, IDR x3, SP, TICKET
+    for off, size in fields:
+        value = int.from_bytes(raw[off : off + size], "big")
+        for delta in (-1, 1):
+            if value + delta < 0:
+                continue
+            bad = raw[:off] + (value + delta).to_bytes(size, "big") + raw[off + size :]
+            try:
+                got = parse(bad)
+            except DissectError as e:
+                assert e.layer == "mikey" and e.field, (off, delta)
+            else:
+                # as above: only by running into a payload type we do not know, reported
+                assert any("at offset" in u for u in got.unknowns()), (off, delta)
+
+
+def test_every_length_field_inside_the_ticket_lying_by_one() -> None:
+    from dissectors.mikey.message import build_chain
+    from dissectors.mikey.ticket import TicketError, open_ticket
+
+    tk = parse(_transfer_init()).find(Ticket)
+    assert tk is not None
+    chain = parse_chain(tk.data, tk.data[0], 1)
+    fields: list[tuple[int, int]] = []
+    for i, p in enumerate(chain):
+        start = 1 + len(build_chain(chain[:i]))
+        fields += [(start + off, size) for off, size in LENGTH_FIELDS.get(type(p), [])]
+    assert len(fields) == 5  # RAND, IDR x3, KEMAC
+    for off, size in fields:
+        value = int.from_bytes(tk.data[off : off + size], "big")
+        for delta in (-1, 1):
+            bad = tk.data[:off] + (value + delta).to_bytes(size, "big") + tk.data[off + size :]
+            with pytest.raises(TicketError) as e:
+                open_ticket(bytes(32), 7, bad)
+            assert e.value.code == "malformed", (off, delta, e.value.reason)
