@@ -48,6 +48,12 @@ from dissectors.mikey.payloads import (
     parse_key_data,
     payload_type,
 )
+from dissectors.mikey.transfer import (
+    build_resolve_init,
+    build_resolve_resp,
+    build_transfer_init,
+    build_transfer_resp,
+)
 
 __all__ = [
     "Cert",
@@ -90,6 +96,10 @@ __all__ = [
     "build",
     "build_chain",
     "build_key_data",
+    "build_resolve_init",
+    "build_resolve_resp",
+    "build_transfer_init",
+    "build_transfer_resp",
     "parse",
     "parse_chain",
     "parse_key_data",
