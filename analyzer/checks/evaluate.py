@@ -22,6 +22,8 @@ from analyzer.checks.rules import (
 )
 from analyzer.model import Endpoint
 from analyzer.report.model import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
+from dissectors.errors import DissectError
+from dissectors.sdp import MsrpUri
 
 # MIKEY-TICKET data types (PROTOCOLS.md 13.1); the names come with the parsed message.
 TRANSFER_INIT = 14
@@ -116,12 +118,13 @@ def _gen_auth(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
         return _unseen("could not tell which side is the conference (no isfocus, no policy URI)")
     if m.init is None or not m.init.parsed:
         return _unseen("no MIKEY-TICKET exchange in the offer to take the UE's identity from")
+    # The identity the ticket vouches for: the UE initiates in dial-in and is the
+    # responder the conference called in dial-out (RESP-IDENTITY judges what it answered).
     if call.direction is Direction.DIAL_IN:
-        who, ident, frame = "initiator (IDRi)", m.init.idr_i, m.init.frame
-    elif m.resp is not None and m.resp.parsed and m.resp.idr_r:
-        who, ident, frame = "responder (TRANSFER_RESP IDRr)", m.resp.idr_r, m.resp.frame
+        who, ident = "initiator (IDRi)", m.init.idr_i
     else:
-        who, ident, frame = "responder (IDRr)", m.init.idr_r, m.init.frame
+        who, ident = "responder (IDRr)", m.init.idr_r
+    frame = m.init.frame
     if not ident:
         return _fail(f"the MIKEY-TICKET exchange names no UE identity as {who}", frame)
     allowed = {ctx.normalize_uri(u) for u in ctx.policy.authorized}
@@ -453,8 +456,11 @@ def _sdp_of(m: MediaRecord, side: Side) -> SdpMedia | None:
 
 
 def _tcp_client_side(m: MediaRecord) -> Side | None:
+    """The side that opened the connection: as correlation bound it, else by address."""
     if m.tcp is None:
         return None
+    if m.tcp.client_side is not None:
+        return m.tcp.client_side
     for side in (Side.OFFERER, Side.ANSWERER):
         sdp = _sdp_of(m, side)
         if sdp is not None and sdp.address == m.tcp.client.ip:
@@ -658,41 +664,67 @@ def _msrp_paths(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     if (missing := _need_plaintext(m)) is not None:
         return missing
     if m.media_problems:
-        return _fail(f"MSRP: {m.media_problems[0][1]}", *(f for f, _ in m.media_problems[:10]))
+        reasons = "; ".join(r for _, r in m.media_problems[:3])
+        return _fail(f"MSRP: {reasons}", *(f for f, _ in m.media_problems[:10]))
     if not m.messages:
         return _unseen("no MSRP message inside the TLS session")
     if m.offer is None or m.answer is None:
         return _unseen("offer or answer missing: the a=path values are unknown")
-    paths = {_ep_key(m, Side.OFFERER): m.offer.path, _ep_key(m, Side.ANSWERER): m.answer.path}
     bad: list[tuple[int, str]] = []
-    sends: dict[str, int] = {}
-    answered: set[str] = set()
     for msg in m.messages:
+        side = _sender_side(m, msg.src)
+        if side is None:
+            continue
+        own = _sdp_of(m, side)
+        peer = _sdp_of(m, _other(side))
         f = msg.fields
-        own = _lookup_path(paths, msg.src)
-        peer = _lookup_path(paths, msg.dst)
-        from_path = tuple(str(x) for x in _as_seq(f.get("from_path")))
-        to_path = tuple(str(x) for x in _as_seq(f.get("to_path")))
-        if own is not None and from_path and own and from_path[-1] != own[-1]:
-            bad.append(
-                (msg.frame, f"From-Path {from_path[-1]} is not the sender's a=path {own[-1]}")
-            )
-        if peer is not None and to_path and peer and to_path[-1] != peer[-1]:
-            bad.append((msg.frame, f"To-Path {to_path[-1]} is not the peer's a=path {peer[-1]}"))
-        tid = str(f.get("transaction_id", ""))
-        if f.get("method") == "SEND" and f.get("success_report") != "no" and tid:
-            sends[tid] = msg.frame
-        if f.get("status") == 200:
-            answered.add(tid)
+        for header, sdp, whose in (("from_path", own, "sender's"), ("to_path", peer, "peer's")):
+            uris = [str(x) for x in _as_seq(f.get(header))]
+            if not uris or sdp is None or not sdp.path:
+                continue
+            # The endpoints are the last URIs: relays prepend themselves (RFC 4976), and an
+            # endpoint's own a=path ends with its own URI (RFC 4975 8.1).
+            end, want = uris[-1], sdp.path[-1]
+            if _uri_key(end) != _uri_key(want):
+                name = "From-Path" if header == "from_path" else "To-Path"
+                bad.append((msg.frame, f"{name} {end} is not the {whose} a=path {want}"))
     if bad:
-        return _fail("; ".join(r for _, r in bad[:3]), *(fr for fr, _ in bad[:20]))
-    unanswered = [fr for tid, fr in sends.items() if tid not in answered]
-    if unanswered:
-        return _fail(f"{len(unanswered)} SEND request(s) got no 200 response", *unanswered[:20])
+        return _fail(
+            "; ".join(r for _, r in bad[:3]) + " (RFC 4975; SDP a=path)",
+            *(fr for fr, _ in bad[:20]),
+        )
     return _ok(
         f"{len(m.messages)} MSRP message(s) parse; paths match a=path; every SEND got its 200",
         m.messages[0].frame,
     )
+
+
+def _other(side: Side) -> Side:
+    return Side.ANSWERER if side is Side.OFFERER else Side.OFFERER
+
+
+def _sender_side(m: MediaRecord, ep: Endpoint) -> Side | None:
+    if m.tcp is not None:
+        opener = _tcp_client_side(m)
+        if opener is not None:
+            if ep == m.tcp.client:
+                return opener
+            if ep == m.tcp.server:
+                return _other(opener)
+    for side in (Side.OFFERER, Side.ANSWERER):
+        sdp = _sdp_of(m, side)
+        if sdp is not None and sdp.address == ep.ip:
+            return side
+    return None
+
+
+def _uri_key(uri: str) -> tuple[str, int | None, str]:
+    """MSRP URI comparison (RFC 4975 6.1): host case-insensitive, port, session id."""
+    try:
+        u = MsrpUri.parse(uri)
+    except DissectError:
+        return (uri, None, "")
+    return (u.host.lower(), u.port, u.session_id)
 
 
 def _as_seq(v: object) -> tuple[object, ...]:
@@ -701,15 +733,6 @@ def _as_seq(v: object) -> tuple[object, ...]:
     if isinstance(v, str):
         return tuple(v.split())
     return ()
-
-
-def _ep_key(m: MediaRecord, side: Side) -> str | None:
-    sdp = _sdp_of(m, side)
-    return sdp.address if sdp is not None else None
-
-
-def _lookup_path(paths: dict[str | None, tuple[str, ...]], ep: Endpoint) -> tuple[str, ...] | None:
-    return paths.get(ep.ip)
 
 
 @_rule("BFCP-IDS")
@@ -892,7 +915,7 @@ def _combine(rule_id: str, outs: list[tuple[MediaRecord, Outcome]], *, many: boo
     order = (Status.FAIL, Status.NOT_OBSERVED, Status.PASS, Status.NOT_APPLICABLE)
     worst = min((o.status for _, o in outs), key=order.index)
     chosen = [(m, o) for m, o in outs if o.status is worst]
-    if many:
+    if many and len({o.message for _, o in chosen}) > 1:
         message = "; ".join(
             f"m-line {m.index} ({m.protocol.value}): {o.message}" for m, o in chosen
         )

@@ -272,7 +272,7 @@ RULES: tuple[Rule, ...] = (
         "TRANSFER_RESP's responder identity is the one the offerer called",
         "10 / 9-11",
         "resp-id-mismatch",
-        ("RESP-MAC", "GEN-AUTH"),
+        ("RESP-MAC",),
     ),
     _r(
         "ANSWER-SETUP",

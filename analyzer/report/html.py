@@ -29,7 +29,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 COL_WIDTH = 170
 ROW_HEIGHT = 26
 TOP = 58
-LEFT = 90
+LEFT = 150
 
 _ROLE_ORDER = (Role.UE, Role.PCSCF, Role.MRFC, Role.MRFP, Role.KMS)
 
@@ -38,7 +38,8 @@ _ROLE_ORDER = (Role.UE, Role.PCSCF, Role.MRFC, Role.MRFP, Role.KMS)
 class Column:
     x: int
     role: str
-    endpoints: tuple[str, ...]
+    hosts: tuple[str, ...]
+    endpoints: tuple[str, ...]  # every ip:port drawn in the column (its tooltip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ def build_ladder(call: CallRecord, index: int) -> Ladder:
             keys.setdefault(_column_key(ep, call.roles), set()).add(str(ep))
     ordered = sorted(keys, key=lambda k: (_ROLE_ORDER.index(k[0]), k[1]))
     xs = {k: LEFT + i * COL_WIDTH for i, k in enumerate(ordered)}
-    columns = tuple(Column(xs[k], k[0].value, tuple(sorted(keys[k]))[:3]) for k in ordered)
+    columns = tuple(Column(xs[k], k[0].value, (k[1],), tuple(sorted(keys[k]))) for k in ordered)
     arrows = []
     t0 = call.events[0].ts_ns if call.events else 0
     for row, ev in enumerate(sorted(call.events, key=lambda e: (e.frame, e.ts_ns))):

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from analyzer.checks.rules import Direction, Protocol, Role
+from analyzer.checks.rules import Direction, Protocol, Role, Side
 from analyzer.model import Endpoint, Problem
 
 
@@ -141,6 +141,7 @@ class TcpInfo:
     syn_frame: int | None
     syn_ts_ns: int | None
     bound_by: str = "sdp"  # "sdp" (addresses and ports) or "key" (TLS fallback)
+    client_side: Side | None = None  # which side of the offer/answer opened it
 
 
 @dataclass(slots=True)
@@ -229,7 +230,8 @@ class CallRecord:
     def scenario(self) -> str:
         if self.direction is None or not self.media:
             return "unknown"
-        return f"{self.media[0].protocol.value}-{self.direction.value}"
+        protocols = dict.fromkeys(m.protocol.value for m in self.media)
+        return f"{'+'.join(protocols)}-{self.direction.value}"
 
     @property
     def verdict(self) -> Verdict:

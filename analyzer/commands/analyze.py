@@ -1,0 +1,222 @@
+"""``mikeyshark analyze CAPTURE...``: every call checked against the TR 29.828 flows.
+
+Terminal summary (rich), and on request the JSON contract of DESIGN.md, a self-contained
+HTML report and JUnit XML. Exit codes: 0 no rule failed, 1 at least one rule failed, 2 usage
+or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from analyzer import __version__
+from analyzer.checks.evaluate import Context, Policy, evaluate_call
+from analyzer.keys import KeyFile, KeyFileError, TekKey
+from analyzer.pipeline import CaptureResult, analyze_capture
+from analyzer.report import json_report, junit
+from analyzer.report.html import render_html
+from analyzer.report.model import KeyRow, Report
+from analyzer.report.terminal import print_summary
+from dissectors import sip as siplib
+from dissectors.errors import DissectError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="check every call of the captures against the TR 29.828 flows",
+        description="Correlate SIP/SDP, MIKEY-TICKET, TCP, TLS-PSK and MSRP/BFCP per call "
+        "and judge each call against the rules of CONFORMANCE.md.",
+    )
+    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file(s)")
+    p.add_argument("--keys", metavar="FILE", help="key file (TOML): KMS keys, PSKs, policy")
+    p.add_argument(
+        "--psk",
+        action="append",
+        default=[],
+        metavar="HEX[:IDENTITY]",
+        help="a TLS PSK known directly (repeatable); tried like a [[tek]] of the key file",
+    )
+    p.add_argument("--json", metavar="FILE|-", help="write the JSON report ('-': stdout)")
+    p.add_argument("--html", metavar="FILE", help="write the self-contained HTML report")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one test per rule per call)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="captures analyzed at once")
+    p.add_argument(
+        "--reveal-keys", action="store_true", help="show keys in the reports, not fingerprints"
+    )
+    p.add_argument("--quiet", action="store_true", help="no terminal summary")
+    p.set_defaults(func=run)
+
+
+def parse_psk(text: str) -> TekKey:
+    """``HEX[:IDENTITY]`` of ``--psk``."""
+    hexpart, _, identity = text.partition(":")
+    try:
+        key = bytes.fromhex(hexpart)
+    except ValueError as e:
+        raise ValueError(f"--psk {hexpart[:8]}...: not hex ({e})") from None
+    if not key:
+        raise ValueError("--psk: empty key")
+    return TekKey(key, identity or None)
+
+
+def load_keys(path: str | None, psks: list[str]) -> KeyFile:
+    keys = KeyFile.load(path) if path else KeyFile()
+    extra = tuple(parse_psk(p) for p in psks)
+    if extra:
+        keys = dataclasses.replace(keys, tek=keys.tek + extra)
+    return keys
+
+
+def context_for(keys: KeyFile) -> Context:
+    policy = None
+    if keys.conference is not None:
+        policy = Policy(keys.conference.uri, tuple(keys.conference.authorized))
+    bfcp = str(keys.profile.get("bfcp_tls_client", "answerer"))
+    return Context(
+        policy=policy,
+        tls_prot_type=keys.tls_prot_type,
+        bfcp_tls_client=bfcp,
+        normalize_uri=_normalize,
+    )
+
+
+def _normalize(uri: str) -> str:
+    try:
+        return siplib.normalize_uri(uri)
+    except DissectError:
+        return uri.strip()
+
+
+def key_rows(keys: KeyFile) -> list[KeyRow]:
+    rows = [KeyRow("KMS master key", k.uri, k.master_key) for k in keys.kms]
+    rows += [KeyRow("PSK with the KMS", k.identity, k.key) for k in keys.psk]
+    rows += [KeyRow("TLS PSK (given)", k.identity or "-", k.key) for k in keys.tek]
+    return rows
+
+
+def build_report(results: list[CaptureResult], keys: KeyFile, reveal: bool) -> Report:
+    """Judge every call (in capture order, so REPLAY sees earlier calls first)."""
+    ctx = context_for(keys)
+    report = Report(version=__version__, keys=key_rows(keys), reveal_keys=reveal)
+    for res in results:
+        report.captures.append(res.info)
+        for call in sorted(res.calls, key=lambda c: c.invite_frame or 0):
+            evaluate_call(call, ctx)
+            report.calls.append(call)
+    return report
+
+
+class _LazyProgress:
+    """A progress bar that appears only when a capture takes more than a second."""
+
+    def __init__(self, console: Console, name: str) -> None:
+        self.console = console
+        self.name = name
+        self.start = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: Any = None
+
+    def __call__(self, frames: int, done: int, total: int) -> None:
+        elapsed = time.monotonic() - self.start
+        if self.bar is None:
+            if elapsed < 1.0:
+                return
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TextColumn("{task.fields[frames]} frames, {task.fields[rate]} frames/s"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.name, total=total or None, frames=0, rate=0)
+        rate = int(frames / elapsed) if elapsed > 0 else 0
+        self.bar.update(self.task, completed=done, frames=frames, rate=rate)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _analyze_one(path: str, keys: KeyFile, reveal: bool) -> CaptureResult:
+    return analyze_capture(path, keys, reveal=reveal)
+
+
+def analyze_all(
+    paths: list[str], keys: KeyFile, *, reveal: bool, jobs: int, console: Console | None
+) -> list[CaptureResult]:
+    if jobs > 1 and len(paths) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
+            futures = [pool.submit(_analyze_one, p, keys, reveal) for p in paths]
+            return [f.result() for f in futures]
+    out = []
+    for p in paths:
+        bar = _LazyProgress(console, Path(p).name) if console is not None else None
+        try:
+            out.append(analyze_capture(p, keys, reveal=reveal, progress=bar))
+        finally:
+            if bar is not None:
+                bar.close()
+    return out
+
+
+def _write(path: str, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        Path(path).write_text(text, encoding="utf-8")
+
+
+def _unreadable(res: CaptureResult) -> bool:
+    return res.info.frames == 0 and any(p.layer == "capture" for p in res.info.errors)
+
+
+def run(args: argparse.Namespace) -> int:
+    err = Console(stderr=True)
+    if args.jobs < 1:
+        err.print("mikeyshark analyze: --jobs must be at least 1")
+        return EXIT_USAGE
+    try:
+        keys = load_keys(args.keys, args.psk)
+    except (KeyFileError, ValueError) as e:
+        err.print(f"mikeyshark analyze: {e}", markup=False, highlight=False)
+        return EXIT_USAGE
+    console = err if args.json == "-" else Console()
+    results = analyze_all(
+        list(args.captures),
+        keys,
+        reveal=args.reveal_keys,
+        jobs=args.jobs,
+        console=None if args.quiet else err,
+    )
+    report = build_report(results, keys, args.reveal_keys)
+    if not args.quiet:
+        print_summary(report, console)
+    try:
+        if args.json:
+            _write(args.json, json_report.dumps(report))
+        if args.html:
+            _write(args.html, render_html(report))
+        if args.junit:
+            _write(args.junit, junit.junit_xml(report))
+    except OSError as e:
+        err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
+        return EXIT_USAGE
+    if any(_unreadable(r) for r in results):
+        return EXIT_USAGE
+    return report.exit_code

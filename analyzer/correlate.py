@@ -1,0 +1,944 @@
+"""Bind each media session of each call to its MIKEY exchange, TCP connection and TLS session.
+
+Input: the calls of :mod:`analyzer.calls` (SIP dialogs, offer/answer, one media session per
+m-line) and the TCP connections the pipeline saw (each with its reassembled bytes). Output:
+one :class:`~analyzer.report.model.CallRecord` per call with a ``MediaRecord`` per MSRP/BFCP
+m-line, ready for the rules.
+
+Binding a connection to an m-line (issue 6 item 1):
+
+1. by the SDP: the connection's server is one side's address and port (``c=``/``m=``, or the
+   host and port of its ``a=path`` URI) and its client is at the other side's address;
+2. otherwise by key: a connection nobody claimed whose TLS handshake verifies with the
+   m-line's TEK belongs to it (NATs and media relays rewrite addresses, keys they cannot).
+
+Dial-in vs dial-out follows CONFORMANCE.md: the side whose Contact carries ``isfocus`` is the
+conference; failing that the key file's ``[conference] uri``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from analyzer import media as medialib
+from analyzer.calls import Call, CallTracker, MediaSession, OfferAnswer, SipRecord
+from analyzer.checks.rules import (
+    EV_ANSWER,
+    EV_INVITE,
+    EV_MEDIA,
+    EV_RESOLVE,
+    EV_TCP,
+    EV_TLS,
+    Direction,
+    Protocol,
+    Role,
+    Side,
+    flow_for,
+)
+from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder, TlsSessionInfo
+from analyzer.keys import KeyFile, Resolution, resolve_exchange, resolve_kms_leg
+from analyzer.model import Endpoint, Problem, Severity, StreamChunk
+from analyzer.report.model import (
+    CallRecord,
+    KeyStatus,
+    KmsLeg,
+    LadderEvent,
+    MediaMessage,
+    MediaRecord,
+    MikeyInfo,
+    SdpMedia,
+    TcpInfo,
+    TlsInfo,
+    TreeNode,
+    fingerprint,
+)
+from dissectors import sip as siplib
+from dissectors.errors import DissectError
+from dissectors.mikey.message import MikeyMessage
+from dissectors.mikey.message import parse as parse_mikey
+from dissectors.mikey.payloads import Rand, T, Ticket
+from dissectors.mikey.tree import render_tree
+from dissectors.sdp import KeyMgmt, MediaDescription, MsrpUri, SessionDescription
+from dissectors.tls.constants import CIPHER_SUITES, Kx
+
+MEDIA_PROTOCOLS = frozenset({"msrp", "bfcp"})
+MAX_LADDER_MEDIA = 40  # media messages drawn per m-line; the rest is in the JSON
+
+
+@dataclass(slots=True)
+class ConnRecord:
+    """One TCP connection as the pipeline collected it (bytes bounded by the pipeline)."""
+
+    index: int
+    client: Endpoint
+    server: Endpoint
+    syn_frame: int | None
+    first_frame: int
+    first_ts_ns: int
+    chunks: list[tuple[bool, StreamChunk]] = field(default_factory=list)
+    truncated: bool = False
+    claimed: bool = False
+    size: int = 0  # payload bytes kept in ``chunks``
+
+    def first_data(self, from_client: bool) -> StreamChunk | None:
+        return next((c for fc, c in self.chunks if fc == from_client and c.data), None)
+
+    def data_frames(self) -> list[int]:
+        return sorted({c.frame for _, c in self.chunks if c.data})
+
+
+@dataclass(slots=True)
+class Decoded:
+    """What one connection gave when decoded with one m-line's keys."""
+
+    info: TlsSessionInfo
+    plaintext: list[AppData]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An m-line while correlation is in progress."""
+
+    call: CallRecord
+    session: MediaSession
+    record: MediaRecord
+    resolution: Resolution | None
+    candidates: list[PskCandidate]
+    conn: ConnRecord | None = None
+    decoded: Decoded | None = None
+    kms_events: list[LadderEvent] = field(default_factory=list)
+
+
+# --- SDP -----------------------------------------------------------------------------------
+
+
+def _raw_key_mgmt(
+    sd: SessionDescription, md: MediaDescription
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """(mikey keymgmt-data as written, "media"/"session", every key-mgmt protocol present)."""
+    protocols: list[str] = []
+    found: tuple[str | None, str | None] = (None, None)
+    for level, section in (("session", sd), ("media", md)):
+        for v in section.attrs("key-mgmt"):
+            parts = v.split()
+            if not parts:
+                continue
+            protocols.append(parts[0].lower())
+            if parts[0].lower() == "mikey" and (found[0] is None or level == "media"):
+                found = (parts[1] if len(parts) > 1 else "", level)
+    return found[0], found[1], tuple(protocols)
+
+
+def _sdp_media(
+    rec: SipRecord, sd: SessionDescription, index: int, problems: list[Problem]
+) -> SdpMedia | None:
+    if index >= len(sd.media):
+        return None
+    md = sd.media[index]
+    try:
+        m = md.m
+        conn = sd.media_connection(index)
+        km, level, protocols = _raw_key_mgmt(sd, md)
+        paths: tuple[str, ...] = ()
+        try:
+            paths = tuple(str(p) for p in md.paths)
+        except DissectError as e:
+            problems.append(_problem(e, rec.frame))
+        floorids: tuple[str, ...] = ()
+        confid = userid = None
+        try:
+            floorids = tuple(str(f.floor_id) for f in md.floorids)
+            c, u = md.confid, md.userid
+            confid = str(c) if c is not None else None
+            userid = str(u) if u is not None else None
+        except (DissectError, ValueError) as e:
+            problems.append(Problem("sdp", f"BFCP attribute: {e}", rec.frame))
+        return SdpMedia(
+            frame=rec.frame,
+            index=index,
+            media=m.media,
+            port=m.port,
+            proto=m.proto,
+            address=conn.address if conn is not None else None,
+            setup=md.setup,
+            connection=md.connection_attr,
+            path=paths,
+            cema=md.msrp_cema,
+            key_mgmt=km,
+            key_mgmt_level=level,
+            key_mgmt_protocols=protocols,
+            confid=confid,
+            userid=userid,
+            floorids=floorids,
+            floorctrl=" ".join(md.floorctrl) or None,
+        )
+    except DissectError as e:
+        problems.append(_problem(e, rec.frame))
+        return None
+
+
+def _problem(e: DissectError, frame: int | None) -> Problem:
+    return Problem(e.layer, e.reason, frame, field=e.field, offset=e.offset)
+
+
+# --- MIKEY ---------------------------------------------------------------------------------
+
+
+def lines_to_tree(lines: list[tuple[int, str]]) -> TreeNode | None:
+    """Nest (depth, text) lines (dissectors.mikey.tree) into a TreeNode."""
+    if not lines:
+        return None
+
+    def build(i: int, depth: int) -> tuple[list[TreeNode], int]:
+        nodes: list[TreeNode] = []
+        while i < len(lines) and lines[i][0] >= depth:
+            d, text = lines[i]
+            if d > depth:  # a jump of more than one level: attach to the last node
+                kids, i = build(i, d)
+                if nodes:
+                    last = nodes[-1]
+                    nodes[-1] = TreeNode(last.label, last.value, last.children + tuple(kids))
+                else:
+                    nodes.extend(kids)
+                continue
+            kids, i = build(i + 1, depth + 1)
+            label, _, value = text.partition(": ")
+            nodes.append(TreeNode(label, value, tuple(kids)))
+        return nodes, i
+
+    roots, _ = build(0, lines[0][0])
+    if len(roots) == 1:
+        return roots[0]
+    return TreeNode("MIKEY", "", tuple(roots))
+
+
+def mikey_info(frame: int, encoded: str | None, reveal: bool) -> tuple[MikeyInfo, bytes | None]:
+    """Decode one a=key-mgmt:mikey value; never raises."""
+    data_b64 = encoded or ""
+    try:
+        km = KeyMgmt.parse(f"mikey {data_b64}")
+    except DissectError as e:
+        return MikeyInfo(frame, data_b64, False, error=e.reason), None
+    try:
+        msg = parse_mikey(km.data)
+    except DissectError as e:
+        return MikeyInfo(frame, data_b64, False, error=f"{e.reason} at offset {e.offset}"), km.data
+    return _info_from(frame, data_b64, msg, reveal), km.data
+
+
+def _text(b: bytes | None) -> str | None:
+    if b is None:
+        return None
+    return b.decode("utf-8", "replace")
+
+
+def _info_from(frame: int, data_b64: str, msg: MikeyMessage, reveal: bool) -> MikeyInfo:
+    t = msg.find(T)
+    r = msg.find(Rand)
+    idr = {role: msg.idr(role) for role in (1, 2, 3)}
+    t_value: bytes | None = None
+    if t is not None:
+        try:
+            t_value = t.value_bytes
+        except KeyError:
+            t_value = None
+    return MikeyInfo(
+        frame=frame,
+        data_b64=data_b64,
+        parsed=True,
+        data_type=msg.hdr.data_type,
+        data_type_name=msg.data_type_name,
+        has_ticket=msg.find(Ticket) is not None,
+        csb_id=msg.hdr.csb_id,
+        cs_count=len(msg.hdr.cs_ids()),
+        idr_i=_text(idr[1].data) if idr[1] else None,
+        idr_r=_text(idr[2].data) if idr[2] else None,
+        idr_kms=_text(idr[3].data) if idr[3] else None,
+        t_value=t_value,
+        rand=r.value if r is not None else None,
+        tree=lines_to_tree(render_tree(msg, reveal)),
+    )
+
+
+def _ntp_text(v: int) -> str:
+    from dissectors.mikey.tree import ntp_to_text
+
+    return ntp_to_text(0, v)
+
+
+def key_status(res: Resolution | None, keys: KeyFile, reveal: bool) -> KeyStatus:
+    configured = bool(keys.kms or keys.psk)
+    if res is None:
+        return KeyStatus(keys_configured=configured)
+    err = (
+        res.failure("ticket-not-opened") or res.failure("bad-key-data") or res.failure("malformed")
+    )
+    ks = KeyStatus(
+        keys_configured=configured,
+        ticket_opened=res.ticket_opened,
+        opened_by=res.opened_by,
+        mode=res.mode,
+        ticket_error=err.reason if err is not None else None,
+        init_mac_ok=res.init_mac_ok,
+        resp_mac_ok=res.resp_mac_ok,
+        resp_csb_matches=res.same_csb,
+        tek_candidates=len(res.tek_candidates),
+    )
+    if res.validity is not None:
+        ks.valid_from_ns = res.validity.start_ns
+        ks.valid_to_ns = res.validity.end_ns
+    tk = res.ticket
+    if tk is not None:
+        ks.ticket_idr_r = _text(tk.responder)
+        ks.mpk = tk.mpk
+        ks.tgks = tk.tgks
+
+        def key(k: bytes) -> str:
+            return k.hex() if reveal else f"sha256:{fingerprint(k)} ({len(k)} bytes)"
+
+        ks.ticket_tree = TreeNode(
+            "ticket",
+            f"opened with {res.opened_by} ({res.mode})",
+            (
+                TreeNode("time of issue", _ntp_text(tk.t_issue)),
+                TreeNode("valid from", _ntp_text(tk.t_start)),
+                TreeNode("valid to", _ntp_text(tk.t_end)),
+                TreeNode("RAND", tk.rand.hex()),
+                TreeNode("IDRi", _text(tk.initiator) or ""),
+                TreeNode("IDRr", _text(tk.responder) or ""),
+                TreeNode("IDRkms", _text(tk.kms_uri) or ""),
+                TreeNode("MPK", key(tk.mpk)),
+                *(TreeNode(f"TGK {i + 1}", key(g)) for i, g in enumerate(tk.tgks)),
+            ),
+        )
+    return ks
+
+
+# --- TCP / TLS ---------------------------------------------------------------------------
+
+
+def _endpoints(sdp: SdpMedia | None, msrp_paths: bool) -> tuple[set[Endpoint], set[str]]:
+    """Addresses a side listens on (SDP c=/m= and a=path) and the IPs it may connect from."""
+    eps: set[Endpoint] = set()
+    ips: set[str] = set()
+    if sdp is None:
+        return eps, ips
+    if sdp.address is not None:
+        eps.add(Endpoint(sdp.address, sdp.port))
+        ips.add(sdp.address)
+    if msrp_paths:
+        for p in sdp.path:
+            try:
+                u = MsrpUri.parse(p)
+            except DissectError:
+                continue
+            host = u.host.strip("[]")
+            ips.add(host)
+            if u.port is not None:
+                eps.add(Endpoint(host, u.port))
+    return eps, ips
+
+
+def _client_side(conn: ConnRecord, m: MediaRecord) -> Side | None:
+    """Which side of the offer/answer the connection's client is."""
+    o_eps, o_ips = _endpoints(m.offer, m.protocol is Protocol.MSRP)
+    a_eps, a_ips = _endpoints(m.answer, m.protocol is Protocol.MSRP)
+    if conn.server in o_eps and conn.server not in a_eps:
+        return Side.ANSWERER
+    if conn.server in a_eps and conn.server not in o_eps:
+        return Side.OFFERER
+    if conn.client.ip in o_ips and conn.client.ip not in a_ips:
+        return Side.OFFERER
+    if conn.client.ip in a_ips and conn.client.ip not in o_ips:
+        return Side.ANSWERER
+    return None
+
+
+def _sdp_match(conn: ConnRecord, m: MediaRecord) -> bool:
+    o_eps, o_ips = _endpoints(m.offer, m.protocol is Protocol.MSRP)
+    a_eps, a_ips = _endpoints(m.answer, m.protocol is Protocol.MSRP)
+    if m.answer is None:
+        return conn.server in o_eps
+    return (conn.server in o_eps and conn.client.ip in a_ips) or (
+        conn.server in a_eps and conn.client.ip in o_ips
+    )
+
+
+def decode_connection(conn: ConnRecord, candidates: list[PskCandidate]) -> Decoded:
+    dec = TlsConnectionDecoder(candidates)
+    out: list[AppData] = []
+    for from_client, chunk in conn.chunks:
+        out.extend(dec.feed(from_client, chunk))
+    info = dec.finish()
+    return Decoded(info, out)
+
+
+def _verified(info: TlsSessionInfo) -> bool:
+    return info.psk is not None or bool(info.binder_ok)
+
+
+def tls_info(conn: ConnRecord, d: Decoded, candidates: int) -> TlsInfo | None:
+    info = d.info
+    if not info.is_tls:
+        return None
+    hello_from_client = info.client_hello_from_client
+    client: Endpoint | None = None
+    hello_frame = hello_ts = None
+    if hello_from_client is not None:
+        client = conn.client if hello_from_client else conn.server
+        first = conn.first_data(hello_from_client)
+        if first is not None:
+            hello_frame, hello_ts = first.frame, first.ts_ns
+    suite = CIPHER_SUITES.get(info.cipher_suite) if info.cipher_suite is not None else None
+    psk_suite: bool | None = None
+    if info.cipher_suite is not None:
+        psk_suite = suite is not None and suite.kx in (Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.TLS13)
+    verified: bool | None
+    if _verified(info):
+        verified = True
+    elif info.binder_ok is False or (
+        candidates
+        and info.version is not None
+        and info.undecryptable_reason == "no candidate key matched"
+    ):
+        verified = False
+    else:
+        verified = None
+    return TlsInfo(
+        client=client,
+        client_hello_frame=hello_frame,
+        client_hello_ts_ns=hello_ts,
+        version=info.version_name,
+        cipher_suite=info.suite_name,
+        psk_suite=psk_suite,
+        psk_identity=info.psk_identity.decode("utf-8", "replace") if info.psk_identity else None,
+        key_verified=verified,
+        oracle=info.oracle,
+        decrypted=info.decrypted,
+        frames=tuple(conn.data_frames()[:50]),
+    )
+
+
+# --- media messages -------------------------------------------------------------------------
+
+
+def _media_messages(p: _Pending, problems: list[Problem]) -> None:
+    m, conn, d = p.record, p.conn, p.decoded
+    assert conn is not None and d is not None
+    sess = medialib.make_session(m.protocol.value, conn.client, conn.server)
+    for app in d.plaintext:
+        sender = conn.client if app.from_client else conn.server
+        sess.feed(sender, StreamChunk(app.frame, app.ts_ns, app.stream_offset, app.data))
+    sess.close()
+    if not d.info.is_tls and d.plaintext:
+        proto = d.info.plaintext_protocol or medialib.sniff(d.plaintext[0].data)
+        if proto in MEDIA_PROTOCOLS:
+            m.plaintext_frames = sorted({a.frame for a in d.plaintext})
+    for rec in sess.messages:
+        fields = sess.to_json(rec)  # type: ignore[arg-type]
+        fields.pop("frame", None)
+        fields.pop("from", None)
+        m.messages.append(
+            MediaMessage(rec.frame, rec.ts_ns, rec.sender, rec.receiver, _summary(fields), fields)
+        )
+    for prob in sess.problems:
+        if prob.severity is Severity.ERROR:
+            m.media_problems.append((prob.frame or 0, prob.reason))
+        problems.append(prob)
+    if isinstance(sess, medialib.MsrpSession):
+        for rec in sess.unanswered():
+            tid = rec.message.transaction_id
+            m.media_problems.append((rec.frame, f"{rec.message.method} {tid} got no response"))
+        for req, resp in sess.response_of.items():
+            r = sess.messages[resp]
+            if r.message.status != 200 and sess.messages[req].message.method == "SEND":
+                m.media_problems.append((r.frame, f"SEND answered with {r.message.status}"))
+        for chat in sess.transcript():
+            for issue in chat.problems:
+                m.media_problems.append((chat.frame, f"message {chat.message_id}: {issue}"))
+
+
+def _summary(f: dict[str, object]) -> str:
+    if "primitive" in f:
+        return str(f["primitive"])
+    if f.get("method") is not None:
+        return f"{f['method']} {f.get('transaction_id', '')}".strip()
+    return f"{f.get('status')} {f.get('transaction_id', '')}".strip()
+
+
+# --- calls ---------------------------------------------------------------------------------
+
+
+def _pick_negotiation(call: Call) -> OfferAnswer | None:
+    """The initial offer/answer of the call that has MSRP/BFCP media (the confirmed fork)."""
+    with_media = [
+        oa
+        for oa in call.negotiations
+        if any(ms.negotiation is oa and ms.protocol in MEDIA_PROTOCOLS for ms in call.media)
+    ]
+    if not with_media:
+        return None
+    first_offer = min(oa.offer.index for oa in with_media)
+    forks = [oa for oa in with_media if oa.offer.index == first_offer]
+
+    def rank(oa: OfferAnswer) -> tuple[int, int]:
+        confirmed = oa.dialog is not None and oa.dialog.state == "confirmed"
+        return (0 if confirmed else 1 if oa.answer is not None else 2, oa.offer.index)
+
+    return min(forks, key=rank)
+
+
+def _uri_of(na: siplib.NameAddr | None) -> str | None:
+    return na.uri if na is not None else None
+
+
+def _focus_host(call: Call) -> str | None:
+    for r in call.records:
+        try:
+            for c in r.msg.contacts:
+                if c.param("isfocus") is not None:
+                    return c.parsed_uri().host
+        except DissectError:
+            continue
+    return None
+
+
+def _same_uri(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return False
+    try:
+        return siplib.normalize_uri(a) == siplib.normalize_uri(b)
+    except DissectError:
+        return a == b
+
+
+def _direction(oa: OfferAnswer, rec: CallRecord, keys: KeyFile) -> Direction | None:
+    d = oa.dialog
+    if d is not None:
+        if d.callee_focus and not d.caller_focus:
+            return Direction.DIAL_IN
+        if d.caller_focus and not d.callee_focus:
+            return Direction.DIAL_OUT
+    if keys.conference is not None:
+        if _same_uri(rec.to_uri, keys.conference.uri):
+            return Direction.DIAL_IN
+        if _same_uri(rec.from_uri, keys.conference.uri):
+            return Direction.DIAL_OUT
+    return None
+
+
+def _new_call_record(call: Call, oa: OfferAnswer, keys: KeyFile, capture: str) -> CallRecord:
+    offer = oa.offer
+    msg = offer.msg
+    rec = CallRecord(call_id=call.call_id, capture=capture)
+    if msg.is_request:
+        rec.from_uri, rec.to_uri = _uri_of(msg.from_), _uri_of(msg.to)
+        rec.offerer, rec.answerer = offer.src, offer.dst
+        rec.invite_frame, rec.invite_ts_ns = offer.frame, offer.ts_ns
+    else:  # offer in a response (INVITE without SDP): the callee offers
+        rec.from_uri, rec.to_uri = _uri_of(msg.to), _uri_of(msg.from_)
+        rec.offerer, rec.answerer = offer.src, offer.dst
+        inv = call.first_invite
+        rec.invite_frame = inv.frame if inv else offer.frame
+        rec.invite_ts_ns = inv.ts_ns if inv else offer.ts_ns
+    if oa.answer is not None:
+        rec.answer_frame, rec.answer_ts_ns = oa.answer.frame, oa.answer.ts_ns
+        rec.answer_status = oa.answer.msg.status
+    rec.direction = _direction(oa, rec, keys)
+    if rec.direction is not None:
+        rec.focus_uri = rec.to_uri if rec.direction is Direction.DIAL_IN else rec.from_uri
+    rec.problems.extend(call.problems)
+    return rec
+
+
+def _candidates(res: Resolution | None, keys: KeyFile) -> list[PskCandidate]:
+    if res is not None:
+        return [PskCandidate(c.key, c.derivation) for c in res.tek_candidates]
+    return [PskCandidate(t.key, t.identity or "[[tek]] of the key file") for t in keys.tek]
+
+
+def _media_record(
+    call: Call,
+    ms: MediaSession,
+    rec: CallRecord,
+    keys: KeyFile,
+    reveal: bool,
+) -> tuple[MediaRecord, Resolution | None]:
+    oa = ms.negotiation
+    problems = rec.problems
+    offer = _sdp_media(oa.offer, oa.offer_sdp, ms.index, problems)
+    answer = None
+    if oa.answer is not None and oa.answer_sdp is not None:
+        answer = _sdp_media(oa.answer, oa.answer_sdp, ms.index, problems)
+    m = MediaRecord(index=ms.index, protocol=Protocol(ms.protocol), offer=offer, answer=answer)
+    init_bytes = resp_bytes = None
+    if offer is not None and offer.key_mgmt is not None:
+        m.init, init_bytes = mikey_info(offer.frame, offer.key_mgmt, reveal)
+    if answer is not None and answer.key_mgmt is not None:
+        m.resp, resp_bytes = mikey_info(answer.frame, answer.key_mgmt, reveal)
+    res: Resolution | None = None
+    if init_bytes is not None and m.init is not None and m.init.parsed:
+        try:
+            res = resolve_exchange(
+                init_bytes,
+                resp_bytes if m.resp is not None and m.resp.parsed else None,
+                keys,
+                rec.invite_ts_ns,
+            )
+        except DissectError as e:
+            problems.append(_problem(e, m.init.frame))
+        else:
+            m.init.prot_types = tuple(cs.prot_type for cs in res.crypto_sessions)
+    m.key = key_status(res, keys, reveal)
+    return m, res
+
+
+def _choose_conn(p: _Pending, conns: Iterable[ConnRecord]) -> ConnRecord | None:
+    found = [c for c in conns if not c.claimed and _sdp_match(c, p.record)]
+    if not found:
+        return None
+    offer_frame = p.session.offer_frame
+    # The connection that starts nearest after the offer; one opened earlier (a fault) last.
+    return min(found, key=lambda c: (c.first_frame < offer_frame, abs(c.first_frame - offer_frame)))
+
+
+def _bind(p: _Pending, conn: ConnRecord, how: str, decoded: Decoded | None = None) -> None:
+    conn.claimed = True
+    p.conn = conn
+    p.decoded = decoded if decoded is not None else decode_connection(conn, p.candidates)
+    m = p.record
+    m.tcp = TcpInfo(
+        client=conn.client,
+        server=conn.server,
+        syn_frame=conn.syn_frame,
+        syn_ts_ns=conn.first_ts_ns if conn.syn_frame is not None else None,
+        bound_by=how,
+        client_side=_client_side(conn, m),
+    )
+    m.data_frames = conn.data_frames()
+    m.tls = tls_info(conn, p.decoded, len(p.candidates))
+    if m.key is not None and p.decoded.info.psk is not None:
+        m.key.tek = p.decoded.info.psk
+        m.key.recovered = True
+        m.key.oracle = p.decoded.info.oracle
+
+
+# --- ladder -------------------------------------------------------------------------------
+
+
+def _sip_label(r: SipRecord, oa: OfferAnswer) -> str:
+    msg = r.msg
+    base = (msg.method or "?") if msg.is_request else siplib_status(msg)
+    if r is oa.offer:
+        base += " (offer)"
+    elif r is oa.answer:
+        base += " (answer)"
+    if r.retransmission:
+        base += " [retransmission]"
+    return base
+
+
+def siplib_status(msg: siplib.SipMessage) -> str:
+    start = msg.start
+    if isinstance(start, siplib.StatusLine):
+        return f"{start.status} {start.reason}".strip()
+    return "?"
+
+
+def _events(call: Call, oa: OfferAnswer, rec: CallRecord, pend: list[_Pending]) -> None:
+    flow = None
+    if rec.direction is not None and rec.media:
+        flow = flow_for(rec.media[0].protocol, rec.direction)
+    steps = flow.steps if flow is not None else {}
+    for r in call.records:
+        step = event = ""
+        if r is oa.offer:
+            step, event = steps.get(EV_INVITE, ""), EV_INVITE
+        elif r is oa.answer:
+            step, event = steps.get(EV_ANSWER, ""), EV_ANSWER
+        rec.events.append(
+            LadderEvent(r.frame, r.ts_ns, r.src, r.dst, "sip", _sip_label(r, oa), step, event)
+        )
+    for p in pend:
+        m, conn = p.record, p.conn
+        if conn is None:
+            continue
+        if conn.syn_frame is not None:
+            rec.events.append(
+                LadderEvent(
+                    conn.syn_frame,
+                    conn.first_ts_ns,
+                    conn.client,
+                    conn.server,
+                    "tcp",
+                    f"TCP SYN (m-line {m.index})",
+                    steps.get(EV_TCP, ""),
+                    EV_TCP,
+                )
+            )
+        if m.tls is not None and m.tls.client is not None and m.tls.client_hello_frame:
+            dst = conn.server if m.tls.client == conn.client else conn.client
+            rec.events.append(
+                LadderEvent(
+                    m.tls.client_hello_frame,
+                    m.tls.client_hello_ts_ns or 0,
+                    m.tls.client,
+                    dst,
+                    "tls",
+                    "TLS ClientHello",
+                    steps.get(EV_TLS, ""),
+                    EV_TLS,
+                )
+            )
+        elif m.plaintext_frames:
+            first = conn.chunks[0][1] if conn.chunks else None
+            if first is not None:
+                src = conn.client if conn.chunks[0][0] else conn.server
+                dst = conn.server if conn.chunks[0][0] else conn.client
+                rec.events.append(
+                    LadderEvent(
+                        first.frame,
+                        first.ts_ns,
+                        src,
+                        dst,
+                        m.protocol.value,
+                        f"{m.protocol.value.upper()} in the clear",
+                    )
+                )
+        for i, msg in enumerate(m.messages[:MAX_LADDER_MEDIA]):
+            rec.events.append(
+                LadderEvent(
+                    msg.frame,
+                    msg.ts_ns,
+                    msg.src,
+                    msg.dst,
+                    m.protocol.value,
+                    msg.summary,
+                    steps.get(EV_MEDIA, "") if i == 0 else "",
+                    EV_MEDIA if i == 0 else "",
+                )
+            )
+        if m.kms is not None and p.kms_events:
+            rec.events.extend(p.kms_events)
+    rec.events.sort(key=lambda e: (e.frame, e.ts_ns))
+
+
+def _roles(call: Call, oa: OfferAnswer, rec: CallRecord) -> None:
+    focus_ip = _focus_host(call)
+    ue_is_offerer = rec.direction is not Direction.DIAL_OUT
+    ue_sig = rec.offerer if ue_is_offerer else rec.answerer
+    ue_ips = {ue_sig.ip} if ue_sig is not None else set()
+    conf_media_ips: set[str] = set()
+    for m in rec.media:
+        ue_sdp = m.offer if ue_is_offerer else m.answer
+        conf_sdp = m.answer if ue_is_offerer else m.offer
+        if ue_sdp is not None and ue_sdp.address:
+            ue_ips.add(ue_sdp.address)
+        if conf_sdp is not None and conf_sdp.address:
+            conf_media_ips.add(conf_sdp.address)
+    for ev in rec.events:
+        for ep in (ev.src, ev.dst):
+            if ep in rec.roles:
+                continue
+            if ev.kind == "http":
+                role = Role.KMS if ep.port in (80, 443, 8080) or ep == ev.dst else Role.MRFC
+            elif ep.ip in ue_ips:
+                role = Role.UE
+            elif ev.kind == "sip":
+                role = Role.MRFC if focus_ip is not None and ep.ip == focus_ip else Role.PCSCF
+            elif ep.ip in conf_media_ips:
+                role = Role.MRFP
+            else:
+                role = Role.MRFP
+            rec.roles[ep] = role
+
+
+# --- KMS leg -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class HttpMessage:
+    frame: int
+    ts_ns: int
+    from_client: bool
+    start: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def http_messages(conn: ConnRecord, max_body: int = 1 << 20) -> list[HttpMessage]:
+    """HTTP/1.1 messages with a Content-Length body, per direction, in stream order."""
+    out: list[HttpMessage] = []
+    for from_client in (True, False):
+        buf = bytearray()
+        frames: list[tuple[int, int, int]] = []
+        for fc, c in conn.chunks:
+            if fc != from_client or not c.data:
+                continue
+            if c.gap:
+                break
+            frames.append((len(buf), c.frame, c.ts_ns))
+            buf += c.data
+        pos = 0
+        while True:
+            end = buf.find(b"\r\n\r\n", pos)
+            if end < 0:
+                break
+            head = bytes(buf[pos:end]).decode("latin-1").split("\r\n")
+            headers = {}
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            try:
+                length = int(headers.get("content-length", "0"))
+            except ValueError:
+                break
+            if length < 0 or length > max_body or end + 4 + length > len(buf):
+                break
+            body = bytes(buf[end + 4 : end + 4 + length])
+            last = end + 4 + length - 1
+            frame, ts = next(((f, t) for off, f, t in reversed(frames) if off <= last), (0, 0))
+            out.append(HttpMessage(frame, ts, from_client, head[0], headers, body))
+            pos = end + 4 + length
+    return sorted(out, key=lambda h: h.frame)
+
+
+def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) -> None:
+    by_ticket: dict[bytes, _Pending] = {}
+    for p in pend:
+        if p.resolution is not None:
+            tk = p.resolution.init.find(Ticket)
+            if tk is not None:
+                by_ticket[tk.data] = p
+    if not by_ticket:
+        return
+    for conn in conns:
+        if conn.claimed:
+            continue
+        first = conn.first_data(True)
+        if first is None or not first.data.startswith(b"POST "):
+            continue
+        msgs = http_messages(conn)
+        reqs = [h for h in msgs if h.from_client and "mikey" in h.headers.get("content-type", "")]
+        resps = [
+            h for h in msgs if not h.from_client and "mikey" in h.headers.get("content-type", "")
+        ]
+        for req, resp in zip(reqs, resps + [None] * (len(reqs) - len(resps)), strict=False):
+            try:
+                im = parse_mikey(req.body)
+            except DissectError:
+                continue
+            tk = im.find(Ticket)
+            owner = by_ticket.get(tk.data) if tk is not None else None
+            if owner is None or owner.resolution is None:
+                continue
+            conn.claimed = True
+            idr_r = im.idr(2)
+            leg = KmsLeg(
+                req.frame, resp.frame if resp else None, _text(idr_r.data) if idr_r else None, None
+            )
+            if resp is not None:
+                try:
+                    kl = resolve_kms_leg(req.body, resp.body, keys)
+                except DissectError as e:
+                    leg.error = f"RESOLVE_RESP: {e.reason}"
+                else:
+                    t = owner.resolution.ticket
+                    if kl.mpk is not None and t is not None:
+                        leg.keys_match = kl.mpk == t.mpk and kl.tgks == t.tgks
+                    elif kl.error is not None and kl.error.code not in ("no-keys",):
+                        leg.error = kl.error.reason
+            owner.record.kms = leg
+            ev_step = ""
+            if owner.call.direction is not None:
+                ev_step = flow_for(owner.record.protocol, owner.call.direction).steps.get(
+                    EV_RESOLVE, ""
+                )
+            owner.kms_events.append(
+                LadderEvent(
+                    req.frame,
+                    req.ts_ns,
+                    conn.client,
+                    conn.server,
+                    "http",
+                    "POST RESOLVE_INIT",
+                    ev_step,
+                    EV_RESOLVE,
+                )
+            )
+            if resp is not None:
+                owner.kms_events.append(
+                    LadderEvent(
+                        resp.frame,
+                        resp.ts_ns,
+                        conn.server,
+                        conn.client,
+                        "http",
+                        _http_status(resp.start) + " RESOLVE_RESP",
+                    )
+                )
+
+
+def _http_status(start: str) -> str:
+    parts = start.split(" ", 2)
+    return parts[1] if len(parts) > 1 else "HTTP"
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def correlate(
+    tracker: CallTracker,
+    conns: list[ConnRecord],
+    keys: KeyFile,
+    *,
+    capture: str = "",
+    reveal: bool = False,
+) -> list[CallRecord]:
+    """Every call with an MSRP or BFCP m-line, with its media bound and decoded."""
+    records: list[CallRecord] = []
+    pend: list[_Pending] = []
+    per_call: list[tuple[Call, OfferAnswer, CallRecord, list[_Pending]]] = []
+    for call in tracker:
+        oa = _pick_negotiation(call)
+        if oa is None:
+            continue
+        rec = _new_call_record(call, oa, keys, capture)
+        mine: list[_Pending] = []
+        for ms in call.media:
+            if ms.negotiation is not oa or ms.protocol not in MEDIA_PROTOCOLS:
+                continue
+            m, res = _media_record(call, ms, rec, keys, reveal)
+            rec.media.append(m)
+            mine.append(_Pending(rec, ms, m, res, _candidates(res, keys)))
+        records.append(rec)
+        pend.extend(mine)
+        per_call.append((call, oa, rec, mine))
+    # 1. by the SDP, in order of the offers (earlier calls first claim their connection)
+    for p in sorted(pend, key=lambda q: q.session.offer_frame):
+        conn = _choose_conn(p, conns)
+        if conn is not None:
+            _bind(p, conn, "sdp")
+    # 2. by key: a TLS connection nobody claimed whose handshake the m-line's TEK verifies
+    for p in pend:
+        if p.conn is not None or not p.candidates:
+            continue
+        for conn in conns:
+            if conn.claimed:
+                continue
+            first = conn.first_data(True)
+            if first is None or first.data[:1] != b"\x16":
+                continue
+            d = decode_connection(conn, p.candidates)
+            if _verified(d.info):
+                _bind(p, conn, "key", d)
+                break
+    _kms_legs(conns, pend, keys)
+    for p in pend:
+        if p.conn is not None:
+            _media_messages(p, p.call.problems)
+    for call, oa, rec, mine in per_call:
+        _events(call, oa, rec, mine)
+        _roles(call, oa, rec)
+    return records

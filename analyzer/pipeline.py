@@ -1,0 +1,178 @@
+"""One capture through every stage: capture -> flows -> SIP/calls -> keys -> decrypt -> media.
+
+The frames are read once, in order. SIP goes to :mod:`analyzer.calls` as it arrives; the
+bytes of every other TCP connection are kept (bounded per connection and in all) because
+which m-line a connection belongs to, and with which keys to decrypt it, is known only once
+both the offer and the answer were seen — and in a dial-in the MRFP connects before the
+answer. At the end :mod:`analyzer.correlate` binds and decodes, and the rules judge.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from analyzer.calls import CallTracker, SipFlowHandler
+from analyzer.capture import CaptureReader
+from analyzer.correlate import ConnRecord, correlate
+from analyzer.flows import FlowTable, TcpConnection
+from analyzer.keys import KeyFile
+from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
+from analyzer.report.model import CallRecord, CaptureInfo
+
+SIP_PORTS = frozenset({5060, 5061})
+MAX_CONN_BYTES = 16 << 20  # bytes kept per TCP connection (both directions)
+MAX_TOTAL_BYTES = 512 << 20  # bytes kept for all connections of one capture
+MAX_PROBLEMS = 10_000  # located problems kept per capture; the count of the rest is reported
+
+Progress = Callable[[int, int, int], None]  # (frames, bytes read, file size)
+
+
+@dataclass(slots=True)
+class CaptureResult:
+    info: CaptureInfo
+    calls: list[CallRecord] = field(default_factory=list)
+
+
+class _Collector:
+    """The flow handler: SIP to the call tracker, other TCP bytes kept for correlation."""
+
+    def __init__(self, sip: SipFlowHandler, file: str) -> None:
+        self.sip = sip
+        self.file = file
+        self.conns: dict[int, ConnRecord] = {}
+        self.order: list[ConnRecord] = []
+        self.stored = 0
+        self.problems: list[Problem] = []
+        self.dropped_problems = 0
+
+    def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
+        self.sip.on_udp(frame, src, dst, payload)
+
+    def _conn(self, conn: TcpConnection) -> ConnRecord:
+        rec = self.conns.get(id(conn))
+        if rec is not None:
+            # The flow table announces a connection at its first segment, before it has
+            # classified that segment as the SYN.
+            if rec.syn_frame is None:
+                rec.syn_frame = conn.syn_frame
+        else:
+            rec = ConnRecord(
+                index=conn.index,
+                client=conn.client,
+                server=conn.server,
+                syn_frame=conn.syn_frame,
+                first_frame=conn.first_frame,
+                first_ts_ns=conn.first_ts_ns,
+            )
+            self.conns[id(conn)] = rec
+            self.order.append(rec)
+        return rec
+
+    def on_tcp_open(self, conn: TcpConnection) -> None:
+        self.sip.on_tcp_open(conn)
+        if conn.client.port not in SIP_PORTS and conn.server.port not in SIP_PORTS:
+            self._conn(conn)
+
+    def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
+        self.sip.on_tcp_data(conn, from_client, chunk)
+        if conn.client.port in SIP_PORTS or conn.server.port in SIP_PORTS:
+            return
+        rec = self._conn(conn)
+        if rec.truncated:
+            return
+        size = len(chunk.data)
+        if rec.size + size > MAX_CONN_BYTES or self.stored + size > MAX_TOTAL_BYTES:
+            rec.truncated = True
+            self.on_problem(
+                Problem(
+                    "tcp",
+                    f"connection {rec.client} -> {rec.server}: more than "
+                    f"{MAX_CONN_BYTES >> 20} MiB (or the capture's budget); the rest is not "
+                    "analyzed",
+                    chunk.frame,
+                    self.file,
+                    severity=Severity.WARNING,
+                )
+            )
+            return
+        self.stored += size
+        rec.size += size
+        rec.chunks.append((from_client, chunk))
+
+    def on_tcp_close(self, conn: TcpConnection) -> None:
+        self.sip.on_tcp_close(conn)
+        if id(conn) in self.conns:
+            self._conn(conn)
+            del self.conns[id(conn)]  # the id may be reused by a later connection
+
+    def on_problem(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.dropped_problems += 1
+
+
+def _with_file(p: Problem, file: str) -> Problem:
+    if p.file is not None:
+        return p
+    return Problem(p.layer, p.reason, p.frame, file, p.field, p.offset, p.severity)
+
+
+def analyze_capture(
+    path: str,
+    keys: KeyFile,
+    *,
+    reveal: bool = False,
+    progress: Progress | None = None,
+    progress_every: int = 2000,
+) -> CaptureResult:
+    """Read ``path`` and return its calls, correlated but not yet judged."""
+    started = time.monotonic()
+    info = CaptureInfo(path=path)
+    tracker = CallTracker(path)
+    sip = SipFlowHandler(tracker, path)
+    collector = _Collector(sip, path)
+    table = FlowTable(collector, file=path)
+    reader = CaptureReader(path)
+    try:
+        size = os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        size = 0
+    read = 0
+    for frame in reader:
+        read += len(frame.data) + 16  # the record header of classic pcap
+        table.feed(frame)
+        info.frames += 1
+        if progress is not None and info.frames % progress_every == 0:
+            progress(info.frames, read, size)
+    table.finish()
+    sip.finish()
+    calls = correlate(tracker, collector.order, keys, capture=path, reveal=reveal)
+    problems = [*reader.problems, *collector.problems, *sip.problems]
+    for c in calls:
+        problems.extend(c.problems)
+    seen: set[tuple[object, ...]] = set()
+    for p in problems:
+        key = (p.layer, p.reason, p.frame, p.field)
+        if key in seen:
+            continue
+        seen.add(key)
+        info.errors.append(_with_file(p, path))
+    if collector.dropped_problems:
+        info.errors.append(
+            Problem(
+                "analyzer",
+                f"{collector.dropped_problems} more problems not listed",
+                None,
+                path,
+                severity=Severity.WARNING,
+            )
+        )
+    info.errors.sort(key=lambda p: p.frame or 0)
+    info.seconds = time.monotonic() - started
+    if progress is not None:
+        progress(info.frames, size or read, size)
+    return CaptureResult(info, calls)
