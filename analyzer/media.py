@@ -249,7 +249,14 @@ class MsrpSession(_Session[msrp.Message]):
             if m.method == "REPORT" and m.message_id is not None:
                 self.reports.setdefault((rec.receiver, m.message_id), []).append(rec.index)
             done = self._reassembly[rec.sender].add(m, rec.index)
-            if done is not None:
+            if done is not None and done.state == msrp.STATE_DUPLICATE:
+                self._note(
+                    rec,
+                    f"chunk of Message-ID {done.message_id} after the message was complete",
+                    Severity.WARNING,
+                    "Message-ID",
+                )
+            elif done is not None:
                 self._chat(done)
             return
         req = self._pending.pop((rec.receiver, m.transaction_id), None)

@@ -732,6 +732,7 @@ T = TypeVar("T")
 STATE_COMPLETE = "complete"
 STATE_ABORTED = "aborted"
 STATE_INCOMPLETE = "incomplete"
+STATE_DUPLICATE = "duplicate"  # a chunk of a message that was already complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -739,7 +740,7 @@ class Reassembled(Generic[T]):
     """A whole message rebuilt from its chunks (or what arrived of it)."""
 
     message_id: str
-    state: str  # complete | aborted | incomplete
+    state: str  # complete | aborted | incomplete | duplicate
     content_type: str | None
     body: bytes  # complete: the message; otherwise the bytes received from byte 1 on
     total: int | None
@@ -773,12 +774,17 @@ class Reassembler(Generic[T]):
     def __init__(self, max_size: int = DEFAULT_MAX_MESSAGE) -> None:
         self.max_size = max_size
         self._open: dict[str, _Partial[T]] = {}
+        self._done: set[str] = set()
 
     def add(self, msg: Message, ref: T) -> Reassembled[T] | None:
         """Take one chunk; return the message when this chunk completes or aborts it."""
         if msg.method != "SEND":
             return None
         mid = msg.message_id or ""
+        if mid in self._done:
+            return Reassembled(
+                mid, STATE_DUPLICATE, msg.content_type, msg.body or b"", None, (ref,)
+            )
         p = self._open.get(mid)
         if p is None:
             p = self._open[mid] = _Partial(mid)
@@ -842,6 +848,8 @@ class Reassembler(Generic[T]):
 
     def _finish(self, p: _Partial[T], state: str) -> Reassembled[T]:
         del self._open[p.message_id]
+        if state == STATE_COMPLETE:
+            self._done.add(p.message_id)
         size = p.total if p.total is not None else p.final_end
         prefix = p.have[0][1] if p.have and p.have[0][0] == 0 else 0
         body = bytes(p.data[:size]) if state == STATE_COMPLETE else bytes(p.data[:prefix])

@@ -94,6 +94,12 @@ def test_duplicate_and_conflicting_chunks() -> None:
     assert done.conflicts == ("bytes 1-60 arrived twice with different content",)
 
 
+def test_chunk_after_completion_is_a_duplicate() -> None:
+    chunks = msrp.chunk_message(whole(), 60, ["t0000001", "t0000002"])
+    done, dup = feed([chunks[0], chunks[1], chunks[1]])
+    assert (done.state, dup.state, dup.refs) == ("complete", "duplicate", (2,))
+
+
 def test_missing_middle_is_incomplete_at_flush() -> None:
     chunks = msrp.chunk_message(whole(), 30, [f"t000000{i}" for i in range(4)])
     (done,) = feed([chunks[0], chunks[3]])
