@@ -56,6 +56,25 @@ MRFC_IP = "192.0.2.20"
 MRFP_IP = "203.0.113.30"
 UE_IPS = ("198.51.100.11", "198.51.100.12", "198.51.100.13", "198.51.100.14", "198.51.100.66")
 
+
+@dataclass(frozen=True, slots=True)
+class AddressPlan:
+    """Where each node is. The synthesizer uses documentation addresses; the live replay
+    uses distinct loopback addresses (Linux answers on all of 127/8)."""
+
+    pcscf: str = PCSCF_IP
+    mrfc: str = MRFC_IP
+    mrfp: str = MRFP_IP
+    ues: tuple[str, ...] = UE_IPS
+
+
+LOOPBACK = AddressPlan(
+    "127.0.0.10",
+    "127.0.0.20",
+    "127.0.0.30",
+    ("127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14", "127.0.0.66"),
+)
+
 SCENARIOS: dict[str, str] = {
     "msrp-dial-in": "UE-A calls the conference; MSRP over TLS-PSK, the MRFP connects (7.2.1.2.n1)",
     "msrp-dial-out": "the conference calls UE-B; MSRP over TLS-PSK, UE-B connects (7.2.1.2.n2)",
@@ -140,6 +159,7 @@ class World:
     kms_key: bytes
     pcscf: Host
     mrfp: Host
+    addr: AddressPlan
     user_psk: dict[str, bytes] = field(default_factory=dict)
     ue_hosts: dict[str, Host] = field(default_factory=dict)
 
@@ -212,7 +232,7 @@ class Call:
         self.ue = world.ue_hosts[user]
         self.ue_sip_port = world.net.ephemeral_port(self.ue)
         self.cursor = Cursor(rng, start_ns)
-        self.call_id = f"{world.token(16)}@{self.ue.ip if dial_in else MRFC_IP}"
+        self.call_id = f"{world.token(16)}@{self.ue.ip if dial_in else world.addr.mrfc}"
         self.ue_tag, self.conf_tag = world.token(8), world.token(8)
         self.audio_ports = (rng.randrange(20000, 30000, 2), rng.randrange(30000, 40000, 2))
         self.cseq = 1
@@ -445,7 +465,7 @@ class Call:
         return f"<sip:{self.ue_uri[4:].split('@')[0]}@{self.ue.ip}:{self.ue_sip_port}>"
 
     def _conf_contact(self) -> str:
-        return f"<sip:conf1@{MRFC_IP}:5060;transport=udp>;isfocus"
+        return f"<sip:conf1@{self.w.addr.mrfc}:5060;transport=udp>;isfocus"
 
     def _ue_via(self) -> tuple[str, str]:
         branch = f"z9hG4bK{self.w.token(12)}"
@@ -460,7 +480,7 @@ class Call:
         return [
             ("Via", f"SIP/2.0/UDP {w.pcscf.ip}:5060;branch=z9hG4bK{w.token(12)}"),
             ("Via", f"SIP/2.0/UDP scscf.{DOMAIN}:5060;branch=z9hG4bK{w.token(12)}"),
-            ("Via", f"SIP/2.0/UDP {MRFC_IP}:5060;branch=z9hG4bK{w.token(12)}"),
+            ("Via", f"SIP/2.0/UDP {w.addr.mrfc}:5060;branch=z9hG4bK{w.token(12)}"),
         ]
 
     def _record_route(self) -> list[tuple[str, str]]:
@@ -539,7 +559,7 @@ class Call:
                 ("Route", f"<{self._pcscf_uri()}>"),
                 ("Route", f"<sip:scscf.{DOMAIN}:5060;lr>"),
             ]
-            ruri = f"sip:conf1@{MRFC_IP}:5060;transport=udp"
+            ruri = f"sip:conf1@{self.w.addr.mrfc}:5060;transport=udp"
         else:
             vias = self._core_vias()
             route = []
@@ -752,7 +772,7 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
-class _CallSpec:
+class CallSpec:
     user: str
     dial_in: bool
     protocols: tuple[str, ...]
@@ -761,17 +781,17 @@ class _CallSpec:
     tls: tuple[str, int]
 
 
-def _specs(scenario: str) -> list[_CallSpec]:
+def call_specs(scenario: str) -> list[CallSpec]:
     if scenario == "conference":
         both = ("msrp", "bfcp")
         return [
-            _CallSpec("alice", True, both, True, 0.0, ("1.2", M.DEFAULT_SUITE)),
-            _CallSpec("bob", True, both, True, 3.0, ("1.2", M.CBC_SUITE)),
-            _CallSpec("carol", False, both, True, 6.0, ("1.2", M.DEFAULT_SUITE)),
+            CallSpec("alice", True, both, True, 0.0, ("1.2", M.DEFAULT_SUITE)),
+            CallSpec("bob", True, both, True, 3.0, ("1.2", M.CBC_SUITE)),
+            CallSpec("carol", False, both, True, 6.0, ("1.2", M.DEFAULT_SUITE)),
         ]
     proto, _, direction = scenario.partition("-dial-")
     return [
-        _CallSpec(
+        CallSpec(
             "alice" if direction == "in" else "bob",
             direction == "in",
             (proto,),
@@ -782,7 +802,7 @@ def _specs(scenario: str) -> list[_CallSpec]:
     ]
 
 
-def _call_scenario(spec: _CallSpec) -> str:
+def call_scenario(spec: CallSpec) -> str:
     return f"{'+'.join(spec.protocols)}-dial-{'in' if spec.dial_in else 'out'}"
 
 
@@ -793,6 +813,63 @@ def _expected(call: Call, faults: frozenset[str]) -> dict[str, str]:
     if "bfcp" not in call.protocols:
         exp["BFCP-IDS"] = "not-applicable"
     return exp
+
+
+def make_world(
+    seed: int,
+    *,
+    faults: frozenset[str] = frozenset(),
+    mode3: bool = False,
+    reliable_183: bool = False,
+    keys: str | None = None,
+    addr: AddressPlan = AddressPlan(),
+) -> World:
+    """The nodes, keys and random source of one run (synthesized or replayed)."""
+    rng = random.Random(seed)
+    net = Network(rng)
+    given = GivenKeyFile.parse(keys) if keys is not None else None
+    if given is not None and not given.kms:
+        raise ValueError("the key file has no [[kms]] master_key to issue tickets with")
+    world = World(
+        rng=rng,
+        net=net,
+        opts=Options(faults, mode3, reliable_183),
+        kms_key=given.kms[0].master_key if given else rng.randbytes(32),
+        pcscf=net.host("P-CSCF", addr.pcscf),
+        mrfp=net.host("MRFP", addr.mrfp),
+        addr=addr,
+    )
+    if given:
+        world.user_psk.update({p.identity: p.key for p in given.psk})
+    for name, ip in zip((*USERS, UNAUTHORIZED), addr.ues, strict=True):
+        world.ue_hosts[name] = net.host(name, ip)
+    return world
+
+
+def new_call(
+    world: World, spec: CallSpec, start_ns: int, faults: frozenset[str] = frozenset()
+) -> Call:
+    user = UNAUTHORIZED if "unauthorized-user" in faults else spec.user
+    return Call(
+        world,
+        dial_in=spec.dial_in,
+        user=user,
+        protocols=spec.protocols,
+        audio=spec.audio,
+        start_ns=start_ns,
+        faults=faults,
+        tls=spec.tls,
+    )
+
+
+def check_faults(scenario: str, faults: frozenset[str]) -> None:
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    for f in faults:
+        if f not in FAULTS:
+            raise ValueError(f"unknown fault {f!r}; see `mikeyshark synth --list`")
+        if not applicable(f, frozenset(call_specs(scenario)[0].protocols)):
+            raise ValueError(f"fault {f!r} does not apply to scenario {scenario!r}")
 
 
 def synthesize(
@@ -808,73 +885,37 @@ def synthesize(
     """Build the capture of ``scenario`` with ``faults`` applied (to the first call).
 
     ``keys`` is the text of a key file to use instead of generating one: its first KMS
-    master key, PSKs and conference policy are used, so its captures open with it.
+    master key and its PSKs protect the tickets, so its captures open with it.
     ``now_ns`` replaces the fixed base time (the CLI's ``--now``).
     """
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
     fault_set = frozenset(faults)
-    for f in fault_set:
-        if f not in FAULTS:
-            raise ValueError(f"unknown fault {f!r}; see `mikeyshark synth --list`")
-    specs = _specs(scenario)
-    for f in fault_set:
-        if not applicable(f, frozenset(specs[0].protocols)):
-            raise ValueError(f"fault {f!r} does not apply to scenario {scenario!r}")
-    rng = random.Random(seed)
-    net = Network(rng)
-    given = GivenKeyFile.parse(keys) if keys is not None else None
-    if given is not None and not given.kms:
-        raise ValueError("the key file has no [[kms]] master_key to issue tickets with")
-    world = World(
-        rng=rng,
-        net=net,
-        opts=Options(fault_set, mode3, reliable_183),
-        kms_key=given.kms[0].master_key if given else rng.randbytes(32),
-        pcscf=net.host("P-CSCF", PCSCF_IP),
-        mrfp=net.host("MRFP", MRFP_IP),
-    )
-    if given:
-        world.user_psk.update({p.identity: p.key for p in given.psk})
-    for name, ip in zip((*USERS, UNAUTHORIZED), UE_IPS, strict=True):
-        world.ue_hosts[name] = net.host(name, ip)
+    check_faults(scenario, fault_set)
+    world = make_world(seed, faults=fault_set, mode3=mode3, reliable_183=reliable_183, keys=keys)
     start = (BASE_TIME_NS + seed * 60_000_000_000) if now_ns is None else now_ns
-    calls: list[tuple[Call, _CallSpec, frozenset[str]]] = []
-    for i, spec in enumerate(specs):
-        call_faults = fault_set if i == 0 else frozenset()
-        user = UNAUTHORIZED if "unauthorized-user" in call_faults else spec.user
-        call = Call(
-            world,
-            dial_in=spec.dial_in,
-            user=user,
-            protocols=spec.protocols,
-            audio=spec.audio,
-            start_ns=start + int(spec.offset_s * 1e9),
-            faults=call_faults - {"replayed-init"},
-            tls=spec.tls,
-        )
+    calls: list[tuple[Call, CallSpec, frozenset[str]]] = []
+    for i, spec in enumerate(call_specs(scenario)):
+        call_faults = (fault_set if i == 0 else frozenset()) - {"replayed-init"}
+        call = new_call(world, spec, start + int(spec.offset_s * 1e9), call_faults)
         call.run()
-        calls.append((call, spec, call_faults - {"replayed-init"}))
+        calls.append((call, spec, call_faults))
     if "replayed-init" in fault_set:
         first, spec, _ = calls[0]
-        again = Call(
-            world,
-            dial_in=spec.dial_in,
-            user=spec.user,
-            protocols=spec.protocols,
-            audio=spec.audio,
-            start_ns=first.cursor.now_ns + 5_000_000_000,
-            faults=frozenset(),
-            tls=spec.tls,
-        )
+        again = new_call(world, spec, first.cursor.now_ns + 5_000_000_000)
         again.run(replay_of=first)
         calls.append((again, spec, frozenset({"replayed-init"})))
-    facts = tuple(c.facts(_call_scenario(s), _expected(c, f)) for c, s, f in calls)
-    keyfile_text = keys if keys is not None else _keyfile(world, scenario, seed, fault_set, mode3)
-    return SynthResult(scenario, seed, tuple(net.frames()), keyfile_text, facts)
+    facts = tuple(c.facts(call_scenario(s), _expected(c, f)) for c, s, f in calls)
+    flags = "".join(f" --fault {f}" for f in sorted(fault_set)) + (" --mode3" if mode3 else "")
+    keyfile_text = (
+        keys
+        if keys is not None
+        else keyfile(world, f"keys of `mikeyshark synth {scenario} --seed {seed}{flags}`")
+    )
+    return SynthResult(scenario, seed, tuple(world.net.frames()), keyfile_text, facts)
 
 
-def _keyfile(world: World, scenario: str, seed: int, faults: frozenset[str], mode3: bool) -> str:
+def keyfile(world: World, comment: str) -> str:
+    """The key file that opens every ticket of ``world``: its KMS, every user's and the
+    focus's key shared with the KMS (mode 3), the conference policy."""
     kf = KeyFile(
         kms=[(KMS_URI, world.kms_key)],
         conference_uri=CONFERENCE_URI,
@@ -884,6 +925,4 @@ def _keyfile(world: World, scenario: str, seed: int, faults: frozenset[str], mod
         world.psk_of(f"sip:{name}@{DOMAIN}")
     world.psk_of(CONFERENCE_URI)
     kf.psk = sorted(world.user_psk.items())
-    flags = "".join(f" --fault {f}" for f in sorted(faults))
-    flags += " --mode3" if mode3 else ""
-    return kf.to_toml(f"keys of `mikeyshark synth {scenario} --seed {seed}{flags}`")
+    return kf.to_toml(comment)
