@@ -18,11 +18,13 @@ from typing import Any
 
 from analyzer.calls import SipRecord
 from analyzer.model import Frame, Problem
+from dissectors import mikey as mikeylib
 from dissectors import sdp as sdplib
 from dissectors import sip as siplib
 from dissectors.errors import DissectError
 from dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
 from dissectors.link import LINKTYPE_ETHERNET, NET_IPV4, NET_IPV6, network_offset
+from dissectors.mikey.tree import render_tree as render_mikey_tree
 from dissectors.transport import TCP_ACK, TCP_SYN, decode_tcp, decode_udp, flag_names
 
 INDENT = "    "
@@ -65,6 +67,9 @@ class Renderer:
     protocol: Callable[[Any], str]
     info: Callable[[Any], str]
     detail: Callable[[Any], Node]
+    # Appended once after all fragments, from the frame's last message (tshark's media-type
+    # note such as " (text/plain)" appears once per frame however many messages it holds).
+    suffix: Callable[[Any], str] | None = None
 
 
 RENDERERS: dict[str, Renderer] = {}
@@ -103,6 +108,9 @@ class FrameView:
             kinds = [RENDERERS[p.kind] for p in self.pdus if p.kind in RENDERERS]
             proto = kinds[-1].protocol(self.pdus[-1].obj) if kinds else self.protocol
             info = "".join(RENDERERS[p.kind].info(p.obj) for p in self.pdus if p.kind in RENDERERS)
+            last = RENDERERS.get(self.pdus[-1].kind)
+            if last is not None and last.suffix is not None:
+                info += last.suffix(self.pdus[-1].obj)
             return proto, info.rstrip()
         if self.segment_of is not None:
             return self.protocol, f"{self.info} [TCP segment of a reassembled PDU]"
@@ -282,11 +290,16 @@ def sip_info(rec: SipRecord) -> str:
         method = msg.get("cseq")
         if start.status >= 200 and method:
             text += f" ({method.split()[-1]})"
-    text += " | "
+    return text + " | "
+
+
+def sip_suffix(rec: SipRecord) -> str:
+    """`` (text/plain)`` for a body tshark hands to its media-type dissector."""
+    msg = rec.msg
     mt = msg.media_type
     if mt and msg.body and mt != "application/sdp" and not mt.startswith("multipart/"):
-        text += f" ({mt})"
-    return text
+        return f" ({mt})"
+    return ""
 
 
 def _uri_nodes(parent: Node, prefix: str, uri: str) -> None:
@@ -407,6 +420,11 @@ def _sdp_line_node(ln: sdplib.SdpLine, media: bool) -> Node:
                 km = sdplib.KeyMgmt.parse(value)
                 node.add(f"Key Management Protocol (kmpid): {km.protocol}")
                 node.add(f"Key Management Data: {len(km.data)} bytes")
+                if km.protocol.lower() == "mikey":
+                    try:
+                        node.children.append(mikey_detail(mikeylib.parse(km.data)))
+                    except DissectError as e:
+                        node.add(f"[Malformed MIKEY: {e}]")
             except DissectError as e:
                 node.add(f"[Malformed: {e.reason}]")
         return node
@@ -447,4 +465,22 @@ def sdp_detail(sd: sdplib.SessionDescription) -> Node:
     return root
 
 
-register("sip", Renderer(sip_protocol, sip_info, sip_detail))
+register("sip", Renderer(sip_protocol, sip_info, sip_detail, sip_suffix))
+
+
+def mikey_detail(msg: mikeylib.MikeyMessage) -> Node:
+    """The (depth, text) lines of dissectors.mikey.tree as a Node subtree."""
+    lines = render_mikey_tree(msg)
+    root = Node(lines[0][1])
+    stack = [(0, root)]
+    for depth, text in lines[1:]:
+        while stack[-1][0] >= depth:
+            stack.pop()
+        stack.append((depth, stack[-1][1].add(text)))
+    return root
+
+
+register(
+    "mikey",
+    Renderer(lambda m: "MIKEY", lambda m: f"{m.data_type_name} | ", mikey_detail),
+)

@@ -297,7 +297,8 @@ def test_cli_resolves_and_hides_keys(tmp_path: Path, capsys: pytest.CaptureFixtu
     rc = main(_cli(tmp_path, b64, "--resp", base64.b64encode(resp).decode()))
     out = capsys.readouterr().out
     assert rc == 0
-    assert "MIKEY TRANSFER_INIT" in out and "MIKEY TRANSFER_RESP" in out
+    assert "Multimedia Internet KEYing: TRANSFER_INIT" in out
+    assert "Multimedia Internet KEYing: TRANSFER_RESP" in out
     assert "opened by kms kms.example.org: issued by the KMS" in out
     assert f"MPK: sha256:{hashlib.sha256(MPK).hexdigest()[:8]} (16 bytes)" in out
     assert f"sha256:{hashlib.sha256(tek(RAND)).hexdigest()[:8]}" in out
@@ -329,7 +330,7 @@ def test_cli_kms_leg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "RESOLVE_INIT V verifies with psk sip:conf1@conf.example.org" in out
-    assert "MIKEY RESOLVE_RESP" in out
+    assert "Multimedia Internet KEYing: RESOLVE_RESP" in out
 
 
 # --- robustness: any damage is a typed failure, never another exception ---------------------

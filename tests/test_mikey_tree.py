@@ -15,7 +15,7 @@ def test_tree_of_the_psk_init_vector(vectors: Path) -> None:
     v = json.loads((vectors / "mikey" / "mikey_psk_init.json").read_text())
     lines = render_tree(parse(bytes.fromhex(v["encr_null"]["message_hex"])))
     tgk = bytes.fromhex(v["inputs"]["tgk"])
-    assert lines[0] == (0, "MIKEY Pre-shared")
+    assert lines[0] == (0, "Multimedia Internet KEYing: Pre-shared")  # as tshark
     assert (2, "CSB ID: 0x12345678") in lines
     assert (3, "SRTP-ID cs 1: policy 0, SSRC 0xdeadbeef, ROC 0") in lines
     # tshark renders this NTP value as Mar 19, 2023 15:03:15 UTC

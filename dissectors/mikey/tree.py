@@ -83,7 +83,7 @@ def _text(b: bytes) -> str:
 
 
 def render_tree(msg: MikeyMessage, reveal: bool = False) -> Lines:
-    out: Lines = [(0, f"MIKEY {msg.data_type_name}")]
+    out: Lines = [(0, f"Multimedia Internet KEYing: {msg.data_type_name}")]
     out += _hdr(msg.hdr, 1)
     for p in msg.payloads:
         out += render_payload(p, 1, reveal)
