@@ -514,7 +514,7 @@ def resolve_exchange(
 
     if res.ticket is not None:
         _check_validity(res, msg, at_time_ns)
-        _check_v(res, init, msg, resp, resp_msg, res.ticket.mpk)
+        _check_v(res, init, msg, resp, resp_msg, res.ticket.mpk, keys)
     res.tek_candidates = tek_candidates(msg, resp_msg, res.crypto_sessions, keys.tek)
     return res
 
@@ -582,23 +582,36 @@ def _check_v(
     resp: bytes | None,
     resp_msg: MikeyMessage | None,
     mpk: bytes,
+    keys: KeyFile,
 ) -> None:
+    name = msg.data_type_name
     rand, t = msg.find(Rand), msg.find(T)
     if rand is None or t is None:
-        res.fail("malformed", "TRANSFER_INIT lacks T or RAND: its V cannot be checked")
+        res.fail("malformed", f"{name} lacks T or RAND: its V cannot be checked")
+        return
+    if msg.hdr.data_type == transfer.DT_RESOLVE_INIT:
+        # 13.7: RESOLVE_INIT's V is keyed from the responder's key with the KMS, not the MPK.
+        for p in keys.psk:
+            ak = transfer.v_auth_key(p.key, msg.hdr.csb_id, rand.value)
+            if transfer.check_v(init, msg, ak, None).ok:
+                res.init_mac_ok = True
+                res.notes.append(f"{name} V verifies with psk {p.identity}")
+                return
+        res.init_mac_ok = False
+        res.fail("init-bad-mac", f"{name}: V verifies with none of {len(keys.psk)} [[psk]] keys")
         return
     ak = transfer.v_auth_key(mpk, msg.hdr.csb_id, rand.value)
     v = transfer.check_v(init, msg, ak, None)
     res.init_mac_ok = v.ok
     if not v.ok:
-        res.fail("init-bad-mac", f"TRANSFER_INIT: {v.reason} with the ticket's MPK")
+        res.fail("init-bad-mac", f"{name}: {v.reason} with the ticket's MPK")
     if resp is not None and resp_msg is not None:
-        if t.ts_type not in C.TS_LEN:
-            return
         rv = transfer.check_v(resp, resp_msg, ak, t.value_bytes)
         res.resp_mac_ok = rv.ok
         if not rv.ok:
-            res.fail("resp-bad-mac", f"TRANSFER_RESP: {rv.reason} with the ticket's MPK")
+            res.fail(
+                "resp-bad-mac", f"{resp_msg.data_type_name}: {rv.reason} with the ticket's MPK"
+            )
 
 
 # --- KMS leg (RESOLVE_INIT / RESOLVE_RESP, profile 13.7) -------------------------------------

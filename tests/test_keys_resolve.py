@@ -272,6 +272,16 @@ def test_kms_leg_opens_with_the_responders_psk() -> None:
     assert (r.mpk, r.tgks, r.iv_t_from) == (MPK, (TGK,), "RESOLVE_RESP T")
 
 
+def test_resolve_init_alone_opens_its_ticket_and_checks_v_with_the_psk() -> None:
+    rinit, _ = kms_leg()
+    r = resolve_exchange(rinit, None, keyfile())
+    assert (r.ticket_opened, r.init_mac_ok, r.failures) == (True, True, [])
+    assert "RESOLVE_INIT_PSK V verifies with psk sip:conf1@conf.example.org" in r.notes
+    bad, _ = kms_leg(psk=bytes(16))
+    r2 = resolve_exchange(bad, None, keyfile())
+    assert [f.code for f in r2.failures] == ["init-bad-mac"]
+
+
 def test_kms_leg_failures() -> None:
     rinit, rresp = kms_leg(psk=bytes(16))
     r = resolve_kms_leg(rinit, rresp, keyfile())
