@@ -10,10 +10,19 @@ import hashlib
 import hmac
 import struct
 
+import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dissectors.mikey import Kemac, Ticket, build, parse, parse_key_data
-from dissectors.mikey.ticket import BaseTicket, open_ticket, parse_ticket, protect_ticket
+from dissectors.mikey.ticket import (
+    BaseTicket,
+    TicketError,
+    open_ticket,
+    parse_ticket,
+    protect_ticket,
+)
 from dissectors.mikey.transfer import (
     build_resolve_init,
     build_resolve_resp,
@@ -204,3 +213,22 @@ def test_resolve_init_and_resp_every_byte() -> None:
     kemac = parse(rresp).find(Kemac)
     assert kemac is not None and kemac.encr_data == encr
     assert parse_key_data(plain)[1].key == TGK
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.binary(min_size=1, max_size=64),
+    st.integers(0, 2**32 - 1),
+    st.lists(st.binary(min_size=16, max_size=16), min_size=1, max_size=3),
+    st.integers(0, 2**64 - 1),
+)
+def test_ticket_protect_open_round_trip(key: bytes, csb: int, tgks: list[bytes], t: int) -> None:
+    bt = BaseTicket(t, t, t, bytes(16), ALICE, CONF, KMS, MPK, tuple(tgks))
+    td = protect_ticket(key, csb, bt)
+    assert open_ticket(key, csb, td).ticket == bt
+    with pytest.raises(TicketError) as e:
+        # (not key + b"\0": HMAC pads short keys with zeros, so that is the same key)
+        open_ticket(bytes([key[0] ^ 1]) + key[1:], csb, td)
+    assert e.value.code == "bad-mac"
+    with pytest.raises(TicketError):
+        open_ticket(key, csb ^ 1, td)

@@ -480,12 +480,12 @@ def payload_type(p: Payload) -> int:
     return p.ptype if isinstance(p, Unknown) else p.PTYPE
 
 
-def _sized(r: Reader, table: dict[int, int], alg: int, field: str) -> bytes:
+def _sized(r: Reader, table: dict[int, int], alg: int, what: str) -> bytes:
     """Data whose length follows from an algorithm number (a MAC, a hash)."""
     n = table.get(alg)
     if n is None:
-        raise r.error(f"unknown {field} algorithm {alg}: length unknown", field)
-    return r.take(n, field)
+        raise r.error(f"unknown {what} algorithm {alg}: length unknown", what)
+    return r.take(n, what)
 
 
 def _parse_ts(r: Reader, ts_type: int) -> int:
