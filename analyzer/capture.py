@@ -213,46 +213,58 @@ class CaptureReader:
         limit = max(MAX_RECORD, snaplen if snaplen < 0x7FFFFFFF else 0)
         number = self._first
         unpack = hdr.unpack_from
-        while True:
-            if not src.ensure(hlen):
-                left = src.available()
-                if left:
+        ns = 1_000_000_000
+        try:
+            while True:
+                # Records wholly inside the current chunk are sliced out without touching the
+                # source object: this loop runs once per frame.
+                buf = src.buf
+                i = src.i
+                n = len(buf)
+                while i + hlen <= n:
+                    sec, frac, incl, orig = unpack(buf, i)
+                    j = i + hlen
+                    e = j + incl
+                    if e > n or incl > limit:
+                        break
+                    number += 1  # before the yield: a consumer may stop at this frame
+                    yield Frame(number - 1, sec * ns + frac * mult, linktype, buf[j:e], orig)
+                    i = e
+                src.i = i
+                self.next_number = number
+                self.frames_read = number - self._first
+                if not src.ensure(hlen):
+                    left = src.available()
+                    if left:
+                        self._problem(
+                            f"truncated record header: {left} of {hlen} bytes before end of file",
+                            src.pos,
+                            number,
+                            "record",
+                        )
+                    return
+                incl = unpack(src.buf, src.i)[2]
+                if incl > limit:
                     self._problem(
-                        f"truncated record header: {left} of {hlen} bytes before end of file",
+                        f"record length {incl} exceeds the maximum {limit}; "
+                        "the file is damaged from here on",
+                        src.pos,
+                        number,
+                        "incl_len",
+                    )
+                    return
+                if not src.ensure(hlen + incl):
+                    self._problem(
+                        f"truncated record: header says {incl} bytes, "
+                        f"{src.available() - hlen} left in file",
                         src.pos,
                         number,
                         "record",
                     )
-                return
-            buf = src.buf
-            i = src.i
-            sec, frac, incl, orig = unpack(buf, i)
-            if incl > limit:
-                self._problem(
-                    f"record length {incl} exceeds the maximum {limit}; "
-                    "the file is damaged from here on",
-                    src.pos,
-                    number,
-                    "incl_len",
-                )
-                return
-            if not src.ensure(hlen + incl):
-                self._problem(
-                    f"truncated record: header says {incl} bytes, "
-                    f"{src.available() - hlen} left in file",
-                    src.pos,
-                    number,
-                    "record",
-                )
-                return
-            buf = src.buf
-            i = src.i
-            data = buf[i + hlen : i + hlen + incl]
-            src.i = i + hlen + incl
-            yield Frame(number, sec * 1_000_000_000 + frac * mult, linktype, data, orig)
-            number += 1
+                    return
+        finally:
             self.next_number = number
-            self.frames_read += 1
+            self.frames_read = number - self._first
 
     # -- pcapng --------------------------------------------------------------------------------
 
