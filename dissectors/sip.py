@@ -96,7 +96,7 @@ _SNIFF_RE = re.compile(
 )
 
 
-def looks_like_sip(data: bytes) -> bool:
+def looks_like_sip(data: bytes | bytearray) -> bool:
     """True when ``data`` starts with a SIP request line of a known method or a status line."""
     return _SNIFF_RE.match(data) is not None
 
@@ -109,7 +109,7 @@ def canonical_name(name: str) -> str:
     return n.lower()
 
 
-def _text(b: bytes) -> str:
+def _text(b: bytes | bytearray) -> str:
     return b.decode(ENC, ERRS)
 
 
@@ -620,7 +620,7 @@ def _parse_start(line: str, offset: int) -> RequestLine | StatusLine:
     raise DissectError(LAYER, offset, f"not a SIP start line: {line[:80]!r}", "start-line")
 
 
-def _head_end(data: bytes, start: int, end: int) -> tuple[int, int] | None:
+def _head_end(data: bytes | bytearray, start: int, end: int) -> tuple[int, int] | None:
     """(end of the text of the last header line, start of the body), or None if incomplete.
 
     ``data[start:text_end]`` is the start line and headers with the line breaks between them
@@ -638,7 +638,7 @@ def _head_end(data: bytes, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _parse_head(
-    data: bytes, start: int, text_end: int
+    data: bytes | bytearray, start: int, text_end: int
 ) -> tuple[RequestLine | StatusLine, list[Header], str, list[DissectError]]:
     """Start line and headers of ``data[start:text_end]`` (see :func:`_head_end`)."""
     head = _text(data[start:text_end])
@@ -690,18 +690,18 @@ def _declared_length(headers: Sequence[Header], at: int) -> tuple[int | None, Di
     return None, None
 
 
-def _embedded_start(data: bytes, start: int, end: int, headers: Sequence[Header]) -> int:
+def _embedded_start(
+    data: bytes | bytearray, start: int, end: int, headers: Sequence[Header]
+) -> int:
     """Offset of a SIP start line inside a body region, or -1 (message/* bodies may hold one)."""
     for h in headers:
         if h.key == "content-type" and h.text.lower().startswith("message/"):
             return -1
     m = _EMBEDDED_RE.search(data, start, end)
-    while m is not None and m.start() == start:
-        m = _EMBEDDED_RE.search(data, start + 1, end)
     return m.start() if m else -1
 
 
-def _resync(buf: bytes) -> int | None:
+def _resync(buf: bytes | bytearray) -> int | None:
     """Where the next message starts after buf[0]: a start line at a line start, or one
     anywhere that is followed by a header line."""
     found = [m.start() for m in (_START_RE.search(buf, 1), _EMBEDDED_RE.search(buf, 1)) if m]
@@ -768,6 +768,16 @@ def parse(data: bytes) -> SipMessage:
 # Stream framing (TCP)
 
 
+@dataclass(slots=True)
+class _Head:
+    """What the framer knows of a message whose head has arrived and whose body has not."""
+
+    body_start: int
+    headers: list[Header]
+    length: int | None  # Content-Length if a valid number
+    scanned: int  # body bytes up to here were searched for a next start line
+
+
 class SipStreamFramer:
     """Sans-IO framer for one direction of a SIP stream.
 
@@ -782,6 +792,7 @@ class SipStreamFramer:
         self._buf = bytearray()
         self._base = offset  # stream offset of _buf[0]
         self._garbage_at: int | None = None  # start of a run of non-SIP bytes being skipped
+        self._head: _Head | None = None  # the message at _buf[0] while its body is awaited
 
     @property
     def buffered(self) -> int:
@@ -824,6 +835,7 @@ class SipStreamFramer:
         self._base += len(buf)
         self._buf.clear()
         self._garbage_at = None
+        self._head = None
         return out
 
     def _garbage_error(self, end: int) -> DissectError:
@@ -836,69 +848,78 @@ class SipStreamFramer:
 
     def _drain(self, final: bool) -> list[Decoded | DissectError]:
         out: list[Decoded | DissectError] = []
+        buf = self._buf  # consumed in place; copies are made only of whole messages
         while True:
-            buf = bytes(self._buf)
-            # Keep-alives and blank lines between messages.
-            skip = len(buf) - len(buf.lstrip(b"\r\n"))
-            if skip and self._garbage_at is None:
-                self._consume(skip)
-                continue
-            if not buf:
-                return out
-            if self._garbage_at is not None or not looks_like_sip(buf):
-                if self._garbage_at is None:
-                    # Wait for the first line before calling the bytes garbage.
-                    if b"\n" not in buf and len(buf) < MAX_LINE and not final:
-                        return out
-                    self._garbage_at = self._base
-                m = _resync(buf)
-                if m is None:
-                    # Keep a possible partial start line at the end of the buffer.
-                    keep = len(buf) - (buf.rfind(b"\n") + 1)
-                    keep = min(keep, MAX_LINE)
-                    if final:
-                        keep = 0
-                    self._consume(len(buf) - keep)
+            if self._head is None:
+                # Keep-alives and blank lines between messages.
+                skip = len(buf) - len(buf.lstrip(b"\r\n")) if buf and buf[0] in (13, 10) else 0
+                if skip and self._garbage_at is None:
+                    self._consume(skip)
+                    continue
+                if not buf:
                     return out
-                out.append(self._garbage_error(self._base + m))
-                self._garbage_at = None
-                self._consume(m)
-                continue
-            he = _head_end(buf, 0, len(buf))
-            if he is None:
-                if len(buf) > MAX_HEAD:
-                    out.append(DissectError(LAYER, self._base, "header section too long"))
+                if self._garbage_at is not None or not looks_like_sip(buf):
+                    if not self._skip_garbage(out, final):
+                        return out
+                    continue
+                he = _head_end(buf, 0, len(buf))
+                if he is None:
+                    if len(buf) > MAX_HEAD:
+                        out.append(DissectError(LAYER, self._base, "header section too long"))
+                        self._garbage_at = self._base
+                        continue
+                    return out
+                head_end, body_start = he
+                try:
+                    _, headers, _, _ = _parse_head(buf, 0, head_end)
+                except DissectError as e:
+                    out.append(DissectError(LAYER, self._base + e.offset, e.reason, e.field))
                     self._garbage_at = self._base
                     continue
+                cl, _err = _declared_length(headers, head_end)
+                self._head = _Head(body_start, headers, cl, body_start)
+            h = self._head
+            length = h.length if h.length is not None and h.length <= MAX_BODY else None
+            limit = len(buf) if length is None else min(h.body_start + length, len(buf))
+            # Look for a next message inside the claimed body, rescanning only a line's worth
+            # of what was scanned before so that a start line cut by a segment is found.
+            nxt = _embedded_start(buf, max(h.body_start, h.scanned - MAX_LINE), limit, h.headers)
+            h.scanned = limit
+            if nxt >= 0:
+                end = nxt
+            elif length is not None and limit == h.body_start + length:
+                end = limit
+            elif length is not None and not final:
                 return out
-            head_end, body_start = he
-            try:
-                _, headers, _, _ = _parse_head(buf, 0, head_end)
-            except DissectError as e:
-                out.append(DissectError(LAYER, self._base + e.offset, e.reason, e.field))
-                self._garbage_at = self._base
-                continue
-            cl, _err = _declared_length(headers, head_end)
-            if cl is not None and cl <= MAX_BODY:
-                end = body_start + cl
-                nxt = _embedded_start(buf, body_start, min(end, len(buf)), headers)
-                if nxt >= 0:
-                    end = nxt
-                elif end > len(buf):
-                    return out
-            else:
+            elif not final and len(buf) - h.body_start <= MAX_BODY:
                 # No usable length: the body runs to the next start line (or stream end).
-                nxt = _embedded_start(buf, body_start, len(buf), headers)
-                if nxt < 0 and not final:
-                    if len(buf) - body_start > MAX_BODY:
-                        nxt = len(buf)
-                    else:
-                        return out
-                end = nxt if nxt >= 0 else len(buf)
-            d = self._decode(buf, 0, end, truncated=None)
+                return out
+            else:
+                end = len(buf)
+            self._head = None
+            d = self._decode(bytes(buf[:end]), 0, end, truncated=None)
             if d is not None:
                 out.append(d)
             self._consume(end)
+
+    def _skip_garbage(self, out: list[Decoded | DissectError], final: bool) -> bool:
+        """Skip bytes that are not SIP up to the next start line; False to wait for more."""
+        buf = self._buf
+        if self._garbage_at is None:
+            # Wait for the first line before calling the bytes garbage.
+            if b"\n" not in buf and len(buf) < MAX_LINE and not final:
+                return False
+            self._garbage_at = self._base
+        m = _resync(buf)
+        if m is None:
+            # Keep a possible partial start line at the end of the buffer.
+            keep = 0 if final else min(len(buf) - (buf.rfind(b"\n") + 1), MAX_LINE)
+            self._consume(len(buf) - keep)
+            return False
+        out.append(self._garbage_error(self._base + m))
+        self._garbage_at = None
+        self._consume(m)
+        return True
 
     def _decode(self, buf: bytes, start: int, end: int, truncated: str | None) -> Decoded | None:
         """Decode buf[start:end] as one stream message, adding stream offsets to its errors."""
