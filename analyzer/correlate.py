@@ -41,6 +41,7 @@ from analyzer.keys import KeyFile, Resolution, resolve_exchange, resolve_kms_leg
 from analyzer.model import Endpoint, Problem, Severity, StreamChunk
 from analyzer.report.model import (
     CallRecord,
+    ChatEntry,
     KeyStatus,
     KmsLeg,
     LadderEvent,
@@ -457,6 +458,20 @@ def _media_messages(p: _Pending, problems: list[Problem]) -> None:
         for chat in sess.transcript():
             for issue in chat.problems:
                 m.media_problems.append((chat.frame, f"message {chat.message_id}: {issue}"))
+            text = chat.text
+            if text is None:
+                text = f"[{len(chat.content)} bytes of {chat.inner_type or 'unknown type'}]"
+            m.chat.append(
+                ChatEntry(
+                    chat.frame,
+                    chat.ts_ns,
+                    chat.sender,
+                    chat.inner_type or chat.content_type or "",
+                    text,
+                    chat.delivered,
+                    chat.state,
+                )
+            )
 
 
 def _summary(f: dict[str, object]) -> str:

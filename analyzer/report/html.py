@@ -132,6 +132,19 @@ def _iso(ns: int) -> str:
 
 
 def transcript(call_index: int, call: CallRecord, m: MediaRecord) -> list[ChatLine]:
+    """The reassembled chat; from the SEND requests when correlation gave no transcript."""
+    if m.chat:
+        return [
+            ChatLine(
+                c.frame,
+                _iso(c.ts_ns),
+                f"{call.roles.get(c.sender, Role.UE).value} {c.sender}",
+                c.content_type + ("" if c.delivered is not False else " (not delivered)"),
+                c.text,
+                frame_anchor(call_index, c.frame),
+            )
+            for c in m.chat
+        ]
     out = []
     for msg in m.messages:
         f = msg.fields

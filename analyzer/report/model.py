@@ -170,6 +170,19 @@ class MediaMessage:
     fields: dict[str, object]  # the DESIGN.md protocol fields (body, attributes, ...)
 
 
+@dataclass(frozen=True, slots=True)
+class ChatEntry:
+    """One chat message of the transcript, reassembled from its chunks."""
+
+    frame: int
+    ts_ns: int
+    sender: Endpoint
+    content_type: str
+    text: str
+    delivered: bool | None  # every chunk got its 200 (None: no response was asked for)
+    state: str = "complete"  # complete | aborted | incomplete
+
+
 @dataclass(slots=True)
 class KmsLeg:
     """RESOLVE_INIT / RESOLVE_RESP over HTTP (PROTOCOLS.md 13.7), when captured."""
@@ -197,6 +210,7 @@ class MediaRecord:
     plaintext_frames: list[int] = field(default_factory=list)  # MSRP/BFCP seen in the clear
     data_frames: list[int] = field(default_factory=list)  # every TCP frame carrying payload
     messages: list[MediaMessage] = field(default_factory=list)
+    chat: list[ChatEntry] = field(default_factory=list)
     media_problems: list[tuple[int, str]] = field(default_factory=list)  # (frame, reason)
     kms: KmsLeg | None = None
 

@@ -1,0 +1,31 @@
+"""Synthesize a capture, write it, analyze it: shared by the analyze/fault/pipeline tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analyzer.commands.analyze import build_report
+from analyzer.keys import KeyFile
+from analyzer.model import Frame
+from analyzer.pipeline import analyze_capture
+from analyzer.report.model import Report
+from analyzer.synth import SynthResult
+from analyzer.synth.net import write_frames
+
+
+def analyze_frames(
+    frames: tuple[Frame, ...] | list[Frame], keyfile_text: str, path: Path
+) -> Report:
+    """Write ``frames`` to ``path`` and judge every call in it with the key file's keys."""
+    write_frames(frames, path)
+    keys = KeyFile.parse(keyfile_text)
+    return build_report([analyze_capture(str(path), keys)], keys, reveal=False)
+
+
+def analyze_synth(result: SynthResult, path: Path) -> Report:
+    return analyze_frames(result.frames, result.keyfile_text, path)
+
+
+def statuses(report: Report) -> dict[str, dict[str, str]]:
+    """call-id -> rule -> status."""
+    return {c.call_id: {r.rule: r.status.value for r in c.checks} for c in report.calls}
