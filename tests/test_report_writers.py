@@ -102,7 +102,7 @@ def test_junit_parses_back_one_case_per_rule_per_call() -> None:
     assert root.get("tests") == "52"
     failures = root.findall("./testsuite/testcase/failure")
     assert len(failures) == 1
-    failed_case = [c for c in cases if c.find("failure") is not None][0]
+    failed_case = next(c for c in cases if c.find("failure") is not None)
     assert failed_case.get("name") == "TLS-CLIENT"
     assert (
         failed_case.get("classname") == "mikeyshark.msrp-dial-in.bad-call@example_org"
