@@ -18,7 +18,9 @@ from typing import Any
 
 from analyzer.calls import SipRecord
 from analyzer.model import Frame, Problem
+from dissectors import bfcp as bfcplib
 from dissectors import mikey as mikeylib
+from dissectors import msrp as msrplib
 from dissectors import sdp as sdplib
 from dissectors import sip as siplib
 from dissectors.errors import DissectError
@@ -483,4 +485,30 @@ def mikey_detail(msg: mikeylib.MikeyMessage) -> Node:
 register(
     "mikey",
     Renderer(lambda m: "MIKEY", lambda m: f"{m.data_type_name} | ", mikey_detail),
+)
+
+
+def rows_node(rows: list[tuple[int, str]]) -> Node:
+    """A (depth, text) detail list (the form dissectors.msrp/bfcp render) as a Node subtree."""
+    root = Node(rows[0][1])
+    stack = [(0, root)]
+    for depth, text in rows[1:]:
+        while stack[-1][0] >= depth:
+            stack.pop()
+        stack.append((depth, stack[-1][1].add(text)))
+    return root
+
+
+register(
+    "msrp",
+    Renderer(
+        lambda m: "MSRP",
+        msrplib.column_info,
+        lambda m: rows_node(msrplib.detail_tree(m)),
+        msrplib.column_suffix,
+    ),
+)
+register(
+    "bfcp",
+    Renderer(lambda m: "BFCP", bfcplib.column_info, lambda m: rows_node(bfcplib.detail_tree(m))),
 )

@@ -855,6 +855,11 @@ def info_line(msg: Message) -> str:
     return s
 
 
+def column_info(msg: Message) -> str:
+    """tshark's Info column fragment (the primitive name), ending in a separating space."""
+    return f"{msg.primitive_name} "
+
+
 def detail_tree(msg: Message) -> list[tuple[int, str]]:
     rows: list[tuple[int, str]] = [
         (0, "Binary Floor Control Protocol"),

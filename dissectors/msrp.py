@@ -891,6 +891,22 @@ def info_line(msg: Message) -> str:
     return s
 
 
+def column_info(msg: Message) -> str:
+    """tshark's Info column fragment, e.g. ``Request: SEND Transaction ID: a786hjs2``;
+    ends in a space so that several messages in one frame read apart."""
+    if msg.method is not None:
+        return f"Request: {msg.method} Transaction ID: {msg.transaction_id} "
+    comment = f" {msg.comment}" if msg.comment else ""
+    return f"Response: {msg.status}{comment} Transaction ID: {msg.transaction_id} "
+
+
+def column_suffix(msg: Message) -> str:
+    """``(text/plain)``: the note tshark's media-type dissector adds for a body (it follows
+    :func:`column_info`, which already ends in a space)."""
+    mt = msg.media_type
+    return f"({mt})" if mt and msg.body else ""
+
+
 def detail_tree(msg: Message) -> list[tuple[int, str]]:
     """The Wireshark-like detail tree as ``(depth, text)`` rows."""
     rows: list[tuple[int, str]] = [(0, "Message Session Relay Protocol")]

@@ -342,3 +342,24 @@ def test_sniff(vectors: Path) -> None:
     assert media.sniff(msrp_payload) == "msrp"
     assert media.sniff(bfcp_payload) == "bfcp"
     assert media.sniff(bytes.fromhex("160301005a010000560303")) is None
+
+
+def test_view_renderers_registered() -> None:
+    from analyzer import view
+
+    m = msrp.send("a786hjs2", [B_URI], [A_URI], "87652491", b"Hi")
+    r = view.RENDERERS["msrp"]
+    assert (r.protocol(m), r.info(m)) == ("MSRP", "Request: SEND Transaction ID: a786hjs2 ")
+    node = r.detail(m)
+    assert node.label == "Message Session Relay Protocol"
+    assert node.children[0].label == "Request Line: MSRP a786hjs2 SEND"
+    assert [c.label for c in node.children[0].children] == [
+        "Transaction Id: a786hjs2",
+        "Method: SEND",
+    ]
+    b = view.RENDERERS["bfcp"]
+    h = bfcp.hello(1, 1, 2)
+    assert (b.protocol(h), b.info(h)) == ("BFCP", "Hello ")
+    assert b.detail(h).children[3].label == "Primitive: Hello (11)"
+    assert r.suffix is not None
+    assert r.info(m) + r.suffix(m) == "Request: SEND Transaction ID: a786hjs2 (text/plain)"

@@ -140,9 +140,13 @@ def bfcp_attr_length(a: bfcp.Attribute) -> int:
 def test_msrp_vector_every_field(tshark: str, vectors: Path) -> None:
     pcap = vectors / "app" / "plain_msrp.pcap"
     ours = [msrp_row(n, msrp.parse_message(b)) for n, b in payloads(pcap).items()]
-    theirs = tshark_rows(tshark, pcap, 2855, "msrp", [*MSRP_FIELDS, "msrp.data"])
+    theirs = tshark_rows(tshark, pcap, 2855, "msrp", [*MSRP_FIELDS, "_ws.col.Info", "msrp.data"])
     assert len(ours) == 2
-    assert ours == [r[:-1] for r in theirs]
+    assert ours == [r[:-2] for r in theirs]
+    # The Info column the dissect view shows.
+    msgs = [msrp.parse_message(b) for b in payloads(pcap).values()]
+    infos = [(msrp.column_info(m) + msrp.column_suffix(m)).rstrip() for m in msgs]
+    assert infos == [r[-2] for r in theirs]
     # tshark 4.0 runs msrp.data on to the end-line; the body is what precedes its CRLF.
     assert theirs[0][-1] == "Hello Bob, this is MSRP over TLS-PSK.\\r\\n-------a786hjs2$\\r\\n"
     assert msrp.parse_message(payloads(pcap)[4]).body == b"Hello Bob, this is MSRP over TLS-PSK."
@@ -151,9 +155,11 @@ def test_msrp_vector_every_field(tshark: str, vectors: Path) -> None:
 def test_bfcp_vector_every_field(tshark: str, vectors: Path) -> None:
     pcap = vectors / "app" / "plain_bfcp.pcap"
     ours = [bfcp_row(n, bfcp.parse_message(b)) for n, b in payloads(pcap).items()]
-    theirs = tshark_rows(tshark, pcap, 5070, "bfcp", BFCP_FIELDS)
+    theirs = tshark_rows(tshark, pcap, 5070, "bfcp", [*BFCP_FIELDS, "_ws.col.Info"])
     assert [r[2] for r in theirs] == ["11", "12", "1"]
-    assert ours == theirs
+    assert ours == [r[:-1] for r in theirs]
+    infos = [bfcp.column_info(bfcp.parse_message(b)).rstrip() for b in payloads(pcap).values()]
+    assert infos == [r[-1] for r in theirs] == ["Hello", "HelloAck", "FloorRequest"]
 
 
 def test_built_msrp_chunks_and_report(tshark: str, tmp_path: Path) -> None:
