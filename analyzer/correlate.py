@@ -36,7 +36,13 @@ from analyzer.checks.rules import (
     Side,
     flow_for,
 )
-from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder, TlsSessionInfo
+from analyzer.decrypt import (
+    AppData,
+    DecodedConnection,
+    PskCandidate,
+    TlsConnectionDecoder,
+    TlsSessionInfo,
+)
 from analyzer.keys import KeyFile, Resolution, resolve_exchange, resolve_kms_leg
 from analyzer.model import Endpoint, Problem, Severity, StreamChunk
 from analyzer.report.model import (
@@ -903,6 +909,13 @@ def _http_status(start: str) -> str:
 # --- entry point ---------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class Correlation:
+    calls: list[CallRecord]
+    # The TLS connections bound to an m-line, decoded (for the key log / decrypted exports).
+    connections: list[DecodedConnection]
+
+
 def correlate(
     tracker: CallTracker,
     conns: list[ConnRecord],
@@ -910,7 +923,7 @@ def correlate(
     *,
     capture: str = "",
     reveal: bool = False,
-) -> list[CallRecord]:
+) -> Correlation:
     """Every call with an MSRP or BFCP m-line, with its media bound and decoded."""
     records: list[CallRecord] = []
     pend: list[_Pending] = []
@@ -956,4 +969,11 @@ def correlate(
     for call, oa, rec, mine in per_call:
         _events(call, oa, rec, mine)
         _roles(call, oa, rec)
-    return records
+    decoded = [
+        DecodedConnection(
+            p.conn.client, p.conn.server, p.conn.first_frame, p.decoded.info, p.decoded.plaintext
+        )
+        for p in pend
+        if p.conn is not None and p.decoded is not None and p.decoded.info.is_tls
+    ]
+    return Correlation(records, decoded)

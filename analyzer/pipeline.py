@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from analyzer.calls import CallTracker, SipFlowHandler
 from analyzer.capture import CaptureReader
 from analyzer.correlate import ConnRecord, correlate
+from analyzer.decrypt import DecodedConnection
 from analyzer.flows import FlowTable, TcpConnection
 from analyzer.keys import KeyFile
 from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
@@ -34,6 +35,7 @@ Progress = Callable[[int, int, int], None]  # (frames, bytes read, file size)
 class CaptureResult:
     info: CaptureInfo
     calls: list[CallRecord] = field(default_factory=list)
+    connections: list[DecodedConnection] = field(default_factory=list)  # TLS bound to m-lines
 
 
 class _Collector:
@@ -150,7 +152,8 @@ def analyze_capture(
             progress(info.frames, read, size)
     table.finish()
     sip.finish()
-    calls = correlate(tracker, collector.order, keys, capture=path, reveal=reveal)
+    corr = correlate(tracker, collector.order, keys, capture=path, reveal=reveal)
+    calls = corr.calls
     problems = [*reader.problems, *collector.problems, *sip.problems]
     for c in calls:
         problems.extend(c.problems)
@@ -175,4 +178,4 @@ def analyze_capture(
     info.seconds = time.monotonic() - started
     if progress is not None:
         progress(info.frames, size or read, size)
-    return CaptureResult(info, calls)
+    return CaptureResult(info, calls, corr.connections)

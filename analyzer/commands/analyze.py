@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from analyzer import __version__
+from analyzer import __version__, keylog
 from analyzer.checks.evaluate import Context, Policy, evaluate_call
 from analyzer.keys import KeyFile, KeyFileError, TekKey
 from analyzer.pipeline import CaptureResult, analyze_capture
@@ -51,6 +51,17 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--json", metavar="FILE|-", help="write the JSON report ('-': stdout)")
     p.add_argument("--html", metavar="FILE", help="write the self-contained HTML report")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one test per rule per call)")
+    p.add_argument("--keylog", metavar="FILE", help="write an NSS key log of the decrypted TLS")
+    p.add_argument(
+        "--decrypted-pcap",
+        metavar="FILE",
+        help="write the captures with each decrypted TLS stream as plaintext TCP",
+    )
+    p.add_argument(
+        "--inject-secrets",
+        metavar="FILE",
+        help="write the captures as one pcapng with the key log in a Decryption Secrets Block",
+    )
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="captures analyzed at once")
     p.add_argument(
         "--reveal-keys", action="store_true", help="show keys in the reports, not fingerprints"
@@ -214,9 +225,22 @@ def run(args: argparse.Namespace) -> int:
             _write(args.html, render_html(report))
         if args.junit:
             _write(args.junit, junit.junit_xml(report))
+        exports(args, results)
     except OSError as e:
         err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
         return EXIT_USAGE
     if any(_unreadable(r) for r in results):
         return EXIT_USAGE
     return report.exit_code
+
+
+def exports(args: argparse.Namespace, results: list[CaptureResult]) -> None:
+    """--keylog, --decrypted-pcap, --inject-secrets: the TLS secrets the analysis proved."""
+    conns = [c for r in results for c in r.connections]
+    sessions = [c.info for c in conns]
+    if args.keylog:
+        keylog.write_keylog(args.keylog, sessions)
+    if args.decrypted_pcap:
+        keylog.write_decrypted_pcap(list(args.captures), args.decrypted_pcap, conns)
+    if args.inject_secrets:
+        keylog.write_pcapng_with_secrets(list(args.captures), args.inject_secrets, sessions)
