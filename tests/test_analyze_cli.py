@@ -1,0 +1,210 @@
+"""`mikeyshark analyze` end to end: outputs, exit codes, several captures, keys and exports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from analyzer.cli import main
+from analyzer.report import json_report
+from analyzer.synth import synthesize, write_capture
+
+
+def _capture(tmp_path: Path, scenario: str, *faults: str, seed: int = 4) -> tuple[Path, Path]:
+    result = synthesize(scenario, faults=list(faults), seed=seed)
+    pcap = tmp_path / f"{scenario}-{'-'.join(faults) or 'clean'}-{seed}.pcap"
+    write_capture(result, pcap)
+    keys = pcap.with_suffix(".toml")
+    keys.write_text(result.keyfile_text)
+    return pcap, keys
+
+
+def test_clean_capture_exits_0_and_writes_every_report(tmp_path: Path) -> None:
+    pcap, keys = _capture(tmp_path, "bfcp-dial-out")
+    out = {k: tmp_path / f"r.{k}" for k in ("json", "html", "xml")}
+    code = main(
+        [
+            "analyze",
+            str(pcap),
+            "--keys",
+            str(keys),
+            "--json",
+            str(out["json"]),
+            "--html",
+            str(out["html"]),
+            "--junit",
+            str(out["xml"]),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    doc = json.loads(out["json"].read_text())
+    jsonschema.validate(doc, json_report.schema())
+    assert [c["scenario"] for c in doc["calls"]] == ["bfcp-dial-out"]
+    assert doc["calls"][0]["verdict"] == "pass"
+    assert doc["calls"][0]["media"][0]["key"]["recovered"] is True
+    assert doc["calls"][0]["media"][0]["tls"]["decrypted"] is True
+    assert ET.parse(out["xml"]).getroot().get("failures") == "0"
+    assert out["html"].read_text().startswith("<!DOCTYPE html>")
+
+
+def test_failing_rule_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pcap, keys = _capture(tmp_path, "msrp-dial-out", "tls-by-offerer")
+    assert main(["analyze", str(pcap), "--keys", str(keys)]) == 1
+    out = capsys.readouterr().out
+    assert "TLS-CLIENT" in out
+    assert "fail" in out
+
+
+def test_json_to_stdout_keeps_the_summary_off_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pcap, keys = _capture(tmp_path, "msrp-dial-in")
+    assert main(["analyze", str(pcap), "--keys", str(keys), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["captures"][0]["path"] == str(pcap)
+    assert "calls" in captured.err
+
+
+def test_usage_and_unreadable_input_exit_2(tmp_path: Path) -> None:
+    pcap, _keys = _capture(tmp_path, "msrp-dial-in")
+    junk = tmp_path / "notes.txt"
+    junk.write_text("this is not a capture\n")
+    assert main(["analyze", str(junk), "--quiet"]) == 2
+    assert main(["analyze", str(tmp_path / "missing.pcap"), "--quiet"]) == 2
+    assert main(["analyze", str(pcap), "--keys", str(tmp_path / "nokeys.toml"), "--quiet"]) == 2
+    bad_keys = tmp_path / "bad.toml"
+    bad_keys.write_text("[[kms]]\nuri = 'x'\nmaster_key = 'zz'\n")
+    assert main(["analyze", str(pcap), "--keys", str(bad_keys), "--quiet"]) == 2
+    assert main(["analyze", str(pcap), "--psk", "nothex", "--quiet"]) == 2
+    assert main(["analyze", str(pcap), "--jobs", "0", "--quiet"]) == 2
+    with pytest.raises(SystemExit) as e:
+        main(["analyze"])
+    assert e.value.code == 2
+
+
+def test_psk_on_the_command_line_decrypts_without_a_key_file(tmp_path: Path) -> None:
+    result = synthesize("msrp-dial-in", seed=4)
+    pcap = tmp_path / "c.pcap"
+    write_capture(result, pcap)
+    tek = result.calls[0].media[0].tek
+    out = tmp_path / "r.json"
+    code = main(
+        ["analyze", str(pcap), "--psk", f"{tek.hex()}:given", "--json", str(out), "--quiet"]
+    )
+    doc = json.loads(out.read_text())
+    checks = {c["rule"]: c["status"] for c in doc["calls"][0]["checks"]}
+    assert checks["TLS-KEY"] == "pass"
+    assert checks["TICKET-OPEN"] == "not-observed"
+    assert checks["MSRP-PATHS"] == "pass"
+    assert doc["calls"][0]["verdict"] == "incomplete"
+    assert code == 0  # nothing failed; the ticket could not be judged without KMS keys
+
+
+def test_keys_only_with_reveal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = synthesize("bfcp-dial-in", seed=4)
+    pcap = tmp_path / "c.pcap"
+    write_capture(result, pcap)
+    keys = tmp_path / "k.toml"
+    keys.write_text(result.keyfile_text)
+    tek = result.calls[0].media[0].tek.hex()
+    files = [tmp_path / n for n in ("r.json", "r.html", "r.xml")]
+    args = ["analyze", str(pcap), "--keys", str(keys), "--json", str(files[0])]
+    args += ["--html", str(files[1]), "--junit", str(files[2])]
+    assert main(args) == 0
+    shown = capsys.readouterr()
+    for text in [f.read_text() for f in files] + [shown.out, shown.err]:
+        assert tek not in text
+    assert main([*args, "--reveal-keys", "--quiet"]) == 0
+    assert json.loads(files[0].read_text())["calls"][0]["media"][0]["key"]["tek"] == tek
+    assert tek in files[1].read_text()
+
+
+def test_several_captures_in_parallel_match_one_by_one(tmp_path: Path) -> None:
+    caps = [
+        _capture(tmp_path, s, seed=i)[0]
+        for i, s in enumerate(("msrp-dial-in", "bfcp-dial-out", "msrp-dial-out"))
+    ]
+    # One key file for all: the captures were made with different keys, so use each one's.
+    docs = []
+    for extra in ([], ["--jobs", "3"]):
+        out = tmp_path / f"all{len(extra)}.json"
+        codes = []
+        merged: list[dict[str, object]] = []
+        for cap in caps:
+            codes.append(
+                main(
+                    [
+                        "analyze",
+                        str(cap),
+                        "--keys",
+                        str(cap.with_suffix(".toml")),
+                        "--json",
+                        str(out),
+                        "--quiet",
+                        *extra,
+                    ]
+                )
+            )
+            merged += json.loads(out.read_text())["calls"]
+        docs.append((codes, merged))
+    assert docs[0] == docs[1]
+    # and several captures in one run, in parallel, keep their order
+    out = tmp_path / "par.json"
+    keys = caps[0].with_suffix(".toml")
+    assert (
+        main(
+            [
+                "analyze",
+                *map(str, caps),
+                "--keys",
+                str(keys),
+                "--jobs",
+                "2",
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
+    doc = json.loads(out.read_text())
+    assert [c["path"] for c in doc["captures"]] == [str(c) for c in caps]
+    assert [c["capture"] for c in doc["calls"]] == [str(c) for c in caps]
+    # the other captures' tickets do not open with the first capture's KMS key
+    assert [c["verdict"] for c in doc["calls"]] == ["pass", "fail", "fail"]
+
+
+def test_keylog_and_exports_decrypt_in_tshark(tshark: str, tmp_path: Path) -> None:
+    pcap, keys = _capture(tmp_path, "msrp-dial-out")
+    log, dec, inj = tmp_path / "k.log", tmp_path / "dec.pcap", tmp_path / "inj.pcapng"
+    args = ["analyze", str(pcap), "--keys", str(keys), "--keylog", str(log)]
+    args += ["--decrypted-pcap", str(dec), "--inject-secrets", str(inj), "--quiet"]
+    assert main(args) == 0
+    assert log.read_text().startswith("CLIENT_RANDOM ")
+
+    def decrypted(*extra: str) -> int:
+        run = subprocess.run(
+            [tshark, *extra, "-x"], capture_output=True, text=True, timeout=60, check=True
+        )
+        return run.stdout.count("Decrypted TLS")
+
+    plain = decrypted("-r", str(pcap))
+    with_log = decrypted("-r", str(pcap), "-o", f"tls.keylog_file:{log}")
+    assert plain == 0
+    assert with_log > 0
+    assert decrypted("-r", str(inj)) == with_log
+    sends = subprocess.run(
+        [tshark, "-r", str(dec), "-Y", 'msrp.method == "SEND"'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert sends.stdout.count("SEND") >= 4
