@@ -383,13 +383,40 @@ def sip_detail(rec: SipRecord) -> Node:
         hdr.children.append(_header_node(h))
     if msg.body:
         body = root.add("Message Body")
-        if rec.sdp is not None:
+        mt = msg.media_type or ""
+        if mt.startswith("multipart/"):
+            _multipart_detail(body, rec)
+        elif rec.sdp is not None:
             body.children.append(sdp_detail(rec.sdp))
         else:
-            body.add(f"{len(msg.body)} bytes ({msg.media_type or 'no Content-Type'})")
+            body.add(f"{len(msg.body)} bytes ({mt or 'no Content-Type'})")
     for p in rec.problems:
         root.add(f"[Expert Info (Error): {p.field or p.layer}: {p.reason}]")
     return root
+
+
+def _multipart_detail(body: Node, rec: SipRecord) -> None:
+    msg = rec.msg
+    boundary = siplib.content_type_param(msg.content_type or "", "boundary")
+    mp = body.add(
+        f'MIME Multipart Media Encapsulation, Type: {msg.media_type}, Boundary: "{boundary}"'
+    )
+    try:
+        parts = msg.body_parts()
+    except DissectError as e:
+        mp.add(f"[Malformed: {e.reason}]")
+        return
+    sdp_done = False
+    for part in parts:
+        ct = (part.content_type or "").split(";")[0].strip().lower()
+        node = mp.add(f"Encapsulated multipart part:  ({ct})")
+        for h in part.headers:
+            node.add(f"{h.name}: {h.text}")
+        if ct == "application/sdp" and rec.sdp is not None and not sdp_done:
+            node.children.append(sdp_detail(rec.sdp))
+            sdp_done = True
+        else:
+            node.add(f"{len(part.body)} bytes")
 
 
 _SDP_NAMES = {
