@@ -570,8 +570,7 @@ class FlowTable:
                 conn = None
             else:
                 if payload:
-                    d = conn.c2s if (src, sport) == conn._ckey else conn.s2c
-                    d.dropped_bytes += len(payload)
+                    self._after_close(conn, src, sport, seq, payload, frame.number)
                 return
         if conn is None:
             if syn and flags & TCP_ACK:
@@ -648,6 +647,26 @@ class FlowTable:
                 conn.state = CLOSING
         if conn.c2s.fin_off is not None and conn.s2c.fin_off is not None:
             self._maybe_closed(conn, frame.number)
+
+    def _after_close(
+        self, conn: TcpConnection, src: bytes, sport: int, seq: int, payload: bytes, frame: int
+    ) -> None:
+        from_client = (src, sport) == conn._ckey
+        d = conn.c2s if from_client else conn.s2c
+        if d.base is None or self._offset(d, seq) + len(payload) <= d.next:
+            d.retransmissions += 1  # bytes the stream already had
+            return
+        first = d.dropped_bytes == 0
+        d.dropped_bytes += len(payload)
+        if first:
+            self._problem(
+                frame,
+                "tcp",
+                f"data after stream {conn.index} was {conn.state} "
+                f"(frame {conn.close_frame}) is dropped",
+                "payload",
+                severity=Severity.WARNING,
+            )
 
     @staticmethod
     def _offset(d: TcpDirection, seq: int) -> int:
@@ -939,6 +958,8 @@ class FlowTable:
         self._open.pop(conn.index, None)
         if state in (CLOSED, RESET):
             self._closed[conn.index] = conn
+            if len(self._closed) > self.max_connections:
+                self._forget(next(iter(self._closed.values())))
         else:
             # an evicted connection that wakes up again is picked up as a new one
             self._forget(conn)
