@@ -62,10 +62,8 @@ RESYNC_WINDOW = 4 * 1024 * 1024
 class _Interface:
     linktype: int
     snaplen: int
-    # ticks per second of the timestamp and an offset in seconds (if_tsoffset)
-    tick_num: int
-    tick_den: int
-    offset_s: int
+    tick_den: int  # timestamp ticks per second (if_tsresol)
+    offset_s: int  # if_tsoffset, seconds
 
 
 class _Chunked:
@@ -273,7 +271,48 @@ class CaptureReader:
         bo = "<"
         ifaces: list[_Interface] = []
         seen_shb = False
+        epb_le = struct.Struct("<IIIIIII")
+        epb_be = struct.Struct(">IIIIIII")
+        trail_le = struct.Struct("<I")
+        trail_be = struct.Struct(">I")
         while True:
+            # Fast path, once per frame: well-formed Enhanced Packet Blocks wholly inside the
+            # current chunk. Anything else (other blocks, damage, chunk end) falls through to
+            # the careful block-by-block code below.
+            buf = src.buf
+            i = src.i
+            n = len(buf)
+            epb = epb_le if bo == "<" else epb_be
+            trail = trail_le if bo == "<" else trail_be
+            nif = len(ifaces)
+            while i + 28 <= n:
+                btype, blen, iface, hi, lo, caplen, origlen = epb.unpack_from(buf, i)
+                if (
+                    btype != BT_EPB
+                    or blen & 3
+                    or i + blen > n
+                    or caplen + 32 > blen
+                    or iface >= nif
+                    or trail.unpack_from(buf, i + blen - 4)[0] != blen
+                ):
+                    break
+                ifc = ifaces[iface]
+                den = ifc.tick_den
+                ticks = (hi << 32) | lo
+                if den == 1_000_000:
+                    ts = ticks * 1000
+                elif den == 1_000_000_000:
+                    ts = ticks
+                else:
+                    ts = ticks * 1_000_000_000 // den
+                if ifc.offset_s:
+                    ts += ifc.offset_s * 1_000_000_000
+                number += 1  # before the yield: a consumer may stop at this frame
+                self.next_number = number
+                self.frames_read += 1
+                yield Frame(number - 1, ts, ifc.linktype, buf[i + 28 : i + 28 + caplen], origlen)
+                i += blen
+            src.i = i
             if not src.ensure(12):
                 left = src.available()
                 if left:
@@ -498,7 +537,7 @@ class _BlockError(Exception):
 def _parse_idb_options(
     buf: bytes, pos: int, end: int, bo: str, linktype: int, snaplen: int
 ) -> _Interface:
-    num, den, offset_s = 1, 1_000_000, 0  # default resolution: microseconds
+    den, offset_s = 1_000_000, 0  # default resolution: microseconds
     while pos + 4 <= end:
         code, olen = struct.unpack_from(bo + "HH", buf, pos)
         pos += 4
@@ -515,7 +554,7 @@ def _parse_idb_options(
         elif code == OPT_IF_TSOFFSET and olen >= 8:
             (offset_s,) = struct.unpack_from(bo + "q", buf, pos)
         pos += (olen + 3) & ~3
-    return _Interface(linktype, snaplen, num, den, offset_s)
+    return _Interface(linktype, snaplen, den, offset_s)
 
 
 def _ts(ifc: _Interface, hi: int, lo: int) -> int:
