@@ -11,6 +11,7 @@ Length, which some stacks emit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -686,14 +687,17 @@ class BfcpFramer:
 
     The length comes from the header. A message that does not parse (a lying Payload
     Length, garbage) is reported and the framer rescans from the byte after its header for
-    the next plausible header; buffering never exceeds one maximal message (256 KiB).
+    the next header that parses; buffering never exceeds one maximal message (256 KiB).
+    Each problem is one :class:`FramingError` spanning the bytes up to where framing resumed.
     """
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._base = 0
         self._garbage_from: int | None = None
+        self._garbage_why: tuple[int, str, str] | None = None  # (offset, field, reason)
         self._resyncing = False  # after a bad message: headers must parse to be believed
+        self._closing = False
 
     @property
     def offset(self) -> int:
@@ -712,15 +716,7 @@ class BfcpFramer:
         out: list[Framed] = []
         if gap:
             if self._buf and self._garbage_from is None:
-                out.append(
-                    _error(
-                        self._base,
-                        self.offset,
-                        self._base,
-                        "stream",
-                        f"message cut by {gap} missing bytes",
-                    )
-                )
+                self._bad(out, self._base, "stream", f"message cut by {gap} missing bytes")
             self._flush_garbage(out, self.offset)
             self._base = self.offset + gap
             self._buf.clear()
@@ -730,39 +726,36 @@ class BfcpFramer:
         return out
 
     def close(self) -> list[Framed]:
+        """End of stream: frame what still can be, report the rest."""
         out: list[Framed] = []
-        if self._buf:
-            if header_plausible(self._buf) and self._garbage_from is None:
-                need = message_length(self._buf)
-                out.append(
-                    _error(
-                        self._base,
-                        self.offset,
-                        self._base + 2,
-                        "payload_length",
-                        f"stream ended: message needs {need} bytes, {len(self._buf)} arrived",
-                    )
-                )
-            elif self._garbage_from is None:
-                self._garbage_from = self._base
+        self._closing = True
+        self._drain(out)
+        if self._buf and self._garbage_from is None:
+            self._garbage_from = self._base
         self._flush_garbage(out, self.offset)
         self._base = self.offset
         self._buf.clear()
         return out
 
+    def _bad(self, out: list[Framed], at: int, field: str, reason: str) -> None:
+        """The message at the buffer head is bad: its error spans it and whatever else is
+        skipped until framing resumes."""
+        self._flush_garbage(out, self._base)
+        self._garbage_from = self._base
+        self._garbage_why = (at, field, reason)
+        self._resyncing = True
+
     def _flush_garbage(self, out: list[Framed], upto: int) -> None:
-        if self._garbage_from is not None and upto > self._garbage_from:
-            n = upto - self._garbage_from
-            out.append(
-                _error(
-                    self._garbage_from,
-                    upto,
-                    self._garbage_from,
-                    "stream",
-                    f"{n} bytes that are not BFCP",
-                )
+        start = self._garbage_from
+        if start is not None and upto > start:
+            at, fld, reason = self._garbage_why or (
+                start,
+                "stream",
+                f"{upto - start} bytes that are not BFCP",
             )
+            out.append(_error(start, upto, at, fld, reason))
         self._garbage_from = None
+        self._garbage_why = None
 
     def _consume(self, n: int) -> None:
         del self._buf[:n]
@@ -777,29 +770,39 @@ class BfcpFramer:
         buf = self._buf
         while len(buf) >= 4:
             if not header_plausible(buf):
-                self._skip(1)
+                m = _PLAUSIBLE_RE.search(buf, 1)
+                self._skip(m.start() if m else len(buf) - 3)
                 continue
             need = message_length(buf)
-            if len(buf) < need:
-                return
-            raw = bytes(buf[:need])
             start = self._base
+            if len(buf) < need:
+                if not self._closing:
+                    return
+                if self._resyncing:
+                    self._skip(1)
+                else:
+                    reason = f"stream ended: message needs {need} bytes, {len(buf)} arrived"
+                    self._bad(out, start + 2, "payload_length", reason)
+                    self._consume(HEADER_LEN)
+                continue
+            raw = bytes(buf[:need])
             try:
                 msg = parse_message(raw)
             except DissectError as e:
                 if self._resyncing:
-                    # A header found while resynchronising that does not parse is garbage.
-                    self._skip(1)
-                    continue
-                out.append(_error(start, start + need, start + e.offset, e.field, e.reason))
-                self._flush_garbage(out, start)
-                self._consume(HEADER_LEN)
-                self._resyncing = True
+                    self._skip(1)  # a header found while resynchronising must parse
+                else:
+                    self._bad(out, start + e.offset, e.field or "payload", e.reason)
+                    self._consume(HEADER_LEN)
                 continue
             self._flush_garbage(out, start)
             self._resyncing = False
             out.append(FramedMessage(start, start + need, raw, msg))
             self._consume(need)
+
+
+# Byte 0 of a plausible header (version 1 or 2, R/F bits, reserved 0) and a known primitive.
+_PLAUSIBLE_RE = re.compile(rb"[\x20\x30\x40\x48\x50\x58][\x01-\x12]")
 
 
 def _error(start: int, end: int, at: int, field: str | None, reason: str) -> FramingError:

@@ -547,7 +547,8 @@ class MsrpFramer:
     ``feed`` takes bytes in stream order and returns what became complete; ``gap`` says that
     many bytes were lost before ``data`` (the framer drops what it holds and resynchronises
     on the next start line). Buffering is bounded by ``max_message``: a start line whose
-    end-line does not arrive within that many bytes is reported and skipped.
+    end-line does not arrive within that many bytes is reported and skipped. Each problem is
+    one :class:`FramingError` spanning the bytes up to where framing resumed.
     """
 
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
@@ -556,7 +557,9 @@ class MsrpFramer:
         self._base = 0  # stream offset of _buf[0]
         self._synced = True  # _buf[0] is where a start line should be
         self._garbage_from: int | None = None  # first skipped byte while not synced
+        self._garbage_why: tuple[int, str, str] | None = None  # (offset, field, reason)
         self._scanned = 0  # the end-line search of the pending message resumes here
+        self._closing = False
 
     @property
     def buffered(self) -> int:
@@ -576,15 +579,7 @@ class MsrpFramer:
         out: list[Framed] = []
         if gap:
             if self._synced and self._buf:
-                out.append(
-                    _error(
-                        self._base,
-                        self.offset,
-                        self._base,
-                        "stream",
-                        f"message cut by {gap} missing bytes",
-                    )
-                )
+                self._lose_sync(self._base, "stream", f"message cut by {gap} missing bytes")
             self._flush_garbage(out, self.offset)
             self._base = self.offset + gap
             self._buf.clear()
@@ -595,42 +590,37 @@ class MsrpFramer:
         return out
 
     def close(self) -> list[Framed]:
-        """End of stream: report whatever is left."""
+        """End of stream: frame what still can be, report the rest."""
         out: list[Framed] = []
+        self._closing = True
+        self._drain(out)
         if self._synced and self._buf:
-            head = bytes(self._buf[:40])
-            out.append(
-                _error(
-                    self._base,
-                    self.offset,
-                    self.offset,
-                    "end-line",
-                    f"stream ended inside a message ({len(self._buf)} bytes, "
-                    f"no end-line): {head!r}",
-                )
-            )
+            self._lose_sync(self._base, "start-line", "stream ended inside a start line")
         self._flush_garbage(out, self.offset)
         self._consume(len(self._buf))
         return out
 
-    def _lose_sync(self) -> None:
+    def _lose_sync(
+        self, at: int | None = None, field: str = "stream", reason: str | None = None
+    ) -> None:
         self._synced = False
         if self._garbage_from is None:
             self._garbage_from = self._base
+            self._garbage_why = None
+        if reason is not None and self._garbage_why is None and at is not None:
+            self._garbage_why = (at, field, reason)
 
     def _flush_garbage(self, out: list[Framed], upto: int) -> None:
-        if self._garbage_from is not None and upto > self._garbage_from:
-            n = upto - self._garbage_from
-            out.append(
-                _error(
-                    self._garbage_from,
-                    upto,
-                    self._garbage_from,
-                    "stream",
-                    f"{n} bytes that are not MSRP",
-                )
+        start = self._garbage_from
+        if start is not None and upto > start:
+            at, fld, reason = self._garbage_why or (
+                start,
+                "stream",
+                f"{upto - start} bytes that are not MSRP",
             )
+            out.append(_error(start, upto, at, fld, reason))
         self._garbage_from = None
+        self._garbage_why = None
 
     def _consume(self, n: int) -> None:
         del self._buf[:n]
@@ -652,7 +642,7 @@ class MsrpFramer:
                     self._consume(len(buf) - 4)
                 return False
             eol = buf.find(b"\r\n", idx, idx + MAX_START_LINE + 2)
-            if eol < 0 and len(buf) - idx <= MAX_START_LINE:
+            if eol < 0 and len(buf) - idx <= MAX_START_LINE and not self._closing:
                 self._consume(idx)  # wait for the rest of the candidate line
                 return False
             if eol >= 0 and _START_RE.match(buf, idx, eol):
@@ -675,19 +665,26 @@ class MsrpFramer:
             eol = buf.find(b"\r\n", 0, MAX_START_LINE + 2)
             if eol < 0:
                 if len(buf) > MAX_START_LINE:
-                    self._bad_start(out, "no CRLF within 1024 bytes of a start line")
+                    self._bad_start("no CRLF within 1024 bytes of a start line")
                     continue
                 return
             try:
                 tid = parse_start_line(bytes(buf[:eol]), self._base)[0]
             except DissectError as e:
-                self._bad_start(out, e.reason)
+                self._bad_start(e.reason)
                 continue
             m = _end_line_re(tid.encode()).search(buf, max(eol, self._scanned - len(tid) - 12))
             if m is None:
+                if self._closing:
+                    self._bad_start(
+                        f"stream ended inside a message: no end-line for transaction {tid}",
+                        "end-line",
+                    )
+                    continue
                 if len(buf) > self.max_message:
                     self._bad_start(
-                        out, f"no end-line for transaction {tid} within {self.max_message} bytes"
+                        f"no end-line for transaction {tid} within {self.max_message} bytes",
+                        "end-line",
                     )
                     continue
                 self._scanned = len(buf)
@@ -702,10 +699,11 @@ class MsrpFramer:
                 out.append(FramedMessage(start, start + len(raw), raw, msg))
             self._consume(len(raw))
 
-    def _bad_start(self, out: list[Framed], reason: str) -> None:
-        out.append(_error(self._base, self._base + 1, self._base, "start-line", reason))
+    def _bad_start(self, reason: str, field: str = "start-line") -> None:
+        """The start line at the buffer head leads nowhere: skip it and resynchronise; the
+        error spans everything skipped until framing resumes."""
+        self._lose_sync(self._base, field, reason)
         self._consume(1)
-        self._lose_sync()
 
 
 def _error(start: int, end: int, at: int, field: str | None, reason: str) -> FramingError:

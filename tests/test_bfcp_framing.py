@@ -47,7 +47,7 @@ def test_payload_length_too_long_swallows_nothing_for_good() -> None:
     # Hello claiming 2 words: the next FloorRequest's header is read as its attributes.
     liar = bytes.fromhex("200b0002 00000001 0001 0002")
     out = bfcp.BfcpFramer().feed(liar + FLOOR_REQUEST + HELLO)
-    assert spans(out) == [("err", 0, 20), ("msg", 12, 28), ("msg", 28, 40)]
+    assert spans(out) == [("err", 0, 12), ("msg", 12, 28), ("msg", 28, 40)]
     err = out[0]
     assert isinstance(err, bfcp.FramingError)
     assert (err.error.offset, err.error.field) == (12, "REQUESTED-BY-INFORMATION")
@@ -66,9 +66,11 @@ def test_payload_length_too_short_leaves_reported_garbage() -> None:
 def test_payload_length_beyond_the_stream_is_reported_at_close() -> None:
     f = bfcp.BfcpFramer()
     assert f.feed(bytes.fromhex("200b0100 00000001 0001 0002") + HELLO) == []
-    (err,) = f.close()
+    err, hello = f.close()
     assert isinstance(err, bfcp.FramingError)
-    assert (err.start, err.end, err.error.field) == (0, 24, "payload_length")
+    assert (err.start, err.end, err.error.field, err.error.offset) == (0, 12, "payload_length", 2)
+    assert isinstance(hello, bfcp.FramedMessage)
+    assert (hello.start, hello.message.primitive_name) == (12, "Hello")
     assert err.error.reason == "stream ended: message needs 1036 bytes, 24 arrived"
 
 

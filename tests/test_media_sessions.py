@@ -216,7 +216,7 @@ def test_msrp_problems_are_located_by_frame() -> None:
         (cut_frame, Severity.ERROR, reasons[2][2]),
         (1, Severity.WARNING, "SEND tx000001 got no response"),
     ]
-    assert reasons[2][2].startswith("stream ended inside a message (30 bytes, no end-line)")
+    assert reasons[2][2] == "stream ended inside a message: no end-line for transaction tx000001"
     assert [r.message.transaction_id for r in s.unanswered()] == ["tx000001"]
 
 
@@ -363,3 +363,37 @@ def test_view_renderers_registered() -> None:
     assert b.detail(h).children[3].label == "Primitive: Hello (11)"
     assert r.suffix is not None
     assert r.info(m) + r.suffix(m) == "Request: SEND Transaction ID: a786hjs2 (text/plain)"
+
+
+def test_openssl_plaintext_record_with_msrp_then_bfcp(vectors: Path) -> None:
+    """The tls_psk vector's application records (decrypted by OpenSSL's peer) each hold an
+    MSRP message followed by a BFCP message: each session takes its own and reports the rest."""
+    import json
+
+    v = json.loads((vectors / "tls_psk" / "psk_aes128_gcm_sha256.json").read_text())
+    c2s = [bytes.fromhex(h) for t, h in v["decrypted_c2s"] if t == 23]
+    s2c = [bytes.fromhex(h) for t, h in v["decrypted_s2c"] if t == 23]
+    sessions = (media.MsrpSession(UE, AS), media.BfcpSession(UE, AS))
+    for s in sessions:
+        s.feed(UE, StreamChunk(7, 0, 0, c2s[0]))
+        s.feed(AS, StreamChunk(8, 0, 0, s2c[0]))
+        s.close()
+    ms, bs = sessions
+    assert [(r.frame, msrp.info_line(r.message)) for r in ms.messages] == [
+        (7, "MSRP SEND a786hjs2"),
+        (8, "MSRP 200 OK a786hjs2"),
+    ]
+    assert [(p.frame, p.reason.split(": ", 1)[1]) for p in ms.problems] == [
+        (7, "12 bytes that are not MSRP"),
+        (8, "48 bytes that are not MSRP"),
+    ]
+    assert [(r.frame, r.start, r.message.primitive_name) for r in bs.messages] == [
+        (7, 247, "Hello"),
+        (8, 139, "HelloAck"),
+    ]
+    assert bs.response_of == {0: 1}
+    assert [p.reason.split(": ", 1)[1] for p in bs.problems] == [
+        "247 bytes that are not BFCP",
+        "139 bytes that are not BFCP",
+    ]
+    assert media.sniff(c2s[0]) == "msrp"
