@@ -107,6 +107,7 @@ class TcpDirection:
         "gap_bytes",
         "gaps",
         "isn",
+        "keepalives",
         "next",
         "overlaps",
         "retransmissions",
@@ -121,6 +122,7 @@ class TcpDirection:
         self.segments = 0  # segments carrying data
         self.retransmissions = 0  # segments (or parts) that repeated delivered bytes
         self.overlaps = 0  # segments partly overlapping bytes already seen
+        self.keepalives = 0
         self.conflicts = 0  # overlaps whose bytes differ from the first copy
         self.gaps = 0  # holes passed on as StreamChunk.gap
         self.gap_bytes = 0
@@ -622,6 +624,8 @@ class FlowTable:
                 else:
                     conn.syn_frame = frame.number
             seq = (seq + 1) % _MOD  # the SYN takes one sequence number
+        elif conn.state == OPENING:
+            conn.state = ESTABLISHED
         conn.last_frame = frame.number
         conn.last_ts_ns = frame.ts_ns
         self._open.move_to_end(conn.index)
@@ -706,8 +710,6 @@ class FlowTable:
         n = len(data)
         d.segments += 1
         nxt = d.next
-        if conn.state == OPENING:
-            conn.state = ESTABLISHED
         # the common case: the next bytes, nothing waiting
         if off == nxt and not d._pending:
             self._deliver(conn, d, from_client, off, data, frame.number, frame.ts_ns, 0)
@@ -717,6 +719,10 @@ class FlowTable:
             self._wild_jump(conn, d, from_client, off, data, frame)
             return
         d._wild = None
+        if n == 1 and off == nxt - 1:
+            # A keep-alive: one byte (often garbage) just below the next expected one.
+            d.keepalives += 1
+            return
         if off < nxt:
             # bytes already delivered come again: a retransmission; compare what we still have
             d.retransmissions += 1

@@ -188,6 +188,18 @@ def test_overlapping_segments_keep_the_first_copy() -> None:
     assert "offset 20 differ" in n.rec.problems[0].reason
 
 
+def test_keepalive_byte_is_not_a_conflicting_retransmission() -> None:
+    n = Net()
+    n.handshake()
+    n.c(0, b"hello")
+    n.c(4, b"\x00")  # keep-alive: seq = next - 1, one garbage byte
+    n.c(5, b"!")
+    conn = n.rec.opened[0]
+    assert n.rec.stream(0, True) == b"hello!"
+    assert (conn.c2s.keepalives, conn.c2s.conflicts, conn.state) == (1, 0, "established")
+    assert n.rec.problems == []
+
+
 def test_overlap_that_agrees_is_silent() -> None:
     n = Net()
     n.handshake()
