@@ -30,6 +30,11 @@ TLS_PROTOS = frozenset({"TCP/TLS/MSRP", "TCP/TLS/BFCP", "UDP/TLS/BFCP", "TCP/DTL
 _LINE_RE = re.compile(r"^([a-z])=(.*)$", re.DOTALL)
 
 
+def _digits(s: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²" and other digits int() rejects."""
+    return s.isascii() and s.isdigit()
+
+
 @dataclass(frozen=True, slots=True)
 class SdpLine:
     """``type=value``. A line that is not of that form has ``type == ""`` and the raw text."""
@@ -92,7 +97,7 @@ class MediaLine:
         if len(parts) < 3:
             raise DissectError(LAYER, 0, f"malformed m= line {v!r}", "m")
         port_s, _, count_s = parts[1].partition("/")
-        if not port_s.isdigit() or int(port_s) > 65535 or (count_s and not count_s.isdigit()):
+        if not _digits(port_s) or int(port_s) > 65535 or (count_s and not _digits(count_s)):
             raise DissectError(LAYER, 0, f"bad port in m= line {v!r}", "m")
         return cls(
             parts[0], int(port_s), int(count_s) if count_s else None, parts[2], tuple(parts[3:])
@@ -145,7 +150,7 @@ class MsrpUri:
     @classmethod
     def parse(cls, s: str) -> MsrpUri:
         m = re.fullmatch(
-            r"(msrps?)://(?:([^@/]*)@)?(\[[0-9A-Fa-f:.]+\]|[^:/;\[]+)(?::(\d+))?/([^;]+);(\S+)",
+            r"(msrps?)://(?:([^@/]*)@)?(\[[0-9A-Fa-f:.]+\]|[^:/;\[]+)(?::([0-9]+))?/([^;]+);(\S+)",
             s.strip(),
             re.IGNORECASE,
         )
@@ -283,7 +288,7 @@ class MediaDescription(_Section):
         v = self.attr(name)
         if v is None:
             return None
-        if not v.isdigit():
+        if not _digits(v):
             raise DissectError(LAYER, 0, f"a={name} is not a number: {v!r}", name)
         return int(v)
 
@@ -300,7 +305,7 @@ class MediaDescription(_Section):
         out = []
         for v in self.attrs("floorid"):
             toks = v.split()
-            if not toks or not toks[0].isdigit():
+            if not toks or not _digits(toks[0]):
                 raise DissectError(LAYER, 0, f"malformed a=floorid {v!r}", "floorid")
             labels: list[str] = []
             for t in toks[1:]:
@@ -320,7 +325,7 @@ class MediaDescription(_Section):
         if v is None:
             return ()
         toks = v.split()
-        if not all(t.isdigit() for t in toks):
+        if not all(_digits(t) for t in toks):
             raise DissectError(LAYER, 0, f"malformed a=bfcpver {v!r}", "bfcpver")
         return tuple(int(t) for t in toks)
 

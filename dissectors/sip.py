@@ -74,8 +74,8 @@ MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
 
 _TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
-_REQUEST_RE = re.compile(rf"^({_TOKEN}) (\S+) (SIP/\d+\.\d+)$")
-_STATUS_RE = re.compile(r"^(SIP/\d+\.\d+) (\d{3})(?: (.*))?$")
+_REQUEST_RE = re.compile(rf"^({_TOKEN}) (\S+) (SIP/[0-9]+\.[0-9]+)$")
+_STATUS_RE = re.compile(r"^(SIP/[0-9]+\.[0-9]+) ([0-9]{3})(?: (.*))?$")
 _HEADER_RE = re.compile(r"^([^:\s]+)([ \t]*:[ \t]*)(.*)$", re.DOTALL)
 _FOLD_RE = re.compile(r"\r?\n[ \t]+")
 _METHODS_ALT = "|".join(KNOWN_METHODS).encode()
@@ -94,6 +94,11 @@ _EMBEDDED_RE = re.compile(
 _SNIFF_RE = re.compile(
     rb"^(?:(?:" + _METHODS_ALT + rb") [^\s]+ SIP/2\.0\r?\n|SIP/2\.0 \d{3}[ \r\n])"
 )
+
+
+def _digits(s: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²" and other digits int() rejects."""
+    return s.isascii() and s.isdigit()
 
 
 def looks_like_sip(data: bytes | bytearray) -> bool:
@@ -251,12 +256,12 @@ class SipUri:
             end = hostport.find("]")
             host = hostport[: end + 1] if end >= 0 else hostport
             tail = hostport[end + 1 :] if end >= 0 else ""
-            if tail.startswith(":") and tail[1:].isdigit():
+            if tail.startswith(":") and _digits(tail[1:]):
                 port = int(tail[1:])
         else:
             host, c, p = hostport.partition(":")
             if c:
-                if not p.isdigit():
+                if not _digits(p):
                     raise DissectError(LAYER, 0, f"bad port in URI {s!r}", "uri")
                 port = int(p)
         if not host:
@@ -376,7 +381,7 @@ class Via:
             host, _, tail = hostport.partition(":")
             tail = ":" + tail if tail else ""
         if tail:
-            if not tail.startswith(":") or not tail[1:].strip().isdigit():
+            if not tail.startswith(":") or not _digits(tail[1:].strip()):
                 raise DissectError(LAYER, 0, f"bad sent-by port in Via {s!r}", "via")
             port = int(tail[1:])
         return cls(proto, host, port, _parse_params(m.group(5).split(";")))
@@ -459,7 +464,7 @@ class SipMessage:
         v = self.get("cseq")
         if v is None:
             return None
-        m = re.fullmatch(r"(\d{1,10})\s+(\S+)", v)
+        m = re.fullmatch(r"([0-9]{1,10})\s+(\S+)", v)
         if not m:
             raise DissectError(LAYER, 0, f"malformed CSeq {v!r}", "cseq")
         return CSeq(int(m.group(1)), m.group(2))
@@ -520,7 +525,7 @@ class SipMessage:
         v = self.get("rseq")
         if v is None:
             return None
-        if not re.fullmatch(r"\d{1,10}", v):
+        if not re.fullmatch(r"[0-9]{1,10}", v):
             raise DissectError(LAYER, 0, f"malformed RSeq {v!r}", "rseq")
         return int(v)
 
@@ -529,7 +534,7 @@ class SipMessage:
         v = self.get("rack")
         if v is None:
             return None
-        m = re.fullmatch(r"(\d{1,10})\s+(\d{1,10})\s+(\S+)", v)
+        m = re.fullmatch(r"([0-9]{1,10})\s+([0-9]{1,10})\s+(\S+)", v)
         if not m:
             raise DissectError(LAYER, 0, f"malformed RAck {v!r}", "rack")
         return RAck(int(m.group(1)), int(m.group(2)), m.group(3))
@@ -549,7 +554,7 @@ class SipMessage:
         v = self.get("content-length")
         if v is None:
             return None
-        if not re.fullmatch(r"\d{1,10}", v):
+        if not re.fullmatch(r"[0-9]{1,10}", v):
             raise DissectError(LAYER, 0, f"malformed Content-Length {v!r}", "content-length")
         return int(v)
 
@@ -684,7 +689,7 @@ def _declared_length(headers: Sequence[Header], at: int) -> tuple[int | None, Di
     for h in headers:
         if h.key == "content-length":
             v = h.text
-            if re.fullmatch(r"\d{1,10}", v):
+            if re.fullmatch(r"[0-9]{1,10}", v):
                 return int(v), None
             return None, DissectError(LAYER, at, f"invalid Content-Length {v!r}", "content-length")
     return None, None

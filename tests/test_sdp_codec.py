@@ -184,3 +184,16 @@ def test_attribute_values_property(attrs: list[tuple[str, str | None]]) -> None:
     sd = sdp.parse(raw)
     assert [(a.name, a.value) for a in sd.media[0].attributes] == attrs
     assert sdp.build(sd) == raw
+
+
+@pytest.mark.parametrize(
+    ("line", "attr"),
+    [("a=confid:²", "confid"), ("a=floorid:²", "floorids"), ("a=bfcpver:2 ²", "bfcpver")],
+)
+def test_non_ascii_digits_are_dissect_errors(line: str, attr: str) -> None:
+    sd = sdp.parse(f"v=0\r\nm=application 1 TCP/BFCP *\r\n{line}\r\n".encode())
+    with pytest.raises(DissectError):
+        getattr(sd.media[0], attr)
+    with pytest.raises(DissectError) as ei:
+        sdp.MediaLine.parse("audio ² RTP/AVP 0")
+    assert ei.value.field == "m"

@@ -6,6 +6,7 @@ project profile in PROTOCOLS.md 13.6), never from the code under test.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -338,3 +339,20 @@ def test_stream_gap_restarts_framing() -> None:
     decoded = [o for o in out if isinstance(o, sip.Decoded)]
     assert [d.message.status for d in decoded] == [100]
     assert decoded[0].start == len(A)
+
+
+@pytest.mark.parametrize(
+    ("get", "field"),
+    [
+        (lambda: sip.Via.parse("SIP/2.0/UDP h:5²"), "via"),
+        (lambda: sip.SipUri.parse("sip:a@h:²"), "uri"),
+        (lambda: sip.parse(b"OPTIONS s:x SIP/2.0\r\nCSeq: \xc2\xb2 X\r\n\r\n").cseq, "cseq"),
+        (lambda: sip.parse(b"OPTIONS s:x SIP/2.0\r\nRSeq: \xd9\xa3\r\n\r\n").rseq, "rseq"),
+        (lambda: sip.decode_datagram("SIP/2.0 ٣٣٣ OK\r\n\r\n".encode()), "start-line"),
+    ],
+)
+def test_non_ascii_digits_are_dissect_errors(get: Callable[[], object], field: str) -> None:
+    # str.isdigit() and the str regex \d accept "²" and "٣"; SIP numbers are ASCII only.
+    with pytest.raises(DissectError) as ei:
+        get()
+    assert ei.value.field == field
