@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
+from dissectors import cpim
 from dissectors.consts import Const, ValueTable
 from dissectors.errors import DissectError
 
@@ -413,9 +414,12 @@ def send(
     message_id: str,
     content: bytes,
     content_type: str = "text/plain",
-    **kw: str | None,
+    *,
+    success_report: str | None = None,
+    failure_report: str | None = None,
 ) -> Message:
-    """A single-chunk SEND carrying ``content`` whole (Byte-Range 1-N/N)."""
+    """A single-chunk SEND carrying ``content`` whole (Byte-Range 1-N/N); an empty
+    ``content`` gives a body-less SEND (1-0/0), as used to open a session."""
     n = len(content)
     return request(
         transaction_id,
@@ -423,11 +427,11 @@ def send(
         to_path,
         from_path,
         message_id=message_id,
+        success_report=success_report,
+        failure_report=failure_report,
         byte_range=ByteRange(1, n, n),
         content_type=content_type if content else None,
         body=content if content else None,
-        success_report=kw.get("success_report"),
-        failure_report=kw.get("failure_report"),
     )
 
 
@@ -946,8 +950,29 @@ def detail_tree(msg: Message) -> list[tuple[int, str]]:
             rows.append((3, f"[Malformed: {e.reason}]"))
     if msg.body is not None:
         rows.append((1, f"Data ({len(msg.body)} bytes)"))
-        text = msg.body.decode("utf-8", "replace")
-        rows += [(2, line) for line in text.splitlines()[:50]]
+        rows += _body_rows(msg, 2)
     rows.append((1, f"End Line: -------{tid}{msg.flag}"))
     rows.append((2, f"Continuation-flag: {msg.flag} ({FLAG_MEANING[msg.flag]})"))
     return rows
+
+
+def _body_rows(msg: Message, depth: int) -> list[tuple[int, str]]:
+    """Body text; a whole message/cpim body is unwrapped to show the inner content."""
+    body = msg.body or b""
+    br = msg.byte_range if msg.header("Byte-Range") is not None else None
+    whole = msg.flag == FLAG_COMPLETE and (br is None or br.start == 1)
+    if msg.media_type == cpim.MEDIA_TYPE and whole:
+        try:
+            wrapped = cpim.parse_cpim(body)
+        except DissectError as e:
+            return [(depth, f"[Malformed message/cpim: {e}]")]
+        rows = [(depth, "Common Presence and Instant Messaging (message/cpim)")]
+        rows += [(depth + 1, str(h)) for h in wrapped.headers]
+        rows += [(depth + 1, f"{h.name}: {h.value}") for h in wrapped.content_headers]
+        rows += [(depth + 1, line) for line in _lines(wrapped.body)]
+        return rows
+    return [(depth, line) for line in _lines(body)]
+
+
+def _lines(body: bytes, limit: int = 50) -> list[str]:
+    return body.decode("utf-8", "replace").splitlines()[:limit]

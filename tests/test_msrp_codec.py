@@ -211,3 +211,22 @@ def test_looks_like_msrp() -> None:
     assert not msrp.looks_like_msrp(b"\x16\x03\x01\x00\x40")
     assert not msrp.looks_like_msrp(b"MSRP x SEND\r\n")
     assert not msrp.looks_like_msrp(b"GET / HTTP/1.1\r\n")
+
+
+def test_detail_tree_unwraps_cpim() -> None:
+    body = (
+        b"From: <sip:alice@example.org>\r\nTo: <sip:conf1@conf.example.org>\r\n\r\n"
+        b"Content-Type: text/plain;charset=UTF-8\r\n\r\nHello all"
+    )
+    raw = SEND.replace(b"Byte-Range: 1-37/37", b"Byte-Range: 1-%d/%d" % (len(body), len(body)))
+    raw = raw.replace(b"text/plain", b"message/cpim").replace(
+        b"Hello Bob, this is MSRP over TLS-PSK.", body
+    )
+    tree = msrp.detail_tree(msrp.parse_message(raw))
+    i = tree.index((2, "Common Presence and Instant Messaging (message/cpim)"))
+    assert tree[i + 1 : i + 5] == [
+        (3, "From: <sip:alice@example.org>"),
+        (3, "To: <sip:conf1@conf.example.org>"),
+        (3, "Content-Type: text/plain;charset=UTF-8"),
+        (3, "Hello all"),
+    ]
