@@ -336,7 +336,10 @@ class CallTracker:
     def _retrans_key(
         rec: SipRecord, cseq: siplib.CSeq, from_tag: str | None, to_tag: str | None
     ) -> tuple[object, ...]:
-        via = rec.msg.top_via
+        try:
+            via = rec.msg.top_via
+        except DissectError:
+            via = None  # a malformed Via does not keep the message out of its dialog
         return (
             rec.src,
             rec.dst,
@@ -434,7 +437,10 @@ class CallTracker:
         self, call: Call, rec: SipRecord, from_tag: str | None, dialog: Dialog | None
     ) -> bool:
         """A PRACK carrying the answer to an offer made in a reliable 18x."""
-        rack = rec.msg.rack
+        try:
+            rack = rec.msg.rack
+        except DissectError:
+            return False
         if rack is None or rec.sdp is None:
             return False
         prov = call._reliable.get((rack.rseq, rack.cseq, rack.method, from_tag))
@@ -459,7 +465,10 @@ class CallTracker:
     ) -> None:
         status = rec.msg.status or 0
         tx = call._txs.get((cseq.number, cseq.method, from_tag))
-        reliable = rec.msg.reliable
+        try:
+            reliable = rec.msg.reliable
+        except DissectError:
+            reliable = False  # a malformed RSeq: treated as an unreliable provisional
         if reliable and dialog is not None:
             rseq = rec.msg.rseq
             if rseq is not None:

@@ -317,3 +317,16 @@ def test_flow_state_released(tmp_path: Path) -> None:
             assert h.oldest_pending_frame() == 17
     table.finish()
     assert h.oldest_pending_frame() is None
+
+
+def test_malformed_via_does_not_stop_pairing() -> None:
+    bad = req("INVITE", "1 INVITE", None, body=SDP1).replace(
+        b"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-INVITE-1", b"Via: garbage"
+    )
+    t = feed(
+        [
+            (bad, True),
+            (resp("200 OK", "1 INVITE", "tb", body=sdp_from("192.0.2.2", 6000, "active")), False),
+        ]
+    )
+    assert _kinds(t.calls["oa"].negotiations) == [("INVITE/answer", 1, 2)]
