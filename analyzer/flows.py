@@ -283,7 +283,6 @@ class FlowTable:
         self._eps: dict[tuple[bytes, int], Endpoint] = {}
         self._next_index = 0
         self._next_sweep = 0
-        self._now = 0
 
     # -- public ------------------------------------------------------------------------------
 
@@ -313,7 +312,6 @@ class FlowTable:
         st.frames += 1
         data = frame.data
         ts = frame.ts_ns
-        self._now = ts
         if ts >= self._next_sweep:
             self._sweep(ts)
         try:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from analyzer.capture import CaptureReader
-from tests.test_capture_formats import T0, block, epb, idb, pcap, shb, udp_frame
+from tests.test_capture_formats import T0, block, epb, idb, pcap, shb, two_sections, udp_frame
 
 
 def frames_and_problems(p: Path) -> tuple[list[tuple[int, bytes]], CaptureReader]:
@@ -137,3 +141,26 @@ def test_pcapng_captured_length_overrunning_its_block(tmp_path: Path) -> None:
     frames, r = frames_and_problems(p)
     assert frames == [(2, f)]
     assert (r.problems[0].frame, r.problems[0].field) == (1, "caplen")
+
+
+_NG, _ = two_sections()
+_PCAP = pcap([(T0, i, udp_frame(i)) for i in range(4)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    which=st.booleans(),
+    edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8),
+    cut=st.integers(0, 10_000),
+)
+def test_mutated_captures_never_raise(which: bool, edits: list[tuple[int, int]], cut: int) -> None:
+    b = bytearray(_NG if which else _PCAP)
+    for pos, val in edits:
+        if pos < len(b):
+            b[pos] = val
+    r = CaptureReader(io.BytesIO(bytes(b[:cut])), name="fuzz")
+    frames = list(r)
+    assert [f.number for f in frames] == sorted({f.number for f in frames})
+    assert all(p.file == "fuzz" and p.offset is not None for p in r.problems)
+    if cut >= len(b) and not edits:
+        assert len(frames) == 4 and r.problems == []

@@ -11,6 +11,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q
@@ -219,3 +221,45 @@ def test_truncated_capture_of_a_tcp_segment(tmp_path: Path) -> None:
     [p] = rec.problems
     assert (p.frame, p.layer, p.field, p.file) == (1, "ip", "len", "snap.pcap")
     assert "exceeds the 66 captured bytes" in p.reason
+
+
+_SEEDS = [
+    bytes(Ether() / sip_udp(1)),
+    bytes(Ether() / sip_udp(2, True)),
+    bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=2, flags="S")),
+    bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2", flags="MF", id=3) / Raw(b"f" * 16)),
+    bytes(
+        Ether()
+        / IPv6(src="::1", dst="::2")
+        / IPv6ExtHdrFragment(id=5, offset=1, m=1, nh=6)
+        / Raw(b"g" * 16)
+    ),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(_SEEDS) - 1),
+            st.lists(st.tuples(st.integers(0, 120), st.integers(0, 255)), max_size=6),
+            st.integers(0, 130),
+            st.sampled_from([1, 1, 1, 0, 101, 113, 276, 229]),
+        ),
+        max_size=25,
+    )
+)
+def test_mutated_frames_never_raise(
+    mutations: list[tuple[int, list[tuple[int, int]], int, int]],
+) -> None:
+    rec = Rec()
+    table = FlowTable(rec, file="fuzz")
+    for n, (seed, edits, cut, linktype) in enumerate(mutations, 1):
+        b = bytearray(_SEEDS[seed])
+        for pos, val in edits:
+            if pos < len(b):
+                b[pos] = val
+        table.feed(Frame(n, n * 1000, linktype, bytes(b[:cut]), len(b)))
+    table.finish()
+    assert all(p.file == "fuzz" and p.layer for p in rec.problems)
+    assert table.tracked_connections == 0 and table.buffered_bytes == 0
