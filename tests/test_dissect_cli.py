@@ -171,16 +171,16 @@ def test_broken_pipe_is_quiet(tmp_path: Path) -> None:
     for i, p in enumerate(pkts):
         p.time = 1.0 + i
     wrpcap(str(pcap), pkts)
-    p = subprocess.Popen([*CMD, str(pcap), "-V"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*CMD, str(pcap), "-V"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert p.stdout is not None and p.stderr is not None
-        first = p.stdout.readline()
-        p.stdout.close()
-        rc = p.wait(timeout=60)
-        err = p.stderr.read()
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        rc = proc.wait(timeout=60)
+        err = proc.stderr.read()
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert first.startswith(b"Frame 1: ")
     assert rc == 0 and err == b""
