@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from analyzer import __version__
 
 # Each module has add_parser(subparsers) and run(args) -> int.
-COMMANDS: tuple[str, ...] = ("keys", "synth", "dissect", "analyze")
+COMMANDS: tuple[str, ...] = ("keys", "synth", "dissect", "analyze", "replay")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
