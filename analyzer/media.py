@@ -49,18 +49,17 @@ class _FrameMap:
 
     def __init__(self) -> None:
         self._starts: list[int] = []
-        self._spans: list[tuple[int, int, int]] = []  # (end, frame, ts_ns)
+        self._spans: list[tuple[int, int]] = []  # (frame, ts_ns) of the piece at that start
 
-    def add(self, start: int, end: int, frame: int, ts_ns: int) -> None:
+    def add(self, start: int, frame: int, ts_ns: int) -> None:
         self._starts.append(start)
-        self._spans.append((end, frame, ts_ns))
+        self._spans.append((frame, ts_ns))
 
     def locate(self, offset: int) -> tuple[int, int]:
         i = bisect.bisect_right(self._starts, offset) - 1
         if i < 0:
             i = 0
-        _, frame, ts = self._spans[i]
-        return frame, ts
+        return self._spans[i]
 
     def forget_before(self, offset: int) -> None:
         i = bisect.bisect_right(self._starts, offset) - 1
@@ -102,7 +101,7 @@ class _Session(Generic[M]):
             if not data:
                 return []
         start = d.expected + gap
-        d.frames.add(start, start + len(data), chunk.frame, chunk.ts_ns)
+        d.frames.add(start, chunk.frame, chunk.ts_ns)
         d.expected = start + len(data)
         out = self._take(d, d.framer.feed(data, gap))
         d.frames.forget_before(d.framer.oldest)
@@ -131,7 +130,7 @@ class _Session(Generic[M]):
         out: list[Located[M]] = []
         for f in framed:
             if isinstance(f, msrp.FramingError | bfcp.FramingError):
-                self._problem(d, f.error, f.start)
+                self._problem(d, f.error)
                 continue
             frame, ts = d.frames.locate(f.start)
             last, _ = d.frames.locate(f.end - 1)
@@ -155,13 +154,7 @@ class _Session(Generic[M]):
     def _correlate(self, rec: Located[M]) -> None:
         pass
 
-    def _problem(
-        self,
-        d: _Direction,
-        e: DissectError,
-        start: int,
-        severity: Severity = Severity.ERROR,
-    ) -> None:
+    def _problem(self, d: _Direction, e: DissectError) -> None:
         frame = d.frames.locate(min(e.offset, d.expected - 1))[0] if d.expected else None
         self.problems.append(
             Problem(
@@ -171,7 +164,6 @@ class _Session(Generic[M]):
                 file=self.file,
                 field=e.field,
                 offset=e.offset,
-                severity=severity,
             )
         )
 
