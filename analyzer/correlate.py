@@ -504,8 +504,17 @@ def _pick_negotiation(call: Call) -> OfferAnswer | None:
     forks = [oa for oa in with_media if oa.offer.index == first_offer]
 
     def rank(oa: OfferAnswer) -> tuple[int, int]:
-        confirmed = oa.dialog is not None and oa.dialog.state == "confirmed"
-        return (0 if confirmed else 1 if oa.answer is not None else 2, oa.offer.index)
+        # The fork that established the dialog (its answer came with a 2xx, or the dialog
+        # got one and may be over by now) before early forks, reliable before unreliable.
+        ans = oa.answer
+        established = oa.dialog is not None and oa.dialog.state in ("confirmed", "terminated")
+        if ans is not None and (200 <= (ans.msg.status or 0) < 300 or established):
+            order = 0
+        elif ans is not None and oa.answer_reliable:
+            order = 1
+        else:
+            order = 2 if ans is not None else 3
+        return (order, oa.offer.index)
 
     return min(forks, key=rank)
 
