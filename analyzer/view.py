@@ -27,7 +27,14 @@ from dissectors.errors import DissectError
 from dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
 from dissectors.link import LINKTYPE_ETHERNET, NET_IPV4, NET_IPV6, network_offset
 from dissectors.mikey.tree import render_tree as render_mikey_tree
-from dissectors.transport import TCP_ACK, TCP_SYN, decode_tcp, decode_udp, flag_names
+from dissectors.transport import (
+    TCP_ACK,
+    TCP_SYN,
+    decode_tcp,
+    decode_udp,
+    flag_names,
+    parse_tcp_options,
+)
 
 INDENT = "    "
 
@@ -162,6 +169,8 @@ class FrameDecoder:
     def __init__(self) -> None:
         self._first_ts: int | None = None
         self._isn: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
+        # window scale shift offered in each direction's SYN (None: not offered)
+        self._shift: OrderedDict[tuple[str, int, str, int], int | None] = OrderedDict()
 
     def decode(self, frame: Frame) -> FrameView:
         if self._first_ts is None:
@@ -214,13 +223,24 @@ class FrameDecoder:
             sport, dport, seq, ack, flags, ps, win = decode_tcp(data, start, end)
             n = end - ps
             key = (v.src, sport, v.dst, dport)
+            rkey = (v.dst, dport, v.src, sport)
             isn = self._base(key, seq, flags)
             rseq = (seq - isn) & 0xFFFFFFFF
-            peer = self._isn.get((v.dst, dport, v.src, sport))
+            peer = self._isn.get(rkey)
+            opts, shift = _tcp_options(data[start + 20 : ps])
+            if flags & TCP_SYN:
+                self._shift[key] = shift
+                if len(self._shift) > self.MAX_DIRECTIONS:
+                    self._shift.popitem(last=False)
+            else:
+                # Window scaling applies once both SYNs offered it (RFC 7323 2.2).
+                mine, theirs = self._shift.get(key), self._shift.get(rkey)
+                if mine is not None and theirs is not None:
+                    win <<= mine
             info = f"{sport} → {dport} [{flag_names(flags)}] Seq={rseq}"
             if flags & TCP_ACK and peer is not None:
                 info += f" Ack={(ack - peer) & 0xFFFFFFFF}"
-            info += f" Win={win} Len={n}"
+            info += f" Win={win} Len={n}{opts}"
             v.protocol, v.info, v.conn, v.has_payload = "TCP", info, key, n > 0
             v.layers.append(
                 Node(
@@ -240,6 +260,29 @@ class FrameDecoder:
             if len(self._isn) > self.MAX_DIRECTIONS:
                 self._isn.popitem(last=False)
         return isn
+
+
+def _tcp_options(raw: bytes) -> tuple[str, int | None]:
+    """tshark's option summary for the Info column (`` MSS=1460 SACK_PERM WS=128``) and the
+    window scale shift, if the WS option is present."""
+    try:
+        opts = parse_tcp_options(raw)
+    except DissectError:
+        return "", None
+    text = ""
+    shift: int | None = None
+    for o in opts:
+        if o.kind == 2 and len(o.data) == 2:
+            text += f" MSS={int.from_bytes(o.data, 'big')}"
+        elif o.kind == 4:
+            text += " SACK_PERM"
+        elif o.kind == 8 and len(o.data) == 8:
+            text += f" TSval={int.from_bytes(o.data[:4], 'big')}"
+            text += f" TSecr={int.from_bytes(o.data[4:], 'big')}"
+        elif o.kind == 3 and len(o.data) == 1:
+            shift = min(o.data[0], 14)
+            text += f" WS={1 << shift}"
+    return text, shift
 
 
 def _mac(b: bytes) -> str:

@@ -184,3 +184,42 @@ def test_broken_pipe_is_quiet(tmp_path: Path) -> None:
             proc.wait()
     assert first.startswith(b"Frame 1: ")
     assert rc == 0 and err == b""
+
+
+@pytest.mark.tshark
+def test_tcp_options_and_window_scaling_like_tshark(
+    dissect: Callable[..., Result], tshark: str, tmp_path: Path
+) -> None:
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    opts_c = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (100, 0)), ("NOP", None)]
+    opts_c += [("WScale", 7)]
+    opts_s = [("MSS", 1400), ("SAckOK", b""), ("Timestamp", (200, 100)), ("NOP", None)]
+    opts_s += [("WScale", 3)]
+    e = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    c, s = IP(src=UE, dst=CONF), IP(src=CONF, dst=UE)
+    pkts = [
+        e / c / TCP(sport=40000, dport=55555, flags="S", seq=10, window=64240, options=opts_c),
+        e
+        / s
+        / TCP(sport=55555, dport=40000, flags="SA", seq=90, ack=11, window=65160, options=opts_s),
+        e / c / TCP(sport=40000, dport=55555, flags="A", seq=11, ack=91, window=502),
+        e / c / TCP(sport=40000, dport=55555, flags="PA", seq=11, ack=91, window=502) / b"hi",
+        e / s / TCP(sport=55555, dport=40000, flags="A", seq=91, ack=13, window=1000),
+    ]
+    for i, p in enumerate(pkts):
+        p.time = 5.0 + i / 10
+    pcap = tmp_path / "tcp.pcap"
+    wrpcap(str(pcap), pkts)
+    cmd = [tshark, "-r", str(pcap), "-T", "fields", "-e", "_ws.col.Info"]
+    theirs = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+    r = dissect(str(pcap), "--json")
+    ours = [json.loads(ln)["info"] for ln in r.stdout.splitlines()]
+    assert ours == [ln.rstrip() for ln in theirs.splitlines()]
+    # What tshark printed, for the record: options in order, windows scaled after the SYNs.
+    assert (
+        ours[0]
+        == "40000 → 55555 [SYN] Seq=0 Win=64240 Len=0 MSS=1460 SACK_PERM TSval=100 TSecr=0 WS=128"
+    )
+    assert ours[2] == "40000 → 55555 [ACK] Seq=1 Ack=1 Win=64256 Len=0"
