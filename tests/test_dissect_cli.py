@@ -112,12 +112,12 @@ def test_known_rows(dissect: Callable[..., Result], tmp_path: Path) -> None:
     """Info strings as tshark 4.0.17 printed them for this capture (trailing blanks cut)."""
     r = dissect(str(write_calls(tmp_path / "calls.pcap")))
     rows = {int(ln.split()[0]): ln for ln in r.stdout.splitlines()}
-    assert rows[2].endswith("SIP/SDP 1052 Request: INVITE sip:conf1@conf.example.org |")
+    assert rows[2].endswith("SIP/SDP 1065 Request: INVITE sip:conf1@conf.example.org |")
     assert rows[6].endswith("SIP 259 Status: 200 OK (PRACK) |")
-    assert rows[11].endswith("SIP/SDP 1015 Request: INVITE sip:conf1@192.0.2.2, in-dialog |")
+    assert rows[11].endswith("SIP/SDP 1028 Request: INVITE sip:conf1@192.0.2.2, in-dialog |")
     assert rows[15].endswith("TCP 54 5060 → 40000 [SYN, ACK] Seq=0 Ack=1 Win=8192 Len=0")
     assert rows[17].endswith("[TCP segment of a reassembled PDU]")
-    assert rows[19].endswith("SIP/SDP/XML 462 Request: INVITE sip:conf1@conf.example.org |")
+    assert rows[19].endswith("SIP/SDP/XML 465 Request: INVITE sip:conf1@conf.example.org |")
     assert rows[20].endswith("SIP 458 Status: 100 Trying | Status: 180 Ringing |")
 
 

@@ -50,6 +50,7 @@ OFFER = sdp(
     "m=message 50000 TCP/TLS/MSRP *",
     "a=accept-types:message/cpim text/plain",
     f"a=path:msrps://{UE}:50000/asfd34;tcp",
+    "a=msrp-cema",
     "a=setup:actpass",
     f"a=key-mgmt:mikey {MIKEY_INIT}",
     "m=application 50001 TCP/TLS/BFCP *",
@@ -258,7 +259,10 @@ ACK2 = sip(
 
 # ---- call 3: offer in the 200 OK, answer in the ACK
 C3 = "udp-call-3"
-VIA3 = f"Via: SIP/2.0/UDP {UE}:5060;branch=z9hG4bK-inv3"
+VIA3 = (
+    "Via: SIP/2.0/UDP pcscf.example.org;branch=z9hG4bK-p3,SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK-q3"
+    f"\r\nVia: SIP/2.0/UDP {UE}:5060;branch=z9hG4bK-inv3;rport"
+)
 INVITE3 = sip(
     "INVITE sip:bob@example.net SIP/2.0",
     VIA3,

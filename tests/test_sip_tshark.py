@@ -58,8 +58,7 @@ def _to_tag(r: SipRecord) -> list[str]:
 
 
 def _branch(r: SipRecord) -> list[str]:
-    v = r.msg.top_via
-    return _one(v.branch if v else None)
+    return [v.branch for v in r.msg.vias if v.branch is not None]
 
 
 def _contact(r: SipRecord) -> list[str]:
@@ -87,9 +86,10 @@ def _media_attrs(r: SipRecord) -> list[str]:
 
 
 def _attr_names(r: SipRecord) -> list[str]:
+    # tshark gives a field name only for attributes with a value (not for a=msrp-cema).
     if not r.sdp:
         return []
-    return [a.name for md in r.sdp.media for a in md.attributes]
+    return [a.name for md in r.sdp.media for a in md.attributes if a.value is not None]
 
 
 FIELDS: dict[str, Getter] = {
