@@ -26,22 +26,22 @@ def print_summary(report: Report, console: Console) -> None:
     if not report.calls:
         console.print("[yellow]no call with an MSRP or BFCP m-line found[/]")
         return
-    table = Table(title="calls", show_lines=False)
-    table.add_column("call-id", overflow="fold")
-    table.add_column("scenario")
-    table.add_column("offerer -> answerer", overflow="fold")
-    table.add_column("verdict")
-    table.add_column("pass/fail/unseen", justify="right")
+    table = Table(title="calls", caption="rules: passed / failed / not observed", show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("scenario", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("rules", justify="right", no_wrap=True)
     table.add_column("failing rules", overflow="fold")
-    for call in report.calls:
+    table.add_column("call-id", overflow="fold", min_width=16)
+    for i, call in enumerate(report.calls, 1):
         counts = {s: sum(c.status is s for c in call.checks) for s in Status}
         table.add_row(
-            escape(call.call_id),
+            str(i),
             call.scenario,
-            escape(f"{call.from_uri or call.offerer} -> {call.to_uri or call.answerer}"),
             f"[{_STYLE[call.verdict]}]{call.verdict.value}[/]",
             f"{counts[Status.PASS]}/{counts[Status.FAIL]}/{counts[Status.NOT_OBSERVED]}",
             escape(", ".join(c.rule for c in call.failing)) or "-",
+            escape(call.call_id),
         )
     console.print(table)
     for call in report.calls:
