@@ -69,11 +69,13 @@ class _Interface:
 class _Chunked:
     """A byte source read in large chunks; ``pos`` is the absolute file offset of ``buf[i]``."""
 
-    __slots__ = ("base", "buf", "eof", "i", "src")
+    __slots__ = ("_read", "base", "buf", "eof", "i")
 
-    def __init__(self, src: BinaryIO, initial: bytes = b"") -> None:
-        self.src = src
-        self.buf = initial
+    def __init__(self, src: BinaryIO) -> None:
+        # read1 returns what a pipe has instead of waiting for a whole chunk, so frames from
+        # a live `tcpdump -w -` come through as they arrive.
+        self._read = getattr(src, "read1", src.read)
+        self.buf = b""
         self.i = 0
         self.base = 0  # absolute offset of buf[0]
         self.eof = False
@@ -92,17 +94,13 @@ class _Chunked:
         parts = [self.buf[self.i :]]
         self.base += self.i
         self.i = 0
-        want = max(n - have, CHUNK)
-        while have < n or (have < CHUNK and not self.eof):
-            piece = self.src.read(want)
+        while have < n:
+            piece = self._read(max(n - have, CHUNK))
             if not piece:
                 self.eof = True
                 break
             parts.append(piece)
             have += len(piece)
-            want -= len(piece)
-            if have >= n:
-                break
         self.buf = b"".join(parts)
         return have >= n
 

@@ -8,9 +8,11 @@ to cross-check frame count and timestamps.
 from __future__ import annotations
 
 import io
+import os
 import struct
 import subprocess
 import sys
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from scapy.packet import Raw
 from scapy.utils import PcapNgWriter, PcapWriter
 
 from analyzer.capture import CaptureReader, iter_frames, read_all
+from analyzer.model import Frame
 
 T0 = 1_700_000_000
 
@@ -266,3 +269,22 @@ def test_large_records_cross_chunk_boundaries(tmp_path: Path) -> None:
     p.write_bytes(pcap(recs, linktype=101))
     frames = list(CaptureReader(p))
     assert [f.data for f in frames] == [r[2] for r in recs]
+
+
+def test_pipe_frames_come_through_before_end_of_input() -> None:
+    # a live `tcpdump -w - | mikeyshark ...`: the first frame must not wait for more input
+    r_fd, w_fd = os.pipe()
+    data = pcap([(T0, 0, udp_frame(0)), (T0, 1, udp_frame(1))])
+    first_len = 24 + 16 + len(udp_frame(0))
+    with os.fdopen(r_fd, "rb") as rf:
+        it = iter(CaptureReader(rf, name="pipe"))
+        got: list[Frame] = []
+        os.write(w_fd, data[:first_len])
+        th = threading.Thread(target=lambda: got.append(next(it)), daemon=True)
+        th.start()
+        th.join(timeout=10)
+        assert not th.is_alive(), "the reader waited for more input than one record"
+        os.write(w_fd, data[first_len:])
+        os.close(w_fd)
+        assert [f.data for f in got] == [udp_frame(0)]
+        assert [f.number for f in it] == [2]
