@@ -783,7 +783,7 @@ class BfcpFramer:
                 else:
                     reason = f"stream ended: message needs {need} bytes, {len(buf)} arrived"
                     self._bad(out, start + 2, "payload_length", reason)
-                    self._consume(HEADER_LEN)
+                    self._consume(min(HEADER_LEN, len(buf)))
                 continue
             raw = bytes(buf[:need])
             try:

@@ -78,3 +78,12 @@ def test_gap_resyncs_on_the_next_message() -> None:
     f = bfcp.BfcpFramer()
     out = f.feed(HELLO_ACK[:20]) + f.feed(HELLO_ACK[30:] + HELLO, gap=10) + f.close()
     assert spans(out) == [("err", 0, 20), ("err", 30, 48), ("msg", 48, 60)]
+
+
+def test_stream_ends_inside_a_header() -> None:
+    f = bfcp.BfcpFramer()
+    assert f.feed(bytes.fromhex("200100d0")) == []
+    (err,) = f.close()
+    assert isinstance(err, bfcp.FramingError)
+    assert (err.start, err.end, err.error.offset) == (0, 4, 2)
+    assert err.error.reason == "stream ended: message needs 844 bytes, 4 arrived"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -101,3 +104,23 @@ def test_framer_any_cuts(msgs: list[bfcp.Message], cuts: list[int]) -> None:
     out += f.close()
     assert [r.message for r in out if isinstance(r, bfcp.FramedMessage)] == msgs
     assert all(isinstance(r, bfcp.FramedMessage) for r in out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200), st.binary(max_size=60))
+def test_arbitrary_bytes_give_dissect_errors_only(prefix: bytes, tail: bytes) -> None:
+    from dissectors.errors import DissectError
+
+    # A valid header in front makes the attribute parser (not only the header check) run.
+    data = bytes.fromhex("20040000 00000001 0001 0002") + prefix
+    data = data[:2] + (len(prefix) // 4).to_bytes(2, "big") + data[4:]
+    for candidate in (prefix, data, data + tail):
+        with contextlib.suppress(DissectError):
+            bfcp.parse_message(candidate)
+    f = bfcp.BfcpFramer()
+    out = f.feed(data + tail) + f.close()
+    # Every byte is accounted for exactly once: messages and errors tile the stream.
+    spans = [(r.start, r.end) for r in out]
+    assert spans[0][0] == 0
+    assert spans[-1][1] == len(data + tail)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -140,3 +142,27 @@ def test_chunk_sets_reassemble_through_the_framer(
     assert [d.state for d in done] == ["complete", "duplicate"]
     assert done[0].body == body
     assert done[1].refs == (n,)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(max_size=300), st.sampled_from([b"", b"\r\n", b"\r\n\r\n", b"-------abcd1234$\r\n"])
+)
+def test_arbitrary_bytes_give_dissect_errors_only(noise: bytes, end: bytes) -> None:
+    from dissectors import cpim
+    from dissectors.errors import DissectError
+
+    head = b"MSRP abcd1234 SEND\r\nTo-Path: msrp://a.example:1/s;tcp\r\n"
+    for data in (noise, head + noise + end, noise + end):
+        for parse in (msrp.parse_message, cpim.parse_cpim):
+            with contextlib.suppress(DissectError):
+                parse(data)
+        f = msrp.MsrpFramer(max_message=256)
+        out = f.feed(data) + f.close()
+        # Every byte is accounted for exactly once: messages and errors tile the stream.
+        spans = [(r.start, r.end) for r in out]
+        if not data:
+            assert spans == []
+            continue
+        assert [s for s, _ in spans] == [0, *(e for _, e in spans[:-1])]
+        assert spans[-1][1] == len(data)
