@@ -30,7 +30,7 @@ from dissectors.ip import (
     ntop,
     skip_ipv6_extensions,
 )
-from dissectors.link import NET_IPV4, NET_IPV6, network_offset
+from dissectors.link import NET_IPV4, NET_IPV6, SUPPORTED_LINKTYPES, network_offset
 from dissectors.transport import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, decode_tcp, decode_udp
 
 _MOD = 1 << 32
@@ -283,6 +283,7 @@ class FlowTable:
         self._eps: dict[tuple[bytes, int], Endpoint] = {}
         self._next_index = 0
         self._next_sweep = 0
+        self._unsupported: set[int] = set()  # link types already reported
 
     # -- public ------------------------------------------------------------------------------
 
@@ -346,6 +347,16 @@ class FlowTable:
                     proto, start = skip_ipv6_extensions(data, 0, proto, end)
             else:
                 st.non_ip += 1
+                lt = frame.linktype
+                if lt not in SUPPORTED_LINKTYPES and lt not in self._unsupported:
+                    self._unsupported.add(lt)
+                    self._problem(
+                        frame.number,
+                        "link",
+                        f"link type {lt} is not supported; frames of this type are skipped",
+                        "linktype",
+                        severity=Severity.WARNING,
+                    )
                 return
             if proto == PROTO_UDP:
                 sport, dport, ps, pe = decode_udp(data, start, end)

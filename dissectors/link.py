@@ -43,6 +43,7 @@ LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
 _RAW_TYPES = frozenset({12, 14, LINKTYPE_RAW})
+SUPPORTED_LINKTYPES = frozenset(c.value for c in LINKTYPE)
 
 _IEEE = "IEEE Registration Authority, EtherType registry"
 ETHERTYPE = ValueTable(

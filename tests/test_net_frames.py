@@ -121,6 +121,14 @@ def test_non_ip_frames_are_skipped_quietly(tmp_path: Path) -> None:
     assert rec.problems == [] and table.stats.non_ip == 1
 
 
+def test_unsupported_link_type_is_reported_once(tmp_path: Path) -> None:
+    rec, table = run(write(tmp_path / "ppp.pcap", 9, [b"\xff\x03\x00\x21" + bytes(sip_udp(1))] * 3))
+    assert rec.udp == []
+    [p] = rec.problems
+    assert (p.frame, p.layer, p.field) == (1, "link", "linktype") and "link type 9" in p.reason
+    assert table.stats.non_ip == 3
+
+
 def test_ipv4_fragments_out_of_order(tmp_path: Path) -> None:
     big = (
         IP(src="192.0.2.1", dst="192.0.2.2", id=4242)
