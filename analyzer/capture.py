@@ -567,16 +567,20 @@ def _ts(ifc: _Interface, hi: int, lo: int) -> int:
     return ns + ifc.offset_s * 1_000_000_000
 
 
-def iter_frames(*sources: str | os.PathLike[str] | BinaryIO) -> Iterator[Frame]:
+def iter_frames(
+    *sources: str | os.PathLike[str] | BinaryIO, problems: list[Problem] | None = None
+) -> Iterator[Frame]:
     """Frames of several captures in order; numbering continues from one file to the next.
 
-    Read problems are not raised; use :class:`CaptureReader` directly to collect them.
+    Read problems are never raised; they are appended to ``problems`` when it is given.
     """
     number = 1
     for s in sources:
         reader = CaptureReader(s, first_number=number)
         yield from reader
         number = reader.next_number
+        if problems is not None:
+            problems.extend(reader.problems)
 
 
 def read_all(

@@ -23,7 +23,7 @@ from scapy.packet import Raw
 from scapy.utils import PcapNgWriter, PcapWriter
 
 from analyzer.capture import CaptureReader, iter_frames, read_all
-from analyzer.model import Frame
+from analyzer.model import Frame, Problem
 
 T0 = 1_700_000_000
 
@@ -235,6 +235,12 @@ def test_iter_frames_numbers_across_files(tmp_path: Path) -> None:
     data, _ = two_sections()
     b.write_bytes(data)
     assert [f.number for f in iter_frames(a, b)] == [1, 2, 3, 4, 5, 6]
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(a.read_bytes()[:-5])
+    probs: list[Problem] = []
+    # the cut record is not a frame: the next file goes on from number 2
+    assert [f.number for f in iter_frames(cut, b, problems=probs)] == [1, 2, 3, 4, 5]
+    assert [(p.file, p.frame) for p in probs] == [(str(cut), 2)]
     frames, problems = read_all([a, b])
     assert [f.data for f in frames][:2] == [udp_frame(0), udp_frame(1)] and problems == []
 
