@@ -87,6 +87,7 @@ class ConnRecord:
     truncated: bool = False
     claimed: bool = False
     size: int = 0  # payload bytes kept in ``chunks``
+    ignored: bool = False  # its first bytes were no media protocol: nothing kept
 
     def first_data(self, from_client: bool) -> StreamChunk | None:
         return next((c for fc, c in self.chunks if fc == from_client and c.data), None)

@@ -20,6 +20,7 @@ from analyzer.correlate import ConnRecord, correlate
 from analyzer.decrypt import DecodedConnection
 from analyzer.flows import FlowTable, TcpConnection
 from analyzer.keys import KeyFile
+from analyzer.media import sniff
 from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from analyzer.report.model import CallRecord, CaptureInfo
 
@@ -83,7 +84,11 @@ class _Collector:
         if conn.client.port in SIP_PORTS or conn.server.port in SIP_PORTS:
             return
         rec = self._conn(conn)
-        if rec.truncated:
+        if rec.truncated or rec.ignored:
+            return
+        if not rec.chunks and chunk.data and not _may_be_media(chunk.data):
+            # Neither TLS, MSRP, BFCP nor the KMS's HTTP: no m-line can use it; keep nothing.
+            rec.ignored = True
             return
         size = len(chunk.data)
         if rec.size + size > MAX_CONN_BYTES or self.stored + size > MAX_TOTAL_BYTES:
@@ -115,6 +120,14 @@ class _Collector:
             self.problems.append(problem)
         else:
             self.dropped_problems += 1
+
+
+def _may_be_media(first: bytes) -> bool:
+    if len(first) >= 2 and 0x14 <= first[0] <= 0x17 and first[1] == 3:
+        return True  # a TLS record (SSL 3.0 .. TLS 1.3 record versions)
+    if first.startswith((b"POST ", b"HTTP/")):
+        return True
+    return sniff(first) is not None
 
 
 def _with_file(p: Problem, file: str) -> Problem:
