@@ -675,9 +675,10 @@ class SipFlowHandler:
         """The framer once the direction is known to carry SIP; None while undecided or not SIP."""
         buf = bytes(st.pending)
         if not siplib.looks_like_sip(buf.lstrip(b"\r\n")):
-            if b"\n" not in buf and len(buf) < 64:
+            binary = bool(buf) and buf[0] < 0x20 and buf[0] not in (0x0A, 0x0D)  # TLS, ...
+            if b"\n" not in buf and len(buf) < 64 and not binary:
                 return None  # the first line is not complete yet
-            if src.port not in self.ports and dst.port not in self.ports:
+            if binary or (src.port not in self.ports and dst.port not in self.ports):
                 st.not_sip = True
                 st.pending.clear()
                 st.pending_frames.clear()

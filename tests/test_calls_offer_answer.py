@@ -330,3 +330,27 @@ def test_malformed_via_does_not_stop_pairing() -> None:
         ]
     )
     assert _kinds(t.calls["oa"].negotiations) == [("INVITE/answer", 1, 2)]
+
+
+def test_tcp_sniffing_on_the_sip_port(tmp_path: Path) -> None:
+    from scapy.utils import wrpcap
+
+    from tests.test_sip_captures import CONF, INVITE3, TcpPair
+
+    tls = TcpPair((UE, 40010), (CONF, 5060))  # a TLS ClientHello on 5060: not SIP, no noise
+    text = TcpPair((UE, 40011), (CONF, 5060))  # text junk, then SIP: junk reported, SIP found
+    hello = bytes.fromhex("160301002f0100002b0303") + bytes(40)
+    pkts = [
+        *tls.handshake(),
+        tls.seg(True, "PA", hello),
+        *text.handshake(),
+        text.seg(True, "PA", b"HELLO THERE\r\n" + INVITE3),
+    ]
+    for i, p in enumerate(pkts):
+        p.time = 1.0 + i
+    wrpcap(str(tmp_path / "s.pcap"), pkts)
+    tracker, problems = track_capture(tmp_path / "s.pcap")
+    assert [(r.frame, r.msg.call_id) for r in tracker.records] == [(8, "udp-call-3")]
+    assert [(p.frame, p.layer, p.offset, p.reason) for p in problems] == [
+        (8, "sip", 0, "13 bytes that are not SIP skipped")
+    ]
