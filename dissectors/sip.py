@@ -811,6 +811,12 @@ class SipStreamFramer:
     def feed(self, data: bytes, offset: int | None = None) -> list[Decoded | DissectError]:
         out: list[Decoded | DissectError] = []
         expected = self._base + len(self._buf)
+        if offset is not None and offset < expected:
+            # Bytes already seen (a caller replaying overlap): keep only what is new.
+            data = data[expected - offset :]
+            offset = expected
+            if not data:
+                return out
         if offset is not None and offset != expected:
             out.extend(self._flush(f"{offset - expected} bytes missing from the stream"))
             self._base = offset

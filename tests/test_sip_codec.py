@@ -356,3 +356,11 @@ def test_non_ascii_digits_are_dissect_errors(get: Callable[[], object], field: s
     with pytest.raises(DissectError) as ei:
         get()
     assert ei.value.field == field
+
+
+def test_stream_overlap_is_ignored() -> None:
+    f = sip.SipStreamFramer()
+    out = f.feed(A[:30], 0) + f.feed(A[20:], 20) + f.feed(A[10:15], 10) + f.close()
+    assert len(out) == 1
+    d = out[0]
+    assert isinstance(d, sip.Decoded) and sip.build(d.message) == A and not d.errors
