@@ -317,7 +317,7 @@ class FlowTable:
             self._sweep(ts)
         try:
             # Ethernet + IPv4 is by far the most common frame: decide it without a call.
-            if frame.linktype == 1 and len(data) >= 14 and data[12] == 8 and data[13] == 0:
+            if frame.linktype == 1 and data[12:14] == b"\x08\x00":
                 kind, off = NET_IPV4, 14
             else:
                 kind, off = network_offset(frame.linktype, data)
