@@ -76,7 +76,7 @@ def test_pcap_written_by_scapy_matches_tshark(tmp_path: Path, tshark: str) -> No
     w = PcapWriter(str(p), linktype=1, nano=True, sync=True)
     for i in range(5):
         pkt = Ether(udp_frame(i))
-        pkt.time = Decimal(T0) + Decimal(i) + Decimal("0.000000123")
+        pkt.time = Decimal(T0) + Decimal(i) + Decimal("0.000000123")  # type: ignore[assignment]
         w.write(pkt)
     w.close()
     ours = [(f.number, f.ts_ns) for f in CaptureReader(p)]
@@ -219,7 +219,7 @@ def test_pcapng_written_by_scapy(tmp_path: Path) -> None:
     w = PcapNgWriter(str(p))
     for i in range(3):
         pkt = Ether(udp_frame(i))
-        pkt.time = Decimal(T0 + i) + Decimal("0.25")
+        pkt.time = Decimal(T0 + i) + Decimal("0.25")  # type: ignore[assignment]
         w.write(pkt)
     w.close()
     frames = list(CaptureReader(p))

@@ -8,7 +8,9 @@ problems for the bad frames, are checked one by one.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -37,12 +39,12 @@ def run(path: Path, **kw: float) -> tuple[Rec, FlowTable]:
     return rec, table
 
 
-def write(path: Path, linktype: int, frames: list[bytes | Packet]) -> Path:
+def write(path: Path, linktype: int, frames: Sequence[bytes | Packet]) -> Path:
     path.write_bytes(pcap([(T0 + i, 0, bytes(f)) for i, f in enumerate(frames)], linktype=linktype))
     return path
 
 
-def Ether(**kw: object) -> Packet:
+def Ether(**kw: Any) -> Packet:
     # explicit addresses: scapy would otherwise resolve them through the host's routes
     return _Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", **kw)
 
@@ -135,7 +137,7 @@ def test_ipv4_fragments_out_of_order(tmp_path: Path) -> None:
         / UDP(sport=5060, dport=5060)
         / Raw(bytes(range(256)) * 12)
     )
-    frags = fragment(big, fragsize=1000)
+    frags = fragment(big, fragsize=1000)  # type: ignore[no-untyped-call]
     assert len(frags) == 4
     order = [frags[2], frags[0], frags[3], frags[1]]
     noise = Ether() / sip_udp(7)
@@ -160,7 +162,7 @@ def test_ipv4_fragments_with_conflicting_overlap(tmp_path: Path) -> None:
 
 def test_ipv4_incomplete_datagram_times_out(tmp_path: Path) -> None:
     big = IP(src="192.0.2.1", dst="192.0.2.2", id=77) / UDP() / Raw(b"x" * 3000)
-    frags = fragment(big, fragsize=1000)
+    frags = fragment(big, fragsize=1000)  # type: ignore[no-untyped-call]
     frames = [Ether() / frags[0], Ether() / frags[1]]
     path = tmp_path / "lost.pcap"
     recs = [(T0, 0, bytes(frames[0])), (T0, 1, bytes(frames[1]))]
