@@ -211,6 +211,15 @@ class FrameDecoder:
             if frag is not None:
                 v.protocol, v.info = "IPv6", "IPv6 fragment"
                 return
+        elif frame.linktype == LINKTYPE_ETHERNET:
+            v.src = _mac(data[6:12])
+            v.dst = "Broadcast" if data[0:6] == b"\xff" * 6 else _mac(data[0:6])
+            etype = int.from_bytes(data[off - 2 : off], "big")
+            if etype == 0x0806:
+                v.protocol, v.info = "ARP", _arp_info(data[off:])
+            else:
+                v.protocol, v.info = f"0x{etype:04x}", "Ethernet II"
+            return
         else:
             v.protocol, v.info = "Unknown", f"link type {frame.linktype}"
             return
@@ -283,6 +292,21 @@ def _tcp_options(raw: bytes) -> tuple[str, int | None]:
             shift = min(o.data[0], 14)
             text += f" WS={1 << shift}"
     return text, shift
+
+
+def _arp_info(p: bytes) -> str:
+    """tshark's ARP summary for IPv4 over Ethernet (RFC 826)."""
+    if len(p) < 8:
+        return "ARP"
+    op = int.from_bytes(p[6:8], "big")
+    if op not in (1, 2):
+        return f"Reserved opcode {op}"
+    if len(p) < 28 or p[4] != 6 or p[5] != 4:
+        return "ARP"
+    sha, spa, tpa = _mac(p[8:14]), ntop(p[14:18]), ntop(p[24:28])
+    if op == 1:
+        return f"Who has {tpa}? Tell {spa}"
+    return f"{spa} is at {sha}"
 
 
 def _mac(b: bytes) -> str:

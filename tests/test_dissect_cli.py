@@ -223,3 +223,26 @@ def test_tcp_options_and_window_scaling_like_tshark(
         == "40000 → 55555 [SYN] Seq=0 Win=64240 Len=0 MSS=1460 SACK_PERM TSval=100 TSecr=0 WS=128"
     )
     assert ours[2] == "40000 → 55555 [ACK] Seq=1 Ack=1 Win=64256 Len=0"
+
+
+@pytest.mark.tshark
+def test_arp_rows_like_tshark(dissect: Callable[..., Result], tshark: str, tmp_path: Path) -> None:
+    from scapy.layers.l2 import ARP, Ether
+
+    a, b = "02:00:00:00:00:01", "02:00:00:00:00:02"
+    pkts = [
+        Ether(src=a, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=a, psrc=UE, pdst=CONF),
+        Ether(src=b, dst=a) / ARP(op=2, hwsrc=b, psrc=CONF, hwdst=a, pdst=UE),
+    ]
+    pcap = tmp_path / "arp.pcap"
+    wrpcap(str(pcap), pkts)
+    cols = ["_ws.col.Source", "_ws.col.Destination", "_ws.col.Protocol", "_ws.col.Info"]
+    cmd = [tshark, "-r", str(pcap), "-T", "fields", "-E", "separator=/t"]
+    for c in cols:
+        cmd += ["-e", c]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+    theirs = [ln.split("\t") for ln in out.splitlines()]
+    r = dissect(str(pcap), "--json")
+    ours = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert [[o["source"], o["destination"], o["protocol"], o["info"]] for o in ours] == theirs
+    assert ours[0]["info"] == "Who has 192.0.2.2? Tell 192.0.2.1"
