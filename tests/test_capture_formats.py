@@ -24,6 +24,7 @@ from scapy.utils import PcapNgWriter, PcapWriter
 
 from analyzer.capture import CaptureReader, iter_frames, read_all
 from analyzer.model import Frame, Problem
+from tests.conftest import require_tool
 
 T0 = 1_700_000_000
 
@@ -294,3 +295,41 @@ def test_pipe_frames_come_through_before_end_of_input() -> None:
         os.close(w_fd)
         assert [f.data for f in got] == [udp_frame(0)]
         assert [f.number for f in it] == [2]
+
+
+# -- files written by Wireshark's own tools ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def editcap() -> str:
+    return require_tool("editcap")
+
+
+@pytest.mark.parametrize("fmt", ["pcapng", "nsecpcap", "modpcap"])
+def test_files_converted_by_editcap(tmp_path: Path, editcap: str, fmt: str) -> None:
+    recs = [(T0 + i, 1000 * i + 7, udp_frame(i)) for i in range(5)]
+    src = tmp_path / "in.pcap"
+    src.write_bytes(pcap(recs))
+    out = tmp_path / f"out.{fmt}"
+    subprocess.run([editcap, "-F", fmt, str(src), str(out)], check=True, capture_output=True)
+    r = CaptureReader(out)
+    got = [(f.number, f.ts_ns, f.linktype, f.data) for f in r]
+    assert got == [(i + 1, s * 10**9 + us * 1000, 1, d) for i, (s, us, d) in enumerate(recs)]
+    assert r.problems == []
+
+
+def test_mergecap_interfaces_with_different_link_types(tmp_path: Path) -> None:
+    mergecap = require_tool("mergecap")
+    a = tmp_path / "eth.pcap"
+    b = tmp_path / "raw.pcap"
+    a.write_bytes(pcap([(T0, 0, udp_frame(0)), (T0 + 2, 0, udp_frame(2))]))
+    b.write_bytes(pcap([(T0 + 1, 5, raw_ip(1)), (T0 + 3, 9, raw_ip(3))], nano=True, linktype=101))
+    m = tmp_path / "merged.pcapng"
+    subprocess.run([mergecap, "-w", str(m), str(a), str(b)], check=True, capture_output=True)
+    got = [(f.number, f.ts_ns, f.linktype, f.data) for f in CaptureReader(m)]
+    assert got == [
+        (1, T0 * 10**9, 1, udp_frame(0)),
+        (2, (T0 + 1) * 10**9 + 5, 101, raw_ip(1)),
+        (3, (T0 + 2) * 10**9, 1, udp_frame(2)),
+        (4, (T0 + 3) * 10**9 + 9, 101, raw_ip(3)),
+    ]
