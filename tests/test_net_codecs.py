@@ -7,6 +7,7 @@ fields, our builders must reproduce its bytes, and parse/build must round-trip.
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -428,3 +429,76 @@ def test_link_parse_never_crashes_and_round_trips(kind: int, body: bytes) -> Non
         return
     assert link.build(lf.header) + body[lf.offset :] == body
     assert link.network_offset(kind, body) == (lf.network, lf.offset)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sport=st.integers(0, 0xFFFF),
+    dport=st.integers(0, 0xFFFF),
+    csum=st.integers(0, 0xFFFF),
+    payload=st.binary(max_size=64),
+    trailer=st.binary(max_size=4),
+)
+def test_udp_round_trip(sport: int, dport: int, csum: int, payload: bytes, trailer: bytes) -> None:
+    d = transport.UdpDatagram(
+        transport.UdpHeader(sport, dport, 8 + len(payload), csum), payload, trailer
+    )
+    raw = transport.build_udp(d)
+    assert transport.parse_udp(raw) == d
+    assert transport.build_udp(transport.parse_udp(raw)) == raw
+
+
+_v6 = st.binary(min_size=16, max_size=16).map(ip.ntop)
+
+
+def _generic(t: int, words: int) -> ip.IPv6ExtensionHeader:
+    return ip.IPv6Extension(t, 0, bytes(6 + 8 * words))
+
+
+def _frag(off: int, flags: int, ident: int) -> ip.IPv6ExtensionHeader:
+    return ip.IPv6Fragment(0, 0, off, flags, ident)
+
+
+_ext = st.one_of(
+    st.builds(_generic, st.sampled_from([0, 43, 60]), st.integers(0, 3)),
+    st.builds(_frag, st.integers(0, 0x1FFF), st.integers(0, 7), st.integers(0, 2**32 - 1)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    src=_v6,
+    dst=_v6,
+    tc=st.integers(0, 255),
+    fl=st.integers(0, 0xFFFFF),
+    hlim=st.integers(0, 255),
+    exts=st.lists(_ext, max_size=3),
+    payload=st.binary(max_size=40),
+)
+def test_ipv6_round_trip(
+    src: str,
+    dst: str,
+    tc: int,
+    fl: int,
+    hlim: int,
+    exts: list[ip.IPv6ExtensionHeader],
+    payload: bytes,
+) -> None:
+    # chain them: each header's next-header names the following one, the last names UDP
+    kinds = [44 if isinstance(e, ip.IPv6Fragment) else e.type for e in exts] + [17]
+    chain = [replace(e, next_header=kinds[i + 1]) for i, e in enumerate(exts)]
+    # parsing stops after a non-first fragment header: what follows is opaque payload
+    stop = next(
+        (i for i, c in enumerate(chain) if isinstance(c, ip.IPv6Fragment) and c.fragment_offset),
+        None,
+    )
+    body_len = sum(8 if isinstance(c, ip.IPv6Fragment) else 2 + len(c.data) for c in chain)
+    header = ip.IPv6Header(tc, fl, body_len + len(payload), kinds[0], hlim, src, dst)
+    p = ip.IPv6Packet(header, tuple(chain), 17, payload)
+    raw = ip.build_ipv6(p)
+    parsed = ip.parse_ipv6(raw)
+    if stop is None:
+        assert parsed == p
+    else:
+        assert parsed.extensions == tuple(chain[: stop + 1])
+    assert ip.build_ipv6(parsed) == raw
