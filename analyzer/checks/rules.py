@@ -2,9 +2,10 @@
 
 Everything a reader of CONFORMANCE.md would want to look up lives here in tables: the
 roles per flow, the expected steps with the seed's step numbers (used to label the ladder
-diagram and to check the order), and one ``Rule`` per identifier with the steps it covers,
-the synthetic fault that must trip it and the other rules that may fail along with it
-because they depend on the same evidence. The evaluators in ``evaluate.py`` only judge.
+diagram and to check the order), and one ``Rule`` per identifier with the steps it covers
+and the synthetic fault that must trip it. Which other rules necessarily depend on what a
+fault breaks is the synthesizer's table (``analyzer/synth/faults.py``), in one place; the
+fault-matrix tests hold the analyzer to it. The evaluators in ``evaluate.py`` only judge.
 """
 
 from __future__ import annotations
@@ -157,10 +158,8 @@ class Rule:
     id: str
     title: str
     steps: str  # "dial-in / dial-out" step numbers, as CONFORMANCE.md writes them
-    fault: str | None  # the synthetic fault that must make it fail
-    # Rules that may fail together with this one under its fault because they judge the
-    # same, now missing or wrong, evidence (the fault matrix allows exactly these).
-    may_also_fail: frozenset[str] = frozenset()
+    fault: str | None  # the synthetic fault that must make it fail (analyzer/synth/faults.py
+    # says which other rules necessarily depend on what that fault breaks)
     protocol: Protocol | None = None  # only for m-lines of this protocol
     clause: str = ""
 
@@ -170,15 +169,11 @@ def _r(
     title: str,
     steps: str,
     fault: str | None,
-    also: tuple[str, ...] = (),
     protocol: Protocol | None = None,
     clause: str = "",
 ) -> Rule:
-    return Rule(rid, title, steps, fault, frozenset(also), protocol, clause)
+    return Rule(rid, title, steps, fault, protocol, clause)
 
-
-_TLS_RULES = ("TLS-CLIENT", "TLS-PSK-SUITE", "TLS-KEY", "TLS-VERSION")
-_MEDIA_RULES = ("MSRP-PATHS", "BFCP-IDS")
 
 RULES: tuple[Rule, ...] = (
     _r(
@@ -193,28 +188,24 @@ RULES: tuple[Rule, ...] = (
         "the SDP offer's m-line uses TCP/TLS/MSRP or TCP/TLS/BFCP",
         "1, 2 / 5, 6",
         "plain-transport",
-        ("ANSWER-TRANSFER-RESP", "MEDIA-ENCRYPTED", *_TLS_RULES, *_MEDIA_RULES),
     ),
     _r(
         "OFFER-KEYMGMT",
         "the offer carries a=key-mgmt:mikey that base64-decodes to a MIKEY message",
         "1, 3 / 5, 7",
         "no-key-mgmt",
-        ("ANSWER-TRANSFER-RESP", "TLS-KEY", "MEDIA-ENCRYPTED", *_MEDIA_RULES),
     ),
     _r(
         "OFFER-TRANSFER-INIT",
         "the offer's MIKEY message is a TRANSFER_INIT with a TICKET payload",
         "1",
         "wrong-data-type",
-        ("ANSWER-TRANSFER-RESP", "TICKET-OPEN", "INIT-MAC", "RESP-MAC", "TLS-KEY"),
     ),
     _r(
         "OFFER-IDS",
         "TRANSFER_INIT's initiator/responder identities are the KMS UIDs of From and To",
         "1",
         "id-mismatch",
-        ("GEN-AUTH", "KMS-RESOLVE"),
     ),
     _r(
         "OFFER-ONE-CS",
@@ -233,14 +224,12 @@ RULES: tuple[Rule, ...] = (
         "the offer's m-line has a=setup:actpass",
         "1 / 5",
         "setup-active-offer",
-        ("ANSWER-SETUP", "TCP-DIRECTION", "TLS-CLIENT", "ORDER"),
     ),
     _r(
         "TICKET-OPEN",
         "the ticket opens with a configured key and its MAC verifies",
         "1, 3 / 1, 7",
         "bad-ticket-mac",
-        ("TICKET-VALID", "INIT-MAC", "RESP-MAC", "TLS-KEY", "KMS-RESOLVE", *_MEDIA_RULES),
     ),
     _r(
         "TICKET-VALID",
@@ -259,7 +248,6 @@ RULES: tuple[Rule, ...] = (
         "a 200 OK or reliable 18x carries the SDP answer (same transport) with a TRANSFER_RESP",
         "9, 10 / 8",
         "no-transfer-resp",
-        ("RESP-MAC", "RESP-IDENTITY"),
     ),
     _r(
         "RESP-MAC",
@@ -272,21 +260,18 @@ RULES: tuple[Rule, ...] = (
         "TRANSFER_RESP's responder identity is the one the offerer called",
         "10 / 9-11",
         "resp-id-mismatch",
-        ("RESP-MAC",),
     ),
     _r(
         "ANSWER-SETUP",
         "the answer has a=setup:active (the answerer opens TCP)",
         "4-6, 9 / 8",
         "setup-passive-answer",
-        ("TCP-DIRECTION", "TLS-CLIENT", "ORDER"),
     ),
     _r(
         "TCP-DIRECTION",
         "TCP is opened by the a=setup active side towards the other side's SDP address and port",
         "7 / 12",
         "offerer-connects",
-        ("TLS-CLIENT", "ORDER"),
     ),
     _r(
         "TLS-CLIENT",
@@ -299,14 +284,12 @@ RULES: tuple[Rule, ...] = (
         "the negotiated cipher suite is a pure PSK suite, no certificate",
         "8 / 13",
         "certificate-suite",
-        ("TLS-KEY", "MEDIA-ENCRYPTED", *_MEDIA_RULES),
     ),
     _r(
         "TLS-KEY",
         "the TLS handshake verifies with PSK = TEK of the crypto session",
         "8 / 13",
         "psk-mismatch",
-        _MEDIA_RULES,
     ),
     _r(
         "TLS-VERSION",
@@ -319,7 +302,6 @@ RULES: tuple[Rule, ...] = (
         "nothing on the m-line's connection is plaintext MSRP/BFCP",
         "8 / 13",
         "plaintext-media",
-        (*_TLS_RULES, *_MEDIA_RULES),
     ),
     _r(
         "MSRP-PATHS",
@@ -340,7 +322,6 @@ RULES: tuple[Rule, ...] = (
         "the steps happen in an order the flow allows",
         "all",
         "early-connect",
-        ("TCP-DIRECTION",),
     ),
     _r(
         "REPLAY",
