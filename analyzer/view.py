@@ -198,18 +198,27 @@ class FrameDecoder:
         if frame.linktype == LINKTYPE_ETHERNET:
             v.layers.append(Node(f"Ethernet II, Src: {_mac(data[6:12])}, Dst: {_mac(data[0:6])}"))
         if kind == NET_IPV4:
-            s, d, proto, start, end, _id, fragoff, mf = decode_ipv4(data, off)
+            s, d, proto, start, end, ident, fragoff, mf = decode_ipv4(data, off)
             v.src, v.dst = ntop(s), ntop(d)
             v.layers.append(Node(f"Internet Protocol Version 4, Src: {v.src}, Dst: {v.dst}"))
             if fragoff or mf:
-                v.protocol, v.info = "IPv4", "Fragmented IP protocol"
+                name = _IP_PROTO_NAMES.get(proto, str(proto))
+                v.protocol = "IPv4"
+                v.info = (
+                    f"Fragmented IP protocol (proto={name} {proto}, off={fragoff}, ID={ident:04x})"
+                )
                 return
         elif kind == NET_IPV6:
             s, d, proto, start, end, frag = decode_ipv6(data, off)
             v.src, v.dst = ntop(s), ntop(d)
             v.layers.append(Node(f"Internet Protocol Version 6, Src: {v.src}, Dst: {v.dst}"))
             if frag is not None:
-                v.protocol, v.info = "IPv6", "IPv6 fragment"
+                ident, fragoff, more, _ = frag
+                v.protocol = "IPv6"
+                v.info = (
+                    f"IPv6 fragment (off={fragoff} more={'y' if more else 'n'} "
+                    f"ident=0x{ident:08x} nxt={proto})"
+                )
                 return
         elif frame.linktype == LINKTYPE_ETHERNET:
             v.src = _mac(data[6:12])
@@ -269,6 +278,9 @@ class FrameDecoder:
             if len(self._isn) > self.MAX_DIRECTIONS:
                 self._isn.popitem(last=False)
         return isn
+
+
+_IP_PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
 
 
 def _tcp_options(raw: bytes) -> tuple[str, int | None]:

@@ -13,7 +13,7 @@ import pytest
 from scapy.utils import wrpcap
 
 from analyzer.cli import main
-from tests.test_sip_captures import CONF, INVITE1, UE, udp, write_calls, write_liars
+from tests.test_sip_captures import CONF, INVITE1, UDP, UE, udp, write_calls, write_liars
 
 CMD = [sys.executable, "-m", "analyzer", "dissect"]
 
@@ -246,3 +246,37 @@ def test_arp_rows_like_tshark(dissect: Callable[..., Result], tshark: str, tmp_p
     ours = [json.loads(ln) for ln in r.stdout.splitlines()]
     assert [[o["source"], o["destination"], o["protocol"], o["info"]] for o in ours] == theirs
     assert ours[0]["info"] == "Who has 192.0.2.2? Tell 192.0.2.1"
+
+
+@pytest.mark.tshark
+def test_ip_fragments_like_tshark(
+    dissect: Callable[..., Result], tshark: str, tmp_path: Path
+) -> None:
+    from scapy.layers.inet import IP, fragment
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
+    from scapy.layers.l2 import Ether
+
+    e = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    v4 = [e / f for f in fragment(udp(UE, CONF, INVITE1)[IP], fragsize=400)]
+    big = IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrFragment(id=7)
+    big = big / UDP(sport=4000, dport=4001) / (b"x" * 2000)
+    v6 = list(fragment6(e / big, 1000))
+    pkts = [*v4, *v6]
+    for i, p in enumerate(pkts):
+        p.time = 1.0 + i
+    pcap = tmp_path / "frag.pcap"
+    wrpcap(str(pcap), pkts)
+    cols = ["_ws.col.Source", "_ws.col.Destination", "_ws.col.Protocol", "_ws.col.Info"]
+    cmd = [tshark, "-r", str(pcap), "-T", "fields", "-E", "separator=/t"]
+    for c in cols:
+        cmd += ["-e", c]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+    theirs = [[*t[:3], t[3].rstrip()] for t in (ln.split("\t") for ln in out.splitlines())]
+    r = dissect(str(pcap), "--json")
+    ours = [
+        [o["source"], o["destination"], o["protocol"], o["info"]]
+        for o in map(json.loads, r.stdout.splitlines())
+    ]
+    assert ours == theirs
+    assert ours[0][3] == "Fragmented IP protocol (proto=UDP 17, off=0, ID=0001)"
+    assert ours[2][2:] == ["SIP/SDP", "Request: INVITE sip:conf1@conf.example.org |"]

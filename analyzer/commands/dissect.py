@@ -16,7 +16,7 @@ from typing import TextIO
 from analyzer.calls import SipFlowHandler, SipRecord
 from analyzer.capture import CaptureReader
 from analyzer.flows import FlowTable
-from analyzer.model import Problem
+from analyzer.model import Endpoint, Frame, Problem
 from analyzer.view import FrameDecoder, FrameView, Pdu
 
 EXIT_OK = 0
@@ -57,6 +57,19 @@ class _Printer:
             self.out.write(v.row() + "\n")
 
 
+class _Handler(SipFlowHandler):
+    """The SIP handler, noting which frame completed a datagram: a reassembled IP fragment
+    then shows as UDP, like tshark's last fragment."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__(file=file)
+        self.datagrams: list[tuple[int, Endpoint, Endpoint, int]] = []
+
+    def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
+        self.datagrams.append((frame.number, src, dst, len(payload)))
+        super().on_udp(frame, src, dst, payload)
+
+
 class _Dissector:
     """Feeds frames through the flow table and SIP handler and releases finished rows."""
 
@@ -64,7 +77,7 @@ class _Dissector:
         self.reader = reader
         self.printer = printer
         self.decoder = FrameDecoder()
-        self.sip = SipFlowHandler(file=reader.name)
+        self.sip = _Handler(reader.name)
         self.table = FlowTable(self.sip, file=reader.name)
         self.pending: OrderedDict[int, FrameView] = OrderedDict()
         self._records = 0
@@ -83,6 +96,11 @@ class _Dissector:
         self._release(final=True)
 
     def _attach(self) -> None:
+        for num, src, dst, n in self.sip.datagrams:
+            v = self.pending.get(num)
+            if v is not None and v.protocol in ("IPv4", "IPv6"):
+                v.protocol, v.info = "UDP", f"{src.port} → {dst.port} Len={n}"
+        self.sip.datagrams.clear()
         recs = self.sip.tracker.records
         for rec in recs[self._records :]:
             self._place(rec)
