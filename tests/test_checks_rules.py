@@ -14,7 +14,16 @@ from dataclasses import replace
 import pytest
 
 from analyzer.checks.evaluate import Context, Policy, check_registry_complete, evaluate_call
-from analyzer.checks.rules import FAULTS, FLOWS, RULES, RULES_BY_ID, Direction, Protocol
+from analyzer.checks.rules import (
+    FAULTS,
+    FLOWS,
+    RULES,
+    RULES_BY_ID,
+    Direction,
+    Protocol,
+    Side,
+    tls_client_side,
+)
 from analyzer.model import Endpoint
 from analyzer.report.model import CallRecord, KmsLeg, Status, Verdict
 from analyzer.synth.faults import FAULTS as SYNTH_FAULTS
@@ -74,6 +83,15 @@ def test_flow_tables_carry_the_seed_step_numbers() -> None:
     assert FLOWS["msrp-dial-out"].steps["tcp"] == "12"
     assert FLOWS["bfcp-dial-out"].steps["tls"] == "13"
     assert FLOWS["bfcp-dial-in"].clause == "7.2.1.3.1"
+    # CONFORMANCE.md roles table: the UE offers in dial-in, the conference in dial-out; the
+    # answerer (a=setup:active) opens TCP and starts TLS in all four flows.
+    assert FLOWS["msrp-dial-in"].offerer == "UE-A"
+    assert FLOWS["bfcp-dial-out"].answerer == "UE-B"
+    assert FLOWS["msrp-dial-out"].offerer.startswith("conference")
+    assert {f.opens_tcp for f in FLOWS.values()} == {Side.ANSWERER}
+    assert {f.starts_tls for f in FLOWS.values()} == {Side.ANSWERER}
+    assert tls_client_side(Protocol.BFCP, Direction.DIAL_IN, "offerer") is Side.OFFERER
+    assert tls_client_side(Protocol.MSRP, None, "offerer") is Side.ANSWERER
 
 
 @pytest.mark.parametrize(("protocol", "direction"), ALL)

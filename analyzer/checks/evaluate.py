@@ -539,7 +539,7 @@ def _tls_client_side(m: MediaRecord) -> Side | None:
 def _tls_client(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     if m.tls is None or m.tls.client is None:
         return _unseen("no TLS ClientHello on this m-line's connection")
-    want = tls_client_side(m.protocol, ctx.bfcp_tls_client)
+    want = tls_client_side(m.protocol, call.direction, ctx.bfcp_tls_client)
     got = _tls_client_side(m)
     frame = m.tls.client_hello_frame
     if got is None:

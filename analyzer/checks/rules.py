@@ -52,6 +52,12 @@ class Flow:
     proto: str  # the SDP transport the m-line must use
     # Step numbers of the seed for the events the analyzer can see, by event kind.
     steps: dict[str, str]
+    # CONFORMANCE.md "Roles in the four flows": who offers, who answers, who opens TCP
+    # (the answer's a=setup:active side) and who starts TLS.
+    offerer: str
+    answerer: str
+    opens_tcp: Side
+    starts_tls: Side
 
 
 # Event kinds that carry a step number in each flow (the ladder labels and ORDER use them).
@@ -88,43 +94,30 @@ _DIAL_OUT_STEPS = {
     EV_MEDIA: "after 13",
 }
 
+_UE_A, _UE_B, _MRF = "UE-A", "UE-B", "conference (MRFC), media at MRFP"
+_A = Side.ANSWERER
+
 FLOWS: dict[str, Flow] = {
     f.scenario: f
     for f in (
         Flow(
-            "msrp-dial-in",
-            Protocol.MSRP,
-            Direction.DIAL_IN,
-            "7.2.1.2.n1",
-            "TCP/TLS/MSRP",
-            _DIAL_IN_STEPS,
+            "msrp-dial-in", Protocol.MSRP, Direction.DIAL_IN, "7.2.1.2.n1", "TCP/TLS/MSRP",
+            _DIAL_IN_STEPS, _UE_A, _MRF, _A, _A,
         ),
         Flow(
-            "msrp-dial-out",
-            Protocol.MSRP,
-            Direction.DIAL_OUT,
-            "7.2.1.2.n2",
-            "TCP/TLS/MSRP",
-            _DIAL_OUT_STEPS,
+            "msrp-dial-out", Protocol.MSRP, Direction.DIAL_OUT, "7.2.1.2.n2", "TCP/TLS/MSRP",
+            _DIAL_OUT_STEPS, _MRF, _UE_B, _A, _A,
         ),
         Flow(
-            "bfcp-dial-in",
-            Protocol.BFCP,
-            Direction.DIAL_IN,
-            "7.2.1.3.1",
-            "TCP/TLS/BFCP",
-            _DIAL_IN_STEPS,
+            "bfcp-dial-in", Protocol.BFCP, Direction.DIAL_IN, "7.2.1.3.1", "TCP/TLS/BFCP",
+            _DIAL_IN_STEPS, _UE_A, _MRF, _A, _A,
         ),
         Flow(
-            "bfcp-dial-out",
-            Protocol.BFCP,
-            Direction.DIAL_OUT,
-            "7.2.1.3.2",
-            "TCP/TLS/BFCP",
-            _DIAL_OUT_STEPS,
+            "bfcp-dial-out", Protocol.BFCP, Direction.DIAL_OUT, "7.2.1.3.2", "TCP/TLS/BFCP",
+            _DIAL_OUT_STEPS, _MRF, _UE_B, _A, _A,
         ),
     )
-}
+}  # fmt: skip
 
 SCENARIOS: tuple[str, ...] = tuple(FLOWS)
 
@@ -133,16 +126,19 @@ def flow_for(protocol: Protocol, direction: Direction) -> Flow:
     return FLOWS[f"{protocol.value}-{direction.value}"]
 
 
-def tls_client_side(protocol: Protocol, bfcp_tls_client: str = "answerer") -> Side:
-    """Who must send the ClientHello (CONFORMANCE.md roles table).
-
-    Every flow has the answerer as the `a=setup:active` side; for MSRP the side that
-    opens TCP starts TLS (RFC 4975), for BFCP the seed's NOTE 2 says the answerer always
-    does, unless the key file's ``[profile] bfcp_tls_client = "offerer"`` follows TS 23.333.
-    """
+def tls_client_side(
+    protocol: Protocol, direction: Direction | None = None, bfcp_tls_client: str = "answerer"
+) -> Side:
+    """Who must send the ClientHello: the roles table, where for BFCP the seed's NOTE 2
+    (the SDP answerer) yields to the key file's ``[profile] bfcp_tls_client = "offerer"``
+    (TS 23.333's flow). Without a known direction both flows of the protocol agree."""
     if protocol is Protocol.BFCP and bfcp_tls_client == Side.OFFERER.value:
         return Side.OFFERER
-    return Side.ANSWERER
+    flows = [f for f in FLOWS.values() if f.protocol is protocol]
+    if direction is not None:
+        flows = [f for f in flows if f.direction is direction]
+    (side,) = {f.starts_tls for f in flows}
+    return side
 
 
 def side_role(side: Side, direction: Direction, *, media: bool) -> Role:
