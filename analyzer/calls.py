@@ -617,7 +617,9 @@ class SipFlowHandler:
         if not (src.port in self.ports or dst.port in self.ports or siplib.looks_like_sip(payload)):
             return
         if not payload.strip(b"\r\n"):
-            return  # keep-alive
+            return  # CRLF keep-alive (RFC 5626 4.4.1)
+        if payload[0] < 0x20 and payload[0] not in (0x0A, 0x0D):
+            return  # binary on the SIP port: STUN keep-alives (RFC 5626 4.4.2), not SIP
         try:
             d = siplib.decode_datagram(payload)
         except DissectError as e:

@@ -354,3 +354,17 @@ def test_tcp_sniffing_on_the_sip_port(tmp_path: Path) -> None:
     assert [(p.frame, p.layer, p.offset, p.reason) for p in problems] == [
         (8, "sip", 0, "13 bytes that are not SIP skipped")
     ]
+
+
+def test_udp_keepalives_on_the_sip_port_are_not_problems(tmp_path: Path) -> None:
+    from scapy.utils import wrpcap
+
+    from tests.test_sip_captures import CONF, INVITE3, udp
+
+    stun = bytes.fromhex("000100002112a442") + bytes(12)  # STUN Binding request header
+    pkts = [udp(UE, CONF, b"\r\n\r\n"), udp(UE, CONF, stun), udp(UE, CONF, b"junk\r\n\r\n")]
+    pkts.append(udp(UE, CONF, INVITE3))
+    wrpcap(str(tmp_path / "k.pcap"), pkts)
+    tracker, problems = track_capture(tmp_path / "k.pcap")
+    assert [r.frame for r in tracker.records] == [4]
+    assert [(p.frame, p.field) for p in problems] == [(3, "start-line")]
