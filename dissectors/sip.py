@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from dissectors.errors import DissectError
@@ -1134,12 +1134,6 @@ def normalize_uri(value: str) -> str:
     if u.port is not None:
         uid += f":{u.port}"
     return uid
-
-
-def iter_headers(msg: SipMessage) -> Iterator[tuple[str, str]]:
-    """(wire name, logical value) pairs in order."""
-    for h in msg.headers:
-        yield h.name, h.text
 
 
 __all__ = [
