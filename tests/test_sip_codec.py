@@ -364,3 +364,16 @@ def test_stream_overlap_is_ignored() -> None:
     assert len(out) == 1
     d = out[0]
     assert isinstance(d, sip.Decoded) and sip.build(d.message) == A and not d.errors
+
+
+def test_response_builder() -> None:
+    m = sip.response(
+        200, "OK", [("Call-ID", "r1"), ("CSeq", "1 INVITE")], b"v=0\r\n", "application/sdp"
+    )
+    assert sip.build(m) == (
+        b"SIP/2.0 200 OK\r\nCall-ID: r1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n"
+        b"Content-Length: 5\r\n\r\nv=0\r\n"
+    )
+    # with_body replaces the length in place and keeps the header order.
+    m2 = sip.with_body(m, b"")
+    assert sip.build(m2).endswith(b"Content-Type: application/sdp\r\nContent-Length: 0\r\n\r\n")
