@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import select
 import shutil
 import signal
 import subprocess
@@ -1067,31 +1069,35 @@ def _capturing(path: Path | None, hosts_of: tuple[str, ...]) -> Iterator[None]:
     hosts = " or ".join(f"host {ip}" for ip in hosts_of)
     if tool.endswith("tcpdump"):
         # Immediate mode: without it libpcap holds packets up to its 1 s buffer timeout and
-        # a short run ends before any reaches the file.
-        cmd = [tool, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", str(path), hosts]
+        # a short run ends before any reaches the file. A large buffer (-B, KiB) keeps the
+        # bursts of a conference on a busy machine.
+        cmd = [tool, "-i", "lo", "--immediate-mode", "-B", "32768", "-U", "-s", "0"]
+        cmd += ["-w", str(path), hosts]
     else:
-        cmd = [tool, "-i", "lo", "-q", "-w", str(path), "-f", hosts]
+        cmd = [tool, "-i", "lo", "-q", "-B", "32", "-w", str(path), "-f", hosts]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = b""
     try:
-        _wait_started(proc)
+        log = _wait_started(proc)
         yield
         time.sleep(0.5)  # let the last segments reach the file
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=10)
+            _, rest = proc.communicate(timeout=10)
+            log += rest
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+    dropped = re.search(rb"(\d+) packets? dropped by (?:kernel|interface)", log)
+    if dropped and int(dropped.group(1)):
+        raise ReplayError(f"the capture lost {int(dropped.group(1))} packets: {path} is incomplete")
 
 
-def _wait_started(proc: subprocess.Popen[bytes]) -> None:
+def _wait_started(proc: subprocess.Popen[bytes]) -> bytes:
+    """Wait until the capture tool says it listens; returns what it printed so far."""
     assert proc.stderr is not None
-    import select
-
     seen = b""
     end = time.monotonic() + 10
     while b"listening on" not in seen.lower() and b"capturing on" not in seen.lower():
@@ -1101,6 +1107,7 @@ def _wait_started(proc: subprocess.Popen[bytes]) -> None:
         if ready:
             seen += os.read(proc.stderr.fileno(), 4096)
     time.sleep(0.2)
+    return seen
 
 
 # ------------------------------------------------------------------------ pcap re-sending
