@@ -15,7 +15,7 @@ released when a connection closes or goes idle, so memory does not grow with the
 from __future__ import annotations
 
 import bisect
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -93,7 +93,7 @@ class TcpDirection:
 
     __slots__ = (
         "_hist",
-        "_hist_start",
+        "_hist_bytes",
         "_pend_bytes",
         "_pending",
         "_wild",
@@ -134,9 +134,10 @@ class TcpDirection:
         # sorted, non-overlapping out-of-order pieces: (offset, data, frame, ts_ns)
         self._pending: list[tuple[int, bytes, int, int]] = []
         self._pend_bytes = 0
-        # the most recently delivered bytes, to compare retransmissions with
-        self._hist = bytearray()
-        self._hist_start = 0
+        # the most recently delivered chunks (offset, bytes), to compare retransmissions with;
+        # references to the chunks' own bytes, so keeping them copies nothing
+        self._hist: deque[tuple[int, bytes]] = deque()
+        self._hist_bytes = 0
         # a segment dropped as a wild jump, kept to resynchronise if the stream really jumped
         self._wild: tuple[int, bytes, int, int] | None = None
 
@@ -246,7 +247,9 @@ class FlowTable:
     wild; ``idle_timeout`` / ``linger`` seconds (capture time) after which an idle open /
     a closed connection is released; ``max_connections`` open connections before the least
     recently active is evicted; fragments are kept ``frag_timeout`` seconds, at most
-    ``max_frag_bytes`` in all.
+    ``max_frag_bytes`` in all. ``max_memory`` bounds the reassembly bytes of all connections
+    together: past it, the least recently active connections first lose their history, then
+    their holes are given up as gaps.
     """
 
     def __init__(
@@ -261,6 +264,7 @@ class FlowTable:
         max_connections: int = 100_000,
         frag_timeout: float = 30.0,
         max_frag_bytes: int = 4 << 20,
+        max_memory: int = 256 << 20,
         file: str | None = None,
     ) -> None:
         self.handler = handler
@@ -273,6 +277,8 @@ class FlowTable:
         self.max_connections = max_connections
         self.frag_ns = int(frag_timeout * _NS)
         self.max_frag_bytes = max_frag_bytes
+        self.max_memory = max_memory
+        self._held = 0  # out-of-order and history bytes of all connections
         self.stats = FlowStats()
         # both directions' 4-tuples map to the same connection
         self._conns: dict[tuple[bytes, int, bytes, int], TcpConnection] = {}
@@ -295,6 +301,12 @@ class FlowTable:
     def tracked_connections(self) -> int:
         """Open plus recently closed connections still held (to absorb late segments)."""
         return len(self._open) + len(self._closed)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Payload bytes held for reassembly right now (TCP out-of-order and history, IP
+        fragments): what grows with traffic, as opposed to per-connection bookkeeping."""
+        return self._held + self._frag_bytes
 
     @property
     def buffered_bytes(self) -> int:
@@ -649,6 +661,8 @@ class FlowTable:
                 self._acked(conn, not from_client, ack, frame)
         if payload:
             self._segment(conn, d, from_client, seq, payload, frame)
+            if self._held > self.max_memory:
+                self._relieve(frame.number)
         if flags & TCP_RST:
             conn.rst_frame = frame.number
             self._close(conn, RESET, frame.number)
@@ -792,20 +806,50 @@ class FlowTable:
         )
 
     def _compare_history(self, d: TcpDirection, off: int, data: bytes, frame: int) -> None:
-        h = d._hist
-        hs = d._hist_start
-        a = max(off, hs)
-        b = min(off + len(data), hs + len(h))
-        if a < b and h[a - hs : b - hs] != data[a - off : b - off]:
-            d.conflicts += 1
-            self._problem(
-                frame,
-                "tcp",
-                f"retransmitted bytes at stream offset {a} differ from the first copy; "
-                "the first copy is kept",
-                "payload",
-                severity=Severity.WARNING,
-            )
+        end = off + len(data)
+        for ho, hd in d._hist:
+            a, b = max(off, ho), min(end, ho + len(hd))
+            if a < b and hd[a - ho : b - ho] != data[a - off : b - off]:
+                d.conflicts += 1
+                self._problem(
+                    frame,
+                    "tcp",
+                    f"retransmitted bytes at stream offset {a} differ from the first copy; "
+                    "the first copy is kept",
+                    "payload",
+                    severity=Severity.WARNING,
+                )
+                return
+
+    def _drop_history(self, d: TcpDirection) -> None:
+        self._held -= d._hist_bytes
+        d._hist.clear()
+        d._hist_bytes = 0
+
+    def _relieve(self, frame: int) -> None:
+        """Over the memory budget: free the least recently active connections' bytes."""
+        target = self.max_memory * 3 // 4
+        self._problem(
+            frame,
+            "tcp",
+            f"reassembly memory passed {self.max_memory} bytes: the least recently active "
+            "connections lose their retransmission history, then their holes become gaps",
+            severity=Severity.WARNING,
+        )
+        conns = list(self._open.values())
+        for conn in conns:
+            self._drop_history(conn.c2s)
+            self._drop_history(conn.s2c)
+            if self._held <= target:
+                return
+        for conn in conns:
+            for d, fc in ((conn.c2s, True), (conn.s2c, False)):
+                if d._pending:
+                    last = d._pending[-1]
+                    self._flush(conn, d, fc, last[0] + len(last[1]), frame)
+                    self._drop_history(d)
+            if self._held <= target:
+                return
 
     def _insert(self, d: TcpDirection, off: int, data: bytes, frame: Frame) -> None:
         """Add out-of-order bytes, keeping the first copy wherever they overlap pending ones."""
@@ -848,12 +892,14 @@ class FlowTable:
             k = bisect.bisect_right(pend, p[0], key=_first)
             pend.insert(k, p)
             d._pend_bytes += len(p[1])
+            self._held += len(p[1])
 
     def _drain(self, conn: TcpConnection, d: TcpDirection, from_client: bool) -> None:
         pend = d._pending
         while pend and pend[0][0] <= d.next:
             off, data, fno, ts = pend.pop(0)
             d._pend_bytes -= len(data)
+            self._held -= len(data)
             if off < d.next:  # only after a gap flush moved next past part of it
                 cut = d.next - off
                 d.dropped_bytes += min(cut, len(data))
@@ -888,6 +934,7 @@ class FlowTable:
                 return
             off, data, fno, ts = pend.pop(0)
             d._pend_bytes -= len(data)
+            self._held -= len(data)
             self._deliver(conn, d, from_client, off, data, fno, ts, off - d.next)
             self._drain(conn, d, from_client)
 
@@ -910,18 +957,16 @@ class FlowTable:
             d.carry = 0
         d.next = off + n
         d.bytes += n
-        hist = d._hist
-        limit = self.history
-        if limit:
-            if n >= limit:
-                hist[:] = data[n - limit :]
-                d._hist_start = off + n - limit
-            else:
-                hist += data
-                if len(hist) > 2 * limit:
-                    cut = len(hist) - limit
-                    del hist[:cut]
-                    d._hist_start += cut
+        if self.history:
+            hist = d._hist
+            hist.append((off, data))
+            d._hist_bytes += n
+            self._held += n
+            # keep the newest chunks that hold at least ``history`` bytes
+            while d._hist_bytes - len(hist[0][1]) >= self.history:
+                dropped = len(hist.popleft()[1])
+                d._hist_bytes -= dropped
+                self._held -= dropped
         self.handler.on_tcp_data(conn, from_client, StreamChunk(frame, ts, off, data, gap))
 
     def _gap(
@@ -935,8 +980,7 @@ class FlowTable:
     ) -> None:
         d.gaps += 1
         d.gap_bytes += gap
-        d._hist.clear()
-        d._hist_start = off
+        self._drop_history(d)
         way = "client -> server" if from_client else "server -> client"
         self._problem(
             frame,
@@ -966,7 +1010,7 @@ class FlowTable:
             if d._pending:
                 last = d._pending[-1]
                 self._flush(conn, d, fc, last[0] + len(last[1]), frame)
-            d._hist = bytearray()
+            self._drop_history(d)
             d._wild = None
         conn.state = state
         conn.close_frame = frame

@@ -374,6 +374,7 @@ def test_closed_connections_release_their_state() -> None:
         n.send(("10.0.0.1", port), S, 11, 21, "FA", b"x" * 50, at=t)
         n.send(S, ("10.0.0.1", port), 21, 63, "FA", at=t)
     assert len(n.rec.closed) == 200 and n.table.open_connections == 0
+    assert n.table.memory_bytes == 0  # no history or buffers kept for closed connections
     assert n.table.tracked_connections == 200  # lingering to absorb late ACKs
     n.send(("10.0.0.9", 1), ("10.0.0.8", 2), 1, 0, "S", at=10.0)  # 10 s later
     assert n.table.tracked_connections == 1
@@ -494,3 +495,25 @@ def _raw_seg(
         socket.inet_aton(to[0]),
     )
     return bytes(12) + b"\x08\x00" + ip4 + tcp + data
+
+
+def test_memory_budget_across_connections_is_kept() -> None:
+    n = Net(max_memory=20_000, history=4096)
+    peak = 0
+    for i in range(10):
+        cl = (f"10.0.1.{i + 1}", 40000)
+        n.send(cl, S, 0, 0, "S")
+        n.send(S, cl, 0, 1, "SA")
+        n.send(cl, S, 1, 1, "A", b"h" * 1000)  # delivered: goes to the history
+        n.send(cl, S, 2001, 1, "A", b"p" * 3000)  # after a hole: held
+        peak = max(peak, n.table.memory_bytes)
+    assert peak <= 20_000 + 3000  # at most one segment over the budget before relief
+    assert n.table.memory_bytes <= 20_000
+    relief = [p for p in n.rec.problems if "reassembly memory passed 20000" in p.reason]
+    assert relief and relief[0].frame is not None
+    # given-up holes reach the handler as gaps, oldest connection first
+    gapped = [(i, c.offset, c.gap) for i, fc, c in n.rec.chunks if c.gap]
+    assert gapped[0] == (0, 2000, 1000)
+    n.table.finish()
+    assert n.table.memory_bytes == 0
+    assert all(n.rec.stream(i, True) == b"h" * 1000 + b"p" * 3000 for i in range(10))
