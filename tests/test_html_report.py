@@ -154,7 +154,15 @@ def test_demo_report_in_chromium(chromium: str, tmp_path: Path) -> None:
         if t == "a" and re.fullmatch(r"#c\d+-f\d+", a.get("href") or "")
     }
     assert links and links <= anchors
+    n_media = sum(len(c.media) for c in report.calls)
+    assert n_media == 6
+    assert p.count("details", "mikey") == 2 * n_media  # TRANSFER_INIT and TRANSFER_RESP
+    assert p.count("details", "ticket") == n_media
+    assert p.count("table", "keys") == 1
     text = " ".join(p.text)
+    assert "Multimedia Internet KEYing: TRANSFER_INIT" in text
+    assert "Multimedia Internet KEYing: TRANSFER_RESP" in text
+    assert "TEK (recovered)" in text
     assert "Hello from sip:alice@example.org" in text
     assert "FloorRequest" in text
     shot = tmp_path / "report.png"
