@@ -142,7 +142,9 @@ class CaptureReader:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _problem(self, reason: str, offset: int, frame: int | None, field: str | None) -> None:
+    def _problem(
+        self, reason: str, offset: int | None, frame: int | None, field: str | None
+    ) -> None:
         self.problems.append(
             Problem(LAYER, reason, frame=frame, file=self.name, field=field, offset=offset)
         )
@@ -159,7 +161,7 @@ class CaptureReader:
         try:
             f, owned = self._open()
         except OSError as e:
-            self._problem(f"cannot open: {e.strerror or e}", 0, None, None)
+            self._problem(f"cannot open: {e.strerror or e}", None, None, None)
             return
         try:
             src = _Chunked(f)
@@ -201,8 +203,9 @@ class CaptureReader:
         )
         src.i = 24
         self.format = "pcap-ns" if magic == PCAP_MAGIC_NS else "pcap"
-        # The upper bits of the link-type field carry FCS information, not the link type.
-        linktype = network & 0x0FFFFFFF
+        # Only the low 16 bits are the link type; the top bits say whether frames end in an
+        # FCS (draft-ietf-opsawg-pcap, "LinkType and additional information").
+        linktype = network & 0xFFFF
         mult = 1 if magic == PCAP_MAGIC_NS else 1000
         hdr = struct.Struct(bo + "IIII")
         hlen = 24 if magic == PCAP_MAGIC_KUZNETZOV else 16

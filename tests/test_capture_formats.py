@@ -333,3 +333,11 @@ def test_mergecap_interfaces_with_different_link_types(tmp_path: Path) -> None:
         (3, (T0 + 2) * 10**9, 1, udp_frame(2)),
         (4, (T0 + 3) * 10**9 + 9, 101, raw_ip(3)),
     ]
+
+
+def test_pcap_link_type_field_with_fcs_bits(tmp_path: Path) -> None:
+    # draft-ietf-opsawg-pcap: FCS length in the top 3 bits, F bit below; link type in the low 16
+    p = tmp_path / "fcs.pcap"
+    p.write_bytes(pcap([(T0, 0, udp_frame(0))], linktype=(2 << 29) | (1 << 28) | 1))
+    [f] = CaptureReader(p)
+    assert f.linktype == 1
