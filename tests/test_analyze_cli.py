@@ -208,3 +208,26 @@ def test_keylog_and_exports_decrypt_in_tshark(tshark: str, tmp_path: Path) -> No
         check=True,
     )
     assert sends.stdout.count("SEND") >= 4
+
+
+def test_progress_bar_appears_only_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from analyzer.commands import analyze as cmd
+
+    now = [100.0]
+    monkeypatch.setattr(cmd.time, "monotonic", lambda: now[0])
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    bar = cmd._LazyProgress(console, "big.pcap")
+    bar(2000, 1_000, 10_000)
+    assert bar.bar is None  # quick captures show no bar
+    now[0] = 102.0
+    bar(8000, 4_000, 10_000)
+    assert bar.bar is not None
+    task = bar.bar.tasks[0]
+    assert task.completed == 4_000
+    assert task.total == 10_000
+    assert task.fields == {"frames": 8000, "rate": 4000}  # 8000 frames in 2 s
+    bar.close()
