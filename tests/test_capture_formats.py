@@ -341,3 +341,15 @@ def test_pcap_link_type_field_with_fcs_bits(tmp_path: Path) -> None:
     p.write_bytes(pcap([(T0, 0, udp_frame(0))], linktype=(2 << 29) | (1 << 28) | 1))
     [f] = CaptureReader(p)
     assert f.linktype == 1
+
+
+def test_pcapng_obsolete_packet_block_and_unknown_blocks(tmp_path: Path) -> None:
+    f = udp_frame(5)
+    ticks = T0 * 10**6 + 42
+    pb = block(2, struct.pack("<HHIIII", 0, 0, ticks >> 32, ticks & 0xFFFFFFFF, len(f), len(f)) + f)
+    custom = block(0x00000BAD, struct.pack("<I", 32473) + b"vendor data")  # skipped
+    p = tmp_path / "pb.pcapng"
+    p.write_bytes(shb() + idb(1) + custom + pb)
+    r = CaptureReader(p)
+    assert [(fr.number, fr.ts_ns, fr.data) for fr in r] == [(1, ticks * 1000, f)]
+    assert r.problems == []
