@@ -236,16 +236,35 @@ def frames(total: int, seed: int = 1) -> Iterator[bytes]:
         n += 1
 
 
-def write_capture(path: Path, total: int) -> None:
+_PCAPNG_HEAD = (
+    # section header (little-endian, no options) and one Ethernet interface, microseconds
+    struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+    + struct.pack("<IIHHII", 1, 20, 1, 0, 262144, 20)
+)
+_EPB = struct.Struct("<IIIIIII")
+
+
+def write_capture(path: Path, total: int, fmt: str = "pcap") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
+    ng = fmt == "pcapng"
     with open(tmp, "wb", buffering=1 << 20) as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        if ng:
+            f.write(_PCAPNG_HEAD)
+        else:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
         buf: list[bytes] = []
         for i, fr in enumerate(frames(total)):
-            us = i * 10  # 100,000 frames per second of capture time
-            buf.append(_REC.pack(T0 + us // 1_000_000, us % 1_000_000, len(fr), len(fr)))
-            buf.append(fr)
+            us = T0 * 1_000_000 + i * 10  # 100,000 frames per second of capture time
+            n = len(fr)
+            if ng:
+                pad = -n % 4
+                blen = 32 + n + pad
+                buf.append(_EPB.pack(6, blen, 0, us >> 32, us & 0xFFFFFFFF, n, n))
+                buf.append(fr + bytes(pad) + struct.pack("<I", blen))
+            else:
+                buf.append(_REC.pack(us // 1_000_000, us % 1_000_000, n, n))
+                buf.append(fr)
             if len(buf) >= 20000:
                 f.write(b"".join(buf))
                 buf.clear()
@@ -318,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=1_000_000, help="frames in the capture")
     ap.add_argument("--regenerate", action="store_true", help="write the capture even if present")
+    ap.add_argument("--format", choices=["pcap", "pcapng"], default="pcap")
     ap.add_argument("--no-tshark", action="store_true", help="skip the tshark run")
     ap.add_argument("--measure", choices=["flows", "sip"], help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
@@ -325,10 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure:
         _measure(args.measure, args.file)
         return 0
-    path = OUT / f"foundation-{args.frames}.pcap"
+    path = OUT / f"foundation-{args.frames}.{args.format}"
     if args.regenerate or not path.exists():
         t = time.perf_counter()
-        write_capture(path, args.frames)
+        write_capture(path, args.frames, args.format)
         size = path.stat().st_size / 1e6
         print(
             f"wrote {path} ({args.frames} frames, {size:.0f} MB) in {time.perf_counter() - t:.1f} s"
