@@ -175,3 +175,25 @@ def test_demo_report_in_chromium(chromium: str, tmp_path: Path) -> None:
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000
+
+
+def test_every_frame_link_has_a_target() -> None:
+    from analyzer.checks.evaluate import Context, evaluate_call
+    from analyzer.report.model import Report
+
+    call = clean_call()
+    call.media[0].tls.key_verified = False  # type: ignore[union-attr]  # TLS-KEY cites frames 6, 7
+    call.media[0].tls.frames = (6, 7, 40, 41)  # type: ignore[union-attr]
+    evaluate_call(call, Context())
+    cited = next(c for c in call.checks if c.rule == "TLS-KEY").frames
+    assert cited == (6, 7, 40, 41)
+    p = _parse(render_html(Report("0.1.0", [], [call])))
+    ids = {a.get("id") for _, a in p.tags if a.get("id")}
+    links = {
+        a["href"][1:]
+        for t, a in p.tags
+        if t == "a" and re.fullmatch(r"#c\d+-f\d+", a.get("href") or "")
+    }
+    assert {"c0-f40", "c0-f41"} <= links
+    assert links <= ids
+    assert "(cited by TLS-KEY)" in "".join(p.text)

@@ -102,6 +102,34 @@ def build_ladder(call: CallRecord, index: int) -> Ladder:
     return Ladder(width, height, columns, tuple(arrows))
 
 
+@dataclass(frozen=True, slots=True)
+class FrameRow:
+    frame: int
+    src: str
+    dst: str
+    step: str
+    label: str
+
+
+def frame_rows(call: CallRecord) -> list[FrameRow]:
+    """The call's frames table: every ladder event, and every frame a rule or the transcript
+    points at, so that each frame number on the page is a working link."""
+    rows = {
+        e.frame: FrameRow(e.frame, str(e.src), str(e.dst), e.step, e.label) for e in call.events
+    }
+    cited: dict[int, list[str]] = {}
+    for c in call.checks:
+        for f in c.frames:
+            cited.setdefault(f, []).append(c.rule)
+    for m in call.media:
+        for chat in m.chat:
+            cited.setdefault(chat.frame, []).append("chat transcript")
+    for f, why in cited.items():
+        if f not in rows:
+            rows[f] = FrameRow(f, "", "", "", f"(cited by {', '.join(why)})")
+    return [rows[f] for f in sorted(rows)]
+
+
 def frame_anchor(call_index: int, frame: int) -> str:
     return f"c{call_index}-f{frame}"
 
@@ -245,7 +273,7 @@ def render_html(report: Report) -> str:
                 "index": i,
                 "call": call,
                 "ladder": build_ladder(call, i),
-                "events": sorted(call.events, key=lambda e: e.frame),
+                "events": frame_rows(call),
                 "rules": [(c, RULES_BY_ID[c.rule]) for c in call.checks],
                 "media": [
                     {
