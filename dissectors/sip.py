@@ -908,7 +908,8 @@ class SipStreamFramer:
             else:
                 end = len(buf)
             self._head = None
-            d = self._decode(bytes(buf[:end]), 0, end, truncated=None)
+            why = "the stream ended" if nxt < 0 and end < h.body_start + (length or 0) else None
+            d = self._decode(bytes(buf[:end]), 0, end, truncated=why)
             if d is not None:
                 out.append(d)
             self._consume(end)

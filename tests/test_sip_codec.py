@@ -327,6 +327,7 @@ def test_stream_truncated_at_close() -> None:
     (d,) = out
     assert isinstance(d, sip.Decoded)
     assert d.message.body == b"a" and d.errors[0].field == "content-length"
+    assert d.errors[0].reason == "Content-Length 3 but the stream ended after 1 body bytes"
 
 
 def test_stream_gap_restarts_framing() -> None:
