@@ -533,7 +533,7 @@ class CallTracker:
                     offerer_uri=o_uri,
                     answerer_uri=a_uri,
                     offer_address=_media_address(sd, i),
-                    offer_setup=md.setup,
+                    offer_setup=sd.media_setup(i),
                     offer_key_mgmt=_key_mgmt(sd, i, rec, call),
                 )
             )
@@ -553,7 +553,7 @@ class CallTracker:
             md = sd.media[ms.index]
             ms.answer_media = md
             ms.answer_address = _media_address(sd, ms.index)
-            ms.answer_setup = md.setup
+            ms.answer_setup = sd.media_setup(ms.index)
             ms.answer_key_mgmt = _key_mgmt(sd, ms.index, rec, call)
 
 

@@ -377,6 +377,14 @@ class SessionDescription(_Section):
         """The ``c=`` that applies to media ``index``: its own, else the session's."""
         return self.media[index].connection or self.connection
 
+    def media_setup(self, index: int) -> str | None:
+        """``a=setup`` of media ``index``: its own, else a session-level one (RFC 4145 4)."""
+        v = self.media[index].setup
+        if v is None:
+            s = self.attr("setup")
+            v = s.lower() if s is not None else None
+        return v
+
     def media_key_mgmt(self, index: int, protocol: str = "mikey") -> KeyMgmt | None:
         """RFC 4567: the media-level attribute wins over the session-level one."""
         return self.media[index].key_mgmt(protocol) or self.key_mgmt(protocol)

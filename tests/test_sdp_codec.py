@@ -197,3 +197,14 @@ def test_non_ascii_digits_are_dissect_errors(line: str, attr: str) -> None:
     with pytest.raises(DissectError) as ei:
         sdp.MediaLine.parse("audio ² RTP/AVP 0")
     assert ei.value.field == "m"
+
+
+def test_session_level_setup_applies_to_media_without_one() -> None:
+    raw = (
+        b"v=0\r\ns=-\r\na=setup:passive\r\n"
+        b"m=message 1 TCP/MSRP *\r\n"
+        b"m=application 2 TCP/BFCP *\r\na=setup:ACTIVE\r\n"
+    )
+    sd = sdp.parse(raw)
+    assert [sd.media_setup(0), sd.media_setup(1)] == ["passive", "active"]
+    assert sd.media[0].setup is None
