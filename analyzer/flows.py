@@ -39,7 +39,7 @@ _NS = 1_000_000_000
 
 
 class FlowHandler(Protocol):
-    """What the flow table calls; every method is optional in spirit (implement as no-ops)."""
+    """What the flow table calls. Subclass :class:`NullHandler` to implement only some."""
 
     def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None: ...
 
@@ -325,7 +325,8 @@ class FlowTable:
         st.frames += 1
         data = frame.data
         ts = frame.ts_ns
-        if ts >= self._next_sweep:
+        if ts >= self._next_sweep or ts < self._next_sweep - 2 * _NS:
+            # (the second test: time went backwards, e.g. a next file, or one wild timestamp)
             self._sweep(ts)
         try:
             # Ethernet + IPv4 is by far the most common frame: decide it without a call.
@@ -467,7 +468,7 @@ class FlowTable:
                 self._problem(
                     frame.number,
                     layer,
-                    f"second last fragment ends at {end}, the first at {fb.total}",
+                    f"another last fragment ends the datagram at {end}, the first at {fb.total}",
                     "frag",
                     severity=Severity.WARNING,
                 )
