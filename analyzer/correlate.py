@@ -65,7 +65,7 @@ from dissectors.errors import DissectError
 from dissectors.mikey.message import MikeyMessage
 from dissectors.mikey.message import parse as parse_mikey
 from dissectors.mikey.payloads import Rand, T, Ticket
-from dissectors.mikey.tree import render_tree
+from dissectors.mikey.tree import ntp_to_text, render_tree
 from dissectors.sdp import KeyMgmt, MediaDescription, MsrpUri, SessionDescription
 from dissectors.tls.constants import CIPHER_SUITES, Kx
 
@@ -249,7 +249,7 @@ def _info_from(frame: int, data_b64: str, msg: MikeyMessage, reveal: bool) -> Mi
     if t is not None:
         try:
             t_value = t.value_bytes
-        except KeyError:
+        except KeyError:  # a TS type without a defined length: no value to compare
             t_value = None
     return MikeyInfo(
         frame=frame,
@@ -270,9 +270,7 @@ def _info_from(frame: int, data_b64: str, msg: MikeyMessage, reveal: bool) -> Mi
 
 
 def _ntp_text(v: int) -> str:
-    from dissectors.mikey.tree import ntp_to_text
-
-    return ntp_to_text(0, v)
+    return ntp_to_text(0, v)  # TS type 0: NTP-UTC, the profile's ticket timestamps
 
 
 def key_status(res: Resolution | None, keys: KeyFile, reveal: bool) -> KeyStatus:
