@@ -517,3 +517,55 @@ def test_memory_budget_across_connections_is_kept() -> None:
     n.table.finish()
     assert n.table.memory_bytes == 0
     assert all(n.rec.stream(i, True) == b"h" * 1000 + b"p" * 3000 for i in range(10))
+
+
+class _Contiguity(Rec):
+    """Checks, chunk by chunk, that each direction's offsets follow on: prev end + gap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ends: dict[tuple[int, bool], int] = {}
+
+    def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
+        key = (conn.index, from_client)
+        if key in self.ends:
+            assert chunk.offset == self.ends[key] + chunk.gap
+        assert chunk.data
+        self.ends[key] = chunk.offset + len(chunk.data)
+        super().on_tcp_data(conn, from_client, chunk)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    max_buffer=st.sampled_from([300, 100_000]),
+    max_jump=st.sampled_from([1000, 1 << 24]),
+    history=st.sampled_from([0, 100, 1 << 16]),
+    max_memory=st.sampled_from([2000, 1 << 28]),
+)
+def test_random_segments_keep_stream_invariants(
+    seed: int, max_buffer: int, max_jump: int, history: int, max_memory: int
+) -> None:
+    """Random flags, sequence numbers near (and rarely far from) the stream, random payloads:
+    nothing raises, offsets stay contiguous up to declared gaps, every opened connection is
+    closed, and nothing is held after the end."""
+    rng = random.Random(seed)
+    rec = _Contiguity()
+    table = FlowTable(
+        rec, max_buffer=max_buffer, max_jump=max_jump, history=history, max_memory=max_memory
+    )
+    ends = [C, S]
+    bases = [rng.randrange(2**32), rng.randrange(2**32)]
+    for n in range(rng.randrange(1, 80)):
+        d = rng.randrange(2)
+        flags = rng.choice([0x10] * 20 + [0x02, 0x12, 0x11, 0x04, 0x18])
+        seq = bases[d] + rng.randrange(-50, 400)
+        if rng.random() < 0.03:
+            seq = rng.randrange(2**32)
+        ack = bases[1 - d] + rng.randrange(-50, 400)
+        data = bytes([rng.randrange(3)]) * rng.randrange(60) if rng.random() < 0.8 else b""
+        raw = _raw_seg(ends[d], ends[1 - d], seq, ack % 2**32, flags, data)
+        table.feed(Frame(n + 1, n * 1000 * rng.choice([1, 1, 10**7]), 1, raw, len(raw)))
+    table.finish()
+    assert {c.index for c in rec.opened} == {c.index for c in rec.closed}
+    assert table.memory_bytes == 0 and table.tracked_connections == 0
