@@ -137,6 +137,12 @@ def parse_ipv4(data: bytes) -> IPv4Packet:
     src = _ntop4(r.take(4, "src"))
     dst = _ntop4(r.take(4, "dst"))
     options = r.take(hlen - 20, "options")
+    if total == 0:
+        # segmentation offload: see decode_ipv4; the packet is what was captured
+        header = IPv4Header(
+            tos, 0, ident, ff >> 13, ff & 0x1FFF, ttl, proto, csum, src, dst, options
+        )
+        return IPv4Packet(header, data[hlen:])
     if total < hlen:
         raise DissectError("ip", 2, f"total length {total} is below header length {hlen}", "len")
     if total > len(data):

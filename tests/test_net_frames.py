@@ -24,6 +24,7 @@ from scapy.packet import Packet, Raw
 from analyzer.capture import CaptureReader
 from analyzer.flows import FlowTable
 from analyzer.model import Frame
+from dissectors import ip
 from tests.test_capture_formats import pcap
 from tests.test_flows_tcp import Rec
 
@@ -273,3 +274,29 @@ def test_mutated_frames_never_raise(
     table.finish()
     assert all(p.file == "fuzz" and p.layer for p in rec.problems)
     assert table.tracked_connections == 0 and table.buffered_bytes == 0
+
+
+def test_ipv4_total_length_zero_from_segmentation_offload() -> None:
+    # Linux captures outgoing TSO segments before the NIC fills in the IP total length
+    seg = bytearray(
+        bytes(
+            Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=2, seq=0, flags="S")
+        )
+    )
+    data = bytearray(
+        bytes(
+            Ether()
+            / IP(src="10.0.0.1", dst="10.0.0.2")
+            / TCP(sport=1, dport=2, seq=1, flags="A")
+            / Raw(b"x" * 3000)
+        )
+    )
+    data[16:18] = b"\x00\x00"
+    rec = Rec()
+    table = FlowTable(rec)
+    table.feed(Frame(1, 0, 1, bytes(seg), len(seg)))
+    table.feed(Frame(2, 1, 1, bytes(data), len(data)))
+    assert rec.stream(0, True) == b"x" * 3000 and rec.problems == []
+    p = ip.parse_ipv4(bytes(data[14:]))
+    assert p.header.total_length == 0 and len(p.payload) == 20 + 3000
+    assert ip.build_ipv4(p) == bytes(data[14:])
