@@ -97,8 +97,11 @@ def _side_name(call: CallRecord, side: Side) -> str:
     return f"{side_role(side, call.direction, media=True).value}, the {side.value}"
 
 
-def _where(ep: Endpoint | None) -> str:
-    return str(ep) if ep is not None else "?"
+def _the_side(call: CallRecord, side: Side) -> str:
+    """ "the answerer (MRFP)", for prose."""
+    if call.direction is None:
+        return f"the {side.value}"
+    return f"the {side.value} ({side_role(side, call.direction, media=True).value})"
 
 
 def _sdp_ep(sdp: SdpMedia | None) -> str:
@@ -429,8 +432,8 @@ def _answer_setup(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
         return _ok("answer has a=setup:active: the answerer opens TCP", m.answer.frame)
     have = f"a=setup:{m.answer.setup}" if m.answer.setup else "no a=setup (RFC 4145: passive)"
     return _fail(
-        f"answer has {have}; the flow needs a=setup:active so that the "
-        f"{_side_name(call, Side.ANSWERER)} opens TCP (TR 29.828 steps 4-6 / 8)",
+        f"answer has {have}; the flow needs a=setup:active so that "
+        f"{_the_side(call, Side.ANSWERER)} opens TCP (TR 29.828 steps 4-6 / 8)",
         m.answer.frame,
     )
 
@@ -492,20 +495,21 @@ def _tcp_direction(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     opener = _tcp_client_side(m)
     if opener is not None and opener is not active:
         return _fail(
-            f"TCP SYN came from {m.tcp.client} (the {_side_name(call, opener)}), but the "
-            f"negotiated a=setup makes the {_side_name(call, active)} the active side",
+            f"TCP SYN came from {m.tcp.client} ({_side_name(call, opener)}), but the "
+            f"negotiated a=setup makes {_the_side(call, active)} the active side (RFC 4145; "
+            "TR 29.828 step 7 / 12)",
             frame,
             m.answer.frame,
         )
     if m.tcp.server.ip != want_ip or m.tcp.server.port != want_port:
         return _fail(
-            f"TCP connection from {m.tcp.client} goes to {m.tcp.server}, not to the "
-            f"{_side_name(call, passive)}'s SDP address {want_ip}:{want_port} ({via})",
+            f"TCP connection from {m.tcp.client} goes to {m.tcp.server}, not to the SDP "
+            f"address of {_the_side(call, passive)}, {want_ip}:{want_port} ({via})",
             frame,
         )
     return _ok(
         f"TCP opened by {m.tcp.client} ({_side_name(call, active)}) towards "
-        f"{m.tcp.server} ({via} of the {passive.value})",
+        f"{m.tcp.server} ({via} of {_the_side(call, passive)})",
         frame,
     )
 
@@ -664,8 +668,8 @@ def _msrp_paths(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     if (missing := _need_plaintext(m)) is not None:
         return missing
     if m.media_problems:
-        reasons = "; ".join(r for _, r in m.media_problems[:3])
-        return _fail(f"MSRP: {reasons}", *(f for f, _ in m.media_problems[:10]))
+        found = "; ".join(r for _, r in m.media_problems[:3])
+        return _fail(f"MSRP: {found}", *(f for f, _ in m.media_problems[:10]))
     if not m.messages:
         return _unseen("no MSRP message inside the TLS session")
     if m.offer is None or m.answer is None:
@@ -673,7 +677,8 @@ def _msrp_paths(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     bad: list[tuple[int, str]] = []
     for msg in m.messages:
         side = _sender_side(m, msg.src)
-        if side is None:
+        # Requests name the paths; a response only echoes its request's (RFC 4975 7.2).
+        if side is None or msg.fields.get("method") is None:
             continue
         own = _sdp_of(m, side)
         peer = _sdp_of(m, _other(side))
@@ -689,8 +694,10 @@ def _msrp_paths(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
                 name = "From-Path" if header == "from_path" else "To-Path"
                 bad.append((msg.frame, f"{name} {end} is not the {whose} a=path {want}"))
     if bad:
+        distinct = list(dict.fromkeys(r for _, r in bad))
+        more = f" ({len(bad)} header(s) in all)" if len(bad) > len(distinct[:2]) else ""
         return _fail(
-            "; ".join(r for _, r in bad[:3]) + " (RFC 4975; SDP a=path)",
+            "; ".join(distinct[:2]) + more + " (RFC 4975: To-Path/From-Path must match a=path)",
             *(fr for fr, _ in bad[:20]),
         )
     return _ok(
