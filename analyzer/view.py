@@ -383,7 +383,7 @@ def sip_suffix(rec: SipRecord) -> str:
     return ""
 
 
-def _uri_nodes(parent: Node, prefix: str, uri: str) -> None:
+def _uri_nodes(parent: Node, prefix: str, uri: str, param_label: str | None = None) -> None:
     try:
         u = siplib.SipUri.parse(uri)
     except DissectError:
@@ -393,6 +393,9 @@ def _uri_nodes(parent: Node, prefix: str, uri: str) -> None:
     parent.add(f"{prefix} Host Part: {u.host}")
     if u.port is not None:
         parent.add(f"{prefix} Host Port: {u.port}")
+    if param_label is not None:
+        for k, v in u.params:
+            parent.add(f"{param_label}: {k}" + (f"={v}" if v is not None else ""))
 
 
 def _header_node(h: siplib.Header) -> Node:
@@ -420,7 +423,7 @@ def _header_node(h: siplib.Header) -> Node:
         elif key == "contact":
             for ct in siplib.SipMessage(siplib.StatusLine(0, ""), (h,)).contacts:
                 a = node.add(f"Contact URI: {ct.uri}")
-                _uri_nodes(a, "Contact URI", ct.uri)
+                _uri_nodes(a, "Contact URI", ct.uri, "Contact URI parameter")
                 for name, val in ct.params:
                     node.add(f"Contact parameter: {name}" + (f"={val}" if val is not None else ""))
         elif key == "cseq":
@@ -430,9 +433,9 @@ def _header_node(h: siplib.Header) -> Node:
         elif key == "rack":
             ra = siplib.SipMessage(siplib.StatusLine(0, ""), (h,)).rack
             if ra is not None:
-                node.add(f"RSeq: {ra.rseq}")
-                node.add(f"CSeq: {ra.cseq}")
-                node.add(f"Method: {ra.method}")
+                node.add(f"RSeq Sequence Number: {ra.rseq}")
+                node.add(f"CSeq Sequence Number: {ra.cseq}")
+                node.add(f"CSeq Method: {ra.method}")
     except DissectError as e:
         node.add(f"[Malformed: {e.reason}]")
     return node
@@ -460,6 +463,8 @@ def sip_detail(rec: SipRecord) -> Node:
     hdr = root.add("Message Header")
     for h in msg.headers:
         hdr.children.append(_header_node(h))
+        if h.key == "call-id":
+            hdr.add(f"[Generated Call-ID: {h.text}]")
     if msg.body:
         body = root.add("Message Body")
         mt = msg.media_type or ""
@@ -557,6 +562,26 @@ def _sdp_line_node(ln: sdplib.SdpLine, media: bool) -> Node:
             node.add(f"Connection Address: {c.address}")
         except DissectError as e:
             node.add(f"[Malformed: {e.reason}]")
+        return node
+    if ln.type == "o":
+        node = Node(f"Owner/Creator, Session Id (o): {ln.value}")
+        try:
+            o = sdplib.Origin.parse(ln.value)
+            node.add(f"Owner Username: {o.username}")
+            node.add(f"Session ID: {o.session_id}")
+            node.add(f"Session Version: {o.version}")
+            node.add(f"Owner Network Type: {o.nettype}")
+            node.add(f"Owner Address Type: {o.addrtype}")
+            node.add(f"Owner Address: {o.address}")
+        except DissectError as e:
+            node.add(f"[Malformed: {e.reason}]")
+        return node
+    if ln.type == "t":
+        node = Node(f"Time Description, active time (t): {ln.value}")
+        parts = ln.value.split()
+        if len(parts) == 2:
+            node.add(f"Session Start Time: {parts[0]}")
+            node.add(f"Session Stop Time: {parts[1]}")
         return node
     if not ln.type:
         return Node(f"Invalid line: {ln.value}")

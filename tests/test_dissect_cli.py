@@ -280,3 +280,38 @@ def test_ip_fragments_like_tshark(
     assert ours == theirs
     assert ours[0][3] == "Fragmented IP protocol (proto=UDP 17, off=0, ID=0001)"
     assert ours[2][2:] == ["SIP/SDP", "Request: INVITE sip:conf1@conf.example.org |"]
+
+
+def _tree_of(text: str, number: int) -> list[str]:
+    lines = text.splitlines()
+    start = lines.index(next(ln for ln in lines if ln.startswith(f"Frame {number}:")))
+    out = []
+    for ln in lines[start:]:
+        if not ln.strip():
+            break
+        out.append(ln.rstrip())
+    return out
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("number", [3, 4, 5, 12])
+def test_detail_contains_tsharks_sip_tree(
+    dissect: Callable[..., Result], tshark: str, tmp_path: Path, number: int
+) -> None:
+    """Every line tshark -V prints for SIP/SDP appears in ours, in order and equally
+    indented; ours may add lines (the MIKEY inside a=key-mgmt, a=path's value). tshark's
+    transaction timing lines are not reproduced."""
+    pcap = write_calls(tmp_path / "calls.pcap")
+    cmd = [tshark, "-r", str(pcap), "-Y", f"frame.number=={number}", "-V", "-O", "sip,sdp"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+    lines = out.splitlines()
+    sip_at = next(i for i, ln in enumerate(lines) if ln.startswith("Session Initiation Protocol"))
+    theirs = [ln.rstrip() for ln in lines[sip_at:] if ln.strip()]
+    theirs = [ln for ln in theirs if "[Request Frame:" not in ln and "[Response Time" not in ln]
+    ours = _tree_of(dissect(str(pcap), "-V").stdout, number)
+    i = 0
+    for line in theirs:
+        while i < len(ours) and ours[i] != line:
+            i += 1
+        assert i < len(ours), f"tshark line not found in order: {line!r}"
+        i += 1
