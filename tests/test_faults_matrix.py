@@ -33,12 +33,6 @@ CASES = [
     if f not in UNSYNTHESIZABLE and applicable(f, {s.split("-")[0]})
 ]
 
-# A known synthesizer defect, confirmed independently with tshark (`-o tls.psk:<TEK>` gives
-# "auth tag mismatch" on this capture and decrypts the clean one): with early-connect in
-# dial-in, the TLS session does not use the TEK the synthesizer states. strict: the test
-# turns red once the synthesizer is fixed, so this mark gets removed.
-SYNTH_BUG = {("msrp-dial-in", "early-connect"), ("bfcp-dial-in", "early-connect")}
-
 
 def _check(report_calls: list, facts: tuple) -> None:  # type: ignore[type-arg]
     assert len(report_calls) == len(facts)
@@ -72,19 +66,7 @@ def test_clean_scenario_passes_every_rule(scenario: str, tmp_path: Path) -> None
     assert report.exit_code == 0
 
 
-@pytest.mark.parametrize(
-    ("scenario", "fault"),
-    [
-        pytest.param(
-            s,
-            f,
-            marks=[pytest.mark.xfail(strict=True, reason="synthesizer: early-connect TLS key")]
-            if (s, f) in SYNTH_BUG
-            else [],
-        )
-        for s, f in CASES
-    ],
-)
+@pytest.mark.parametrize(("scenario", "fault"), CASES)
 def test_fault_trips_its_rule(scenario: str, fault: str, tmp_path: Path) -> None:
     result = synthesize(scenario, faults=[fault], seed=5)
     report = analyze_synth(result, tmp_path / "fault.pcap")
