@@ -151,7 +151,7 @@ def write_decrypted_pcap(
         if frame.linktype == 1:
             items.append((frame.ts_ns, frame.data))
         elif ipl is not None:
-            items.append((frame.ts_ns, bytes(Ether() / ipl)))
+            items.append((frame.ts_ns, bytes(Ether(src=_MAC_CLIENT, dst=_MAC_SERVER) / ipl)))
     for c in done:
         nxt = {True: 1000, False: 500000}
         t0 = c.data[0].ts_ns - 3000

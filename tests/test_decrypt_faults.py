@@ -1,0 +1,278 @@
+"""analyzer.decrypt on the tls_psk vectors and on damaged copies of them: wrong key, no key,
+candidate order, truncated record, bit flip, lost bytes, a record split across many TCP
+segments (through the real capture and flow layers), roles reversed, plaintext MSRP/BFCP
+where TLS was expected."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder, decrypt_capture
+from analyzer.model import StreamChunk
+from dissectors.tls.records import parse_record
+
+STEMS = ["psk_aes128_cbc_sha", "psk_aes128_gcm_sha256", "tls13_psk_ke_aes128gcm"]
+TEK = PskCandidate(bytes.fromhex("657bf44e8247bee72094eafe0283ab2f"), "tek")
+WRONG = PskCandidate(bytes.fromhex("00112233445566778899aabbccddeeff"), "other")
+
+
+def _vec(vectors: Path, stem: str) -> dict[str, Any]:
+    return dict(json.loads((vectors / "tls_psk" / f"{stem}.json").read_text()))
+
+
+def _records(data: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos < len(data):
+        got = parse_record(data, pos)
+        assert got is not None
+        out.append(data[pos : got[1]])
+        pos = got[1]
+    return out
+
+
+def _flights(v: dict[str, Any]) -> list[tuple[bool, bytes]]:
+    """The two streams cut into flights in the order the peers sent them."""
+    c = _records(bytes.fromhex(v["c2s_stream_hex"]))
+    s = _records(bytes.fromhex(v["s2c_stream_hex"]))
+    tls13 = v.get("early_secret") is not None
+    if tls13:  # CH | SH .. server Finished | CCS, client Finished, app | app ...
+        n_s_hs = 4  # SH, CCS, EE+Finished... cut where the first app data record starts
+        return [
+            (True, c[0]),
+            (False, b"".join(s[:n_s_hs])),
+            (True, b"".join(c[1:])),
+            (False, b"".join(s[n_s_hs:])),
+        ]
+    ccs_c = next(i for i, r in enumerate(c) if r[0] == 20)
+    ccs_s = next(i for i, r in enumerate(s) if r[0] == 20)
+    shd = next(i for i, r in enumerate(s) if b"\x0e\x00\x00\x00" in r[5:])  # ServerHelloDone
+    return [
+        (True, c[0]),
+        (False, b"".join(s[: shd + 1])),
+        (True, b"".join(c[1 : ccs_c + 3])),  # CKE, CCS, Finished, application data
+        (False, b"".join(s[shd + 1 : ccs_s + 3])),
+        (True, b"".join(c[ccs_c + 3 :])),
+        (False, b"".join(s[ccs_s + 3 :])),
+    ]
+
+
+def _expected(v: dict[str, Any], from_client: bool) -> bytes:
+    key = "decrypted_c2s" if from_client else "decrypted_s2c"
+    return b"".join(bytes.fromhex(x) for t, x in v[key] if t == 23)
+
+
+def _run(
+    flights: list[tuple[bool, bytes]],
+    candidates: list[PskCandidate],
+    seg: int = 1 << 20,
+    swap: bool = False,
+) -> tuple[TlsConnectionDecoder, list[AppData]]:
+    dec = TlsConnectionDecoder(candidates)
+    off = {True: 0, False: 0}
+    out: list[AppData] = []
+    frame = 0
+    for fc, data in flights:
+        for i in range(0, len(data), seg):
+            frame += 1
+            piece = data[i : i + seg]
+            out += dec.feed(fc ^ swap, StreamChunk(frame, frame * 1000, off[fc], piece))
+            off[fc] += len(piece)
+    dec.finish()
+    return dec, out
+
+
+def _plain(out: list[AppData], from_client: bool) -> bytes:
+    return b"".join(a.data for a in out if a.from_client == from_client)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_vectors_decrypt_with_the_right_candidate_second(vectors: Path, stem: str) -> None:
+    v = _vec(vectors, stem)
+    dec, out = _run(_flights(v), [WRONG, TEK])
+    info = dec.info
+    assert info.psk_label == "tek"
+    assert info.oracle == ("binder" if stem.startswith("tls13") else "finished")
+    assert info.psk_identity == b"synthetic-psk-identity"
+    assert info.client_hello_from_client is True
+    assert info.records_failed == [] and info.problems == []
+    assert _plain(out, True) == _expected(v, True)
+    assert _plain(out, False) == _expected(v, False)
+    offsets = [a.stream_offset for a in out if a.from_client]
+    assert offsets == [0]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_wrong_key_reports_but_keeps_handshake_facts(vectors: Path, stem: str) -> None:
+    v = _vec(vectors, stem)
+    dec, out = _run(_flights(v), [WRONG])
+    info = dec.info
+    assert out == []
+    assert info.psk is None and info.oracle is None
+    assert info.decryptable is False
+    assert info.undecryptable_reason == "no candidate key matched"
+    assert info.records_undecrypted > 0
+    assert info.version == (0x0304 if stem.startswith("tls13") else 0x0303)
+    assert info.cipher_suite == int(v.get("suite", "0x1301"), 16)
+    assert info.psk_identity == b"synthetic-psk-identity"
+    if stem.startswith("tls13"):
+        assert info.binder_ok is False
+
+
+def test_no_key_at_all(vectors: Path) -> None:
+    v = _vec(vectors, "psk_aes128_cbc_sha")
+    dec, out = _run(_flights(v), [])
+    assert out == []
+    assert dec.info.undecryptable_reason == "no key"
+    assert (dec.info.suite_name, dec.info.ems, dec.info.etm) == (
+        "TLS_PSK_WITH_AES_128_CBC_SHA",
+        True,
+        True,
+    )
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_record_split_into_single_bytes(vectors: Path, stem: str) -> None:
+    v = _vec(vectors, stem)
+    dec, out = _run(_flights(v), [TEK], seg=1)
+    assert _plain(out, True) == _expected(v, True)
+    assert _plain(out, False) == _expected(v, False)
+    # each record is reported at the frame that carried its last byte
+    c_app = next(a for a in out if a.from_client)
+    assert c_app.frame > 1 and dec.info.records_failed == []
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_bit_flip_fails_one_record_only(vectors: Path, stem: str) -> None:
+    v = _vec(vectors, stem)
+    flights = _flights(v)
+    # flip a bit in the middle of the client's application data record
+    idx = 2
+    fc, data = flights[idx]
+    recs = _records(data)
+    app = max(range(len(recs)), key=lambda i: len(recs[i]))
+    pos = sum(len(r) for r in recs[:app]) + len(recs[app]) // 2
+    flights[idx] = (fc, data[:pos] + bytes((data[pos] ^ 0x04,)) + data[pos + 1 :])
+    dec, out = _run(flights, [TEK])
+    info = dec.info
+    assert len(info.records_failed) == 1
+    failure = info.records_failed[0]
+    assert failure.from_client is True
+    assert failure.frame == 3
+    assert "tag" in failure.reason or "MAC" in failure.reason
+    assert _plain(out, True) == b""
+    assert _plain(out, False) == _expected(v, False)  # the rest goes on
+    assert any(
+        a.encrypted and a.description == 0 and a.from_client for a in info.alerts
+    ) or stem.startswith("tls13")
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_truncated_last_record(vectors: Path, stem: str) -> None:
+    v = _vec(vectors, stem)
+    flights = _flights(v)
+    fc, data = flights[-1]
+    flights[-1] = (fc, data[:-5])
+    dec, out = _run(flights, [TEK])
+    assert _plain(out, True) == _expected(v, True)
+    problems = [p for p in dec.info.problems if "incomplete record" in p.reason]
+    assert len(problems) == 1 and problems[0].frame == len(flights)
+
+
+def test_lost_bytes_resynchronise(vectors: Path) -> None:
+    v = _vec(vectors, "psk_aes128_gcm_sha256")
+    flights = _flights(v)
+    dec = TlsConnectionDecoder([TEK])
+    off = {True: 0, False: 0}
+    out: list[AppData] = []
+    for n, (fc, data) in enumerate(flights, 1):
+        if n == 3:  # lose 30 bytes inside the client's application data record
+            recs = _records(data)
+            cut = sum(len(r) for r in recs[:3]) + 40
+            out += dec.feed(fc, StreamChunk(n, n, off[fc], data[:cut]))
+            out += dec.feed(fc, StreamChunk(n, n, off[fc] + cut + 30, data[cut + 30 :], gap=30))
+            off[fc] += len(data)
+            continue
+        out += dec.feed(fc, StreamChunk(n, n, off[fc], data))
+        off[fc] += len(data)
+    info = dec.finish()
+    assert any("30 bytes missing" in p.reason for p in info.problems)
+    assert _plain(out, True) == b""
+    assert _plain(out, False) == _expected(v, False)
+    # the client's close_notify after the hole still decrypts (sequence number recovered)
+    assert [(a.from_client, a.description, a.encrypted) for a in info.alerts] == [
+        (True, 0, True),
+        (False, 0, True),
+    ]
+
+
+def test_client_hello_from_the_tcp_server(vectors: Path) -> None:
+    v = _vec(vectors, "psk_aes128_gcm_sha256")
+    dec, out = _run(_flights(v), [TEK], swap=True)
+    assert dec.info.client_hello_from_client is False
+    assert _plain(out, False) == _expected(v, True)
+    assert _plain(out, True) == _expected(v, False)
+
+
+@pytest.mark.parametrize(("name", "proto"), [("plain_msrp", "msrp"), ("plain_bfcp", "bfcp")])
+def test_plaintext_where_tls_was_expected(vectors: Path, name: str, proto: str) -> None:
+    conns = decrypt_capture([vectors / "app" / f"{name}.pcap"], [TEK])
+    assert len(conns) == 1
+    info = conns[0].info
+    assert info.is_tls is False
+    assert info.plaintext_protocol == proto
+    assert info.not_tls_reason is not None and info.not_tls_reason.startswith("not TLS")
+    if proto == "msrp":
+        assert conns[0].plaintext(True).startswith(b"MSRP a786hjs2 SEND\r\n")
+
+
+def _write_pcap(path: Path, flights: list[tuple[bool, bytes]], seg: int) -> int:
+    """Ethernet/IPv4/TCP pcap of the flights, ``seg``-byte segments, correct seq/ack."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    cli, srv = ("192.0.2.1", 50000), ("192.0.2.2", 5061)
+    seq = {True: 1000, False: 9000}
+    pkts: list[bytes] = []
+
+    def tcp(fc: bool, flags: str, data: bytes = b"") -> bytes:
+        a, b = (cli, srv) if fc else (srv, cli)
+        p = (
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IP(src=a[0], dst=b[0])
+            / TCP(sport=a[1], dport=b[1], flags=flags, seq=seq[fc], ack=seq[not fc])
+        )
+        return bytes(p / data) if data else bytes(p)
+
+    pkts.append(tcp(True, "S"))
+    seq[True] += 1
+    pkts.append(tcp(False, "SA"))
+    seq[False] += 1
+    pkts.append(tcp(True, "A"))
+    for fc, data in flights:
+        for i in range(0, len(data), seg):
+            pkts.append(tcp(fc, "PA", data[i : i + seg]))
+            seq[fc] += len(data[i : i + seg])
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for n, p in enumerate(pkts):
+            f.write(struct.pack("<IIII", 1_700_000_000, n, len(p), len(p)) + p)
+    return len(pkts)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_many_segments_through_the_flow_layer(vectors: Path, tmp_path: Path, stem: str) -> None:
+    v = _vec(vectors, stem)
+    cap = tmp_path / "split.pcap"
+    n = _write_pcap(cap, _flights(v), seg=3)
+    assert n > 300
+    (conn,) = decrypt_capture([cap], [WRONG, TEK])
+    assert conn.info.psk_label == "tek" and conn.info.records_failed == []
+    assert conn.plaintext(True) == _expected(v, True)
+    assert conn.plaintext(False) == _expected(v, False)
+    frames = [a.frame for a in conn.data if a.from_client]
+    assert len(frames) == 1 and frames[0] > 3
