@@ -289,7 +289,9 @@ def _ticket_open(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
         return _unseen("the offer's MIKEY message carries no ticket", m.init.frame)
     if m.key.ticket_opened:
         issuer = "issued by a KMS" if m.key.mode == "kms" else "built by the initiator (mode 3)"
-        return _ok(f"ticket opened with {m.key.opened_by}; MAC verifies; {issuer}", m.init.frame)
+        kind, _, name = (m.key.opened_by or "").partition(" ")
+        key = f"the key file's [[{kind}]] {name}" if name else "a configured key"
+        return _ok(f"ticket opened with {key}; its MAC verifies; {issuer}", m.init.frame)
     why = m.key.ticket_error or "no configured key gives a valid ticket MAC"
     return _fail(f"ticket does not open: {why}", m.init.frame)
 
