@@ -221,17 +221,6 @@ def _media_address(sd: SessionDescription, index: int) -> Endpoint | None:
     return Endpoint(c.address, port) if c is not None else None
 
 
-def _key_mgmt(sd: SessionDescription, index: int, rec: SipRecord, call: Call) -> bytes | None:
-    try:
-        km = sd.media_key_mgmt(index)
-    except DissectError as e:
-        call.problems.append(
-            Problem("sdp", e.reason, rec.frame, None, e.field, None, Severity.ERROR)
-        )
-        return None
-    return km.data if km is not None else None
-
-
 class CallTracker:
     """Groups SIP records into calls and dialogs and pairs offers with answers."""
 
@@ -534,9 +523,23 @@ class CallTracker:
                     answerer_uri=a_uri,
                     offer_address=_media_address(sd, i),
                     offer_setup=sd.media_setup(i),
-                    offer_key_mgmt=_key_mgmt(sd, i, rec, call),
+                    offer_key_mgmt=self._key_mgmt(sd, i, rec, call),
                 )
             )
+
+    def _key_mgmt(
+        self, sd: SessionDescription, index: int, rec: SipRecord, call: Call
+    ) -> bytes | None:
+        """The a=key-mgmt:mikey data for m-line ``index``; a bad one is a located problem."""
+        try:
+            km = sd.media_key_mgmt(index)
+        except DissectError as e:
+            p = self._problem(e, rec.frame)
+            call.problems.append(p)
+            self.problems.append(p)
+            rec.problems = (*rec.problems, p)
+            return None
+        return km.data if km is not None else None
 
     def _answer(self, call: Call, oa: OfferAnswer, rec: SipRecord, *, reliable: bool) -> None:
         sd = rec.sdp
@@ -554,7 +557,7 @@ class CallTracker:
             ms.answer_media = md
             ms.answer_address = _media_address(sd, ms.index)
             ms.answer_setup = sd.media_setup(ms.index)
-            ms.answer_key_mgmt = _key_mgmt(sd, ms.index, rec, call)
+            ms.answer_key_mgmt = self._key_mgmt(sd, ms.index, rec, call)
 
 
 # --------------------------------------------------------------------------------------------
@@ -773,4 +776,4 @@ def track_capture(
     table = FlowTable(handler, file=reader.name)
     table.feed_all(reader)
     handler.finish()
-    return handler.tracker, [*reader.problems, *handler.problems]
+    return handler.tracker, [*reader.problems, *handler.problems, *handler.tracker.problems]

@@ -299,6 +299,7 @@ def test_bad_key_mgmt_is_a_problem_and_media_still_made() -> None:
     t = feed([(req("INVITE", "1 INVITE", None, body=body), True)])
     call = t.calls["oa"]
     assert [(p.layer, p.field, p.frame) for p in call.problems] == [("sdp", "key-mgmt", 1)]
+    assert t.problems == call.problems and t.records[0].problems == tuple(call.problems)
     assert call.media[0].offer_key_mgmt is None and call.media[0].protocol == "msrp"
 
 

@@ -315,3 +315,30 @@ def test_detail_contains_tsharks_sip_tree(
             i += 1
         assert i < len(ours), f"tshark line not found in order: {line!r}"
         i += 1
+
+
+def test_sdp_problems_on_stderr(dissect: Callable[..., Result], tmp_path: Path) -> None:
+    from tests.test_sip_captures import OFFER, sip
+
+    bad = OFFER.replace("a=setup:actpass\r\n", "nonsense line\r\n", 1)
+    bad = bad.replace("a=key-mgmt:mikey A", "a=key-mgmt:mikey *", 1)
+    msg = sip(
+        "INVITE sip:conf1@conf.example.org SIP/2.0",
+        "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-bad",
+        "From: <sip:alice@example.org>;tag=x",
+        "To: <sip:conf1@conf.example.org>",
+        "Call-ID: bad-sdp",
+        "CSeq: 1 INVITE",
+        "Content-Type: application/sdp",
+        body=bad,
+    )
+    pcap = tmp_path / "bad.pcap"
+    wrpcap(str(pcap), [udp(UE, CONF, msg)])
+    r = dissect(str(pcap))
+    assert r.returncode == 0
+    errs = r.stderr.splitlines()
+    assert [e.split(": ", 2)[1] for e in errs] == [
+        f"{pcap}, frame 1",
+        f"{pcap}, frame 1",
+    ]
+    assert "sdp.line at offset" in errs[0] and "sdp.key-mgmt" in errs[1]

@@ -81,7 +81,7 @@ class _Dissector:
         self.table = FlowTable(self.sip, file=reader.name)
         self.pending: OrderedDict[int, FrameView] = OrderedDict()
         self._records = 0
-        self._reported = (0, 0)
+        self._reported = [0, 0, 0]  # problems already printed, per source
 
     def run(self) -> None:
         for n, frame in enumerate(self.reader, 1):
@@ -140,12 +140,11 @@ class _Dissector:
             self.printer.frame(self.pending.pop(num))
 
     def _report(self) -> None:
-        r, s = self._reported
-        for p in self.reader.problems[r:]:
-            self._problem(p)
-        for p in self.sip.problems[s:]:
-            self._problem(p)
-        self._reported = (len(self.reader.problems), len(self.sip.problems))
+        sources = (self.reader.problems, self.sip.problems, self.sip.tracker.problems)
+        for i, src in enumerate(sources):
+            for p in src[self._reported[i] :]:
+                self._problem(p)
+        self._reported = [len(src) for src in sources]
 
     @staticmethod
     def _problem(p: Problem) -> None:
