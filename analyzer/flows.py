@@ -286,7 +286,8 @@ class FlowTable:
         self._closed: OrderedDict[int, TcpConnection] = OrderedDict()  # by close time
         self._frags: OrderedDict[tuple[bytes, bytes, int, int], _FragBuf] = OrderedDict()
         self._frag_bytes = 0
-        self._eps: dict[tuple[bytes, int], Endpoint] = {}
+        # (src, sport, dst, dport) -> endpoints: one lookup per datagram
+        self._eps: dict[tuple[bytes, int, bytes, int], tuple[Endpoint, Endpoint]] = {}
         self._next_index = 0
         self._next_sweep = 0
         self._unsupported: set[int] = set()  # link types already reported
@@ -374,14 +375,10 @@ class FlowTable:
             if proto == PROTO_UDP:
                 sport, dport, ps, pe = decode_udp(data, start, end)
                 st.udp += 1
-                eps = self._eps
-                s_ep = eps.get((src, sport))
-                if s_ep is None:
-                    s_ep = self._endpoint(src, sport)
-                d_ep = eps.get((dst, dport))
-                if d_ep is None:
-                    d_ep = self._endpoint(dst, dport)
-                self.handler.on_udp(frame, s_ep, d_ep, data[ps:pe])
+                pair = self._eps.get((src, sport, dst, dport))
+                if pair is None:
+                    pair = self._endpoints(src, sport, dst, dport)
+                self.handler.on_udp(frame, pair[0], pair[1], data[ps:pe])
             elif proto == PROTO_TCP:
                 sport, dport, seq, ack, flags, ps, _win = decode_tcp(data, start, end)
                 st.tcp += 1
@@ -417,12 +414,17 @@ class FlowTable:
     ) -> None:
         self.handler.on_problem(Problem(layer, reason, frame, self.file, fld, offset, severity))
 
-    def _endpoint(self, addr: bytes, port: int) -> Endpoint:
+    def _endpoints(
+        self, src: bytes, sport: int, dst: bytes, dport: int
+    ) -> tuple[Endpoint, Endpoint]:
         eps = self._eps
         if len(eps) > 65536:
             eps.clear()  # a cache, not state: keep it bounded
-        ep = eps[(addr, port)] = Endpoint(ntop(addr), port)
-        return ep
+        pair = eps[(src, sport, dst, dport)] = (
+            Endpoint(ntop(src), sport),
+            Endpoint(ntop(dst), dport),
+        )
+        return pair
 
     def _sweep(self, now: int) -> None:
         self._next_sweep = now + _NS
