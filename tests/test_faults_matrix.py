@@ -121,3 +121,22 @@ def test_every_rule_is_tripped_by_a_synthesized_capture() -> None:
     # KMS-RESOLVE has no synthetic fault (the synthesizer captures at the UE); it is tripped
     # on hand-built evidence in test_checks_rules.py.
     assert tripped == {r.id for r in RULES} - {"KMS-RESOLVE"}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("variant", ["mode3", "reliable_183"])
+def test_variants_of_the_clean_flows_pass(scenario: str, variant: str, tmp_path: Path) -> None:
+    """The initiator building the ticket itself (mode 3), and the answer in a reliable 183
+    acknowledged by PRACK, are both compliant."""
+    result = synthesize(scenario, seed=6, **{variant: True})
+    report = analyze_synth(result, tmp_path / "v.pcap")
+    (call,) = report.calls
+    assert call.verdict is Verdict.PASS, [c for c in call.checks if c.status is Status.FAIL]
+    ticket = next(c for c in call.checks if c.rule == "TICKET-OPEN")
+    if variant == "mode3":
+        assert "[[psk]]" in ticket.message
+        assert "built by the initiator (mode 3)" in ticket.message
+        assert call.answer_status == 200
+    else:
+        assert "issued by a KMS" in ticket.message
+        assert call.answer_status == 183
