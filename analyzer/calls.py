@@ -605,7 +605,8 @@ class SipFlowHandler:
         self.tracker = tracker if tracker is not None else CallTracker(file)
         self.file = file
         self.ports = ports
-        self.problems: list[Problem] = []
+        # One list for framing, SIP, SDP and key-mgmt problems: the tracker's.
+        self.problems: list[Problem] = self.tracker.problems
         self._tcp: dict[tuple[int, bool], _Direction] = {}
 
     def _report(self, e: DissectError, frame: int | None) -> Problem:
@@ -776,4 +777,4 @@ def track_capture(
     table = FlowTable(handler, file=reader.name)
     table.feed_all(reader)
     handler.finish()
-    return handler.tracker, [*reader.problems, *handler.problems, *handler.tracker.problems]
+    return handler.tracker, [*reader.problems, *handler.problems]

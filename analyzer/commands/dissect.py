@@ -81,7 +81,7 @@ class _Dissector:
         self.table = FlowTable(self.sip, file=reader.name)
         self.pending: OrderedDict[int, FrameView] = OrderedDict()
         self._records = 0
-        self._reported = [0, 0, 0]  # problems already printed, per source
+        self._reported = [0, 0]  # problems already printed, per source
 
     def run(self) -> None:
         for n, frame in enumerate(self.reader, 1):
@@ -140,7 +140,7 @@ class _Dissector:
             self.printer.frame(self.pending.pop(num))
 
     def _report(self) -> None:
-        sources = (self.reader.problems, self.sip.problems, self.sip.tracker.problems)
+        sources = (self.reader.problems, self.sip.problems)
         for i, src in enumerate(sources):
             for p in src[self._reported[i] :]:
                 self._problem(p)
