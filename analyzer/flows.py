@@ -662,6 +662,11 @@ class FlowTable:
                 other.base = ack
             else:
                 self._acked(conn, not from_client, ack, frame)
+                if not conn.is_open:
+                    # that acknowledgement completed the close (both FINs delivered)
+                    if payload:
+                        self._after_close(conn, src, sport, seq, payload, frame.number)
+                    return
         if payload:
             self._segment(conn, d, from_client, seq, payload, frame)
             if self._held > self.max_memory:
