@@ -48,6 +48,7 @@ from analyzer.model import Endpoint, Problem, Severity, StreamChunk
 from analyzer.report.model import (
     CallRecord,
     ChatEntry,
+    FloorStep,
     KeyStatus,
     KmsLeg,
     LadderEvent,
@@ -452,6 +453,22 @@ def _media_messages(p: _Pending, problems: list[Problem]) -> None:
         if prob.severity is Severity.ERROR:
             m.media_problems.append((prob.frame or 0, prob.reason))
         problems.append(prob)
+    if isinstance(sess, medialib.BfcpSession):
+        steps = [
+            FloorStep(
+                e.frame,
+                e.ts_ns,
+                e.sender,
+                e.primitive,
+                frid,
+                e.floor_ids,
+                e.status,
+                e.queue_position,
+            )
+            for frid, events in sess.floor_requests().items()
+            for e in events
+        ]
+        m.floor = sorted(steps, key=lambda f: (f.frame, f.request_id or 0))
     if isinstance(sess, medialib.MsrpSession):
         for rec in sess.unanswered():
             tid = rec.message.transaction_id

@@ -164,7 +164,7 @@ def test_demo_report_in_chromium(chromium: str, tmp_path: Path) -> None:
     assert "Multimedia Internet KEYing: TRANSFER_RESP" in text
     assert "TEK (recovered)" in text
     assert "Hello from sip:alice@example.org" in text
-    assert "FloorRequest" in text
+    assert "FloorRequestStatus Granted" in text  # the floor timeline, from BFCP inside TLS
     shot = tmp_path / "report.png"
     _chromium(
         chromium,

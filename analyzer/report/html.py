@@ -193,29 +193,58 @@ def transcript(call_index: int, call: CallRecord, m: MediaRecord) -> list[ChatLi
 
 
 def floor_timeline(call_index: int, call: CallRecord, m: MediaRecord) -> list[FloorEvent]:
-    msgs = m.messages
-    if not msgs:
-        return []
-    t0, t1 = msgs[0].ts_ns, msgs[-1].ts_ns
-    span = max(t1 - t0, 1)
-    out = []
-    for msg in msgs:
-        f = msg.fields
-        detail = ", ".join(
-            f"{k}={f[k]}" for k in ("conference_id", "user_id", "transaction_id") if k in f
-        )
-        out.append(
-            FloorEvent(
-                msg.frame,
-                _iso(msg.ts_ns),
-                f"{call.roles.get(msg.src, Role.UE).value} {msg.src}",
-                str(f.get("primitive", msg.summary)),
-                detail,
-                frame_anchor(call_index, msg.frame),
-                20 + int(660 * (msg.ts_ns - t0) / span),
+    """The floor requests' steps (request, Pending/Granted/Released, release) along time;
+    every BFCP message when no floor request was seen."""
+    if m.floor:
+        rows = [
+            (
+                f.frame,
+                f.ts_ns,
+                f.sender,
+                f.primitive + (f" {f.status}" if f.status else ""),
+                ", ".join(
+                    p
+                    for p in (
+                        f"request {f.request_id}" if f.request_id is not None else "",
+                        f"floor {', '.join(map(str, f.floor_ids))}" if f.floor_ids else "",
+                        f"queue {f.queue_position}" if f.queue_position else "",
+                    )
+                    if p
+                ),
             )
+            for f in m.floor
+        ]
+    else:
+        rows = [
+            (
+                msg.frame,
+                msg.ts_ns,
+                msg.src,
+                str(msg.fields.get("primitive", msg.summary)),
+                ", ".join(
+                    f"{k}={msg.fields[k]}"
+                    for k in ("conference_id", "user_id", "transaction_id")
+                    if k in msg.fields
+                ),
+            )
+            for msg in m.messages
+        ]
+    if not rows:
+        return []
+    t0, t1 = rows[0][1], rows[-1][1]
+    span = max(t1 - t0, 1)
+    return [
+        FloorEvent(
+            frame,
+            _iso(ts),
+            f"{call.roles.get(sender, Role.UE).value} {sender}",
+            primitive,
+            detail,
+            frame_anchor(call_index, frame),
+            20 + int(660 * (ts - t0) / span),
         )
-    return out
+        for frame, ts, sender, primitive, detail in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

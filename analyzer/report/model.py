@@ -183,6 +183,20 @@ class ChatEntry:
     state: str = "complete"  # complete | aborted | incomplete
 
 
+@dataclass(frozen=True, slots=True)
+class FloorStep:
+    """One step of a BFCP floor request's life (request, statuses, release)."""
+
+    frame: int
+    ts_ns: int
+    sender: Endpoint
+    primitive: str
+    request_id: int | None
+    floor_ids: tuple[int, ...]
+    status: str | None  # Pending, Granted, Released, ... (None for requests)
+    queue_position: int | None = None
+
+
 @dataclass(slots=True)
 class KmsLeg:
     """RESOLVE_INIT / RESOLVE_RESP over HTTP (PROTOCOLS.md 13.7), when captured."""
@@ -211,6 +225,7 @@ class MediaRecord:
     data_frames: list[int] = field(default_factory=list)  # every TCP frame carrying payload
     messages: list[MediaMessage] = field(default_factory=list)
     chat: list[ChatEntry] = field(default_factory=list)
+    floor: list[FloorStep] = field(default_factory=list)
     media_problems: list[tuple[int, str]] = field(default_factory=list)  # (frame, reason)
     kms: KmsLeg | None = None
 
