@@ -372,13 +372,21 @@ def _sdp_match(conn: ConnRecord, m: MediaRecord) -> bool:
     )
 
 
-def decode_connection(conn: ConnRecord, candidates: list[PskCandidate]) -> Decoded:
+def decode_connection(
+    conn: ConnRecord, candidates: list[PskCandidate], max_chunks: int | None = None
+) -> Decoded:
+    """Decrypt the connection with the candidates; ``max_chunks`` stops early (a probe)."""
     dec = TlsConnectionDecoder(candidates)
     out: list[AppData] = []
-    for from_client, chunk in conn.chunks:
+    for from_client, chunk in conn.chunks[:max_chunks]:
         out.extend(dec.feed(from_client, chunk))
     info = dec.finish()
     return Decoded(info, out)
+
+
+# Pieces of a connection enough to hold a TLS handshake and its first protected records,
+# where the oracles (Finished, AEAD tag, binder) decide: probing stops there.
+PROBE_CHUNKS = 24
 
 
 def _verified(info: TlsSessionInfo) -> bool:
@@ -983,9 +991,8 @@ def correlate(
             first = conn.first_data(True)
             if first is None or first.data[:1] != b"\x16":
                 continue
-            d = decode_connection(conn, p.candidates)
-            if _verified(d.info):
-                _bind(p, conn, "key", d)
+            if _verified(decode_connection(conn, p.candidates, PROBE_CHUNKS).info):
+                _bind(p, conn, "key")
                 break
     _kms_legs(conns, pend, keys)
     for p in pend:
