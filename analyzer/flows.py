@@ -797,10 +797,17 @@ class FlowTable:
                 "seq",
                 severity=Severity.WARNING,
             )
-            d.dropped_bytes -= len(w[1])
             self._flush(conn, d, from_client, w[0], frame.number)
-            self._deliver(conn, d, from_client, w[0], w[1], w[2], w[3], 0)
-            self._segment(conn, d, from_client, (d.base or 0) + off, data, frame)
+            # a pending segment delivered by the flush may reach into the kept one
+            wo, wd = w[0], w[1]
+            if d.next > wo:
+                wd = wd[d.next - wo :]
+                wo = d.next
+            if wd:
+                d.dropped_bytes -= len(wd)
+                self._deliver(conn, d, from_client, wo, wd, w[2], w[3], 0)
+            self._insert(d, off, data, frame)
+            self._drain(conn, d, from_client)
             return
         d._wild = (off, data, frame.number, frame.ts_ns)
         d.dropped_bytes += len(data)

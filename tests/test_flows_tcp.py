@@ -351,6 +351,17 @@ def test_two_contiguous_far_segments_resynchronise_with_a_gap() -> None:
     assert n.rec.opened[0].c2s.dropped_bytes == 0
 
 
+def test_resynchronising_after_a_pending_segment_that_overlaps_the_jump() -> None:
+    n = Net(max_jump=100)
+    n.handshake()
+    p = n.c(90, b"P" * 110)  # waits for 0..90; reaches to 200
+    n.c(150, b"W" * 10)  # more than 100 ahead of 0: wild, kept aside
+    n.c(160, b"X" * 10)  # continues it: resynchronise at 150, the hole before P given up
+    y = n.c(200, b"Y" * 5)
+    # W and X lie inside what P already delivered: never delivered twice, offsets never go back
+    assert n.rec.spans() == [(p, 90, 110, 90), (y, 200, 5, 0)]
+
+
 def test_out_of_order_buffer_is_bounded() -> None:
     n = Net(max_buffer=1000)
     n.handshake()
