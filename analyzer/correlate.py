@@ -89,6 +89,7 @@ class ConnRecord:
     claimed: bool = False
     size: int = 0  # payload bytes kept in ``chunks``
     ignored: bool = False  # its first bytes were no media protocol: nothing kept
+    expected: bool = False  # an SDP seen before its first byte names its server
 
     def first_data(self, from_client: bool) -> StreamChunk | None:
         return next((c for fc, c in self.chunks if fc == from_client and c.data), None)

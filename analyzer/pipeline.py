@@ -47,9 +47,25 @@ class _Collector:
         self.file = file
         self.conns: dict[int, ConnRecord] = {}
         self.order: list[ConnRecord] = []
-        self.stored = 0
+        self.stored = 0  # bytes kept of connections no SDP seen so far names
         self.problems: list[Problem] = []
         self.dropped_problems = 0
+        self._sdp_eps: set[Endpoint] = set()
+        self._sdp_seen = -1
+
+    def _named_by_sdp(self, rec: ConnRecord) -> bool:
+        """Whether an MSRP/BFCP m-line seen so far names the connection's server."""
+        sessions = self.sip.tracker.media_sessions
+        if len(sessions) != self._sdp_seen:
+            self._sdp_seen = len(sessions)
+            self._sdp_eps = {
+                ep
+                for ms in sessions
+                if ms.protocol in ("msrp", "bfcp")
+                for ep in (ms.offer_address, ms.answer_address)
+                if ep is not None
+            }
+        return rec.server in self._sdp_eps
 
     def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
         self.sip.on_udp(frame, src, dst, payload)
@@ -91,7 +107,12 @@ class _Collector:
             rec.ignored = True
             return
         size = len(chunk.data)
-        if rec.size + size > MAX_CONN_BYTES or self.stored + size > MAX_TOTAL_BYTES:
+        if not rec.chunks:
+            # Connections an SDP names are the media: the capture's budget is for the rest
+            # (TLS of other applications, connections opened before their offer).
+            rec.expected = self._named_by_sdp(rec)
+        over_budget = not rec.expected and self.stored + size > MAX_TOTAL_BYTES
+        if rec.size + size > MAX_CONN_BYTES or over_budget:
             rec.truncated = True
             self.on_problem(
                 Problem(
@@ -105,7 +126,8 @@ class _Collector:
                 )
             )
             return
-        self.stored += size
+        if not rec.expected:
+            self.stored += size
         rec.size += size
         rec.chunks.append((from_client, chunk))
 
