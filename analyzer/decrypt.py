@@ -407,6 +407,9 @@ class TlsConnectionDecoder:
             self._plain_record(d, r, tls_client)
             return
         if d.prot is None:
+            if self.info.decryptable is False:
+                self.info.records_undecrypted += 1
+                return
             d.pending.append(r)
             self._try_keys(d)
             return
@@ -427,12 +430,11 @@ class TlsConnectionDecoder:
                 )
             else:
                 d.encrypted = True  # an encrypted alert after a CCS we did not see
-                d.pending.append(r)
+                self._on_record(d, r)
         elif r.content_type == CT_APPLICATION_DATA:
             if self.info.version == TLS13 or self.info.version is None:
                 d.encrypted = True
-                d.pending.append(r)
-                self._try_keys(d)
+                self._on_record(d, r)
             else:
                 self._problem("application data before ChangeCipherSpec", r.frame)
 

@@ -14,6 +14,7 @@ import pytest
 
 from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder, decrypt_capture
 from analyzer.model import StreamChunk
+from dissectors.tls.engine import PskConfig, TlsPskEngine
 from dissectors.tls.records import parse_record
 
 STEMS = ["psk_aes128_cbc_sha", "psk_aes128_gcm_sha256", "tls13_psk_ke_aes128gcm"]
@@ -276,3 +277,41 @@ def test_many_segments_through_the_flow_layer(vectors: Path, tmp_path: Path, ste
     assert conn.plaintext(False) == _expected(v, False)
     frames = [a.frame for a in conn.data if a.from_client]
     assert len(frames) == 1 and frames[0] > 3
+
+
+def _engine_wire(cfg: PskConfig, n_app: int) -> list[tuple[bool, bytes]]:
+    c, s = TlsPskEngine(cfg, True), TlsPskEngine(cfg, False)
+    c.start()
+    s.start()
+    wire: list[tuple[bool, bytes]] = []
+    for _ in range(3):
+        for eng, peer, fc in ((c, s, True), (s, c, False)):
+            out = eng.data_to_send()
+            if out:
+                wire.append((fc, out))
+                peer.receive_data(out)
+    for i in range(n_app):
+        c.send_application_data(b"MSRP %d\r\n" % i)
+        wire.append((True, c.data_to_send()))
+    return wire
+
+
+def test_psk_dhe_ke_binder_verified_records_counted_not_kept() -> None:
+    cfg = PskConfig(TEK.key, b"id", versions=(0x0304,), cipher_suites=(0x1301,), tls13_modes=(1,))
+    wire = _engine_wire(cfg, 50)
+    dec, out = _run(wire, [WRONG, TEK])
+    info = dec.info
+    assert out == []
+    assert (info.oracle, info.binder_ok, info.psk_label) == ("binder", True, "tek")
+    assert info.tls13_mode == "psk_dhe_ke" and info.decryptable is False
+    # every protected record (type 23 after the ServerHello) is counted as not decrypted
+    protected = sum(1 for _, data in wire for r in _records(data) if r[0] == 23)
+    assert info.records_undecrypted == protected == 50 + 2
+
+
+def test_tls10_implicit_iv_from_engine() -> None:
+    cfg = PskConfig(TEK.key, b"id", versions=(0x0301,), cipher_suites=(0x008C,), etm=False)
+    wire = _engine_wire(cfg, 3)
+    dec, out = _run(wire, [TEK], seg=5)
+    assert dec.info.version == 0x0301 and dec.info.oracle == "finished"
+    assert _plain(out, True) == b"MSRP 0\r\nMSRP 1\r\nMSRP 2\r\n"
