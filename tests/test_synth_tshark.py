@@ -268,3 +268,92 @@ def test_tshark_decodes_mikey_fields(tshark: str, tmp_path: Path) -> None:
     assert roles.split(",") == ["1", "2", "3"]
     assert prot == "2"  # profile 13.1: Prot type TLS
     assert ids.split(",") == [c.offerer, c.answerer, "kms.example.org"]
+
+
+def test_certificate_suite_fault_is_a_real_certificate_session(tshark: str, tmp_path: Path) -> None:
+    """The fault's handshake verifies (certificate and ServerKeyExchange signatures, checked
+    here with `cryptography`) and tshark decrypts its records with the session's key log."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    r = synthesize("bfcp-dial-out", seed=SEED, faults=["certificate-suite"])
+    m = r.calls[0].media[0]
+    assert m.cipher_suite == 0xC02B
+    path, keylog = tmp_path / "cert.pcap", tmp_path / "cert.keylog"
+    write_capture(r, path)
+    keylog.write_text("\n".join(m.keylog) + "\n")
+    rows = fields(
+        tshark,
+        path,
+        "tls.handshake.type==11",
+        "tls.handshake.certificate",
+        "tls.handshake.ciphersuite",
+    )
+    cert = x509.load_der_x509_certificate(bytes.fromhex(rows[0][0].replace(":", "")))
+    assert rows[0][1] == "0xc02b"
+    key = cert.public_key()
+    assert isinstance(key, Ed25519PublicKey)
+    key.verify(cert.signature, cert.tbs_certificate_bytes)  # self-signed
+    hs = fields(
+        tshark,
+        path,
+        "tls.handshake.type==2 || tls.handshake.type==12",
+        "tls.handshake.random",
+        "tls.handshake.server_point",
+        "tls.handshake.sig",
+    )
+    cr = fields(tshark, path, "tls.handshake.type==1", "tls.handshake.random")[0][0]
+    sr, point, sig = hs[0][0], hs[0][1], hs[0][2]
+    params = bytes([3, 0, 29, 32]) + bytes.fromhex(point.replace(":", ""))
+    key.verify(
+        bytes.fromhex(sig.replace(":", "")),
+        bytes.fromhex(cr.replace(":", "")) + bytes.fromhex(sr.replace(":", "")) + params,
+    )
+    assert m.tcp_server is not None
+    text = run(
+        tshark,
+        "-r",
+        str(path),
+        "-o",
+        f"tls.keylog_file:{keylog}",
+        "-d",
+        f"tcp.port=={m.tcp_server.port},tls",
+        "-q",
+        "-z",
+        "follow,tls,raw,0",
+    )
+    plain = b"".join(
+        bytes.fromhex(ln.strip())
+        for ln in text.splitlines()[6:]
+        if ln.strip() and not ln.startswith("=")
+    )
+    assert plain[:2] == b"\x20\x0b"  # BFCP Hello in the clear after decryption
+
+
+def test_ipv6_tcp_connection(tshark: str, tmp_path: Path) -> None:
+    rng = random.Random(1)
+    net = Network(rng)
+    cur = Cursor(rng, 10**18)
+    a, b = net.host("a", "2001:db8::1"), net.host("b", "2001:db8::2")
+    conn = TcpConnection(net, cur, a, 50000, b, 2855)
+    conn.connect()
+    conn.send(True, b"x" * 3000)
+    conn.close(True)
+    path = tmp_path / "v6.pcapng"
+    write_frames(net.frames(), path)
+    rows = fields(tshark, path, "tcp", "ipv6.src", "tcp.flags", "tcp.len", "tcp.options.mss_val")
+    # SYN, SYN-ACK, ACK, two full segments and the PSH rest, the ACK, FIN, FIN, ACK
+    assert [int(r[1], 16) for r in rows] == [
+        0x002,
+        0x012,
+        0x010,
+        0x010,
+        0x010,
+        0x018,
+        0x010,
+        0x011,
+        0x011,
+        0x010,
+    ]
+    assert [r[2] for r in rows] == ["0", "0", "0", "1440", "1440", "120", "0", "0", "0", "0"]
+    assert rows[0][0] == "2001:db8::1" and rows[0][3] == "1440"

@@ -149,7 +149,7 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "certificate-suite",
             "TLS-PSK-SUITE",
-            "TLS negotiates a certificate suite instead of a PSK suite",
+            "TLS is ECDHE-ECDSA-AES128-GCM-SHA256 with an Ed25519 certificate, not a PSK suite",
             frozenset({"TLS-KEY"}) | _NEEDS_TEK | frozenset({"MEDIA-ENCRYPTED"}),
         ),
         Fault(

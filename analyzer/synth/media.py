@@ -12,12 +12,15 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from analyzer.synth.certtls import SUITE as CERT_SESSION_SUITE
+from analyzer.synth.certtls import CertTlsSession
 from analyzer.synth.net import Cursor, TcpConnection
 from dissectors import bfcp, msrp
 from dissectors.tls import engine as tls
 from dissectors.tls.constants import TLS10, TLS12, TLS13
 
 DEFAULT_SUITE = 0x00A8  # TLS_PSK_WITH_AES_128_GCM_SHA256 (RFC 5487)
+CERT_SUITE = CERT_SESSION_SUITE  # what the certificate-suite fault negotiates
 CBC_SUITE = 0x008C  # TLS_PSK_WITH_AES_128_CBC_SHA (RFC 4279)
 TLS13_SUITE = 0x1301  # TLS_AES_128_GCM_SHA256
 VERSIONS = {"1.0": TLS10, "1.2": TLS12, "1.3": TLS13}
@@ -62,12 +65,18 @@ class Channel:
     cursor: Cursor
     ue_is_tcp_client: bool
     engines: dict[bool, tls.TlsPskEngine] = field(default_factory=dict)  # key: is the UE
+    cert: CertTlsSession | None = None  # the certificate-suite fault instead of the engines
+    ue_is_tls_client: bool = False
 
     def transmit(self, from_ue: bool, data: bytes, peer_answers: bool = False) -> None:
         self.conn.send(from_ue == self.ue_is_tcp_client, data, peer_answers=peer_answers)
 
     def write(self, from_ue: bool, data: bytes, peer_answers: bool = False) -> None:
         """One application write from one side, checked to arrive intact at the other."""
+        if self.cert is not None:
+            wire = self.cert.application_data(from_ue == self.ue_is_tls_client, data)
+            self.transmit(from_ue, wire, peer_answers)
+            return
         if not self.engines:
             self.transmit(from_ue, data, peer_answers)
             return
@@ -81,6 +90,15 @@ class Channel:
         if got != data:
             raise RuntimeError("TLS peer did not decrypt what was sent")
 
+    def keylog_lines(self) -> list[str]:
+        """NSS key log of the session (empty in the clear)."""
+        if self.cert is not None:
+            return [
+                f"CLIENT_RANDOM {self.cert.client_random.hex()} {self.cert.master_secret.hex()}"
+            ]
+        client = next((e for e in self.engines.values() if e.is_client), None)
+        return client.keylog_lines() if client is not None else []
+
     def play(self, script: list[AppWrite]) -> None:
         for w in script:
             self.write(w.from_ue, w.data, peer_answers=w.answered)
@@ -91,7 +109,11 @@ class Channel:
 
     def close(self) -> None:
         """close_notify from the TLS client, the server's answer, FIN from the TCP client."""
-        if self.engines:
+        if self.cert is not None:
+            c = self.ue_is_tls_client
+            self.transmit(c, self.cert.close_notify(True), peer_answers=True)
+            self.transmit(not c, self.cert.close_notify(False))
+        elif self.engines:
             ue_is_tls_client = next(k for k, e in self.engines.items() if e.is_client)
             client, server = self.engines[ue_is_tls_client], self.engines[not ue_is_tls_client]
             client.close()
@@ -120,10 +142,21 @@ def start_tls(
     config: tls.PskConfig | None,
     ue_is_tcp_client: bool,
     ue_is_tls_client: bool,
+    certificate_at: int | None = None,
 ) -> Channel:
     """Steps 8 / 13: the TLS-PSK handshake right after the TCP handshake (none when
-    ``config`` is None: the plaintext-media fault)."""
-    ch = Channel(conn, cursor, ue_is_tcp_client)
+    ``config`` is None: the plaintext-media fault; a certificate handshake for the
+    certificate-suite fault)."""
+    ch = Channel(conn, cursor, ue_is_tcp_client, ue_is_tls_client=ue_is_tls_client)
+    if certificate_at is not None:
+        # The certificate-suite fault: a certificate handshake made at ``certificate_at``
+        # (Unix seconds) instead of TLS-PSK.
+        ch.cert = CertTlsSession(rng, certificate_at)
+        flights = ch.cert.flights
+        for i, (from_client, wire) in enumerate(flights):
+            ch.transmit(ue_is_tls_client == from_client, wire, peer_answers=i + 1 < len(flights))
+            cursor.wait(0.05, 0.5)
+        return ch
     if config is None:
         return ch
     client = tls.TlsPskEngine(config, True, rng.randbytes)
@@ -157,6 +190,28 @@ class AppWrite:
     answered: bool
 
 
+def msrp_texts(rng: random.Random, user: str, ue_first: bool) -> list[tuple[bool, bytes]]:
+    """The chat of one MSRP session in order, as (sent by the UE, text): the connecting side
+    binds the session with the first SEND, the UE sends a long message (sent in chunks), the
+    conference answers."""
+    long_text = " ".join(rng.choice(_WORDS) for _ in range(900)).encode()
+    hello = (True, f"Hello from {user}".encode())
+    welcome = (False, f"Welcome {user}, you are in conf1".encode())
+    texts = [hello, welcome] if ue_first else [welcome, hello]
+    return [*texts, (True, long_text), (False, b"Thanks, minutes received.")]
+
+
+def msrp_chunks(
+    token: Callable[[int], str], to_path: msrp.MsrpUri, from_path: msrp.MsrpUri, text: bytes
+) -> list[msrp.Message]:
+    """One SEND of ``text``, cut into chunks of MSRP_CHUNK bytes when it is longer."""
+    msg = msrp.send(token(10), [to_path], [from_path], token(12), text)
+    if len(text) <= MSRP_CHUNK:
+        return [msg]
+    tids = [token(10) for _ in range(len(text) // MSRP_CHUNK + 1)]
+    return msrp.chunk_message(msg, MSRP_CHUNK, tids)
+
+
 def msrp_script(
     rng: random.Random,
     token: Callable[[int], str],
@@ -167,33 +222,14 @@ def msrp_script(
     wrong_path: bool,
     user: str,
 ) -> list[AppWrite]:
-    """A chat: the connecting side binds the session with a SEND, the UE sends a long
-    message in chunks, the conference answers; every SEND gets its 200 OK."""
+    """:func:`msrp_texts` as wire messages, every SEND (chunk) answered by a 200 OK."""
     ue_uri, conf_uri = msrp.MsrpUri.parse(ue_path), msrp.MsrpUri.parse(conf_path)
     wrong = msrp.MsrpUri.parse(conf_path.replace(conf_uri.session_id or "", "x" + token(11)))
-    long_text = " ".join(rng.choice(_WORDS) for _ in range(900)).encode()
-    sends: list[tuple[bool, bytes]] = []
-    if ue_first:
-        sends.append((True, f"Hello from {user}".encode()))
-        sends.append((False, f"Welcome {user}, you are in conf1".encode()))
-    else:
-        sends.append((False, f"Welcome {user}, you are in conf1".encode()))
-        sends.append((True, f"Hello from {user}".encode()))
-    sends.append((True, long_text))
-    sends.append((False, b"Thanks, minutes received."))
     out: list[AppWrite] = []
-    for from_ue, text in sends:
+    for from_ue, text in msrp_texts(rng, user, ue_first):
         to_path = (wrong if wrong_path else conf_uri) if from_ue else ue_uri
         from_path = ue_uri if from_ue else conf_uri
-        msg = msrp.send(token(10), [to_path], [from_path], token(12), text)
-        pieces = (
-            msrp.chunk_message(
-                msg, MSRP_CHUNK, [token(10) for _ in range(len(text) // MSRP_CHUNK + 1)]
-            )
-            if len(text) > MSRP_CHUNK
-            else [msg]
-        )
-        for piece in pieces:
+        for piece in msrp_chunks(token, to_path, from_path, text):
             out.append(AppWrite(from_ue, msrp.build_message(piece), True))
             out.append(AppWrite(not from_ue, msrp.build_message(msrp.response(piece)), False))
     return out

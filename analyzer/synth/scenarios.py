@@ -113,6 +113,7 @@ class MediaFacts:
     cipher_suite: int | None
     mikey_init: bytes
     mikey_resp: bytes
+    keylog: tuple[str, ...] = ()  # NSS key log lines of the TLS session
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +206,7 @@ class ProtectedMedia:
     tcp: TcpConnection | None = None
     tls_client: Endpoint | None = None
     channel: M.Channel | None = None
+    keylog: list[str] = field(default_factory=list)
 
 
 class Call:
@@ -580,11 +582,11 @@ class Call:
     def run(self, replay_of: Call | None = None) -> None:
         cur = self.cursor
         early = self._has("early-connect")
+        # Step 1: the offerer has its ticket and keys before anything is sent.
+        self.make_mikey(cur.now_ns, replay_of)
         if early and self.dial_in:
             self._connect_all()  # fault: the MRFP connects before there is an INVITE
             cur.wait(200, 600)
-        invite_ns = cur.now_ns
-        self.make_mikey(invite_ns, replay_of)
         inv = self.invite()
         ue_answers = not self.dial_in
         self._send(inv, from_ue=self.dial_in)  # step 2 / 6
@@ -656,6 +658,7 @@ class Call:
             cur.wait(300, 1500)
         for pm in self.media:
             if pm.channel is not None:
+                pm.keylog = pm.channel.keylog_lines()
                 pm.channel.close()
         cur.wait(100, 400)
         bye = self._in_dialog(
@@ -696,17 +699,19 @@ class Call:
         cur.wait(0.1, 2)
         pm.tcp = conn
         pm.tls_client = conn.client if tls_ue == tcp_ue else conn.server
-        if self._has("certificate-suite"):
-            raise NotImplementedError(
-                "fault certificate-suite: our TLS engine speaks PSK suites only, so no "
-                "certificate handshake can be synthesized yet"
-            )
         psk = w.rng.randbytes(16) if self._has("psk-mismatch") else pm.tek
         config = None
         if not self._has("plaintext-media"):
             config = M.engine_config(psk, psk_identity(pm.csb_id, 1), pm.tls_version, pm.suite)
+        cert_at = cur.now_ns // 1_000_000_000 if self._has("certificate-suite") else None
         pm.channel = M.start_tls(
-            conn, cur, w.rng, config=config, ue_is_tcp_client=tcp_ue, ue_is_tls_client=tls_ue
+            conn,
+            cur,
+            w.rng,
+            config=config,
+            ue_is_tcp_client=tcp_ue,
+            ue_is_tls_client=tls_ue,
+            certificate_at=cert_at,
         )
 
     def _talk(self, pm: ProtectedMedia) -> None:
@@ -750,9 +755,12 @@ class Call:
                     tcp_server=pm.tcp.server if pm.tcp else None,
                     tls_client=pm.tls_client if tls_on else None,
                     tls_version=pm.tls_version if tls_on else None,
-                    cipher_suite=pm.suite if tls_on else None,
+                    cipher_suite=(M.CERT_SUITE if self._has("certificate-suite") else pm.suite)
+                    if tls_on
+                    else None,
                     mikey_init=pm.init,
                     mikey_resp=pm.resp,
+                    keylog=tuple(pm.keylog),
                 )
             )
         return CallFacts(
