@@ -258,3 +258,37 @@ def follow_tls(text: str) -> dict[int, tuple[str, bytes, bytes]]:
                 a += bytes.fromhex(line.strip())
         out[stream] = (node0, a, b)
     return out
+
+
+def write_tcp_pcap(
+    path: Path, connections: list[tuple[int, list[tuple[bool, bytes]]]], seg: int = 65000
+) -> None:
+    """An Ethernet/IPv4/TCP pcap (nanosecond) of several connections 192.0.2.1:40000+i ->
+    192.0.2.2:PORT, each a SYN handshake, its flights in ``seg``-byte segments with correct
+    sequence and acknowledgement numbers, and FINs."""
+    import struct
+
+    mac = bytes.fromhex("020000000002020000000001")
+    ts = 1_700_000_000 * 10**9
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1))
+        for i, (port, flights) in enumerate(connections):
+            ends = {True: (bytes([192, 0, 2, 1]), 40000 + i), False: (bytes([192, 0, 2, 2]), port)}
+            seq = {True: 1000, False: 90000}
+            segments: list[tuple[bool, int, bytes]] = [(True, 0x02, b""), (False, 0x12, b"")]
+            segments.append((True, 0x10, b""))
+            for fc, data in flights:
+                segments += [(fc, 0x18, data[k : k + seg]) for k in range(0, len(data), seg)]
+            segments += [(True, 0x11, b""), (False, 0x11, b""), (True, 0x10, b"")]
+            for fc, flags, payload in segments:
+                (sip, sport), (dip, dport) = ends[fc], ends[not fc]
+                tcp = struct.pack(
+                    "!HHIIBBHHH", sport, dport, seq[fc], seq[not fc], 0x50, flags, 65535, 0, 0
+                )
+                ip = struct.pack(
+                    "!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0, sip, dip
+                )
+                frame = mac + b"\x08\x00" + ip + tcp + payload
+                f.write(struct.pack("<IIII", *divmod(ts, 10**9), len(frame), len(frame)) + frame)
+                ts += 10_000
+                seq[fc] = (seq[fc] + len(payload) + (1 if flags & 0x03 else 0)) % (1 << 32)
