@@ -8,6 +8,7 @@ rule: one failing m-line fails the rule; missing evidence is never a pass.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -319,8 +320,6 @@ def _ticket_valid(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
 
 
 def _iso(ns: int) -> str:
-    import datetime
-
     return datetime.datetime.fromtimestamp(ns / 1e9, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
