@@ -94,12 +94,12 @@ class TcpDirection:
     __slots__ = (
         "_hist",
         "_hist_bytes",
+        "_last_end",
         "_pend_bytes",
         "_pending",
         "_wild",
         "base",
         "bytes",
-        "carry",
         "conflicts",
         "dropped_bytes",
         "fin_frame",
@@ -129,8 +129,8 @@ class TcpDirection:
         self.dropped_bytes = 0  # bytes discarded: wild jumps, data after close, late data
         self.fin_off: int | None = None
         self.fin_frame: int | None = None
-        # bytes given up as missing that no chunk has carried yet (the next chunk's gap)
-        self.carry = 0
+        # end of the last chunk handed on: the next chunk's gap is measured from here
+        self._last_end = 0
         # sorted, non-overlapping out-of-order pieces: (offset, data, frame, ts_ns)
         self._pending: list[tuple[int, bytes, int, int]] = []
         self._pend_bytes = 0
@@ -743,7 +743,7 @@ class FlowTable:
         nxt = d.next
         # the common case: the next bytes, nothing waiting
         if off == nxt and not d._pending:
-            self._deliver(conn, d, from_client, off, data, frame.number, frame.ts_ns, 0)
+            self._deliver(conn, d, from_client, off, data, frame.number, frame.ts_ns)
             return
         end = off + n
         if off > nxt + self.max_jump or end < nxt - self.max_jump:
@@ -805,7 +805,7 @@ class FlowTable:
                 wo = d.next
             if wd:
                 d.dropped_bytes -= len(wd)
-                self._deliver(conn, d, from_client, wo, wd, w[2], w[3], 0)
+                self._deliver(conn, d, from_client, wo, wd, w[2], w[3])
             self._insert(d, off, data, frame)
             self._drain(conn, d, from_client)
             return
@@ -922,7 +922,7 @@ class FlowTable:
                 off = d.next
                 if not data:
                     continue
-            self._deliver(conn, d, from_client, off, data, fno, ts, 0)
+            self._deliver(conn, d, from_client, off, data, fno, ts)
 
     def _flush(
         self,
@@ -944,13 +944,12 @@ class FlowTable:
                     target = min(target, d.fin_off)
                 if target > d.next:
                     self._gap(conn, d, from_client, target - d.next, target, frame)
-                    d.carry += target - d.next
                     d.next = target
                 return
             off, data, fno, ts = pend.pop(0)
             d._pend_bytes -= len(data)
             self._held -= len(data)
-            self._deliver(conn, d, from_client, off, data, fno, ts, off - d.next)
+            self._deliver(conn, d, from_client, off, data, fno, ts)
             self._drain(conn, d, from_client)
 
     def _deliver(
@@ -962,15 +961,14 @@ class FlowTable:
         data: bytes,
         frame: int,
         ts: int,
-        gap: int,
     ) -> None:
+        """Hand on ``data`` at ``off`` (never below ``d.next``); bytes skipped since the
+        last chunk, whenever they were given up, become this chunk's gap."""
         n = len(data)
-        if gap:
-            self._gap(conn, d, from_client, gap, off, frame)
-        if d.carry:
-            gap += d.carry
-            d.carry = 0
-        d.next = off + n
+        if off > d.next:
+            self._gap(conn, d, from_client, off - d.next, off, frame)
+        gap = off - d._last_end
+        d.next = d._last_end = off + n
         d.bytes += n
         if self.history:
             hist = d._hist

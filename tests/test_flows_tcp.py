@@ -580,3 +580,48 @@ def test_random_segments_keep_stream_invariants(
     table.finish()
     assert {c.index for c in rec.opened} == {c.index for c in rec.closed}
     assert table.memory_bytes == 0 and table.tracked_connections == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    max_buffer=st.sampled_from([200, 5000]),
+    max_jump=st.sampled_from([100, 500]),
+    history=st.sampled_from([0, 50, 1000]),
+    max_memory=st.sampled_from([1500, 1 << 28]),
+)
+def test_jumps_holes_and_late_fins_keep_stream_invariants(
+    seed: int, max_buffer: int, max_jump: int, history: int, max_memory: int
+) -> None:
+    """One direction moving forward with jumps past ``max_jump``, steps back, stray FINs and
+    peer ACKs: the wild-jump, resynchronisation and gap paths keep offsets contiguous."""
+    rng = random.Random(seed)
+    rec = _Contiguity()
+    table = FlowTable(
+        rec, max_buffer=max_buffer, max_jump=max_jump, history=history, max_memory=max_memory
+    )
+    base = rng.randrange(2**32)
+    frames = [_raw_seg(C, S, base - 1, 0, 0x02, b"")]
+    pos = 0
+    for _ in range(rng.randrange(1, 60)):
+        r = rng.random()
+        if r < 0.15:
+            pos += rng.randrange(100, 3000)
+        elif r < 0.25:
+            pos -= rng.randrange(0, 300)
+        ln = rng.randrange(1, 200)
+        flags = 0x10 if rng.random() < 0.9 else 0x11
+        frames.append(
+            _raw_seg(C, S, base + pos + rng.randrange(-20, 20), 0, flags, bytes([pos & 1]) * ln)
+        )
+        if rng.random() < 0.2:
+            frames.append(
+                _raw_seg(S, C, 5, (base + pos + rng.randrange(-50, 400)) % 2**32, 0x10, b"")
+            )
+        pos += ln
+    for i, raw in enumerate(frames):
+        table.feed(Frame(i + 1, i, 1, raw, len(raw)))
+    table.finish()
+    assert table.memory_bytes == 0
+    conn = rec.opened[0]
+    assert conn.c2s.bytes == sum(len(c.data) for i, fc, c in rec.chunks if fc and i == 0)
