@@ -304,8 +304,7 @@ class TlsConnectionDecoder:
 
     def _frame_at(self, d: _Dir, end_offset: int) -> tuple[int, int]:
         """Frame and timestamp of the byte just before ``end_offset``."""
-        ends = [e for e, _, _ in d.frames]
-        i = bisect.bisect_left(ends, end_offset)
+        i = bisect.bisect_left(d.frames, (end_offset, -1, -1))
         if i >= len(d.frames):
             i = len(d.frames) - 1
         _, frame, ts = d.frames[i]
@@ -372,8 +371,9 @@ class TlsConnectionDecoder:
             frame, ts = self._frame_at(d, d.base + end)
             del d.buf[:end]
             d.base += end
-            while d.frames and d.frames[0][0] <= d.base and len(d.frames) > 1:
-                d.frames.pop(0)
+            # forget the frames whose bytes are all consumed (keep the last one)
+            done = bisect.bisect_right(d.frames, (d.base, 1 << 62, 0))
+            del d.frames[: min(done, len(d.frames) - 1)]
             self._on_record(
                 d, _Pending(rec.content_type, rec.version, rec.fragment, frame, ts, offset)
             )
