@@ -999,6 +999,9 @@ async def _run(opts: ReplayOptions) -> ReplayResult:
     start = time.time_ns()
     for i, spec in enumerate(call_specs(opts.scenario)):
         call = new_call(world, spec, start)
+        if opts.side == "ue":
+            # Facing a real network the UE listens where a peer looks for it.
+            call.ue_sip_port = SIP_PORT
         delay = spec.offset_s * 0.3
         if local_ue:
             ue_sock = SipSocket(f"UE {spec.user}")
