@@ -216,10 +216,14 @@ def _offer_ids(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     want_i, want_r = ctx.normalize_uri(call.from_uri), ctx.normalize_uri(call.to_uri)
     got_i, got_r = m.init.idr_i, m.init.idr_r
     bad = []
-    if got_i is None or ctx.normalize_uri(got_i) != want_i:
-        bad.append(f"initiator IDRi is {got_i!r}, the INVITE's From gives {want_i!r}")
-    if got_r is None or ctx.normalize_uri(got_r) != want_r:
-        bad.append(f"responder IDRr is {got_r!r}, the INVITE's To gives {want_r!r}")
+    if got_i is None:
+        bad.append(f"no initiator identity (IDRi), the INVITE's From gives {want_i}")
+    elif ctx.normalize_uri(got_i) != want_i:
+        bad.append(f"initiator IDRi is {got_i}, the INVITE's From gives {want_i}")
+    if got_r is None:
+        bad.append(f"no responder identity (IDRr), the INVITE's To gives {want_r}")
+    elif ctx.normalize_uri(got_r) != want_r:
+        bad.append(f"responder IDRr is {got_r}, the INVITE's To gives {want_r}")
     if bad:
         return _fail(
             "; ".join(bad) + " (the KMS UIDs must come from From and To, TR 29.828 step 1)",
@@ -234,10 +238,11 @@ def _offer_one_cs(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     if (missing := _need_init(m)) is not None:
         return missing
     assert m.init is not None
+    what = m.init.data_type_name or "the MIKEY message"
     if m.init.cs_count == 1:
-        return _ok("TRANSFER_INIT holds one crypto session", m.init.frame)
+        return _ok(f"{what} holds one crypto session", m.init.frame)
     return _fail(
-        f"TRANSFER_INIT holds {m.init.cs_count} crypto sessions; TS 33.328 Annex H.3 allows "
+        f"{what} holds {m.init.cs_count} crypto sessions; TS 33.328 Annex H.3 allows "
         "exactly one for the TLS session",
         m.init.frame,
     )
@@ -249,7 +254,7 @@ def _offer_prot_tls(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
         return missing
     assert m.init is not None
     if not m.init.prot_types:
-        return _fail("TRANSFER_INIT's CS ID map names no crypto session", m.init.frame)
+        return _fail("the MIKEY message's CS ID map names no crypto session", m.init.frame)
     bad = [p for p in m.init.prot_types if p != ctx.tls_prot_type]
     if bad:
         return _fail(
@@ -655,9 +660,11 @@ def _media_encrypted(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
 
 
 def _need_plaintext(m: MediaRecord) -> Outcome | None:
-    if m.tls is None or not m.tls.decrypted:
-        if m.plaintext_frames:
-            return None
+    if m.plaintext_frames:
+        return None  # in the clear: visible without keys
+    if m.tls is None:
+        return _unseen("no TLS session on this m-line's connection: no media to read")
+    if not m.tls.decrypted:
         return _unseen("the TLS session was not decrypted, the media content is not visible")
     return None
 
@@ -846,7 +853,7 @@ def _replay(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     assert m.init is not None
     key = replay_key(m)
     if key is None:
-        return _unseen("TRANSFER_INIT has no T or RAND payload", m.init.frame)
+        return _unseen("the MIKEY message has no T or RAND payload", m.init.frame)
     first = ctx.seen_inits.get(key)
     if first is not None and first[0] != call.call_id:
         return _fail(
@@ -855,7 +862,7 @@ def _replay(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
             first[1],
             m.init.frame,
         )
-    return _ok("TRANSFER_INIT (CSB ID, T, RAND) is not seen in another call", m.init.frame)
+    return _ok("this exchange (CSB ID, T, RAND) is not seen in another call", m.init.frame)
 
 
 def replay_key(m: MediaRecord) -> ReplayKey | None:
