@@ -22,7 +22,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -187,8 +187,8 @@ class Relay(asyncio.DatagramProtocol):
                     "Via", f"SIP/2.0/UDP {self.ip}:{SIP_PORT};branch=z9hG4bK{self.token(12)}"
                 )
                 fwd = sip.SipMessage(msg.start, (via, *msg.headers), msg.body, msg.eol)
-                if addr == self.focus:
-                    uri = sip.SipUri.parse(msg.start.uri)  # type: ignore[union-attr]
+                if addr == self.focus and isinstance(msg.start, sip.RequestLine):
+                    uri = sip.SipUri.parse(msg.start.uri)
                     dest = (uri.host, uri.port or SIP_PORT)
                 else:
                     dest = self.focus
@@ -220,8 +220,8 @@ class Dialog:
     via_host: str
     via_port: int
     next_hop: tuple[str, int]
+    token: Callable[[int], str]
     cseq: int = 1
-    token: Callable[[int], str] = lambda n: "x" * n
 
     def request(
         self,
@@ -997,7 +997,7 @@ async def _run(opts: ReplayOptions) -> ReplayResult:
     jobs: list[asyncio.Future[None]] = []
     sides: list[Side] = []
     start = time.time_ns()
-    for i, spec in enumerate(call_specs(opts.scenario)):
+    for spec in call_specs(opts.scenario):
         call = new_call(world, spec, start)
         if opts.side == "ue":
             # Facing a real network the UE listens where a peer looks for it.
@@ -1023,9 +1023,7 @@ async def _run(opts: ReplayOptions) -> ReplayResult:
             job = (
                 answerer_dial_in_conf(conf) if spec.dial_in else offerer_dial_out_conf(conf, target)
             )
-            # With several calls the focus takes INVITEs in arrival order: one at a time.
             jobs.append(asyncio.ensure_future(_later(delay, job)))
-        del i
     try:
         await asyncio.wait_for(asyncio.gather(*jobs), 120)
     finally:
@@ -1043,9 +1041,10 @@ async def _run(opts: ReplayOptions) -> ReplayResult:
     return ReplayResult(opts.scenario, list(calls.values()), kf_text)
 
 
-async def _later(delay: float, job: object) -> None:
+async def _later(delay: float, job: Coroutine[object, object, None]) -> None:
+    """Start ``job`` after ``delay`` seconds (the calls of a conference are staggered)."""
     await asyncio.sleep(delay)
-    await job  # type: ignore[misc]
+    await job
 
 
 def run_replay(

@@ -145,6 +145,13 @@ def test_reliable_183_with_prack() -> None:
     assert r183.get("Require") == "100rel" and r183.get("RSeq") == "1"
     assert r183.sdp_body() and b"a=key-mgmt:mikey" in (r183.sdp_body() or b"")
     assert msgs[4].get("RAck") == "1 1 INVITE"
+    # the focus (offerer) counts INVITE 1, PRACK 2, BYE 3
+    assert [m.get("CSeq") for m in msgs if m.status is None] == [
+        "1 INVITE",
+        "2 PRACK",
+        "1 ACK",
+        "3 BYE",
+    ]
 
 
 @pytest.mark.parametrize(

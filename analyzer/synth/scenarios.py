@@ -237,7 +237,6 @@ class Call:
         self.call_id = f"{world.token(16)}@{self.ue.ip if dial_in else world.addr.mrfc}"
         self.ue_tag, self.conf_tag = world.token(8), world.token(8)
         self.audio_ports = (rng.randrange(20000, 30000, 2), rng.randrange(30000, 40000, 2))
-        self.cseq = 1
         self.conf_uri = CONFERENCE_URI
         self.media: list[ProtectedMedia] = []
         for proto in protocols:
@@ -661,9 +660,8 @@ class Call:
                 pm.keylog = pm.channel.keylog_lines()
                 pm.channel.close()
         cur.wait(100, 400)
-        bye = self._in_dialog(
-            "BYE", cseq + 1 if self.dial_in else 2, from_ue=self.dial_in, extra=[]
-        )
+        # The offerer hangs up (UE-A in dial-in, the focus in dial-out): its next CSeq.
+        bye = self._in_dialog("BYE", cseq + 1, from_ue=self.dial_in, extra=[])
         self._send(bye, from_ue=self.dial_in)
         cur.wait(15, 50)
         self._send(sip.response_to(bye, 200, "OK"), from_ue=not self.dial_in)
@@ -686,9 +684,8 @@ class Call:
     def _connect(self, pm: ProtectedMedia) -> None:
         w, cur = self.w, self.cursor
         tcp_ue, tls_ue = self._sides(pm)
-        ue_ip, ue_port = self.media_ip_port(pm, True)
+        _, ue_port = self.media_ip_port(pm, True)
         _, mrfp_port = self.media_ip_port(pm, False)
-        del ue_ip
         if tcp_ue:
             conn = TcpConnection(
                 w.net, cur, self.ue, w.net.ephemeral_port(self.ue), w.mrfp, mrfp_port
