@@ -227,7 +227,6 @@ class TlsConnectionDecoder:
         self._suite: CipherSuite | None = None
         self._keys_tried = False
         self._t13: ks.Tls13Secrets | None = None
-        self._t13_hash = "SHA256"
         self._offered: OfferedPsks | None = None
         self._binder_match: tuple[PskCandidate, int] | None = None
 
@@ -273,6 +272,8 @@ class TlsConnectionDecoder:
         if self.info.is_tls and self.info.psk is None and self.info.decryptable is not False:
             if self.info.version is None:
                 self._no_decrypt("the handshake was not captured")
+            elif not self._keys_tried:
+                self._no_decrypt("no protected record to test a key on")
             elif self.candidates:
                 self._no_decrypt("no candidate key matched")
             else:
@@ -317,13 +318,23 @@ class TlsConnectionDecoder:
         ):
             self.info.is_tls = True
             return True
-        self.info.is_tls = False
         if data.startswith(b"MSRP "):
-            proto = "msrp"
+            proto: str | None = "msrp"
         elif len(data) >= 2 and (data[0] >> 5) in (1, 2) and 1 <= data[1] <= 17:
             proto = "bfcp"
         else:
             proto = None
+            if self._chained_header(d.buf):
+                # The capture began inside a record (no SYN): resynchronise on the next one.
+                self.info.is_tls = True
+                d.lost = True
+                self._problem(
+                    "the stream starts inside a TLS record; skipping to the next record",
+                    chunk.frame,
+                    severity=Severity.WARNING,
+                )
+                return True
+        self.info.is_tls = False
         self.info.plaintext_protocol = proto
         what = proto.upper() if proto else f"bytes {data[:8].hex()}"
         self.info.not_tls_reason = f"not TLS: the stream starts with {what}"
@@ -333,6 +344,17 @@ class TlsConnectionDecoder:
         for dd in self._dirs.values():
             if dd.buf:
                 self._emit_raw(dd, chunk)
+        return False
+
+    @staticmethod
+    def _chained_header(buf: bytearray) -> bool:
+        """Whether a plausible record header somewhere in ``buf`` leads to another one or
+        exactly to the end of the data."""
+        for p in range(1, len(buf) - RECORD_HEADER_LEN + 1):
+            if plausible_header(buf, p):
+                nxt = p + RECORD_HEADER_LEN + ((buf[p + 3] << 8) | buf[p + 4])
+                if nxt == len(buf) or plausible_header(buf, nxt):
+                    return True
         return False
 
     def _emit_raw(self, d: _Dir, chunk: StreamChunk) -> None:
@@ -495,7 +517,6 @@ class TlsConnectionDecoder:
                 h = "SHA384" if len(binder) == 48 else "SHA256"
                 if ks.psk_binder(h, cand.key, ks.digest(h, truncated)) == binder:
                     self._binder_match = (cand, idx)
-                    self._t13_hash = h
                     return
 
     def _on_server_hello(self, d: _Dir, body: bytes, frame: int) -> None:
@@ -555,7 +576,6 @@ class TlsConnectionDecoder:
                 + ", ".join(PSK_KEY_EXCHANGE_MODE.label(m) for m in modes),
                 frame,
             )
-        self._t13_hash = suite.prf
         if self._binder_match is not None:
             cand, idx = self._binder_match
             self.info.binder_ok = idx == sel

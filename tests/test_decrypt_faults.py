@@ -315,3 +315,25 @@ def test_tls10_implicit_iv_from_engine() -> None:
     dec, out = _run(wire, [TEK], seg=5)
     assert dec.info.version == 0x0301 and dec.info.oracle == "finished"
     assert _plain(out, True) == b"MSRP 0\r\nMSRP 1\r\nMSRP 2\r\n"
+
+
+def test_capture_starting_inside_a_record(vectors: Path) -> None:
+    v = _vec(vectors, "psk_aes128_gcm_sha256")
+    flights = _flights(v)
+    # no handshake, and the first client bytes are the tail of the Finished record
+    late = [(fc, d) for fc, d in flights[2:]]
+    fc, data = late[0]
+    late[0] = (fc, data[data.index(b"\x14\x03\x03\x00\x01\x01") + 10 :])
+    dec, out = _run(late, [TEK])
+    info = dec.info
+    assert info.is_tls is True
+    assert any("starts inside a TLS record" in p.reason for p in info.problems)
+    assert info.undecryptable_reason == "the handshake was not captured"
+    assert out == []
+
+
+def test_handshake_without_protected_records(vectors: Path) -> None:
+    v = _vec(vectors, "psk_aes128_gcm_sha256")
+    dec, _ = _run(_flights(v)[:2], [TEK])
+    assert dec.info.undecryptable_reason == "no protected record to test a key on"
+    assert dec.info.cipher_suite == 0x00A8
