@@ -233,6 +233,7 @@ class FlowStats:
     other_ip: int = 0
     fragments: int = 0
     reassembled: int = 0
+    duplicate_fragments: int = 0
     bad: int = 0  # frames skipped because a header was malformed or truncated
     connections: int = 0
     peak_connections: int = 0
@@ -286,6 +287,10 @@ class FlowTable:
         self._closed: OrderedDict[int, TcpConnection] = OrderedDict()  # by close time
         self._frags: OrderedDict[tuple[bytes, bytes, int, int], _FragBuf] = OrderedDict()
         self._frag_bytes = 0
+        # recently reassembled datagrams: key -> (time, digests of their fragments)
+        self._done: OrderedDict[
+            tuple[bytes, bytes, int, int], tuple[int, frozenset[tuple[int, int, int]]]
+        ] = OrderedDict()
         # (src, sport, dst, dport) -> endpoints: one lookup per datagram
         self._eps: dict[tuple[bytes, int, bytes, int], tuple[Endpoint, Endpoint]] = {}
         self._next_index = 0
@@ -397,6 +402,7 @@ class FlowTable:
             self._frag_expired(key, fb, "the capture ended")
         self._frags.clear()
         self._frag_bytes = 0
+        self._done.clear()
         self._closed.clear()
         self._conns.clear()
         self._eps.clear()
@@ -448,6 +454,11 @@ class FlowTable:
             del self._frags[key]
             self._frag_bytes -= fb.size
             self._frag_expired(key, fb, f"no complete datagram within {self.frag_ns // _NS} s")
+        while self._done:
+            key, (done_ts, _) = next(iter(self._done.items()))
+            if done_ts >= limit:
+                break
+            del self._done[key]
 
     # -- IP fragments ------------------------------------------------------------------------
 
@@ -463,6 +474,13 @@ class FlowTable:
             return None
         fb = self._frags.get(key)
         if fb is None:
+            done = self._done.get(key)
+            if done is not None:
+                if (off, len(data), hash(data)) in done[1]:
+                    # a copy of a fragment of a datagram already delivered
+                    self.stats.duplicate_fragments += 1
+                    return None
+                del self._done[key]  # different bytes: the identification was reused
             fb = self._frags[key] = _FragBuf(frame.ts_ns, frame.number, [], 0)
         if not mf:
             end = off + len(data)
@@ -517,6 +535,10 @@ class FlowTable:
         del self._frags[key]
         self._frag_bytes -= fb.size
         self.stats.reassembled += 1
+        # remember which pieces made it, to recognise late copies (digests only: bounded)
+        self._done[key] = (frame.ts_ns, frozenset((o, len(p), hash(p)) for o, p in fb.pieces))
+        if len(self._done) > 4096:
+            self._done.popitem(last=False)
         return bytes(out)
 
     def _frag_expired(self, key: tuple[bytes, bytes, int, int], fb: _FragBuf, why: str) -> None:

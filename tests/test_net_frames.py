@@ -345,3 +345,73 @@ def test_reassembled_datagrams_appear_at_the_same_frames_as_in_tshark(
     theirs = [tuple(int(x) for x in line.split("\t")) for line in out.splitlines()]
     assert [(n, len(p) + 8) for n, _, _, p in rec.udp] == theirs
     assert [n for n, *_ in theirs] == [4, 5, 6]
+
+
+def _frag4(ident: int, off: int, mf: bool, piece: bytes) -> bytes:
+    hdr = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(piece),
+        ident,
+        (0x2000 if mf else 0) | (off // 8),
+        64,
+        17,
+        0,
+        bytes([192, 0, 2, 1]),
+        bytes([192, 0, 2, 2]),
+    )
+    return bytes(12) + b"\x08\x00" + hdr + piece
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.binary(min_size=1, max_size=3000),
+    cuts=st.lists(st.integers(1, 400), min_size=1, max_size=12),
+    seed=st.integers(0, 2**32 - 1),
+    dups=st.integers(0, 3),
+)
+def test_ipv4_fragments_in_any_order_reassemble(
+    body: bytes, cuts: list[int], seed: int, dups: int
+) -> None:
+    import random
+
+    datagram = struct.pack("!HHHH", 5060, 5060, 8 + len(body), 0) + body
+    offs = sorted({0, *(min(8 * c, len(datagram) - 1) & ~7 for c in cuts)} - {len(datagram)})
+    pieces = [
+        (a, datagram[a:b]) for a, b in zip(offs, [*offs[1:], len(datagram)], strict=True) if b > a
+    ]
+    rng = random.Random(seed)
+    order = pieces + [rng.choice(pieces) for _ in range(dups)]
+    rng.shuffle(order)
+    rec = Rec()
+    table = FlowTable(rec)
+    last_needed = 0
+    seen: set[int] = set()
+    for n, (a, piece) in enumerate(order, 1):
+        table.feed(Frame(n, n, 1, _frag4(99, a, a + len(piece) < len(datagram), piece), 0))
+        seen.add(a)
+        if len(seen) == len(pieces) and not last_needed:
+            last_needed = n
+    table.finish()
+    assert [(n, p) for n, _, _, p in rec.udp] == [(last_needed, body)]
+    assert rec.problems == [] and table.memory_bytes == 0
+
+
+def test_late_copy_of_a_fragment_is_a_duplicate_but_a_reused_id_is_a_new_datagram() -> None:
+    a = struct.pack("!HHHH", 1, 2, 8 + 16, 0) + b"A" * 16
+    b = struct.pack("!HHHH", 1, 2, 8 + 16, 0) + b"B" * 16
+    frames = [
+        _frag4(7, 0, True, a[:16]),
+        _frag4(7, 16, False, a[16:]),
+        _frag4(7, 16, False, a[16:]),  # a copy: ignored
+        _frag4(7, 0, True, b[:16]),  # same id, other bytes: a new datagram
+        _frag4(7, 16, False, b[16:]),
+    ]
+    rec = Rec()
+    table = FlowTable(rec)
+    for n, f in enumerate(frames, 1):
+        table.feed(Frame(n, n, 1, f, len(f)))
+    table.finish()
+    assert [(n, p) for n, _, _, p in rec.udp] == [(2, b"A" * 16), (5, b"B" * 16)]
+    assert rec.problems == [] and table.stats.duplicate_fragments == 1
