@@ -9,6 +9,7 @@ from the caller's ``random.Random`` so that one seed gives one capture, byte for
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,9 +39,9 @@ class Host:
 
     @property
     def mac(self) -> str:
-        # Locally administered unicast (02:...), the low bytes taken from the address.
-        digest = bytes(ord(c) for c in self.ip)[-4:].rjust(4, b"\0")
-        return "02:00:" + ":".join(f"{b:02x}" for b in digest)
+        # Locally administered unicast (02:00:...), the low four bytes of the address.
+        low = ipaddress.ip_address(self.ip).packed[-4:]
+        return "02:00:" + ":".join(f"{b:02x}" for b in low)
 
     @property
     def ipv6(self) -> bool:
