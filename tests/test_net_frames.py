@@ -7,6 +7,7 @@ problems for the bad frames, are checked one by one.
 
 from __future__ import annotations
 
+import random
 import struct
 import subprocess
 from collections.abc import Sequence
@@ -374,8 +375,6 @@ def _frag4(ident: int, off: int, mf: bool, piece: bytes) -> bytes:
 def test_ipv4_fragments_in_any_order_reassemble(
     body: bytes, cuts: list[int], seed: int, dups: int
 ) -> None:
-    import random
-
     datagram = struct.pack("!HHHH", 5060, 5060, 8 + len(body), 0) + body
     offs = sorted({0, *(min(8 * c, len(datagram) - 1) & ~7 for c in cuts)} - {len(datagram)})
     pieces = [
