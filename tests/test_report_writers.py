@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import jsonschema
 import pytest
 from rich.console import Console
 
 from analyzer.checks.evaluate import Context, evaluate_call
+from analyzer.cli import main
 from analyzer.model import Problem
 from analyzer.report import json_report, junit
 from analyzer.report.model import CaptureInfo, KeyRow, Report
@@ -122,3 +124,20 @@ def test_terminal_summary_names_the_failing_rule() -> None:
     assert "frame 7" in out
     assert "FAIL bad-call@example.org TLS-CLIENT" in out
     assert "msrp-dial-in" in out
+
+
+def test_conference_json_validates(tmp_path: Path) -> None:
+    pcaps = Path(__file__).parents[1] / "pcaps"
+    out = tmp_path / "conf.json"
+    args = ["analyze", str(pcaps / "conference.pcap"), "--keys", str(pcaps / "demo-keys.toml")]
+    assert main([*args, "--json", str(out), "--quiet"]) == 0
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, json_report.schema())
+    assert [c["scenario"] for c in doc["calls"]] == [
+        "msrp+bfcp-dial-in",
+        "msrp+bfcp-dial-in",
+        "msrp+bfcp-dial-out",
+    ]
+    bad = dict(doc["calls"][0], scenario="msrp-dial-sideways")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(dict(doc, calls=[bad]), json_report.schema())
