@@ -235,6 +235,7 @@ class FlowStats:
     reassembled: int = 0
     duplicate_fragments: int = 0
     bad: int = 0  # frames skipped because a header was malformed or truncated
+    snapped: int = 0  # of those, frames shorter than on the wire (snapshot length)
     connections: int = 0
     peak_connections: int = 0
 
@@ -392,6 +393,36 @@ class FlowTable:
                 st.other_ip += 1
         except DissectError as e:
             st.bad += 1
+            short = frame.wirelen - len(frame.data)
+            ok, tcp = (
+                _decode_padded(frame.linktype, frame.data + bytes(short))
+                if short > 0
+                else (False, None)
+            )
+            if ok:
+                # Cut by the capture's snapshot length, not malformed: with a small snaplen
+                # that is every frame, so say it once and count the rest.
+                st.snapped += 1
+                if st.snapped == 1:
+                    self._problem(
+                        frame.number,
+                        e.layer,
+                        f"{e.reason}: the frame was cut to {len(frame.data)} of "
+                        f"{frame.wirelen} bytes by the capture's snapshot length; the "
+                        "bytes cut off are missing (reported once; see the counter)",
+                        e.field,
+                        e.offset,
+                        Severity.WARNING,
+                    )
+                if tcp is not None and tcp[7] <= len(frame.data):
+                    # The TCP header was captured: track the segment (flags, sequence) with
+                    # the payload bytes that are there; the rest becomes a hole.
+                    src, sport, dst, dport, seq, ack, flags, ps, pe = tcp
+                    st.tcp += 1
+                    self._tcp(
+                        frame, src, sport, dst, dport, seq, ack, flags, frame.data[ps:pe], pe - ps
+                    )
+                return
             self._problem(frame.number, e.layer, e.reason, e.field, e.offset)
 
     def finish(self) -> None:
@@ -606,7 +637,10 @@ class FlowTable:
         ack: int,
         flags: int,
         payload: bytes,
+        wire_len: int = -1,
     ) -> None:
+        """One segment; ``wire_len`` is its payload length on the wire when the capture
+        holds only the first ``len(payload)`` bytes of it (snapshot length)."""
         key = (src, sport, dst, dport)
         conn = self._conns.get(key)
         syn = flags & TCP_SYN
@@ -698,7 +732,7 @@ class FlowTable:
             self._close(conn, RESET, frame.number)
             return
         if flags & TCP_FIN and d.fin_off is None:
-            d.fin_off = self._offset(d, seq) + len(payload)
+            d.fin_off = self._offset(d, seq) + max(len(payload), wire_len)
             d.fin_frame = frame.number
             if conn.state in (OPENING, ESTABLISHED):
                 conn.state = CLOSING
@@ -1067,6 +1101,37 @@ class FlowTable:
         for k in ((ck[0], ck[1], sk[0], sk[1]), (sk[0], sk[1], ck[0], ck[1])):
             if self._conns.get(k) is conn:
                 del self._conns[k]
+
+
+_TcpHeaders = tuple[bytes, int, bytes, int, int, int, int, int, int]
+
+
+def _decode_padded(linktype: int, data: bytes) -> tuple[bool, _TcpHeaders | None]:
+    """Decode a frame padded to its wire length: (whether its headers decode, and for an
+    unfragmented TCP segment (src, sport, dst, dport, seq, ack, flags, payload start, end)).
+
+    A frame cut short by the snapshot length decodes once padded; a malformed one does not.
+    """
+    try:
+        kind, off = network_offset(linktype, data)
+        if kind == NET_IPV4:
+            src, dst, proto, start, end, _, fragoff, mf = decode_ipv4(data, off)
+            if mf or fragoff:
+                return True, None
+        elif kind == NET_IPV6:
+            src, dst, proto, start, end, frag = decode_ipv6(data, off)
+            if frag is not None:
+                return True, None
+        else:
+            return True, None
+        if proto == PROTO_UDP:
+            decode_udp(data, start, end)
+        elif proto == PROTO_TCP:
+            sport, dport, seq, ack, flags, ps, _win = decode_tcp(data, start, end)
+            return True, (src, sport, dst, dport, seq, ack, flags, ps, end)
+    except DissectError:
+        return False, None
+    return True, None
 
 
 def _first(t: tuple[int, bytes, int, int]) -> int:

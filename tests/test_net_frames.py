@@ -414,3 +414,52 @@ def test_late_copy_of_a_fragment_is_a_duplicate_but_a_reused_id_is_a_new_datagra
     table.finish()
     assert [(n, p) for n, _, _, p in rec.udp] == [(2, b"A" * 16), (5, b"B" * 16)]
     assert rec.problems == [] and table.stats.duplicate_fragments == 1
+
+
+def test_snapshot_length_cuts_are_reported_once_and_counted() -> None:
+    udp = bytes(
+        Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"u" * 300)
+    )
+    rec = Rec()
+    table = FlowTable(rec, file="snap.pcap")
+    for n in range(1, 4):
+        table.feed(Frame(n, n, 1, udp[:96], len(udp)))  # tcpdump -s 96
+    bad = bytearray(udp[:96])
+    bad[14] = 0x43  # a header length below 20 is malformed however long the frame was
+    table.feed(Frame(4, 4, 1, bytes(bad), len(udp)))
+    got = [(p.frame, p.layer, p.field) for p in rec.problems]
+    assert got == [(1, "ip", "len"), (4, "ip", "hdr_len")]
+    assert "snapshot length" in rec.problems[0].reason
+    assert (table.stats.snapped, table.stats.bad) == (3, 4) and rec.udp == []
+
+
+def test_tcp_segments_cut_by_snapshot_length_keep_their_headers() -> None:
+    def seg(
+        frm: tuple[str, int], to: tuple[str, int], seq: int, ack: int, fl: str, n: int
+    ) -> bytes:
+        p = (
+            Ether()
+            / IP(src=frm[0], dst=to[0])
+            / TCP(sport=frm[1], dport=to[1], seq=seq, ack=ack, flags=fl)
+        )
+        return bytes(p / Raw(bytes(range(n)))) if n else bytes(p)
+
+    c, s = ("10.0.0.1", 40000), ("10.0.0.2", 80)
+    frames = [
+        seg(c, s, 0, 0, "S", 0),
+        seg(s, c, 100, 1, "SA", 0),
+        seg(c, s, 1, 101, "PA", 200),
+        seg(c, s, 201, 101, "PA", 200),
+        seg(c, s, 401, 101, "FA", 200),  # FIN after 200 bytes of which 42 are captured
+        seg(s, c, 101, 602, "FA", 0),
+    ]
+    rec = Rec()
+    table = FlowTable(rec)
+    for n, f in enumerate(frames, 1):
+        table.feed(Frame(n, n, 1, f[:96], len(f)))
+    spans = [(ch.frame, ch.offset, len(ch.data), ch.gap) for _, _, ch in rec.chunks]
+    assert spans == [(3, 0, 42, 0), (4, 200, 42, 158), (5, 400, 42, 158)]
+    assert all(ch.data == bytes(range(42)) for _, _, ch in rec.chunks)
+    [conn] = rec.opened
+    assert (conn.syn_frame, conn.state, conn.close_frame) == (1, "closed", 6)
+    assert table.stats.snapped == 3 and len(rec.problems) == 1 + 3  # the cut, three holes
