@@ -77,7 +77,15 @@ def tcpdump_capture(tcpdump: str, path: Path, ports: list[int]) -> Iterator[None
                 seen += os.read(proc.stderr.fileno(), 4096)
         time.sleep(0.2)
         yield
-        time.sleep(0.3)  # let the last segments reach the file
+        # let the last segments reach the file: wait until it stops growing
+        size = -1
+        end = time.monotonic() + TIMEOUT
+        while time.monotonic() < end:
+            time.sleep(0.4)
+            now = path.stat().st_size if path.exists() else 0
+            if now == size:
+                break
+            size = now
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
