@@ -63,7 +63,8 @@ class _Interface:
     linktype: int
     snaplen: int
     tick_den: int  # timestamp ticks per second (if_tsresol)
-    offset_s: int  # if_tsoffset, seconds
+    offset_ns: int  # if_tsoffset
+    mult: int  # nanoseconds per tick when that is a whole number, else 0
 
 
 class _Chunked:
@@ -298,16 +299,8 @@ class CaptureReader:
                 ):
                     break
                 ifc = ifaces[iface]
-                den = ifc.tick_den
-                ticks = (hi << 32) | lo
-                if den == 1_000_000:
-                    ts = ticks * 1000
-                elif den == 1_000_000_000:
-                    ts = ticks
-                else:
-                    ts = ticks * 1_000_000_000 // den
-                if ifc.offset_s:
-                    ts += ifc.offset_s * 1_000_000_000
+                m = ifc.mult
+                ts = ((hi << 32) | lo) * m + ifc.offset_ns if m else _ts(ifc, hi, lo)
                 number += 1  # before the yield: a consumer may stop at this frame
                 self.next_number = number
                 self.frames_read += 1
@@ -555,19 +548,16 @@ def _parse_idb_options(
         elif code == OPT_IF_TSOFFSET and olen >= 8:
             (offset_s,) = struct.unpack_from(bo + "q", buf, pos)
         pos += (olen + 3) & ~3
-    return _Interface(linktype, snaplen, den, offset_s)
+    mult = 1_000_000_000 // den if 1_000_000_000 % den == 0 else 0
+    return _Interface(linktype, snaplen, den, offset_s * 1_000_000_000, mult)
 
 
 def _ts(ifc: _Interface, hi: int, lo: int) -> int:
+    """Nanoseconds since the epoch of a pcapng timestamp (truncated below a nanosecond)."""
     ticks = (hi << 32) | lo
-    den = ifc.tick_den
-    if den == 1_000_000:
-        ns = ticks * 1000
-    elif den == 1_000_000_000:
-        ns = ticks
-    else:
-        ns = ticks * 1_000_000_000 // den
-    return ns + ifc.offset_s * 1_000_000_000
+    if ifc.mult:
+        return ticks * ifc.mult + ifc.offset_ns
+    return ticks * 1_000_000_000 // ifc.tick_den + ifc.offset_ns
 
 
 def iter_frames(
