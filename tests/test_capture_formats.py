@@ -353,3 +353,11 @@ def test_pcapng_obsolete_packet_block_and_unknown_blocks(tmp_path: Path) -> None
     r = CaptureReader(p)
     assert [(fr.number, fr.ts_ns, fr.data) for fr in r] == [(1, ticks * 1000, f)]
     assert r.problems == []
+
+
+def test_pcapng_picosecond_resolution_truncates_to_nanoseconds(tmp_path: Path) -> None:
+    f = udp_frame(1)
+    p = tmp_path / "ps.pcapng"
+    p.write_bytes(shb() + idb(1, tsresol=12) + epb(0, T0 * 10**12 + 123_456_789_012, f))
+    [fr] = CaptureReader(p)
+    assert fr.ts_ns == T0 * 10**9 + 123_456_789
