@@ -358,6 +358,7 @@ def test_pcapng_obsolete_packet_block_and_unknown_blocks(tmp_path: Path) -> None
 def test_pcapng_picosecond_resolution_truncates_to_nanoseconds(tmp_path: Path) -> None:
     f = udp_frame(1)
     p = tmp_path / "ps.pcapng"
-    p.write_bytes(shb() + idb(1, tsresol=12) + epb(0, T0 * 10**12 + 123_456_789_012, f))
+    # 64-bit picosecond ticks cannot reach 1970 + 53 years; if_tsoffset carries the seconds
+    p.write_bytes(shb() + idb(1, tsresol=12, tsoffset=T0) + epb(0, 123_456_789_012, f))
     [fr] = CaptureReader(p)
     assert fr.ts_ns == T0 * 10**9 + 123_456_789
