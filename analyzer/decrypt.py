@@ -557,6 +557,12 @@ class TlsConnectionDecoder:
             self._no_decrypt(
                 f"{suite.name}: {suite.kx} keys need the ephemeral secret, not only the PSK"
             )
+        elif ch is not None and ch.session_id and sh.session_id == ch.session_id:
+            # RFC 5246 7.4.1.3: an echoed session id resumes an earlier session.
+            self._no_decrypt(
+                "abbreviated handshake (session resumption): the master secret belongs to an "
+                "earlier connection"
+            )
 
     def _tls13_after_server_hello(
         self, psk_sel: bytes | None, key_share: bytes | None, suite: CipherSuite, frame: int

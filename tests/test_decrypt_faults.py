@@ -5,17 +5,26 @@ where TLS was expected."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder, decrypt_capture
 from analyzer.model import StreamChunk
 from dissectors.tls.engine import PskConfig, TlsPskEngine
-from dissectors.tls.records import parse_record
+from dissectors.tls.records import (
+    build_record,
+    parse_client_hello,
+    parse_handshake,
+    parse_record,
+    parse_server_hello,
+)
 
 STEMS = ["psk_aes128_cbc_sha", "psk_aes128_gcm_sha256", "tls13_psk_ke_aes128gcm"]
 TEK = PskCandidate(bytes.fromhex("657bf44e8247bee72094eafe0283ab2f"), "tek")
@@ -337,3 +346,66 @@ def test_handshake_without_protected_records(vectors: Path) -> None:
     dec, _ = _run(_flights(v)[:2], [TEK])
     assert dec.info.undecryptable_reason == "no protected record to test a key on"
     assert dec.info.cipher_suite == 0x00A8
+
+
+def test_session_resumption_is_reported(vectors: Path) -> None:
+    v = _vec(vectors, "psk_aes128_gcm_sha256")
+    flights = _flights(v)
+    sid = bytes(range(32))
+    ch_rec = _records(flights[0][1])[0]
+    ch = parse_client_hello(parse_handshake(ch_rec[5:]).body)
+    new_ch = dataclasses.replace(ch, session_id=sid).build()
+    s_recs = _records(flights[1][1])
+    sh_msg = s_recs[0][5:]
+    sh = parse_server_hello(parse_handshake(sh_msg[: 4 + int.from_bytes(sh_msg[1:4], "big")]).body)
+    new_sh = dataclasses.replace(sh, session_id=sid).build()
+    flights[0] = (True, build_record(22, 0x0301, new_ch))
+    flights[1] = (False, build_record(22, 0x0303, new_sh) + b"".join(s_recs[1:]))
+    dec, out = _run(flights, [TEK])
+    assert out == []
+    assert (dec.info.undecryptable_reason or "").startswith("abbreviated handshake")
+
+
+_FUZZ_V = json.loads(
+    (Path(__file__).parent / "vectors" / "tls_psk" / "psk_aes128_cbc_sha.json").read_text()
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2000), st.integers(0, 255)), max_size=6),
+    st.integers(1, 300),
+    st.booleans(),
+)
+def test_mutated_streams_never_crash(
+    mutations: list[tuple[int, int, int]], seg: int, gap: bool
+) -> None:
+    flights = _flights(_FUZZ_V)
+    for idx, pos, val in mutations:
+        fc, data = flights[idx]
+        if data:
+            p = pos % len(data)
+            flights[idx] = (fc, data[:p] + bytes((val,)) + data[p + 1 :])
+    dec = TlsConnectionDecoder([WRONG, TEK])
+    off = {True: 0, False: 0}
+    frame = 0
+    for fc, data in flights:
+        for i in range(0, len(data), seg):
+            frame += 1
+            piece = data[i : i + seg]
+            lost = 7 if gap and frame == 5 else 0
+            dec.feed(fc, StreamChunk(frame, frame, off[fc] + lost, piece, gap=lost))
+            off[fc] += len(piece) + lost
+    info = dec.finish()
+    assert info.is_tls is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=200)), max_size=12))
+def test_random_bytes_never_crash(chunks: list[tuple[bool, bytes]]) -> None:
+    dec = TlsConnectionDecoder([TEK])
+    off = {True: 0, False: 0}
+    for n, (fc, data) in enumerate(chunks, 1):
+        dec.feed(fc, StreamChunk(n, n, off[fc], data))
+        off[fc] += len(data)
+    dec.finish()
