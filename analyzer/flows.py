@@ -136,7 +136,8 @@ class TcpDirection:
         self._pend_bytes = 0
         # the most recently delivered chunks (offset, bytes), to compare retransmissions with;
         # references to the chunks' own bytes, so keeping them copies nothing
-        self._hist: deque[tuple[int, bytes]] = deque()
+        # (created on first use: a deque is large, and most closed connections need none)
+        self._hist: deque[tuple[int, bytes]] | None = None
         self._hist_bytes = 0
         # a segment dropped as a wild jump, kept to resynchronise if the stream really jumped
         self._wild: tuple[int, bytes, int, int] | None = None
@@ -877,6 +878,8 @@ class FlowTable:
         )
 
     def _compare_history(self, d: TcpDirection, off: int, data: bytes, frame: int) -> None:
+        if d._hist is None:
+            return
         end = off + len(data)
         for ho, hd in d._hist:
             a, b = max(off, ho), min(end, ho + len(hd))
@@ -894,7 +897,7 @@ class FlowTable:
 
     def _drop_history(self, d: TcpDirection) -> None:
         self._held -= d._hist_bytes
-        d._hist.clear()
+        d._hist = None
         d._hist_bytes = 0
 
     def _relieve(self, frame: int) -> None:
@@ -1028,6 +1031,8 @@ class FlowTable:
         d.bytes += n
         if self.history:
             hist = d._hist
+            if hist is None:
+                hist = d._hist = deque()
             hist.append((off, data))
             d._hist_bytes += n
             self._held += n
