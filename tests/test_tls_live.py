@@ -103,6 +103,16 @@ CASES = [
         ems=False,
     ),
     Case(
+        "tls13-psk-dhe-ke-our-client",
+        "our-client",
+        TLS13,
+        0x1301,
+        ["-tls1_3"],
+        PskConfig(PSK, IDENTITY, versions=(TLS13,), cipher_suites=(0x1301,), tls13_modes=(1,)),
+        ems=False,
+        decryptable=False,
+    ),
+    Case(
         "our-client-gcm-no-ems",
         "our-client",
         TLS12,
