@@ -228,6 +228,7 @@ class TlsPskEngine:
         return events
 
     def send_application_data(self, data: bytes) -> None:
+        # A TLS 1.3 server may send right after its Finished (0.5-RTT data, RFC 8446 2).
         if not self.handshake_complete and not (self.version == TLS13 and not self.is_client):
             raise RuntimeError("handshake not complete")
         self._send_records(CT_APPLICATION_DATA, data)
