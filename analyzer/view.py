@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,44 @@ from dissectors.errors import DissectError
 from dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
 from dissectors.link import LINKTYPE_ETHERNET, NET_IPV4, NET_IPV6, network_offset
 from dissectors.mikey.tree import render_tree as render_mikey_tree
+from dissectors.tls.constants import (
+    ALERT_DESCRIPTION,
+    ALERT_LEVEL,
+    CIPHER_SUITE,
+    CONTENT_TYPE,
+    CT_ALERT,
+    CT_APPLICATION_DATA,
+    CT_CHANGE_CIPHER_SPEC,
+    CT_HANDSHAKE,
+    EXT_PRE_SHARED_KEY,
+    EXT_PSK_KEY_EXCHANGE_MODES,
+    EXT_SESSION_TICKET,
+    EXT_SUPPORTED_GROUPS,
+    EXT_SUPPORTED_VERSIONS,
+    EXTENSION_TYPE,
+    HANDSHAKE_TYPE,
+    HT_CLIENT_HELLO,
+    HT_CLIENT_KEY_EXCHANGE,
+    HT_FINISHED,
+    HT_SERVER_HELLO,
+    HT_SERVER_KEY_EXCHANGE,
+    NAMED_GROUP,
+    PSK_DHE_KE,
+    PSK_KE,
+    TLS13,
+    VERSION,
+)
+from dissectors.tls.records import (
+    ClientHello,
+    Extension,
+    ServerHello,
+    parse_client_hello,
+    parse_offered_psks,
+    parse_psk_key_exchange,
+    parse_psk_modes,
+    parse_server_hello,
+    parse_u16_list,
+)
 from dissectors.transport import (
     TCP_ACK,
     TCP_SYN,
@@ -108,21 +146,26 @@ class FrameView:
     pdus: list[Pdu] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     segment_of: int | None = None  # frame in which a message this frame carries part of ends
+    # tshark's TLS replaces the Info column of such a segment; SIP appends to TCP's.
+    segment_bare: bool = False
     conn: tuple[str, int, str, int] | None = None  # TCP 4-tuple (src, sport, dst, dport)
     has_payload: bool = False
 
     def columns(self) -> tuple[str, str]:
         """(Protocol, Info) once the application messages are attached."""
-        if self.pdus:
-            kinds = [RENDERERS[p.kind] for p in self.pdus if p.kind in RENDERERS]
-            proto = kinds[-1].protocol(self.pdus[-1].obj) if kinds else self.protocol
-            info = "".join(RENDERERS[p.kind].info(p.obj) for p in self.pdus if p.kind in RENDERERS)
-            last = RENDERERS.get(self.pdus[-1].kind)
+        # What TLS carried replaces TLS in the columns, as tshark's upper dissectors do.
+        pdus = [p for p in self.pdus if p.kind != "tls"] or self.pdus
+        if pdus:
+            kinds = [RENDERERS[p.kind] for p in pdus if p.kind in RENDERERS]
+            proto = kinds[-1].protocol(pdus[-1].obj) if kinds else self.protocol
+            info = "".join(RENDERERS[p.kind].info(p.obj) for p in pdus if p.kind in RENDERERS)
+            last = RENDERERS.get(pdus[-1].kind)
             if last is not None and last.suffix is not None:
-                info += last.suffix(self.pdus[-1].obj)
+                info += last.suffix(pdus[-1].obj)
             return proto, info.rstrip()
         if self.segment_of is not None:
-            return self.protocol, f"{self.info} [TCP segment of a reassembled PDU]"
+            note = "[TCP segment of a reassembled PDU]"
+            return self.protocol, note if self.segment_bare else f"{self.info} {note}"
         return self.protocol, self.info
 
     def row(self) -> str:
@@ -441,7 +484,7 @@ def _header_node(h: siplib.Header) -> Node:
     return node
 
 
-def sip_detail(rec: SipRecord) -> Node:
+def sip_detail(rec: SipRecord, tickets: Mapping[bytes, Node] | None = None) -> Node:
     msg = rec.msg
     start = msg.start
     title = "Session Initiation Protocol"
@@ -469,9 +512,9 @@ def sip_detail(rec: SipRecord) -> Node:
         body = root.add("Message Body")
         mt = msg.media_type or ""
         if mt.startswith("multipart/"):
-            _multipart_detail(body, rec)
+            _multipart_detail(body, rec, tickets)
         elif rec.sdp is not None:
-            body.children.append(sdp_detail(rec.sdp))
+            body.children.append(sdp_detail(rec.sdp, tickets))
         else:
             body.add(f"{len(msg.body)} bytes ({mt or 'no Content-Type'})")
     for p in rec.problems:
@@ -479,7 +522,9 @@ def sip_detail(rec: SipRecord) -> Node:
     return root
 
 
-def _multipart_detail(body: Node, rec: SipRecord) -> None:
+def _multipart_detail(
+    body: Node, rec: SipRecord, tickets: Mapping[bytes, Node] | None = None
+) -> None:
     msg = rec.msg
     boundary = siplib.content_type_param(msg.content_type or "", "boundary")
     mp = body.add(
@@ -497,7 +542,7 @@ def _multipart_detail(body: Node, rec: SipRecord) -> None:
         for h in part.headers:
             node.add(f"{h.name}: {h.text}")
         if ct == "application/sdp" and rec.sdp is not None and not sdp_done:
-            node.children.append(sdp_detail(rec.sdp))
+            node.children.append(sdp_detail(rec.sdp, tickets))
             sdp_done = True
         else:
             node.add(f"{len(part.body)} bytes")
@@ -520,7 +565,9 @@ _SDP_NAMES = {
 }
 
 
-def _sdp_line_node(ln: sdplib.SdpLine, media: bool) -> Node:
+def _sdp_line_node(
+    ln: sdplib.SdpLine, media: bool, tickets: Mapping[bytes, Node] | None = None
+) -> Node:
     if ln.type == "a":
         node = Node(f"{'Media' if media else 'Session'} Attribute (a): {ln.value}")
         name, colon, value = ln.value.partition(":")
@@ -535,7 +582,10 @@ def _sdp_line_node(ln: sdplib.SdpLine, media: bool) -> Node:
                 node.add(f"Key Management Data: {len(km.data)} bytes")
                 if km.protocol.lower() == "mikey":
                     try:
-                        node.children.append(mikey_detail(mikeylib.parse(km.data)))
+                        mk = mikey_detail(mikeylib.parse(km.data))
+                        node.children.append(mk)
+                        if tickets is not None and km.data in tickets:
+                            mk.children.append(tickets[km.data])
                     except DissectError as e:
                         node.add(f"[Malformed MIKEY: {e}]")
             except DissectError as e:
@@ -588,17 +638,38 @@ def _sdp_line_node(ln: sdplib.SdpLine, media: bool) -> Node:
     return Node(f"{_SDP_NAMES.get(ln.type, f'Unknown ({ln.type})')}: {ln.value}")
 
 
-def sdp_detail(sd: sdplib.SessionDescription) -> Node:
+def sdp_detail(sd: sdplib.SessionDescription, tickets: Mapping[bytes, Node] | None = None) -> Node:
+    """The SDP tree; ``tickets`` adds, under the MIKEY of an ``a=key-mgmt``, what the keys
+    opened in it (by the key-mgmt data)."""
     root = Node("Session Description Protocol")
     for ln in sd.session:
-        root.children.append(_sdp_line_node(ln, media=False))
+        root.children.append(_sdp_line_node(ln, False, tickets))
     for md in sd.media:
         for ln in md.lines:
-            root.children.append(_sdp_line_node(ln, media=True))
+            root.children.append(_sdp_line_node(ln, True, tickets))
     return root
 
 
 register("sip", Renderer(sip_protocol, sip_info, sip_detail, sip_suffix))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedSip:
+    """A SIP message with the tickets the key file opened in its SDP."""
+
+    rec: SipRecord
+    tickets: Mapping[bytes, Node]
+
+
+register(
+    "sip-keys",
+    Renderer(
+        lambda k: sip_protocol(k.rec),
+        lambda k: sip_info(k.rec),
+        lambda k: sip_detail(k.rec, k.tickets),
+        lambda k: sip_suffix(k.rec),
+    ),
+)
 
 
 def mikey_detail(msg: mikeylib.MikeyMessage) -> Node:
@@ -643,3 +714,293 @@ register(
     "bfcp",
     Renderer(lambda m: "BFCP", bfcplib.column_info, lambda m: rows_node(bfcplib.detail_tree(m))),
 )
+
+
+# --------------------------------------------------------------------------------------------
+# TLS
+
+# The Protocol column's names (tshark's ssl_version_short_names).
+_TLS_SHORT = {0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2"}
+_TLS_SHORT[TLS13] = "TLSv1.3"
+# tshark's labels for the PSK key exchange modes (RFC 8446 4.2.9).
+_PSK_MODE_LABELS = {
+    PSK_KE: "PSK-only key establishment (psk_ke)",
+    PSK_DHE_KE: "PSK with (EC)DHE key establishment (psk_dhe_ke)",
+}
+_APP_PROTOCOL_NAMES = {
+    "msrp": "Message Session Relay Protocol",
+    "bfcp": "Binary Floor Control Protocol",
+}
+PREVIEW = 36  # bytes of an encrypted payload shown before tshark's ellipsis
+
+
+def tls_short(version: int) -> str:
+    return _TLS_SHORT.get(version, f"TLS 0x{version:04x}")
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+def _hexcut(data: bytes) -> str:
+    return data[:PREVIEW].hex() + ("…" if len(data) > PREVIEW else "")
+
+
+@dataclass(slots=True)
+class TlsConnView:
+    """What the whole connection settles for its records' rendering: the negotiated version,
+    whether a key was confirmed, and the alerts it decrypted (by direction and frame)."""
+
+    version: int | None = None
+    decrypted: bool = False
+    alerts: dict[tuple[bool, int], list[tuple[int, int]]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class TlsRecordView:
+    conn: TlsConnView
+    from_client: bool
+    frame: int
+    offset: int  # of the record header in this direction's TCP stream
+    content_type: int
+    version: int
+    length: int
+    label_version: int  # the version tshark names the record layer with
+    encrypted: bool
+    messages: list[tuple[int, bytes]] = field(default_factory=list)  # plaintext handshake
+    first_protected_handshake: bool = False  # TLS <= 1.2: the Finished after CCS
+    alert: tuple[int, int] | None = None  # (level, description) of a plaintext alert
+    preview: bytes = b""
+    plaintext: int | None = None  # bytes of application data it decrypted to
+    app_protocol: str | None = None  # "msrp" / "bfcp" of that data
+
+    @property
+    def tls13_opaque(self) -> bool:
+        return self.encrypted and self.label_version == TLS13
+
+    def decrypted_alert(self) -> tuple[int, int] | None:
+        if self.content_type != CT_ALERT or not self.encrypted:
+            return None
+        found = self.conn.alerts.get((self.from_client, self.frame))
+        return found[0] if found else None
+
+    def names(self) -> list[str]:
+        """The record's part of the Info column."""
+        ct = self.content_type
+        if ct == CT_CHANGE_CIPHER_SPEC:
+            return ["Change Cipher Spec"]
+        if ct == CT_ALERT:
+            a = self.alert if not self.encrypted else self.decrypted_alert()
+            return [_alert_text(a)] if a is not None else ["Encrypted Alert"]
+        if ct == CT_HANDSHAKE and not self.encrypted:
+            return [_title(HANDSHAKE_TYPE.label(t)) for t, _ in self.messages]
+        if ct == CT_HANDSHAKE:
+            if self.conn.decrypted and self.first_protected_handshake:
+                return ["Finished"]
+            return ["Encrypted Handshake Message"]
+        if ct == CT_APPLICATION_DATA:
+            return ["Application Data"]
+        return [_title(CONTENT_TYPE.label(ct))]
+
+    def node(self) -> Node:
+        ct = self.content_type
+        names = self.names()
+        if ct == CT_HANDSHAKE:
+            what = "Multiple Handshake Messages" if len(names) > 1 else "".join(names)
+            title = f"Handshake Protocol: {what}"
+        elif ct == CT_CHANGE_CIPHER_SPEC:
+            title = "Change Cipher Spec Protocol: Change Cipher Spec"
+        elif ct == CT_APPLICATION_DATA:
+            proto = _APP_PROTOCOL_NAMES.get(self.app_protocol or "", "Application Data")
+            title = f"Application Data Protocol: {proto}"
+        else:
+            title = names[0]
+        root = Node(f"{tls_short(self.label_version)} Record Layer: {title}")
+        kind = "Opaque Type" if self.tls13_opaque else "Content Type"
+        root.add(f"{kind}: {_title(CONTENT_TYPE.label(ct))} ({ct})")
+        root.add(f"Version: {VERSION.label(self.version)} (0x{self.version:04x})")
+        root.add(f"Length: {self.length}")
+        if ct == CT_CHANGE_CIPHER_SPEC:
+            root.add("Change Cipher Spec Message")
+        elif ct == CT_ALERT:
+            a = self.alert if not self.encrypted else self.decrypted_alert()
+            if a is None:
+                root.add("Alert Message: Encrypted Alert")
+            else:
+                msg = root.add("Alert Message")
+                msg.add(f"Level: {_title(ALERT_LEVEL.label(a[0]))} ({a[0]})")
+                msg.add(f"Description: {_title(ALERT_DESCRIPTION.label(a[1]))} ({a[1]})")
+        elif ct == CT_HANDSHAKE and not self.encrypted:
+            for t, body in self.messages:
+                root.children.append(_handshake_node(t, body))
+        elif ct == CT_HANDSHAKE:
+            hs = root.add(f"Handshake Protocol: {names[0]}")
+            if names[0] == "Finished":
+                hs.add(f"Handshake Type: Finished ({HT_FINISHED})")
+                hs.add("Length: 12")  # verify_data of every TLS 1.2 suite (RFC 5246 7.4.9)
+                hs.add("Verify Data")
+        elif ct == CT_APPLICATION_DATA:
+            root.add(f"Encrypted Application Data: {_hexcut(self.preview)}")
+            if self.plaintext is not None:
+                root.add(f"[Decrypted TLS ({self.plaintext} bytes)]")
+                app_name = _APP_PROTOCOL_NAMES.get(self.app_protocol or "")
+                if app_name is not None:
+                    root.add(f"[Application Data Protocol: {app_name}]")
+        return root
+
+
+def _alert_text(a: tuple[int, int]) -> str:
+    level, desc = _title(ALERT_LEVEL.label(a[0])), _title(ALERT_DESCRIPTION.label(a[1]))
+    return f"Alert (Level: {level}, Description: {desc})"
+
+
+@dataclass(slots=True)
+class TlsFrame:
+    """The TLS records that end in one frame (one Pdu, as tshark shows one TLS layer)."""
+
+    conn: TlsConnView
+    records: list[TlsRecordView]
+    version: int  # what the Protocol column names once the frame's records were read
+
+
+def tls_protocol(f: TlsFrame) -> str:
+    return tls_short(f.version)
+
+
+def tls_info(f: TlsFrame) -> str:
+    return ", ".join(n for r in f.records for n in r.names())
+
+
+def tls_detail(f: TlsFrame) -> Node:
+    root = Node("Transport Layer Security")
+    for r in f.records:
+        root.children.append(r.node())
+    return root
+
+
+register("tls", Renderer(tls_protocol, tls_info, tls_detail))
+
+
+def _handshake_node(t: int, body: bytes) -> Node:
+    name = _title(HANDSHAKE_TYPE.label(t))
+    node = Node(f"Handshake Protocol: {name}")
+    node.add(f"Handshake Type: {name} ({t})")
+    node.add(f"Length: {len(body)}")
+    try:
+        if t == HT_CLIENT_HELLO:
+            _client_hello_nodes(node, parse_client_hello(body))
+        elif t == HT_SERVER_HELLO:
+            _server_hello_nodes(node, parse_server_hello(body))
+        elif t == HT_CLIENT_KEY_EXCHANGE:
+            _psk_params(node.add("PSK Client Params"), body, "Identity")
+        elif t == HT_SERVER_KEY_EXCHANGE:
+            _psk_params(node.add("PSK Server Params"), body, "Hint")
+        elif t == HT_FINISHED:
+            node.add("Verify Data")
+    except DissectError as e:
+        node.add(f"[Malformed: {e.field or e.layer} at offset {e.offset}: {e.reason}]")
+    return node
+
+
+def _psk_params(node: Node, body: bytes, what: str) -> None:
+    ke = parse_psk_key_exchange(body)
+    node.add(f"{what} Length: {len(ke.identity)}")
+    node.add(f"{what}: {ke.identity.hex()}")
+    node.add(f"[{what} (text): {ke.identity.decode('utf-8', 'replace')}]")
+
+
+def _random_nodes(node: Node, random: bytes) -> None:
+    rnd = node.add(f"Random: {random.hex()}")
+    rnd.add(f"Random Bytes: {random[4:].hex()}")
+
+
+def _suite_text(code: int) -> str:
+    return f"{CIPHER_SUITE.label(code)} (0x{code:04x})"
+
+
+def _client_hello_nodes(node: Node, ch: ClientHello) -> None:
+    node.add(f"Version: {VERSION.label(ch.legacy_version)} (0x{ch.legacy_version:04x})")
+    _random_nodes(node, ch.random)
+    node.add(f"Session ID Length: {len(ch.session_id)}")
+    if ch.session_id:
+        node.add(f"Session ID: {ch.session_id.hex()}")
+    node.add(f"Cipher Suites Length: {2 * len(ch.cipher_suites)}")
+    suites = node.add(f"Cipher Suites ({len(ch.cipher_suites)} suites)")
+    for s in ch.cipher_suites:
+        suites.add(f"Cipher Suite: {_suite_text(s)}")
+    node.add(f"Compression Methods Length: {len(ch.compression_methods)}")
+    n = len(ch.compression_methods)
+    comp = node.add(f"Compression Methods ({n} method{'s' if n != 1 else ''})")
+    for c in ch.compression_methods:
+        comp.add(f"Compression Method: {'null' if c == 0 else 'Unknown'} ({c})")
+    _extension_nodes(node, ch.extensions, client=True)
+
+
+def _server_hello_nodes(node: Node, sh: ServerHello) -> None:
+    node.add(f"Version: {VERSION.label(sh.legacy_version)} (0x{sh.legacy_version:04x})")
+    _random_nodes(node, sh.random)
+    node.add(f"Session ID Length: {len(sh.session_id)}")
+    if sh.session_id:
+        node.add(f"Session ID: {sh.session_id.hex()}")
+    node.add(f"Cipher Suite: {_suite_text(sh.cipher_suite)}")
+    c = sh.compression_method
+    node.add(f"Compression Method: {'null' if c == 0 else 'Unknown'} ({c})")
+    _extension_nodes(node, sh.extensions, client=False)
+
+
+def _extension_nodes(node: Node, exts: tuple[Extension, ...] | None, client: bool) -> None:
+    if exts is None:
+        return
+    node.add(f"Extensions Length: {sum(4 + len(e.data) for e in exts)}")
+    for e in exts:
+        name = EXTENSION_TYPE.label(e.ext_type)
+        x = node.add(f"Extension: {name} (len={len(e.data)})")
+        x.add(f"Type: {name} ({e.ext_type})")
+        x.add(f"Length: {len(e.data)}")
+        try:
+            _extension_body(x, e, client)
+        except DissectError as err:
+            x.add(f"[Malformed: {err.field or err.layer}: {err.reason}]")
+
+
+def _extension_body(x: Node, e: Extension, client: bool) -> None:
+    t, data = e.ext_type, e.data
+    if t == EXT_SESSION_TICKET:
+        x.add(f"Data ({len(data)} bytes)")
+    elif t == EXT_SUPPORTED_VERSIONS:
+        if client:
+            versions = parse_u16_list(data, "supported_versions", len_bytes=1)
+            x.add(f"Supported Versions length: {2 * len(versions)}")
+        else:
+            versions = (int.from_bytes(data[:2], "big"),)
+        for v in versions:
+            x.add(f"Supported Version: {VERSION.label(v)} (0x{v:04x})")
+    elif t == EXT_PSK_KEY_EXCHANGE_MODES:
+        modes = parse_psk_modes(data)
+        x.add(f"PSK Key Exchange Modes Length: {len(modes)}")
+        for m in modes:
+            x.add(f"PSK Key Exchange Mode: {_PSK_MODE_LABELS.get(m, 'Unknown')} ({m})")
+    elif t == EXT_PRE_SHARED_KEY:
+        psk = x.add("Pre-Shared Key extension")
+        if not client:
+            psk.add(f"Selected Identity: {int.from_bytes(data[:2], 'big')}")
+            return
+        offered = parse_offered_psks(data)
+        psk.add(f"Identities Length: {sum(6 + len(i.identity) for i in offered.identities)}")
+        for i in offered.identities:
+            ident = psk.add(f"PSK Identity (length: {len(i.identity)})")
+            ident.add(f"Identity Length: {len(i.identity)}")
+            ident.add(f"Identity: {i.identity.hex()}")
+            ident.add(f"[Identity (text): {i.identity.decode('utf-8', 'replace')}]")
+            ident.add(f"Obfuscated Ticket Age: {i.obfuscated_ticket_age}")
+        psk.add(f"PSK Binders length: {sum(1 + len(b) for b in offered.binders)}")
+        binders = psk.add("PSK Binders")
+        for b in offered.binders:
+            binders.add(f"[Binder ({len(b)} bytes): {b.hex()}]")
+    elif t == EXT_SUPPORTED_GROUPS:
+        groups = parse_u16_list(data, "supported_groups")
+        x.add(f"Supported Groups List Length: {2 * len(groups)}")
+        g = x.add(f"Supported Groups ({len(groups)} groups)")
+        for v in groups:
+            label = NAMED_GROUP.label(v) if v in NAMED_GROUP else "Unknown"
+            g.add(f"Supported Group: {label} (0x{v:04x})")

@@ -1,23 +1,72 @@
-"""``mikeyshark dissect CAPTURE [-V] [--json]``: a Wireshark-like packet list and detail view.
+"""``mikeyshark dissect CAPTURE [--keys FILE] [--psk HEX[:ID]] [-V] [--json]``: a
+Wireshark-like packet list and detail view.
 
 Frames are read, decoded and printed in order. A frame is held back only while a TCP stream
-still buffers bytes from it (a SIP message split over segments is shown in the frame that
-completes it, like tshark), so memory stays bounded by what the streams hold.
+still buffers bytes from it (a SIP message or TLS record split over segments is shown in the
+frame that completes it, like tshark) or while a TLS connection waits for a key to be
+confirmed (bounded per connection and in all), so memory stays bounded.
+
+TLS is recognised by its record header on any TCP connection, MSRP and BFCP by their first
+bytes. With keys, the TEK candidates of every MIKEY exchange seen in the SDP so far (plus
+``[[tek]]`` and ``--psk``) are offered to every TLS connection: the decoder's oracle
+(Finished, binder, AEAD tag) picks the right one, so no address binding is needed here
+(``analyzer.correlate`` binds connections to m-lines for the analyze report after the whole
+capture; this view must decide as it streams).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import os
 import sys
 from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TextIO
 
-from analyzer.calls import SipFlowHandler, SipRecord
+from analyzer import media as medialib
+from analyzer.calls import MediaSession, SipFlowHandler, SipRecord, TcpConn
 from analyzer.capture import CaptureReader
+from analyzer.correlate import key_status
+from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder
 from analyzer.flows import FlowTable
-from analyzer.model import Endpoint, Frame, Problem
-from analyzer.view import FrameDecoder, FrameView, Pdu
+from analyzer.keys import KeyFile, KeyFileError, Resolution, resolve_exchange
+from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
+from analyzer.report.model import TreeNode, fingerprint
+from analyzer.view import (
+    PREVIEW,
+    FrameDecoder,
+    FrameView,
+    KeyedSip,
+    Node,
+    Pdu,
+    TlsConnView,
+    TlsFrame,
+    TlsRecordView,
+)
+from dissectors import bfcp as bfcplib
+from dissectors import mikey as mikeylib
+from dissectors import msrp as msrplib
+from dissectors import sdp as sdplib
+from dissectors.errors import DissectError
+from dissectors.tls.constants import (
+    CT_ALERT,
+    CT_APPLICATION_DATA,
+    CT_CHANGE_CIPHER_SPEC,
+    CT_HANDSHAKE,
+    EXT_SUPPORTED_VERSIONS,
+    HT_SERVER_HELLO,
+    TLS13,
+)
+from dissectors.tls.records import (
+    RECORD_HEADER_LEN,
+    HandshakeBuffer,
+    Record,
+    parse_record,
+    parse_server_hello,
+    plausible_header,
+)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -35,6 +84,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("-V", dest="verbose", action="store_true", help="show the packet details")
     p.add_argument(
         "--json", action="store_true", help="one JSON object per frame and line (JSON Lines)"
+    )
+    p.add_argument("--keys", metavar="FILE", help="key file (TOML): KMS, user PSKs, TEKs")
+    p.add_argument(
+        "--psk",
+        metavar="HEX[:IDENTITY]",
+        action="append",
+        default=[],
+        help="a TLS PSK to try on every TLS connection (repeatable)",
+    )
+    p.add_argument(
+        "--reveal-keys", action="store_true", help="print keys in full instead of fingerprints"
     )
     p.set_defaults(func=run)
 
@@ -61,27 +121,58 @@ class _Handler(SipFlowHandler):
     """The SIP handler, noting which frame completed a datagram: a reassembled IP fragment
     then shows as UDP, like tshark's last fragment."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, apps: AppDecoder) -> None:
         super().__init__(file=file)
+        self.apps = apps
         self.datagrams: list[tuple[int, Endpoint, Endpoint, int]] = []
 
     def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
         self.datagrams.append((frame.number, src, dst, len(payload)))
         super().on_udp(frame, src, dst, payload)
 
+    def on_tcp_open(self, conn: TcpConn) -> None:
+        super().on_tcp_open(conn)
+        self.apps.on_tcp_close(conn)  # a reused object id is a new connection
+
+    def on_tcp_data(self, conn: TcpConn, from_client: bool, chunk: StreamChunk) -> None:
+        super().on_tcp_data(conn, from_client, chunk)
+        self.apps.on_tcp_data(conn, from_client, chunk)
+
+    def on_tcp_close(self, conn: TcpConn) -> None:
+        super().on_tcp_close(conn)
+        self.apps.on_tcp_close(conn)
+
 
 class _Dissector:
-    """Feeds frames through the flow table and SIP handler and releases finished rows."""
+    """Feeds frames through the flow table and the SIP and TLS/MSRP/BFCP handlers and
+    releases finished rows."""
 
-    def __init__(self, reader: CaptureReader, printer: _Printer) -> None:
+    def __init__(
+        self,
+        reader: CaptureReader,
+        printer: _Printer,
+        keys: KeyFile | None = None,
+        psks: Sequence[PskCandidate] = (),
+        reveal: bool = False,
+    ) -> None:
         self.reader = reader
         self.printer = printer
+        self.keys = keys
+        self.reveal = reveal
         self.decoder = FrameDecoder()
-        self.sip = _Handler(reader.name)
+        self.apps = AppDecoder(reader.name, keys is not None or bool(psks))
+        self.sip = _Handler(reader.name, self.apps)
         self.table = FlowTable(self.sip, file=reader.name)
         self.pending: OrderedDict[int, FrameView] = OrderedDict()
         self._records = 0
-        self._reported = [0, 0]  # problems already printed, per source
+        self._reported = [0, 0, 0]  # problems already printed, per source
+        self._resolved: dict[int, tuple[MediaSession, bool]] = {}  # id -> (session, answered)
+        direct = list(psks)
+        if keys is not None:
+            direct += [
+                PskCandidate(t.key, t.identity or "[[tek]] of the key file") for t in keys.tek
+            ]
+        self.apps.add_candidates(direct)
 
     def run(self) -> None:
         for n, frame in enumerate(self.reader, 1):
@@ -92,6 +183,7 @@ class _Dissector:
                 self._release(final=False)
         self.table.finish()
         self.sip.finish()
+        self.apps.finish()
         self._attach()
         self._release(final=True)
 
@@ -102,10 +194,47 @@ class _Dissector:
                 v.protocol, v.info = "UDP", f"{src.port} → {dst.port} Len={n}"
         self.sip.datagrams.clear()
         recs = self.sip.tracker.records
-        for rec in recs[self._records :]:
-            self._place(rec)
-        self._records = len(recs)
+        if len(recs) > self._records:
+            for rec in recs[self._records :]:
+                self._place(rec)
+            self._records = len(recs)
+            if self.keys is not None:
+                self._resolve_sessions()
+        for num, pdu in self.apps.attach:
+            v = self.pending.get(num)
+            if v is None:
+                self._problem(Problem(pdu.kind, "message completed late", num, self.reader.name))
+            else:
+                v.pdus.append(pdu)
+        self.apps.attach.clear()
+        for num, end, key, bare in self.apps.segments:
+            seg = self.pending.get(num)
+            if seg is not None and seg.conn == key and seg.has_payload:
+                seg.segment_of = end
+                seg.segment_bare = bare
+        self.apps.segments.clear()
         self._report()
+
+    def _resolve_sessions(self) -> None:
+        """TEK candidates of every MIKEY exchange (offer alone, then with its answer)."""
+        assert self.keys is not None
+        for ms in self.sip.tracker.media_sessions:
+            answered = ms.answer_key_mgmt is not None
+            seen = self._resolved.get(id(ms))
+            if seen is not None and seen[0] is ms and (seen[1] or not answered):
+                continue
+            self._resolved[id(ms)] = (ms, answered)
+            if ms.offer_key_mgmt is None:
+                continue
+            try:
+                res = resolve_exchange(
+                    ms.offer_key_mgmt, ms.answer_key_mgmt, self.keys, ms.offer.ts_ns
+                )
+            except DissectError:
+                continue  # the SDP stage already reported the malformed key-mgmt
+            self.apps.add_candidates(
+                [PskCandidate(c.key, c.derivation) for c in res.tek_candidates]
+            )
 
     def _place(self, rec: SipRecord) -> None:
         v = self.pending.get(rec.frame)
@@ -117,7 +246,10 @@ class _Dissector:
                 )
             )
             return
-        v.pdus.append(Pdu("sip", rec))
+        if self.keys is not None and rec.sdp is not None:
+            v.pdus.append(Pdu("sip-keys", KeyedSip(rec, self._tickets(rec))))
+        else:
+            v.pdus.append(Pdu("sip", rec))
         v.problems.extend(rec.problems)
         if rec.first_frame != rec.frame:
             key = (rec.src.ip, rec.src.port, rec.dst.ip, rec.dst.port)
@@ -126,13 +258,35 @@ class _Dissector:
                 if seg is not None and seg.conn == key and seg.has_payload:
                     seg.segment_of = rec.frame
 
+    def _tickets(self, rec: SipRecord) -> dict[bytes, Node]:
+        """The opened ticket of every MIKEY message with a ticket in the SDP, by its data."""
+        assert self.keys is not None and rec.sdp is not None
+        out: dict[bytes, Node] = {}
+        lines = [*rec.sdp.session, *(ln for md in rec.sdp.media for ln in md.lines)]
+        for ln in lines:
+            name, _, value = ln.value.partition(":")
+            if ln.type != "a" or name.lower() != "key-mgmt":
+                continue
+            try:
+                km = sdplib.KeyMgmt.parse(value)
+                if km.protocol.lower() != "mikey" or km.data in out:
+                    continue
+                if not mikeylib.parse(km.data).is_ticket_message():
+                    continue
+                res = resolve_exchange(km.data, None, self.keys, rec.ts_ns)
+            except DissectError:
+                continue  # reported with the SDP
+            out[km.data] = _ticket_node(res, self.keys, self.reveal)
+        return out
+
     def _release(self, final: bool) -> None:
         if final:
             limit = None
         else:
-            limit = self.sip.oldest_pending_frame()
             if self.table.buffered_bytes:
                 return
+            held = [self.sip.oldest_pending_frame(), self.apps.oldest_held_frame()]
+            limit = min((h for h in held if h is not None), default=None)
         while self.pending:
             num = next(iter(self.pending))
             if limit is not None and num >= limit:
@@ -140,7 +294,7 @@ class _Dissector:
             self.printer.frame(self.pending.pop(num))
 
     def _report(self) -> None:
-        sources = (self.reader.problems, self.sip.problems)
+        sources = (self.reader.problems, self.sip.problems, self.apps.problems)
         for i, src in enumerate(sources):
             for p in src[self._reported[i] :]:
                 self._problem(p)
@@ -151,13 +305,469 @@ class _Dissector:
         print(f"mikeyshark: {p}", file=sys.stderr)
 
 
+def _ticket_node(res: Resolution, keys: KeyFile, reveal: bool) -> Node:
+    """The opened ticket (validity, identities, key fingerprints) and the TEK candidates."""
+    ks = key_status(res, keys, reveal)
+    if ks.ticket_tree is None:
+        return Node(f"[Ticket not opened: {ks.ticket_error or 'no key in the key file opens it'}]")
+    node = _tree(ks.ticket_tree)
+    if res.valid_at is not None:
+        node.add(f"[Valid at the time of the message: {res.valid_at}]")
+    for c in res.tek_candidates:
+        shown = c.key.hex() if reveal else f"sha256:{fingerprint(c.key)} ({len(c.key)} bytes)"
+        node.add(f"TEK candidate (cs {c.cs_id}, {c.derivation}): {shown}")
+    return node
+
+
+def _tree(t: TreeNode) -> Node:
+    n = Node(f"{t.label}: {t.value}" if t.value else t.label)
+    n.children = [_tree(c) for c in t.children]
+    return n
+
+
+# --------------------------------------------------------------------------------------------
+# TLS, MSRP and BFCP on TCP connections
+
+MAX_HELD_CONN = 1 << 20  # bytes of one unconfirmed TLS connection kept to retry new keys
+MAX_HELD_TOTAL = 16 << 20  # the same for all connections of the capture
+
+
+class _MediaDir:
+    """One direction of plaintext MSRP/BFCP: the framer and which frame carried which
+    stream offset (forgotten as the framer moves on, so bounded by the framer's buffer)."""
+
+    def __init__(self, protocol: str) -> None:
+        self.protocol = protocol
+        self.framer: msrplib.MsrpFramer | bfcplib.BfcpFramer = (
+            msrplib.MsrpFramer() if protocol == "msrp" else bfcplib.BfcpFramer()
+        )
+        self.starts: list[int] = []
+        self.frames: list[int] = []
+        self.expected = 0
+
+    def frame_at(self, offset: int) -> int:
+        i = max(bisect.bisect_right(self.starts, offset) - 1, 0)
+        return self.frames[i]
+
+    def feed(self, offset: int, frame: int, data: bytes) -> list[tuple[int, int, object]]:
+        """(first frame, last frame, message or framing error) of what ``data`` completed."""
+        gap = offset - self.expected
+        if gap < 0:
+            data = data[-gap:]
+            offset, gap = self.expected, 0
+        if not data:
+            return []
+        self.starts.append(offset)
+        self.frames.append(frame)
+        self.expected = offset + len(data)
+        return self._located(self.framer.feed(data, gap))
+
+    def close(self) -> list[tuple[int, int, object]]:
+        return self._located(self.framer.close()) if self.starts else []
+
+    def _located(self, framed: Sequence[object]) -> list[tuple[int, int, object]]:
+        out: list[tuple[int, int, object]] = []
+        for f in framed:
+            start, end = f.start, f.end  # type: ignore[attr-defined]
+            out.append((self.frame_at(start), self.frame_at(max(end - 1, start)), f))
+        i = bisect.bisect_right(self.starts, self.framer.oldest) - 1
+        if i > 0:
+            del self.starts[:i]
+            del self.frames[:i]
+        return out
+
+    def oldest_frame(self) -> int | None:
+        return self.frame_at(self.framer.oldest) if self.framer.buffered and self.starts else None
+
+
+@dataclass(slots=True)
+class _RecDir:
+    """One direction of a TLS connection as the list shows it: records split from the
+    stream (bounded by one record), the handshake joined across records."""
+
+    buf: bytearray = field(default_factory=bytearray)
+    base: int = 0  # stream offset of buf[0]
+    frames: list[int] = field(default_factory=list)  # frames holding bytes of buf
+    hs: HandshakeBuffer = field(default_factory=HandshakeBuffer)
+    encrypted: bool = False
+    protected_handshakes: int = 0
+    lost: bool = False
+
+
+class _Conn:
+    def __init__(self, conn: TcpConn, kind: str) -> None:
+        self.client, self.server = conn.client, conn.server
+        self.key = (conn.client.ip, conn.client.port, conn.server.ip, conn.server.port)
+        self.kind = kind  # "tls" | "msrp" | "bfcp"
+        self.view = TlsConnView()
+        self.dirs = {True: _RecDir(), False: _RecDir()}
+        self.media: dict[bool, _MediaDir] = {}
+        self.decoder: TlsConnectionDecoder | None = None
+        self.tried = 0  # candidates the current decoder has
+        self.alerts_seen = 0
+        self.held: list[tuple[bool, StreamChunk]] | None = []  # None: no longer kept
+        self.held_bytes = 0
+        self.awaiting: dict[tuple[bool, int], TlsRecordView] = {}  # encrypted app data
+        self.first_frame: int | None = None
+        self.closed = False
+
+    @property
+    def confirmed(self) -> bool:
+        return self.decoder is not None and self.decoder.info.psk is not None
+
+
+class AppDecoder:
+    """Finds TLS, MSRP and BFCP on TCP connections (by their first bytes, any port), splits
+    TLS records for the list, decrypts with the PSK candidates it is given and frames the
+    MSRP/BFCP inside. Results are (frame, Pdu) pairs to attach and located problems."""
+
+    def __init__(self, file: str, candidates_wanted: bool) -> None:
+        self.file = file
+        self.keys_wanted = candidates_wanted
+        self.candidates: list[PskCandidate] = []
+        self._known: set[bytes] = set()
+        self.conns: dict[int, _Conn] = {}
+        self.attach: list[tuple[int, Pdu]] = []
+        self.segments: list[tuple[int, int, tuple[str, int, str, int], bool]] = []
+        self.problems: list[Problem] = []
+        self.held_total = 0
+
+    # ---------------------------------------------------------------- keys
+
+    def add_candidates(self, cands: Sequence[PskCandidate]) -> None:
+        new = [c for c in cands if c.key not in self._known]
+        if not new:
+            return
+        self._known.update(c.key for c in new)
+        self.candidates.extend(new)
+        for c in self.conns.values():
+            if c.kind == "tls" and not c.confirmed and c.held is not None:
+                self._replay(c)
+
+    def _replay(self, c: _Conn) -> None:
+        c.decoder = TlsConnectionDecoder(self.candidates)
+        c.tried = len(self.candidates)
+        c.alerts_seen = 0
+        for from_client, chunk in c.held or []:
+            self._decrypted(c, c.decoder.feed(from_client, chunk))
+        self._settle(c)
+
+    # ---------------------------------------------------------------- flow events
+
+    def on_tcp_data(self, conn: TcpConn, from_client: bool, chunk: StreamChunk) -> None:
+        c = self.conns.get(id(conn))
+        if c is None:
+            if not chunk.data:
+                return
+            kind = _classify(chunk.data)
+            if kind is None:
+                self.conns[id(conn)] = _Conn(conn, "")  # neither: SIP, HTTP, ...
+                return
+            c = self.conns[id(conn)] = _Conn(conn, kind)
+            c.first_frame = chunk.frame
+        if not c.kind:
+            return
+        if c.kind != "tls":
+            self._media(c, from_client, chunk.offset, chunk.frame, chunk.data)
+            return
+        self._records(c, from_client, chunk)
+        if self.keys_wanted:
+            if c.decoder is None:
+                c.decoder = TlsConnectionDecoder(self.candidates)
+                c.tried = len(self.candidates)
+            if c.held is not None:
+                c.held.append((from_client, chunk))
+                c.held_bytes += len(chunk.data)
+                self.held_total += len(chunk.data)
+            self._decrypted(c, c.decoder.feed(from_client, chunk))
+            self._settle(c)
+
+    def on_tcp_close(self, conn: TcpConn) -> None:
+        c = self.conns.pop(id(conn), None)
+        if c is not None:
+            self._close(c)
+
+    def finish(self) -> None:
+        for c in list(self.conns.values()):
+            self._close(c)
+        self.conns.clear()
+
+    def oldest_held_frame(self) -> int | None:
+        """The first frame whose rows may still change (an incomplete record or message,
+        a connection still waiting for its key)."""
+        found: list[int] = []
+        for c in self.conns.values():
+            if c.held and not c.confirmed:
+                found.append(c.held[0][1].frame)
+            for d in c.dirs.values():
+                if d.frames:
+                    found.append(d.frames[0])
+            for m in c.media.values():
+                f = m.oldest_frame()
+                if f is not None:
+                    found.append(f)
+        return min(found) if found else None
+
+    # ---------------------------------------------------------------- TLS records
+
+    def _records(self, c: _Conn, from_client: bool, chunk: StreamChunk) -> None:
+        d = self.dirs_of(c, from_client)
+        if chunk.gap:
+            d.buf.clear()
+            d.frames.clear()
+            d.lost = True
+        if not d.buf:
+            d.base = chunk.offset
+        d.buf += chunk.data
+        if chunk.data:
+            d.frames.append(chunk.frame)
+        records: list[TlsRecordView] = []
+        while d.buf:
+            if d.lost:
+                p = next((i for i in range(len(d.buf)) if plausible_header(d.buf, i)), None)
+                if p is None:
+                    keep = RECORD_HEADER_LEN - 1
+                    d.base += max(len(d.buf) - keep, 0)
+                    del d.buf[: max(len(d.buf) - keep, 0)]
+                    break
+                del d.buf[:p]
+                d.base += p
+                d.lost = False
+            try:
+                got = parse_record(d.buf)
+            except DissectError as e:
+                self._problem("tls", f"{e.reason}; resynchronising", chunk.frame, e.field)
+                d.lost = True
+                continue
+            if got is None:
+                break
+            rec, end = got
+            records.append(self._record(c, d, from_client, rec, d.base, chunk.frame))
+            del d.buf[:end]
+            d.base += end
+            for f in d.frames:
+                if f != chunk.frame:
+                    self.segments.append((f, chunk.frame, _key(c, from_client), True))
+            d.frames = [chunk.frame] if d.buf else []
+        if records:
+            version = c.view.version if c.view.version is not None else records[-1].version
+            self.attach.append((chunk.frame, Pdu("tls", TlsFrame(c.view, records, version))))
+
+    def dirs_of(self, c: _Conn, from_client: bool) -> _RecDir:
+        return c.dirs[from_client]
+
+    def _record(
+        self, c: _Conn, d: _RecDir, from_client: bool, rec: Record, offset: int, frame: int
+    ) -> TlsRecordView:
+        v = c.view
+        label = v.version if v.version is not None else rec.version
+        r = TlsRecordView(
+            v,
+            from_client,
+            frame,
+            offset,
+            rec.content_type,
+            rec.version,
+            len(rec.fragment),
+            label,
+            encrypted=d.encrypted,
+        )
+        ct = rec.content_type
+        if ct == CT_CHANGE_CIPHER_SPEC:
+            if v.version != TLS13:
+                d.encrypted = True
+        elif ct == CT_APPLICATION_DATA:
+            r.encrypted = True
+            r.preview = rec.fragment[: PREVIEW + 1]
+            c.awaiting[(from_client, offset)] = r
+            if len(c.awaiting) > 4096:  # never decrypted: forget the oldest
+                del c.awaiting[next(iter(c.awaiting))]
+        elif ct == CT_ALERT and not d.encrypted and len(rec.fragment) == 2:
+            r.alert = (rec.fragment[0], rec.fragment[1])
+        elif ct == CT_ALERT:
+            r.encrypted = True
+        elif ct == CT_HANDSHAKE and d.encrypted:
+            d.protected_handshakes += 1
+            r.first_protected_handshake = d.protected_handshakes == 1
+        elif ct == CT_HANDSHAKE:
+            for msg in d.hs.add(rec.fragment):
+                r.messages.append((msg[0], msg[4:]))
+                if msg[0] == HT_SERVER_HELLO:
+                    self._server_hello(c, msg[4:], frame)
+        return r
+
+    def _server_hello(self, c: _Conn, body: bytes, frame: int) -> None:
+        try:
+            sh = parse_server_hello(body)
+        except DissectError as e:
+            self._problem("tls", e.reason, frame, e.field)
+            return
+        sv = sh.ext(EXT_SUPPORTED_VERSIONS)
+        c.view.version = int.from_bytes(sv[:2], "big") if sv else sh.legacy_version
+        if c.view.version == TLS13:
+            for d in c.dirs.values():
+                d.encrypted = True  # everything after the ServerHello is protected (RFC 8446 5)
+
+    # ---------------------------------------------------------------- decryption
+
+    def _decrypted(self, c: _Conn, items: list[AppData]) -> None:
+        for a in items:
+            r = c.awaiting.pop((a.from_client, a.record_offset), None)
+            m = c.media.get(a.from_client)
+            if m is None:
+                proto = medialib.sniff(a.data)
+                if proto is None:
+                    if r is not None:
+                        r.plaintext = len(a.data)
+                    continue
+                m = c.media[a.from_client] = _MediaDir(proto)
+            if r is not None:
+                r.plaintext = len(a.data)
+                r.app_protocol = m.protocol
+            self._media(c, a.from_client, a.stream_offset, a.frame, a.data, decrypted=True)
+
+    def _settle(self, c: _Conn) -> None:
+        dec = c.decoder
+        if dec is None:
+            return
+        for a in dec.info.alerts[c.alerts_seen :]:
+            if a.encrypted:
+                c.view.alerts.setdefault((a.from_client, a.frame), []).append(
+                    (a.level, a.description)
+                )
+        c.alerts_seen = len(dec.info.alerts)
+        if dec.info.psk is not None:
+            c.view.decrypted = bool(dec.info.decryptable) or dec.info.records_ok > 0
+            self._release_held(c)
+        elif c.held is not None and (
+            c.held_bytes > MAX_HELD_CONN or self.held_total > MAX_HELD_TOTAL
+        ):
+            self._problem(
+                "tls",
+                f"{c.client} -> {c.server}: more than {c.held_bytes} bytes before a key was "
+                "confirmed; later keys are not tried on it",
+                c.first_frame,
+                severity=Severity.WARNING,
+            )
+            self._release_held(c)
+
+    def _release_held(self, c: _Conn) -> None:
+        if c.held is not None:
+            self.held_total -= c.held_bytes
+            c.held, c.held_bytes = None, 0
+
+    # ---------------------------------------------------------------- MSRP / BFCP
+
+    def _media(
+        self,
+        c: _Conn,
+        from_client: bool,
+        offset: int,
+        frame: int,
+        data: bytes,
+        decrypted: bool = False,
+    ) -> None:
+        m = c.media.get(from_client)
+        if m is None:
+            proto = c.kind if c.kind in ("msrp", "bfcp") else medialib.sniff(data)
+            if proto is None:
+                return
+            m = c.media[from_client] = _MediaDir(proto)
+        self._framed(c, from_client, m, m.feed(offset, frame, data), decrypted)
+
+    def _framed(
+        self,
+        c: _Conn,
+        from_client: bool,
+        m: _MediaDir,
+        located: list[tuple[int, int, object]],
+        decrypted: bool,
+    ) -> None:
+        for first, last, f in located:
+            if isinstance(f, msrplib.FramingError | bfcplib.FramingError):
+                src, dst = (c.client, c.server) if from_client else (c.server, c.client)
+                e = f.error
+                self._problem(m.protocol, f"{src} -> {dst}: {e.reason}", first, e.field, e.offset)
+                continue
+            self.attach.append((last, Pdu(m.protocol, f.message)))  # type: ignore[attr-defined]
+            if not decrypted:
+                for num in range(first, last):
+                    self.segments.append((num, last, _key(c, from_client), False))
+
+    # ---------------------------------------------------------------- end
+
+    def _close(self, c: _Conn) -> None:
+        if c.closed:
+            return
+        c.closed = True
+        for from_client, m in c.media.items():
+            self._framed(c, from_client, m, m.close(), c.kind == "tls")
+        dec = c.decoder
+        if c.kind == "tls" and dec is not None:
+            info = dec.finish()
+            if info.psk is None and self.candidates and info.version is not None:
+                why = info.undecryptable_reason or "no candidate key matched"
+                self._problem(
+                    "tls",
+                    f"{c.client} -> {c.server}: the key could not be confirmed "
+                    f"({c.tried} candidate keys tried: {why})",
+                    c.first_frame,
+                )
+            for p in info.problems:
+                if p.severity is Severity.ERROR:
+                    self._problem(p.layer, p.reason, p.frame, p.field, p.offset)
+        self._release_held(c)
+        c.dirs.clear()
+        c.media.clear()
+        c.awaiting.clear()
+
+    def _problem(
+        self,
+        layer: str,
+        reason: str,
+        frame: int | None,
+        fld: str | None = None,
+        offset: int | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        self.problems.append(Problem(layer, reason, frame, self.file, fld, offset, severity))
+
+
+def _key(c: _Conn, from_client: bool) -> tuple[str, int, str, int]:
+    if from_client:
+        return c.key
+    return (c.key[2], c.key[3], c.key[0], c.key[1])
+
+
+def _classify(first: bytes) -> str | None:
+    """ "tls", "msrp" or "bfcp" from a connection's first bytes (any port, like the heuristic
+    dissectors); None for anything else."""
+    if plausible_header(first) or (len(first) < RECORD_HEADER_LEN and first[:1] == b"\x16"):
+        return "tls"
+    return medialib.sniff(first)
+
+
 def run(args: argparse.Namespace) -> int:
     """0 when the capture was read (damage inside it is reported on stderr, not fatal);
     2 when it could not be opened or is not a capture at all."""
     printer = _Printer(sys.stdout, args.verbose, args.json)
+    keys: KeyFile | None = None
+    psks: list[PskCandidate] = []
+    try:
+        if args.keys is not None:
+            keys = KeyFile.load(args.keys)
+        for text in args.psk:
+            hexkey, _, ident = text.partition(":")
+            psks.append(PskCandidate(bytes.fromhex(hexkey), ident or "--psk"))
+    except (KeyFileError, OSError) as e:
+        print(f"mikeyshark: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as e:
+        print(f"mikeyshark: --psk: not hex: {e}", file=sys.stderr)
+        return EXIT_USAGE
     reader = CaptureReader(args.capture)
     try:
-        _Dissector(reader, printer).run()
+        _Dissector(reader, printer, keys, psks, args.reveal_keys).run()
         sys.stdout.flush()
     except BrokenPipeError:
         return _broken_pipe()
