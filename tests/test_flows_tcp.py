@@ -10,6 +10,7 @@ import itertools
 import random
 import socket
 import struct
+import tracemalloc
 from dataclasses import dataclass, field
 
 from hypothesis import given, settings
@@ -18,7 +19,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from analyzer.flows import FlowTable, TcpConnection
+from analyzer.flows import FlowTable, NullHandler, TcpConnection
 from analyzer.model import Endpoint, Frame, Problem, StreamChunk
 
 C = ("10.0.0.1", 40000)
@@ -625,3 +626,54 @@ def test_jumps_holes_and_late_fins_keep_stream_invariants(
     assert table.memory_bytes == 0
     conn = rec.opened[0]
     assert conn.c2s.bytes == sum(len(c.data) for i, fc, c in rec.chunks if fc and i == 0)
+
+
+def test_memory_stays_flat_over_many_short_connections() -> None:
+    rec = NullCounter()
+    table = FlowTable(rec, linger=0.5)
+    n = 0
+
+    def conversation(i: int) -> None:
+        nonlocal n
+        cl = (f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 1024 + i % 60000)
+        for raw in (
+            _raw_seg(cl, S, 10, 0, 0x02, b""),
+            _raw_seg(S, cl, 20, 11, 0x12, b""),
+            _raw_seg(cl, S, 11, 21, 0x18, b"q" * 500),
+            _raw_seg(S, cl, 21, 511, 0x18, b"r" * 700),
+            _raw_seg(cl, S, 511, 721, 0x11, b""),
+            _raw_seg(S, cl, 721, 512, 0x11, b""),
+            _raw_seg(cl, S, 512, 722, 0x10, b""),
+        ):
+            n += 1
+            table.feed(Frame(n, n * 1_000_000, 1, raw, len(raw)))  # 1 ms apart
+
+    tracemalloc.start()
+    try:
+        for i in range(600):
+            conversation(i)
+        after_600 = tracemalloc.get_traced_memory()[0]
+        for i in range(600, 3600):
+            conversation(i)
+        after_3600 = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert rec.closed == 3600 and rec.bytes == 3600 * 1200
+    # closed ones linger up to linger + the 1 s sweep interval: about 215 of them at 7 ms each
+    assert table.open_connections == 0 and table.tracked_connections < 300
+    # six times the traffic, about the same memory: nothing is kept per closed connection
+    assert after_3600 - after_600 < 100_000
+
+
+class NullCounter(NullHandler):
+    """Counts, keeps nothing: the handler must not be what holds memory in this test."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+        self.bytes = 0
+
+    def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
+        self.bytes += len(chunk.data)
+
+    def on_tcp_close(self, conn: TcpConnection) -> None:
+        self.closed += 1
