@@ -5,6 +5,7 @@ a little IPv6 and ARP, SIP dialogs over UDP) into bench/out/, assembled with str
 writing a million frames takes seconds. Then, each in its own child process so that peak
 memory is measured per run:
 
+- ``read``: CaptureReader alone;
 - ``flows``: CaptureReader + FlowTable with a handler that does nothing;
 - ``sip``: the same with ``analyzer.calls.SipFlowHandler`` when that module offers it;
 - ``tshark -n -r FILE -Y sip`` (a display filter makes tshark dissect every frame).
@@ -281,6 +282,13 @@ def _measure(mode: str, path: str) -> None:
     from analyzer.capture import CaptureReader
     from analyzer.flows import FlowTable, NullHandler
 
+    if mode == "read":
+        t = time.perf_counter()
+        reader = CaptureReader(path)
+        nbytes = sum(len(f.data) for f in reader)
+        dt = time.perf_counter() - t
+        print(f"frames={reader.frames_read} seconds={dt:.3f} bytes={nbytes}")
+        return
     finish = None
     handler: object = NullHandler()
     if mode == "sip":
@@ -339,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--regenerate", action="store_true", help="write the capture even if present")
     ap.add_argument("--format", choices=["pcap", "pcapng"], default="pcap")
     ap.add_argument("--no-tshark", action="store_true", help="skip the tshark run")
-    ap.add_argument("--measure", choices=["flows", "sip"], help=argparse.SUPPRESS)
+    ap.add_argument("--measure", choices=["read", "flows", "sip"], help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.measure:
@@ -355,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     me = [sys.executable, str(Path(__file__).resolve())]
     results: dict[str, tuple[float, int]] = {}
-    modes = ["flows"] + (["sip"] if _has_sip_handler() else [])
+    modes = ["read", "flows"] + (["sip"] if _has_sip_handler() else [])
     for mode in modes:
         out, dt, rss = _child([*me, "--measure", mode, "--file", str(path)])
         line = out.strip().splitlines()[-1]
