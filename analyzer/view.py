@@ -11,6 +11,7 @@ MIKEY, TLS, MSRP and BFCP stages register theirs with :func:`register`.
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from dissectors.tls.constants import (
     EXT_PRE_SHARED_KEY,
     EXT_PSK_KEY_EXCHANGE_MODES,
     EXT_SESSION_TICKET,
+    EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
     EXT_SUPPORTED_VERSIONS,
     EXTENSION_TYPE,
@@ -753,6 +755,7 @@ class TlsConnView:
 
     version: int | None = None
     decrypted: bool = False
+    key_note: str | None = None  # which key the oracle confirmed (fingerprint, not the key)
     alerts: dict[tuple[bool, int], list[tuple[int, int]]] = field(default_factory=dict)
 
 
@@ -776,7 +779,11 @@ class TlsRecordView:
 
     @property
     def tls13_opaque(self) -> bool:
-        return self.encrypted and self.label_version == TLS13
+        return (
+            self.encrypted
+            and self.label_version == TLS13
+            and self.content_type == CT_APPLICATION_DATA
+        )
 
     def decrypted_alert(self) -> tuple[int, int] | None:
         if self.content_type != CT_ALERT or not self.encrypted:
@@ -875,6 +882,8 @@ def tls_detail(f: TlsFrame) -> Node:
     root = Node("Transport Layer Security")
     for r in f.records:
         root.children.append(r.node())
+    if f.conn.key_note is not None:
+        root.add(f"[{f.conn.key_note}]")
     return root
 
 
@@ -909,13 +918,19 @@ def _psk_params(node: Node, body: bytes, what: str) -> None:
     node.add(f"[{what} (text): {ke.identity.decode('utf-8', 'replace')}]")
 
 
-def _random_nodes(node: Node, random: bytes) -> None:
+def _random_nodes(node: Node, random: bytes, gmt: bool = True) -> None:
     rnd = node.add(f"Random: {random.hex()}")
+    if gmt:
+        # The first four bytes as a time, as tshark still shows them (RFC 5246 7.4.1.2).
+        t = time.gmtime(int.from_bytes(random[:4], "big"))
+        when = f"{time.strftime('%b', t)} {t.tm_mday:2d}, {time.strftime('%Y %H:%M:%S', t)}"
+        rnd.add(f"GMT Unix Time: {when}.000000000 UTC")
     rnd.add(f"Random Bytes: {random[4:].hex()}")
 
 
 def _suite_text(code: int) -> str:
-    return f"{CIPHER_SUITE.label(code)} (0x{code:04x})"
+    name = CIPHER_SUITE.label(code) if code in CIPHER_SUITE else "Unknown"
+    return f"{name} (0x{code:04x})"
 
 
 def _client_hello_nodes(node: Node, ch: ClientHello) -> None:
@@ -938,7 +953,8 @@ def _client_hello_nodes(node: Node, ch: ClientHello) -> None:
 
 def _server_hello_nodes(node: Node, sh: ServerHello) -> None:
     node.add(f"Version: {VERSION.label(sh.legacy_version)} (0x{sh.legacy_version:04x})")
-    _random_nodes(node, sh.random)
+    # tshark leaves the time out of a TLS 1.3 ServerHello's random (all of it is random).
+    _random_nodes(node, sh.random, gmt=sh.ext(EXT_SUPPORTED_VERSIONS) is None)
     node.add(f"Session ID Length: {len(sh.session_id)}")
     if sh.session_id:
         node.add(f"Session ID: {sh.session_id.hex()}")
@@ -967,6 +983,10 @@ def _extension_body(x: Node, e: Extension, client: bool) -> None:
     t, data = e.ext_type, e.data
     if t == EXT_SESSION_TICKET:
         x.add(f"Data ({len(data)} bytes)")
+    elif t == EXT_SIGNATURE_ALGORITHMS:
+        algs = parse_u16_list(data, "signature_algorithms")
+        x.add(f"Signature Hash Algorithms Length: {2 * len(algs)}")
+        x.add(f"Signature Hash Algorithms ({len(algs)} algorithms)")
     elif t == EXT_SUPPORTED_VERSIONS:
         if client:
             versions = parse_u16_list(data, "supported_versions", len_bytes=1)

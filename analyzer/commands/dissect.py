@@ -160,7 +160,7 @@ class _Dissector:
         self.keys = keys
         self.reveal = reveal
         self.decoder = FrameDecoder()
-        self.apps = AppDecoder(reader.name, keys is not None or bool(psks))
+        self.apps = AppDecoder(reader.name, keys is not None or bool(psks), reveal)
         self.sip = _Handler(reader.name, self.apps)
         self.table = FlowTable(self.sip, file=reader.name)
         self.pending: OrderedDict[int, FrameView] = OrderedDict()
@@ -311,6 +311,7 @@ def _ticket_node(res: Resolution, keys: KeyFile, reveal: bool) -> Node:
     if ks.ticket_tree is None:
         return Node(f"[Ticket not opened: {ks.ticket_error or 'no key in the key file opens it'}]")
     node = _tree(ks.ticket_tree)
+    node.label = f"[Ticket {ks.ticket_tree.value}]"
     if res.valid_at is not None:
         node.add(f"[Valid at the time of the message: {res.valid_at}]")
     for c in res.tek_candidates:
@@ -421,8 +422,9 @@ class AppDecoder:
     TLS records for the list, decrypts with the PSK candidates it is given and frames the
     MSRP/BFCP inside. Results are (frame, Pdu) pairs to attach and located problems."""
 
-    def __init__(self, file: str, candidates_wanted: bool) -> None:
+    def __init__(self, file: str, candidates_wanted: bool, reveal: bool = False) -> None:
         self.file = file
+        self.reveal = reveal
         self.keys_wanted = candidates_wanted
         self.candidates: list[PskCandidate] = []
         self._known: set[bytes] = set()
@@ -636,8 +638,12 @@ class AppDecoder:
                     (a.level, a.description)
                 )
         c.alerts_seen = len(dec.info.alerts)
-        if dec.info.psk is not None:
-            c.view.decrypted = bool(dec.info.decryptable) or dec.info.records_ok > 0
+        info = dec.info
+        if info.psk is not None:
+            c.view.decrypted = bool(info.decryptable) or info.records_ok > 0
+            if c.view.key_note is None:
+                shown = info.psk.hex() if self.reveal else f"sha256:{fingerprint(info.psk)}"
+                c.view.key_note = f"PSK {shown} ({info.psk_label}), confirmed by: {info.oracle}"
             self._release_held(c)
         elif c.held is not None and (
             c.held_bytes > MAX_HELD_CONN or self.held_total > MAX_HELD_TOTAL
