@@ -285,6 +285,7 @@ class TlsPipe:
         self.writer = writer
         self.engine = engine
         self.live: LiveMedia | None = None
+        self.connected_out = False  # this side opened the TCP connection
         self._app: list[bytes] = []
         self.closed = False  # the peer closed (close_notify, fatal alert or FIN)
         self.sent_close = False
@@ -563,9 +564,7 @@ class Side:
         self.keys = keys
         self.ue = ue
         self.next_hop = next_hop
-        self.live = LiveCall(
-            call.call_id, call_scenario_of(call), call.offerer_uri, call.answerer_uri
-        )
+        self.live = LiveCall(call.call_id, call.scenario, call.offerer_uri, call.answerer_uri)
         self.servers: list[asyncio.Server] = []
         self.accepted: dict[
             int, asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
@@ -637,7 +636,7 @@ class Side:
         self.live.media.append(lm)
         cfg = M.engine_config(tek, psk_identity(csb_id, 1), pm.tls_version, pm.suite)
         pipe = TlsPipe(reader, writer, tls.TlsPskEngine(cfg, tls_client, self.call.w.rng.randbytes))
-        pipe.live = lm
+        pipe.live, pipe.connected_out = lm, connect_to is not None
         await pipe.handshake()
         return pipe
 
@@ -657,9 +656,7 @@ class Side:
             own = (ue_md if self.ue else conf_md).paths[0]
             peer = (conf_md if self.ue else ue_md).paths[0]
             # The side that opened TCP binds the MSRP session with the first SEND.
-            ue_first = (
-                lm is not None and lm.tcp_client is not None and lm.tcp_client.ip == self.call.ue.ip
-            )
+            ue_first = pipe.connected_out == self.ue
             p = msrp_peer(
                 self.call,
                 pipe,
@@ -686,10 +683,6 @@ class Side:
             while await pipe.recv(timeout=30):
                 pass
             await _answer_close(pipe)
-
-
-def call_scenario_of(call: Call) -> str:
-    return f"{'+'.join(call.protocols)}-dial-{'in' if call.dial_in else 'out'}"
 
 
 def _sdp_of(msg: sip.SipMessage) -> sdp.SessionDescription:

@@ -266,6 +266,11 @@ class Call:
 
     # ---- identities -------------------------------------------------------------------
     @property
+    def scenario(self) -> str:
+        """The flow of this call: ``msrp-dial-in``, ..., ``msrp+bfcp-dial-out``."""
+        return f"{'+'.join(self.protocols)}-dial-{'in' if self.dial_in else 'out'}"
+
+    @property
     def offerer_uri(self) -> str:
         return self.ue_uri if self.dial_in else self.conf_uri
 
@@ -733,7 +738,7 @@ class Call:
         pm.channel.play(script)
 
     # ---- facts -------------------------------------------------------------------------
-    def facts(self, scenario: str, expected: dict[str, str]) -> CallFacts:
+    def facts(self, expected: dict[str, str]) -> CallFacts:
         media = []
         for pm in self.media:
             proto = f"TCP/TLS/{pm.protocol.upper()}"
@@ -762,7 +767,7 @@ class Call:
             )
         return CallFacts(
             call_id=self.call_id,
-            scenario=scenario,
+            scenario=self.scenario,
             offerer=self.offerer_uri,
             answerer=self.answerer_uri,
             ue=self.ue_uri,
@@ -805,10 +810,6 @@ def call_specs(scenario: str) -> list[CallSpec]:
             ("1.2", M.DEFAULT_SUITE),
         )
     ]
-
-
-def call_scenario(spec: CallSpec) -> str:
-    return f"{'+'.join(spec.protocols)}-dial-{'in' if spec.dial_in else 'out'}"
 
 
 def _expected(call: Call, faults: frozenset[str]) -> dict[str, str]:
@@ -908,7 +909,7 @@ def synthesize(
         again = new_call(world, spec, first.cursor.now_ns + 5_000_000_000)
         again.run(replay_of=first)
         calls.append((again, spec, frozenset({"replayed-init"})))
-    facts = tuple(c.facts(call_scenario(s), _expected(c, f)) for c, s, f in calls)
+    facts = tuple(c.facts(_expected(c, f)) for c, _, f in calls)
     flags = "".join(f" --fault {f}" for f in sorted(fault_set)) + (" --mode3" if mode3 else "")
     keyfile_text = (
         keys
