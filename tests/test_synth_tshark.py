@@ -21,6 +21,8 @@ from scapy.utils import wrpcap
 
 from analyzer.synth import SCENARIOS, SynthResult, synthesize, write_capture
 from analyzer.synth.net import Cursor, Network, TcpConnection, write_frames
+from dissectors.mikey.message import parse as mikey_parse
+from dissectors.mikey.payloads import Ticket
 
 pytestmark = pytest.mark.tshark
 SEED = 7
@@ -268,6 +270,46 @@ def test_tshark_decodes_mikey_fields(tshark: str, tmp_path: Path) -> None:
     assert roles.split(",") == ["1", "2", "3"]
     assert prot == "2"  # profile 13.1: Prot type TLS
     assert ids.split(",") == [c.offerer, c.answerer, "kms.example.org"]
+
+
+def test_tshark_decodes_ticket_kemac_and_transfer_resp(tshark: str, tmp_path: Path) -> None:
+    """The ticket's KEMAC (its last payload, profile 13.4: AES-CM-128, key data = MPK and
+    one TGK sub-payload of 1+1+2+16 bytes each, HMAC-SHA-256 MAC of 32 bytes) behind a
+    tshark-readable HDR, and TRANSFER_RESP's T and IDR as tshark reads them."""
+    r = synthesize("bfcp-dial-out", seed=SEED)
+    c = r.calls[0]
+    m = c.media[0]
+    ticket = mikey_parse(m.mikey_init).find(Ticket)
+    assert ticket is not None
+    kemac = ticket.data[-(1 + 1 + 2 + 40 + 1 + 32) :]
+    hdr = m.mikey_init[:2] + b"\x01" + m.mikey_init[3:8] + b"\x00\x00"  # next payload: KEMAC
+    resp_hdr = m.mikey_resp[:8] + b"\x00\x00"  # T follows the 17-byte GENERIC-ID HDR
+    udp = Ether(dst="02:00:00:00:00:02") / IP(src="192.0.2.1", dst="192.0.2.2")
+    udp = udp / UDP(sport=2269, dport=2269)
+    p = tmp_path / "kemac.pcap"
+    wrpcap(str(p), [udp / Raw(hdr + kemac), udp / Raw(resp_hdr + m.mikey_resp[17:])])
+    rows = fields(
+        tshark,
+        p,
+        "frame.number==1",
+        "mikey.kemac.encr_alg",
+        "mikey.kemac.key_data_len",
+        "mikey.kemac.key_data",
+        "mikey.kemac.mac_alg",
+    )
+    assert rows[0][:2] == ["1", "40"] and rows[0][3] == "2"
+    assert bytes.fromhex(rows[0][2].replace(":", "")) == kemac[4:44]
+    rows = fields(
+        tshark,
+        p,
+        "frame.number==2",
+        "mikey.type",
+        "mikey.csb_id",
+        "mikey.t.ts_type",
+        "mikey.id.role",
+        "mikey.id.data",
+    )
+    assert rows[0] == ["15", f"0x{m.csb_id:08x}", "0", "2", c.answerer]
 
 
 def test_certificate_suite_fault_is_a_real_certificate_session(tshark: str, tmp_path: Path) -> None:
