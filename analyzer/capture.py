@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -214,6 +214,7 @@ class CaptureReader:
         number = self._first
         unpack = hdr.unpack_from
         ns = 1_000_000_000
+        last_sec: int | None = None  # of the last good record, to resynchronise on
         try:
             while True:
                 # Records wholly inside the current chunk are sliced out without touching the
@@ -229,6 +230,7 @@ class CaptureReader:
                         break
                     number += 1  # before the yield: a consumer may stop at this frame
                     yield Frame(number - 1, sec * ns + frac * mult, linktype, buf[j:e], orig)
+                    last_sec = sec
                     i = e
                 src.i = i
                 self.next_number = number
@@ -245,14 +247,26 @@ class CaptureReader:
                     return
                 incl = unpack(src.buf, src.i)[2]
                 if incl > limit:
+                    at = src.pos
+                    found = last_sec is not None and _pcap_resync(
+                        src, unpack, hlen, limit, last_sec, 10**9 if mult == 1 else 10**6, bo
+                    )
                     self._problem(
                         f"record length {incl} exceeds the maximum {limit}; "
-                        "the file is damaged from here on",
-                        src.pos,
+                        + (
+                            f"{src.pos - at} damaged bytes skipped, reading resumes at the "
+                            f"next plausible record (offset {src.pos})"
+                            if found
+                            else "no plausible record follows: reading stops"
+                        ),
+                        at,
                         number,
                         "incl_len",
                     )
-                    return
+                    if not found:
+                        return
+                    number += 1  # the damaged record keeps its number
+                    continue
                 if not src.ensure(hlen + incl):
                     self._problem(
                         f"truncated record: header says {incl} bytes, "
@@ -518,6 +532,57 @@ class CaptureReader:
                 src.i = j
                 return True
         return False
+
+
+def _pcap_resync(
+    src: _Chunked,
+    unpack: Callable[[bytes, int], tuple[int, int, int, int]],
+    hlen: int,
+    limit: int,
+    last_sec: int,
+    frac_max: int,
+    bo: str,
+) -> bool:
+    """Move past a damaged pcap record to the next offset where a plausible one starts.
+
+    Classic pcap has no block markers, so a candidate must look like a record: seconds
+    within a day of the last good record (found quickly by searching for the two
+    high-order bytes of the seconds, which rarely change), a fraction below one second,
+    lengths with incl <= orig <= limit, and a record after it that is plausible as well
+    (or the end of the file exactly).
+    """
+    src.ensure(RESYNC_WINDOW)
+    buf = src.buf
+    base = src.i + 1
+    sec_bytes = last_sec.to_bytes(4, "little" if bo == "<" else "big")
+    # where the stable high bytes sit within the 4-byte seconds field
+    pat, shift = (sec_bytes[2:], 2) if bo == "<" else (sec_bytes[:2], 0)
+
+    def plausible(j: int) -> int:
+        """End of the record at ``j`` if it is plausible, else -1."""
+        if j + hlen > len(buf):
+            return -1
+        sec, frac, incl, orig = unpack(buf, j)
+        if abs(sec - last_sec) > 86400 or frac >= frac_max or not incl <= orig <= limit:
+            return -1
+        return j + hlen + incl
+
+    def confirmed(end: int) -> bool:
+        """The record ending at ``end`` is followed by another plausible one, or ends the
+        file exactly."""
+        if end < len(buf):
+            return plausible(end) != -1
+        return end == len(buf) and src.eof
+
+    k = buf.find(pat, base + shift)
+    while k != -1:
+        j = k - shift
+        end = plausible(j)
+        if end != -1 and confirmed(end):
+            src.i = j
+            return True
+        k = buf.find(pat, k + 1)
+    return False
 
 
 class _BlockError(Exception):

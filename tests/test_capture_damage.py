@@ -6,6 +6,7 @@ import io
 import struct
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +43,7 @@ def test_pcap_cut_in_a_record_header(tmp_path: Path) -> None:
     assert "7 of 16 bytes" in prob.reason
 
 
-def test_pcap_record_with_impossible_length(tmp_path: Path) -> None:
+def test_pcap_record_with_impossible_length_and_nothing_plausible_after(tmp_path: Path) -> None:
     good = pcap([(T0, 0, udp_frame(0))])
     bad = struct.pack("<IIII", T0, 1, 0x7FFF0000, 60) + b"x" * 60
     p = tmp_path / "lie.pcap"
@@ -51,6 +52,23 @@ def test_pcap_record_with_impossible_length(tmp_path: Path) -> None:
     assert frames == [(1, udp_frame(0))]
     [prob] = r.problems
     assert (prob.frame, prob.offset, prob.field) == (2, len(good), "incl_len")
+    assert "reading stops" in prob.reason
+
+
+@pytest.mark.parametrize("bo", ["<", ">"])
+def test_pcap_damaged_record_in_the_middle_is_skipped(tmp_path: Path, bo: str) -> None:
+    fs = [udp_frame(i) for i in range(5)]
+    data = bytearray(pcap([(T0 + i, 1000 * i, f) for i, f in enumerate(fs)], bo=bo))
+    third = 24 + 2 * 16 + len(fs[0]) + len(fs[1])
+    struct.pack_into(bo + "I", data, third + 8, 0x7FFF0000)  # its incl_len is destroyed
+    p = tmp_path / "mid.pcap"
+    p.write_bytes(bytes(data))
+    frames, r = frames_and_problems(p)
+    assert frames == [(1, fs[0]), (2, fs[1]), (4, fs[3]), (5, fs[4])]
+    [prob] = r.problems
+    assert (prob.frame, prob.offset, prob.field) == (3, third, "incl_len")
+    fourth = third + 16 + len(fs[2])
+    assert f"resumes at the next plausible record (offset {fourth})" in prob.reason
 
 
 def test_not_a_capture_and_empty_file(tmp_path: Path) -> None:
