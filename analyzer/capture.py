@@ -1,16 +1,18 @@
 """Streaming reader for pcap and pcapng captures.
 
-The block parsers are written here rather than taken from scapy because scapy's pcapng
-reader ignores if_tsresol on some paths, stops at the second section header and turns a
-damaged block into an exception without a location. Reading is chunked: the file is read
-in large pieces and records are sliced out of the current piece, so memory stays bounded by
-the chunk size and the largest record, never by the file.
+The block parsers are written here rather than taken from scapy: scapy 2.8's
+RawPcapNgReader keeps the first section's interfaces when a second section starts (its
+frames get the wrong link type and resolution), ignores if_tsoffset, and on a block whose
+length lies it stops with a bare warning, losing every frame after it. Reading is chunked:
+the file is read in large pieces and records are sliced out of the current piece, so memory
+stays bounded by the chunk size and the largest record, never by the file.
 
 Damage is reported as a located :class:`~analyzer.model.Problem` in ``problems`` (file,
-frame number, byte offset, reason); every frame before the damage is yielded. In pcapng a
-block whose lengths disagree is skipped by searching for the next well-formed block, so the
-frames after it are read too; a classic pcap has no such framing to resynchronise on, so
-reading stops there.
+frame number, byte offset, reason); every frame before the damage is yielded. A damaged
+record is skipped when the next good one can be found - in pcapng a well-formed block
+(known type, equal leading and trailing lengths), in classic pcap a plausible record header
+confirmed by the one after it - and the frames after it are read too; a damaged record keeps
+its frame number, so later frames keep theirs.
 """
 
 from __future__ import annotations
