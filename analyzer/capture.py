@@ -3,7 +3,7 @@
 The block parsers are written here rather than taken from scapy: scapy 2.8's
 RawPcapNgReader keeps the first section's interfaces when a second section starts (its
 frames get the wrong link type and resolution), ignores if_tsoffset, and on a block whose
-length lies it stops with a bare warning, losing every frame after it. Reading is chunked:
+length lies it stops without reporting an error, losing every frame after it. Reading is chunked:
 the file is read in large pieces and records are sliced out of the current piece, so memory
 stays bounded by the chunk size and the largest record, never by the file.
 
