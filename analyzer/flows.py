@@ -235,8 +235,9 @@ class FlowStats:
     fragments: int = 0
     reassembled: int = 0
     duplicate_fragments: int = 0
-    bad: int = 0  # frames skipped because a header was malformed or truncated
-    snapped: int = 0  # of those, frames shorter than on the wire (snapshot length)
+    bad: int = 0  # frames whose headers did not decode as captured
+    # of those, frames cut by the snapshot length (TCP ones still drive their connection)
+    snapped: int = 0
     connections: int = 0
     peak_connections: int = 0
 
