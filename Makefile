@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mikeyshark dissect pcaps/demo.pcap
+	$(BIN)/mikeyshark analyze pcaps/conference.pcap --keys pcaps/demo-keys.toml --html report.html
+	@echo "wrote report.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
