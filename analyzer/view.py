@@ -39,6 +39,7 @@ from dissectors.tls.constants import (
     CT_HANDSHAKE,
     EXT_PRE_SHARED_KEY,
     EXT_PSK_KEY_EXCHANGE_MODES,
+    EXT_RENEGOTIATION_INFO,
     EXT_SESSION_TICKET,
     EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
@@ -48,6 +49,7 @@ from dissectors.tls.constants import (
     HT_CLIENT_HELLO,
     HT_CLIENT_KEY_EXCHANGE,
     HT_FINISHED,
+    HT_NEW_SESSION_TICKET,
     HT_SERVER_HELLO,
     HT_SERVER_KEY_EXCHANGE,
     NAMED_GROUP,
@@ -906,9 +908,30 @@ def _handshake_node(t: int, body: bytes) -> Node:
             _psk_params(node.add("PSK Server Params"), body, "Hint")
         elif t == HT_FINISHED:
             node.add("Verify Data")
+        elif t == HT_NEW_SESSION_TICKET and len(body) >= 6:
+            _ticket_nodes(node.add("TLS Session Ticket"), body)
     except DissectError as e:
         node.add(f"[Malformed: {e.field or e.layer} at offset {e.offset}: {e.reason}]")
     return node
+
+
+def _ticket_nodes(node: Node, body: bytes) -> None:
+    """A TLS 1.2 NewSessionTicket (RFC 5077 3.3); TLS 1.3's is encrypted."""
+    life = int.from_bytes(body[:4], "big")
+    n = int.from_bytes(body[4:6], "big")
+    node.add(f"Session Ticket Lifetime Hint: {life} seconds ({_duration(life)})")
+    node.add(f"Session Ticket Length: {n}")
+    node.add(f"Session Ticket: {_hexcut(body[6 : 6 + n])}")
+
+
+def _duration(secs: int) -> str:
+    """tshark's spelled-out duration: ``2 hours``, ``1 day, 3 minutes, 1 second``."""
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        n, secs = divmod(secs, size)
+        if n:
+            parts.append(f"{n} {unit}{'s' if n != 1 else ''}")
+    return ", ".join(parts) or "0 seconds"
 
 
 def _psk_params(node: Node, body: bytes, what: str) -> None:
@@ -983,6 +1006,11 @@ def _extension_body(x: Node, e: Extension, client: bool) -> None:
     t, data = e.ext_type, e.data
     if t == EXT_SESSION_TICKET:
         x.add(f"Data ({len(data)} bytes)")
+    elif t == EXT_RENEGOTIATION_INFO:
+        ri = x.add("Renegotiation Info extension")
+        ri.add(f"Renegotiation info extension length: {data[0] if data else 0}")
+        if len(data) > 1:
+            ri.add(f"Renegotiation info: {data[1:].hex()}")
     elif t == EXT_SIGNATURE_ALGORITHMS:
         algs = parse_u16_list(data, "signature_algorithms")
         x.add(f"Signature Hash Algorithms Length: {2 * len(algs)}")

@@ -331,6 +331,7 @@ def _tree(t: TreeNode) -> Node:
 
 MAX_HELD_CONN = 1 << 20  # bytes of one unconfirmed TLS connection kept to retry new keys
 MAX_HELD_TOTAL = 16 << 20  # the same for all connections of the capture
+MAX_AWAITING = 4096  # encrypted records of one connection waiting for their plaintext
 
 
 class _MediaDir:
@@ -539,6 +540,8 @@ class AppDecoder:
                 got = parse_record(d.buf)
             except DissectError as e:
                 self._problem("tls", f"{e.reason}; resynchronising", chunk.frame, e.field)
+                del d.buf[:1]  # past this header, or a plausible one would be found again
+                d.base += 1
                 d.lost = True
                 continue
             if got is None:
@@ -581,8 +584,9 @@ class AppDecoder:
         elif ct == CT_APPLICATION_DATA:
             r.encrypted = True
             r.preview = rec.fragment[: PREVIEW + 1]
-            c.awaiting[(from_client, offset)] = r
-            if len(c.awaiting) > 4096:  # never decrypted: forget the oldest
+            if self.keys_wanted:
+                c.awaiting[(from_client, offset)] = r
+            if len(c.awaiting) > MAX_AWAITING:  # never decrypted: forget the oldest
                 del c.awaiting[next(iter(c.awaiting))]
         elif ct == CT_ALERT and not d.encrypted and len(rec.fragment) == 2:
             r.alert = (rec.fragment[0], rec.fragment[1])
@@ -721,7 +725,8 @@ class AppDecoder:
                 )
             for p in info.problems:
                 if p.severity is Severity.ERROR:
-                    self._problem(p.layer, p.reason, p.frame, p.field, p.offset)
+                    frame = p.frame if p.frame is not None else c.first_frame
+                    self._problem(p.layer, p.reason, frame, p.field, p.offset)
         self._release_held(c)
         c.dirs.clear()
         c.media.clear()

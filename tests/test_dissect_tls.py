@@ -1,0 +1,537 @@
+"""``mikeyshark dissect``: TLS, MSRP and BFCP rows and details, compared with tshark 4.0.
+
+tshark 4.0 has no MSRP/BFCP dissector registered under TLS (``-d tls.port==P,msrp`` is
+rejected: "isn't valid for layer type tls.port"), so after decryption it shows the records as
+Application Data (or hands them to SIP on port 5061). Where we show the decrypted MSRP/BFCP,
+the expected Info strings come from tshark on the same messages over plain TCP instead: the
+``app/`` vectors for the ``tls_psk`` ones, and the analyzer's plaintext export
+(``--decrypted-pcap``) decoded as MSRP/BFCP for the synthesized calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scapy.utils import rdpcap, wrpcap
+
+from analyzer.cli import main
+from analyzer.commands import dissect as dissect_cmd
+
+PSK = "657bf44e8247bee72094eafe0283ab2f"  # tests/vectors/README.md: the PSK of every TLS vector
+TLS12 = ["psk_aes128_cbc_sha", "psk_aes128_gcm_sha256"]
+ROOT = Path(__file__).parent.parent
+DEMO_KEYS = ROOT / "pcaps" / "demo-keys.toml"
+
+
+class Result:
+    def __init__(self, rc: int, out: str, err: str) -> None:
+        self.returncode, self.stdout, self.stderr = rc, out, err
+
+    def rows(self) -> list[dict[str, object]]:
+        return [json.loads(ln) for ln in self.stdout.splitlines()]
+
+    def columns(self) -> list[tuple[str, str]]:
+        return [(str(r["protocol"]), str(r["info"])) for r in self.rows()]
+
+
+@pytest.fixture
+def dissect(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    def run(*args: str) -> Result:
+        rc = main(["dissect", *args])
+        out, err = capsys.readouterr()
+        return Result(rc, out, err)
+
+    return run
+
+
+def tshark_columns(tshark: str, pcap: Path | str, *opts: str) -> list[tuple[str, str]]:
+    cmd = [tshark, "-r", str(pcap), *opts, "-T", "fields", "-E", "separator=/t"]
+    cmd += ["-e", "_ws.col.Protocol", "-e", "_ws.col.Info"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+    return [(p, i.rstrip()) for p, i in (ln.split("\t") for ln in out.splitlines())]
+
+
+def tshark_tree(tshark: str, pcap: Path | str, number: int, *opts: str) -> list[str]:
+    cmd = [tshark, "-r", str(pcap), *opts, "-Y", f"frame.number=={number}", "-V"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+    return [ln.rstrip() for ln in out.splitlines() if ln.strip()]
+
+
+def our_tree(text: str, number: int) -> list[str]:
+    lines = text.splitlines()
+    start = lines.index(next(ln for ln in lines if ln.startswith(f"Frame {number}:")))
+    out = []
+    for ln in lines[start:]:
+        if not ln.strip():
+            break
+        out.append(ln.rstrip())
+    return out
+
+
+def assert_in_order(expected: list[str], ours: list[str]) -> None:
+    i = 0
+    for line in expected:
+        while i < len(ours) and ours[i] != line:
+            i += 1
+        assert i < len(ours), f"line not found in order: {line!r}"
+        i += 1
+
+
+def section(lines: list[str], title: str) -> list[str]:
+    """The lines of one top-level layer of a -V tree."""
+    start = lines.index(title)
+    out = [title]
+    for ln in lines[start + 1 :]:
+        if not ln.startswith(" "):
+            break
+        out.append(ln)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# tls_psk vectors
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("stem", [*TLS12, "tls13_psk_ke_aes128gcm"])
+def test_rows_without_keys_equal_tshark(
+    dissect: Callable[..., Result], tshark: str, vectors: Path, stem: str
+) -> None:
+    pcap = vectors / "tls_psk" / f"{stem}.pcap"
+    theirs = tshark_columns(tshark, pcap, "-d", "tcp.port==5061,tls")
+    r = dissect(str(pcap), "--json")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.columns() == theirs
+    # What tshark printed, for the record.
+    assert theirs[3] == ("TLSv1", "Client Hello")
+    if stem in TLS12:
+        assert theirs[5] == (
+            "TLSv1.2",
+            "Client Key Exchange, Change Cipher Spec, Encrypted Handshake Message",
+        )
+        assert theirs[9] == ("TLSv1.2", "Encrypted Alert")
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("stem", TLS12)
+def test_tls12_rows_with_psk_equal_tshark(
+    dissect: Callable[..., Result], tshark: str, vectors: Path, stem: str
+) -> None:
+    pcap = vectors / "tls_psk" / f"{stem}.pcap"
+    theirs = tshark_columns(tshark, pcap, "-d", "tcp.port==5061,tls", "-o", f"tls.psk:{PSK}")
+    plain = tshark_columns(tshark, vectors / "app" / "plain_msrp.pcap")
+    r = dissect(str(pcap), "--psk", PSK, "--json")
+    assert r.returncode == 0
+    ours = r.columns()
+    assert len(ours) == len(theirs) == 14
+    # tshark decrypts frames 8 and 9 but hands them to its SIP heuristics (port 5061): the
+    # same MSRP over plain TCP (app/plain_msrp.pcap frames 4, 5) gives the Info we show.
+    assert [t[0] for t in theirs[7:9]] == ["SIP", "SIP"]
+    assert ours[7:9] == plain[3:5]
+    assert ours[:7] + ours[9:] == theirs[:7] + theirs[9:]
+    assert theirs[6] == ("TLSv1.2", "New Session Ticket, Change Cipher Spec, Finished")
+    assert theirs[9] == ("TLSv1.2", "Alert (Level: Warning, Description: Close Notify)")
+    assert plain[3] == ("MSRP", "Request: SEND Transaction ID: a786hjs2 (text/plain)")
+    # The vector's client sends a BFCP Hello after the SEND in the same stream; the MSRP
+    # framer reports it where it is (frame 8) rather than dropping it silently.
+    errs = r.stderr.splitlines()
+    assert len(errs) == 2
+    assert f"{pcap}, frame 8: msrp.stream" in errs[0] and "12 bytes that are not MSRP" in errs[0]
+
+
+@pytest.mark.tshark
+def test_tls13_rows_with_psk(dissect: Callable[..., Result], tshark: str, vectors: Path) -> None:
+    """tshark 4.0.17 does not decrypt this psk_ke session even with OpenSSL's key log (every
+    record stays Application Data), so the TLS rows are compared with its undecrypted view
+    and the two application records with the same MSRP over plain TCP."""
+    pcap = vectors / "tls_psk" / "tls13_psk_ke_aes128gcm.pcap"
+    theirs = tshark_columns(tshark, pcap, "-d", "tcp.port==5061,tls")
+    plain = tshark_columns(tshark, vectors / "app" / "plain_msrp.pcap")
+    r = dissect(str(pcap), "--psk", f"{PSK}:synthetic-psk-identity", "--json")
+    ours = r.columns()
+    assert ours[7:9] == plain[3:5]
+    assert ours[:7] + ours[9:] == theirs[:7] + theirs[9:]
+    assert theirs[4] == (
+        "TLSv1.3",
+        "Server Hello, Change Cipher Spec, Application Data, Application Data",
+    )
+
+
+def test_wrong_key_keeps_application_data(dissect: Callable[..., Result], vectors: Path) -> None:
+    pcap = vectors / "tls_psk" / "psk_aes128_gcm_sha256.pcap"
+    plain = dissect(str(pcap), "--json").columns()
+    r = dissect(str(pcap), "--psk", "00" * 16, "--json")
+    assert r.returncode == 0
+    assert r.columns() == plain
+    assert plain[7] == ("TLSv1.2", "Application Data")
+    (err,) = r.stderr.splitlines()
+    assert err.startswith(f"mikeyshark: {pcap}, frame 4: tls: ")
+    assert "192.0.2.1:50000 -> 192.0.2.2:5061: the key could not be confirmed" in err
+    assert "1 candidate keys tried" in err
+
+
+@pytest.mark.tshark
+def test_client_hello_detail_like_tshark(
+    dissect: Callable[..., Result], tshark: str, vectors: Path
+) -> None:
+    """Every line of tshark's TLS tree for the TLS 1.2 ClientHello and the ServerHello /
+    ClientKeyExchange frames is in ours, in order and equally indented, except the
+    signature algorithm names and the JA3 hashes."""
+    pcap = vectors / "tls_psk" / "psk_aes128_gcm_sha256.pcap"
+    r = dissect(str(pcap), "-V", "--psk", PSK)
+    skip = re.compile(r"Signature (Algorithm|Hash Algorithm (Hash|Signature)):|\[JA3")
+    for number in (4, 5, 6, 7):
+        opts = ("-d", "tcp.port==5061,tls", "-o", f"tls.psk:{PSK}")
+        theirs = section(tshark_tree(tshark, pcap, number, *opts), "Transport Layer Security")
+        theirs = [ln for ln in theirs if not skip.search(ln)]
+        assert_in_order(theirs, our_tree(r.stdout, number))
+    # Lines of that tree, as tshark -V printed them.
+    ours = our_tree(r.stdout, 4)
+    for line in [
+        "    TLSv1 Record Layer: Handshake Protocol: Client Hello",
+        "        Version: TLS 1.0 (0x0301)",
+        "            Random: 1d64d24e464df904e7afc0b53ac891c90a28fc9c87f316e16734cd010fc2f201",
+        "                GMT Unix Time: Aug 17, 1985 17:11:42.000000000 UTC",
+        "                Cipher Suite: TLS_PSK_WITH_AES_128_GCM_SHA256 (0x00a8)",
+        "            Extension: extended_master_secret (len=0)",
+    ]:
+        assert line in ours
+    cke = our_tree(r.stdout, 6)
+    assert "                Identity: 73796e7468657469632d70736b2d6964656e74697479" in cke
+    assert "        Handshake Protocol: Finished" in cke
+
+
+@pytest.mark.tshark
+def test_tls13_client_hello_psk_extension_like_tshark(
+    dissect: Callable[..., Result], tshark: str, vectors: Path
+) -> None:
+    pcap = vectors / "tls_psk" / "tls13_psk_ke_aes128gcm.pcap"
+    theirs = section(
+        tshark_tree(tshark, pcap, 4, "-d", "tcp.port==5061,tls"), "Transport Layer Security"
+    )
+    psk_at = theirs.index("            Extension: pre_shared_key (len=65)")
+    expected = theirs[psk_at : psk_at + 11]
+    assert expected[-1] == "                    PSK Binders"
+    sv_at = theirs.index("            Extension: supported_versions (len=9)")
+    expected = theirs[sv_at : sv_at + 8] + expected
+    r = dissect(str(pcap), "-V")
+    ours = our_tree(r.stdout, 4)
+    assert_in_order(expected, ours)
+    assert "                        [Identity (text): synthetic-psk-identity]" in ours
+    # pre_shared_key is the last extension and the binder the last bytes of the ClientHello
+    # (RFC 8446 4.2.11), the first record of the client's stream in the vector.
+    vec = json.loads((vectors / "tls_psk" / "tls13_psk_ke_aes128gcm.json").read_text())
+    stream = bytes.fromhex(vec["c2s_stream_hex"])
+    binder_hex = stream[5 : 5 + int.from_bytes(stream[3:5], "big")][-32:].hex()
+    assert f"                        [Binder (32 bytes): {binder_hex}]" in ours
+    sh = section(
+        tshark_tree(tshark, pcap, 5, "-d", "tcp.port==5061,tls"), "Transport Layer Security"
+    )
+    sh = [ln for ln in sh if "[JA3S" not in ln]
+    # The records after the ServerHello: tshark names their application protocol after the
+    # port (SIP on 5061); without a key we cannot tell, so ours says Application Data.
+    sh = [ln.replace("Session Initiation Protocol", "Application Data") for ln in sh]
+    sh = [ln for ln in sh if ln != "        [Application Data Protocol: Application Data]"]
+    assert "        Opaque Type: Application Data (23)" in sh
+    assert_in_order(sh, our_tree(r.stdout, 5))
+
+
+@pytest.mark.tshark
+def test_decrypted_msrp_send_detail(
+    dissect: Callable[..., Result], tshark: str, vectors: Path
+) -> None:
+    """The decrypted SEND: the TLS record with its decrypted length, then the MSRP tree whose
+    lines tshark -V prints for the same SEND over plain TCP."""
+    pcap = vectors / "tls_psk" / "psk_aes128_gcm_sha256.pcap"
+    r = dissect(str(pcap), "-V", "--psk", PSK)
+    ours = our_tree(r.stdout, 8)
+    vec = json.loads((vectors / "tls_psk" / "psk_aes128_gcm_sha256.json").read_text())
+    app = next(h for t, h in vec["decrypted_c2s"] if t == 23)
+    assert_in_order(
+        [
+            "Transport Layer Security",
+            "    TLSv1.2 Record Layer: Application Data Protocol: Message Session Relay Protocol",
+            "        Content Type: Application Data (23)",
+            "        Length: 283",
+            f"        [Decrypted TLS ({len(app) // 2} bytes)]",
+            "Message Session Relay Protocol",
+        ],
+        ours,
+    )
+    theirs = section(
+        tshark_tree(tshark, vectors / "app" / "plain_msrp.pcap", 4),
+        "Message Session Relay Protocol",
+    )
+    # tshark's Data/Line-based text lines and the End Line's sub-fields are rendered
+    # differently by the MSRP codec (dissectors/msrp.py); every other line must be there.
+    dropped = ("Data:", "Line-based", "Hello Bob", "-------a786hjs2$\\r")
+    keep = [ln for ln in theirs if not ln.lstrip().startswith(dropped)]
+    keep = keep[: keep.index("    End Line: -------a786hjs2$") + 1]
+    assert "    Request Line: MSRP a786hjs2 SEND" in keep
+    assert "    End Line: -------a786hjs2$" in keep
+    assert_in_order(keep, ours[ours.index("Message Session Relay Protocol") :])
+
+
+def test_json_carries_tls_and_msrp_layers(dissect: Callable[..., Result], vectors: Path) -> None:
+    pcap = vectors / "tls_psk" / "psk_aes128_gcm_sha256.pcap"
+    r = dissect(str(pcap), "--json", "-V", "--psk", PSK)
+    rows = r.rows()
+    send = rows[7]
+    assert send["protocol"] == "MSRP" and send["number"] == 8
+    layers = send["layers"]
+    assert isinstance(layers, list)
+    labels = [layer["label"] for layer in layers]
+    assert labels[-2:] == ["Transport Layer Security", "Message Session Relay Protocol"]
+    hello = rows[3]
+    assert hello["protocol"] == "TLSv1" and hello["info"] == "Client Hello"
+
+
+# --------------------------------------------------------------------------------------------
+# plaintext MSRP / BFCP on TCP
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize(
+    ("name", "decode_as"),
+    [("plain_msrp", "tcp.port==2855,msrp"), ("plain_bfcp", "tcp.port==5070,bfcp")],
+)
+def test_plain_app_rows_equal_tshark(
+    dissect: Callable[..., Result], tshark: str, vectors: Path, name: str, decode_as: str
+) -> None:
+    pcap = vectors / "app" / f"{name}.pcap"
+    theirs = tshark_columns(tshark, pcap, "-d", decode_as)
+    r = dissect(str(pcap), "--json")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.columns() == theirs
+    if name == "plain_bfcp":
+        assert [i for p, i in theirs if p == "BFCP"] == ["Hello", "HelloAck", "FloorRequest"]
+
+
+@pytest.mark.tshark
+def test_plain_bfcp_detail_fields(
+    dissect: Callable[..., Result], tshark: str, vectors: Path
+) -> None:
+    pcap = vectors / "app" / "plain_bfcp.pcap"
+    theirs = tshark_tree(tshark, pcap, 5, "-d", "tcp.port==5070,bfcp")
+    ours = our_tree(dissect(str(pcap), "-V").stdout, 5)
+    same = [
+        "    Primitive: HelloAck (12)",
+        "    Conference ID: 1",
+        "    Transaction ID: 1",
+        "    User ID: 2",
+    ]
+    for line in same:
+        assert line in theirs and line in ours
+
+
+# --------------------------------------------------------------------------------------------
+# synthesized calls: keys from the MIKEY exchange in the SDP
+
+
+def _export(tmp_path: Path, pcap: Path, name: str) -> tuple[Path, Path]:
+    keylog, plain = tmp_path / f"{name}.keylog", tmp_path / f"{name}-plain.pcap"
+    rc = main(
+        [
+            "analyze",
+            str(pcap),
+            "--keys",
+            str(DEMO_KEYS),
+            "--keylog",
+            str(keylog),
+            "--decrypted-pcap",
+            str(plain),
+            "--quiet",
+            "--json",
+            str(tmp_path / f"{name}.json"),
+        ]
+    )
+    assert rc in (0, 1)
+    return keylog, plain
+
+
+def _media_port(rows: list[dict[str, object]]) -> int:
+    """The server port of the capture's one TCP connection (its SYN's destination)."""
+    syn = next(str(r["info"]) for r in rows if "[SYN]" in str(r["info"]))
+    return int(syn.split(" → ")[1].split()[0])
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize(
+    ("scenario", "proto"), [("msrp-dial-in", "msrp"), ("bfcp-dial-out", "bfcp")]
+)
+def test_synthesized_call_rows(
+    dissect: Callable[..., Result],
+    tshark: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    scenario: str,
+    proto: str,
+) -> None:
+    pcap = ROOT / "pcaps" / f"{scenario}.pcap"
+    keylog, plain = _export(tmp_path, pcap, scenario)
+    capsys.readouterr()
+    r = dissect(str(pcap), "--keys", str(DEMO_KEYS), "--json")
+    assert r.returncode == 0 and r.stderr == ""
+    rows = r.rows()
+    port = _media_port(rows)
+    theirs = tshark_columns(
+        tshark, pcap, "-d", f"tcp.port=={port},tls", "-o", f"tls.keylog_file:{keylog}"
+    )
+    ours = r.columns()
+    assert len(ours) == len(theirs)
+    app = [i for i, (p, _) in enumerate(ours) if p == proto.upper()]
+    assert app, "no decrypted message shown"
+    # tshark decrypts (it shows the Finished messages) but has no MSRP/BFCP under TLS: those
+    # rows are Application Data there; everything else is equal.
+    for i, (o, t) in enumerate(zip(ours, theirs, strict=True)):
+        if i in app:
+            assert t == ("TLSv1.2", "Application Data"), i
+        else:
+            assert o == t, i
+    assert any(t[1].endswith("Change Cipher Spec, Finished") for t in theirs)
+    # The messages themselves: what tshark shows for the plaintext export, in order.
+    exported = tshark_columns(tshark, plain, "-d", f"tcp.port=={port},{proto}")
+    assert [ours[i] for i in app] == [t for t in exported if t[0] == proto.upper()]
+
+
+def test_dial_in_decrypts_when_the_offer_comes_after_the_handshake(
+    dissect: Callable[..., Result], tmp_path: Path
+) -> None:
+    """Keys that arrive after the TLS handshake (the INVITE moved behind it): the held
+    connection is decoded again with the new candidates."""
+    pkts = list(rdpcap(str(ROOT / "pcaps" / "msrp-dial-in.pcap")))
+    late = [*pkts[1:10], pkts[0], *pkts[10:]]
+    pcap = tmp_path / "late-offer.pcap"
+    wrpcap(str(pcap), late)
+    normal = dissect(str(ROOT / "pcaps" / "msrp-dial-in.pcap"), "--keys", str(DEMO_KEYS), "--json")
+    r = dissect(str(pcap), "--keys", str(DEMO_KEYS), "--json")
+    assert r.returncode == 0
+    moved = r.columns()
+    assert moved[9] == normal.columns()[0]
+    assert moved[10:] == normal.columns()[10:]
+    assert sum(p == "MSRP" for p, _ in moved) == 14
+    # The old frame 8 is frame 7 now.
+    assert moved[6] == ("TLSv1.2", "Client Key Exchange, Change Cipher Spec, Finished")
+
+
+def test_held_bytes_are_bounded(
+    dissect: Callable[..., Result], vectors: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection whose key is never confirmed is kept only up to the budget; then it is
+    shown undecrypted and a warning says later keys will not be tried on it."""
+    monkeypatch.setattr(dissect_cmd, "MAX_HELD_CONN", 200)
+    pcap = vectors / "tls_psk" / "psk_aes128_gcm_sha256.pcap"
+    r = dissect(str(pcap), "--psk", "11" * 16, "--json")
+    assert r.returncode == 0
+    assert r.columns()[7] == ("TLSv1.2", "Application Data")
+    errs = r.stderr.splitlines()
+    assert any("frame 4: tls: " in e and "later keys are not tried" in e for e in errs)
+
+
+# --------------------------------------------------------------------------------------------
+# MIKEY: the opened ticket under a=key-mgmt
+
+
+@pytest.mark.tshark
+def test_ticket_under_key_mgmt_and_tek_proved_by_tshark(
+    dissect: Callable[..., Result], tshark: str, tmp_path: Path
+) -> None:
+    pcap = ROOT / "pcaps" / "msrp-dial-in.pcap"
+    r = dissect(str(pcap), "-V", "--keys", str(DEMO_KEYS))
+    offer = our_tree(r.stdout, 1)
+    at = offer.index("                    [Ticket opened with kms kms.example.org (kms)]")
+    ticket = offer[at : at + 16]
+    # Values of the ticket as the T and IDR payloads inside it carry them (RFC 6043 6.10),
+    # which the MIKEY tree above shows undecrypted.
+    assert "                        valid to: 2026-01-01 13:00:32.000000 UTC" in ticket
+    assert "                        IDRi: sip:alice@example.org" in ticket
+    assert "                        IDRr: sip:conf1@conf.example.org" in ticket
+    stripped = [ln.strip() for ln in offer]
+    assert "TS value: 2026-01-01 13:00:32.000000 UTC (0xed00ee7000000000)" in stripped
+    cands = [ln for ln in ticket if "TEK candidate" in ln]
+    assert len(cands) == 4 and all(
+        re.search(r"sha256:[0-9a-f]{8} \(\d+ bytes\)$", c) for c in cands
+    )
+    # With --reveal-keys the candidates are printed; one of them, given to tshark as the
+    # TLS PSK, decrypts the session (tshark shows the Finished messages): an independent
+    # proof, and the fingerprint shown without --reveal-keys is its SHA-256.
+    shown = dissect(str(pcap), "-V", "--keys", str(DEMO_KEYS), "--reveal-keys").stdout
+    keys = re.findall(r"TEK candidate \(cs 1, ([^)]*\)[^)]*)\): ([0-9a-f]+)$", shown, re.M)
+    assert len(keys) == 4
+    proved = []
+    for _, hexkey in keys:
+        cols = tshark_columns(tshark, pcap, "-d", "tcp.port==47530,tls", "-o", f"tls.psk:{hexkey}")
+        if cols[7] == ("TLSv1.2", "Client Key Exchange, Change Cipher Spec, Finished"):
+            proved.append(hexkey)
+    assert len(proved) == 1
+    fp = hashlib.sha256(bytes.fromhex(proved[0])).hexdigest()[:8]
+    assert any(f"sha256:{fp} " in c for c in cands)
+    assert proved[0] not in r.stdout
+    assert f"[PSK sha256:{fp} (" in r.stdout
+
+
+def test_bad_key_arguments(dissect: Callable[..., Result], tmp_path: Path, vectors: Path) -> None:
+    pcap = str(vectors / "tls_psk" / "psk_aes128_gcm_sha256.pcap")
+    r = dissect(pcap, "--psk", "zz")
+    assert r.returncode == 2 and "--psk" in r.stderr
+    r = dissect(pcap, "--keys", str(tmp_path / "missing.toml"))
+    assert r.returncode == 2 and "cannot read key file" in r.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# damaged input
+
+
+_GCM = [
+    bytes(p)
+    for p in rdpcap(str(Path(__file__).parent / "vectors/tls_psk/psk_aes128_gcm_sha256.pcap"))
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    frame=st.integers(min_value=3, max_value=10),
+    spot=st.integers(min_value=54, max_value=400),
+    value=st.integers(min_value=0, max_value=255),
+    cut=st.booleans(),
+)
+def test_damaged_tls_never_crashes(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    frame: int,
+    spot: int,
+    value: int,
+    cut: bool,
+) -> None:
+    """A byte of a TLS frame's payload changed (or the frame cut there): every frame is
+    still shown and what went wrong is reported as a located problem."""
+    from scapy.layers.l2 import Ether
+
+    frames = list(_GCM)
+    raw = bytearray(frames[frame])
+    if spot >= len(raw):
+        spot = len(raw) - 1
+    if cut:
+        del raw[spot:]
+    else:
+        raw[spot] = value
+    frames[frame] = bytes(raw)
+    pcap = tmp_path / "damaged.pcap"
+    wrpcap(str(pcap), [Ether(f) for f in frames])
+    rc = main(["dissect", str(pcap), "--psk", PSK, "-V", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    rows = [json.loads(ln) for ln in out.splitlines()]
+    assert [r["number"] for r in rows] == list(range(1, 15))
+    for line in err.splitlines():
+        assert line.startswith(f"mikeyshark: {pcap}, frame ")
