@@ -124,6 +124,7 @@ class Renderer:
 
 
 RENDERERS: dict[str, Renderer] = {}
+_FIRST_ONLY = frozenset({"msrp", "bfcp"})
 
 
 def register(kind: str, renderer: Renderer) -> None:
@@ -159,6 +160,10 @@ class FrameView:
         """(Protocol, Info) once the application messages are attached."""
         # What TLS carried replaces TLS in the columns, as tshark's upper dissectors do.
         pdus = [p for p in self.pdus if p.kind != "tls"] or self.pdus
+        if pdus and pdus[0].kind in _FIRST_ONLY:
+            # tshark 4.0's MSRP and BFCP dissect the first message of a segment only; the
+            # tree here holds every message, the columns name the first like tshark.
+            pdus = pdus[:1]
         if pdus:
             kinds = [RENDERERS[p.kind] for p in pdus if p.kind in RENDERERS]
             proto = kinds[-1].protocol(pdus[-1].obj) if kinds else self.protocol

@@ -535,3 +535,71 @@ def test_damaged_tls_never_crashes(
     assert [r["number"] for r in rows] == list(range(1, 15))
     for line in err.splitlines():
         assert line.startswith(f"mikeyshark: {pcap}, frame ")
+
+
+def _tcp_capture(path: Path, port: int, c2s: list[bytes], s2c: list[bytes]) -> Path:
+    """A connection whose client sends the ``c2s`` segments, then the server ``s2c``."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    e = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    c, s = IP(src="192.0.2.1", dst="192.0.2.2"), IP(src="192.0.2.2", dst="192.0.2.1")
+    pkts = [
+        e / c / TCP(sport=50000, dport=port, flags="S", seq=0),
+        e / s / TCP(sport=port, dport=50000, flags="SA", seq=0, ack=1),
+        e / c / TCP(sport=50000, dport=port, flags="A", seq=1, ack=1),
+    ]
+    cseq = sseq = 1
+    for data in c2s:
+        pkts.append(e / c / TCP(sport=50000, dport=port, flags="PA", seq=cseq, ack=1) / data)
+        cseq += len(data)
+    for data in s2c:
+        pkts.append(e / s / TCP(sport=port, dport=50000, flags="PA", seq=sseq, ack=cseq) / data)
+        sseq += len(data)
+    for i, p in enumerate(pkts):
+        p.time = 1.0 + i / 10
+    wrpcap(str(path), pkts)
+    return path
+
+
+@pytest.mark.tshark
+def test_plain_msrp_split_and_shared_segments_like_tshark(
+    dissect: Callable[..., Result], tshark: str, tmp_path: Path
+) -> None:
+    send = (
+        b"MSRP a786hjs2 SEND\r\nTo-Path: msrp://192.0.2.2:2855/kjhd37s2s20w2a;tcp\r\n"
+        b"From-Path: msrp://192.0.2.1:50000/asfd34;tcp\r\nMessage-ID: 87652491\r\n"
+        b"Byte-Range: 1-25/25\r\nContent-Type: text/plain\r\n\r\n"
+        b"Hey Bob, are you there?\r\n-------a786hjs2$\r\n"
+    )
+    ok = (
+        b"MSRP a786hjs2 200 OK\r\nTo-Path: msrp://192.0.2.1:50000/asfd34;tcp\r\n"
+        b"From-Path: msrp://192.0.2.2:2855/kjhd37s2s20w2a;tcp\r\n-------a786hjs2$\r\n"
+    )
+    nope = ok.replace(b"a786hjs2", b"zz99").replace(b"200 OK", b"403 Nope")
+    pcap = _tcp_capture(tmp_path / "msrp.pcap", 2855, [send[:60], send[60:]], [ok + nope])
+    theirs = tshark_columns(tshark, pcap)
+    r = dissect(str(pcap), "--json")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.columns() == theirs
+    assert theirs[3][1].endswith("Len=60 [TCP segment of a reassembled PDU]")
+    assert theirs[5] == ("MSRP", "Response: 200 OK Transaction ID: a786hjs2")
+    # The second message of the segment is in our tree although tshark leaves it out.
+    tree = our_tree(dissect(str(pcap), "-V").stdout, 6)
+    assert "    Response Line: MSRP zz99 403 Nope" in tree
+
+
+@pytest.mark.tshark
+def test_plain_bfcp_two_messages_in_one_segment_like_tshark(
+    dissect: Callable[..., Result], tshark: str, tmp_path: Path, vectors: Path
+) -> None:
+    from scapy.packet import Raw
+
+    pkts = rdpcap(str(vectors / "app" / "plain_bfcp.pcap"))
+    hello, hello_ack, floor_request = (bytes(pkts[i][Raw].load) for i in (3, 4, 5))
+    pcap = _tcp_capture(tmp_path / "bfcp.pcap", 5070, [hello + floor_request], [hello_ack])
+    theirs = tshark_columns(tshark, pcap, "-d", "tcp.port==5070,bfcp")
+    r = dissect(str(pcap), "--json")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.columns() == theirs
+    assert theirs[3:5] == [("BFCP", "Hello"), ("BFCP", "HelloAck")]
