@@ -120,7 +120,7 @@ def _sip_call(n: int) -> list[bytes]:
 class _Tcp:
     """One bulk TCP connection: handshake, 1000-byte segments both ways, FIN."""
 
-    def __init__(self, n: int, rng: random.Random) -> None:
+    def __init__(self, n: int, rng: random.Random, size: int = 1000) -> None:
         self.c = _ip(0x020000 + n)
         self.s = _ip(0x030000 + n % 50)
         self.cp = 1024 + n % 60000
@@ -128,7 +128,7 @@ class _Tcp:
         self.cs = rng.randrange(1 << 32)
         self.ss = rng.randrange(1 << 32)
         self.left = rng.randrange(200, 4000)
-        self.body = bytes(rng.randrange(256) for _ in range(1000))
+        self.body = bytes(rng.randrange(256) for _ in range(size))
         self.held: bytes | None = None  # a segment kept back to be sent out of order
         self.queue: list[bytes] = [
             self._c(self.cs, 0, 0x02),
@@ -155,10 +155,10 @@ class _Tcp:
         self.left -= 1
         if rng.random() < 0.5:
             f = self._c(self.cs, self.ss, 0x18, self.body)
-            self.cs += 1000
+            self.cs += len(self.body)
         else:
             f = self._s(self.ss, self.cs, 0x18, self.body)
-            self.ss += 1000
+            self.ss += len(self.body)
         if self.held is not None:
             self.queue.append(self.held)
             self.held = None
@@ -184,8 +184,30 @@ class _Rtp:
         self.ssrc = struct.pack("!I", rng.randrange(1 << 32))
 
 
-def frames(total: int, seed: int = 1) -> Iterator[bytes]:
-    """``total`` frames: ~64% RTP, ~30% TCP, ~3% IPv6 UDP, ~1% ARP, ~1.5% SIP."""
+def _dns(n: int) -> tuple[bytes, bytes]:
+    """A DNS A query and its answer (RFC 1035), client 10.4.x.x to a resolver."""
+    name = b"".join(bytes([len(p)]) + p for p in (b"host%d" % (n % 997), b"example", b"org"))
+    question = name + b"\x00" + struct.pack("!HH", 1, 1)
+    q = struct.pack("!HHHHHH", n & 0xFFFF, 0x0100, 1, 0, 0, 0) + question
+    a = (
+        struct.pack("!HHHHHH", n & 0xFFFF, 0x8180, 1, 1, 0, 0)
+        + question
+        + struct.pack("!HHHIH", 0xC00C, 1, 1, 300, 4)
+        + _ip(0x050000 + n % 5000)
+    )
+    client, server = _ip(0x040000 + n % 300), bytes([10, 0, 0, 53])
+    sport = 1024 + n % 60000
+    return (
+        _eth4(client, server, 17, _udp(sport, 53, q)),
+        _eth4(server, client, 17, _udp(53, sport, a)),
+    )
+
+
+def frames(
+    total: int, seed: int = 1, *, tcp_body: int = 1000, dns: float = 0.0
+) -> Iterator[bytes]:
+    """``total`` frames: ~64% RTP (less ``dns``), ~30% TCP, ~3% IPv6 UDP, ~1% ARP, ~1.5% SIP,
+    and with ``dns`` > 0 that share of DNS queries and answers."""
     rng = random.Random(seed)
     rtp_streams = []
     for i in range(200):
@@ -194,7 +216,7 @@ def frames(total: int, seed: int = 1) -> Iterator[bytes]:
         hdr = MAC + b"\x08\x00" + _ipv4(src, dst, 17, 8 + 12 + 160) + udp
         rtp_streams.append(_Rtp(hdr, rng))
     payload = bytes(160)
-    conns = [_Tcp(i, rng) for i in range(40)]
+    conns = [_Tcp(i, rng, tcp_body) for i in range(40)]
     next_conn = 40
     v6 = (
         MAC
@@ -208,10 +230,17 @@ def frames(total: int, seed: int = 1) -> Iterator[bytes]:
     arp = MAC + b"\x08\x06" + bytes(28)
     call = 0
     sip_queue: list[bytes] = []
+    dns_answer: bytes | None = None
     n = 0
     while n < total:
         r = rng.random()
-        if r < 0.64:
+        if dns_answer is not None and r < 0.2:
+            yield dns_answer
+            dns_answer = None
+        elif r < dns:
+            query, dns_answer = _dns(n)
+            yield query
+        elif r < 0.64:
             s = rtp_streams[rng.randrange(200)]
             s.seq = (s.seq + 1) & 0xFFFF
             s.ts = (s.ts + 160) & 0xFFFFFFFF
@@ -220,7 +249,7 @@ def frames(total: int, seed: int = 1) -> Iterator[bytes]:
             i = rng.randrange(len(conns))
             f = conns[i].next(rng)
             if f is None:
-                conns[i] = _Tcp(next_conn, rng)
+                conns[i] = _Tcp(next_conn, rng, tcp_body)
                 next_conn += 1
                 f = conns[i].next(rng)
                 assert f is not None

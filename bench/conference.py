@@ -1,0 +1,198 @@
+"""Conference benchmark (issue 7): the full analysis against tshark on large captures.
+
+Each capture holds ``--conferences`` conferences of the synthesizer (three calls each, every
+call with audio, MSRP and BFCP over TLS-PSK keyed by MIKEY-TICKET) spliced in time order into
+noise: RTP audio, bulk TCP, DNS, IPv6, ARP and plain SIP audio calls. The conferences are
+synthesized once (cached in bench/out/) and the capture is assembled with struct, so even the
+5,000,000-frame file is written in about a minute.
+
+Timed, each in its own child process (peak memory = the child's ru_maxrss):
+
+- ``mikeyshark analyze FILE --keys KEYS --json OUT --quiet`` (every call judged);
+- ``tshark -n -2 -r FILE -o tls.psk:KEY -Y "sip || tls" -T fields -e frame.number``: two-pass
+  dissection with TLS decryption, with the one PSK tshark accepts (the first call's TEK);
+- ``tshark -n -r FILE -Y sip``: plain dissection, the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import foundation
+
+OUT = Path(__file__).resolve().parent / "out"
+SLOT_NS = 20 * 1_000_000_000  # one conference spans ~17 s of capture time; they follow each other
+TCP_BODY = 300  # noise segments: small, so that 5M frames stay well under 2 GB
+DNS_SHARE = 0.05
+
+
+def conference_frames(count: int) -> tuple[list[tuple[int, bytes]], str, str]:
+    """(ts_ns, frame) of ``count`` conferences, the key file that opens them, one TEK (hex)."""
+    cache = OUT / f"conferences-{count}.pickle"
+    if cache.exists():
+        with open(cache, "rb") as f:
+            frames, keys, tek = pickle.load(f)
+        return frames, keys, tek
+    from analyzer.synth import synthesize
+    from analyzer.synth.scenarios import BASE_TIME_NS
+
+    first = synthesize("conference", seed=1, now_ns=BASE_TIME_NS)
+    keys = first.keyfile_text
+    tek = first.calls[0].media[0].tek.hex()
+    frames = [(fr.ts_ns, fr.data) for fr in first.frames]
+    for k in range(1, count):
+        # the same key file for all, so one KMS master key opens every ticket
+        r = synthesize("conference", seed=k + 1, keys=keys, now_ns=BASE_TIME_NS + k * SLOT_NS)
+        frames.extend((fr.ts_ns, fr.data) for fr in r.frames)
+    frames.sort(key=lambda x: x[0])
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(cache, "wb") as f:
+        pickle.dump((frames, keys, tek), f)
+    return frames, keys, tek
+
+
+def write_capture(path: Path, total: int, conferences: int) -> tuple[str, str]:
+    """Write the capture (nanosecond pcap); returns (key file text, one TEK hex)."""
+    calls, keys, tek = conference_frames(conferences)
+    noise_count = max(total - len(calls), 0)
+    start = calls[0][0] - 1_000_000_000
+    span = conferences * SLOT_NS + 2_000_000_000
+    step = span // max(noise_count, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    rec = struct.Struct("<IIII")
+    ci = 0
+    with open(tmp, "wb", buffering=1 << 20) as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1))
+        buf: list[bytes] = []
+        for i, fr in enumerate(
+            foundation.frames(noise_count, seed=7, tcp_body=TCP_BODY, dns=DNS_SHARE)
+        ):
+            ts = start + i * step
+            while ci < len(calls) and calls[ci][0] <= ts:
+                cts, cfr = calls[ci]
+                buf.append(rec.pack(cts // 1_000_000_000, cts % 1_000_000_000, len(cfr), len(cfr)))
+                buf.append(cfr)
+                ci += 1
+            buf.append(rec.pack(ts // 1_000_000_000, ts % 1_000_000_000, len(fr), len(fr)))
+            buf.append(fr)
+            if len(buf) >= 40000:
+                f.write(b"".join(buf))
+                buf.clear()
+        for cts, cfr in calls[ci:]:
+            buf.append(rec.pack(cts // 1_000_000_000, cts % 1_000_000_000, len(cfr), len(cfr)))
+            buf.append(cfr)
+        f.write(b"".join(buf))
+    tmp.replace(path)
+    return keys, tek
+
+
+def _child(cmd: list[str]) -> tuple[float, int, int]:
+    """Run a child; (wall seconds, peak RSS KiB, exit code). Its output is discarded."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, ru = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    dt = time.perf_counter() - t
+    if code not in (0, 1):
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+        raise SystemExit(f"{cmd[0]} failed with exit code {code}")
+    return dt, ru.ru_maxrss, code
+
+
+def _capture(frames: int, conferences: int, regenerate: bool) -> tuple[Path, Path, str]:
+    path = OUT / f"conference-{frames}.pcap"
+    keys_path = OUT / f"conference-{frames}.keys.toml"
+    tek_path = OUT / f"conference-{frames}.tek"
+    if regenerate or not (path.exists() and keys_path.exists() and tek_path.exists()):
+        t = time.perf_counter()
+        keys, tek = write_capture(path, frames, conferences)
+        keys_path.write_text(keys)
+        tek_path.write_text(tek)
+        size = path.stat().st_size / 1e6
+        print(f"wrote {path.name}: {frames:,} frames, {size:,.0f} MB in {time.perf_counter() - t:.1f} s")
+    return path, keys_path, tek_path.read_text().strip()
+
+
+def run_size(frames: int, conferences: int, regenerate: bool, tshark: str | None) -> list[str]:
+    path, keys_path, tek = _capture(frames, conferences, regenerate)
+    report = OUT / f"conference-{frames}.json"
+    mikeyshark = str(Path(sys.executable).parent / "mikeyshark")
+    rows: list[tuple[str, float, int]] = []
+    dt, rss, _ = _child(
+        [mikeyshark, "analyze", str(path), "--keys", str(keys_path), "--json", str(report), "--quiet"]
+    )
+    rows.append(("mikeyshark analyze --json", dt, rss))
+    data = json.loads(report.read_text())
+    verdicts: dict[str, int] = {}
+    for c in data["calls"]:
+        verdicts[c["verdict"]] = verdicts.get(c["verdict"], 0) + 1
+    decrypted = sum(
+        1 for c in data["calls"] for m in c["media"] if m.get("tls") and m["tls"]["decrypted"]
+    )
+    print(
+        f"  {frames:,} frames: {len(data['calls'])} calls {verdicts}, "
+        f"{decrypted} TLS sessions decrypted"
+    )
+    if tshark:
+        cmd = [tshark, "-n", "-2", "-r", str(path), "-o", f"tls.psk:{tek}", "-Y", "sip || tls"]
+        dt, rss, _ = _child([*cmd, "-T", "fields", "-e", "frame.number"])
+        rows.append(('tshark -2 -o tls.psk -Y "sip || tls"', dt, rss))
+        dt, rss, _ = _child([tshark, "-n", "-r", str(path), "-Y", "sip"])
+        rows.append(("tshark -Y sip", dt, rss))
+    ours = rows[0][1]
+    lines = []
+    for name, dt, rss in rows:
+        ratio = "" if name.startswith("mikeyshark") else f"{dt / ours:6.2f}x"
+        lines.append(
+            f"| {frames:>9,} | {name:38} | {dt:8.2f} | {frames / dt:10,.0f} | {ratio:>7} "
+            f"| {rss / 1024:8.1f} |"
+        )
+    return lines
+
+
+HEADER = (
+    "|    frames | run                                    |  seconds |   frames/s | "
+    "ours is | peak MiB |\n"
+    "|-----------|----------------------------------------|----------|------------|"
+    "---------|----------|"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--sizes",
+        default="100000,1000000",
+        help="comma-separated frame counts (5000000 for the large run)",
+    )
+    ap.add_argument("--conferences", type=int, default=100, help="conferences (3 calls each)")
+    ap.add_argument("--regenerate", action="store_true", help="write the captures again")
+    ap.add_argument("--no-tshark", action="store_true", help="time mikeyshark only")
+    args = ap.parse_args(argv)
+    tshark = None if args.no_tshark else shutil.which("tshark")
+    lines: list[str] = []
+    for size in (int(s) for s in args.sizes.split(",") if s):
+        lines += run_size(size, args.conferences, args.regenerate, tshark)
+    print(HEADER)
+    print("\n".join(lines))
+    print("'ours is': how many times faster mikeyshark's full analysis is than that run")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
