@@ -1110,24 +1110,40 @@ def _wait_started(proc: subprocess.Popen[bytes]) -> bytes:
 
 def resend_pcap(path: Path, iface: str, speed: float = 1.0) -> int:
     """Send the frames of a capture on ``iface`` with their original spacing divided by
-    ``speed`` (0 = as fast as possible); returns the number of frames sent."""
+    ``speed`` (0 = as fast as possible); returns the number of frames sent.
+
+    A missing interface or a file that is not a capture is a ``ValueError`` (usage); a
+    capture that breaks off after some frames stops the sending there (``ReplayError``).
+    """
     from scapy.arch import get_if_list
+    from scapy.error import Scapy_Exception
     from scapy.sendrecv import sendp
     from scapy.utils import PcapReader
 
+    if speed < 0:
+        raise ValueError("--speed must be >= 0")
     if iface not in get_if_list():
-        raise ReplayError(f"no interface {iface!r} (have: {', '.join(get_if_list())})")
+        raise ValueError(f"no interface {iface!r} (have: {', '.join(get_if_list())})")
+    try:
+        reader = PcapReader(str(path))
+    except (OSError, Scapy_Exception) as e:
+        raise ValueError(f"{path}: not a readable capture: {e}") from e
     sent = 0
     first_ts: float | None = None
     t0 = time.monotonic()
-    with PcapReader(str(path)) as reader:
-        for pkt in reader:
+    with reader:
+        while True:
+            try:
+                pkt = reader.read_packet()
+            except EOFError:
+                break
+            except (OSError, Scapy_Exception) as e:
+                raise ReplayError(f"{path}: frame {sent + 1} unreadable ({e}); {sent} sent") from e
             ts = float(pkt.time)
             if first_ts is None:
                 first_ts = ts
             if speed > 0:
-                due = t0 + (ts - first_ts) / speed
-                pause = due - time.monotonic()
+                pause = t0 + (ts - first_ts) / speed - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
             sendp(pkt, iface=iface, verbose=False)

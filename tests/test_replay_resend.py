@@ -68,3 +68,27 @@ def test_resend_needs_an_interface() -> None:
         timeout=30,
     )
     assert out.returncode == 2 and "--iface" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "iface", "why"),
+    [
+        (b"junk\n", "lo", "not a readable capture"),
+        (None, "nope0", "no interface 'nope0'"),
+    ],
+)
+def test_resend_bad_input_is_a_usage_error(
+    tmp_path: Path, content: bytes | None, iface: str, why: str
+) -> None:
+    src = tmp_path / "in.pcap"
+    if content is None:
+        write_capture(synthesize("bfcp-dial-in", seed=1), src)
+    else:
+        src.write_bytes(content)
+    out = subprocess.run(
+        [sys.executable, "-m", "analyzer", "replay", "--pcap", str(src), "--iface", iface],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2 and why in out.stderr
