@@ -243,3 +243,33 @@ def test_cli_list_and_write(tmp_path: Path) -> None:
     assert (tmp_path / "m.toml").read_text() == r.keyfile_text
     bad = subprocess.run([*exe, "synth", "msrp-dial-out"], capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("keys", "why"),
+    [
+        ("[[kms]]\nuri = 'kms.example.org'\nmaster_key = 'zz'\n", "master_key"),
+        ("[[psk]]\nidentity = 'sip:alice@example.org'\nkey = '00'\n", "no [[kms]]"),
+        ("not toml = = =\n", "keys"),
+    ],
+)
+def test_cli_bad_key_file_is_a_usage_error(tmp_path: Path, keys: str, why: str) -> None:
+    kf = tmp_path / "bad.toml"
+    kf.write_text(keys)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analyzer",
+            "synth",
+            "msrp-dial-in",
+            "-o",
+            str(tmp_path / "x.pcap"),
+            "--keys",
+            str(kf),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and why in out.stderr
+    assert not (tmp_path / "x.pcap").exists()
