@@ -428,18 +428,29 @@ def test_dial_in_decrypts_when_the_offer_comes_after_the_handshake(
     assert moved[6] == ("TLSv1.2", "Client Key Exchange, Change Cipher Spec, Finished")
 
 
-def test_held_bytes_are_bounded(
-    dissect: Callable[..., Result], vectors: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("limit", "value", "why"),
+    [("MAX_HELD_CONN", 200, "more than "), ("MAX_PENDING_FRAMES", 5, "5 frames waited")],
+)
+def test_holding_is_bounded(
+    dissect: Callable[..., Result],
+    vectors: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    limit: str,
+    value: int,
+    why: str,
 ) -> None:
-    """A connection whose key is never confirmed is kept only up to the budget; then it is
-    shown undecrypted and a warning says later keys will not be tried on it."""
-    monkeypatch.setattr(dissect_cmd, "MAX_HELD_CONN", 200)
+    """A connection whose key is never confirmed is kept only up to the budgets (its bytes,
+    the frames waiting behind it); then it is shown undecrypted and a warning says later
+    keys will not be tried on it."""
+    monkeypatch.setattr(dissect_cmd, limit, value)
+    monkeypatch.setattr(dissect_cmd, "CHECK_EVERY", 1)
     pcap = vectors / "tls_psk" / "psk_aes128_gcm_sha256.pcap"
     r = dissect(str(pcap), "--psk", "11" * 16, "--json")
     assert r.returncode == 0
     assert r.columns()[7] == ("TLSv1.2", "Application Data")
-    errs = r.stderr.splitlines()
-    assert any("frame 4: tls: " in e and "later keys are not tried" in e for e in errs)
+    (warning,) = [e for e in r.stderr.splitlines() if "later keys are not tried" in e]
+    assert f"{pcap}, frame 4: tls: 192.0.2.1:50000 -> 192.0.2.2:5061: {why}" in warning
 
 
 # --------------------------------------------------------------------------------------------

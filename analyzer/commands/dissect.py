@@ -72,6 +72,8 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 # How often (in frames) the flow table's out-of-order buffers are consulted before printing.
 CHECK_EVERY = 256
+# Frames waiting to be printed before connections still waiting for a key are given up.
+MAX_PENDING_FRAMES = 50_000
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -283,6 +285,8 @@ class _Dissector:
         if final:
             limit = None
         else:
+            if len(self.pending) > MAX_PENDING_FRAMES:
+                self.apps.stop_holding_all(f"{MAX_PENDING_FRAMES} frames waited")
             if self.table.buffered_bytes:
                 return
             held = [self.sip.oldest_pending_frame(), self.apps.oldest_held_frame()]
@@ -331,6 +335,9 @@ def _tree(t: TreeNode) -> Node:
 
 MAX_HELD_CONN = 1 << 20  # bytes of one unconfirmed TLS connection kept to retry new keys
 MAX_HELD_TOTAL = 16 << 20  # the same for all connections of the capture
+# What analyzer.decrypt says when the candidates so far failed (a later MIKEY exchange may
+# bring the right one); any other reason means no key will do.
+_REASONS_KEYS_MAY_FIX = frozenset({"no candidate key matched", "no key"})
 MAX_AWAITING = 4096  # encrypted records of one connection waiting for their plaintext
 
 
@@ -649,17 +656,34 @@ class AppDecoder:
                 shown = info.psk.hex() if self.reveal else f"sha256:{fingerprint(info.psk)}"
                 c.view.key_note = f"PSK {shown} ({info.psk_label}), confirmed by: {info.oracle}"
             self._release_held(c)
+        elif (
+            c.held is not None
+            and info.decryptable is False
+            and (info.undecryptable_reason not in _REASONS_KEYS_MAY_FIX)
+        ):
+            self._release_held(c)  # no key can help (DHE, certificates, ...): stop holding
         elif c.held is not None and (
             c.held_bytes > MAX_HELD_CONN or self.held_total > MAX_HELD_TOTAL
         ):
-            self._problem(
-                "tls",
-                f"{c.client} -> {c.server}: more than {c.held_bytes} bytes before a key was "
-                "confirmed; later keys are not tried on it",
-                c.first_frame,
-                severity=Severity.WARNING,
-            )
-            self._release_held(c)
+            self.stop_holding(c, f"more than {c.held_bytes} bytes")
+
+    def stop_holding(self, c: _Conn, why: str) -> None:
+        """Show the connection as it is now: keys found later are not tried on it."""
+        if c.held is None:
+            return
+        self._problem(
+            "tls",
+            f"{c.client} -> {c.server}: {why} before a key was confirmed; later keys are not "
+            "tried on it",
+            c.first_frame,
+            severity=Severity.WARNING,
+        )
+        self._release_held(c)
+
+    def stop_holding_all(self, why: str) -> None:
+        for c in self.conns.values():
+            if c.held and not c.confirmed:
+                self.stop_holding(c, why)
 
     def _release_held(self, c: _Conn) -> None:
         if c.held is not None:
