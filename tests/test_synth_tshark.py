@@ -19,6 +19,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import wrpcap
 
+from analyzer.cli import main
 from analyzer.synth import SCENARIOS, SynthResult, synthesize, write_capture
 from analyzer.synth.net import Cursor, Network, TcpConnection, write_frames
 from dissectors.mikey.message import parse as mikey_parse
@@ -128,15 +129,19 @@ def test_sip_sdp_fields_match(
     assert sorted(b[0] for b in byes) == sorted(c.call_id for c in r.calls)
 
 
-def _follow(tshark: str, path: Path, tek: bytes, port: int) -> list[tuple[bool, bytes]]:
-    """Decrypted bytes of the TLS stream on ``port``: (from node 0, data) in order."""
+def _follow(
+    tshark: str, path: Path, tek: bytes, port: int, keylog: Path | None = None
+) -> list[tuple[bool, bytes]]:
+    """Decrypted bytes of the TLS stream on ``port``: (from node 0, data) in order. The
+    key is the TEK as TLS PSK or, with ``keylog``, the NSS key log alone."""
     streams = fields(tshark, path, f"tcp.port=={port} && tcp.flags.syn==1", "tcp.stream")
+    key = f"tls.keylog_file:{keylog}" if keylog else f"tls.psk:{tek.hex()}"
     text = run(
         tshark,
         "-r",
         str(path),
         "-o",
-        f"tls.psk:{tek.hex()}",
+        key,
         "-d",
         f"tcp.port=={port},tls",
         "-q",
@@ -399,3 +404,19 @@ def test_ipv6_tcp_connection(tshark: str, tmp_path: Path) -> None:
     ]
     assert [r[2] for r in rows] == ["0", "0", "0", "1440", "1440", "120", "0", "0", "0", "0"]
     assert rows[0][0] == "2001:db8::1" and rows[0][3] == "1440"
+
+
+def test_cli_keylog_alone_decrypts_the_conference(tshark: str, tmp_path: Path) -> None:
+    cap, keylog = tmp_path / "c.pcapng", tmp_path / "c.keylog"
+    assert (
+        main(["synth", "conference", "-o", str(cap), "--seed", "2", "--keylog", str(keylog)]) == 0
+    )
+    r = synthesize("conference", seed=2)
+    lines = keylog.read_text().splitlines()
+    assert len(lines) == 6 and all(ln.startswith("CLIENT_RANDOM ") for ln in lines)
+    for c in r.calls:
+        for m in c.media:
+            assert m.tcp_server is not None
+            pieces = _follow(tshark, cap, b"", m.tcp_server.port, keylog)
+            first = pieces[0][1]
+            assert first.startswith(b"MSRP ") if m.protocol == "msrp" else first[:2] == b"\x20\x0b"

@@ -46,6 +46,9 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="the answer travels in a reliable 183 (100rel) acknowledged by PRACK",
     )
+    p.add_argument(
+        "--keylog", metavar="FILE", help="also write the TLS sessions' NSS key log (for Wireshark)"
+    )
     p.add_argument("--now", action="store_true", help="start at the wall clock, not the base time")
     p.add_argument("--list", action="store_true", help="list scenarios and faults")
     p.set_defaults(func=run)
@@ -85,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     write_capture(result, out)
     written = [str(out)]
+    if args.keylog:
+        lines = [ln for c in result.calls for m in c.media for ln in m.keylog]
+        Path(args.keylog).write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
+        written.append(args.keylog)
     if keys is None:
         key_out = Path(args.key_out) if args.key_out else out.with_suffix(".toml")
         key_out.write_text(result.keyfile_text, encoding="utf-8")
