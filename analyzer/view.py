@@ -763,6 +763,7 @@ class TlsConnView:
     version: int | None = None
     decrypted: bool = False
     key_note: str | None = None  # which key the oracle confirmed (fingerprint, not the key)
+    psk_suite: bool | None = None  # the ServerHello chose a PSK suite (key exchanges decode)
     alerts: dict[tuple[bool, int], list[tuple[int, int]]] = field(default_factory=dict)
 
 
@@ -846,7 +847,7 @@ class TlsRecordView:
                 msg.add(f"Description: {_title(ALERT_DESCRIPTION.label(a[1]))} ({a[1]})")
         elif ct == CT_HANDSHAKE and not self.encrypted:
             for t, body in self.messages:
-                root.children.append(_handshake_node(t, body))
+                root.children.append(_handshake_node(t, body, self.conn.psk_suite is not False))
         elif ct == CT_HANDSHAKE:
             hs = root.add(f"Handshake Protocol: {names[0]}")
             if names[0] == "Finished":
@@ -897,7 +898,7 @@ def tls_detail(f: TlsFrame) -> Node:
 register("tls", Renderer(tls_protocol, tls_info, tls_detail))
 
 
-def _handshake_node(t: int, body: bytes) -> Node:
+def _handshake_node(t: int, body: bytes, psk: bool = True) -> Node:
     name = _title(HANDSHAKE_TYPE.label(t))
     node = Node(f"Handshake Protocol: {name}")
     node.add(f"Handshake Type: {name} ({t})")
@@ -907,9 +908,9 @@ def _handshake_node(t: int, body: bytes) -> Node:
             _client_hello_nodes(node, parse_client_hello(body))
         elif t == HT_SERVER_HELLO:
             _server_hello_nodes(node, parse_server_hello(body))
-        elif t == HT_CLIENT_KEY_EXCHANGE:
+        elif t == HT_CLIENT_KEY_EXCHANGE and psk:
             _psk_params(node.add("PSK Client Params"), body, "Identity")
-        elif t == HT_SERVER_KEY_EXCHANGE:
+        elif t == HT_SERVER_KEY_EXCHANGE and psk:
             _psk_params(node.add("PSK Server Params"), body, "Hint")
         elif t == HT_FINISHED:
             node.add("Verify Data")

@@ -51,11 +51,14 @@ from dissectors import msrp as msrplib
 from dissectors import sdp as sdplib
 from dissectors.errors import DissectError
 from dissectors.tls.constants import (
+    CIPHER_SUITES,
     CT_ALERT,
     CT_APPLICATION_DATA,
     CT_CHANGE_CIPHER_SPEC,
     CT_HANDSHAKE,
     EXT_SUPPORTED_VERSIONS,
+    HT_CLIENT_HELLO,
+    HT_CLIENT_KEY_EXCHANGE,
     HT_SERVER_HELLO,
     TLS13,
 )
@@ -63,6 +66,8 @@ from dissectors.tls.records import (
     RECORD_HEADER_LEN,
     HandshakeBuffer,
     Record,
+    parse_client_hello,
+    parse_psk_key_exchange,
     parse_record,
     parse_server_hello,
     plausible_header,
@@ -521,7 +526,7 @@ class AppDecoder:
     # ---------------------------------------------------------------- TLS records
 
     def _records(self, c: _Conn, from_client: bool, chunk: StreamChunk) -> None:
-        d = self.dirs_of(c, from_client)
+        d = c.dirs[from_client]
         if chunk.gap:
             d.buf.clear()
             d.frames.clear()
@@ -536,9 +541,11 @@ class AppDecoder:
             if d.lost:
                 p = next((i for i in range(len(d.buf)) if plausible_header(d.buf, i)), None)
                 if p is None:
-                    keep = RECORD_HEADER_LEN - 1
-                    d.base += max(len(d.buf) - keep, 0)
-                    del d.buf[: max(len(d.buf) - keep, 0)]
+                    # Keep what may be the start of a header; the frames before are done.
+                    drop = max(len(d.buf) - (RECORD_HEADER_LEN - 1), 0)
+                    d.base += drop
+                    del d.buf[:drop]
+                    d.frames = [chunk.frame] if d.buf else []
                     break
                 del d.buf[:p]
                 d.base += p
@@ -564,9 +571,6 @@ class AppDecoder:
         if records:
             version = c.view.version if c.view.version is not None else records[-1].version
             self.attach.append((chunk.frame, Pdu("tls", TlsFrame(c.view, records, version))))
-
-    def dirs_of(self, c: _Conn, from_client: bool) -> _RecDir:
-        return c.dirs[from_client]
 
     def _record(
         self, c: _Conn, d: _RecDir, from_client: bool, rec: Record, offset: int, frame: int
@@ -607,15 +611,28 @@ class AppDecoder:
                 r.messages.append((msg[0], msg[4:]))
                 if msg[0] == HT_SERVER_HELLO:
                     self._server_hello(c, msg[4:], frame)
+                elif msg[0] != HT_CLIENT_KEY_EXCHANGE or c.view.psk_suite is not False:
+                    self._check_handshake(msg[0], msg[4:], frame)
         return r
+
+    def _check_handshake(self, t: int, body: bytes, frame: int) -> None:
+        """Report a malformed hello or key exchange here too (the tree shows it inline)."""
+        try:
+            if t == HT_CLIENT_HELLO:
+                parse_client_hello(body)
+            elif t == HT_CLIENT_KEY_EXCHANGE:
+                parse_psk_key_exchange(body)
+        except DissectError as e:
+            self._problem("tls", e.reason, frame, e.field, e.offset)
 
     def _server_hello(self, c: _Conn, body: bytes, frame: int) -> None:
         try:
             sh = parse_server_hello(body)
         except DissectError as e:
-            self._problem("tls", e.reason, frame, e.field)
+            self._problem("tls", e.reason, frame, e.field, e.offset)
             return
         sv = sh.ext(EXT_SUPPORTED_VERSIONS)
+        c.view.psk_suite = sh.cipher_suite in CIPHER_SUITES
         c.view.version = int.from_bytes(sv[:2], "big") if sv else sh.legacy_version
         if c.view.version == TLS13:
             for d in c.dirs.values():
