@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
+from dissectors import esp as esplib
 from dissectors.errors import DissectError
+from dissectors.gtp import GTPU_PORT, MT_GPDU, decode_gtpu
 from dissectors.ip import (
     PROTO_TCP,
     PROTO_UDP,
@@ -30,9 +32,17 @@ from dissectors.ip import (
     ntop,
     skip_ipv6_extensions,
 )
-from dissectors.link import NET_IPV4, NET_IPV6, SUPPORTED_LINKTYPES, network_offset
+from dissectors.link import (
+    LINKTYPE_RAW,
+    NET_IPV4,
+    NET_IPV6,
+    SUPPORTED_LINKTYPES,
+    network_offset,
+)
 from dissectors.transport import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, decode_tcp, decode_udp
 
+_ESP = esplib.PROTO_ESP
+_NAT_T = esplib.NAT_T_PORT
 _MOD = 1 << 32
 _HALF = 1 << 31
 _NS = 1_000_000_000
@@ -148,6 +158,21 @@ class TcpDirection:
         return self._pend_bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    """The GTP-U tunnel an inner flow was first seen in (TS 29.281): the TEID of that
+    packet, the outer addresses, and the QFI of its PDU Session Container (None without)."""
+
+    teid: int
+    outer_src: str
+    outer_dst: str
+    qfi: int | None = None
+
+    def __str__(self) -> str:
+        q = f" QFI {self.qfi}" if self.qfi is not None else ""
+        return f"GTP-U TEID 0x{self.teid:08x} {self.outer_src} -> {self.outer_dst}{q}"
+
+
 @dataclass(eq=False)
 class TcpConnection:
     """One TCP connection; a reused 4-tuple gives a new object (and a new ``index``)."""
@@ -169,6 +194,7 @@ class TcpConnection:
     s2c: TcpDirection = field(default_factory=TcpDirection, repr=False)
     # free for handlers to keep their per-connection state (TLS session, parser, ...)
     app: dict[str, object] = field(default_factory=dict, repr=False)
+    tunnel: Tunnel | None = None  # set when the connection runs inside GTP-U
     # raw (address, port) of both ends: the table's keys, compared on every segment
     _ckey: tuple[bytes, int] = field(default=(b"", 0), repr=False)
     _skey: tuple[bytes, int] = field(default=(b"", 0), repr=False)
@@ -225,6 +251,16 @@ class _FragBuf:
 
 
 @dataclass(slots=True)
+class EspUnread:
+    """ESP packets of one SPI that could not be read."""
+
+    count: int
+    first: int
+    last: int
+    reason: str
+
+
+@dataclass(slots=True)
 class FlowStats:
     frames: int = 0
     non_ip: int = 0
@@ -240,6 +276,10 @@ class FlowStats:
     snapped: int = 0
     connections: int = 0
     peak_connections: int = 0
+    gtpu: int = 0  # G-PDUs decapsulated
+    gtpu_other: int = 0  # GTP-U signalling (echo, end marker, ...): no inner packet
+    esp: int = 0  # ESP packets
+    esp_read: int = 0  # of those, read (NULL found by the heuristic, or opened with a key)
 
 
 class FlowTable:
@@ -254,6 +294,16 @@ class FlowTable:
     ``max_frag_bytes`` in all. ``max_memory`` bounds the reassembly bytes of all connections
     together: past it, the least recently active connections first lose their history, then
     their holes are given up as gaps.
+
+    Tunnels: a UDP datagram to or from port 2152 is GTP-U; its inner packet goes to a table
+    of its own per pair of tunnel endpoints (so that the private addresses of UEs behind
+    different gNBs/eNBs cannot mix), whose connections carry the :class:`Tunnel` and share
+    this table's stream numbering and handler. GTP-U TEIDs differ per direction (the uplink
+    one is the UPF's, the downlink one the gNB's), so the endpoint pair, not one TEID, is
+    what both directions of an inner connection have in common. IP protocol 50 (and UDP
+    4500, RFC 3948) is ESP: opened with ``esp_sas`` (SPI -> :class:`dissectors.esp.EspSa`)
+    when the SPI is there, else read when it is ESP-NULL; what cannot be read is reported
+    per SPI (first frame, count, why).
     """
 
     def __init__(
@@ -270,9 +320,31 @@ class FlowTable:
         max_frag_bytes: int = 4 << 20,
         max_memory: int = 256 << 20,
         file: str | None = None,
+        esp_sas: Mapping[int, esplib.EspSa] | None = None,
+        _ids: list[int] | None = None,
     ) -> None:
         self.handler = handler
         self.file = file
+        self.esp_sas: Mapping[int, esplib.EspSa] = esp_sas or {}
+        # the next stream index, shared with the tables of tunnelled traffic
+        self._ids = _ids if _ids is not None else [0]
+        self._limits = (
+            max_buffer,
+            history,
+            max_jump,
+            idle_timeout,
+            linger,
+            max_connections,
+            frag_timeout,
+            max_frag_bytes,
+            max_memory,
+        )
+        # GTP-U: one table per (lower, higher) outer address pair
+        self._zones: dict[tuple[bytes, bytes], FlowTable] = {}
+        # the tunnel of the packet being fed (set by the parent table on a zone's table)
+        self.tunnel: Tunnel | None = None
+        # ESP packets not read, per SPI
+        self.esp_unread: dict[int, EspUnread] = {}
         self.max_buffer = max_buffer
         self.history = history
         self.max_jump = max_jump
@@ -296,7 +368,6 @@ class FlowTable:
         ] = OrderedDict()
         # (src, sport, dst, dport) -> endpoints: one lookup per datagram
         self._eps: dict[tuple[bytes, int, bytes, int], tuple[Endpoint, Endpoint]] = {}
-        self._next_index = 0
         self._next_sweep = 0
         self._unsupported: set[int] = set()  # link types already reported
 
@@ -304,24 +375,35 @@ class FlowTable:
 
     @property
     def open_connections(self) -> int:
-        return len(self._open)
+        return len(self._open) + sum(z.open_connections for z in self._zones.values())
 
     @property
     def tracked_connections(self) -> int:
         """Open plus recently closed connections still held (to absorb late segments)."""
-        return len(self._open) + len(self._closed)
+        return (
+            len(self._open)
+            + len(self._closed)
+            + sum(z.tracked_connections for z in self._zones.values())
+        )
+
+    @property
+    def tunnel_zones(self) -> int:
+        """GTP-U endpoint pairs with state held right now."""
+        return len(self._zones)
 
     @property
     def memory_bytes(self) -> int:
         """Payload bytes held for reassembly right now (TCP out-of-order and history, IP
         fragments): what grows with traffic, as opposed to per-connection bookkeeping."""
-        return self._held + self._frag_bytes
+        return self._held + self._frag_bytes + sum(z.memory_bytes for z in self._zones.values())
 
     @property
     def buffered_bytes(self) -> int:
         """Out-of-order TCP bytes and IP fragments held right now."""
-        return self._frag_bytes + sum(
-            c.c2s._pend_bytes + c.s2c._pend_bytes for c in self._open.values()
+        return (
+            self._frag_bytes
+            + sum(c.c2s._pend_bytes + c.s2c._pend_bytes for c in self._open.values())
+            + sum(z.buffered_bytes for z in self._zones.values())
         )
 
     def feed_all(self, frames: Iterable[Frame]) -> None:
@@ -383,6 +465,17 @@ class FlowTable:
             if proto == PROTO_UDP:
                 sport, dport, ps, pe = decode_udp(data, start, end)
                 st.udp += 1
+                if dport == GTPU_PORT or sport == GTPU_PORT:
+                    self._gtpu(frame, src, dst, data, ps, pe)
+                    return
+                if (
+                    (dport == _NAT_T or sport == _NAT_T)
+                    and pe - ps > 8
+                    and data[ps : ps + 4] != b"\0\0\0\0"
+                ):
+                    # RFC 3948: UDP 4500 carries ESP unless the non-ESP marker (4 zeros) leads
+                    self._esp(frame, src, dst, data, ps, pe)
+                    return
                 pair = self._eps.get((src, sport, dst, dport))
                 if pair is None:
                     pair = self._endpoints(src, sport, dst, dport)
@@ -391,6 +484,8 @@ class FlowTable:
                 sport, dport, seq, ack, flags, ps, _win = decode_tcp(data, start, end)
                 st.tcp += 1
                 self._tcp(frame, src, sport, dst, dport, seq, ack, flags, data[ps:end])
+            elif proto == _ESP:
+                self._esp(frame, src, dst, data, start, end)
             else:
                 st.other_ip += 1
         except DissectError as e:
@@ -429,6 +524,19 @@ class FlowTable:
 
     def finish(self) -> None:
         """End of capture: deliver what is buffered, close what is open, release everything."""
+        for zone in self._zones.values():
+            zone.finish()
+            self._add_zone_stats(zone)
+        self._zones.clear()
+        for spi, u in sorted(self.esp_unread.items()):
+            self._problem(
+                u.first,
+                "esp",
+                f"{u.count} ESP packet(s) of SPI 0x{spi:08x} (frames {u.first}..{u.last}) "
+                f"not read: {u.reason}",
+                "spi",
+            )
+        self.esp_unread.clear()
         for conn in list(self._open.values()):
             self._close(conn, ENDED, None)
         for key, fb in self._frags.items():
@@ -467,6 +575,14 @@ class FlowTable:
 
     def _sweep(self, now: int) -> None:
         self._next_sweep = now + _NS
+        if self._zones:
+            for zkey, zone in list(self._zones.items()):
+                zone._sweep(now)
+                if not (zone._open or zone._closed or zone._frags):
+                    # nothing held for this tunnel pair: release the table itself
+                    zone.finish()
+                    self._add_zone_stats(zone)
+                    del self._zones[zkey]
         limit = now - self.idle_ns
         while self._open:
             conn = next(iter(self._open.values()))
@@ -492,6 +608,127 @@ class FlowTable:
             if done_ts >= limit:
                 break
             del self._done[key]
+
+    # -- tunnels -----------------------------------------------------------------------------
+
+    def _add_zone_stats(self, zone: FlowTable) -> None:
+        st, zs = self.stats, zone.stats
+        st.ip += zs.ip
+        st.udp += zs.udp
+        st.tcp += zs.tcp
+        st.other_ip += zs.other_ip
+        st.fragments += zs.fragments
+        st.reassembled += zs.reassembled
+        st.bad += zs.bad
+        st.connections += zs.connections
+        st.esp += zs.esp
+        st.esp_read += zs.esp_read
+        zs.ip = zs.udp = zs.tcp = zs.other_ip = zs.fragments = zs.reassembled = zs.bad = 0
+        zs.connections = zs.esp = zs.esp_read = 0
+
+    def _gtpu(self, frame: Frame, src: bytes, dst: bytes, data: bytes, ps: int, pe: int) -> None:
+        try:
+            teid, mt, qfi, ts, te = decode_gtpu(data, ps, pe)
+        except DissectError as e:
+            self._problem(frame.number, e.layer, e.reason, e.field, e.offset - ps, Severity.WARNING)
+            return
+        if mt != MT_GPDU:
+            self.stats.gtpu_other += 1
+            return
+        self.stats.gtpu += 1
+        if te <= ts or data[ts] >> 4 not in (4, 6):
+            self._problem(
+                frame.number,
+                "gtp",
+                f"G-PDU of TEID 0x{teid:08x} carries no IPv4/IPv6 packet "
+                f"(first byte 0x{data[ts : ts + 1].hex() or '--'})",
+                "tpdu",
+                ts - ps,
+                Severity.WARNING,
+            )
+            return
+        zkey = (src, dst) if src <= dst else (dst, src)
+        zone = self._zones.get(zkey)
+        if zone is None:
+            (mb, hist, mj, idle, linger, mc, ft, mfb, mm) = self._limits
+            zone = self._zones[zkey] = FlowTable(
+                self.handler,
+                max_buffer=mb,
+                history=hist,
+                max_jump=mj,
+                idle_timeout=idle,
+                linger=linger,
+                max_connections=mc,
+                frag_timeout=ft,
+                max_frag_bytes=mfb,
+                max_memory=mm,
+                file=self.file,
+                esp_sas=self.esp_sas,
+                _ids=self._ids,
+            )
+        zone.tunnel = Tunnel(teid, ntop(src), ntop(dst), qfi if qfi >= 0 else None)
+        inner = data[ts:te]
+        zone.feed(Frame(frame.number, frame.ts_ns, LINKTYPE_RAW, inner, len(inner)))
+        zone.stats.frames -= 1  # counted once, as the outer frame
+
+    def _esp(self, frame: Frame, src: bytes, dst: bytes, data: bytes, start: int, end: int) -> None:
+        """An ESP packet at data[start:end] between ``src`` and ``dst``."""
+        st = self.stats
+        st.esp += 1
+        if end - start < 8:
+            self._problem(frame.number, "esp", f"ESP packet of {end - start} bytes", "spi")
+            return
+        spi = int.from_bytes(data[start : start + 4], "big")
+        sa = self.esp_sas.get(spi)
+        if sa is not None:
+            try:
+                nh, inner = esplib.open_packet(sa, data[start:end])
+            except DissectError as e:
+                self._esp_unread(spi, frame.number, f"with the configured key: {e.reason}")
+                return
+        else:
+            found = esplib.find_null(data, start, end)
+            if found is None:
+                self._esp_unread(
+                    spi,
+                    frame.number,
+                    "no key for this SPI in the key file ([[esp]]) and not ESP-NULL with a "
+                    "12- or 16-octet ICV (encrypted?)",
+                )
+                return
+            _icv, nh, ps, pe = found
+            inner = data[ps:pe]
+        st.esp_read += 1
+        try:
+            if nh == PROTO_UDP:
+                sport, dport, ps, pe = decode_udp(inner, 0, len(inner))
+                st.udp += 1
+                pair = self._eps.get((src, sport, dst, dport))
+                if pair is None:
+                    pair = self._endpoints(src, sport, dst, dport)
+                self.handler.on_udp(frame, pair[0], pair[1], inner[ps:pe])
+            elif nh == PROTO_TCP:
+                sport, dport, seq, ack, flags, ps, _win = decode_tcp(inner, 0, len(inner))
+                st.tcp += 1
+                self._tcp(frame, src, sport, dst, dport, seq, ack, flags, inner[ps:])
+            elif nh in (4, 41):
+                # tunnel mode: a whole IP packet inside
+                self.feed(Frame(frame.number, frame.ts_ns, LINKTYPE_RAW, inner, len(inner)))
+                st.frames -= 1
+            else:
+                st.other_ip += 1
+        except DissectError as e:
+            self._problem(
+                frame.number, e.layer, f"inside ESP SPI 0x{spi:08x}: {e.reason}", e.field, e.offset
+            )
+
+    def _esp_unread(self, spi: int, frame: int, why: str) -> None:
+        got = self.esp_unread.get(spi)
+        if got is None:
+            self.esp_unread[spi] = EspUnread(1, frame, frame, why)
+        else:
+            got.count += 1
+            got.last = frame
 
     # -- IP fragments ------------------------------------------------------------------------
 
@@ -595,8 +832,10 @@ class FlowTable:
         server: tuple[bytes, int],
         opened_by: str,
     ) -> TcpConnection:
+        index = self._ids[0]
+        self._ids[0] = index + 1
         conn = TcpConnection(
-            self._next_index,
+            index,
             Endpoint(ntop(client[0]), client[1]),
             Endpoint(ntop(server[0]), server[1]),
             frame.number,
@@ -606,8 +845,8 @@ class FlowTable:
             last_ts_ns=frame.ts_ns,
             _ckey=client,
             _skey=server,
+            tunnel=self.tunnel,
         )
-        self._next_index += 1
         self._conns[key] = conn
         self._conns[(key[2], key[3], key[0], key[1])] = conn
         self._open[conn.index] = conn
