@@ -363,14 +363,39 @@ def _client_side(conn: ConnRecord, m: MediaRecord) -> Side | None:
     return None
 
 
-def _sdp_match(conn: ConnRecord, m: MediaRecord) -> bool:
-    o_eps, o_ips = _endpoints(m.offer, m.protocol is Protocol.MSRP)
-    a_eps, a_ips = _endpoints(m.answer, m.protocol is Protocol.MSRP)
-    if m.answer is None:
-        return conn.server in o_eps
-    return (conn.server in o_eps and conn.client.ip in a_ips) or (
-        conn.server in a_eps and conn.client.ip in o_ips
-    )
+@dataclass(frozen=True, slots=True)
+class SdpAddresses:
+    """Where the two sides of an m-line listen and connect from, computed once per m-line."""
+
+    offer_eps: frozenset[Endpoint]
+    offer_ips: frozenset[str]
+    answer_eps: frozenset[Endpoint]
+    answer_ips: frozenset[str]
+    answered: bool
+
+    @classmethod
+    def of(cls, m: MediaRecord) -> SdpAddresses:
+        o_eps, o_ips = _endpoints(m.offer, m.protocol is Protocol.MSRP)
+        a_eps, a_ips = _endpoints(m.answer, m.protocol is Protocol.MSRP)
+        return cls(
+            frozenset(o_eps),
+            frozenset(o_ips),
+            frozenset(a_eps),
+            frozenset(a_ips),
+            m.answer is not None,
+        )
+
+    @property
+    def servers(self) -> frozenset[Endpoint]:
+        """Every server address a matching connection can have."""
+        return self.offer_eps | self.answer_eps if self.answered else self.offer_eps
+
+    def match(self, conn: ConnRecord) -> bool:
+        if not self.answered:
+            return conn.server in self.offer_eps
+        return (conn.server in self.offer_eps and conn.client.ip in self.answer_ips) or (
+            conn.server in self.answer_eps and conn.client.ip in self.offer_ips
+        )
 
 
 def decode_connection(
@@ -649,8 +674,27 @@ def _media_record(
     return m, res
 
 
-def _choose_conn(p: _Pending, conns: Iterable[ConnRecord]) -> ConnRecord | None:
-    found = [c for c in conns if not c.claimed and _sdp_match(c, p.record)]
+class ConnIndex:
+    """The connections by server address, in the order they were seen."""
+
+    def __init__(self, conns: Iterable[ConnRecord]) -> None:
+        self.by_server: dict[Endpoint, list[tuple[int, ConnRecord]]] = {}
+        for pos, c in enumerate(conns):
+            self.by_server.setdefault(c.server, []).append((pos, c))
+
+    def matching(self, addrs: SdpAddresses) -> list[ConnRecord]:
+        found = [
+            pc
+            for ep in addrs.servers
+            for pc in self.by_server.get(ep, ())
+            if not pc[1].claimed and addrs.match(pc[1])
+        ]
+        found.sort(key=lambda pc: pc[0])
+        return [c for _, c in found]
+
+
+def _choose_conn(p: _Pending, index: ConnIndex) -> ConnRecord | None:
+    found = index.matching(SdpAddresses.of(p.record))
     if not found:
         return None
     offer_frame = p.session.offer_frame
@@ -978,8 +1022,9 @@ def correlate(
         pend.extend(mine)
         per_call.append((call, oa, rec, mine))
     # 1. by the SDP, in order of the offers (earlier calls first claim their connection)
+    index = ConnIndex(conns)
     for p in sorted(pend, key=lambda q: q.session.offer_frame):
-        conn = _choose_conn(p, conns)
+        conn = _choose_conn(p, index)
         if conn is not None:
             _bind(p, conn, "sdp")
     # 2. by key: a TLS connection nobody claimed whose handshake the m-line's TEK verifies

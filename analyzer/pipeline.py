@@ -55,12 +55,13 @@ class _Collector:
 
     def _named_by_sdp(self, rec: ConnRecord) -> bool:
         """Whether an MSRP/BFCP m-line seen so far names the connection's server."""
-        sessions = self.sip.tracker.media_sessions
-        if len(sessions) != self._sdp_seen:
-            self._sdp_seen = len(sessions)
+        tracker = self.sip.tracker
+        # m-lines appear only with SIP messages: recompute when the tracker got one
+        if len(tracker.records) != self._sdp_seen:
+            self._sdp_seen = len(tracker.records)
             self._sdp_eps = {
                 ep
-                for ms in sessions
+                for ms in tracker.media_sessions
                 if ms.protocol in ("msrp", "bfcp")
                 for ep in (ms.offer_address, ms.answer_address)
                 if ep is not None
