@@ -620,3 +620,31 @@ def test_plain_bfcp_two_messages_in_one_segment_like_tshark(
     assert r.returncode == 0 and r.stderr == ""
     assert r.columns() == theirs
     assert theirs[3:5] == [("BFCP", "Hello"), ("BFCP", "HelloAck")]
+
+
+def test_wrong_kms_key_says_where(dissect: Callable[..., Result], tmp_path: Path) -> None:
+    """A key file whose KMS key is wrong: the ticket is not opened (said at the offer), the
+    TLS connection stays encrypted (said at its first frame) and every row is still there."""
+    text = DEMO_KEYS.read_text()
+    good = re.search(r'master_key = "([0-9a-f]+)"', text)
+    assert good is not None
+    bad = tmp_path / "bad-keys.toml"
+    bad.write_text(text.replace(good.group(1), "00" * 32))
+    pcap = ROOT / "pcaps" / "msrp-dial-in.pcap"
+    r = dissect(str(pcap), "--keys", str(bad), "--json")
+    assert r.returncode == 0
+    cols = r.columns()
+    assert len(cols) == 44
+    assert cols[12] == ("TLSv1.2", "Application Data")
+    assert cols[7] == (
+        "TLSv1.2",
+        "Client Key Exchange, Change Cipher Spec, Encrypted Handshake Message",
+    )
+    mikey, tls = r.stderr.splitlines()
+    assert mikey.startswith(f"mikeyshark: {pcap}, frame 1: mikey: ticket not opened: ")
+    assert tls == (
+        f"mikeyshark: {pcap}, frame 6: tls: 203.0.113.30:60728 -> 198.51.100.11:47530: the key "
+        "could not be confirmed (no candidate key: no MIKEY ticket opened, no [[tek]] or --psk)"
+    )
+    tree = dissect(str(pcap), "--keys", str(bad), "-V").stdout
+    assert "[Ticket not opened: " in tree

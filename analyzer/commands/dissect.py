@@ -239,6 +239,13 @@ class _Dissector:
                 )
             except DissectError:
                 continue  # the SDP stage already reported the malformed key-mgmt
+            if not res.ticket_opened and (seen is None or seen[0] is not ms):
+                err = res.error
+                why = err.reason if err is not None else "no key in the key file opens it"
+                frame = ms.offer_frame
+                self._problem(
+                    Problem("mikey", f"ticket not opened: {why}", frame, self.reader.name)
+                )
             self.apps.add_candidates(
                 [PskCandidate(c.key, c.derivation) for c in res.tek_candidates]
             )
@@ -756,12 +763,15 @@ class AppDecoder:
         dec = c.decoder
         if c.kind == "tls" and dec is not None:
             info = dec.finish()
-            if info.psk is None and self.candidates and info.version is not None:
-                why = info.undecryptable_reason or "no candidate key matched"
+            if info.psk is None and info.version is not None:
+                if self.candidates:
+                    why = f"{c.tried} candidate keys tried: "
+                    why += info.undecryptable_reason or "no candidate key matched"
+                else:
+                    why = "no candidate key: no MIKEY ticket opened, no [[tek]] or --psk"
                 self._problem(
                     "tls",
-                    f"{c.client} -> {c.server}: the key could not be confirmed "
-                    f"({c.tried} candidate keys tried: {why})",
+                    f"{c.client} -> {c.server}: the key could not be confirmed ({why})",
                     c.first_frame,
                 )
             for p in info.problems:
