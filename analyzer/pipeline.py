@@ -173,7 +173,7 @@ def analyze_capture(
     tracker = CallTracker(path)
     sip = SipFlowHandler(tracker, path)
     collector = _Collector(sip, path)
-    table = FlowTable(collector, file=path)
+    table = FlowTable(collector, file=path, esp_sas={sa.spi: sa for sa in keys.esp})
     reader = CaptureReader(path)
     try:
         size = os.path.getsize(path) if path != "-" else 0
