@@ -18,6 +18,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
+from dissectors import esp as esplib
 from dissectors.errors import DissectError
 from dissectors.mikey import constants as C
 from dissectors.mikey import crypto, transfer
@@ -78,7 +79,24 @@ class Conference:
 
 
 _PROFILE_KEYS: dict[str, type] = {"tls_prot_type": int, "bfcp_tls_client": str}
-_ENTRY_KEYS = {"kms": {"uri", "master_key"}, "psk": {"identity", "key"}, "tek": {"key", "identity"}}
+_ENTRY_KEYS = {
+    "kms": {"uri", "master_key"},
+    "psk": {"identity", "key"},
+    "tek": {"key", "identity"},
+    "esp": {"spi", "encryption", "integrity", "encryption_key", "integrity_key"},
+}
+# [[esp]]: key lengths each algorithm takes (RFC 3602, RFC 4106 with its 4-octet salt,
+# RFC 2403/2404/3566/4868)
+_ESP_KEY_LENS = {
+    "null": (0,),
+    "aes-cbc": (16, 24, 32),
+    "aes-gcm": (20, 28, 36),
+    "none": (0,),
+    "hmac-md5-96": (16,),
+    "hmac-sha1-96": (20,),
+    "aes-xcbc-mac-96": (16,),
+    "hmac-sha256-128": (32,),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +108,7 @@ class KeyFile:
     profile: dict[str, Any] = field(default_factory=dict)
     name: str = "<keys>"
     warnings: tuple[str, ...] = ()
+    esp: tuple[esplib.EspSa, ...] = ()  # [[esp]]: IPsec SAs of the Gm interface
 
     @property
     def tls_prot_type(self) -> int:
@@ -201,7 +220,7 @@ class _KeyFileReader:
 
     def read(self, doc: dict[str, Any]) -> KeyFile:
         for k in doc:
-            if k not in ("kms", "psk", "tek", "conference", "profile"):
+            if k not in ("kms", "psk", "tek", "esp", "conference", "profile"):
                 line = self.line_of(k, 0, None) or self.line_of(None, 0, k)
                 raise KeyFileError(self.name, line, f"unknown table or key {k!r}")
         kms = tuple(
@@ -236,7 +255,51 @@ class _KeyFileReader:
             self._profile(doc),
             self.name,
             tuple(self.warnings),
+            tuple(self._esp(i, e) for i, e in enumerate(self._array(doc, "esp"))),
         )
+
+    def _esp(self, i: int, e: dict[str, Any]) -> esplib.EspSa:
+        spi = e.get("spi")
+        if isinstance(spi, str):
+            try:
+                spi = int(spi, 16 if spi.lower().startswith("0x") else 10)
+            except ValueError:
+                spi = None
+        if not isinstance(spi, int) or isinstance(spi, bool) or not 0 < spi < 1 << 32:
+            raise self.fail(
+                "esp", i, "spi" if "spi" in e else None, f"[[esp]] #{i + 1} spi must be 1..2^32-1"
+            )
+        enc = self._str("esp", i, e, "encryption", False) or "null"
+        integ = self._str("esp", i, e, "integrity", False) or ("none" if enc == "aes-gcm" else "")
+        if enc not in esplib.ENCRYPTION_NAMES:
+            raise self.fail(
+                "esp",
+                i,
+                "encryption",
+                f"[[esp]] #{i + 1} encryption must be null, aes-cbc or aes-gcm",
+            )
+        if integ not in esplib.INTEGRITY_NAMES or (enc == "aes-gcm") != (integ == "none"):
+            raise self.fail(
+                "esp",
+                i,
+                "integrity",
+                f"[[esp]] #{i + 1} integrity must be one of hmac-md5-96, hmac-sha1-96, "
+                "aes-xcbc-mac-96, hmac-sha256-128 (none only with aes-gcm)",
+            )
+        keys = []
+        for field_, alg in (("encryption_key", enc), ("integrity_key", integ)):
+            want = _ESP_KEY_LENS[alg]
+            key = self._hex("esp", i, e, field_) if want != (0,) else b""
+            if len(key) not in want:
+                raise self.fail(
+                    "esp",
+                    i,
+                    field_,
+                    f"[[esp]] #{i + 1} {field_}: {alg} takes "
+                    f"{' or '.join(str(n) for n in want)} bytes, not {len(key)}",
+                )
+            keys.append(key)
+        return esplib.EspSa(spi, enc, integ, keys[0], keys[1])
 
     def _conference(self, doc: dict[str, Any]) -> Conference | None:
         c = doc.get("conference")

@@ -50,6 +50,8 @@ ENCRYPTION = ValueTable(
         Const(20, "aes-gcm", "RFC 4106 (16-octet ICV)"),
     ],
 )
+ENCRYPTION_NAMES = frozenset(c.name for c in ENCRYPTION)
+INTEGRITY_NAMES = frozenset(c.name for c in INTEGRITY)
 # octets of ICV each integrity algorithm appends
 ICV_LEN = {"none": 0, "hmac-md5-96": 12, "hmac-sha1-96": 12, "aes-xcbc-mac-96": 12}
 ICV_LEN["hmac-sha256-128"] = 16
