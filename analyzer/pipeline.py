@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from analyzer.calls import CallTracker, SipFlowHandler
@@ -159,38 +159,57 @@ def _with_file(p: Problem, file: str) -> Problem:
     return Problem(p.layer, p.reason, p.frame, file, p.field, p.offset, p.severity)
 
 
+GROUP_SEPARATOR = " + "  # the name of a group of files read as one capture
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        return 0
+
+
 def analyze_capture(
-    path: str,
+    path: str | Sequence[str],
     keys: KeyFile,
     *,
     reveal: bool = False,
     progress: Progress | None = None,
     progress_every: int = 2000,
 ) -> CaptureResult:
-    """Read ``path`` and return its calls, correlated but not yet judged."""
+    """Read ``path`` and return its calls, correlated but not yet judged.
+
+    ``path`` may be several files: pieces of one capture (rotated files of one probe), read
+    in the order given as one stream, frame numbers running on from file to file; they are
+    reported as one capture named by the files joined with ``GROUP_SEPARATOR``.
+    """
     started = time.monotonic()
+    paths = [path] if isinstance(path, str) else list(path)
+    path = GROUP_SEPARATOR.join(paths)
     info = CaptureInfo(path=path)
     tracker = CallTracker(path)
     sip = SipFlowHandler(tracker, path)
     collector = _Collector(sip, path)
     table = FlowTable(collector, file=path, esp_sas={sa.spi: sa for sa in keys.esp})
-    reader = CaptureReader(path)
-    try:
-        size = os.path.getsize(path) if path != "-" else 0
-    except OSError:
-        size = 0
+    readers: list[CaptureReader] = []
+    size = sum(_size(p) for p in paths)
     read = 0
-    for frame in reader:
-        read += len(frame.data) + 16  # the record header of classic pcap
-        table.feed(frame)
-        info.frames += 1
-        if progress is not None and info.frames % progress_every == 0:
-            progress(info.frames, read, size)
+    number = 1
+    for one in paths:
+        reader = CaptureReader(one, first_number=number)
+        readers.append(reader)
+        for frame in reader:
+            read += len(frame.data) + 16  # the record header of classic pcap
+            table.feed(frame)
+            info.frames += 1
+            if progress is not None and info.frames % progress_every == 0:
+                progress(info.frames, read, size)
+        number = reader.next_number
     table.finish()
     sip.finish()
     corr = correlate(tracker, collector.order, keys, capture=path, reveal=reveal)
     calls = corr.calls
-    problems = [*reader.problems, *collector.problems, *sip.problems]
+    problems = [*(p for r in readers for p in r.problems), *collector.problems, *sip.problems]
     for c in calls:
         problems.extend(c.problems)
     seen: set[tuple[object, ...]] = set()
