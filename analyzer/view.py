@@ -4,8 +4,9 @@ A :class:`FrameView` is one row of the packet list: the columns tshark prints (N
 Source, Destination, Protocol, Length, Info) plus the detail tree of ``tshark -V``. The link,
 IP and transport layers are decoded here from the frame bytes; application messages found by
 the analyzer are attached to the frame where they complete as :class:`Pdu` s and rendered by
-the :class:`Renderer` registered for their kind. SIP (with SDP) registers itself below; the
-MIKEY, TLS, MSRP and BFCP stages register theirs with :func:`register`.
+the :class:`Renderer` registered for their kind: SIP (with SDP and the MIKEY inside
+``a=key-mgmt``, plus the tickets a key file opened), TLS (the records that end in a frame,
+tshark's names and fields), MSRP and BFCP. Other kinds register with :func:`register`.
 """
 
 from __future__ import annotations
@@ -780,6 +781,7 @@ class TlsRecordView:
     encrypted: bool
     messages: list[tuple[int, bytes]] = field(default_factory=list)  # plaintext handshake
     first_protected_handshake: bool = False  # TLS <= 1.2: the Finished after CCS
+    fragment_of: int | None = None  # type of a handshake message that continues later
     alert: tuple[int, int] | None = None  # (level, description) of a plaintext alert
     preview: bytes = b""
     plaintext: int | None = None  # bytes of application data it decrypted to
@@ -808,7 +810,10 @@ class TlsRecordView:
             a = self.alert if not self.encrypted else self.decrypted_alert()
             return [_alert_text(a)] if a is not None else ["Encrypted Alert"]
         if ct == CT_HANDSHAKE and not self.encrypted:
-            return [_title(HANDSHAKE_TYPE.label(t)) for t, _ in self.messages]
+            names = [_title(HANDSHAKE_TYPE.label(t)) for t, _ in self.messages]
+            if self.fragment_of is not None:
+                names.append(f"[{_title(HANDSHAKE_TYPE.label(self.fragment_of))} Fragment]")
+            return names
         if ct == CT_HANDSHAKE:
             if self.conn.decrypted and self.first_protected_handshake:
                 return ["Finished"]
@@ -820,7 +825,12 @@ class TlsRecordView:
     def node(self) -> Node:
         ct = self.content_type
         names = self.names()
-        if ct == CT_HANDSHAKE:
+        frag = None
+        if self.fragment_of is not None:
+            frag = f"{_title(HANDSHAKE_TYPE.label(self.fragment_of))} (fragment)"
+        if ct == CT_HANDSHAKE and not self.encrypted and not self.messages and frag:
+            title = f"Handshake Protocol: {frag}"
+        elif ct == CT_HANDSHAKE:
             what = "Multiple Handshake Messages" if len(names) > 1 else "".join(names)
             title = f"Handshake Protocol: {what}"
         elif ct == CT_CHANGE_CIPHER_SPEC:
@@ -848,6 +858,8 @@ class TlsRecordView:
         elif ct == CT_HANDSHAKE and not self.encrypted:
             for t, body in self.messages:
                 root.children.append(_handshake_node(t, body, self.conn.psk_suite is not False))
+            if frag:
+                root.add(f"Handshake Protocol: {frag}")
         elif ct == CT_HANDSHAKE:
             hs = root.add(f"Handshake Protocol: {names[0]}")
             if names[0] == "Finished":

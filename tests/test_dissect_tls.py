@@ -648,3 +648,39 @@ def test_wrong_kms_key_says_where(dissect: Callable[..., Result], tmp_path: Path
     )
     tree = dissect(str(pcap), "--keys", str(bad), "-V").stdout
     assert "[Ticket not opened: " in tree
+
+
+@pytest.mark.tshark
+def test_client_hello_split_over_two_records_like_tshark(
+    dissect: Callable[..., Result], tshark: str, tmp_path: Path, vectors: Path
+) -> None:
+    from tests.tls_live import write_tcp_pcap
+
+    vec = json.loads((vectors / "tls_psk" / "psk_aes128_gcm_sha256.json").read_text())
+    c2s, s2c = bytes.fromhex(vec["c2s_stream_hex"]), bytes.fromhex(vec["s2c_stream_hex"])
+    n = int.from_bytes(c2s[3:5], "big")
+    hello = c2s[5 : 5 + n]
+    first = c2s[:3] + (60).to_bytes(2, "big") + hello[:60]
+    second = c2s[:3] + (n - 60).to_bytes(2, "big") + hello[60:]
+    pcap = tmp_path / "split-hello.pcap"
+    # the server's hello flight: its first two records
+    end = 0
+    for _ in range(2):
+        end += 5 + int.from_bytes(s2c[end + 3 : end + 5], "big")
+    write_tcp_pcap(pcap, [(5061, [(True, first), (True, second), (False, s2c[:end])])])
+    expected = tshark_columns(tshark, pcap, "-d", "tcp.port==5061,tls")
+    r = dissect(str(pcap), "--json")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.columns() == expected
+    assert expected[3:6] == [
+        ("TLSv1", "[Client Hello Fragment]"),
+        ("TLSv1", "Client Hello"),
+        ("TLSv1.2", "Server Hello, Server Hello Done"),
+    ]
+    tree = our_tree(dissect(str(pcap), "-V").stdout, 4)
+    assert_in_order(
+        section(
+            tshark_tree(tshark, pcap, 4, "-d", "tcp.port==5061,tls"), "Transport Layer Security"
+        ),
+        tree,
+    )

@@ -413,6 +413,7 @@ class _RecDir:
     encrypted: bool = False
     protected_handshakes: int = 0
     lost: bool = False
+    pending_type: int | None = None  # handshake type of the message the buffer holds
 
 
 class _Conn:
@@ -614,7 +615,16 @@ class AppDecoder:
             d.protected_handshakes += 1
             r.first_protected_handshake = d.protected_handshakes == 1
         elif ct == CT_HANDSHAKE:
-            for msg in d.hs.add(rec.fragment):
+            before = len(d.hs)
+            done = d.hs.add(rec.fragment)
+            left = len(d.hs)
+            if left:
+                # The unfinished message starts in this record or continues an earlier one.
+                start = before + len(rec.fragment) - left
+                if start >= before:
+                    d.pending_type = rec.fragment[start - before]
+                r.fragment_of = d.pending_type
+            for msg in done:
                 r.messages.append((msg[0], msg[4:]))
                 if msg[0] == HT_SERVER_HELLO:
                     self._server_hello(c, msg[4:], frame)
