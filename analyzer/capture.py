@@ -17,10 +17,13 @@ its frame number, so later frames keep theirs.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import os
+import re
 import struct
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -656,3 +659,135 @@ def read_all(
         problems.extend(reader.problems)
         number = reader.next_number
     return frames, problems
+
+
+# dumpcap's ring buffer (-b files/filesize/duration) and editcap -c/-i: <prefix>_<5-digit
+# file number>_<YYYYmmddHHMMSS>.<extension>
+_RING = re.compile(r"^(?P<prefix>.*)_(?P<n>\d{5})_(?P<t>\d{14})(?P<ext>\.[A-Za-z0-9.]+)$")
+
+
+def group_captures(paths: Sequence[str]) -> list[list[str]]:
+    """The files of ``paths`` that are rotated pieces of one probe's capture, grouped.
+
+    Pieces are recognised by dumpcap's ring-buffer names (``<prefix>_<NNNNN>_<YYYYmmddHHMMSS>
+    .<ext>``, the same prefix and extension); each group is in file-number order and stands
+    where its first piece was given. Every other file is a group of its own.
+    """
+    groups: list[list[str]] = []
+    by_key: dict[tuple[str, str], list[str]] = {}
+    for p in paths:
+        m = _RING.match(p)
+        if m is None:
+            groups.append([p])
+            continue
+        key = (m.group("prefix"), m.group("ext"))
+        g = by_key.get(key)
+        if g is None:
+            g = by_key[key] = []
+            groups.append(g)
+        g.append(p)
+    for g in by_key.values():
+        g.sort(key=lambda p: (int(_RING.match(p).group("n")), p))  # type: ignore[union-attr]
+    return groups
+
+
+class MergedReader:
+    """Several captures of one probe (rotated files) as one capture in timestamp order.
+
+    Frames of different files are merged by timestamp (the files may overlap); within a file
+    the order of the file is kept, and a tie goes to the file given first. Numbering runs
+    on from 1 across the merged stream, as if the files were one; a damaged record of a
+    file still uses up a number. ``file_of(number)`` names the file a frame came from;
+    ``problems`` (after iteration) carry each file's name and the merged frame numbers.
+    With one source this is :class:`CaptureReader` with the same interface.
+    """
+
+    def __init__(self, sources: Sequence[str | os.PathLike[str] | BinaryIO]) -> None:
+        self.readers = [CaptureReader(s) for s in sources]
+        self.names = [r.name for r in self.readers]
+        self.name = " + ".join(self.names)
+        self.frames_read = 0
+        # a run of frames numbered on from one file: (merged number of its first frame, file
+        # index, file-local number of that frame, numbers used up by damage just before it)
+        self._runs: list[tuple[int, int, int, int]] = []
+        self._starts: list[int] = []
+
+    @property
+    def format(self) -> str | None:
+        """The first format read; None when no source was a capture."""
+        return next((r.format for r in self.readers if r.format is not None), None)
+
+    @property
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        for i, r in enumerate(self.readers):
+            for p in r.problems:
+                n = self._merged(i, p.frame) if p.frame is not None else None
+                out.append(Problem(p.layer, p.reason, n, p.file, p.field, p.offset, p.severity))
+        return out
+
+    def file_of(self, number: int) -> str | None:
+        """The file the frame numbered ``number`` came from."""
+        k = bisect.bisect_right(self._starts, number) - 1
+        return self.names[self._runs[k][1]] if k >= 0 else None
+
+    def _merged(self, index: int, local: int) -> int:
+        """The merged number of file ``index``'s frame ``local`` (or of the damage there)."""
+        best: tuple[int, int, int, int] | None = None
+        for run in self._runs:
+            if run[1] != index:
+                continue
+            if run[2] > local:
+                if run[2] - run[3] <= local:  # damage just before this run
+                    return run[0] - (run[2] - local)
+                break
+            best = run
+        if best is None:
+            return local
+        return best[0] + local - best[2]
+
+    def __iter__(self) -> Iterator[Frame]:
+        readers = self.readers
+        if len(readers) == 1:
+            self._runs = [(1, 0, 1, 0)]
+            self._starts = [1]
+            for f in readers[0]:
+                self.frames_read += 1
+                yield f
+            return
+        its = [iter(r) for r in readers]
+        heap: list[tuple[int, int, Frame]] = []
+        for i, it in enumerate(its):
+            head = next(it, None)
+            if head is not None:
+                heap.append((head.ts_ns, i, head))
+        heapq.heapify(heap)
+        number = 1
+        last_file = -1
+        last_local = [0] * len(readers)
+        runs = self._runs
+        starts = self._starts
+        while heap:
+            _, i, f = heap[0]
+            it = its[i]
+            # the current file's frames while they come before every other file's next one
+            while True:
+                skipped = f.number - last_local[i] - 1  # damaged records use up numbers
+                if i != last_file or skipped:
+                    number += skipped
+                    runs.append((number, i, f.number, skipped))
+                    starts.append(number)
+                    last_file = i
+                last_local[i] = f.number
+                self.frames_read += 1
+                yield Frame(number, f.ts_ns, f.linktype, f.data, f.wirelen)
+                number += 1
+                nxt = next(it, None)
+                if nxt is None:
+                    heapq.heappop(heap)
+                    break
+                if len(heap) > 1 and (nxt.ts_ns, i) > min(heap[1:3])[:2]:
+                    heapq.heapreplace(heap, (nxt.ts_ns, i, nxt))
+                    break
+                heap[0] = (nxt.ts_ns, i, nxt)
+                f = nxt

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from analyzer.calls import CallTracker, SipFlowHandler
-from analyzer.capture import CaptureReader
+from analyzer.capture import MergedReader
 from analyzer.correlate import ConnRecord, correlate
 from analyzer.decrypt import DecodedConnection
 from analyzer.flows import FlowTable, TcpConnection
@@ -180,8 +180,8 @@ def analyze_capture(
     """Read ``path`` and return its calls, correlated but not yet judged.
 
     ``path`` may be several files: pieces of one capture (rotated files of one probe), read
-    in the order given as one stream, frame numbers running on from file to file; they are
-    reported as one capture named by the files joined with ``GROUP_SEPARATOR``.
+    as one stream merged in timestamp order, frame numbers running on from file to file; they
+    are reported as one capture named by the files joined with ``GROUP_SEPARATOR``.
     """
     started = time.monotonic()
     paths = [path] if isinstance(path, str) else list(path)
@@ -191,25 +191,21 @@ def analyze_capture(
     sip = SipFlowHandler(tracker, path)
     collector = _Collector(sip, path)
     table = FlowTable(collector, file=path, esp_sas={sa.spi: sa for sa in keys.esp})
-    readers: list[CaptureReader] = []
+    # several files: merged by timestamp (rotated files may overlap), numbered on
+    reader = MergedReader(paths)
     size = sum(_size(p) for p in paths)
     read = 0
-    number = 1
-    for one in paths:
-        reader = CaptureReader(one, first_number=number)
-        readers.append(reader)
-        for frame in reader:
-            read += len(frame.data) + 16  # the record header of classic pcap
-            table.feed(frame)
-            info.frames += 1
-            if progress is not None and info.frames % progress_every == 0:
-                progress(info.frames, read, size)
-        number = reader.next_number
+    for frame in reader:
+        read += len(frame.data) + 16  # the record header of classic pcap
+        table.feed(frame)
+        info.frames += 1
+        if progress is not None and info.frames % progress_every == 0:
+            progress(info.frames, read, size)
     table.finish()
     sip.finish()
     corr = correlate(tracker, collector.order, keys, capture=path, reveal=reveal)
     calls = corr.calls
-    problems = [*(p for r in readers for p in r.problems), *collector.problems, *sip.problems]
+    problems = [*reader.problems, *collector.problems, *sip.problems]
     for c in calls:
         problems.extend(c.problems)
     seen: set[tuple[object, ...]] = set()
