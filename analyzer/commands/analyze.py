@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analyzer import __version__, keylog
 from analyzer.checks.evaluate import Context, Policy, evaluate_call
+from analyzer.dask_backend import ClusterError
 from analyzer.keys import KeyFile, KeyFileError, TekKey
-from analyzer.pipeline import CaptureResult, analyze_capture
+from analyzer.parallel import PlanError, Unit, plan_units, run_units
+from analyzer.pipeline import CaptureResult
 from analyzer.report import json_report, junit
 from analyzer.report.html import render_html
 from analyzer.report.model import KeyRow, Report
@@ -39,7 +40,12 @@ def add_parser(subparsers: Any) -> None:
         description="Correlate SIP/SDP, MIKEY-TICKET, TCP, TLS-PSK and MSRP/BFCP per call "
         "and judge each call against the rules of CONFORMANCE.md.",
     )
-    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file(s)")
+    p.add_argument(
+        "captures",
+        nargs="+",
+        metavar="CAPTURE",
+        help="pcap or pcapng file(s), or directories of them",
+    )
     p.add_argument("--keys", metavar="FILE", help="key file (TOML): KMS keys, PSKs, policy")
     p.add_argument(
         "--psk",
@@ -62,7 +68,21 @@ def add_parser(subparsers: Any) -> None:
         metavar="FILE",
         help="write the captures as one pcapng with the key log in a Decryption Secrets Block",
     )
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="captures analyzed at once")
+    p.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="captures analyzed at once (processes)"
+    )
+    p.add_argument(
+        "--dask",
+        metavar="SCHEDULER_ADDRESS",
+        help="analyze the captures on a Dask distributed cluster (e.g. tcp://host:8786); "
+        "workers need mikeyshark installed and the captures under the same paths",
+    )
+    p.add_argument(
+        "--join",
+        action="store_true",
+        help="rotated files of one probe: each directory, and each run of consecutive files, "
+        "is read as one continuous capture (calls split over the files are joined)",
+    )
     p.add_argument(
         "--reveal-keys", action="store_true", help="show keys in the reports, not fingerprints"
     )
@@ -163,26 +183,25 @@ class _LazyProgress:
             self.bar.stop()
 
 
-def _analyze_one(path: str, keys: KeyFile, reveal: bool) -> CaptureResult:
-    return analyze_capture(path, keys, reveal=reveal)
-
-
 def analyze_all(
-    paths: list[str], keys: KeyFile, *, reveal: bool, jobs: int, console: Console | None
+    paths: list[str],
+    keys: KeyFile,
+    *,
+    reveal: bool,
+    jobs: int,
+    console: Console | None,
+    dask: str | None = None,
+    join: bool = False,
 ) -> list[CaptureResult]:
-    if jobs > 1 and len(paths) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
-            futures = [pool.submit(_analyze_one, p, keys, reveal) for p in paths]
-            return [f.result() for f in futures]
-    out = []
-    for p in paths:
-        bar = _LazyProgress(console, Path(p).name) if console is not None else None
-        try:
-            out.append(analyze_capture(p, keys, reveal=reveal, progress=bar))
-        finally:
-            if bar is not None:
-                bar.close()
-    return out
+    """One result per unit of work (see :mod:`analyzer.parallel`), in argument order."""
+
+    def bar(unit: Unit) -> _LazyProgress | None:
+        if console is None:
+            return None
+        return _LazyProgress(console, " + ".join(Path(f).name for f in unit.files))
+
+    units = plan_units(paths, join=join)
+    return run_units(units, keys, reveal=reveal, jobs=jobs, dask=dask, progress=bar)
 
 
 def _write(path: str, text: str) -> None:
@@ -208,13 +227,19 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"mikeyshark analyze: {e}", markup=False, highlight=False)
         return EXIT_USAGE
     console = err if args.json == "-" else Console()
-    results = analyze_all(
-        list(args.captures),
-        keys,
-        reveal=args.reveal_keys,
-        jobs=args.jobs,
-        console=None if args.quiet else err,
-    )
+    try:
+        results = analyze_all(
+            list(args.captures),
+            keys,
+            reveal=args.reveal_keys,
+            jobs=args.jobs,
+            console=None if args.quiet else err,
+            dask=args.dask,
+            join=args.join,
+        )
+    except (PlanError, ClusterError, OSError) as e:
+        err.print(f"mikeyshark analyze: {e}", markup=False, highlight=False)
+        return EXIT_USAGE
     report = build_report(results, keys, args.reveal_keys)
     if not args.quiet:
         print_summary(report, console)
@@ -238,9 +263,10 @@ def exports(args: argparse.Namespace, results: list[CaptureResult]) -> None:
     """--keylog, --decrypted-pcap, --inject-secrets: the TLS secrets the analysis proved."""
     conns = [c for r in results for c in r.connections]
     sessions = [c.info for c in conns]
+    files = [f for u in plan_units(list(args.captures), join=args.join) for f in u.files]
     if args.keylog:
         keylog.write_keylog(args.keylog, sessions)
     if args.decrypted_pcap:
-        keylog.write_decrypted_pcap(list(args.captures), args.decrypted_pcap, conns)
+        keylog.write_decrypted_pcap(files, args.decrypted_pcap, conns)
     if args.inject_secrets:
-        keylog.write_pcapng_with_secrets(list(args.captures), args.inject_secrets, sessions)
+        keylog.write_pcapng_with_secrets(files, args.inject_secrets, sessions)

@@ -1,0 +1,124 @@
+"""Many captures: units of work, and where they run (this process, a process pool, Dask).
+
+A *unit* is what one worker analyzes from the first frame to the last: one capture file, or
+the rotated files of one probe read in order as one continuous capture (so that a call split
+over several files is joined). Units are independent; their results come back in the order
+the units were given, so the combined report is the same however they were spread.
+
+Grouping (``plan_units``): a directory argument stands for the capture files in it, in
+natural name order (``cap.pcap2`` before ``cap.pcap10``). Without ``join`` every file is a
+unit of its own. With ``join`` each directory argument is one unit (one probe's rotated
+files), and each run of consecutive file arguments is one unit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from analyzer.keys import KeyFile
+from analyzer.pipeline import CaptureResult, Progress, analyze_capture
+
+# pcap/pcapng names, with the counter tcpdump -C appends (cap.pcap1, cap.pcap2, ...)
+CAPTURE_NAME = re.compile(r".*\.(pcap|pcapng|cap|ntar)\d*$", re.IGNORECASE)
+
+
+class PlanError(ValueError):
+    """A capture argument that names nothing to analyze."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """Files analyzed as one capture, in this order."""
+
+    files: tuple[str, ...]
+
+
+def _natural(name: str) -> list[tuple[int, int | str]]:
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name) if p]
+
+
+def capture_files(directory: str) -> list[str]:
+    """The capture files directly in ``directory``, in natural name order."""
+    names = [
+        n
+        for n in os.listdir(directory)
+        if CAPTURE_NAME.fullmatch(n) and os.path.isfile(os.path.join(directory, n))
+    ]
+    return [os.path.join(directory, n) for n in sorted(names, key=_natural)]
+
+
+def plan_units(arguments: Sequence[str], *, join: bool = False) -> list[Unit]:
+    """The units of work for the command line's capture arguments (files or directories)."""
+    units: list[Unit] = []
+    run: list[str] = []  # consecutive file arguments (joined with ``join``)
+    for arg in arguments:
+        if arg != "-" and os.path.isdir(arg):
+            files = capture_files(arg)
+            if not files:
+                raise PlanError(f"{arg}: no capture files (*.pcap, *.pcapng, *.cap) in it")
+            if join:
+                if run:
+                    units.append(Unit(tuple(run)))
+                    run = []
+                units.append(Unit(tuple(files)))
+            else:
+                units.extend(Unit((f,)) for f in files)
+        elif join:
+            run.append(arg)
+        else:
+            units.append(Unit((arg,)))
+    if run:
+        units.append(Unit(tuple(run)))
+    return units
+
+
+def analyze_unit(unit: Unit, keys: KeyFile, reveal: bool) -> CaptureResult:
+    """The work of one worker (a module-level function: process pools and Dask pickle it)."""
+    target: str | tuple[str, ...] = unit.files[0] if len(unit.files) == 1 else unit.files
+    return analyze_capture(target, keys, reveal=reveal)
+
+
+def run_units(
+    units: Sequence[Unit],
+    keys: KeyFile,
+    *,
+    reveal: bool,
+    jobs: int = 1,
+    dask: str | None = None,
+    progress: Callable[[Unit], Progress | None] | None = None,
+) -> list[CaptureResult]:
+    """Every unit's result, in the order of ``units``.
+
+    ``dask``: a scheduler address (``tcp://host:8786``); its workers need the package
+    installed and the capture paths readable under the same names. Else ``jobs`` > 1 spreads
+    the units over that many local processes; else they run here, one after the other, each
+    with the progress callback ``progress(unit)`` returns.
+    """
+    if dask is not None:
+        return _run_dask(units, keys, reveal, dask)
+    if jobs > 1 and len(units) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(units))) as pool:
+            futures = [pool.submit(analyze_unit, u, keys, reveal) for u in units]
+            return [f.result() for f in futures]
+    out = []
+    for u in units:
+        bar = progress(u) if progress is not None else None
+        target: str | tuple[str, ...] = u.files[0] if len(u.files) == 1 else u.files
+        try:
+            out.append(analyze_capture(target, keys, reveal=reveal, progress=bar))
+        finally:
+            close = getattr(bar, "close", None)
+            if close is not None:
+                close()
+    return out
+
+
+def _run_dask(units: Sequence[Unit], keys: KeyFile, reveal: bool, address: str) -> list[Any]:
+    from analyzer.dask_backend import run_on_cluster
+
+    return run_on_cluster(address, analyze_unit, list(units), keys, reveal)
