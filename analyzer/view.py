@@ -25,6 +25,7 @@ from dissectors import mikey as mikeylib
 from dissectors import msrp as msrplib
 from dissectors import sdp as sdplib
 from dissectors import sip as siplib
+from dissectors.buffer import Reader
 from dissectors.errors import DissectError
 from dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
 from dissectors.link import LINKTYPE_ETHERNET, NET_IPV4, NET_IPV6, network_offset
@@ -49,6 +50,7 @@ from dissectors.tls.constants import (
     HANDSHAKE_TYPE,
     HT_CLIENT_HELLO,
     HT_CLIENT_KEY_EXCHANGE,
+    HT_ENCRYPTED_EXTENSIONS,
     HT_FINISHED,
     HT_NEW_SESSION_TICKET,
     HT_SERVER_HELLO,
@@ -782,6 +784,7 @@ class TlsRecordView:
     messages: list[tuple[int, bytes]] = field(default_factory=list)  # plaintext handshake
     first_protected_handshake: bool = False  # TLS <= 1.2: the Finished after CCS
     fragment_of: int | None = None  # type of a handshake message that continues later
+    inner_type: int | None = None  # TLS 1.3: the content type the decrypted record carried
     alert: tuple[int, int] | None = None  # (level, description) of a plaintext alert
     preview: bytes = b""
     plaintext: int | None = None  # bytes of application data it decrypted to
@@ -801,15 +804,27 @@ class TlsRecordView:
         found = self.conn.alerts.get((self.from_client, self.frame))
         return found[0] if found else None
 
+    @property
+    def shown_type(self) -> int:
+        return self.inner_type if self.inner_type is not None else self.content_type
+
+    @property
+    def readable(self) -> bool:
+        """Its content is known: sent in the clear, or a TLS 1.3 record we decrypted."""
+        return not self.encrypted or self.inner_type is not None
+
+    def _alert(self) -> tuple[int, int] | None:
+        return self.alert if self.readable else self.decrypted_alert()
+
     def names(self) -> list[str]:
         """The record's part of the Info column."""
-        ct = self.content_type
+        ct = self.shown_type
         if ct == CT_CHANGE_CIPHER_SPEC:
             return ["Change Cipher Spec"]
         if ct == CT_ALERT:
-            a = self.alert if not self.encrypted else self.decrypted_alert()
+            a = self._alert()
             return [_alert_text(a)] if a is not None else ["Encrypted Alert"]
-        if ct == CT_HANDSHAKE and not self.encrypted:
+        if ct == CT_HANDSHAKE and self.readable:
             names = [_title(HANDSHAKE_TYPE.label(t)) for t, _ in self.messages]
             if self.fragment_of is not None:
                 names.append(f"[{_title(HANDSHAKE_TYPE.label(self.fragment_of))} Fragment]")
@@ -823,12 +838,12 @@ class TlsRecordView:
         return [_title(CONTENT_TYPE.label(ct))]
 
     def node(self) -> Node:
-        ct = self.content_type
+        ct = self.shown_type
         names = self.names()
         frag = None
         if self.fragment_of is not None:
             frag = f"{_title(HANDSHAKE_TYPE.label(self.fragment_of))} (fragment)"
-        if ct == CT_HANDSHAKE and not self.encrypted and not self.messages and frag:
+        if ct == CT_HANDSHAKE and self.readable and not self.messages and frag:
             title = f"Handshake Protocol: {frag}"
         elif ct == CT_HANDSHAKE:
             what = "Multiple Handshake Messages" if len(names) > 1 else "".join(names)
@@ -842,22 +857,28 @@ class TlsRecordView:
             title = names[0]
         root = Node(f"{tls_short(self.label_version)} Record Layer: {title}")
         kind = "Opaque Type" if self.tls13_opaque else "Content Type"
-        root.add(f"{kind}: {_title(CONTENT_TYPE.label(ct))} ({ct})")
+        outer = self.content_type
+        root.add(f"{kind}: {_title(CONTENT_TYPE.label(outer))} ({outer})")
         root.add(f"Version: {VERSION.label(self.version)} (0x{self.version:04x})")
         root.add(f"Length: {self.length}")
+        if self.inner_type is not None:
+            root.add(f"[Content Type: {_title(CONTENT_TYPE.label(ct))} ({ct})]")
         if ct == CT_CHANGE_CIPHER_SPEC:
             root.add("Change Cipher Spec Message")
         elif ct == CT_ALERT:
-            a = self.alert if not self.encrypted else self.decrypted_alert()
+            a = self._alert()
             if a is None:
                 root.add("Alert Message: Encrypted Alert")
             else:
                 msg = root.add("Alert Message")
                 msg.add(f"Level: {_title(ALERT_LEVEL.label(a[0]))} ({a[0]})")
                 msg.add(f"Description: {_title(ALERT_DESCRIPTION.label(a[1]))} ({a[1]})")
-        elif ct == CT_HANDSHAKE and not self.encrypted:
+        elif ct == CT_HANDSHAKE and self.readable:
+            tls13 = self.conn.version == TLS13
             for t, body in self.messages:
-                root.children.append(_handshake_node(t, body, self.conn.psk_suite is not False))
+                root.children.append(
+                    _handshake_node(t, body, self.conn.psk_suite is not False, tls13)
+                )
             if frag:
                 root.add(f"Handshake Protocol: {frag}")
         elif ct == CT_HANDSHAKE:
@@ -910,7 +931,7 @@ def tls_detail(f: TlsFrame) -> Node:
 register("tls", Renderer(tls_protocol, tls_info, tls_detail))
 
 
-def _handshake_node(t: int, body: bytes, psk: bool = True) -> Node:
+def _handshake_node(t: int, body: bytes, psk: bool = True, tls13: bool = False) -> Node:
     name = _title(HANDSHAKE_TYPE.label(t))
     node = Node(f"Handshake Protocol: {name}")
     node.add(f"Handshake Type: {name} ({t})")
@@ -926,8 +947,12 @@ def _handshake_node(t: int, body: bytes, psk: bool = True) -> Node:
             _psk_params(node.add("PSK Server Params"), body, "Hint")
         elif t == HT_FINISHED:
             node.add("Verify Data")
+        elif t == HT_NEW_SESSION_TICKET and tls13:
+            _ticket13_nodes(node.add("TLS Session Ticket"), body)
         elif t == HT_NEW_SESSION_TICKET and len(body) >= 6:
             _ticket_nodes(node.add("TLS Session Ticket"), body)
+        elif t == HT_ENCRYPTED_EXTENSIONS:
+            _extension_nodes(node, _extensions_block(body), client=False)
     except DissectError as e:
         node.add(f"[Malformed: {e.field or e.layer} at offset {e.offset}: {e.reason}]")
     return node
@@ -940,6 +965,32 @@ def _ticket_nodes(node: Node, body: bytes) -> None:
     node.add(f"Session Ticket Lifetime Hint: {life} seconds ({_duration(life)})")
     node.add(f"Session Ticket Length: {n}")
     node.add(f"Session Ticket: {_hexcut(body[6 : 6 + n])}")
+
+
+def _extensions_block(body: bytes) -> tuple[Extension, ...]:
+    """EncryptedExtensions' body: one extensions block (RFC 8446 4.3.1)."""
+    r = Reader(body, "tls")
+    er = r.sub(r.u16("encrypted_extensions.length"), "encrypted_extensions")
+    out = []
+    while not er.eof():
+        t = er.u16("extension.type")
+        out.append(Extension(t, er.take(er.u16("extension.length"), "extension.data")))
+    return tuple(out)
+
+
+def _ticket13_nodes(node: Node, body: bytes) -> None:
+    """A TLS 1.3 NewSessionTicket (RFC 8446 4.6.1)."""
+    r = Reader(body, "tls")
+    life = r.u32("new_session_ticket.lifetime")
+    node.add(f"Session Ticket Lifetime Hint: {life} seconds ({_duration(life)})")
+    node.add(f"Session Ticket Age Add: {r.u32('new_session_ticket.age_add')}")
+    nonce = r.take(r.u8("new_session_ticket.nonce_length"), "new_session_ticket.nonce")
+    node.add(f"Session Ticket Nonce Length: {len(nonce)}")
+    node.add(f"Session Ticket Nonce: {nonce.hex()}")
+    ticket = r.take(r.u16("new_session_ticket.ticket_length"), "new_session_ticket.ticket")
+    node.add(f"Session Ticket Length: {len(ticket)}")
+    node.add(f"Session Ticket: {_hexcut(ticket)}")
+    node.add(f"Extensions Length: {r.u16('new_session_ticket.extensions_length')}")
 
 
 def _duration(secs: int) -> str:

@@ -147,22 +147,47 @@ def test_tls12_rows_with_psk_equal_tshark(
     assert f"{pcap}, frame 8: msrp.stream" in errs[0] and "12 bytes that are not MSRP" in errs[0]
 
 
+def tls13_keylog(vectors: Path, path: Path) -> Path:
+    """A key log for the TLS 1.3 vector from its secrets. The vector's own ``.keylog`` is of
+    another session (its client random is not the pcap's), so tshark cannot use it."""
+    vec = json.loads((vectors / "tls_psk" / "tls13_psk_ke_aes128gcm.json").read_text())
+    random = bytes.fromhex(vec["c2s_stream_hex"])[11:43].hex()  # record 5 + type 1 + len 3 + ver 2
+    lines = [
+        f"CLIENT_HANDSHAKE_TRAFFIC_SECRET {random} {vec['c_hs_traffic']}",
+        f"SERVER_HANDSHAKE_TRAFFIC_SECRET {random} {vec['s_hs_traffic']}",
+        f"CLIENT_TRAFFIC_SECRET_0 {random} {vec['c_ap_traffic']}",
+        f"SERVER_TRAFFIC_SECRET_0 {random} {vec['s_ap_traffic']}",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @pytest.mark.tshark
-def test_tls13_rows_with_psk(dissect: Callable[..., Result], tshark: str, vectors: Path) -> None:
-    """tshark 4.0.17 does not decrypt this psk_ke session even with OpenSSL's key log (every
-    record stays Application Data), so the TLS rows are compared with its undecrypted view
-    and the two application records with the same MSRP over plain TCP."""
+def test_tls13_rows_with_psk(
+    dissect: Callable[..., Result], tshark: str, vectors: Path, tmp_path: Path
+) -> None:
     pcap = vectors / "tls_psk" / "tls13_psk_ke_aes128gcm.pcap"
-    theirs = tshark_columns(tshark, pcap, "-d", "tcp.port==5061,tls")
+    keylog = tls13_keylog(vectors, tmp_path / "t13.keylog")
+    opts = ("-d", "tcp.port==5061,tls", "-o", f"tls.keylog_file:{keylog}")
+    theirs = tshark_columns(tshark, pcap, *opts)
     plain = tshark_columns(tshark, vectors / "app" / "plain_msrp.pcap")
     r = dissect(str(pcap), "--psk", f"{PSK}:synthetic-psk-identity", "--json")
     ours = r.columns()
+    assert [t[0] for t in theirs[7:9]] == ["SIP", "SIP"]  # tshark: decrypted, port 5061
     assert ours[7:9] == plain[3:5]
     assert ours[:7] + ours[9:] == theirs[:7] + theirs[9:]
     assert theirs[4] == (
         "TLSv1.3",
-        "Server Hello, Change Cipher Spec, Application Data, Application Data",
+        "Server Hello, Change Cipher Spec, Encrypted Extensions, Finished",
     )
+    assert theirs[6] == ("TLSv1.3", "New Session Ticket")
+    # Each decrypted record's tree as tshark -V shows it (frames 5, 6, 7 and the alert).
+    tree = dissect(str(pcap), "-V", "--psk", PSK).stdout
+    for number in (5, 6, 7, 10):
+        want = section(tshark_tree(tshark, pcap, number, *opts), "Transport Layer Security")
+        want = [ln for ln in want if "[JA3S" not in ln]
+        assert_in_order(want, our_tree(tree, number))
+    assert "        [Content Type: Handshake (22)]" in our_tree(tree, 7)
 
 
 def test_wrong_key_keeps_application_data(dissect: Callable[..., Result], vectors: Path) -> None:

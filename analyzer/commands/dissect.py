@@ -20,7 +20,7 @@ import argparse
 import bisect
 import os
 import sys
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -29,7 +29,7 @@ from analyzer import media as medialib
 from analyzer.calls import MediaSession, SipFlowHandler, SipRecord, TcpConn
 from analyzer.capture import CaptureReader
 from analyzer.correlate import key_status
-from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder
+from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder, TlsSessionInfo
 from analyzer.flows import FlowTable
 from analyzer.keys import KeyFile, KeyFileError, Resolution, resolve_exchange
 from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
@@ -50,6 +50,7 @@ from dissectors import mikey as mikeylib
 from dissectors import msrp as msrplib
 from dissectors import sdp as sdplib
 from dissectors.errors import DissectError
+from dissectors.tls import keyschedule as ks
 from dissectors.tls.constants import (
     CIPHER_SUITES,
     CT_ALERT,
@@ -59,9 +60,13 @@ from dissectors.tls.constants import (
     EXT_SUPPORTED_VERSIONS,
     HT_CLIENT_HELLO,
     HT_CLIENT_KEY_EXCHANGE,
+    HT_FINISHED,
+    HT_KEY_UPDATE,
     HT_SERVER_HELLO,
     TLS13,
+    CipherSuite,
 )
+from dissectors.tls.protection import Tls13Aead
 from dissectors.tls.records import (
     RECORD_HEADER_LEN,
     HandshakeBuffer,
@@ -350,6 +355,7 @@ MAX_HELD_TOTAL = 16 << 20  # the same for all connections of the capture
 # What analyzer.decrypt says when the candidates so far failed (a later MIKEY exchange may
 # bring the right one); any other reason means no key will do.
 _REASONS_KEYS_MAY_FIX = frozenset({"no candidate key matched", "no key"})
+MAX_T13_QUEUE = 256  # TLS 1.3 records of one direction kept until their key is known
 MAX_AWAITING = 4096  # encrypted records of one connection waiting for their plaintext
 
 
@@ -414,6 +420,13 @@ class _RecDir:
     protected_handshakes: int = 0
     lost: bool = False
     pending_type: int | None = None  # handshake type of the message the buffer holds
+    # TLS 1.3 records kept until the confirmed key names what they carry (bounded)
+    t13_queue: deque[tuple[TlsRecordView, bytes]] = field(default_factory=deque)
+    t13_prot: Tls13Aead | None = None
+    t13_secret: bytes = b""
+    t13_phase: int = 0  # 0 handshake keys, 1 application keys, 2 given up
+    t13_hs: HandshakeBuffer = field(default_factory=HandshakeBuffer)
+    t13_pending_type: int | None = None
 
 
 class _Conn:
@@ -525,6 +538,8 @@ class AppDecoder:
             for d in c.dirs.values():
                 if d.frames:
                     found.append(d.frames[0])
+                if d.t13_queue and d.t13_phase < 2 and c.confirmed:
+                    found.append(d.t13_queue[0][0].frame)
             for m in c.media.values():
                 f = m.oldest_frame()
                 if f is not None:
@@ -605,6 +620,12 @@ class AppDecoder:
             r.preview = rec.fragment[: PREVIEW + 1]
             if self.keys_wanted:
                 c.awaiting[(from_client, offset)] = r
+                if v.version == TLS13 and d.t13_phase < 2:
+                    if len(d.t13_queue) >= MAX_T13_QUEUE:
+                        d.t13_phase = 2  # the key came too late: these stay unnamed
+                        d.t13_queue.clear()
+                    else:
+                        d.t13_queue.append((r, rec.fragment))
             if len(c.awaiting) > MAX_AWAITING:  # never decrypted: forget the oldest
                 del c.awaiting[next(iter(c.awaiting))]
         elif ct == CT_ALERT and not d.encrypted and len(rec.fragment) == 2:
@@ -686,6 +707,7 @@ class AppDecoder:
         info = dec.info
         if info.psk is not None:
             c.view.decrypted = bool(info.decryptable) or info.records_ok > 0
+            self._name_tls13(c, info)
             if c.view.key_note is None:
                 shown = info.psk.hex() if self.reveal else f"sha256:{fingerprint(info.psk)}"
                 c.view.key_note = f"PSK {shown} ({info.psk_label}), confirmed by: {info.oracle}"
@@ -718,6 +740,61 @@ class AppDecoder:
         for c in self.conns.values():
             if c.held and not c.confirmed:
                 self.stop_holding(c, why)
+
+    def _name_tls13(self, c: _Conn, info: TlsSessionInfo) -> None:
+        """Decrypt the TLS 1.3 records kept for it to name what they carry (Encrypted
+        Extensions, Finished, New Session Ticket, Alert, Application Data), as tshark does
+        with the session's secrets. The secrets come from the decoder once it confirmed
+        the PSK; the records are opened here with the codec's record protection."""
+        secrets, code = info.tls13_secrets, info.cipher_suite
+        suite = CIPHER_SUITES.get(code) if code is not None else None
+        if secrets is None or suite is None or not info.decryptable:
+            return
+        for from_client, d in c.dirs.items():
+            side = info.client_hello_from_client
+            tls_client = from_client if side is None else from_client == side
+            while d.t13_queue and d.t13_phase < 2:
+                if d.t13_prot is None:
+                    if d.t13_phase == 0:
+                        secret = secrets.client_hs if tls_client else secrets.server_hs
+                    else:
+                        secret = secrets.client_ap if tls_client else secrets.server_ap
+                    if not secret:
+                        break  # the application secrets follow the server Finished
+                    d.t13_secret = secret
+                    key, iv = ks.tls13_traffic_keys(suite.prf, secret, suite.key_len)
+                    d.t13_prot = Tls13Aead(suite, key, iv)
+                r, fragment = d.t13_queue.popleft()
+                try:
+                    inner, plain = d.t13_prot.unprotect(CT_APPLICATION_DATA, r.version, fragment)
+                except DissectError:
+                    d.t13_phase = 2
+                    d.t13_queue.clear()
+                    break
+                r.inner_type = inner
+                if inner == CT_ALERT and len(plain) == 2:
+                    r.alert = (plain[0], plain[1])
+                elif inner == CT_HANDSHAKE:
+                    self._tls13_handshake(d, r, plain, suite)
+
+    @staticmethod
+    def _tls13_handshake(d: _RecDir, r: TlsRecordView, plain: bytes, suite: CipherSuite) -> None:
+        before = len(d.t13_hs)
+        done = d.t13_hs.add(plain)
+        left = len(d.t13_hs)
+        if left:
+            start = before + len(plain) - left
+            if start >= before:
+                d.t13_pending_type = plain[start - before]
+            r.fragment_of = d.t13_pending_type
+        for msg in done:
+            r.messages.append((msg[0], msg[4:]))
+            if msg[0] == HT_FINISHED and d.t13_phase == 0:
+                d.t13_phase, d.t13_prot = 1, None  # application keys from the next record
+            elif msg[0] == HT_KEY_UPDATE and d.t13_phase == 1:
+                d.t13_secret = ks.tls13_next_traffic_secret(suite.prf, d.t13_secret)
+                key, iv = ks.tls13_traffic_keys(suite.prf, d.t13_secret, suite.key_len)
+                d.t13_prot = Tls13Aead(suite, key, iv)
 
     def _release_held(self, c: _Conn) -> None:
         if c.held is not None:
