@@ -49,7 +49,7 @@ class SipRecord:
     ts_ns: int
     src: Endpoint
     dst: Endpoint
-    transport: str  # "UDP" or "TCP"
+    transport: str  # "UDP", "TCP", or "TLS" (decrypted with a key log)
     index: int = 0  # arrival order among all SIP messages of the capture
     sdp: SessionDescription | None = None
     retransmission: bool = False
@@ -585,6 +585,7 @@ class _Direction:
     # (stream offset, frame, ts_ns) of chunks still (partly) in the framer's buffer
     chunks: deque[tuple[int, int, int]] = field(default_factory=deque)
     not_sip: bool = False
+    transport: str = "TCP"  # "TLS" for the decrypted stream of a SIP/TLS connection
 
 
 class SipFlowHandler:
@@ -650,7 +651,12 @@ class SipFlowHandler:
         st = self._tcp.get(key)
         if st is None:
             src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
-            st = self._tcp[key] = _Direction(src, dst, pending_offset=chunk.offset)
+            st = self._tcp[key] = _Direction(
+                src,
+                dst,
+                pending_offset=chunk.offset,
+                transport=getattr(conn, "transport", "TCP"),
+            )
         if st.not_sip:
             return
         src, dst = st.src, st.dst
@@ -751,7 +757,7 @@ class SipFlowHandler:
                 ts_ns=ts,
                 src=src,
                 dst=dst,
-                transport="TCP",
+                transport=st.transport,
                 first_frame=first,
                 problems=probs,
             )

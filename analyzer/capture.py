@@ -141,6 +141,8 @@ class CaptureReader:
         self.problems: list[Problem] = []
         self.frames_read = 0
         self.format: str | None = None  # "pcap" / "pcap-ns" / "pcapng" once the header is read
+        # pcapng Decryption Secrets Blocks, as read: (secrets type, secrets data)
+        self.secrets: list[tuple[int, bytes]] = []
         self._first = first_number
         # The number the next frame would get; damaged packet blocks use up a number too,
         # so the frames after them keep the numbers they have in the file.
@@ -478,6 +480,11 @@ class CaptureReader:
                 elif btype == BT_IDB:
                     linktype, _res, snaplen = struct.unpack_from(bo + "HHI", buf, body)
                     ifaces.append(_parse_idb_options(buf, body + 8, end, bo, linktype, snaplen))
+                elif btype == BT_DSB:
+                    stype, slen = struct.unpack_from(bo + "II", buf, body)
+                    if 8 + slen > end - body:
+                        raise _BlockError("secrets_length", 4, f"secrets of {slen} bytes overrun")
+                    self.secrets.append((stype, bytes(buf[body + 8 : body + 8 + slen])))
                 elif btype == PCAPNG_SHB:
                     (major,) = struct.unpack_from(bo + "H", buf, body + 4)
                     if major != 1:
@@ -705,6 +712,10 @@ class MergedReader:
     def __init__(self, sources: Sequence[str | os.PathLike[str] | BinaryIO]) -> None:
         self.readers = [CaptureReader(s) for s in sources]
         self.names = [r.name for r in self.readers]
+        # every file's Decryption Secrets Blocks in one list, in the order they were read
+        self.secrets: list[tuple[int, bytes]] = []
+        for r in self.readers:
+            r.secrets = self.secrets
         self.name = " + ".join(self.names)
         self.frames_read = 0
         # a run of frames numbered on from one file: (merged number of its first frame, file

@@ -16,6 +16,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from analyzer.capture import iter_frames
 from analyzer.flows import FlowTable, NullHandler, TcpConnection
@@ -74,6 +75,15 @@ LAYER = "tls"
 SEQ_GUESS_WINDOW = 64
 # TLS 1.2 handshake order up to ClientKeyExchange (RFC 5246 7.3).
 _ORDER = {1: 0, 2: 1, 11: 2, 12: 3, 13: 4, 14: 5, 16: 6, 15: 7}
+
+
+class KnownSecrets(Protocol):
+    """Session secrets known by client random (an NSS key log): the "known secrets" mode
+    decrypts certificate (ECDHE/RSA) handshakes, where the PSK candidates cannot help."""
+
+    def master_secret(self, client_random: bytes) -> bytes | None: ...
+
+    def tls13_secrets(self, client_random: bytes) -> ks.Tls13Secrets | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +162,7 @@ class TlsSessionInfo:
     master_secret: bytes | None = None
     tls13_secrets: ks.Tls13Secrets | None = None
     app_bytes: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
+    from_key_log: bool = False  # the session's secrets came from KnownSecrets, not a PSK
 
     @property
     def version_name(self) -> str | None:
@@ -166,7 +177,7 @@ class TlsSessionInfo:
 
     @property
     def decrypted(self) -> bool:
-        return self.psk is not None and bool(self.decryptable)
+        return (self.psk is not None or self.from_key_log) and bool(self.decryptable)
 
     @property
     def failed_frames(self) -> list[int]:
@@ -209,9 +220,13 @@ class TlsConnectionDecoder:
         self,
         candidates: Sequence[PskCandidate],
         on_data: Callable[[AppData], None] | None = None,
+        secrets: KnownSecrets | None = None,
     ) -> None:
         self.candidates = list(candidates)
         self.on_data = on_data
+        self.secrets = secrets
+        self._logged_ms: bytes | None = None  # TLS 1.2 master secret from ``secrets``
+        self._logged_13: ks.Tls13Secrets | None = None  # TLS 1.3 traffic secrets from it
         self.info = TlsSessionInfo()
         self._dirs = {True: _Dir(True), False: _Dir(False)}
         self._out: list[AppData] = []
@@ -269,7 +284,12 @@ class TlsConnectionDecoder:
                 self._problem(f"{len(d.buf)} bytes of an incomplete record at the end", frame)
             self.info.records_undecrypted += len(d.pending)
             d.pending.clear()
-        if self.info.is_tls and self.info.psk is None and self.info.decryptable is not False:
+        if (
+            self.info.is_tls
+            and self.info.psk is None
+            and not self.info.from_key_log
+            and self.info.decryptable is not False
+        ):
             if self.info.version is None:
                 self._no_decrypt("the handshake was not captured")
             elif not self._keys_tried:
@@ -535,6 +555,15 @@ class TlsConnectionDecoder:
             self._no_decrypt(f"unknown cipher suite 0x{sh.cipher_suite:04x}")
             return
         ch = self._ch
+        cr = self.info.client_random
+        if self.secrets is not None and cr is not None:
+            if version == TLS13:
+                self._logged_13 = self.secrets.tls13_secrets(cr)
+            else:
+                self._logged_ms = self.secrets.master_secret(cr)
+        if version == TLS13 and self._logged_13 is not None:
+            self._install_logged_tls13(self._logged_13)
+            return
         if version == TLS13:
             self._tls13_after_server_hello(
                 sh.ext(EXT_PRE_SHARED_KEY), sh.ext(EXT_KEY_SHARE), suite, frame
@@ -553,9 +582,12 @@ class TlsConnectionDecoder:
             and ch.ext(EXT_ENCRYPT_THEN_MAC) is not None
             and sh.ext(EXT_ENCRYPT_THEN_MAC) is not None
         )
+        if self._logged_ms is not None:
+            return  # the key log holds this session's master secret (resumed or not)
         if not suite.psk_only:
             self._no_decrypt(
                 f"{suite.name}: {suite.kx} keys need the ephemeral secret, not only the PSK"
+                + (" (the key log has no secret for this client random)" if self.secrets else "")
             )
         elif ch is not None and ch.session_id and sh.session_id == ch.session_id:
             # RFC 5246 7.4.1.3: an echoed session id resumes an earlier session.
@@ -603,6 +635,18 @@ class TlsConnectionDecoder:
         self.info.psk = cand.key
         self.info.psk_label = cand.label
         self.info.oracle = oracle
+
+    def _install_logged_tls13(self, t13: ks.Tls13Secrets) -> None:
+        """TLS 1.3 with traffic secrets from the key log (any key exchange)."""
+        self._t13 = t13
+        self.info.tls13_secrets = t13
+        self.info.decryptable = True
+        self.info.from_key_log = True
+        self.info.oracle = "aead-tag"  # until a Finished verifies
+        for d in self._dirs.values():
+            d.encrypted = True
+            secret = t13.client_hs if self._is_tls_client(d) else t13.server_hs
+            d.prot = self._tls13_prot(secret)
 
     def _install_tls13(self, psk: bytes) -> None:
         suite = self._suite
@@ -658,6 +702,9 @@ class TlsConnectionDecoder:
         if v == TLS13:
             self._try_keys_tls13(d)
             return
+        if self._logged_ms is not None:
+            self._use_logged_master(d)
+            return
         if not self.candidates:
             self._no_decrypt("no key")
             return
@@ -696,6 +743,46 @@ class TlsConnectionDecoder:
             return
         self._no_decrypt("no candidate key matched" if self.candidates else "no key")
         self._undecrypted_pending()
+
+    def _tls12_prots_ms(self, ms: bytes) -> tuple[RecordProtection, RecordProtection]:
+        suite, v = self._suite, self.info.version
+        assert suite is not None and v is not None
+        cr, sr = self.info.client_random or b"", self.info.server_random or b""
+        kb = ks.key_block(v, suite, ms, cr, sr)
+        etm = self.info.etm
+        c = tls12_protection(suite, v, kb.client_key, kb.client_mac_key, kb.client_iv, etm)
+        s = tls12_protection(suite, v, kb.server_key, kb.server_mac_key, kb.server_iv, etm)
+        return c, s
+
+    def _use_logged_master(self, d: _Dir) -> None:
+        """TLS 1.2 with the master secret from the key log; its Finished is the oracle."""
+        ms = self._logged_ms
+        suite, v = self._suite, self.info.version
+        assert ms is not None and suite is not None and v is not None
+        first = d.pending[0]
+        tls_client = self._is_tls_client(d)
+        c, s = self._tls12_prots_ms(ms)
+        try:
+            ct, plain = (c if tls_client else s).unprotect(
+                first.content_type, first.version, first.fragment
+            )
+        except DissectError as e:
+            self._no_decrypt(f"the key log's master secret does not decrypt: {e.reason}")
+            self._undecrypted_pending()
+            return
+        oracle = "aead-tag" if suite.aead else "record-mac"
+        if ct == CT_HANDSHAKE and plain[:1] == bytes((HT_FINISHED,)) and tls_client:
+            transcript = ks.transcript_hash(v, suite.prf, self._t12_transcript(False))
+            if plain[4:] == ks.finished_verify_data(v, suite.prf, ms, True, transcript):
+                oracle = "finished"
+        self.info.oracle = oracle
+        self.info.from_key_log = True
+        self.info.master_secret = ms
+        self.info.decryptable = True
+        fresh_c, fresh_s = self._tls12_prots_ms(ms)
+        for dd in self._dirs.values():
+            dd.prot = fresh_c if self._is_tls_client(dd) else fresh_s
+        self._flush_pending()
 
     def _try_keys_tls13(self, d: _Dir) -> None:
         if self.info.decryptable is False:
@@ -829,7 +916,11 @@ class TlsConnectionDecoder:
             elif self.info.oracle == "aead-tag":
                 self.info.oracle = "finished"
             self._transcript += msg
-            if not tls_client:
+            if not tls_client and self._logged_13 is not None:
+                # the key log gives the application secrets themselves
+                self._t13 = t13
+                d.prot = self._tls13_prot(t13.server_ap)
+            elif not tls_client:
                 self._t13 = ks.tls13_application_secrets(h, t13, bytes(self._transcript))
                 self.info.tls13_secrets = self._t13
                 d.prot = self._tls13_prot(self._t13.server_ap)
