@@ -10,6 +10,7 @@ answer. At the end :mod:`analyzer.correlate` binds and decodes, and the rules ju
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from analyzer.report.model import CallRecord, CaptureInfo
 
 SIP_PORTS = frozenset({5060, 5061})
+# UDP ports whose datagrams the flow layer must always see: SIP, and the tunnels it opens
+# (GTP-U, TS 29.281 4.4.2.3; UDP-encapsulated ESP, RFC 3948)
+FLOW_UDP_PORTS = SIP_PORTS | {2152, 4500}
 MAX_CONN_BYTES = 16 << 20  # bytes kept per TCP connection (both directions)
 MAX_TOTAL_BYTES = 512 << 20  # bytes kept for all connections of one capture
 MAX_PROBLEMS = 10_000  # located problems kept per capture; the count of the rest is reported
@@ -52,6 +56,7 @@ class _Collector:
         self.dropped_problems = 0
         self._sdp_eps: set[Endpoint] = set()
         self._sdp_seen = -1
+        self.quiet = _QuietCalls(sip)
 
     def _named_by_sdp(self, rec: ConnRecord) -> bool:
         """Whether an MSRP/BFCP m-line seen so far names the connection's server."""
@@ -69,6 +74,8 @@ class _Collector:
         return rec.server in self._sdp_eps
 
     def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
+        if self.quiet.hold(frame, src, dst, payload):
+            return
         self.sip.on_udp(frame, src, dst, payload)
 
     def _conn(self, conn: TcpConnection) -> ConnRecord:
@@ -145,6 +152,114 @@ class _Collector:
             self.dropped_problems += 1
 
 
+_CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+QUIET_MAX_DATAGRAMS = 256  # held per quiet call; past that it is parsed like any other
+QUIET_ENDED_NS = 64 * 500_000_000  # 64*T1 (RFC 3261 timer J): a quiet call's BYE is done
+QUIET_IDLE_NS = 3600 * 1_000_000_000  # a quiet call silent this long is over
+
+
+@dataclass(slots=True)
+class _Quiet:
+    datagrams: list[tuple[Frame, Endpoint, Endpoint, bytes]]
+    last_ns: int
+    ended: bool = False
+
+
+class _QuietCalls:
+    """SIP calls over UDP that negotiate neither MSRP nor BFCP, held instead of parsed.
+
+    Such a call is never reported, yet parsing its messages is most of the work on a busy
+    signalling link. A call whose first message is an INVITE with an SDP body that mentions
+    neither is held as raw datagrams (bounded); should a later message of it mention MSRP or
+    BFCP (a re-INVITE adding chat), everything held is handed to the SIP parser in order,
+    and the call is tracked from then on as if it had been from the start. Held calls are
+    dropped 64*T1 after their BYE/CANCEL, or after an hour of silence. Located problems in
+    messages of calls that stay quiet are therefore not listed.
+    """
+
+    def __init__(self, sip: SipFlowHandler) -> None:
+        self.sip = sip
+        self.calls: dict[bytes, _Quiet] = {}
+        self._next_sweep = 0
+
+    def hold(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> bool:
+        """True when the datagram belongs to a quiet call (held, not to be parsed now)."""
+        if not payload[:1].isupper():
+            return False
+        m = _CALL_ID.search(payload, 0, 4096)
+        if m is None:
+            return False
+        cid = m.group(1).strip()
+        ts = frame.ts_ns
+        if ts >= self._next_sweep:
+            self._sweep(ts)
+        q = self.calls.get(cid)
+        lowered = payload.lower()
+        media = b"msrp" in lowered or b"bfcp" in lowered
+        if q is None:
+            if (
+                media
+                or not payload.startswith(b"INVITE ")
+                or b"application/sdp" not in lowered
+                or cid.decode("utf-8", "replace") in self.sip.tracker.calls
+            ):
+                return False
+            self.calls[cid] = _Quiet([(frame, src, dst, payload)], ts)
+            return True
+        if media or len(q.datagrams) >= QUIET_MAX_DATAGRAMS:
+            del self.calls[cid]
+            for f, s, d, p in q.datagrams:
+                self.sip.on_udp(f, s, d, p)
+            return False
+        q.datagrams.append((frame, src, dst, payload))
+        q.last_ns = ts
+        if payload.startswith((b"BYE ", b"CANCEL ")):
+            q.ended = True
+        return True
+
+    def _sweep(self, now: int) -> None:
+        self._next_sweep = now + 1_000_000_000
+        gone = [
+            cid
+            for cid, q in self.calls.items()
+            if now - q.last_ns > (QUIET_ENDED_NS if q.ended else QUIET_IDLE_NS)
+        ]
+        for cid in gone:
+            del self.calls[cid]
+
+
+def _skippable(frame: Frame) -> bool:
+    """A whole, unfragmented UDP datagram over Ethernet on no port the flow layer decodes,
+    whose payload cannot start a SIP message: nothing in the analysis can use it, so it is
+    decided from a few bytes before any object is built (most of a capture is RTP)."""
+    d = frame.data
+    if frame.linktype != 1 or len(d) < 63:
+        return False
+    et = d[12:14]
+    if et == b"\x08\x00":
+        if d[14] != 0x45 or d[23] != 17 or d[20] & 0x3F or d[21]:
+            return False  # options, not UDP, or a fragment
+        total = (d[16] << 8) | d[17]
+        if total + 14 > len(d) or ((d[38] << 8) | d[39]) != total - 20:
+            return False  # cut by the snapshot length, or lengths that disagree
+        u = 34
+    elif et == b"\x86\xdd":
+        if d[20] != 17 or d[14] >> 4 != 6:
+            return False  # extension headers (fragments among them), not UDP
+        plen = (d[18] << 8) | d[19]
+        if plen + 54 > len(d) or ((d[58] << 8) | d[59]) != plen:
+            return False
+        u = 54
+    else:
+        return False
+    if (d[u] << 8) | d[u + 1] in FLOW_UDP_PORTS or (d[u + 2] << 8) | d[u + 3] in FLOW_UDP_PORTS:
+        return False
+    if ((d[u + 4] << 8) | d[u + 5]) <= 8:
+        return False
+    first = d[u + 8]
+    return not 0x41 <= first <= 0x5A  # SIP starts with an upper-case method or "SIP/2.0"
+
+
 def _may_be_media(first: bytes) -> bool:
     if len(first) >= 2 and 0x14 <= first[0] <= 0x17 and first[1] == 3:
         return True  # a TLS record (SSL 3.0 .. TLS 1.3 record versions)
@@ -197,8 +312,9 @@ def analyze_capture(
     read = 0
     for frame in reader:
         read += len(frame.data) + 16  # the record header of classic pcap
-        table.feed(frame)
         info.frames += 1
+        if not _skippable(frame):
+            table.feed(frame)
         if progress is not None and info.frames % progress_every == 0:
             progress(info.frames, read, size)
     table.finish()
