@@ -355,7 +355,7 @@ MAX_HELD_TOTAL = 16 << 20  # the same for all connections of the capture
 # What analyzer.decrypt says when the candidates so far failed (a later MIKEY exchange may
 # bring the right one); any other reason means no key will do.
 _REASONS_KEYS_MAY_FIX = frozenset({"no candidate key matched", "no key"})
-MAX_T13_QUEUE = 256  # TLS 1.3 records of one direction kept until their key is known
+MAX_T13_BYTES = 1 << 20  # TLS 1.3 record bytes of one direction kept until their key is known
 MAX_AWAITING = 4096  # encrypted records of one connection waiting for their plaintext
 
 
@@ -427,6 +427,7 @@ class _RecDir:
     t13_phase: int = 0  # 0 handshake keys, 1 application keys, 2 given up
     t13_hs: HandshakeBuffer = field(default_factory=HandshakeBuffer)
     t13_pending_type: int | None = None
+    t13_bytes: int = 0
 
 
 class _Conn:
@@ -621,11 +622,12 @@ class AppDecoder:
             if self.keys_wanted:
                 c.awaiting[(from_client, offset)] = r
                 if v.version == TLS13 and d.t13_phase < 2:
-                    if len(d.t13_queue) >= MAX_T13_QUEUE:
+                    if d.t13_bytes + len(rec.fragment) > MAX_T13_BYTES:
                         d.t13_phase = 2  # the key came too late: these stay unnamed
                         d.t13_queue.clear()
                     else:
                         d.t13_queue.append((r, rec.fragment))
+                        d.t13_bytes += len(rec.fragment)
             if len(c.awaiting) > MAX_AWAITING:  # never decrypted: forget the oldest
                 del c.awaiting[next(iter(c.awaiting))]
         elif ct == CT_ALERT and not d.encrypted and len(rec.fragment) == 2:
@@ -748,6 +750,11 @@ class AppDecoder:
         the PSK; the records are opened here with the codec's record protection."""
         secrets, code = info.tls13_secrets, info.cipher_suite
         suite = CIPHER_SUITES.get(code) if code is not None else None
+        if info.decryptable is False:  # e.g. psk_dhe_ke: the PSK alone opens nothing
+            for d in c.dirs.values():
+                d.t13_phase = 2
+                d.t13_queue.clear()
+            return
         if secrets is None or suite is None or not info.decryptable:
             return
         for from_client, d in c.dirs.items():
@@ -765,6 +772,7 @@ class AppDecoder:
                     key, iv = ks.tls13_traffic_keys(suite.prf, secret, suite.key_len)
                     d.t13_prot = Tls13Aead(suite, key, iv)
                 r, fragment = d.t13_queue.popleft()
+                d.t13_bytes -= len(fragment)
                 try:
                     inner, plain = d.t13_prot.unprotect(CT_APPLICATION_DATA, r.version, fragment)
                 except DissectError:
@@ -800,6 +808,10 @@ class AppDecoder:
         if c.held is not None:
             self.held_total -= c.held_bytes
             c.held, c.held_bytes = None, 0
+        if not c.confirmed:
+            for d in c.dirs.values():  # nothing will name them now
+                d.t13_phase = 2
+                d.t13_queue.clear()
 
     # ---------------------------------------------------------------- MSRP / BFCP
 
