@@ -709,3 +709,21 @@ def test_client_hello_split_over_two_records_like_tshark(
         ),
         tree,
     )
+
+
+def test_tek_from_the_key_file(
+    dissect: Callable[..., Result], tmp_path: Path, vectors: Path
+) -> None:
+    """A ``[[tek]]`` entry is tried on every TLS connection like ``--psk``."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[[tek]]\nkey = "{PSK}"\nidentity = "synthetic-psk-identity"\n')
+    pcap = vectors / "tls_psk" / "psk_aes128_cbc_sha.pcap"
+    r = dissect(str(pcap), "--keys", str(keys), "--json")
+    assert r.columns() == dissect(str(pcap), "--psk", PSK, "--json").columns()
+    assert r.columns()[7] == ("MSRP", "Request: SEND Transaction ID: a786hjs2 (text/plain)")
+    detail = dissect(str(pcap), "--keys", str(keys), "-V").stdout
+    fp = hashlib.sha256(bytes.fromhex(PSK)).hexdigest()[:8]
+    assert f"[PSK sha256:{fp} (synthetic-psk-identity), confirmed by: finished]" in detail
+    assert PSK not in detail
+    shown = dissect(str(pcap), "--keys", str(keys), "-V", "--reveal-keys").stdout
+    assert f"[PSK {PSK} (synthetic-psk-identity), confirmed by: finished]" in shown
