@@ -727,3 +727,13 @@ def test_tek_from_the_key_file(
     assert PSK not in detail
     shown = dissect(str(pcap), "--keys", str(keys), "-V", "--reveal-keys").stdout
     assert f"[PSK {PSK} (synthetic-psk-identity), confirmed by: finished]" in shown
+
+
+def test_problems_also_in_the_frames_json(dissect: Callable[..., Result], vectors: Path) -> None:
+    pcap = vectors / "tls_psk" / "psk_aes128_gcm_sha256.pcap"
+    r = dissect(str(pcap), "--psk", "00" * 16, "--json")
+    problems = r.rows()[3]["problems"]
+    assert isinstance(problems, list)
+    (p,) = problems
+    assert p["frame"] == 4 and p["layer"] == "tls" and p["file"] == str(pcap)
+    assert "the key could not be confirmed" in p["reason"]

@@ -130,8 +130,9 @@ class _Printer:
 
 
 class _Handler(SipFlowHandler):
-    """The SIP handler, noting which frame completed a datagram: a reassembled IP fragment
-    then shows as UDP, like tshark's last fragment."""
+    """The SIP handler, noting which frame completed a datagram (a reassembled IP fragment
+    then shows as UDP, like tshark's last fragment) and passing every TCP connection on to
+    the TLS/MSRP/BFCP decoder."""
 
     def __init__(self, file: str, apps: AppDecoder) -> None:
         super().__init__(file=file)
@@ -319,6 +320,9 @@ class _Dissector:
         for i, src in enumerate(sources):
             for p in src[self._reported[i] :]:
                 self._problem(p)
+                v = self.pending.get(p.frame) if i == 2 and p.frame is not None else None
+                if v is not None:
+                    v.problems.append(p)  # also in the frame's JSON (SIP's come with rec)
         self._reported = [len(src) for src in sources]
 
     @staticmethod
