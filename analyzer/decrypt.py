@@ -499,7 +499,11 @@ class TlsConnectionDecoder:
                 self._tickets.append(msg)
             else:
                 self._pre.append((t, msg))
-            if t == HT_CLIENT_KEY_EXCHANGE:
+            if t == HT_CLIENT_KEY_EXCHANGE and (
+                self._suite is None
+                or self._suite.kx in (Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK)
+                or self._suite.kx is Kx.RSA_PSK
+            ):
                 cke = parse_psk_key_exchange(body)
                 self.info.psk_identity = cke.identity
             elif t == HT_SERVER_KEY_EXCHANGE:

@@ -22,6 +22,11 @@ class Kx(StrEnum):
     ECDHE_PSK = "ECDHE_PSK"
     RSA_PSK = "RSA_PSK"
     TLS13 = "TLS13"  # TLS 1.3 suites name only the AEAD and hash
+    # certificate key exchanges (SIP over TLS): decryptable only with a key log
+    RSA = "RSA"
+    DHE_RSA = "DHE_RSA"
+    ECDHE_RSA = "ECDHE_RSA"
+    ECDHE_ECDSA = "ECDHE_ECDSA"
 
 
 class Mode(StrEnum):
@@ -79,6 +84,10 @@ def _suite(code: int, name: str, rfc: str) -> CipherSuite:
             "PSK_DHE": Kx.DHE_PSK,
             "ECDHE_PSK": Kx.ECDHE_PSK,
             "RSA_PSK": Kx.RSA_PSK,
+            "RSA": Kx.RSA,
+            "DHE_RSA": Kx.DHE_RSA,
+            "ECDHE_RSA": Kx.ECDHE_RSA,
+            "ECDHE_ECDSA": Kx.ECDHE_ECDSA,
         }[left]
     parts = body.split("_")
     last = "SHA1" if parts[-1] == "SHA" else parts[-1]
@@ -171,6 +180,26 @@ _SUITE_ROWS: tuple[tuple[int, str, str], ...] = (
     (0xD002, "TLS_ECDHE_PSK_WITH_AES_256_GCM_SHA384", "RFC 8442"),
     (0xD003, "TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256", "RFC 8442"),
     (0xD005, "TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256", "RFC 8442"),
+    # certificate suites SIP over TLS uses (RFC 3261 26.3.1, RFC 5630): named, and
+    # decrypted only with a key log
+    (0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA", "RFC 5246"),
+    (0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA", "RFC 5246"),
+    (0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256", "RFC 5288"),
+    (0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384", "RFC 5288"),
+    (0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "RFC 5288"),
+    (0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", "RFC 5288"),
+    (0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "RFC 8422"),
+    (0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "RFC 8422"),
+    (0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "RFC 8422"),
+    (0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "RFC 8422"),
+    (0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "RFC 5289"),
+    (0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "RFC 5289"),
+    (0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "RFC 5289"),
+    (0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "RFC 5289"),
+    (0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "RFC 5289"),
+    (0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "RFC 5289"),
+    (0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "RFC 7905"),
+    (0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "RFC 7905"),
     # TLS 1.3
     (0x1301, "TLS_AES_128_GCM_SHA256", "RFC 8446"),
     (0x1302, "TLS_AES_256_GCM_SHA384", "RFC 8446"),
