@@ -124,7 +124,8 @@ def _capture(frames: int, conferences: int, regenerate: bool) -> tuple[Path, Pat
         keys_path.write_text(keys)
         tek_path.write_text(tek)
         size = path.stat().st_size / 1e6
-        print(f"wrote {path.name}: {frames:,} frames, {size:,.0f} MB in {time.perf_counter() - t:.1f} s")
+        dt = time.perf_counter() - t
+        print(f"wrote {path.name}: {frames:,} frames, {size:,.0f} MB in {dt:.1f} s")
     return path, keys_path, tek_path.read_text().strip()
 
 
@@ -134,7 +135,16 @@ def run_size(frames: int, conferences: int, regenerate: bool, tshark: str | None
     mikeyshark = str(Path(sys.executable).parent / "mikeyshark")
     rows: list[tuple[str, float, int]] = []
     dt, rss, _ = _child(
-        [mikeyshark, "analyze", str(path), "--keys", str(keys_path), "--json", str(report), "--quiet"]
+        [
+            mikeyshark,
+            "analyze",
+            str(path),
+            "--keys",
+            str(keys_path),
+            "--json",
+            str(report),
+            "--quiet",
+        ]
     )
     rows.append(("mikeyshark analyze --json", dt, rss))
     data = json.loads(report.read_text())

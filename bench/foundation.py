@@ -203,9 +203,7 @@ def _dns(n: int) -> tuple[bytes, bytes]:
     )
 
 
-def frames(
-    total: int, seed: int = 1, *, tcp_body: int = 1000, dns: float = 0.0
-) -> Iterator[bytes]:
+def frames(total: int, seed: int = 1, *, tcp_body: int = 1000, dns: float = 0.0) -> Iterator[bytes]:
     """``total`` frames: ~64% RTP (less ``dns``), ~30% TCP, ~3% IPv6 UDP, ~1% ARP, ~1.5% SIP,
     and with ``dns`` > 0 that share of DNS queries and answers."""
     rng = random.Random(seed)
