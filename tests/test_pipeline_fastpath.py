@@ -1,0 +1,110 @@
+"""The pipeline's fast paths: datagrams skipped from their bytes, SIP calls held unparsed.
+
+Frames are built byte by byte here (RFC 791 / 768 / 8200 layouts), independently of the
+flow layer's decoders.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from analyzer.calls import CallTracker, SipFlowHandler
+from analyzer.model import Endpoint, Frame
+from analyzer.pipeline import _QuietCalls, _skippable
+
+MAC = bytes(12)
+RTP = bytes([0x80, 0x00]) + bytes(170)
+
+
+def _v4(sport: int, dport: int, payload: bytes, flags_frag: int = 0x4000, cut: int = 0) -> Frame:
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, flags_frag, 64, 17, 0, bytes(4), bytes(4)
+    )
+    data = MAC + b"\x08\x00" + ip + udp
+    if cut:
+        data = data[:-cut]
+    return Frame(1, 0, 1, data, len(data) + cut)
+
+
+def _v6(sport: int, dport: int, payload: bytes, next_header: int = 17) -> Frame:
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack("!IHBB", 6 << 28, len(udp), next_header, 64) + bytes(32)
+    data = MAC + b"\x86\xdd" + ip + udp
+    return Frame(1, 0, 1, data, len(data))
+
+
+def test_rtp_is_skipped_and_everything_the_flow_layer_may_need_is_not() -> None:
+    assert _skippable(_v4(20000, 30000, RTP))
+    assert _skippable(_v6(20000, 30000, RTP))
+    # SIP on any port starts with an upper-case letter
+    assert not _skippable(_v4(20000, 30000, b"OPTIONS sip:a@b SIP/2.0\r\n" + bytes(40)))
+    # the SIP port, GTP-U and NAT-T ESP always go to the flow layer
+    for port in (5060, 5061, 2152, 4500):
+        assert not _skippable(_v4(port, 30000, RTP))
+        assert not _skippable(_v4(30000, port, RTP))
+    # a fragment (MF set, or an offset), a frame cut by the snapshot length
+    assert not _skippable(_v4(20000, 30000, RTP, flags_frag=0x2000))
+    assert not _skippable(_v4(20000, 30000, RTP, flags_frag=0x0001))
+    assert not _skippable(_v4(20000, 30000, RTP, cut=10))
+    # IPv6 with an extension header (44 = fragment header) first
+    assert not _skippable(_v6(20000, 30000, RTP, next_header=44))
+
+
+def _sip(first: str, call_id: str, body: str = "") -> bytes:
+    head = (
+        f"{first}\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{len(body)}{first[:3]}\r\n"
+        "From: <sip:a@example.org>;tag=1\r\nTo: <sip:b@example.org>"
+        + (";tag=2" if first.startswith("SIP/") else "")
+        + f"\r\nCall-ID: {call_id}\r\nCSeq: {2 if 'm=message' in body else 1} INVITE\r\n"
+        "Contact: <sip:a@10.0.0.1>\r\n"
+        + ("Content-Type: application/sdp\r\n" if body else "")
+        + f"Content-Length: {len(body)}\r\n\r\n{body}"
+    )
+    return head.encode()
+
+
+AUDIO = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n" + (
+    "m=audio 4000 RTP/AVP 0\r\n"
+)
+CHAT = AUDIO + "m=message 5000 TCP/TLS/MSRP *\r\na=path:msrps://10.0.0.1:5000/x;tcp\r\n"
+
+
+def test_a_quiet_call_is_held_and_replayed_in_order_when_it_adds_chat() -> None:
+    tracker = CallTracker("x")
+    sip = SipFlowHandler(tracker, "x")
+    quiet = _QuietCalls(sip)
+    a, b = Endpoint("10.0.0.1", 5060), Endpoint("10.0.0.2", 5060)
+    msgs = [
+        (a, b, _sip("INVITE sip:b@example.org SIP/2.0", "c1", AUDIO)),
+        (b, a, _sip("SIP/2.0 200 OK", "c1", AUDIO)),
+        (a, b, _sip("INVITE sip:b@example.org SIP/2.0", "c1", CHAT)),  # re-INVITE adds MSRP
+    ]
+    held = []
+    for n, (s, d, p) in enumerate(msgs, 1):
+        frame = Frame(n, n * 1_000_000_000, 1, p, len(p))
+        h = quiet.hold(frame, s, d, p)
+        held.append(h)
+        if not h:
+            sip.on_udp(frame, s, d, p)
+    assert held == [True, True, False]
+    call = tracker.calls["c1"]
+    assert [r.frame for r in call.records] == [1, 2, 3]
+    assert [m.protocol for m in call.media] == ["audio", "audio", "msrp"]
+    assert quiet.calls == {}
+
+
+def test_a_quiet_call_is_released_after_its_bye() -> None:
+    tracker = CallTracker("x")
+    quiet = _QuietCalls(SipFlowHandler(tracker, "x"))
+    a, b = Endpoint("10.0.0.1", 5060), Endpoint("10.0.0.2", 5060)
+    invite = _sip("INVITE sip:b@example.org SIP/2.0", "c2", AUDIO)
+    bye = _sip("BYE sip:b@example.org SIP/2.0", "c2")
+    assert quiet.hold(Frame(1, 10**9, 1, invite, 0), a, b, invite)
+    assert quiet.hold(Frame(2, 2 * 10**9, 1, bye, 0), a, b, bye)
+    assert list(quiet.calls) == [b"c2"]
+    later = _sip("OPTIONS sip:b@example.org SIP/2.0", "other")
+    # 64*T1 = 32 s after the BYE the call is gone; nothing reached the tracker
+    assert not quiet.hold(Frame(3, 35 * 10**9, 1, later, 0), a, b, later)
+    assert quiet.calls == {}
+    assert tracker.calls == {}
