@@ -109,6 +109,7 @@ class KeyFile:
     name: str = "<keys>"
     warnings: tuple[str, ...] = ()
     esp: tuple[esplib.EspSa, ...] = ()  # [[esp]]: IPsec SAs of the Gm interface
+    sip_keylog: str = ""  # NSS key log text for SIP over TLS (``analyze --sip-keylog``)
 
     @property
     def tls_prot_type(self) -> int:

@@ -24,6 +24,8 @@ from analyzer.keys import KeyFile
 from analyzer.media import sniff
 from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from analyzer.report.model import CallRecord, CaptureInfo
+from analyzer.siptls import SipTlsHandler, encrypted_call, keylog_from, mark_tls_calls
+from dissectors import sip as siplib
 
 SIP_PORTS = frozenset({5060, 5061})
 # UDP ports whose datagrams the flow layer must always see: SIP, and the tunnels it opens
@@ -57,6 +59,7 @@ class _Collector:
         self._sdp_eps: set[Endpoint] = set()
         self._sdp_seen = -1
         self.quiet = _QuietCalls(sip)
+        self.siptls: SipTlsHandler | None = None  # SIP inside TLS, decrypted with a key log
 
     def _named_by_sdp(self, rec: ConnRecord) -> bool:
         """Whether an MSRP/BFCP m-line seen so far names the connection's server."""
@@ -104,6 +107,8 @@ class _Collector:
             self._conn(conn)
 
     def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
+        if self.siptls is not None and self.siptls.on_tcp_data(conn, from_client, chunk):
+            return
         self.sip.on_tcp_data(conn, from_client, chunk)
         if conn.client.port in SIP_PORTS or conn.server.port in SIP_PORTS:
             return
@@ -140,6 +145,8 @@ class _Collector:
         rec.chunks.append((from_client, chunk))
 
     def on_tcp_close(self, conn: TcpConnection) -> None:
+        if self.siptls is not None:
+            self.siptls.on_tcp_close(conn)
         self.sip.on_tcp_close(conn)
         if id(conn) in self.conns:
             self._conn(conn)
@@ -256,8 +263,10 @@ def _skippable(frame: Frame) -> bool:
         return False
     if ((d[u + 4] << 8) | d[u + 5]) <= 8:
         return False
-    first = d[u + 8]
-    return not 0x41 <= first <= 0x5A  # SIP starts with an upper-case method or "SIP/2.0"
+    if not 0x41 <= d[u + 8] <= 0x5A:
+        return True  # SIP starts with an upper-case method or "SIP/2.0"
+    # the SIP handler's own test for datagrams off the SIP ports
+    return not siplib.looks_like_sip(d[u + 8 : u + 8 + 512])
 
 
 def _may_be_media(first: bytes) -> bool:
@@ -308,6 +317,8 @@ def analyze_capture(
     table = FlowTable(collector, file=path, esp_sas={sa.spi: sa for sa in keys.esp})
     # several files: merged by timestamp (rotated files may overlap), numbered on
     reader = MergedReader(paths)
+    # SIP over TLS: the --sip-keylog secrets and those of the capture's own secrets blocks
+    siptls = collector.siptls = SipTlsHandler(sip, keylog_from([keys.sip_keylog], reader.secrets))
     size = sum(_size(p) for p in paths)
     read = 0
     for frame in reader:
@@ -318,10 +329,13 @@ def analyze_capture(
         if progress is not None and info.frames % progress_every == 0:
             progress(info.frames, read, size)
     table.finish()
+    siptls.finish()
     sip.finish()
     corr = correlate(tracker, collector.order, keys, capture=path, reveal=reveal)
     calls = corr.calls
-    problems = [*reader.problems, *collector.problems, *sip.problems]
+    mark_tls_calls(calls, tracker)
+    calls.extend(encrypted_call(e, path) for e in siptls.encrypted)
+    problems = [*reader.problems, *collector.problems, *sip.problems, *siptls.problems]
     for c in calls:
         problems.extend(c.problems)
     seen: set[tuple[object, ...]] = set()

@@ -121,7 +121,8 @@ def test_certificate_suite_trips_tls_psk_suite(scenario: str, tmp_path: Path) ->
     call = report.calls[0]
     got = {c.rule: c for c in call.checks}
     assert got["TLS-PSK-SUITE"].status is Status.FAIL
-    assert "0x009c" in got["TLS-PSK-SUITE"].message.lower()
+    # 0x009C is TLS_RSA_WITH_AES_128_GCM_SHA256 (RFC 5288), now named by the suite table
+    assert "TLS_RSA_WITH_AES_128_GCM_SHA256" in got["TLS-PSK-SUITE"].message
     allowed = {"TLS-PSK-SUITE"} | FAULTS["certificate-suite"].may_not_pass
     assert {r for r, c in got.items() if c.status is Status.FAIL} <= allowed
 

@@ -254,6 +254,9 @@ class CallRecord:
     checks: list[CheckResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     capture: str = ""
+    # how its SIP was read: "clear", "tls" (SIP over TLS decrypted with a key log), or
+    # "encrypted" (SIP over TLS that could not be read: the entry stands for unknown calls)
+    signalling: str = "clear"
 
     @property
     def scenario(self) -> str:
