@@ -87,6 +87,11 @@ def add_parser(subparsers: Any) -> None:
         "--reveal-keys", action="store_true", help="show keys in the reports, not fingerprints"
     )
     p.add_argument("--quiet", action="store_true", help="no terminal summary")
+    p.add_argument(
+        "--sip-keylog",
+        metavar="FILE",
+        help="NSS key log (SSLKEYLOGFILE, openssl -keylogfile) to decrypt SIP over TLS",
+    )
     p.set_defaults(func=run)
 
 
@@ -223,8 +228,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         keys = load_keys(args.keys, args.psk)
+        if args.sip_keylog:
+            # carried in the key file object, so that --jobs / --dask workers get it too
+            text = Path(args.sip_keylog).read_text(encoding="ascii")
+            keys = dataclasses.replace(keys, sip_keylog=text)
     except (KeyFileError, ValueError) as e:
         err.print(f"mikeyshark analyze: {e}", markup=False, highlight=False)
+        return EXIT_USAGE
+    except OSError as e:
+        err.print(f"mikeyshark analyze: --sip-keylog: {e}", markup=False, highlight=False)
         return EXIT_USAGE
     console = err if args.json == "-" else Console()
     try:
