@@ -7,18 +7,22 @@ rotation in the middle of the TLS handshake changes nothing."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import struct
 import sys
 import time
 from pathlib import Path
 
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from analyzer.capture import MergedReader
+from analyzer.cli import main
 from analyzer.commands.analyze import build_report
 from analyzer.keys import KeyFile
 from analyzer.model import Frame
 from analyzer.pipeline import analyze_capture
+from analyzer.report import json_report
 from analyzer.report.model import Report
 from analyzer.siptls import KeyLog
 from analyzer.synth import SynthResult, synthesize
@@ -177,3 +181,42 @@ def test_other_port_with_keylog(
     write_frames(live.frames, path)
     rep = _analyze(str(path), call.keyfile_text, live.keylog)
     assert statuses(rep) == plain
+
+
+def test_cli_sip_keylog_json_and_terminal(
+    live: LiveSipTls, call: SynthResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "siptls.pcap"
+    write_frames(live.frames, path)
+    keys = tmp_path / "keys.toml"
+    keys.write_text(call.keyfile_text)
+    kl = tmp_path / "sip.keylog"
+    kl.write_text(live.keylog)
+    schema = json_report.schema()
+    out = tmp_path / "r.json"
+    assert (
+        main(
+            [
+                "analyze",
+                str(path),
+                "--keys",
+                str(keys),
+                "--sip-keylog",
+                str(kl),
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, schema)
+    assert [(c["signalling"], c["verdict"]) for c in doc["calls"]] == [("tls", "pass")]
+    capsys.readouterr()
+    assert main(["analyze", str(path), "--keys", str(keys), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, schema)
+    assert [(c["signalling"], c["verdict"]) for c in doc["calls"]] == [("encrypted", "incomplete")]
+    assert "ENCRYPTED" in capsys.readouterr().out
+    assert main(["analyze", str(path), "--sip-keylog", str(tmp_path / "missing"), "--quiet"]) == 2

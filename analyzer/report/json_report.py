@@ -131,6 +131,7 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
         "answerer_address": _ep(c.answerer),
         "invite_frame": c.invite_frame,
         "answer_frame": c.answer_frame,
+        "signalling": c.signalling,
         "media": [_media(m, reveal) for m in c.media],
         "checks": [
             {

@@ -45,6 +45,9 @@ def print_summary(report: Report, console: Console) -> None:
         )
     console.print(table)
     for call in report.calls:
+        if call.signalling == "encrypted":
+            for p in call.problems:
+                console.print(f"[yellow]ENCRYPTED[/] {escape(call.call_id)}: {escape(p.reason)}")
         for c in call.failing:
             frames = f" [dim](frames {', '.join(map(str, c.frames[:8]))})[/]" if c.frames else ""
             who = escape(call.call_id)
