@@ -65,6 +65,7 @@ from dissectors.tls.constants import (
     HT_SERVER_HELLO,
     TLS13,
     CipherSuite,
+    Kx,
 )
 from dissectors.tls.protection import Tls13Aead
 from dissectors.tls.records import (
@@ -359,6 +360,7 @@ MAX_HELD_TOTAL = 16 << 20  # the same for all connections of the capture
 # What analyzer.decrypt says when the candidates so far failed (a later MIKEY exchange may
 # bring the right one); any other reason means no key will do.
 _REASONS_KEYS_MAY_FIX = frozenset({"no candidate key matched", "no key"})
+_PSK_KX = frozenset({Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.RSA_PSK})  # RFC 4279, 5489
 MAX_T13_BYTES = 1 << 20  # TLS 1.3 record bytes of one direction kept until their key is known
 MAX_AWAITING = 4096  # encrypted records of one connection waiting for their plaintext
 
@@ -655,7 +657,9 @@ class AppDecoder:
                 r.messages.append((msg[0], msg[4:]))
                 if msg[0] == HT_SERVER_HELLO:
                     self._server_hello(c, msg[4:], frame)
-                elif msg[0] != HT_CLIENT_KEY_EXCHANGE or c.view.psk_suite is not False:
+                # a key exchange is PSK only once a ServerHello said so (which the capture
+                # may deliver after it)
+                elif msg[0] != HT_CLIENT_KEY_EXCHANGE or c.view.psk_suite:
                     self._check_handshake(msg[0], msg[4:], frame)
         return r
 
@@ -676,7 +680,8 @@ class AppDecoder:
             self._problem("tls", e.reason, frame, e.field, e.offset)
             return
         sv = sh.ext(EXT_SUPPORTED_VERSIONS)
-        c.view.psk_suite = sh.cipher_suite in CIPHER_SUITES
+        suite = CIPHER_SUITES.get(sh.cipher_suite)
+        c.view.psk_suite = suite is not None and suite.kx in _PSK_KX
         c.view.version = int.from_bytes(sv[:2], "big") if sv else sh.legacy_version
         if c.view.version == TLS13:
             for d in c.dirs.values():
