@@ -737,3 +737,22 @@ def test_problems_also_in_the_frames_json(dissect: Callable[..., Result], vector
     (p,) = problems
     assert p["frame"] == 4 and p["layer"] == "tls" and p["file"] == str(pcap)
     assert "the key could not be confirmed" in p["reason"]
+
+
+@pytest.mark.tshark
+def test_hello_random_time_like_tshark(
+    dissect: Callable[..., Result], tshark: str, tmp_path: Path
+) -> None:
+    """The random's first four bytes as tshark prints a time (a one-digit day is padded)."""
+    from scapy.layers.l2 import Ether
+
+    frames = list(_GCM)
+    hello = bytearray(frames[3])
+    hello[65:69] = (999_648_000).to_bytes(4, "big")  # Eth 14 + IP 20 + TCP 20 + 5 + 4 + 2
+    frames[3] = bytes(hello)
+    pcap = tmp_path / "day.pcap"
+    wrpcap(str(pcap), [Ether(f) for f in frames])
+    theirs = tshark_tree(tshark, pcap, 4, "-d", "tcp.port==5061,tls")
+    (line,) = [ln for ln in theirs if "GMT Unix Time" in ln]
+    assert line == "                GMT Unix Time: Sep  5, 2001 00:00:00.000000000 UTC"
+    assert line in our_tree(dissect(str(pcap), "-V").stdout, 4)
