@@ -181,6 +181,34 @@ class _InviteTx:
     per_dialog: dict[frozenset[str | None], OfferAnswer] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """How the call's initial INVITE ended (RFC 3261 13.2.2, 9.1)."""
+
+    state: str  # "established" | "rejected" | "cancelled" | "no-final-response"
+    frame: int | None  # the final response (for "cancelled": the CANCEL)
+    status: int | None = None
+    reason: str | None = None
+
+    @property
+    def reached_media(self) -> bool:
+        """Only an accepted INVITE leads to media (an early-media answer aside)."""
+        return self.state == "established"
+
+    def __str__(self) -> str:
+        final = f"{self.status} {self.reason}" if self.status is not None else None
+        where = f" (frame {self.frame})" if self.frame is not None else ""
+        if self.state == "established":
+            return f"established: {final}{where}"
+        if self.state == "cancelled":
+            return f"cancelled by the caller{where}" + (
+                f", INVITE answered {final}" if final else ""
+            )
+        if self.state == "rejected":
+            return f"rejected: {final}{where}"
+        return "no final response to the INVITE in the capture"
+
+
 @dataclass(eq=False, slots=True)
 class Call:
     call_id: str
@@ -199,6 +227,44 @@ class Call:
             if r.msg.is_request and r.msg.method == "INVITE":
                 return r
         return None
+
+    @property
+    def outcome(self) -> CallOutcome | None:
+        """How the initial INVITE ended; None when the capture has no INVITE of the call."""
+        inv = self.first_invite
+        cs = inv.msg.cseq if inv is not None else None
+        if cs is None:
+            return None
+        cancel: SipRecord | None = None
+        failure: SipRecord | None = None
+        for r in self.records:
+            m = r.msg
+            rcs = m.cseq
+            if rcs is None or rcs.number != cs.number or r.retransmission:
+                continue
+            if m.is_request:
+                if m.method == "CANCEL" and cancel is None:
+                    cancel = r
+                continue
+            status = m.status or 0
+            if rcs.method != "INVITE" or status < 200:
+                continue
+            if status < 300:
+                return CallOutcome("established", r.frame, status, _reason(m))
+            if failure is None:
+                failure = r
+        st = failure.msg.status if failure is not None else None
+        why = _reason(failure.msg) if failure is not None else None
+        if cancel is not None:
+            return CallOutcome("cancelled", cancel.frame, st, why)
+        if failure is not None:
+            return CallOutcome("rejected", failure.frame, st, why)
+        return CallOutcome("no-final-response", None)
+
+
+def _reason(msg: SipMessage) -> str | None:
+    start = msg.start
+    return start.reason if isinstance(start, siplib.StatusLine) else None
 
 
 def _tag(na: siplib.NameAddr | None) -> str | None:

@@ -24,7 +24,8 @@ from analyzer.keys import KeyFile
 from analyzer.media import sniff
 from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from analyzer.report.model import CallRecord, CaptureInfo
-from analyzer.siptls import SipTlsHandler, encrypted_call, keylog_from, mark_tls_calls
+from analyzer.signalling import annotate_calls
+from analyzer.siptls import SipTlsHandler, encrypted_call, keylog_from
 from dissectors import sip as siplib
 
 SIP_PORTS = frozenset({5060, 5061})
@@ -333,7 +334,7 @@ def analyze_capture(
     sip.finish()
     corr = correlate(tracker, collector.order, keys, capture=path, reveal=reveal)
     calls = corr.calls
-    mark_tls_calls(calls, tracker)
+    annotate_calls(calls, tracker)
     calls.extend(encrypted_call(e, path) for e in siptls.encrypted)
     problems = [*reader.problems, *collector.problems, *sip.problems, *siptls.problems]
     for c in calls:

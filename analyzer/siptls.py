@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.calls import CallTracker, SipFlowHandler
+from analyzer.calls import SipFlowHandler
 from analyzer.decrypt import AppData, TlsConnectionDecoder, TlsSessionInfo
 from analyzer.flows import TcpConnection
 from analyzer.model import Endpoint, Problem, Severity, StreamChunk
@@ -333,11 +333,3 @@ def encrypted_call(e: EncryptedSignalling, capture: str) -> CallRecord:
         capture=capture,
         signalling="encrypted",
     )
-
-
-def mark_tls_calls(calls: Iterable[CallRecord], tracker: CallTracker) -> None:
-    """Calls whose SIP came out of a decrypted SIP/TLS connection say so."""
-    for c in calls:
-        tc = tracker.calls.get(c.call_id)
-        if tc is not None and any(r.transport == "TLS" for r in tc.records):
-            c.signalling = "tls"

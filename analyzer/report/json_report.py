@@ -132,6 +132,7 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
         "invite_frame": c.invite_frame,
         "answer_frame": c.answer_frame,
         "signalling": c.signalling,
+        "outcome": c.outcome,
         "media": [_media(m, reveal) for m in c.media],
         "checks": [
             {

@@ -257,6 +257,9 @@ class CallRecord:
     # how its SIP was read: "clear", "tls" (SIP over TLS decrypted with a key log), or
     # "encrypted" (SIP over TLS that could not be read: the entry stands for unknown calls)
     signalling: str = "clear"
+    # how the initial INVITE ended: "established: 200 OK (frame 11)", "rejected: 486 Busy
+    # Here (frame 3)", "cancelled by the caller ...", "no final response ..."
+    outcome: str | None = None
 
     @property
     def scenario(self) -> str:

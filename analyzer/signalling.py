@@ -1,0 +1,35 @@
+"""What the SIP of a call says about the call as a whole, added to its report entry: how the
+signalling was read (in the clear, or decrypted from SIP over TLS) and how the initial
+INVITE ended - a call rejected, cancelled or never answered has no media to judge, and the
+report says so instead of leaving only rules that saw nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from analyzer.calls import CallTracker
+from analyzer.model import Problem, Severity
+from analyzer.report.model import CallRecord
+
+
+def annotate_calls(calls: Iterable[CallRecord], tracker: CallTracker) -> None:
+    for c in calls:
+        tc = tracker.calls.get(c.call_id)
+        if tc is None:
+            continue
+        if any(r.transport == "TLS" for r in tc.records):
+            c.signalling = "tls"
+        outcome = tc.outcome
+        if outcome is None:
+            continue
+        c.outcome = str(outcome)
+        if not outcome.reached_media:
+            c.problems.append(
+                Problem(
+                    "sip",
+                    f"the call never reached media: {outcome}",
+                    outcome.frame,
+                    field="status",
+                    severity=Severity.WARNING,
+                )
+            )
