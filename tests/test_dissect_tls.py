@@ -10,6 +10,7 @@ the expected Info strings come from tshark on the same messages over plain TCP i
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -517,6 +518,9 @@ def test_ticket_under_key_mgmt_and_tek_proved_by_tshark(
     fp = hashlib.sha256(bytes.fromhex(proved[0])).hexdigest()[:8]
     assert any(f"sha256:{fp} " in c for c in cands)
     assert proved[0] not in r.stdout
+    # The answer's exchange lists the same key among its candidates.
+    answer = our_tree(r.stdout, 11)
+    assert any(f"sha256:{fp} " in ln and "TEK candidate" in ln for ln in answer)
     assert f"[PSK sha256:{fp} (" in r.stdout
 
 
@@ -756,3 +760,34 @@ def test_hello_random_time_like_tshark(
     (line,) = [ln for ln in theirs if "GMT Unix Time" in ln]
     assert line == "                GMT Unix Time: Sep  5, 2001 00:00:00.000000000 UTC"
     assert line in our_tree(dissect(str(pcap), "-V").stdout, 4)
+
+
+def test_answer_mikey_exchange_under_key_mgmt(
+    dissect: Callable[..., Result], tmp_path: Path
+) -> None:
+    """The answer's TRANSFER_RESP: its V payload checked with the ticket's key (RFC 6043
+    5.1.2); one changed bit of its MAC and the check says False."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.packet import Raw
+
+    pcap = ROOT / "pcaps" / "msrp-dial-in.pcap"
+    answer = our_tree(dissect(str(pcap), "-V", "--keys", str(DEMO_KEYS)).stdout, 11)
+    at = answer.index("                    [Exchange with the TRANSFER_INIT of frame 1]")
+    assert answer[at + 1 : at + 3] == [
+        "                        [CSB ID matches the TRANSFER_INIT: True]",
+        "                        [Verification (V) with the ticket's key: True]",
+    ]
+    pkts = rdpcap(str(pcap))
+    sip = bytes(pkts[10][Raw].load)
+    km = re.search(rb"a=key-mgmt:mikey (\S+)\r\n", sip)
+    assert km is not None
+    data = bytearray(base64.b64decode(km.group(1)))
+    data[-1] ^= 1  # the last byte of the V payload's MAC
+    forged = base64.b64encode(bytes(data))
+    assert len(forged) == len(km.group(1))
+    pkts[10][Raw].load = sip.replace(km.group(1), forged)
+    del pkts[10][IP].chksum, pkts[10][UDP].chksum
+    bad = tmp_path / "forged-answer.pcap"
+    wrpcap(str(bad), pkts)
+    tree = our_tree(dissect(str(bad), "-V", "--keys", str(DEMO_KEYS)).stdout, 11)
+    assert "                        [Verification (V) with the ticket's key: False]" in tree

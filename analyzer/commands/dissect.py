@@ -50,6 +50,7 @@ from dissectors import mikey as mikeylib
 from dissectors import msrp as msrplib
 from dissectors import sdp as sdplib
 from dissectors.errors import DissectError
+from dissectors.mikey.payloads import Ticket
 from dissectors.tls import keyschedule as ks
 from dissectors.tls.constants import (
     CIPHER_SUITES,
@@ -280,7 +281,8 @@ class _Dissector:
                     seg.segment_of = rec.frame
 
     def _tickets(self, rec: SipRecord) -> dict[bytes, Node]:
-        """The opened ticket of every MIKEY message with a ticket in the SDP, by its data."""
+        """By key-mgmt data: the opened ticket of each MIKEY message carrying one, and for
+        an answer's TRANSFER_RESP what its exchange with the offer gives."""
         assert self.keys is not None and rec.sdp is not None
         out: dict[bytes, Node] = {}
         lines = [*rec.sdp.session, *(ln for md in rec.sdp.media for ln in md.lines)]
@@ -292,12 +294,20 @@ class _Dissector:
                 km = sdplib.KeyMgmt.parse(value)
                 if km.protocol.lower() != "mikey" or km.data in out:
                     continue
-                if not mikeylib.parse(km.data).is_ticket_message():
+                if mikeylib.parse(km.data).find(Ticket) is not None:
+                    res = resolve_exchange(km.data, None, self.keys, rec.ts_ns)
+                    out[km.data] = _ticket_node(res, self.keys, self.reveal)
                     continue
-                res = resolve_exchange(km.data, None, self.keys, rec.ts_ns)
+                ms = next(
+                    (m for m in self.sip.tracker.media_sessions if m.answer_key_mgmt == km.data),
+                    None,
+                )
+                if ms is None or ms.offer_key_mgmt is None:
+                    continue
+                res = resolve_exchange(ms.offer_key_mgmt, km.data, self.keys, ms.offer.ts_ns)
             except DissectError:
                 continue  # reported with the SDP
-            out[km.data] = _ticket_node(res, self.keys, self.reveal)
+            out[km.data] = _response_node(res, ms.offer_frame, self.reveal)
         return out
 
     def _release(self, final: bool) -> None:
@@ -340,6 +350,22 @@ def _ticket_node(res: Resolution, keys: KeyFile, reveal: bool) -> Node:
     node.label = f"[Ticket {ks.ticket_tree.value}]"
     if res.valid_at is not None:
         node.add(f"[Valid at the time of the message: {res.valid_at}]")
+    for c in res.tek_candidates:
+        shown = c.key.hex() if reveal else f"sha256:{fingerprint(c.key)} ({len(c.key)} bytes)"
+        node.add(f"TEK candidate (cs {c.cs_id}, {c.derivation}): {shown}")
+    return node
+
+
+def _response_node(res: Resolution, offer_frame: int, reveal: bool) -> Node:
+    """What the keys tell of an answer's MIKEY (TRANSFER_RESP): whether its MAC/V payload
+    verifies with the key of the offer's ticket, and the exchange's TEK candidates."""
+    node = Node(f"[Exchange with the TRANSFER_INIT of frame {offer_frame}]")
+    if not res.ticket_opened:
+        err = res.error
+        node.add(f"[Ticket not opened: {err.reason if err else 'no key opens it'}]")
+        return node
+    node.add(f"[CSB ID matches the TRANSFER_INIT: {res.same_csb}]")
+    node.add(f"[Verification (V) with the ticket's key: {res.resp_mac_ok}]")
     for c in res.tek_candidates:
         shown = c.key.hex() if reveal else f"sha256:{fingerprint(c.key)} ({len(c.key)} bytes)"
         node.add(f"TEK candidate (cs {c.cs_id}, {c.derivation}): {shown}")
