@@ -507,7 +507,8 @@ def test_ticket_under_key_mgmt_and_tek_proved_by_tshark(
     # TLS PSK, decrypts the session (tshark shows the Finished messages): an independent
     # proof, and the fingerprint shown without --reveal-keys is its SHA-256.
     shown = dissect(str(pcap), "-V", "--keys", str(DEMO_KEYS), "--reveal-keys").stdout
-    keys = re.findall(r"TEK candidate \(cs 1, ([^)]*\)[^)]*)\): ([0-9a-f]+)$", shown, re.M)
+    offer_shown = "\n".join(our_tree(shown, 1))
+    keys = re.findall(r"TEK candidate \(cs 1, ([^)]*\)[^)]*)\): ([0-9a-f]+)$", offer_shown, re.M)
     assert len(keys) == 4
     proved = []
     for _, hexkey in keys:
