@@ -27,6 +27,15 @@ from analyzer.report.model import CallRecord, CaptureInfo
 from analyzer.signalling import annotate_calls
 from analyzer.siptls import SipTlsHandler, encrypted_call, keylog_from
 from dissectors import sip as siplib
+from dissectors.errors import DissectError
+from dissectors.tls.constants import (
+    CIPHER_SUITES,
+    CT_HANDSHAKE,
+    EXT_PRE_SHARED_KEY,
+    HT_CLIENT_HELLO,
+    Kx,
+)
+from dissectors.tls.records import parse_client_hello, parse_record
 
 SIP_PORTS = frozenset({5060, 5061})
 # UDP ports whose datagrams the flow layer must always see: SIP, and the tunnels it opens
@@ -125,6 +134,10 @@ class _Collector:
             # Connections an SDP names are the media: the capture's budget is for the rest
             # (TLS of other applications, connections opened before their offer).
             rec.expected = self._named_by_sdp(rec)
+            if not rec.expected and from_client and _offers_psk(chunk.data) is False:
+                # Only a TEK could bind it (by key), and its ClientHello offers no PSK.
+                rec.ignored = True
+                return
         over_budget = not rec.expected and self.stored + size > MAX_TOTAL_BYTES
         if rec.size + size > MAX_CONN_BYTES or over_budget:
             rec.truncated = True
@@ -268,6 +281,35 @@ def _skippable(frame: Frame) -> bool:
         return True  # SIP starts with an upper-case method or "SIP/2.0"
     # the SIP handler's own test for datagrams off the SIP ports
     return not siplib.looks_like_sip(d[u + 8 : u + 8 + 512])
+
+
+PSK_KX = frozenset({Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.RSA_PSK})
+
+
+def _offers_psk(first: bytes) -> bool | None:
+    """Whether the ClientHello that opens ``first`` can use a PSK (a PSK cipher suite, or
+    TLS 1.3's pre_shared_key); None when there is no whole ClientHello to tell."""
+    try:
+        got = parse_record(first)
+    except DissectError:
+        return None
+    if got is None or got[0].content_type != CT_HANDSHAKE:
+        return None
+    body = got[0].fragment
+    if len(body) < 4 or body[0] != HT_CLIENT_HELLO:
+        return None
+    end = 4 + int.from_bytes(body[1:4], "big")
+    if end > len(body):
+        return None  # the hello goes on in the next record
+    try:
+        hello = parse_client_hello(body[4:end])
+    except DissectError:
+        return None
+    if hello.ext(EXT_PRE_SHARED_KEY) is not None:
+        return True
+    return any(
+        (cs := CIPHER_SUITES.get(s)) is not None and cs.kx in PSK_KX for s in hello.cipher_suites
+    )
 
 
 def _may_be_media(first: bytes) -> bool:

@@ -10,7 +10,8 @@ import struct
 
 from analyzer.calls import CallTracker, SipFlowHandler
 from analyzer.model import Endpoint, Frame
-from analyzer.pipeline import _QuietCalls, _skippable
+from analyzer.pipeline import _offers_psk, _QuietCalls, _skippable
+from dissectors.tls.records import ClientHello, Extension, build_record
 
 MAC = bytes(12)
 RTP = bytes([0x80, 0x00]) + bytes(170)
@@ -108,3 +109,21 @@ def test_a_quiet_call_is_released_after_its_bye() -> None:
     assert not quiet.hold(Frame(3, 35 * 10**9, 1, later, 0), a, b, later)
     assert quiet.calls == {}
     assert tracker.calls == {}
+
+
+def _hello(suites: tuple[int, ...], exts: tuple[Extension, ...] | None = None) -> bytes:
+    body = ClientHello(0x0303, bytes(32), b"", suites, b"\x00", exts).build()
+    return build_record(22, 0x0301, body)
+
+
+def test_only_a_client_hello_offering_a_psk_keeps_an_unnamed_connection() -> None:
+    # 0x00A8 TLS_PSK_WITH_AES_128_GCM_SHA256 (RFC 5487); 0xC02F ECDHE_RSA (RFC 5289) and
+    # 0x009C TLS_RSA (RFC 5288) AES-128-GCM
+    assert _offers_psk(_hello((0xC02F, 0x00A8))) is True
+    assert _offers_psk(_hello((0xC02F, 0x009C))) is False
+    # TLS 1.3: the suite names no key exchange; pre_shared_key (41, RFC 8446 4.2.11) does
+    assert _offers_psk(_hello((0x1301,), (Extension(41, b"\x00"),))) is True
+    assert _offers_psk(_hello((0x1301,), (Extension(43, b"\x02\x03\x04"),))) is False
+    # not a whole ClientHello: undecided, the connection is kept
+    assert _offers_psk(_hello((0xC02F,))[:30]) is None
+    assert _offers_psk(b"\x17\x03\x03\x00\x05hello") is None
