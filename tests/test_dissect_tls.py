@@ -792,3 +792,21 @@ def test_answer_mikey_exchange_under_key_mgmt(
     wrpcap(str(bad), pkts)
     tree = our_tree(dissect(str(bad), "-V", "--keys", str(DEMO_KEYS)).stdout, 11)
     assert "                        [Verification (V) with the ticket's key: False]" in tree
+
+
+def test_keys_of_the_m_line_are_tried_first(
+    dissect: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a capture of several calls each TLS connection is offered first the TEK
+    candidates of the m-line whose SDP names its server: with room for one m-line's four
+    candidates only, every connection still decrypts."""
+    pcap = str(ROOT / "pcaps" / "conference.pcap")
+    full = dissect(pcap, "--keys", str(DEMO_KEYS), "--json").columns()
+    monkeypatch.setattr(dissect_cmd, "MAX_CANDIDATES", 4)
+    r = dissect(pcap, "--keys", str(DEMO_KEYS), "--json")
+    assert r.stderr == ""
+    assert r.columns() == full
+    assert sum(p in ("MSRP", "BFCP") for p, _ in full) == 60
+    monkeypatch.setattr(dissect_cmd, "MAX_CANDIDATES", 0)
+    none = dissect(pcap, "--keys", str(DEMO_KEYS), "--json")
+    assert not any(p in ("MSRP", "BFCP") for p, _ in none.columns())

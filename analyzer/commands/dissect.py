@@ -254,8 +254,9 @@ class _Dissector:
                 self._problem(
                     Problem("mikey", f"ticket not opened: {why}", frame, self.reader.name)
                 )
+            eps = [ep for ep in (ms.offer_address, ms.answer_address) if ep is not None]
             self.apps.add_candidates(
-                [PskCandidate(c.key, c.derivation) for c in res.tek_candidates]
+                [PskCandidate(c.key, c.derivation) for c in res.tek_candidates], eps
             )
 
     def _place(self, rec: SipRecord) -> None:
@@ -388,6 +389,8 @@ MAX_HELD_TOTAL = 16 << 20  # the same for all connections of the capture
 _REASONS_KEYS_MAY_FIX = frozenset({"no candidate key matched", "no key"})
 _PSK_KX = frozenset({Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.RSA_PSK})  # RFC 4279, 5489
 MAX_T13_BYTES = 1 << 20  # TLS 1.3 record bytes of one direction kept until their key is known
+MAX_KEY_GROUPS = 4096  # m-lines whose TEK candidates are kept (the newest)
+MAX_CANDIDATES = 256  # keys one TLS connection is offered
 MAX_AWAITING = 4096  # encrypted records of one connection waiting for their plaintext
 
 
@@ -493,7 +496,8 @@ class AppDecoder:
         self.file = file
         self.reveal = reveal
         self.keys_wanted = candidates_wanted
-        self.candidates: list[PskCandidate] = []
+        self._direct: list[PskCandidate] = []
+        self._groups: list[tuple[frozenset[Endpoint], list[PskCandidate]]] = []
         self._known: set[bytes] = set()
         self.conns: dict[int, _Conn] = {}
         self.attach: list[tuple[int, Pdu]] = []
@@ -503,20 +507,52 @@ class AppDecoder:
 
     # ---------------------------------------------------------------- keys
 
-    def add_candidates(self, cands: Sequence[PskCandidate]) -> None:
+    def add_candidates(
+        self, cands: Sequence[PskCandidate], endpoints: Sequence[Endpoint] | None = None
+    ) -> None:
+        """Keys to try: ``endpoints`` None for keys given directly (tried on everything,
+        first), else the SDP addresses of the m-line whose exchange gave them."""
         new = [c for c in cands if c.key not in self._known]
         if not new:
             return
         self._known.update(c.key for c in new)
-        self.candidates.extend(new)
+        if endpoints is None:
+            self._direct.extend(new)
+        else:
+            self._groups.append((frozenset(endpoints), new))
+            if len(self._groups) > MAX_KEY_GROUPS:
+                del self._groups[0]
         for c in self.conns.values():
             if c.kind == "tls" and not c.confirmed and c.held is not None:
                 self._replay(c)
 
-    def _replay(self, c: _Conn) -> None:
-        c.decoder = TlsConnectionDecoder(self.candidates)
-        c.tried = len(self.candidates)
+    def _candidates_for(self, c: _Conn) -> list[PskCandidate]:
+        """The keys for one connection: direct ones, then those of the m-lines whose SDP
+        names its server, then whose addresses share its hosts, then the newest others;
+        at most MAX_CANDIDATES (the oracle tries them in order)."""
+        ips = {c.client.ip, c.server.ip}
+
+        def rank(
+            item: tuple[int, tuple[frozenset[Endpoint], list[PskCandidate]]],
+        ) -> tuple[int, int]:
+            i, (eps, _) = item
+            score = 2 if c.server in eps else 1 if any(ep.ip in ips for ep in eps) else 0
+            return (-score, -i)
+
+        ordered = sorted(enumerate(self._groups), key=rank)
+        out = list(self._direct)
+        for _, (_, keys) in ordered:
+            out.extend(keys)
+        return out[:MAX_CANDIDATES]
+
+    def _new_decoder(self, c: _Conn) -> TlsConnectionDecoder:
+        cands = self._candidates_for(c)
+        c.tried = len(cands)
         c.alerts_seen = 0
+        return TlsConnectionDecoder(cands)
+
+    def _replay(self, c: _Conn) -> None:
+        c.decoder = self._new_decoder(c)
         for from_client, chunk in c.held or []:
             self._decrypted(c, c.decoder.feed(from_client, chunk))
         self._settle(c)
@@ -542,8 +578,7 @@ class AppDecoder:
         self._records(c, from_client, chunk)
         if self.keys_wanted:
             if c.decoder is None:
-                c.decoder = TlsConnectionDecoder(self.candidates)
-                c.tried = len(self.candidates)
+                c.decoder = self._new_decoder(c)
             if c.held is not None:
                 c.held.append((from_client, chunk))
                 c.held_bytes += len(chunk.data)
@@ -898,7 +933,7 @@ class AppDecoder:
         if c.kind == "tls" and dec is not None:
             info = dec.finish()
             if info.psk is None and info.version is not None:
-                if self.candidates:
+                if c.tried:
                     why = f"{c.tried} candidate keys tried: "
                     why += info.undecryptable_reason or "no candidate key matched"
                 else:
