@@ -2,7 +2,8 @@
 
 Each capture holds ``--conferences`` conferences of the synthesizer (three calls each, every
 call with audio, MSRP and BFCP over TLS-PSK keyed by MIKEY-TICKET) spliced in time order into
-noise: RTP audio, bulk TCP, DNS, IPv6, ARP and plain SIP audio calls. The conferences are
+noise: RTP audio, bulk TCP (half of it HTTPS-like TLS), DNS, IPv6, ARP and plain SIP
+audio calls. The conferences are
 synthesized once (cached in bench/out/) and the capture is assembled with struct, so even the
 5,000,000-frame file is written in about a minute.
 
@@ -36,6 +37,7 @@ OUT = Path(__file__).resolve().parent / "out"
 SLOT_NS = 20 * 1_000_000_000  # one conference spans ~17 s of capture time; they follow each other
 TCP_BODY = 300  # noise segments: small, so that 5M frames stay well under 2 GB
 DNS_SHARE = 0.05
+TLS_SHARE = 0.5  # of the noise TCP connections: HTTPS-like (certificate TLS), the rest opaque
 
 
 def conference_frames(count: int) -> tuple[list[tuple[int, bytes]], str, str]:
@@ -78,7 +80,7 @@ def write_capture(path: Path, total: int, conferences: int) -> tuple[str, str]:
         f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1))
         buf: list[bytes] = []
         for i, fr in enumerate(
-            foundation.frames(noise_count, seed=7, tcp_body=TCP_BODY, dns=DNS_SHARE)
+            foundation.frames(noise_count, seed=7, tcp_body=TCP_BODY, dns=DNS_SHARE, tls=TLS_SHARE)
         ):
             ts = start + i * step
             while ci < len(calls) and calls[ci][0] <= ts:

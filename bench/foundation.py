@@ -117,10 +117,25 @@ def _sip_call(n: int) -> list[bytes]:
     return [_eth4(s, d, 17, _udp(5060, 5060, m)) for s, d, m in msgs]
 
 
+def _record(content_type: int, version: int, hs_type: int, body: bytes) -> bytes:
+    hs = struct.pack("!B", hs_type) + len(body).to_bytes(3, "big") + body
+    return struct.pack("!BHH", content_type, version, len(hs)) + hs
+
+
+# RFC 5246 7.4.1.2/7.4.1.3: ECDHE_RSA / RSA AES-GCM suites (RFC 5289, 5288), no extensions
+CLIENT_HELLO = _record(
+    22,
+    0x0301,
+    1,
+    struct.pack("!H32sBH3HBB", 0x0303, bytes(range(32)), 0, 6, 0xC02F, 0xC030, 0x009C, 1, 0),
+)
+SERVER_HELLO = _record(22, 0x0303, 2, struct.pack("!H32sBHB", 0x0303, bytes(32), 0, 0xC02F, 0))
+
+
 class _Tcp:
     """One bulk TCP connection: handshake, 1000-byte segments both ways, FIN."""
 
-    def __init__(self, n: int, rng: random.Random, size: int = 1000) -> None:
+    def __init__(self, n: int, rng: random.Random, size: int = 1000, tls: bool = False) -> None:
         self.c = _ip(0x020000 + n)
         self.s = _ip(0x030000 + n % 50)
         self.cp = 1024 + n % 60000
@@ -129,6 +144,8 @@ class _Tcp:
         self.ss = rng.randrange(1 << 32)
         self.left = rng.randrange(200, 4000)
         self.body = bytes(rng.randrange(256) for _ in range(size))
+        if tls:  # HTTPS-like: every segment one application data record
+            self.body = struct.pack("!BHH", 23, 0x0303, size - 5) + self.body[5:]
         self.held: bytes | None = None  # a segment kept back to be sent out of order
         self.queue: list[bytes] = [
             self._c(self.cs, 0, 0x02),
@@ -137,6 +154,13 @@ class _Tcp:
         ]
         self.cs += 1
         self.ss += 1
+        if tls:  # certificate TLS 1.2 hellos (no PSK suite), then records
+            self.queue += [
+                self._c(self.cs, self.ss, 0x18, CLIENT_HELLO),
+                self._s(self.ss, self.cs + len(CLIENT_HELLO), 0x18, SERVER_HELLO),
+            ]
+            self.cs += len(CLIENT_HELLO)
+            self.ss += len(SERVER_HELLO)
 
     def _c(self, seq: int, ack: int, flags: int, data: bytes = b"") -> bytes:
         return _eth4(self.c, self.s, 6, _tcp(self.cp, self.sp, seq, ack, flags, data))
@@ -203,9 +227,12 @@ def _dns(n: int) -> tuple[bytes, bytes]:
     )
 
 
-def frames(total: int, seed: int = 1, *, tcp_body: int = 1000, dns: float = 0.0) -> Iterator[bytes]:
+def frames(
+    total: int, seed: int = 1, *, tcp_body: int = 1000, dns: float = 0.0, tls: float = 0.0
+) -> Iterator[bytes]:
     """``total`` frames: ~64% RTP (less ``dns``), ~30% TCP, ~3% IPv6 UDP, ~1% ARP, ~1.5% SIP,
-    and with ``dns`` > 0 that share of DNS queries and answers."""
+    and with ``dns`` > 0 that share of DNS queries and answers; ``tls`` is the share of TCP
+    connections that are certificate TLS (hellos, then application data records)."""
     rng = random.Random(seed)
     rtp_streams = []
     for i in range(200):
@@ -214,7 +241,7 @@ def frames(total: int, seed: int = 1, *, tcp_body: int = 1000, dns: float = 0.0)
         hdr = MAC + b"\x08\x00" + _ipv4(src, dst, 17, 8 + 12 + 160) + udp
         rtp_streams.append(_Rtp(hdr, rng))
     payload = bytes(160)
-    conns = [_Tcp(i, rng, tcp_body) for i in range(40)]
+    conns = [_Tcp(i, rng, tcp_body, tls > 0 and rng.random() < tls) for i in range(40)]
     next_conn = 40
     v6 = (
         MAC
@@ -247,7 +274,7 @@ def frames(total: int, seed: int = 1, *, tcp_body: int = 1000, dns: float = 0.0)
             i = rng.randrange(len(conns))
             f = conns[i].next(rng)
             if f is None:
-                conns[i] = _Tcp(next_conn, rng, tcp_body)
+                conns[i] = _Tcp(next_conn, rng, tcp_body, tls > 0 and rng.random() < tls)
                 next_conn += 1
                 f = conns[i].next(rng)
                 assert f is not None
