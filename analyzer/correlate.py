@@ -541,6 +541,25 @@ def _summary(f: dict[str, object]) -> str:
 # --- calls ---------------------------------------------------------------------------------
 
 
+def _rekeyed(call: Call, first: OfferAnswer) -> list[MediaSession]:
+    """MSRP/BFCP m-lines of later offers in the same dialog (re-INVITE, UPDATE) that carry
+    a new TRANSFER_INIT: a re-keying, so a new MIKEY exchange and a new TLS session to
+    judge. A re-offer that repeats the key-mgmt line it had (a session refresh) adds none."""
+    seen = {ms.offer_key_mgmt for ms in call.media if ms.negotiation is first}
+    out: list[MediaSession] = []
+    for oa in call.negotiations:
+        if oa.offer.index <= first.offer.index or oa.dialog is not first.dialog:
+            continue
+        if oa.answer is None:
+            continue
+        for ms in call.media:
+            km = ms.offer_key_mgmt
+            if ms.negotiation is oa and ms.protocol in MEDIA_PROTOCOLS and km and km not in seen:
+                seen.add(km)
+                out.append(ms)
+    return out
+
+
 def _pick_negotiation(call: Call) -> OfferAnswer | None:
     """The initial offer/answer of the call that has MSRP/BFCP media (the confirmed fork)."""
     with_media = [
@@ -655,6 +674,7 @@ def _media_record(
     init_bytes = resp_bytes = None
     if offer is not None and offer.key_mgmt is not None:
         m.init, init_bytes = mikey_info(offer.frame, offer.key_mgmt, reveal)
+        m.init.ts_ns = oa.offer.ts_ns  # a re-INVITE's ticket is judged at its own time
     if answer is not None and answer.key_mgmt is not None:
         m.resp, resp_bytes = mikey_info(answer.frame, answer.key_mgmt, reveal)
     res: Resolution | None = None
@@ -664,7 +684,7 @@ def _media_record(
                 init_bytes,
                 resp_bytes if m.resp is not None and m.resp.parsed else None,
                 keys,
-                rec.invite_ts_ns,
+                oa.offer.ts_ns,
             )
         except DissectError as e:
             problems.append(_problem(e, m.init.frame))
@@ -1012,8 +1032,11 @@ def correlate(
             continue
         rec = _new_call_record(call, oa, keys, capture)
         mine: list[_Pending] = []
+        rekeyed = {id(ms) for ms in _rekeyed(call, oa)}
         for ms in call.media:
-            if ms.negotiation is not oa or ms.protocol not in MEDIA_PROTOCOLS:
+            if (
+                ms.negotiation is not oa and id(ms) not in rekeyed
+            ) or ms.protocol not in MEDIA_PROTOCOLS:
                 continue
             m, res = _media_record(call, ms, rec, keys, reveal)
             rec.media.append(m)

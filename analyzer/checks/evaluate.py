@@ -309,17 +309,19 @@ def _ticket_valid(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     assert m.key is not None and m.init is not None
     if not m.key.ticket_opened:
         return _unseen("the ticket did not open, its validity is unknown", m.init.frame)
-    if call.invite_ts_ns is None:
+    # the offer that carried the ticket: the INVITE, or a re-INVITE that re-keys
+    t = m.init.ts_ns if m.init.ts_ns is not None else call.invite_ts_ns
+    at = m.init.frame if m.init.ts_ns is not None else call.invite_frame
+    if t is None:
         return _unseen("no INVITE captured to compare the validity with")
     lo, hi = m.key.valid_from_ns, m.key.valid_to_ns
     if lo is None or hi is None:
         return _fail("the ticket carries no validity period (TR start/end)", m.init.frame)
-    t = call.invite_ts_ns
     if lo <= t <= hi:
-        return _ok("the ticket is valid at the INVITE's time", call.invite_frame)
+        return _ok("the ticket is valid at the INVITE's time", at)
     return _fail(
         f"the INVITE (at {_iso(t)}) is outside the ticket's validity {_iso(lo)} .. {_iso(hi)}",
-        call.invite_frame,
+        at,
         m.init.frame,
     )
 

@@ -95,6 +95,7 @@ class MikeyInfo:
     frame: int
     data_b64: str
     parsed: bool
+    ts_ns: int | None = None  # capture time of the SIP message that carried it
     error: str | None = None
     data_type: int | None = None
     data_type_name: str | None = None
