@@ -4,11 +4,13 @@ handshake judged whole."""
 
 from __future__ import annotations
 
+import json
 import struct
 import sys
 from pathlib import Path
 
 from analyzer.capture import CaptureReader, MergedReader, group_captures
+from analyzer.cli import main
 from analyzer.commands.analyze import build_report
 from analyzer.keys import KeyFile
 from analyzer.model import Frame
@@ -130,3 +132,18 @@ def test_damage_in_a_later_file_keeps_merged_numbers(tmp_path: Path) -> None:
     got = [(f.number, f.data[0]) for f in m]
     assert got == [(1, 1), (2, 2), (3, 3), (4, 4), (6, 6)]
     assert [(p.frame, p.file, p.field) for p in m.problems] == [(5, files[1], "incl_len")]
+
+
+def test_cli_join_judges_the_split_call_whole(tmp_path: Path) -> None:
+    r = synthesize("msrp-dial-in", seed=13)
+    a, b = _split_mid_handshake(r.frames)
+    files = _ring(tmp_path, [list(r.frames[:a]), list(r.frames[a:b]), list(r.frames[b:])])
+    keys = tmp_path / "keys.toml"
+    keys.write_text(r.keyfile_text)
+    out = tmp_path / "r.json"
+    # given out of order: the pieces are merged by time all the same
+    args = ["analyze", "--join", files[2], files[0], files[1], "--keys", str(keys)]
+    assert main([*args, "--json", str(out), "--quiet"]) == 0
+    doc = json.loads(out.read_text())
+    assert [c["verdict"] for c in doc["calls"]] == ["pass"]
+    assert [c["frames"] for c in doc["captures"]] == [len(r.frames)]
