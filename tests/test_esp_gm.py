@@ -236,3 +236,42 @@ def test_key_file_esp_entry() -> None:
         '[[esp]]\nspi = "0x1234"\nencryption = "aes-gcm"\nencryption_key = "' + "11" * 20 + '"\n'
     )
     assert kf.esp == (esp.EspSa(0x1234, "aes-gcm", "none", b"\x11" * 20, b""),)
+
+
+def test_udp_encapsulated_esp_nat_t(
+    call: tuple[tuple[Frame, ...], str, dict[str, dict[str, str]], Path],
+) -> None:
+    """RFC 3948: ESP in UDP 4500 behind a NAT; keep-alives (0xFF) and IKE (non-ESP marker)
+    on the same port are not taken for ESP."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    frames, keys, plain, d = call
+    sa = NULL_SAS["hmac-sha1-96"]
+    out: list[Frame] = []
+    for f in _gm(frames, sa):
+        pkt = Ether(f.data)
+        ip = pkt[IP]
+        if ip.proto == 50:
+            body = bytes(ip.payload)
+            new = (
+                Ether(src=pkt.src, dst=pkt.dst)
+                / IP(src=ip.src, dst=ip.dst)
+                / UDP(sport=4500, dport=4500)
+                / body
+            )
+            data = bytes(new)
+            f = Frame(f.number, f.ts_ns, 1, data, len(data))
+        out.append(f)
+    extra = [
+        bytes(Ether() / IP(src="198.51.100.11", dst="192.0.2.10") / UDP(sport=4500, dport=4500) / p)
+        for p in (b"\xff", b"\x00\x00\x00\x00" + bytes(28))
+    ]
+    t = out[0].ts_ns
+    out = [
+        Frame(1, t - 2, 1, extra[0], len(extra[0])),
+        Frame(2, t - 1, 1, extra[1], len(extra[1])),
+    ] + [Frame(i + 3, f.ts_ns, 1, f.data, f.wirelen) for i, f in enumerate(out)]
+    rep = analyze_frames(out, keys, d / "natt.pcap")
+    assert statuses(rep) == plain
+    assert not [e for c in rep.captures for e in c.errors if e.layer == "esp"]
