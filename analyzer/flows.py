@@ -343,6 +343,7 @@ class FlowTable:
         self._zones: dict[tuple[bytes, bytes], FlowTable] = {}
         # the tunnel of the packet being fed (set by the parent table on a zone's table)
         self.tunnel: Tunnel | None = None
+        self._tunnel_src = b""
         # ESP packets not read, per SPI
         self.esp_unread: dict[int, EspUnread] = {}
         self.max_buffer = max_buffer
@@ -666,7 +667,12 @@ class FlowTable:
                 esp_sas=self.esp_sas,
                 _ids=self._ids,
             )
-        zone.tunnel = Tunnel(teid, ntop(src), ntop(dst), qfi if qfi >= 0 else None)
+        t = zone.tunnel
+        q = qfi if qfi >= 0 else None
+        if t is None or t.teid != teid or t.qfi != q or zone._tunnel_src != src:
+            # a new tunnel context only when the TEID, QFI or direction changes
+            zone.tunnel = Tunnel(teid, ntop(src), ntop(dst), q)
+            zone._tunnel_src = src
         inner = data[ts:te]
         zone.feed(Frame(frame.number, frame.ts_ns, LINKTYPE_RAW, inner, len(inner)))
         zone.stats.frames -= 1  # counted once, as the outer frame
