@@ -42,6 +42,12 @@ from dissectors.link import (
 from dissectors.transport import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, decode_tcp, decode_udp
 
 _ESP = esplib.PROTO_ESP
+# integrity algorithms an ESP-NULL ICV length may come from (TS 33.203 Gm)
+_ICV_ALGS = {
+    12: "HMAC-SHA-1-96, HMAC-MD5-96 or AES-XCBC-MAC-96",
+    16: "HMAC-SHA-256-128",
+    0: "no integrity",
+}
 _NAT_T = esplib.NAT_T_PORT
 _MOD = 1 << 32
 _HALF = 1 << 31
@@ -252,7 +258,7 @@ class _FragBuf:
 
 @dataclass(slots=True)
 class EspUnread:
-    """ESP packets of one SPI that could not be read."""
+    """ESP packets of one SPI that could (not) be read, and how or why."""
 
     count: int
     first: int
@@ -346,6 +352,8 @@ class FlowTable:
         self._tunnel_src = b""
         # ESP packets not read, per SPI
         self.esp_unread: dict[int, EspUnread] = {}
+        # ESP packets read, per SPI: how (packets, first frame, description)
+        self.esp_read: dict[int, EspUnread] = {}
         self.max_buffer = max_buffer
         self.history = history
         self.max_jump = max_jump
@@ -538,6 +546,16 @@ class FlowTable:
                 "spi",
             )
         self.esp_unread.clear()
+        for spi, u in sorted(self.esp_read.items()):
+            self._problem(
+                u.first,
+                "esp",
+                f"{u.count} ESP packet(s) of SPI 0x{spi:08x} (frames {u.first}..{u.last}) read: "
+                f"{u.reason}",
+                "spi",
+                severity=Severity.INFO,
+            )
+        self.esp_read.clear()
         for conn in list(self._open.values()):
             self._close(conn, ENDED, None)
         for key, fb in self._frags.items():
@@ -692,6 +710,11 @@ class FlowTable:
             except DissectError as e:
                 self._esp_unread(spi, frame.number, f"with the configured key: {e.reason}")
                 return
+            how = (
+                f"{sa.encryption}, {sa.integrity} ICV verified with the key file's [[esp]] SA"
+                if sa.integrity != "none"
+                else f"{sa.encryption}, tag verified with the key file's [[esp]] SA"
+            )
         else:
             found = esplib.find_null(data, start, end)
             if found is None:
@@ -702,9 +725,16 @@ class FlowTable:
                     "12- or 16-octet ICV (encrypted?)",
                 )
                 return
-            _icv, nh, ps, pe = found
+            icv, nh, ps, pe = found
             inner = data[ps:pe]
+            how = f"ESP-NULL with a {icv}-octet ICV ({_ICV_ALGS[icv]}), not verified: no key"
         st.esp_read += 1
+        got = self.esp_read.get(spi)
+        if got is None:
+            self.esp_read[spi] = EspUnread(1, frame.number, frame.number, how)
+        else:
+            got.count += 1
+            got.last = frame.number
         try:
             if nh == PROTO_UDP:
                 sport, dport, ps, pe = decode_udp(inner, 0, len(inner))

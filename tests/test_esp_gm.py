@@ -136,6 +136,14 @@ def test_esp_null_without_keys_is_judged_like_plain(
     rep = analyze_frames(gm, keys, d / f"{alg}.pcap")
     assert statuses(rep) == plain
     assert [c.verdict for c in rep.calls] == ["pass"]
+    n = sum(1 for f in frames if sip_ports(f))
+    icv = esp.ICV_LEN[alg]
+    first = next(i + 1 for i, f in enumerate(frames) if sip_ports(f))
+    read = [(e.frame, e.reason) for c in rep.captures for e in c.errors if e.layer == "esp"]
+    assert len(read) == 1 and read[0][0] == first
+    assert read[0][1].startswith(f"{n} ESP packet(s) of SPI 0x{NULL_SAS[alg].spi:08x}")
+    assert f"read: ESP-NULL with a {icv}-octet ICV" in read[0][1]
+    assert ("HMAC-SHA-256-128" if icv == 16 else "HMAC-SHA-1-96") in read[0][1]
 
 
 @pytest.mark.parametrize("alg", sorted(NULL_SAS))
@@ -150,7 +158,7 @@ def test_esp_null_with_keys_verifies_icv(
     wrong = esp.EspSa(sa.spi, "null", alg, b"", bytes(len(sa.integrity_key)))
     rep = analyze_frames(gm, _keyfile(keys, [wrong]), d / f"w-{alg}.pcap")
     assert rep.calls == []
-    errs = [e for c in rep.captures for e in c.errors if e.layer == "esp"]
+    errs = [e for c in rep.captures for e in c.errors if e.layer == "esp" and e.severity == "error"]
     assert len(errs) == 1
     assert f"SPI 0x{sa.spi:08x}" in errs[0].reason and "ICV does not verify" in errs[0].reason
     first_esp = next(i + 1 for i, f in enumerate(frames) if sip_ports(f))
@@ -174,9 +182,11 @@ def test_encrypted_esp_with_keys_and_without(
     gm = _gm(frames, sa, iv)
     rep = analyze_frames(gm, _keyfile(keys, [sa]), d / f"{sa.spi}.pcap")
     assert statuses(rep) == plain
+    info = [e.reason for c in rep.captures for e in c.errors if e.layer == "esp"]
+    assert len(info) == 1 and f"read: {sa.encryption}, " in info[0] and "verified" in info[0]
     rep = analyze_frames(gm, keys, d / f"{sa.spi}-nokey.pcap")
     assert rep.calls == []
-    errs = [e for c in rep.captures for e in c.errors if e.layer == "esp"]
+    errs = [e for c in rep.captures for e in c.errors if e.layer == "esp" and e.severity == "error"]
     n = sum(1 for f in frames if sip_ports(f))
     assert len(errs) == 1 and errs[0].reason.startswith(f"{n} ESP packet(s) of SPI 0x{sa.spi:08x}")
     assert "no key for this SPI" in errs[0].reason
@@ -274,4 +284,6 @@ def test_udp_encapsulated_esp_nat_t(
     ] + [Frame(i + 3, f.ts_ns, 1, f.data, f.wirelen) for i, f in enumerate(out)]
     rep = analyze_frames(out, keys, d / "natt.pcap")
     assert statuses(rep) == plain
-    assert not [e for c in rep.captures for e in c.errors if e.layer == "esp"]
+    assert not [
+        e for c in rep.captures for e in c.errors if e.layer == "esp" and e.severity == "error"
+    ]
