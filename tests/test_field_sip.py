@@ -17,6 +17,7 @@ from scapy.packet import Raw
 
 from analyzer.model import Frame
 from analyzer.report import json_report
+from analyzer.report.html import render_html
 from analyzer.synth import SynthResult, synthesize
 from analyzer.synth.net import Cursor, Network, TcpConnection
 from analyzer.synth.scenarios import (
@@ -260,6 +261,9 @@ def test_failure_and_cancel_never_reach_media(tmp_path: Path) -> None:
     ]
     doc = json.loads(json_report.dumps(rep))
     assert doc["calls"][0]["outcome"] == "rejected: 486 Busy Here (frame 3)"
+    assert "rejected: 486 Busy Here (frame 3) &mdash; the call never reached media" in render_html(
+        rep
+    )
 
     # CANCEL (RFC 3261 9.1): same Call-ID, CSeq number, Via; 200 to it, 487 to the INVITE
     head = ip.partition(b"\r\n\r\n")[0].split(b"\r\n")

@@ -23,6 +23,7 @@ from analyzer.keys import KeyFile
 from analyzer.model import Frame
 from analyzer.pipeline import analyze_capture
 from analyzer.report import json_report
+from analyzer.report.html import render_html
 from analyzer.report.model import Report
 from analyzer.siptls import KeyLog
 from analyzer.synth import SynthResult, synthesize
@@ -107,6 +108,7 @@ def test_without_keylog_signalling_reported_encrypted(
     assert len(errs) == 1 and "encrypted" in errs[0].reason and "MIKEY" in errs[0].reason
     assert errs[0].frame == c.invite_frame
     assert "no TLS key log was given" in errs[0].reason
+    assert "SIP signalling encrypted (TLS) and not read" in render_html(rep)
 
 
 def _pcapng_with_secrets(frames: list[Frame], keylog: str, path: Path) -> None:
