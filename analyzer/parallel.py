@@ -7,8 +7,10 @@ the units were given, so the combined report is the same however they were sprea
 
 Grouping (``plan_units``): a directory argument stands for the capture files in it, in
 natural name order (``cap.pcap2`` before ``cap.pcap10``). Without ``join`` every file is a
-unit of its own. With ``join`` each directory argument is one unit (one probe's rotated
-files), and each run of consecutive file arguments is one unit.
+unit of its own, except that the pieces of one dumpcap ring buffer
+(``<prefix>_<NNNNN>_<YYYYmmddHHMMSS>.<ext>``, :func:`analyzer.capture.group_captures`) are
+one unit. With ``join`` each directory argument is one unit (one probe's rotated files,
+e.g. tcpdump's ``-C``/``-G`` pieces), and each run of consecutive file arguments is one unit.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from analyzer.capture import group_captures
 from analyzer.keys import KeyFile
 from analyzer.pipeline import CaptureResult, Progress, analyze_capture
 
@@ -52,26 +55,34 @@ def capture_files(directory: str) -> list[str]:
     return [os.path.join(directory, n) for n in sorted(names, key=_natural)]
 
 
+def _directory(arg: str) -> list[str] | None:
+    """The capture files of a directory argument; None for a file argument."""
+    if arg == "-" or not os.path.isdir(arg):
+        return None
+    files = capture_files(arg)
+    if not files:
+        raise PlanError(f"{arg}: no capture files (*.pcap, *.pcapng, *.cap) in it")
+    return files
+
+
 def plan_units(arguments: Sequence[str], *, join: bool = False) -> list[Unit]:
     """The units of work for the command line's capture arguments (files or directories)."""
+    if not join:
+        files: list[str] = []
+        for arg in arguments:
+            files.extend(_directory(arg) or [arg])
+        return [Unit(tuple(g)) for g in group_captures(files)]
     units: list[Unit] = []
-    run: list[str] = []  # consecutive file arguments (joined with ``join``)
+    run: list[str] = []  # consecutive file arguments
     for arg in arguments:
-        if arg != "-" and os.path.isdir(arg):
-            files = capture_files(arg)
-            if not files:
-                raise PlanError(f"{arg}: no capture files (*.pcap, *.pcapng, *.cap) in it")
-            if join:
-                if run:
-                    units.append(Unit(tuple(run)))
-                    run = []
-                units.append(Unit(tuple(files)))
-            else:
-                units.extend(Unit((f,)) for f in files)
-        elif join:
+        found = _directory(arg)
+        if found is None:
             run.append(arg)
-        else:
-            units.append(Unit((arg,)))
+            continue
+        if run:
+            units.append(Unit(tuple(run)))
+            run = []
+        units.append(Unit(tuple(found)))
     if run:
         units.append(Unit(tuple(run)))
     return units

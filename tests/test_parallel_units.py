@@ -68,6 +68,19 @@ def test_plan_units_groups_directories_and_runs_of_files(
     ]
 
 
+def test_a_dumpcap_ring_buffer_is_one_unit_without_join(tmp_path: Path) -> None:
+    ring = [tmp_path / f"probe_{n:05d}_2026010112{n:02d}00.pcapng" for n in (1, 2, 10)]
+    for f in ring:
+        f.write_bytes(b"")
+    other = tmp_path / "other.pcap"
+    other.write_bytes(b"")
+    # the directory's files in natural order; the ring's pieces in file-number order
+    assert plan_units([str(tmp_path)]) == [
+        Unit((str(other),)),
+        Unit(tuple(str(f) for f in ring)),
+    ]
+
+
 def test_jobs_and_dask_give_the_single_process_json(
     captures: tuple[Path, list[Path], Path], tmp_path: Path
 ) -> None:
