@@ -81,7 +81,8 @@ def add_parser(subparsers: Any) -> None:
         "--join",
         action="store_true",
         help="rotated files of one probe: each directory, and each run of consecutive files, "
-        "is read as one continuous capture (calls split over the files are joined)",
+        "is read as one continuous capture (calls split over the files are joined); "
+        "dumpcap ring-buffer pieces are joined without it",
     )
     p.add_argument(
         "--reveal-keys", action="store_true", help="show keys in the reports, not fingerprints"
