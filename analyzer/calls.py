@@ -54,6 +54,10 @@ class SipRecord:
     sdp: SessionDescription | None = None
     retransmission: bool = False
     problems: tuple[Problem, ...] = ()
+    # The same message forwarded on another hop (a proxy added or removed its Via): the
+    # copy points at the first record seen, which lists every copy in ``hops``.
+    hop_of: SipRecord | None = None
+    hops: list[SipRecord] = field(default_factory=list)
 
     @property
     def is_request(self) -> bool:
@@ -103,6 +107,15 @@ class OfferAnswer:
     answer: SipRecord | None = None
     answer_sdp: SessionDescription | None = None
     answer_reliable: bool = False  # False while only an unreliable 18x answered
+
+    @property
+    def offer_hops(self) -> list[SipRecord]:
+        """The offer as seen on the other hops of the path (a capture taken in the core)."""
+        return self.offer.hops
+
+    @property
+    def answer_hops(self) -> list[SipRecord]:
+        return self.answer.hops if self.answer is not None else []
 
 
 @dataclass(eq=False, slots=True)
@@ -220,6 +233,8 @@ class Call:
     _txs: dict[tuple[int, str, str | None], _InviteTx] = field(default_factory=dict)
     _reliable: dict[tuple[int, int, str, str | None], SipRecord] = field(default_factory=dict)
     _seen: set[tuple[object, ...]] = field(default_factory=set)
+    # First-seen records by transaction-and-message identity, to find hop copies.
+    _firsts: dict[tuple[object, ...], list[SipRecord]] = field(default_factory=dict)
 
     @property
     def first_invite(self) -> SipRecord | None:
@@ -276,6 +291,21 @@ def _is_focus(msg: SipMessage) -> bool:
         return any(c.param("isfocus") is not None for c in msg.contacts)
     except DissectError:
         return False
+
+
+def _branches(msg: SipMessage) -> tuple[str | None, ...]:
+    try:
+        return tuple(v.branch for v in msg.vias)
+    except DissectError:
+        return ()
+
+
+def _deeper(a: tuple[str | None, ...], b: tuple[str | None, ...]) -> bool:
+    """One Via list is the other with proxies' Vias on top (same branch further down)."""
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    if not short or len(short) == len(long) or short[0] is None:
+        return False
+    return short[0] in long[1:]
 
 
 def _media_address(sd: SessionDescription, index: int) -> Endpoint | None:
@@ -379,9 +409,15 @@ class CallTracker:
             return
         if len(call._seen) < MAX_SEEN_KEYS:
             call._seen.add(key)
+        first = self._hop_original(call, rec, cseq, from_tag, to_tag)
         dialog = self._dialog(call, rec, from_tag, to_tag)
         if dialog is not None:
             dialog.records.append(rec)
+        if first is not None:
+            # The transaction already did its offer/answer work at its first hop.
+            rec.hop_of = first
+            first.hops.append(rec)
+            return
         if msg.is_request:
             self._request(call, rec, cseq, from_tag, dialog)
         else:
@@ -408,6 +444,42 @@ class CallTracker:
             hash(rec.msg.body),  # a digest, not the body: the set stays small
         )
 
+    @staticmethod
+    def _hop_original(
+        call: Call, rec: SipRecord, cseq: siplib.CSeq, from_tag: str | None, to_tag: str | None
+    ) -> SipRecord | None:
+        """The first-seen record of which ``rec`` is a copy on another hop, else None.
+
+        Same Call-ID (the call), CSeq, start (method or status), tags and RSeq, on another
+        src/dst pair, and either the Via list of one is the other's plus Vias of proxies (the
+        shorter list's top branch sits deeper in the longer one) or, when Vias do not tell
+        (rewritten, malformed), the same non-empty body. A retransmission on the same hop
+        never gets here; a fork answers with another To-tag; a B2BUA starts another Call-ID.
+        """
+        msg = rec.msg
+        ident = (
+            msg.method if msg.is_request else msg.status,
+            cseq.number,
+            cseq.method,
+            from_tag,
+            to_tag,
+            msg.get("rseq"),
+        )
+        firsts = call._firsts.get(ident)
+        if firsts is None:
+            if len(call._firsts) < MAX_SEEN_KEYS:
+                call._firsts[ident] = [rec]
+            return None
+        branches = _branches(msg)
+        for f in firsts:
+            if (f.src, f.dst) == (rec.src, rec.dst):
+                continue
+            if _deeper(branches, _branches(f.msg)) or (msg.body and msg.body == f.msg.body):
+                return f
+        if len(firsts) < MAX_SEEN_KEYS:
+            firsts.append(rec)  # the same CSeq on an unrelated path: a first of its own
+        return None
+
     def _dialog(
         self, call: Call, rec: SipRecord, from_tag: str | None, to_tag: str | None
     ) -> Dialog | None:
@@ -425,6 +497,11 @@ class CallTracker:
             c_uri, e_uri = self._uri(msg.from_), self._uri(msg.to)
         elif msg.method == "INVITE" and rec.msg.status != 100:
             caller, callee, c_tag, e_tag = rec.dst, rec.src, from_tag, to_tag
+            cseq = msg.cseq
+            tx = call._txs.get((cseq.number, "INVITE", from_tag)) if cseq else None
+            if tx is not None:
+                # In the core the response may first show up a hop away from the caller.
+                caller = tx.request.src
             c_uri, e_uri = self._uri(msg.from_), self._uri(msg.to)
         else:
             return None
