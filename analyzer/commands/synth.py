@@ -50,6 +50,11 @@ def add_parser(subparsers: Any) -> None:
         "--keylog", metavar="FILE", help="also write the TLS sessions' NSS key log (for Wireshark)"
     )
     p.add_argument("--now", action="store_true", help="start at the wall clock, not the base time")
+    p.add_argument(
+        "--ipv6",
+        action="store_true",
+        help="every node on IPv6 (documentation prefix 2001:db8::/32)",
+    )
     p.add_argument("--list", action="store_true", help="list scenarios and faults")
     p.set_defaults(func=run)
 
@@ -82,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             mode3=args.mode3,
             reliable_183=args.reliable_183,
             now_ns=now_ns,
+            ipv6=args.ipv6,
         )
     except (OSError, KeyFileError, ValueError, NotImplementedError) as e:
         print(f"mikeyshark synth: {e}", file=sys.stderr)

@@ -68,6 +68,20 @@ class AddressPlan:
     ues: tuple[str, ...] = UE_IPS
 
 
+# The same nodes over IPv6, in the documentation prefix 2001:db8::/32 (RFC 3849).
+IPV6 = AddressPlan(
+    "2001:db8:0:2::10",
+    "2001:db8:0:2::20",
+    "2001:db8:0:113::30",
+    (
+        "2001:db8:0:100::11",
+        "2001:db8:0:100::12",
+        "2001:db8:0:100::13",
+        "2001:db8:0:100::14",
+        "2001:db8:0:100::66",
+    ),
+)
+
 LOOPBACK = AddressPlan(
     "127.0.0.10",
     "127.0.0.20",
@@ -82,6 +96,17 @@ SCENARIOS: dict[str, str] = {
     "bfcp-dial-out": "the conference calls UE-B; BFCP over TLS-PSK, UE-B connects (7.2.1.3.2)",
     "conference": "one focus, two UEs dial in and one is dialed out; audio + MSRP + BFCP each",
 }
+
+
+def uri_host(ip: str) -> str:
+    """An address as the host part of a SIP or MSRP URI or a Via sent-by: an IPv6 address in
+    brackets (RFC 3261 25.1, RFC 4975 9), else unchanged."""
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def sdp_addr(ip: str) -> str:
+    """``nettype addrtype address`` of an SDP o=/c= line (RFC 8866 5.2, 5.7)."""
+    return f"IN {'IP6' if ':' in ip else 'IP4'} {ip}"
 
 
 def ntp(ts_ns: int) -> int:
@@ -234,7 +259,7 @@ class Call:
         self.ue = world.ue_hosts[user]
         self.ue_sip_port = world.net.ephemeral_port(self.ue)
         self.cursor = Cursor(rng, start_ns)
-        self.call_id = f"{world.token(16)}@{self.ue.ip if dial_in else world.addr.mrfc}"
+        self.call_id = f"{world.token(16)}@{uri_host(self.ue.ip if dial_in else world.addr.mrfc)}"
         self.ue_tag, self.conf_tag = world.token(8), world.token(8)
         self.audio_ports = (rng.randrange(20000, 30000, 2), rng.randrange(30000, 40000, 2))
         self.conf_uri = CONFERENCE_URI
@@ -390,9 +415,9 @@ class Call:
         sess_id = str(rng.randrange(10**9, 10**10))
         lines = (
             sdp.SdpLine("v", "0"),
-            sdp.SdpLine("o", f"- {sess_id} {sess_id} IN IP4 {ip}"),
+            sdp.SdpLine("o", f"- {sess_id} {sess_id} {sdp_addr(ip)}"),
             sdp.SdpLine("s", "-"),
-            sdp.SdpLine("c", f"IN IP4 {ip}"),
+            sdp.SdpLine("c", sdp_addr(ip)),
             sdp.SdpLine("t", "0 0"),
         )
         return sdp.build(sdp.SessionDescription(lines, tuple(media)))
@@ -429,7 +454,7 @@ class Call:
             session = pm.conf_session if conf_side else pm.ue_session
             lines += [
                 sdp.attribute("accept-types", "message/cpim text/plain"),
-                sdp.attribute("path", f"msrps://{ip}:{port}/{session};tcp"),
+                sdp.attribute("path", f"msrps://{uri_host(ip)}:{port}/{session};tcp"),
             ]
         else:
             mtype, proto = "application", "TCP/TLS/BFCP"
@@ -468,25 +493,28 @@ class Call:
 
     # ---- SIP (steps 2, 10 / 6, 8) -----------------------------------------------------
     def _ue_contact(self) -> str:
-        return f"<sip:{self.ue_uri[4:].split('@')[0]}@{self.ue.ip}:{self.ue_sip_port}>"
+        return f"<sip:{self.ue_uri[4:].split('@')[0]}@{uri_host(self.ue.ip)}:{self.ue_sip_port}>"
 
     def _conf_contact(self) -> str:
-        return f"<sip:conf1@{self.w.addr.mrfc}:5060;transport=udp>;isfocus"
+        return f"<sip:conf1@{uri_host(self.w.addr.mrfc)}:5060;transport=udp>;isfocus"
 
     def _ue_via(self) -> tuple[str, str]:
         branch = f"z9hG4bK{self.w.token(12)}"
-        return ("Via", f"SIP/2.0/UDP {self.ue.ip}:{self.ue_sip_port};branch={branch};rport")
+        return (
+            "Via",
+            f"SIP/2.0/UDP {uri_host(self.ue.ip)}:{self.ue_sip_port};branch={branch};rport",
+        )
 
     def _pcscf_uri(self) -> str:
-        return f"sip:{self.w.pcscf.ip}:5060;lr"
+        return f"sip:{uri_host(self.w.pcscf.ip)}:5060;lr"
 
     def _core_vias(self) -> list[tuple[str, str]]:
         """The Via chain of a request the focus sent through S-CSCF and P-CSCF."""
         w = self.w
         return [
-            ("Via", f"SIP/2.0/UDP {w.pcscf.ip}:5060;branch=z9hG4bK{w.token(12)}"),
+            ("Via", f"SIP/2.0/UDP {uri_host(w.pcscf.ip)}:5060;branch=z9hG4bK{w.token(12)}"),
             ("Via", f"SIP/2.0/UDP scscf.{DOMAIN}:5060;branch=z9hG4bK{w.token(12)}"),
-            ("Via", f"SIP/2.0/UDP {w.addr.mrfc}:5060;branch=z9hG4bK{w.token(12)}"),
+            ("Via", f"SIP/2.0/UDP {uri_host(w.addr.mrfc)}:5060;branch=z9hG4bK{w.token(12)}"),
         ]
 
     def _record_route(self) -> list[tuple[str, str]]:
@@ -534,7 +562,7 @@ class Call:
                 ("Contact", self._conf_contact()),
                 ("P-Asserted-Identity", f"<{self.conf_uri}>"),
             ]
-            ruri = f"sip:{self.ue_uri[4:].split('@')[0]}@{self.ue.ip}:{self.ue_sip_port}"
+            ruri = f"sip:{self.ue_uri[4:].split('@')[0]}@{uri_host(self.ue.ip)}:{self.ue_sip_port}"
         headers += [
             ("Supported", "100rel, timer"),
             ("Allow", "INVITE, ACK, BYE, CANCEL, PRACK, UPDATE"),
@@ -565,11 +593,11 @@ class Call:
                 ("Route", f"<{self._pcscf_uri()}>"),
                 ("Route", f"<sip:scscf.{DOMAIN}:5060;lr>"),
             ]
-            ruri = f"sip:conf1@{self.w.addr.mrfc}:5060;transport=udp"
+            ruri = f"sip:conf1@{uri_host(self.w.addr.mrfc)}:5060;transport=udp"
         else:
             vias = self._core_vias()
             route = []
-            ruri = f"sip:{self.ue_uri[4:].split('@')[0]}@{self.ue.ip}:{self.ue_sip_port}"
+            ruri = f"sip:{self.ue_uri[4:].split('@')[0]}@{uri_host(self.ue.ip)}:{self.ue_sip_port}"
         headers = [
             *vias,
             *route,
@@ -724,8 +752,8 @@ class Call:
             script = M.msrp_script(
                 self.w.rng,
                 self.w.token,
-                ue_path=f"msrps://{ue_ip}:{ue_port}/{pm.ue_session};tcp",
-                conf_path=f"msrps://{mrfp_ip}:{mrfp_port}/{pm.conf_session};tcp",
+                ue_path=f"msrps://{uri_host(ue_ip)}:{ue_port}/{pm.ue_session};tcp",
+                conf_path=f"msrps://{uri_host(mrfp_ip)}:{mrfp_port}/{pm.conf_session};tcp",
                 ue_first=pm.channel.ue_is_tcp_client,
                 wrong_path=self._has("msrp-wrong-path"),
                 user=self.ue_uri,
@@ -887,16 +915,25 @@ def synthesize(
     mode3: bool = False,
     reliable_183: bool = False,
     now_ns: int | None = None,
+    ipv6: bool = False,
 ) -> SynthResult:
     """Build the capture of ``scenario`` with ``faults`` applied (to the first call).
 
     ``keys`` is the text of a key file to use instead of generating one: its first KMS
     master key and its PSKs protect the tickets, so its captures open with it.
-    ``now_ns`` replaces the fixed base time (the CLI's ``--now``).
+    ``now_ns`` replaces the fixed base time (the CLI's ``--now``); ``ipv6`` puts every
+    node on an IPv6 address (:data:`IPV6`).
     """
     fault_set = frozenset(faults)
     check_faults(scenario, fault_set)
-    world = make_world(seed, faults=fault_set, mode3=mode3, reliable_183=reliable_183, keys=keys)
+    world = make_world(
+        seed,
+        faults=fault_set,
+        mode3=mode3,
+        reliable_183=reliable_183,
+        keys=keys,
+        addr=IPV6 if ipv6 else AddressPlan(),
+    )
     start = (BASE_TIME_NS + seed * 60_000_000_000) if now_ns is None else now_ns
     calls: list[tuple[Call, CallSpec, frozenset[str]]] = []
     for i, spec in enumerate(call_specs(scenario)):
@@ -911,6 +948,7 @@ def synthesize(
         calls.append((again, spec, frozenset({"replayed-init"})))
     facts = tuple(c.facts(_expected(c, f)) for c, _, f in calls)
     flags = "".join(f" --fault {f}" for f in sorted(fault_set)) + (" --mode3" if mode3 else "")
+    flags += " --ipv6" if ipv6 else ""
     keyfile_text = (
         keys
         if keys is not None
