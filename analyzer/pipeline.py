@@ -1,10 +1,16 @@
 """One capture through every stage: capture -> flows -> SIP/calls -> keys -> decrypt -> media.
 
 The frames are read once, in order. SIP goes to :mod:`analyzer.calls` as it arrives; the
-bytes of every other TCP connection are kept (bounded per connection and in all) because
-which m-line a connection belongs to, and with which keys to decrypt it, is known only once
-both the offer and the answer were seen — and in a dial-in the MRFP connects before the
-answer. At the end :mod:`analyzer.correlate` binds and decodes, and the rules judge.
+bytes of every other TCP connection that can be media are kept (bounded per connection and
+in all) because which m-line a connection belongs to, and with which keys to decrypt it, is
+known only once both the offer and the answer were seen — and in a dial-in the MRFP
+connects before the answer. At the end :mod:`analyzer.correlate` binds and decodes, and the
+rules judge.
+
+What cannot matter is dropped as early as possible (docs/scale.md): UDP datagrams that
+cannot be SIP, from a few bytes of the frame (``_skippable``); SIP calls that negotiate
+neither MSRP nor BFCP, held unparsed (``_QuietCalls``); TCP connections whose first bytes
+are no media protocol, or whose ClientHello offers no PSK while no SDP names them.
 """
 
 from __future__ import annotations
@@ -256,15 +262,14 @@ def _skippable(frame: Frame) -> bool:
     d = frame.data
     if frame.linktype != 1 or len(d) < 63:
         return False
-    et = d[12:14]
-    if et == b"\x08\x00":
-        if d[14] != 0x45 or d[23] != 17 or d[20] & 0x3F or d[21]:
+    if d[12] == 0x08 and d[13] == 0x00:
+        if d[23] != 17 or d[14] != 0x45 or d[20] & 0x3F or d[21]:
             return False  # options, not UDP, or a fragment
         total = (d[16] << 8) | d[17]
         if total + 14 > len(d) or ((d[38] << 8) | d[39]) != total - 20:
             return False  # cut by the snapshot length, or lengths that disagree
         u = 34
-    elif et == b"\x86\xdd":
+    elif d[12] == 0x86 and d[13] == 0xDD:
         if d[20] != 17 or d[14] >> 4 != 6:
             return False  # extension headers (fragments among them), not UDP
         plen = (d[18] << 8) | d[19]
@@ -363,14 +368,17 @@ def analyze_capture(
     # SIP over TLS: the --sip-keylog secrets and those of the capture's own secrets blocks
     siptls = collector.siptls = SipTlsHandler(sip, keylog_from([keys.sip_keylog], reader.secrets))
     size = sum(_size(p) for p in paths)
-    read = 0
+    read = frames = 0
+    feed = table.feed
     for frame in reader:
-        read += len(frame.data) + 16  # the record header of classic pcap
-        info.frames += 1
+        frames += 1
         if not _skippable(frame):
-            table.feed(frame)
-        if progress is not None and info.frames % progress_every == 0:
-            progress(info.frames, read, size)
+            feed(frame)
+        if progress is not None:
+            read += len(frame.data) + 16  # the record header of classic pcap
+            if frames % progress_every == 0:
+                progress(frames, read, size)
+    info.frames = frames
     table.finish()
     siptls.finish()
     sip.finish()
