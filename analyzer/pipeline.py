@@ -233,7 +233,12 @@ class _QuietCalls:
                 return False
             self.calls[cid] = _Quiet([(frame, src, dst, payload)], ts)
             return True
-        if media or len(q.datagrams) >= QUIET_MAX_DATAGRAMS:
+        if (
+            media
+            or len(q.datagrams) >= QUIET_MAX_DATAGRAMS
+            # the call reached the tracker by another way (SIP over TCP or TLS)
+            or cid.decode("utf-8", "replace") in self.sip.tracker.calls
+        ):
             del self.calls[cid]
             for f, s, d, p in q.datagrams:
                 self.sip.on_udp(f, s, d, p)

@@ -127,3 +127,21 @@ def test_only_a_client_hello_offering_a_psk_keeps_an_unnamed_connection() -> Non
     # not a whole ClientHello: undecided, the connection is kept
     assert _offers_psk(_hello((0xC02F,))[:30]) is None
     assert _offers_psk(b"\x17\x03\x03\x00\x05hello") is None
+
+
+def test_a_quiet_call_the_tracker_got_another_way_is_handed_over() -> None:
+    tracker = CallTracker("x")
+    sip = SipFlowHandler(tracker, "x")
+    quiet = _QuietCalls(sip)
+    a, b = Endpoint("10.0.0.1", 5060), Endpoint("10.0.0.2", 5060)
+    invite = _sip("INVITE sip:b@example.org SIP/2.0", "c3", AUDIO)
+    ok = _sip("SIP/2.0 200 OK", "c3", AUDIO)
+    assert quiet.hold(Frame(1, 10**9, 1, invite, 0), a, b, invite)
+    # the 200 OK reaches the tracker without the quiet calls (as SIP over TCP would)
+    sip.on_udp(Frame(2, 2 * 10**9, 1, ok, 0), b, a, ok)
+    ack = _sip("ACK sip:b@example.org SIP/2.0", "c3")
+    assert not quiet.hold(Frame(3, 3 * 10**9, 1, ack, 0), a, b, ack)
+    sip.on_udp(Frame(3, 3 * 10**9, 1, ack, 0), a, b, ack)
+    # what was held went to the tracker when the next datagram came
+    assert [r.frame for r in tracker.calls["c3"].records] == [2, 1, 3]
+    assert quiet.calls == {}
