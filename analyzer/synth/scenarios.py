@@ -259,7 +259,7 @@ class Call:
         self.ue = world.ue_hosts[user]
         self.ue_sip_port = world.net.ephemeral_port(self.ue)
         self.cursor = Cursor(rng, start_ns)
-        self.call_id = f"{world.token(16)}@{uri_host(self.ue.ip if dial_in else world.addr.mrfc)}"
+        self.call_id = f"{world.token(16)}@{self.ue.ip if dial_in else world.addr.mrfc}"
         self.ue_tag, self.conf_tag = world.token(8), world.token(8)
         self.audio_ports = (rng.randrange(20000, 30000, 2), rng.randrange(30000, 40000, 2))
         self.conf_uri = CONFERENCE_URI
