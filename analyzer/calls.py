@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
+from analyzer.flows import Tunnel, TunnelFrame
 from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from dissectors import sdp as sdplib
 from dissectors import sip as siplib
@@ -51,6 +52,7 @@ class SipRecord:
     dst: Endpoint
     transport: str  # "UDP", "TCP", or "TLS" (decrypted with a key log)
     index: int = 0  # arrival order among all SIP messages of the capture
+    tunnel: Tunnel | None = None  # the GTP-U tunnel it came through (a capture on N3/S1-U)
     sdp: SessionDescription | None = None
     retransmission: bool = False
     problems: tuple[Problem, ...] = ()
@@ -344,6 +346,7 @@ class CallTracker:
         transport: str,
         first_frame: int | None = None,
         problems: tuple[Problem, ...] = (),
+        tunnel: Tunnel | None = None,
     ) -> SipRecord:
         """Record one message and update its call; never raises on malformed content."""
         rec = SipRecord(
@@ -355,6 +358,7 @@ class CallTracker:
             dst,
             transport,
             len(self.records),
+            tunnel,
             problems=problems,
         )
         self.records.append(rec)
@@ -729,6 +733,7 @@ class _Direction:
     chunks: deque[tuple[int, int, int]] = field(default_factory=deque)
     not_sip: bool = False
     transport: str = "TCP"  # "TLS" for the decrypted stream of a SIP/TLS connection
+    tunnel: Tunnel | None = None
 
 
 class SipFlowHandler:
@@ -783,6 +788,7 @@ class SipFlowHandler:
             dst=dst,
             transport="UDP",
             problems=probs,
+            tunnel=frame.tunnel if isinstance(frame, TunnelFrame) else None,
         )
 
     def on_tcp_open(self, conn: TcpConn) -> None:
@@ -799,6 +805,7 @@ class SipFlowHandler:
                 dst,
                 pending_offset=chunk.offset,
                 transport=getattr(conn, "transport", "TCP"),
+                tunnel=getattr(conn, "tunnel", None),
             )
         if st.not_sip:
             return
@@ -903,6 +910,7 @@ class SipFlowHandler:
                 transport=st.transport,
                 first_frame=first,
                 problems=probs,
+                tunnel=st.tunnel,
             )
         assert st.framer is not None
         # Forget chunks wholly before what the framer still holds.

@@ -179,6 +179,15 @@ class Tunnel:
         return f"GTP-U TEID 0x{self.teid:08x} {self.outer_src} -> {self.outer_dst}{q}"
 
 
+@dataclass(frozen=True, slots=True)
+class TunnelFrame(Frame):
+    """The inner packet of a G-PDU, fed to a tunnel zone's table: the frame a handler's
+    ``on_udp`` gets for a datagram that came through GTP-U, so the handler can tell which
+    tunnel it came through (other frames cost nothing extra)."""
+
+    tunnel: Tunnel
+
+
 @dataclass(eq=False)
 class TcpConnection:
     """One TCP connection; a reused 4-tuple gives a new object (and a new ``index``)."""
@@ -689,10 +698,10 @@ class FlowTable:
         q = qfi if qfi >= 0 else None
         if t is None or t.teid != teid or t.qfi != q or zone._tunnel_src != src:
             # a new tunnel context only when the TEID, QFI or direction changes
-            zone.tunnel = Tunnel(teid, ntop(src), ntop(dst), q)
+            zone.tunnel = t = Tunnel(teid, ntop(src), ntop(dst), q)
             zone._tunnel_src = src
         inner = data[ts:te]
-        zone.feed(Frame(frame.number, frame.ts_ns, LINKTYPE_RAW, inner, len(inner)))
+        zone.feed(TunnelFrame(frame.number, frame.ts_ns, LINKTYPE_RAW, inner, len(inner), t))
         zone.stats.frames -= 1  # counted once, as the outer frame
 
     def _esp(self, frame: Frame, src: bytes, dst: bytes, data: bytes, start: int, end: int) -> None:

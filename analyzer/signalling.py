@@ -19,6 +19,9 @@ def annotate_calls(calls: Iterable[CallRecord], tracker: CallTracker) -> None:
             continue
         if any(r.transport == "TLS" for r in tc.records):
             c.signalling = "tls"
+        # The first message that came through a tunnel names it (a probe on N3 may also see
+        # the call's SIP again beyond the UPF, outside any tunnel).
+        c.tunnel = next((r.tunnel for r in tc.records if r.tunnel is not None), None)
         outcome = tc.outcome
         if outcome is None:
             continue

@@ -6,6 +6,7 @@ import json
 from importlib import resources
 from typing import Any
 
+from analyzer.flows import Tunnel
 from analyzer.model import Endpoint
 from analyzer.report.model import (
     CallRecord,
@@ -119,6 +120,12 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
+def _tunnel(t: Tunnel | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {"teid": t.teid, "outer_src": t.outer_src, "outer_dst": t.outer_dst, "qfi": t.qfi}
+
+
 def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
     return {
         "call_id": c.call_id,
@@ -133,6 +140,7 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
         "answer_frame": c.answer_frame,
         "signalling": c.signalling,
         "outcome": c.outcome,
+        "tunnel": _tunnel(c.tunnel),
         "media": [_media(m, reveal) for m in c.media],
         "checks": [
             {

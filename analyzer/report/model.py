@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from analyzer.checks.rules import Direction, Protocol, Role, Side
+from analyzer.flows import Tunnel
 from analyzer.model import Endpoint, Problem
 
 
@@ -261,6 +262,8 @@ class CallRecord:
     # how the initial INVITE ended: "established: 200 OK (frame 11)", "rejected: 486 Busy
     # Here (frame 3)", "cancelled by the caller ...", "no final response ..."
     outcome: str | None = None
+    # the GTP-U tunnel its SIP came through (a capture on N3 / S1-U); None outside tunnels
+    tunnel: Tunnel | None = None
 
     @property
     def scenario(self) -> str:

@@ -50,6 +50,10 @@ def print_summary(report: Report, console: Console) -> None:
                 console.print(f"[yellow]ENCRYPTED[/] {escape(call.call_id)}: {escape(p.reason)}")
         if call.outcome is not None and not call.outcome.startswith("established"):
             console.print(f"[yellow]NO MEDIA[/] {escape(call.call_id)}: {escape(call.outcome)}")
+        if call.tunnel is not None:
+            console.print(
+                f"[cyan]TUNNEL[/] {escape(call.call_id)}: SIP in {escape(str(call.tunnel))}"
+            )
         for c in call.failing:
             frames = f" [dim](frames {', '.join(map(str, c.frames[:8]))})[/]" if c.frames else ""
             who = escape(call.call_id)
