@@ -755,6 +755,8 @@ def _sip_label(r: SipRecord, oa: OfferAnswer) -> str:
         base += " (answer)"
     if r.retransmission:
         base += " [retransmission]"
+    elif r.hop_of is not None:
+        base += f" [hop copy of frame {r.hop_of.frame}]"
     return base
 
 

@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from analyzer.calls import Call, CallTracker
+from analyzer.commands.analyze import build_report
+from analyzer.keys import KeyFile
 from analyzer.model import Endpoint
+from analyzer.pipeline import analyze_capture
 from analyzer.replay import ReplayError, ReplayOptions, run_replay
 from analyzer.synth.scenarios import LOOPBACK
 from dissectors import sip
@@ -245,3 +248,13 @@ def test_all_legs_capture_judged_like_access_capture(
     assert sorted(full_v) == sorted(c.call_id for c in result.calls)
     assert full_v == access_v
     assert {v for v, _ in full_v.values()} == {"pass"}
+    # The ladder shows the other hop's INVITE and answer as copies of the first seen.
+    kf = KeyFile.parse(result.keyfile_text)
+    for c in build_report([analyze_capture(str(full), kf)], kf, reveal=False).calls:
+        labels = {e.frame: e.label for e in c.events if e.kind == "sip"}
+        assert c.invite_frame is not None and c.answer_frame is not None
+        assert labels[c.invite_frame] == "INVITE (offer)"
+        assert labels[c.answer_frame].endswith(" (answer)")
+        for first in (c.invite_frame, c.answer_frame):
+            copies = [f for f, lb in labels.items() if lb.endswith(f"[hop copy of frame {first}]")]
+            assert len(copies) == 1 and copies[0] > first
