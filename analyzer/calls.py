@@ -38,6 +38,8 @@ SIP_PORTS = frozenset({5060})
 # Bounds on what one call may accumulate, so a hostile capture cannot exhaust memory.
 MAX_RECORDS_PER_CALL = 10_000
 MAX_SEEN_KEYS = 50_000
+# Unrelated messages sharing one CSeq, start line and tags, compared with each newcomer.
+MAX_FIRSTS_PER_IDENT = 8
 
 
 @dataclass(eq=False, slots=True)
@@ -59,7 +61,7 @@ class SipRecord:
     # The same message forwarded on another hop (a proxy added or removed its Via): the
     # copy points at the first record seen, which lists every copy in ``hops``.
     hop_of: SipRecord | None = None
-    hops: list[SipRecord] = field(default_factory=list)
+    hops: tuple[SipRecord, ...] = ()  # a shared empty tuple: no cost for most records
 
     @property
     def is_request(self) -> bool:
@@ -111,13 +113,13 @@ class OfferAnswer:
     answer_reliable: bool = False  # False while only an unreliable 18x answered
 
     @property
-    def offer_hops(self) -> list[SipRecord]:
+    def offer_hops(self) -> tuple[SipRecord, ...]:
         """The offer as seen on the other hops of the path (a capture taken in the core)."""
         return self.offer.hops
 
     @property
-    def answer_hops(self) -> list[SipRecord]:
-        return self.answer.hops if self.answer is not None else []
+    def answer_hops(self) -> tuple[SipRecord, ...]:
+        return self.answer.hops if self.answer is not None else ()
 
 
 @dataclass(eq=False, slots=True)
@@ -236,7 +238,8 @@ class Call:
     _reliable: dict[tuple[int, int, str, str | None], SipRecord] = field(default_factory=dict)
     _seen: set[tuple[object, ...]] = field(default_factory=set)
     # First-seen records by transaction-and-message identity, to find hop copies.
-    _firsts: dict[tuple[object, ...], list[SipRecord]] = field(default_factory=dict)
+    # (a list only when unrelated messages share the identity: rare)
+    _firsts: dict[tuple[object, ...], SipRecord | list[SipRecord]] = field(default_factory=dict)
 
     @property
     def first_invite(self) -> SipRecord | None:
@@ -420,7 +423,7 @@ class CallTracker:
         if first is not None:
             # The transaction already did its offer/answer work at its first hop.
             rec.hop_of = first
-            first.hops.append(rec)
+            first.hops = (*first.hops, rec)
             return
         if msg.is_request:
             self._request(call, rec, cseq, from_tag, dialog)
@@ -469,19 +472,21 @@ class CallTracker:
             to_tag,
             msg.get("rseq"),
         )
-        firsts = call._firsts.get(ident)
-        if firsts is None:
+        known = call._firsts.get(ident)
+        if known is None:
             if len(call._firsts) < MAX_SEEN_KEYS:
-                call._firsts[ident] = [rec]
+                call._firsts[ident] = rec
             return None
+        firsts = known if isinstance(known, list) else [known]
         branches = _branches(msg)
         for f in firsts:
             if (f.src, f.dst) == (rec.src, rec.dst):
                 continue
             if _deeper(branches, _branches(f.msg)) or (msg.body and msg.body == f.msg.body):
                 return f
-        if len(firsts) < MAX_SEEN_KEYS:
-            firsts.append(rec)  # the same CSeq on an unrelated path: a first of its own
+        if len(firsts) < MAX_FIRSTS_PER_IDENT:
+            # the same CSeq on an unrelated path: a first of its own
+            call._firsts[ident] = [*firsts, rec]
         return None
 
     def _dialog(

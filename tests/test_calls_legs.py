@@ -20,7 +20,7 @@ from analyzer.keys import KeyFile
 from analyzer.model import Endpoint
 from analyzer.pipeline import analyze_capture
 from analyzer.replay import ReplayError, ReplayOptions, run_replay
-from analyzer.synth.scenarios import LOOPBACK
+from analyzer.synth.scenarios import AddressPlan
 from dissectors import sip
 
 UE = Endpoint("192.0.2.1", 5060)
@@ -216,19 +216,25 @@ def _verdicts(cap: Path, keys: Path) -> dict[str, tuple[str, dict[str, str]]]:
     }
 
 
+def _plan(net: int) -> AddressPlan:
+    """Loopback addresses of their own: other live runs on the machine use 127.0.0.x."""
+    ues = tuple(f"127.0.{net}.{i}" for i in (11, 12, 13, 14, 66))
+    return AddressPlan(f"127.0.{net}.10", f"127.0.{net}.20", f"127.0.{net}.30", ues)
+
+
 @pytest.mark.live
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
-    ("scenario", "reliable"), [("msrp-dial-out", True), ("bfcp-dial-in", False)]
+    ("scenario", "reliable", "net"), [("msrp-dial-out", True, 71), ("bfcp-dial-in", False, 72)]
 )
 def test_all_legs_capture_judged_like_access_capture(
-    tcpdump: str, tmp_path: Path, scenario: str, reliable: bool
+    tcpdump: str, tmp_path: Path, scenario: str, reliable: bool, net: int
 ) -> None:
     full = tmp_path / "all.pcap"
+    plan = _plan(net)
+    opts = ReplayOptions(scenario, seed=5, reliable_183=reliable, addr=plan)
     try:
-        result = run_replay(
-            ReplayOptions(scenario, seed=5, reliable_183=reliable), full, all_legs=True
-        )
+        result = run_replay(opts, full, all_legs=True)
     except ReplayError as e:
         if "capture did not start" in str(e):
             pytest.skip(f"tcpdump cannot capture on lo here: {e}")
@@ -237,9 +243,9 @@ def test_all_legs_capture_judged_like_access_capture(
     keys.write_text(result.keyfile_text, encoding="utf-8")
     # The access-only capture of the same run: what a probe at the UEs sees (replay's filter).
     access = tmp_path / "access.pcap"
-    flt = " or ".join(f"host {ip}" for ip in LOOPBACK.ues)
+    flt = " or ".join(f"host {ip}" for ip in plan.ues)
     subprocess.run([tcpdump, "-r", str(full), "-w", str(access), flt], check=True, timeout=60)
-    pcscf_mrfc = f"host {LOOPBACK.pcscf} and host {LOOPBACK.mrfc} and udp port 5060"
+    pcscf_mrfc = f"host {plan.pcscf} and host {plan.mrfc} and udp port 5060"
     core = subprocess.run(
         [tcpdump, "-nr", str(full), pcscf_mrfc], capture_output=True, text=True, timeout=60
     )
