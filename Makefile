@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
 
 .PHONY: demo test lint unit bench clean venv
 
@@ -10,9 +11,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# make demo needs only the package; make test adds the test tools (and dask for --dask tests).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e .
 	touch $(STAMP)
+
+$(TSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP) $(TSTAMP)
 
 venv: $(STAMP)
 
@@ -20,18 +26,18 @@ demo: $(STAMP)
 	$(BIN)/mikeyshark analyze pcaps/conference.pcap --keys pcaps/demo-keys.toml --html report.html
 	@echo "wrote report.html"
 
-lint: $(STAMP)
+lint: $(TSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(TSTAMP)
 	@$(BIN)/python tests/check_system_tools.py
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 test: lint unit
 
-bench: $(STAMP)
+bench: $(TSTAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
