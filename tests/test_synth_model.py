@@ -4,6 +4,8 @@ changes what it names, the CLI writes what it says."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,6 @@ from analyzer.keys import KeyFile
 from analyzer.synth import FAULTS, SCENARIOS, synthesize, write_capture
 from analyzer.synth.scenarios import SynthResult, ntp
 from dissectors import sdp, sip
-from dissectors.mikey import crypto
 from dissectors.mikey.message import parse as mikey_parse
 from dissectors.mikey.payloads import Ticket
 from dissectors.mikey.ticket import TicketError, open_ticket
@@ -84,7 +85,13 @@ def _ticket_and_tek(r: SynthResult, key: bytes) -> tuple[int, int, int, bytes]:
     opened = open_ticket(key, msg.hdr.csb_id, t.data)
     # HDR 17 bytes, T 10 bytes, then RAND: next payload, length, 16 bytes
     rand = m.mikey_init[17 + 10 + 2 : 17 + 10 + 2 + 16]
-    tek = crypto.derive_tek(opened.ticket.tgks[0], 1, msg.hdr.csb_id, rand, 16, 1)
+    assert msg.hdr.prf_func == 1  # PRF-HMAC-SHA-256 (PROTOCOLS.md 13.6)
+    # TEK = PRF-HMAC-SHA-256(TGK, 0x2AD01C64 || cs 1 || CSB ID || RAND, 16): one HMAC chain
+    # block, computed here with hmac rather than with the derivation the synthesizer uses.
+    label = struct.pack("!IBI", 0x2AD01C64, 1, msg.hdr.csb_id) + rand
+    tgk = opened.ticket.tgks[0]
+    a1 = hmac.new(tgk, label, hashlib.sha256).digest()
+    tek = hmac.new(tgk, a1 + label, hashlib.sha256).digest()[:16]
     return opened.ticket.t_start, opened.ticket.t_end, msg.hdr.csb_id, tek
 
 
