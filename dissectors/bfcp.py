@@ -19,6 +19,8 @@ from typing import ClassVar
 from dissectors.buffer import Reader, Writer
 from dissectors.consts import Const, ValueTable
 from dissectors.errors import DissectError
+from dissectors.framing import FramingError as FramingError
+from dissectors.framing import StreamFramer
 
 LAYER = "bfcp"
 HEADER_LEN = 12
@@ -672,17 +674,10 @@ class FramedMessage:
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
-class FramingError:
-    start: int
-    end: int
-    error: DissectError  # offset is a stream offset
-
-
 Framed = FramedMessage | FramingError
 
 
-class BfcpFramer:
+class BfcpFramer(StreamFramer[FramedMessage]):
     """Splits one direction of a BFCP byte stream into messages (sans-IO).
 
     The length comes from the header. A message that does not parse (a lying Payload
@@ -691,26 +686,11 @@ class BfcpFramer:
     Each problem is one :class:`FramingError` spanning the bytes up to where framing resumed.
     """
 
+    layer = LAYER
+
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self._base = 0
-        self._garbage_from: int | None = None
-        self._garbage_why: tuple[int, str, str] | None = None  # (offset, field, reason)
+        super().__init__()
         self._resyncing = False  # after a bad message: headers must parse to be believed
-        self._closing = False
-
-    @property
-    def offset(self) -> int:
-        return self._base + len(self._buf)
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buf)
-
-    @property
-    def oldest(self) -> int:
-        """The smallest stream offset a later result may still refer to."""
-        return self._base if self._garbage_from is None else min(self._garbage_from, self._base)
 
     def feed(self, data: bytes, gap: int = 0) -> list[Framed]:
         out: list[Framed] = []
@@ -733,8 +713,7 @@ class BfcpFramer:
         if self._buf and self._garbage_from is None:
             self._garbage_from = self._base
         self._flush_garbage(out, self.offset)
-        self._base = self.offset
-        self._buf.clear()
+        self._consume(len(self._buf))
         return out
 
     def _bad(self, out: list[Framed], at: int, field: str, reason: str) -> None:
@@ -744,22 +723,6 @@ class BfcpFramer:
         self._garbage_from = self._base
         self._garbage_why = (at, field, reason)
         self._resyncing = True
-
-    def _flush_garbage(self, out: list[Framed], upto: int) -> None:
-        start = self._garbage_from
-        if start is not None and upto > start:
-            at, fld, reason = self._garbage_why or (
-                start,
-                "stream",
-                f"{upto - start} bytes that are not BFCP",
-            )
-            out.append(_error(start, upto, at, fld, reason))
-        self._garbage_from = None
-        self._garbage_why = None
-
-    def _consume(self, n: int) -> None:
-        del self._buf[:n]
-        self._base += n
 
     def _skip(self, n: int) -> None:
         if self._garbage_from is None:
@@ -803,10 +766,6 @@ class BfcpFramer:
 
 # Byte 0 of a plausible header (version 1 or 2, R/F bits, reserved 0) and a known primitive.
 _PLAUSIBLE_RE = re.compile(rb"[\x20\x30\x40\x48\x50\x58][\x01-\x12]")
-
-
-def _error(start: int, end: int, at: int, field: str | None, reason: str) -> FramingError:
-    return FramingError(start, end, DissectError(LAYER, at, reason, field))
 
 
 def looks_like_bfcp(data: bytes) -> bool:

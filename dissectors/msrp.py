@@ -21,6 +21,8 @@ from typing import Generic, TypeVar
 from dissectors import cpim
 from dissectors.consts import Const, ValueTable
 from dissectors.errors import DissectError
+from dissectors.framing import FramingError as FramingError
+from dissectors.framing import StreamFramer
 
 LAYER = "msrp"
 
@@ -533,19 +535,10 @@ class FramedMessage:
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
-class FramingError:
-    """Stream bytes ``[start, end)`` that are not a message; ``error.offset`` is absolute."""
-
-    start: int
-    end: int
-    error: DissectError
-
-
 Framed = FramedMessage | FramingError
 
 
-class MsrpFramer:
+class MsrpFramer(StreamFramer[FramedMessage]):
     """Splits one direction of an MSRP byte stream into messages (sans-IO).
 
     ``feed`` takes bytes in stream order and returns what became complete; ``gap`` says that
@@ -555,29 +548,13 @@ class MsrpFramer:
     one :class:`FramingError` spanning the bytes up to where framing resumed.
     """
 
+    layer = LAYER
+
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
+        super().__init__()
         self.max_message = max_message
-        self._buf = bytearray()
-        self._base = 0  # stream offset of _buf[0]
         self._synced = True  # _buf[0] is where a start line should be
-        self._garbage_from: int | None = None  # first skipped byte while not synced
-        self._garbage_why: tuple[int, str, str] | None = None  # (offset, field, reason)
         self._scanned = 0  # the end-line search of the pending message resumes here
-        self._closing = False
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buf)
-
-    @property
-    def oldest(self) -> int:
-        """The smallest stream offset a later result may still refer to."""
-        return self._base if self._garbage_from is None else min(self._garbage_from, self._base)
-
-    @property
-    def offset(self) -> int:
-        """Stream offset of the next byte ``feed`` expects."""
-        return self._base + len(self._buf)
 
     def feed(self, data: bytes, gap: int = 0) -> list[Framed]:
         out: list[Framed] = []
@@ -614,21 +591,8 @@ class MsrpFramer:
         if reason is not None and self._garbage_why is None and at is not None:
             self._garbage_why = (at, field, reason)
 
-    def _flush_garbage(self, out: list[Framed], upto: int) -> None:
-        start = self._garbage_from
-        if start is not None and upto > start:
-            at, fld, reason = self._garbage_why or (
-                start,
-                "stream",
-                f"{upto - start} bytes that are not MSRP",
-            )
-            out.append(_error(start, upto, at, fld, reason))
-        self._garbage_from = None
-        self._garbage_why = None
-
     def _consume(self, n: int) -> None:
-        del self._buf[:n]
-        self._base += n
+        super()._consume(n)
         self._scanned = 0
 
     def _resync(self, out: list[Framed]) -> bool:
@@ -698,7 +662,8 @@ class MsrpFramer:
             try:
                 msg = parse_message(raw)
             except DissectError as e:
-                out.append(_error(start, start + len(raw), start + e.offset, e.field, e.reason))
+                err = self._error(start, start + len(raw), start + e.offset, e.field, e.reason)
+                out.append(err)
             else:
                 out.append(FramedMessage(start, start + len(raw), raw, msg))
             self._consume(len(raw))
@@ -708,10 +673,6 @@ class MsrpFramer:
         error spans everything skipped until framing resumes."""
         self._lose_sync(self._base, field, reason)
         self._consume(1)
-
-
-def _error(start: int, end: int, at: int, field: str | None, reason: str) -> FramingError:
-    return FramingError(start, end, DissectError(LAYER, at, reason, field))
 
 
 def looks_like_msrp(data: bytes) -> bool:
