@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from analyzer.calls import SipFlowHandler
@@ -91,6 +92,18 @@ def test_seal_and_open_with_sas() -> None:
     inner = b"\x13\xc4\x13\xc4\x00\x0d\x00\x00hello"
     cbc = esp.EspSa(5, "aes-cbc", "hmac-sha1-96", bytes(16), SHA1_KEY)
     raw = esp.seal_packet(cbc, 1, 17, inner, bytes(range(16)))
+    # RFC 4303 / RFC 3602 by hand: SPI | seq | IV | AES-CBC(payload, pad 1..n, pad length,
+    # next header) | HMAC-SHA-1-96 over everything before it
+    h = hmac.HMAC(SHA1_KEY, hashes.SHA1())
+    h.update(raw[:-12])
+    assert (raw[:8], raw[8:24], raw[-12:]) == (
+        bytes.fromhex("00000005 00000001"),
+        bytes(range(16)),
+        h.finalize()[:12],
+    )
+    dec = Cipher(algorithms.AES(bytes(16)), modes.CBC(bytes(range(16)))).decryptor()
+    plain = dec.update(raw[24:-12]) + dec.finalize()
+    assert plain == inner + b"\x01" + bytes((1, 17))  # 13 + 1 pad octet + 2 = one block
     assert esp.open_packet(cbc, raw) == (17, inner)
     gcm = esp.EspSa(6, "aes-gcm", "none", bytes(16) + b"salt")
     raw = esp.seal_packet(gcm, 9, 17, inner, b"ivivivi!")
