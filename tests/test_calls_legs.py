@@ -8,6 +8,7 @@ Expected frames follow from the order in which the test messages are written.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -236,7 +237,8 @@ def test_all_legs_capture_judged_like_access_capture(
     try:
         result = run_replay(opts, full, all_legs=True)
     except ReplayError as e:
-        if "capture did not start" in str(e):
+        # CI installs tcpdump and can capture on lo: there a capture failure is a failure
+        if "capture did not start" in str(e) and not os.environ.get("CI"):
             pytest.skip(f"tcpdump cannot capture on lo here: {e}")
         raise
     keys = tmp_path / "k.toml"
