@@ -33,7 +33,7 @@ from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder, TlsSes
 from analyzer.flows import FlowTable
 from analyzer.keys import KeyFile, KeyFileError, Resolution, resolve_exchange
 from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
-from analyzer.report.model import TreeNode, fingerprint
+from analyzer.report.model import TreeNode
 from analyzer.view import (
     PREVIEW,
     FrameDecoder,
@@ -51,6 +51,7 @@ from dissectors import msrp as msrplib
 from dissectors import sdp as sdplib
 from dissectors.errors import DissectError
 from dissectors.mikey.payloads import Ticket
+from dissectors.mikey.tree import fingerprint, show_key
 from dissectors.tls import keyschedule as ks
 from dissectors.tls.constants import (
     CIPHER_SUITES,
@@ -352,8 +353,7 @@ def _ticket_node(res: Resolution, keys: KeyFile, reveal: bool) -> Node:
     if res.valid_at is not None:
         node.add(f"[Valid at the time of the message: {res.valid_at}]")
     for c in res.tek_candidates:
-        shown = c.key.hex() if reveal else f"sha256:{fingerprint(c.key)} ({len(c.key)} bytes)"
-        node.add(f"TEK candidate (cs {c.cs_id}, {c.derivation}): {shown}")
+        node.add(f"TEK candidate (cs {c.cs_id}, {c.derivation}): {show_key(c.key, reveal)}")
     return node
 
 
@@ -368,8 +368,7 @@ def _response_node(res: Resolution, offer_frame: int, reveal: bool) -> Node:
     node.add(f"[CSB ID matches the TRANSFER_INIT: {res.same_csb}]")
     node.add(f"[Verification (V) with the ticket's key: {res.resp_mac_ok}]")
     for c in res.tek_candidates:
-        shown = c.key.hex() if reveal else f"sha256:{fingerprint(c.key)} ({len(c.key)} bytes)"
-        node.add(f"TEK candidate (cs {c.cs_id}, {c.derivation}): {shown}")
+        node.add(f"TEK candidate (cs {c.cs_id}, {c.derivation}): {show_key(c.key, reveal)}")
     return node
 
 
@@ -781,7 +780,7 @@ class AppDecoder:
             c.view.decrypted = bool(info.decryptable) or info.records_ok > 0
             self._name_tls13(c, info)
             if c.view.key_note is None:
-                shown = info.psk.hex() if self.reveal else f"sha256:{fingerprint(info.psk)}"
+                shown = info.psk.hex() if self.reveal else fingerprint(info.psk)
                 c.view.key_note = f"PSK {shown} ({info.psk_label}), confirmed by: {info.oracle}"
             self._release_held(c)
         elif (
