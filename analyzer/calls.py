@@ -34,7 +34,7 @@ from dissectors.errors import DissectError
 from dissectors.sdp import MediaDescription, SessionDescription
 from dissectors.sip import SipMessage
 
-SIP_PORTS = frozenset({5060})
+SIP_PORTS = frozenset({siplib.PORT})
 # Bounds on what one call may accumulate, so a hostile capture cannot exhaust memory.
 MAX_RECORDS_PER_CALL = 10_000
 MAX_SEEN_KEYS = 50_000

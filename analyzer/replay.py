@@ -49,7 +49,7 @@ from dissectors.mikey import transfer
 from dissectors.mikey.payloads import Rand
 from dissectors.tls import engine as tls
 
-SIP_PORT = 5060
+SIP_PORT = sip.PORT
 STEP_TIMEOUT = 10.0  # seconds to wait for any one message of the peer
 
 

@@ -27,7 +27,7 @@ from analyzer.report.model import CallRecord
 from dissectors import sip as siplib
 from dissectors.tls import keyschedule as ks
 
-SIP_TLS_PORTS = frozenset({5061})  # RFC 3261 section 19.1.2 (sips default port)
+SIP_TLS_PORTS = frozenset({siplib.TLS_PORT})
 SECRETS_TLS_KEYLOG = 0x544C534B  # pcapng Decryption Secrets Block type "TLSK"
 LAYER = "sip-tls"
 

@@ -24,6 +24,8 @@ from dissectors.errors import DissectError
 LAYER = "sip"
 ENC = "utf-8"
 ERRS = "surrogateescape"
+PORT = 5060  # RFC 3261 section 19.1, Table 1: default port of sip: over UDP/TCP
+TLS_PORT = 5061  # RFC 3261 section 19.1, Table 1: default port of sips: (TLS)
 
 # RFC 3261 7.3.3 and the registries of later RFCs (3265, 3515, 3841, 3892, 4028, 4474).
 COMPACT_FORMS: dict[str, str] = {
