@@ -125,7 +125,17 @@ def test_wrong_key_reports_but_keeps_handshake_facts(vectors: Path, stem: str) -
     assert info.psk is None and info.oracle is None
     assert info.decryptable is False
     assert info.undecryptable_reason == "no candidate key matched"
-    assert info.records_undecrypted > 0
+    # every protected record of both streams (after ChangeCipherSpec, or typed
+    # application_data in TLS 1.3), counted from the 5-byte record headers
+    protected = 0
+    for side in ("c2s_stream_hex", "s2c_stream_hex"):
+        data, pos, after_ccs = bytes.fromhex(v[side]), 0, False
+        while pos < len(data):
+            protected += after_ccs or data[pos] == 23
+            after_ccs = after_ccs or data[pos] == 20
+            pos += 5 + int.from_bytes(data[pos + 3 : pos + 5], "big")
+    assert protected == (7 if stem.startswith("tls13") else 6)
+    assert info.records_undecrypted == protected
     assert info.version == (0x0304 if stem.startswith("tls13") else 0x0303)
     assert info.cipher_suite == int(v.get("suite", "0x1301"), 16)
     assert info.psk_identity == b"synthetic-psk-identity"
