@@ -31,12 +31,10 @@ from dissectors.mikey.payloads import (
     Sp,
     T,
     Ticket,
+    ntp64_to_unix_ns,
     parse_key_data,
 )
 from dissectors.mikey.ticket import BaseTicket, TicketError, open_ticket
-
-NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
-
 
 # --- key file ------------------------------------------------------------------------------
 
@@ -441,10 +439,6 @@ class Resolution:
 
     def failure(self, code: str) -> KeyResolutionError | None:
         return next((f for f in self.failures if f.code == code), None)
-
-
-def ntp64_to_unix_ns(v: int) -> int:
-    return ((v >> 32) - NTP_UNIX_OFFSET) * 1_000_000_000 + ((v & 0xFFFFFFFF) * 1_000_000_000 >> 32)
 
 
 def _candidate_keys(init: MikeyMessage, keys: KeyFile) -> list[tuple[str, str, bytes]]:

@@ -40,13 +40,13 @@ from analyzer.synth.scenarios import (
     keyfile,
     make_world,
     new_call,
-    ntp,
     psk_identity,
 )
 from dissectors import bfcp, msrp, sdp, sip
 from dissectors.mikey import crypto as mcrypto
 from dissectors.mikey import transfer
 from dissectors.mikey.payloads import Rand
+from dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
 from dissectors.tls import engine as tls
 
 SIP_PORT = sip.PORT

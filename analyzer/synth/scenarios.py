@@ -39,9 +39,9 @@ from dissectors.mikey.payloads import (
     Ticket,
     V,
 )
+from dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
 
 BASE_TIME_NS = 1_767_268_800 * 1_000_000_000  # 2026-01-01T12:00:00Z; + seed minutes
-NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 
 DOMAIN = "example.org"
 CONFERENCE_URI = "sip:conf1@conf.example.org"
@@ -107,12 +107,6 @@ def uri_host(ip: str) -> str:
 def sdp_addr(ip: str) -> str:
     """``nettype addrtype address`` of an SDP o=/c= line (RFC 8866 5.2, 5.7)."""
     return f"IN {'IP6' if ':' in ip else 'IP4'} {ip}"
-
-
-def ntp(ts_ns: int) -> int:
-    """64-bit NTP timestamp of a Unix time in nanoseconds."""
-    sec, frac_ns = divmod(ts_ns, 1_000_000_000)
-    return ((sec + NTP_EPOCH_OFFSET) << 32) | ((frac_ns << 32) // 1_000_000_000)
 
 
 def psk_identity(csb_id: int, cs_id: int) -> str:

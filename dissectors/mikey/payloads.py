@@ -322,6 +322,20 @@ class T:
         return self.value.to_bytes(C.TS_LEN[self.ts_type], "big")
 
 
+NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (the NTP epoch) to 1970-01-01
+
+
+def ntp64_from_unix_ns(ns: int) -> int:
+    """The 64-bit NTP timestamp (TS types NTP-UTC and NTP, ticket times) of a Unix time."""
+    sec, frac_ns = divmod(ns, 1_000_000_000)
+    return ((sec + NTP_UNIX_OFFSET) << 32) | ((frac_ns << 32) // 1_000_000_000)
+
+
+def ntp64_to_unix_ns(v: int) -> int:
+    """The Unix time in nanoseconds of a 64-bit NTP timestamp."""
+    return ((v >> 32) - NTP_UNIX_OFFSET) * 1_000_000_000 + ((v & 0xFFFFFFFF) * 1_000_000_000 >> 32)
+
+
 @dataclass(frozen=True, slots=True)
 class Id:
     PTYPE: ClassVar[int] = 6
