@@ -84,7 +84,9 @@ def test_a_dumpcap_ring_buffer_is_one_unit_without_join(tmp_path: Path) -> None:
 def test_jobs_and_dask_give_the_single_process_json(
     captures: tuple[Path, list[Path], Path], tmp_path: Path
 ) -> None:
-    distributed = pytest.importorskip("distributed")
+    # dask[distributed] is a test dependency (pyproject [test]): a missing install must fail
+    import distributed
+
     keys, (a, b), probe = captures
     args = ["--join", str(a), str(probe), str(b)]
     single = _run(tmp_path, "one.json", args, keys)
@@ -99,7 +101,7 @@ def test_jobs_and_dask_give_the_single_process_json(
     assert single[0] == 0
     assert _run(tmp_path, "jobs.json", [*args, "--jobs", "2"], keys) == single
     with (
-        distributed.LocalCluster(
+        distributed.LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
     ):
