@@ -172,7 +172,13 @@ def test_wrong_csb_id_in_init_does_not_open_the_ticket() -> None:
     other = bytearray(init)
     other[4:8] = (CSB + 1).to_bytes(4, "big")
     r = resolve_exchange(bytes(other), None, keyfile())
-    assert r.failure("ticket-not-opened") is not None
+    # the ticket keys are derived with the CSB ID in their label (PROTOCOLS.md 13.4): the
+    # right KMS key no longer verifies the MAC, and neither does any other configured key
+    assert (r.ticket_opened, [f.code for f in r.failures]) == (False, ["ticket-not-opened"])
+    assert len(r.attempts) == 4
+    assert all(
+        a.endswith(": ticket MAC does not verify (wrong key or altered ticket)") for a in r.attempts
+    )
 
 
 def test_expired_and_not_yet_valid() -> None:
