@@ -27,9 +27,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from dissectors.buffer import Reader, Writer
 from dissectors.consts import Const, ValueTable
 from dissectors.errors import DissectError
+from dissectors.ip import IP_PROTO
 
 LAYER = "esp"
-PROTO_ESP = 50  # IANA protocol number
+PROTO_ESP = IP_PROTO["ESP"]
 NAT_T_PORT = 4500  # RFC 3948 UDP encapsulation
 
 INTEGRITY = ValueTable(

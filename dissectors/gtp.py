@@ -31,7 +31,7 @@ MESSAGE_TYPE = ValueTable(
         Const(255, "G-PDU", f"{_TS} table 6.1-1"),
     ],
 )
-MT_GPDU = 255
+MT_GPDU = MESSAGE_TYPE["G-PDU"]
 
 EXTENSION_TYPE = ValueTable(
     "gtp.ext_hdr",
@@ -48,7 +48,7 @@ EXTENSION_TYPE = ValueTable(
         Const(0xC0, "PDCP PDU Number", f"{_TS} figure 5.2.1-3"),
     ],
 )
-EXT_PDU_SESSION_CONTAINER = 0x85
+EXT_PDU_SESSION_CONTAINER = EXTENSION_TYPE["PDU Session Container"]
 
 # flags octet: version (3 bits) | PT | spare | E | S | PN; any of E/S/PN adds 4 octets
 _HDR = struct.Struct("!BBHI")

@@ -35,14 +35,14 @@ IP_PROTO = ValueTable(
         Const(140, "Shim6", "RFC 5533"),
     ],
 )
-PROTO_TCP = 6
-PROTO_UDP = 17
-EXT_HOPOPTS = 0
-EXT_ROUTING = 43
-EXT_FRAGMENT = 44
-EXT_AH = 51
-EXT_NONE = 59
-EXT_DSTOPTS = 60
+PROTO_TCP = IP_PROTO["TCP"]
+PROTO_UDP = IP_PROTO["UDP"]
+EXT_HOPOPTS = IP_PROTO["IPv6 Hop-by-Hop Options"]
+EXT_ROUTING = IP_PROTO["IPv6 Routing"]
+EXT_FRAGMENT = IP_PROTO["IPv6 Fragment"]
+EXT_AH = IP_PROTO["AH"]
+EXT_NONE = IP_PROTO["IPv6 No Next Header"]
+EXT_DSTOPTS = IP_PROTO["IPv6 Destination Options"]
 # Extension headers in the generic "next header, length in 8-octet units" format.
 _EXT_GENERIC = frozenset({EXT_HOPOPTS, EXT_ROUTING, EXT_DSTOPTS, 135, 139, 140})
 
