@@ -415,7 +415,17 @@ def test_mutated_streams_never_crash(
 def test_random_bytes_never_crash(chunks: list[tuple[bool, bytes]]) -> None:
     dec = TlsConnectionDecoder([TEK])
     off = {True: 0, False: 0}
+    out: list[AppData] = []
     for n, (fc, data) in enumerate(chunks, 1):
-        dec.feed(fc, StreamChunk(n, n, off[fc], data))
+        out += dec.feed(fc, StreamChunk(n, n, off[fc], data))
         off[fc] += len(data)
-    dec.finish()
+    info = dec.finish()
+    # random bytes never complete a handshake whose Finished verifies under the TEK
+    assert info.psk is None
+    if info.is_tls is False:
+        # not TLS: each direction is passed through unchanged, byte for byte
+        for side in (True, False):
+            sent = b"".join(d for fc, d in chunks if fc is side)
+            assert b"".join(a.data for a in out if a.from_client is side) == sent
+    else:
+        assert out == []
