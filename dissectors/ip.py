@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dissectors.buffer import Reader, Writer
@@ -155,34 +156,46 @@ def parse_ipv4(data: bytes) -> IPv4Packet:
     return IPv4Packet(header, data[hlen:total], data[total:])
 
 
-def parse_ipv4_options(raw: bytes) -> tuple[IPv4Option, ...]:
-    """The options of an IPv4 header; stops at End of Options List."""
-    r = Reader(raw, "ip.opt")
-    out: list[IPv4Option] = []
+def parse_tlv_options(raw: bytes, layer: str) -> list[tuple[int, bytes]]:
+    """(type, value) of the options in the format IPv4 and TCP share (RFC 791 3.1, RFC 9293
+    3.1): type 0 ends the list, type 1 is a lone padding byte, any other type is followed
+    by a length that counts the type and length bytes too."""
+    r = Reader(raw, layer)
+    out: list[tuple[int, bytes]] = []
     while not r.eof():
         t = r.u8("type")
         if t == 0:
-            out.append(IPv4Option(0, b""))
+            out.append((0, b""))
             break
         if t == 1:
-            out.append(IPv4Option(1, b""))
+            out.append((1, b""))
             continue
         n = r.u8("len")
         if n < 2:
-            raise DissectError("ip.opt", r.pos - 1, f"option length {n} is below 2", "len")
-        out.append(IPv4Option(t, r.take(n - 2, "value")))
-    return tuple(out)
+            raise DissectError(layer, r.pos - 1, f"option length {n} is below 2", "len")
+        out.append((t, r.take(n - 2, "value")))
+    return out
+
+
+def build_tlv_options(opts: Iterable[tuple[int, bytes]]) -> bytes:
+    """Options in the format of :func:`parse_tlv_options`, padded with zeros (End of
+    Options List) to a multiple of 4."""
+    w = Writer()
+    for t, data in opts:
+        w.u8(t)
+        if t > 1:
+            w.u8(len(data) + 2).raw(data)
+    b = w.getvalue()
+    return b + bytes(-len(b) % 4)
+
+
+def parse_ipv4_options(raw: bytes) -> tuple[IPv4Option, ...]:
+    """The options of an IPv4 header; stops at End of Options List."""
+    return tuple(IPv4Option(t, d) for t, d in parse_tlv_options(raw, "ip.opt"))
 
 
 def build_ipv4_options(opts: tuple[IPv4Option, ...]) -> bytes:
-    """Option bytes padded with zeros (End of Options List) to a multiple of 4."""
-    w = Writer()
-    for o in opts:
-        w.u8(o.type)
-        if o.type > 1:
-            w.u8(len(o.data) + 2).raw(o.data)
-    b = w.getvalue()
-    return b + bytes(-len(b) % 4)
+    return build_tlv_options((o.type, o.data) for o in opts)
 
 
 def internet_checksum(data: bytes) -> int:

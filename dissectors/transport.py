@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from dissectors.buffer import Reader, Writer
 from dissectors.consts import Const, ValueTable
 from dissectors.errors import DissectError
-from dissectors.ip import PROTO_TCP, PROTO_UDP, internet_checksum
+from dissectors.ip import (
+    PROTO_TCP,
+    PROTO_UDP,
+    build_tlv_options,
+    internet_checksum,
+    parse_tlv_options,
+)
 
 TCP_FIN = 0x001
 TCP_SYN = 0x002
@@ -175,32 +181,11 @@ def parse_tcp(data: bytes) -> TcpSegment:
 
 
 def parse_tcp_options(raw: bytes) -> tuple[TcpOption, ...]:
-    r = Reader(raw, "tcp.options")
-    out: list[TcpOption] = []
-    while not r.eof():
-        kind = r.u8("kind")
-        if kind == 0:
-            out.append(TcpOption(0, b""))
-            break
-        if kind == 1:
-            out.append(TcpOption(1, b""))
-            continue
-        n = r.u8("len")
-        if n < 2:
-            raise DissectError("tcp.options", r.pos - 1, f"option length {n} is below 2", "len")
-        out.append(TcpOption(kind, r.take(n - 2, "value")))
-    return tuple(out)
+    return tuple(TcpOption(k, d) for k, d in parse_tlv_options(raw, "tcp.options"))
 
 
 def build_tcp_options(opts: tuple[TcpOption, ...]) -> bytes:
-    """Option bytes padded with zeros to a multiple of 4."""
-    w = Writer()
-    for o in opts:
-        w.u8(o.kind)
-        if o.kind > 1:
-            w.u8(len(o.data) + 2).raw(o.data)
-    b = w.getvalue()
-    return b + bytes(-len(b) % 4)
+    return build_tlv_options((o.kind, o.data) for o in opts)
 
 
 def build_tcp(s: TcpSegment) -> bytes:
