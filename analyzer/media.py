@@ -84,8 +84,23 @@ class _Session(Generic[M]):
         self.file = file
         self.problems: list[Problem] = []
         self.messages: list[Located[M]] = []
+        self.response_of: dict[int, int] = {}  # request index -> response index
+        self.request_of: dict[int, int] = {}  # response index -> request index
         self._dirs = {a: self._direction(a, b), b: self._direction(b, a)}
         self._closed = False
+
+    def _pair(self, request: int, response: int) -> None:
+        self.response_of[request] = response
+        self.request_of[response] = request
+
+    def pair_frames(self, index: int) -> dict[str, object]:
+        """For the JSON report: the frame of message ``index``'s response or request."""
+        d: dict[str, object] = {}
+        if (i := self.response_of.get(index)) is not None:
+            d["response_frame"] = self.messages[i].frame
+        if (i := self.request_of.get(index)) is not None:
+            d["request_frame"] = self.messages[i].frame
+        return d
 
     def _direction(self, sender: Endpoint, receiver: Endpoint) -> _Direction:
         raise NotImplementedError
@@ -221,8 +236,6 @@ class MsrpSession(_Session[msrp.Message]):
     ) -> None:
         self._max = max_message
         self._pending: dict[tuple[Endpoint, str], int] = {}  # (request sender, tid) -> index
-        self.response_of: dict[int, int] = {}  # request index -> response index
-        self.request_of: dict[int, int] = {}  # response index -> request index
         self.reports: dict[tuple[Endpoint, str], list[int]] = {}  # (SEND sender, Message-ID)
         self._reassembly = {
             a: msrp.Reassembler[int](max_message),
@@ -260,8 +273,7 @@ class MsrpSession(_Session[msrp.Message]):
                 "transaction_id",
             )
             return
-        self.response_of[req] = rec.index
-        self.request_of[rec.index] = req
+        self._pair(req, rec.index)
 
     def _finish(self) -> None:
         for r in self._reassembly.values():
@@ -433,10 +445,7 @@ def msrp_json(rec: MsrpRecord, session: MsrpSession | None = None) -> dict[str, 
                 "body": _text(w.body),
             }
     if session is not None:
-        if rec.index in session.response_of:
-            d["response_frame"] = session.messages[session.response_of[rec.index]].frame
-        if rec.index in session.request_of:
-            d["request_frame"] = session.messages[session.request_of[rec.index]].frame
+        d.update(session.pair_frames(rec.index))
     return d
 
 
@@ -508,8 +517,6 @@ class BfcpSession(_Session[bfcp.Message]):
     def __init__(self, a: Endpoint, b: Endpoint, *, file: str | None = None) -> None:
         # (request sender, conference, transaction, user) -> index
         self._pending: dict[tuple[Endpoint, int, int, int], int] = {}
-        self.response_of: dict[int, int] = {}
-        self.request_of: dict[int, int] = {}
         self.timeline: list[FloorEvent] = []
         super().__init__(a, b, file=file)
 
@@ -524,8 +531,7 @@ class BfcpSession(_Session[bfcp.Message]):
         paired = req is not None and _answers(self.messages[req].message.primitive, p)
         if req is not None and paired:
             del self._pending[reply_to]
-            self.response_of[req] = rec.index
-            self.request_of[rec.index] = req
+            self._pair(req, rec.index)
         elif p in _ACKS or (
             p in _RESPONSES and m.transaction_id != 0 and not (m.version == 2 and p in _ACKED)
         ):
@@ -698,10 +704,7 @@ def bfcp_json(rec: BfcpRecord, session: BfcpSession | None = None) -> dict[str, 
         "attributes": [attribute_json(a) for a in m.attributes],
     }
     if session is not None:
-        if rec.index in session.response_of:
-            d["response_frame"] = session.messages[session.response_of[rec.index]].frame
-        if rec.index in session.request_of:
-            d["request_frame"] = session.messages[session.request_of[rec.index]].frame
+        d.update(session.pair_frames(rec.index))
     return d
 
 
