@@ -273,7 +273,7 @@ def build_key_data(keys: tuple[KeyData, ...] | list[KeyData]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Kemac:
-    PTYPE: ClassVar[int] = 1
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["KEMAC"]
     encr_alg: int
     encr_data: bytes
     mac_alg: int
@@ -288,14 +288,14 @@ class Kemac:
 
 @dataclass(frozen=True, slots=True)
 class Pke:
-    PTYPE: ClassVar[int] = 2
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["PKE"]
     c: int
     data: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Dh:
-    PTYPE: ClassVar[int] = 3
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["DH"]
     group: int
     value: bytes
     kv: Kv = None
@@ -306,14 +306,14 @@ class Dh:
 class Sign:
     """Always the last payload and, unlike all others, without a next-payload byte."""
 
-    PTYPE: ClassVar[int] = 4
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["SIGN"]
     s_type: int
     signature: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class T:
-    PTYPE: ClassVar[int] = 5
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["T"]
     ts_type: int
     value: int
 
@@ -338,28 +338,28 @@ def ntp64_to_unix_ns(v: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Id:
-    PTYPE: ClassVar[int] = 6
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["ID"]
     id_type: int
     data: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Cert:
-    PTYPE: ClassVar[int] = 7
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["CERT"]
     cert_type: int
     data: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Chash:
-    PTYPE: ClassVar[int] = 8
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["CHASH"]
     hash_func: int
     digest: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class V:
-    PTYPE: ClassVar[int] = 9
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["V"]
     auth_alg: int
     data: bytes
 
@@ -372,7 +372,7 @@ class SpParam:
 
 @dataclass(frozen=True, slots=True)
 class Sp:
-    PTYPE: ClassVar[int] = 10
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["SP"]
     policy_no: int
     prot_type: int
     params: tuple[SpParam, ...] = ()
@@ -380,20 +380,20 @@ class Sp:
 
 @dataclass(frozen=True, slots=True)
 class Rand:
-    PTYPE: ClassVar[int] = 11
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["RAND"]
     value: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Err:
-    PTYPE: ClassVar[int] = 12
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["ERR"]
     error_no: int
     reserved: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Tr:
-    PTYPE: ClassVar[int] = 13
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["TR"]
     role: int
     ts_type: int
     value: int
@@ -405,7 +405,7 @@ class Tr:
 
 @dataclass(frozen=True, slots=True)
 class Idr:
-    PTYPE: ClassVar[int] = 14
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["IDR"]
     role: int
     id_type: int
     data: bytes
@@ -413,14 +413,14 @@ class Idr:
 
 @dataclass(frozen=True, slots=True)
 class Randr:
-    PTYPE: ClassVar[int] = 15
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["RANDR"]
     role: int
     value: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Tp:
-    PTYPE: ClassVar[int] = 16
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["TP"]
     ticket_type: int
     subtype: int
     version: int
@@ -431,7 +431,7 @@ class Tp:
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    PTYPE: ClassVar[int] = 17
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["TICKET"]
     ticket_type: int
     subtype: int
     version: int
@@ -440,14 +440,14 @@ class Ticket:
 
 @dataclass(frozen=True, slots=True)
 class GeneralExt:
-    PTYPE: ClassVar[int] = 21
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["General Extension"]
     ext_type: int
     data: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Sakke:
-    PTYPE: ClassVar[int] = 26
+    PTYPE: ClassVar[int] = C.PAYLOAD_TYPE["SAKKE"]
     params: int
     id_scheme: int
     data: bytes
@@ -636,24 +636,24 @@ def _p_sakke(r: Reader) -> Payload:
 
 
 _PARSERS = {
-    1: _p_kemac,
-    2: _p_pke,
-    3: _p_dh,
-    5: _p_t,
-    6: _p_id,
-    7: _p_cert,
-    8: _p_chash,
-    9: _p_v,
-    10: _p_sp,
-    11: _p_rand,
-    12: _p_err,
-    13: _p_tr,
-    14: _p_idr,
-    15: _p_randr,
-    16: _p_tp,
-    17: _p_ticket,
-    21: _p_genext,
-    26: _p_sakke,
+    Kemac.PTYPE: _p_kemac,
+    Pke.PTYPE: _p_pke,
+    Dh.PTYPE: _p_dh,
+    T.PTYPE: _p_t,
+    Id.PTYPE: _p_id,
+    Cert.PTYPE: _p_cert,
+    Chash.PTYPE: _p_chash,
+    V.PTYPE: _p_v,
+    Sp.PTYPE: _p_sp,
+    Rand.PTYPE: _p_rand,
+    Err.PTYPE: _p_err,
+    Tr.PTYPE: _p_tr,
+    Idr.PTYPE: _p_idr,
+    Randr.PTYPE: _p_randr,
+    Tp.PTYPE: _p_tp,
+    Ticket.PTYPE: _p_ticket,
+    GeneralExt.PTYPE: _p_genext,
+    Sakke.PTYPE: _p_sakke,
 }
 
 
