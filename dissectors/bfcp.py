@@ -113,6 +113,8 @@ ERROR_CODES = ValueTable(
     ],
 )
 
+_EC_UNKNOWN_MANDATORY = ERROR_CODES["Unknown Mandatory Attribute"]
+
 _PR = "RFC 4582 section 5.2.4"
 PRIORITIES = ValueTable(
     "bfcp.priority",
@@ -141,17 +143,17 @@ class _U16Attr:
 
 @dataclass(frozen=True, slots=True)
 class BeneficiaryId(_U16Attr):
-    TYPE: ClassVar[int] = 1
+    TYPE: ClassVar[int] = ATTRIBUTES["BENEFICIARY-ID"]
 
 
 @dataclass(frozen=True, slots=True)
 class FloorId(_U16Attr):
-    TYPE: ClassVar[int] = 2
+    TYPE: ClassVar[int] = ATTRIBUTES["FLOOR-ID"]
 
 
 @dataclass(frozen=True, slots=True)
 class FloorRequestId(_U16Attr):
-    TYPE: ClassVar[int] = 3
+    TYPE: ClassVar[int] = ATTRIBUTES["FLOOR-REQUEST-ID"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +161,7 @@ class Priority:
     priority: int  # 3 bits
     reserved: int = 0  # the 13 bits after it
     mandatory: bool = True
-    TYPE: ClassVar[int] = 4
+    TYPE: ClassVar[int] = ATTRIBUTES["PRIORITY"]
 
     def _contents(self) -> bytes:
         if not 0 <= self.priority < 8 or not 0 <= self.reserved < (1 << 13):
@@ -172,7 +174,7 @@ class RequestStatus:
     status: int
     queue_position: int = 0
     mandatory: bool = True
-    TYPE: ClassVar[int] = 5
+    TYPE: ClassVar[int] = ATTRIBUTES["REQUEST-STATUS"]
 
     def _contents(self) -> bytes:
         return Writer().u8(self.status).u8(self.queue_position).getvalue()
@@ -183,11 +185,11 @@ class ErrorCode:
     code: int
     details: bytes = b""  # for code 4: one byte per unknown attribute, type << 1 | R
     mandatory: bool = True
-    TYPE: ClassVar[int] = 6
+    TYPE: ClassVar[int] = ATTRIBUTES["ERROR-CODE"]
 
     @property
     def unknown_types(self) -> tuple[int, ...]:
-        return tuple(b >> 1 for b in self.details) if self.code == 4 else ()
+        return tuple(b >> 1 for b in self.details) if self.code == _EC_UNKNOWN_MANDATORY else ()
 
     def _contents(self) -> bytes:
         return Writer().u8(self.code).raw(self.details).getvalue()
@@ -205,27 +207,27 @@ class _TextAttr:
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo(_TextAttr):
-    TYPE: ClassVar[int] = 7
+    TYPE: ClassVar[int] = ATTRIBUTES["ERROR-INFO"]
 
 
 @dataclass(frozen=True, slots=True)
 class ParticipantProvidedInfo(_TextAttr):
-    TYPE: ClassVar[int] = 8
+    TYPE: ClassVar[int] = ATTRIBUTES["PARTICIPANT-PROVIDED-INFO"]
 
 
 @dataclass(frozen=True, slots=True)
 class StatusInfo(_TextAttr):
-    TYPE: ClassVar[int] = 9
+    TYPE: ClassVar[int] = ATTRIBUTES["STATUS-INFO"]
 
 
 @dataclass(frozen=True, slots=True)
 class UserDisplayName(_TextAttr):
-    TYPE: ClassVar[int] = 12
+    TYPE: ClassVar[int] = ATTRIBUTES["USER-DISPLAY-NAME"]
 
 
 @dataclass(frozen=True, slots=True)
 class UserUri(_TextAttr):
-    TYPE: ClassVar[int] = 13
+    TYPE: ClassVar[int] = ATTRIBUTES["USER-URI"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +236,7 @@ class SupportedAttributes:
 
     octets: tuple[int, ...]
     mandatory: bool = True
-    TYPE: ClassVar[int] = 10
+    TYPE: ClassVar[int] = ATTRIBUTES["SUPPORTED-ATTRIBUTES"]
 
     @classmethod
     def of(cls, types: Iterable[int], mandatory: bool = True) -> SupportedAttributes:
@@ -252,7 +254,7 @@ class SupportedAttributes:
 class SupportedPrimitives:
     primitives: tuple[int, ...]
     mandatory: bool = True
-    TYPE: ClassVar[int] = 11
+    TYPE: ClassVar[int] = ATTRIBUTES["SUPPORTED-PRIMITIVES"]
 
     def _contents(self) -> bytes:
         return bytes(self.primitives)
@@ -274,27 +276,27 @@ class _Grouped:
 
 @dataclass(frozen=True, slots=True)
 class BeneficiaryInformation(_Grouped):
-    TYPE: ClassVar[int] = 14
+    TYPE: ClassVar[int] = ATTRIBUTES["BENEFICIARY-INFORMATION"]
 
 
 @dataclass(frozen=True, slots=True)
 class FloorRequestInformation(_Grouped):
-    TYPE: ClassVar[int] = 15
+    TYPE: ClassVar[int] = ATTRIBUTES["FLOOR-REQUEST-INFORMATION"]
 
 
 @dataclass(frozen=True, slots=True)
 class RequestedByInformation(_Grouped):
-    TYPE: ClassVar[int] = 16
+    TYPE: ClassVar[int] = ATTRIBUTES["REQUESTED-BY-INFORMATION"]
 
 
 @dataclass(frozen=True, slots=True)
 class FloorRequestStatus(_Grouped):
-    TYPE: ClassVar[int] = 17
+    TYPE: ClassVar[int] = ATTRIBUTES["FLOOR-REQUEST-STATUS"]
 
 
 @dataclass(frozen=True, slots=True)
 class OverallRequestStatus(_Grouped):
-    TYPE: ClassVar[int] = 18
+    TYPE: ClassVar[int] = ATTRIBUTES["OVERALL-REQUEST-STATUS"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,16 +383,16 @@ def _read_attribute(r: Reader) -> Attribute:
     c = r.sub(length - 2, name)
     # The last nested attribute's padding may lie outside its group's Length.
     r.take(min(_pad(length), r.remaining), f"{name}.padding")
-    if t in _U16_TYPES or t in (4, 5):
+    if t in _U16_TYPES or t in (Priority.TYPE, RequestStatus.TYPE):
         if length != 4:
             raise DissectError(LAYER, at, f"{name} Length must be 4, is {length}", name)
         if t in _U16_TYPES:
             return _U16_TYPES[t](c.u16(name), m)
-        if t == 4:
+        if t == Priority.TYPE:
             v = c.u16(name)
             return Priority(v >> 13, v & 0x1FFF, m)
         return RequestStatus(c.u8(name), c.u8(name), m)
-    if t == 6:
+    if t == ErrorCode.TYPE:
         return ErrorCode(c.u8(name), c.rest(), m)
     if t in _TEXT_TYPES:
         raw = c.rest()
@@ -398,9 +400,9 @@ def _read_attribute(r: Reader) -> Attribute:
             return _TEXT_TYPES[t](raw.decode("utf-8"), m)
         except UnicodeDecodeError as e:
             raise DissectError(LAYER, at + 2 + e.start, "invalid UTF-8", name) from None
-    if t == 10:
+    if t == SupportedAttributes.TYPE:
         return SupportedAttributes(tuple(c.rest()), m)
-    if t == 11:
+    if t == SupportedPrimitives.TYPE:
         return SupportedPrimitives(tuple(c.rest()), m)
     if t in _GROUPED_TYPES:
         gid = c.u16(f"{name}.id")
