@@ -429,29 +429,14 @@ def decode_ipv6(
             f"payload length {plen} exceeds the {n - off - 40} captured bytes",
             "plen",
         )
-    p = off + 40
-    frag: tuple[int, int, bool, int] | None = None
-    while True:
-        if nh == EXT_FRAGMENT:
-            if p + 8 > end:
-                raise DissectError("ipv6", p, "truncated fragment header", "frag")
-            nxt = data[p]
-            of = (data[p + 2] << 8) | data[p + 3]
-            ident = int.from_bytes(data[p + 4 : p + 8], "big")
-            frag = (ident, of & 0xFFF8, bool(of & 1), p)
-            return src, dst, nxt, p + 8, end, frag
-        if nh in _EXT_GENERIC or nh == EXT_AH:
-            if p + 2 > end:
-                raise DissectError("ipv6", p, "truncated extension header", "ext")
-            ln = _ext_len(nh, data[p + 1])
-            if p + ln > end:
-                raise DissectError(
-                    "ipv6", p, f"extension header {nh} of {ln} bytes overruns the packet", "ext.len"
-                )
-            nh = data[p]
-            p += ln
-            continue
-        return src, dst, nh, p, end, frag
+    nh, p = skip_ipv6_extensions(data, off + 40, nh, end)
+    if nh == EXT_FRAGMENT:
+        if p + 8 > end:
+            raise DissectError("ipv6", p, "truncated fragment header", "frag")
+        of = (data[p + 2] << 8) | data[p + 3]
+        ident = int.from_bytes(data[p + 4 : p + 8], "big")
+        return src, dst, data[p], p + 8, end, (ident, of & 0xFFF8, bool(of & 1), p)
+    return src, dst, nh, p, end, None
 
 
 def skip_ipv6_extensions(data: bytes, off: int, nh: int, end: int) -> tuple[int, int]:
