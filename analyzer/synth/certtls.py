@@ -23,14 +23,17 @@ from cryptography.x509.oid import NameOID
 from dissectors.buffer import Writer
 from dissectors.tls import keyschedule as ks
 from dissectors.tls.constants import (
+    CIPHER_SUITE,
     CIPHER_SUITES,
     CT_ALERT,
     CT_APPLICATION_DATA,
     CT_CHANGE_CIPHER_SPEC,
     CT_HANDSHAKE,
+    EXT_EC_POINT_FORMATS,
     EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
     GROUP_X25519,
+    HT_CERTIFICATE,
     HT_CLIENT_KEY_EXCHANGE,
     HT_FINISHED,
     HT_SERVER_HELLO_DONE,
@@ -48,12 +51,10 @@ from dissectors.tls.records import (
     handshake_message,
 )
 
-SUITE = 0xC02B  # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+SUITE = CIPHER_SUITE["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]
 # Same record protection and PRF as this PSK suite (AES-128-GCM, SHA-256): its table entry
 # gives the key block layout; only the key exchange differs.
-_SAME_PROTECTION = 0x00A8
-HT_CERTIFICATE = 11
-EXT_EC_POINT_FORMATS = 11
+_SAME_PROTECTION = CIPHER_SUITE["TLS_PSK_WITH_AES_128_GCM_SHA256"]
 SIGALG_ED25519 = 0x0807
 CURVE_NAMED = 3
 

@@ -17,12 +17,12 @@ from analyzer.synth.certtls import CertTlsSession
 from analyzer.synth.net import Cursor, TcpConnection
 from dissectors import bfcp, msrp
 from dissectors.tls import engine as tls
-from dissectors.tls.constants import TLS10, TLS12, TLS13
+from dissectors.tls.constants import CIPHER_SUITE, TLS10, TLS12, TLS13
 
-DEFAULT_SUITE = 0x00A8  # TLS_PSK_WITH_AES_128_GCM_SHA256 (RFC 5487)
+DEFAULT_SUITE = CIPHER_SUITE["TLS_PSK_WITH_AES_128_GCM_SHA256"]
 CERT_SUITE = CERT_SESSION_SUITE  # what the certificate-suite fault negotiates
-CBC_SUITE = 0x008C  # TLS_PSK_WITH_AES_128_CBC_SHA (RFC 4279)
-TLS13_SUITE = 0x1301  # TLS_AES_128_GCM_SHA256
+CBC_SUITE = CIPHER_SUITE["TLS_PSK_WITH_AES_128_CBC_SHA"]
+TLS13_SUITE = CIPHER_SUITE["TLS_AES_128_GCM_SHA256"]
 VERSIONS = {"1.0": TLS10, "1.2": TLS12, "1.3": TLS13}
 MSRP_CHUNK = 2048  # bytes of body per chunk: long messages are sent in pieces (RFC 4975 5.1)
 

@@ -276,6 +276,7 @@ HT_NEW_SESSION_TICKET = HANDSHAKE_TYPE["new_session_ticket"]
 HT_END_OF_EARLY_DATA = HANDSHAKE_TYPE["end_of_early_data"]
 HT_ENCRYPTED_EXTENSIONS = HANDSHAKE_TYPE["encrypted_extensions"]
 HT_SERVER_KEY_EXCHANGE = HANDSHAKE_TYPE["server_key_exchange"]
+HT_CERTIFICATE = HANDSHAKE_TYPE["certificate"]
 HT_SERVER_HELLO_DONE = HANDSHAKE_TYPE["server_hello_done"]
 HT_CLIENT_KEY_EXCHANGE = HANDSHAKE_TYPE["client_key_exchange"]
 HT_FINISHED = HANDSHAKE_TYPE["finished"]
@@ -306,6 +307,7 @@ EXTENSION_TYPE = ValueTable(
     ],
 )
 EXT_SUPPORTED_GROUPS = EXTENSION_TYPE["supported_groups"]
+EXT_EC_POINT_FORMATS = EXTENSION_TYPE["ec_point_formats"]
 EXT_SIGNATURE_ALGORITHMS = EXTENSION_TYPE["signature_algorithms"]
 EXT_ENCRYPT_THEN_MAC = EXTENSION_TYPE["encrypt_then_mac"]
 EXT_EXTENDED_MASTER_SECRET = EXTENSION_TYPE["extended_master_secret"]

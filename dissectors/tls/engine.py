@@ -30,6 +30,7 @@ from dissectors.tls.constants import (
     AD_UNKNOWN_PSK_IDENTITY,
     ALERT_FATAL,
     ALERT_WARNING,
+    CIPHER_SUITE,
     CIPHER_SUITES,
     CT_ALERT,
     CT_APPLICATION_DATA,
@@ -110,7 +111,7 @@ class PskConfig:
     psk: bytes
     identity: bytes
     versions: tuple[int, ...] = (TLS12,)
-    cipher_suites: tuple[int, ...] = (0x00A8,)
+    cipher_suites: tuple[int, ...] = (CIPHER_SUITE["TLS_PSK_WITH_AES_128_GCM_SHA256"],)
     ems: bool = True
     etm: bool = True
     tls13_modes: tuple[int, ...] = (PSK_KE,)
