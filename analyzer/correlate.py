@@ -1014,6 +1014,8 @@ class Correlation:
     calls: list[CallRecord]
     # The TLS connections bound to an m-line, decoded (for the key log / decrypted exports).
     connections: list[DecodedConnection]
+    # The same, per call of ``calls`` (a call finalized early keeps only its own).
+    call_connections: list[list[DecodedConnection]]
 
 
 def correlate(
@@ -1073,10 +1075,17 @@ def correlate(
         _events(call, oa, rec, mine)
         _roles(call, oa, rec)
     decoded = [
-        DecodedConnection(
-            p.conn.client, p.conn.server, p.conn.first_frame, p.decoded.info, p.decoded.plaintext
-        )
-        for p in pend
-        if p.conn is not None and p.decoded is not None and p.decoded.info.is_tls
+        [
+            DecodedConnection(
+                p.conn.client,
+                p.conn.server,
+                p.conn.first_frame,
+                p.decoded.info,
+                p.decoded.plaintext,
+            )
+            for p in mine
+            if p.conn is not None and p.decoded is not None and p.decoded.info.is_tls
+        ]
+        for _, _, _, mine in per_call
     ]
-    return Correlation(records, decoded)
+    return Correlation(records, [d for ds in decoded for d in ds], decoded)
