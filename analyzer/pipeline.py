@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from analyzer.calls import CallTracker, SipFlowHandler
+from analyzer.calls import Call, CallTracker, SipFlowHandler, SipRecord
 from analyzer.capture import MergedReader
 from analyzer.correlate import ConnRecord, correlate
 from analyzer.decrypt import DecodedConnection
@@ -50,6 +50,11 @@ FLOW_UDP_PORTS = SIP_PORTS | {2152, 4500}
 MAX_CONN_BYTES = 16 << 20  # bytes kept per TCP connection (both directions)
 MAX_TOTAL_BYTES = 512 << 20  # bytes kept for all connections of one capture
 MAX_PROBLEMS = 10_000  # located problems kept per capture; the count of the rest is reported
+# A call whose dialogs have all ended is finalized this long (capture time) after that was
+# first seen: 64*T1 (RFC 3261 timer J), long enough for the BYE's answer and retransmissions
+# and for its media connections to close.
+CALL_LINGER_NS = 64 * 500_000_000
+SWEEP_NS = 1_000_000_000  # capture time between two looks for ended calls
 
 Progress = Callable[[int, int, int], None]  # (frames, bytes read, file size)
 
@@ -177,6 +182,107 @@ class _Collector:
             self.problems.append(problem)
         else:
             self.dropped_problems += 1
+
+
+class _RecordCount(list[SipRecord]):
+    """The tracker's flat list of records, counted but not kept: the pipeline reads records
+    through their calls, and the list would hold every message of the capture to the end.
+    Only its length numbers the records (``SipRecord.index``), so the count goes on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.numbered = 0
+
+    def append(self, rec: SipRecord) -> None:
+        self.numbered += 1
+
+    def __len__(self) -> int:
+        return self.numbered
+
+
+def _ended(call: Call) -> bool:
+    """Every dialog of the call is over: a BYE was sent, or the INVITE failed (rejected,
+    cancelled). A call without a dialog (no response yet) is open."""
+    return bool(call.dialogs) and all(d.state in ("terminated", "failed") for d in call.dialogs)
+
+
+class _Finalizer:
+    """Correlates and releases each call once it has ended, instead of all at the end.
+
+    A call is finalized ``CALL_LINGER_NS`` after its dialogs were seen ended: its media
+    (bound, decrypted, parsed) becomes its compact :class:`CallRecord`, and its SIP records,
+    the bytes of the connections it bound and their decoders are released; memory follows
+    the calls open at once, not the calls of the capture. Connections it did not bind stay
+    for the calls still open. The calls open at the end are correlated together as before,
+    and the records are put back in the order the calls were first seen.
+    """
+
+    def __init__(
+        self, tracker: CallTracker, collector: _Collector, keys: KeyFile, path: str, reveal: bool
+    ) -> None:
+        self.tracker = tracker
+        self.collector = collector
+        self.keys = keys
+        self.path = path
+        self.reveal = reveal
+        self.next_sweep = 0
+        self.ended_at: dict[str, int] = {}
+        # (first record's index, record, its decoded connections): the index orders calls as
+        # the tracker does (by the first message of each)
+        self.done: list[tuple[int, CallRecord, list[DecodedConnection]]] = []
+
+    def sweep(self, now: int) -> None:
+        self.next_sweep = now + SWEEP_NS
+        due: list[Call] = []
+        for cid, call in self.tracker.calls.items():
+            if not _ended(call):
+                self.ended_at.pop(cid, None)  # a new dialog (re-INVITE forked late) reopens it
+                continue
+            since = self.ended_at.setdefault(cid, now)
+            if now - since >= CALL_LINGER_NS:
+                due.append(call)
+        if due:
+            self._finalize(due)
+
+    def _finalize(self, calls: list[Call]) -> None:
+        sub = CallTracker(self.path)
+        sub.calls = {c.call_id: c for c in calls}
+        col = self.collector
+        corr = correlate(sub, col.order, self.keys, capture=self.path, reveal=self.reveal)
+        annotate_calls(corr.calls, sub)
+        first = {c.call_id: c.records[0].index for c in calls}
+        for rec, conns in zip(corr.calls, corr.call_connections, strict=True):
+            self.done.append((first[rec.call_id], rec, conns))
+        for c in calls:
+            del self.tracker.calls[c.call_id]
+            del self.ended_at[c.call_id]
+        kept: list[ConnRecord] = []
+        for conn in col.order:
+            if not conn.claimed:
+                kept.append(conn)
+                continue
+            # Bound and judged: its bytes are of no further use; should it still send, the
+            # rest is not kept (it is no longer in ``order`` for any call to bind).
+            if not conn.expected:
+                col.stored -= conn.size
+            conn.chunks = []
+            conn.ignored = True
+        col.order = kept
+
+    def finish(self) -> tuple[list[CallRecord], list[DecodedConnection]]:
+        """Correlate the calls still open and merge them with those finalized before."""
+        calls = list(self.tracker.calls.values())
+        corr = correlate(
+            self.tracker, self.collector.order, self.keys, capture=self.path, reveal=self.reveal
+        )
+        annotate_calls(corr.calls, self.tracker)
+        first = {c.call_id: c.records[0].index for c in calls}
+        merged = self.done + [
+            (first[rec.call_id], rec, conns)
+            for rec, conns in zip(corr.calls, corr.call_connections, strict=True)
+        ]
+        merged.sort(key=lambda t: t[0])
+        return [r for _, r, _ in merged], [d for _, _, ds in merged for d in ds]
 
 
 _CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
@@ -365,8 +471,10 @@ def analyze_capture(
     path = GROUP_SEPARATOR.join(paths)
     info = CaptureInfo(path=path)
     tracker = CallTracker(path)
+    tracker.records = _RecordCount()
     sip = SipFlowHandler(tracker, path)
     collector = _Collector(sip, path)
+    finalizer = _Finalizer(tracker, collector, keys, path, reveal)
     table = FlowTable(collector, file=path, esp_sas={sa.spi: sa for sa in keys.esp})
     # several files: merged by timestamp (rotated files may overlap), numbered on
     reader = MergedReader(paths)
@@ -379,6 +487,8 @@ def analyze_capture(
         frames += 1
         if not _skippable(frame):
             feed(frame)
+        if frame.ts_ns >= finalizer.next_sweep:
+            finalizer.sweep(frame.ts_ns)
         if progress is not None:
             read += len(frame.data) + 16  # the record header of classic pcap
             if frames % progress_every == 0:
@@ -387,9 +497,7 @@ def analyze_capture(
     table.finish()
     siptls.finish()
     sip.finish()
-    corr = correlate(tracker, collector.order, keys, capture=path, reveal=reveal)
-    calls = corr.calls
-    annotate_calls(calls, tracker)
+    calls, connections = finalizer.finish()
     calls.extend(encrypted_call(e, path) for e in siptls.encrypted)
     problems = [*reader.problems, *collector.problems, *sip.problems, *siptls.problems]
     for c in calls:
@@ -415,4 +523,4 @@ def analyze_capture(
     info.seconds = time.monotonic() - started
     if progress is not None:
         progress(info.frames, size or read, size)
-    return CaptureResult(info, calls, corr.connections)
+    return CaptureResult(info, calls, connections)
