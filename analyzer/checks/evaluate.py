@@ -24,6 +24,7 @@ from analyzer.checks.rules import (
 from analyzer.model import Endpoint
 from analyzer.report.model import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
 from dissectors.errors import DissectError
+from dissectors.mikey.transfer import TLS_PROT_TYPE
 from dissectors.sdp import MsrpUri
 
 # MIKEY-TICKET data types (PROTOCOLS.md 13.1); the names come with the parsed message.
@@ -46,7 +47,7 @@ class Context:
     """What the rules need beyond one call: key-file policy and what other calls showed."""
 
     policy: Policy | None = None
-    tls_prot_type: int = 2
+    tls_prot_type: int = TLS_PROT_TYPE
     bfcp_tls_client: str = Side.ANSWERER.value
     normalize_uri: Callable[[str], str] = str
     # TRANSFER_INITs already seen, in capture order: (csb_id, T, RAND) -> (call_id, frame)
