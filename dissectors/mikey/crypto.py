@@ -14,6 +14,18 @@ from dissectors.mikey import constants as C
 
 _CHUNK = 32  # both PRFs cut the input key into 256-bit pieces
 
+_MIKEY_1 = C.PRF_FUNC["MIKEY-1"]
+_PRF_HMAC_SHA256 = C.PRF_FUNC["PRF-HMAC-SHA-256"]
+_ENCR_NULL = C.ENCR_ALG["NULL"]
+_AES_CM = frozenset({C.ENCR_ALG["AES-CM-128"], C.ENCR_ALG["AES-CM-256"]})
+_AES_KW = C.ENCR_ALG["AES-KW-128"]
+_MAC_NULL = C.MAC_ALG["NULL"]
+# The hash of each HMAC MAC alg: the algs other than NULL that mac() and mac_ok() compute.
+MAC_HASH: dict[int, type[hashes.SHA1] | type[hashes.SHA256]] = {
+    C.MAC_ALG["HMAC-SHA-1-160"]: hashes.SHA1,
+    C.MAC_ALG["HMAC-SHA-256-256"]: hashes.SHA256,
+}
+
 
 def _hmac(algo: hashes.HashAlgorithm, key: bytes, data: bytes) -> bytes:
     h = hmac.HMAC(key, algo)
@@ -53,9 +65,9 @@ def prf_hmac_sha256(inkey: bytes, label: bytes, outlen: int) -> bytes:
 
 
 def prf(prf_func: int, inkey: bytes, label: bytes, outlen: int) -> bytes:
-    if prf_func == 0:
+    if prf_func == _MIKEY_1:
         return prf_mikey1(inkey, label, outlen)
-    if prf_func == 1:
+    if prf_func == _PRF_HMAC_SHA256:
         return prf_hmac_sha256(inkey, label, outlen)
     raise ValueError(f"unknown PRF func {prf_func}")
 
@@ -114,7 +126,7 @@ def transport_keys(
 
     return TransportKeys(
         encr_key=k(C.CONST_TRANSPORT_ENCR.value, C.ENCR_KEY_LEN[encr_alg]),
-        salt_key=k(C.CONST_TRANSPORT_SALT.value, 14 if encr_alg in (1, 3) else 0),
+        salt_key=k(C.CONST_TRANSPORT_SALT.value, 14 if encr_alg in _AES_CM else 0),
         auth_key=k(C.CONST_TRANSPORT_AUTH.value, C.MAC_LEN[mac_alg]),
     )
 
@@ -133,11 +145,11 @@ def _aes_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
 def kemac_encrypt(
     encr_alg: int, keys: TransportKeys, csb_id: int, t_value: int, plain: bytes
 ) -> bytes:
-    if encr_alg == 0:
+    if encr_alg == _ENCR_NULL:
         return plain
-    if encr_alg in (1, 3):
+    if encr_alg in _AES_CM:
         return _aes_ctr(keys.encr_key, kemac_iv(keys.salt_key, csb_id, t_value), plain)
-    if encr_alg == 2:
+    if encr_alg == _AES_KW:
         if len(plain) % 8 or len(plain) < 16:
             raise ValueError("AES-KW-128 needs key data of a multiple of 8 bytes, at least 16")
         return keywrap.aes_key_wrap(keys.encr_key, plain)
@@ -148,29 +160,28 @@ def kemac_decrypt(
     encr_alg: int, keys: TransportKeys, csb_id: int, t_value: int, data: bytes
 ) -> bytes:
     """Inverse of :func:`kemac_encrypt`; AES-KW raises ``InvalidUnwrap`` on a wrong key."""
-    if encr_alg == 2:
+    if encr_alg == _AES_KW:
         return keywrap.aes_key_unwrap(keys.encr_key, data)
     return kemac_encrypt(encr_alg, keys, csb_id, t_value, data)
 
 
+def _mac_hash(mac_alg: int) -> hashes.HashAlgorithm:
+    if mac_alg not in MAC_HASH:
+        raise ValueError(f"unknown MAC alg {mac_alg}")
+    return MAC_HASH[mac_alg]()
+
+
 def mac(mac_alg: int, key: bytes, data: bytes) -> bytes:
-    if mac_alg == 0:
+    if mac_alg == _MAC_NULL:
         return b""
-    if mac_alg == 1:
-        return _hmac(hashes.SHA1(), key, data)
-    if mac_alg == 2:
-        return _hmac(hashes.SHA256(), key, data)
-    raise ValueError(f"unknown MAC alg {mac_alg}")
+    return _hmac(_mac_hash(mac_alg), key, data)
 
 
 def mac_ok(mac_alg: int, key: bytes, data: bytes, tag: bytes) -> bool:
     """Constant-time check of a KEMAC MAC or V payload."""
-    if mac_alg == 0:
+    if mac_alg == _MAC_NULL:
         return tag == b""
-    algo: hashes.HashAlgorithm = hashes.SHA1() if mac_alg == 1 else hashes.SHA256()
-    if mac_alg not in (1, 2):
-        raise ValueError(f"unknown MAC alg {mac_alg}")
-    h = hmac.HMAC(key, algo)
+    h = hmac.HMAC(key, _mac_hash(mac_alg))
     h.update(data)
     try:
         h.verify(tag)

@@ -147,7 +147,7 @@ def open_ticket(key: bytes, csb_id: int, data: bytes) -> OpenedTicket:
     """
     pt = parse_ticket(data)
     k = pt.kemac
-    if k.mac_alg not in (1, 2) or k.encr_alg not in C.ENCR_KEY_LEN:
+    if k.mac_alg not in crypto.MAC_HASH or k.encr_alg not in C.ENCR_KEY_LEN:
         raise TicketError(
             "malformed",
             f"ticket KEMAC uses {C.ENCR_ALG.label(k.encr_alg)} / {C.MAC_ALG.label(k.mac_alg)}",

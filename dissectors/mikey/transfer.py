@@ -180,7 +180,7 @@ def check_v(raw: bytes, msg: MikeyMessage, auth_key: bytes, init_t: bytes | None
     v = msg.payloads[-1] if msg.payloads else None
     if not isinstance(v, V):
         return VCheck(False, "message does not end with a V payload")
-    if v.auth_alg not in (1, 2):
+    if v.auth_alg not in crypto.MAC_HASH:
         return VCheck(False, f"V auth alg {C.MAC_ALG.label(v.auth_alg)} cannot be checked")
     covered = raw[: len(raw) - len(v.data)] + (init_t or b"")
     if crypto.mac_ok(v.auth_alg, auth_key, covered, v.data):
