@@ -370,13 +370,7 @@ class CaptureReader:
                     frame_here,
                     "block_total_length",
                 )
-                if not self._resync(src, block_pos, bo):
-                    self._problem(
-                        "no well-formed block follows the damage; reading stops",
-                        block_pos,
-                        None,
-                        "block",
-                    )
+                if not self._skip_damage(src, block_pos, bo):
                     return
                 if frame_here is not None:
                     number += 1
@@ -416,13 +410,7 @@ class CaptureReader:
                     frame_here,
                     "block_total_length",
                 )
-                if not self._resync(src, block_pos, bo):
-                    self._problem(
-                        "no well-formed block follows the damage; reading stops",
-                        block_pos,
-                        None,
-                        "block",
-                    )
+                if not self._skip_damage(src, block_pos, bo):
                     return
                 if frame_here is not None:
                     number += 1
@@ -509,6 +497,15 @@ class CaptureReader:
                 if frame_here is not None:
                     number += 1
                     self.next_number = number
+
+    def _skip_damage(self, src: _Chunked, block_pos: int, bo: str) -> bool:
+        """:meth:`_resync`, reporting that reading stops when no well-formed block follows."""
+        if self._resync(src, block_pos, bo):
+            return True
+        self._problem(
+            "no well-formed block follows the damage; reading stops", block_pos, None, "block"
+        )
+        return False
 
     def _resync(self, src: _Chunked, block_pos: int, bo: str) -> bool:
         """Skip a damaged block: move to the next offset where a well-formed block starts.
