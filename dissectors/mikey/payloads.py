@@ -25,7 +25,7 @@ LAYER = "mikey"
 class KvSpi:
     """KV type 1: the SPI/MKI the key is used with."""
 
-    KV_TYPE: ClassVar[int] = 1
+    KV_TYPE: ClassVar[int] = C.KV_TYPE["SPI/MKI"]
     spi: bytes
 
 
@@ -33,24 +33,25 @@ class KvSpi:
 class KvInterval:
     """KV type 2: the key is valid from ``valid_from`` to ``valid_to`` (e.g. SRTP index)."""
 
-    KV_TYPE: ClassVar[int] = 2
+    KV_TYPE: ClassVar[int] = C.KV_TYPE["Interval"]
     valid_from: bytes
     valid_to: bytes
 
 
 Kv = KvSpi | KvInterval | None
+_KV_NULL = C.KV_TYPE["Null"]
 
 
 def kv_type(kv: Kv) -> int:
-    return 0 if kv is None else kv.KV_TYPE
+    return _KV_NULL if kv is None else kv.KV_TYPE
 
 
 def _parse_kv(r: Reader, kind: int) -> Kv:
-    if kind == 0:
+    if kind == _KV_NULL:
         return None
-    if kind == 1:
+    if kind == KvSpi.KV_TYPE:
         return KvSpi(r.take(r.u8("spi_len"), "spi"))
-    if kind == 2:
+    if kind == KvInterval.KV_TYPE:
         vf = r.take(r.u8("vf_len"), "valid_from")
         return KvInterval(vf, r.take(r.u8("vt_len"), "valid_to"))
     raise r.error(f"unknown KV type {kind}: length of the KV data unknown", "kv")
@@ -95,7 +96,7 @@ class Ipsec4IdEntry:
 
 @dataclass(frozen=True, slots=True)
 class SrtpIdMap:
-    MAP_TYPE: ClassVar[int] = 0
+    MAP_TYPE: ClassVar[int] = C.CS_ID_MAP_TYPE["SRTP-ID"]
     entries: tuple[SrtpIdEntry, ...]
 
     @property
@@ -107,13 +108,13 @@ class SrtpIdMap:
 class EmptyMap:
     """RFC 4563 empty map: #CS stands alone (0 is allowed)."""
 
-    MAP_TYPE: ClassVar[int] = 1
+    MAP_TYPE: ClassVar[int] = C.CS_ID_MAP_TYPE["Empty map"]
     n_cs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class GenericIdMap:
-    MAP_TYPE: ClassVar[int] = 2
+    MAP_TYPE: ClassVar[int] = C.CS_ID_MAP_TYPE["GENERIC-ID"]
     entries: tuple[GenericIdEntry, ...]
 
     @property
@@ -123,7 +124,7 @@ class GenericIdMap:
 
 @dataclass(frozen=True, slots=True)
 class Ipsec4IdMap:
-    MAP_TYPE: ClassVar[int] = 7
+    MAP_TYPE: ClassVar[int] = C.CS_ID_MAP_TYPE["IPSEC4-ID"]
     entries: tuple[Ipsec4IdEntry, ...]
 
     @property
@@ -163,15 +164,15 @@ def parse_hdr(r: Reader) -> tuple[Hdr, int]:
     n_cs = r.u8("n_cs")
     map_type = r.u8("cs_id_map_type")
     cs_map: CsIdMap
-    if map_type == 0:
+    if map_type == SrtpIdMap.MAP_TYPE:
         cs_map = SrtpIdMap(
             tuple(SrtpIdEntry(r.u8("policy_no"), r.u32("ssrc"), r.u32("roc")) for _ in range(n_cs))
         )
-    elif map_type == 1:
+    elif map_type == EmptyMap.MAP_TYPE:
         cs_map = EmptyMap(n_cs)
-    elif map_type == 2:
+    elif map_type == GenericIdMap.MAP_TYPE:
         cs_map = GenericIdMap(tuple(_parse_generic_entry(r) for _ in range(n_cs)))
-    elif map_type == 7:
+    elif map_type == Ipsec4IdMap.MAP_TYPE:
         cs_map = Ipsec4IdMap(
             tuple(
                 Ipsec4IdEntry(r.u8("policy_no"), r.u32("spi"), r.u32("src"), r.u32("dst"))
