@@ -306,6 +306,7 @@ SRTP_PARAM = ValueTable(
 
 # SRTP policy params whose value is a single octet (Wireshark packet-mikey.c: FT_UINT8 fields).
 SRTP_PARAM_ONE_OCTET = frozenset(range(13))
+SRTP_PROT_TYPE = PROT_TYPE["SRTP"]  # the prot type whose params SRTP_PARAM names
 
 # Key-derivation constants (RFC 3830 4.1.3 / 4.1.4): successive 9-digit chunks of e.
 CONST_TEK = Const(0x2AD01C64, "TEK", RFC3830)

@@ -577,7 +577,7 @@ def _p_sp(r: Reader) -> Payload:
     while not pr.eof():
         t = pr.u8("param_type")
         n = pr.u8("param_len")
-        if prot == 0 and t in C.SRTP_PARAM_ONE_OCTET and n != 1:
+        if prot == C.SRTP_PROT_TYPE and t in C.SRTP_PARAM_ONE_OCTET and n != 1:
             pr.pos -= 1
             raise pr.error(f"SRTP policy param {t} holds one octet, length says {n}", "param_len")
         params.append(SpParam(t, pr.take(n, "param_value")))
@@ -709,7 +709,11 @@ def build_payload(w: Writer, p: Payload, nxt: int) -> None:
         case Sp():
             pw = Writer()
             for prm in p.params:
-                if p.prot_type == 0 and prm.ptype in C.SRTP_PARAM_ONE_OCTET and len(prm.value) != 1:
+                if (
+                    p.prot_type == C.SRTP_PROT_TYPE
+                    and prm.ptype in C.SRTP_PARAM_ONE_OCTET
+                    and len(prm.value) != 1
+                ):
                     raise ValueError(f"SRTP policy param {prm.ptype} holds one octet")
                 pw.u8(prm.ptype).u8(len(prm.value)).raw(prm.value)
             params = pw.getvalue()

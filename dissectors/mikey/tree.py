@@ -61,9 +61,9 @@ def show_key(key: bytes, reveal: bool) -> str:
 
 
 def ntp_to_text(ts_type: int, value: int) -> str:
-    if ts_type in (0, 1):
+    if ts_type in (C.TS_TYPE["NTP-UTC"], C.TS_TYPE["NTP"]):
         secs = value / 2**32
-    elif ts_type == 3:
+    elif ts_type == C.TS_TYPE["NTP-UTC-32"]:
         secs = float(value)
     else:
         return f"counter {value}"
@@ -163,7 +163,7 @@ def render_payload(p: Payload, d: int, reveal: bool = False) -> Lines:
                 (o, f"Encr alg: {C.ENCR_ALG.label(p.encr_alg)} ({p.encr_alg})"),
                 (o, f"Encr data len: {len(p.encr_data)}"),
             ]
-            if p.encr_alg == 0:
+            if p.encr_alg == C.ENCR_ALG["NULL"]:
                 try:
                     out += render_key_data(parse_key_data(p.encr_data), o, reveal)
                 except DissectError as e:
@@ -227,7 +227,8 @@ def render_payload(p: Payload, d: int, reveal: bool = False) -> Lines:
                 (o, f"Prot type: {C.PROT_TYPE.label(p.prot_type)} ({p.prot_type})"),
             ]
             for prm in p.params:
-                name = C.SRTP_PARAM.label(prm.ptype) if p.prot_type == 0 else f"Param {prm.ptype}"
+                srtp = p.prot_type == C.SRTP_PROT_TYPE
+                name = C.SRTP_PARAM.label(prm.ptype) if srtp else f"Param {prm.ptype}"
                 shown = int.from_bytes(prm.value) if 0 < len(prm.value) <= 4 else prm.value.hex()
                 out.append((o, f"{name}: {shown}"))
             return out
