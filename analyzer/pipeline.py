@@ -4,8 +4,10 @@ The frames are read once, in order. SIP goes to :mod:`analyzer.calls` as it arri
 bytes of every other TCP connection that can be media are kept (bounded per connection and
 in all) because which m-line a connection belongs to, and with which keys to decrypt it, is
 known only once both the offer and the answer were seen — and in a dial-in the MRFP
-connects before the answer. At the end :mod:`analyzer.correlate` binds and decodes, and the
-rules judge.
+connects before the answer. Once a call's dialogs have ended (and 64*T1 more of capture
+time has passed) :mod:`analyzer.correlate` binds and decodes that call alone and only its
+compact report entry is kept (``_Finalizer``); the calls still open at the end are done
+together there. The rules judge the entries afterwards.
 
 What cannot matter is dropped as early as possible (docs/scale.md): UDP datagrams that
 cannot be SIP, from a few bytes of the frame (``_skippable``); SIP calls that negotiate
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 
 from analyzer.calls import Call, CallTracker, SipFlowHandler, SipRecord
 from analyzer.capture import MergedReader
-from analyzer.correlate import ConnRecord, correlate
+from analyzer.correlate import MEDIA_PROTOCOLS, ConnRecord, correlate
 from analyzer.decrypt import DecodedConnection
 from analyzer.flows import FlowTable, TcpConnection
 from analyzer.keys import KeyFile
@@ -245,6 +247,14 @@ class _Finalizer:
             self._finalize(due)
 
     def _finalize(self, calls: list[Call]) -> None:
+        for c in calls:
+            del self.tracker.calls[c.call_id]
+            del self.ended_at[c.call_id]
+        # Calls without an MSRP/BFCP m-line have no report entry: released without
+        # correlating (that looks at every connection held).
+        calls = [c for c in calls if any(ms.protocol in MEDIA_PROTOCOLS for ms in c.media)]
+        if not calls:
+            return
         sub = CallTracker(self.path)
         sub.calls = {c.call_id: c for c in calls}
         col = self.collector
@@ -253,9 +263,6 @@ class _Finalizer:
         first = {c.call_id: c.records[0].index for c in calls}
         for rec, conns in zip(corr.calls, corr.call_connections, strict=True):
             self.done.append((first[rec.call_id], rec, conns))
-        for c in calls:
-            del self.tracker.calls[c.call_id]
-            del self.ended_at[c.call_id]
         kept: list[ConnRecord] = []
         for conn in col.order:
             if not conn.claimed:
