@@ -10,11 +10,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tls_live import TIMEOUT, _read_until, _stop, tcpdump_capture, wait_listening
-
 from analyzer.capture import read_all
 from analyzer.model import Frame
 from analyzer.synth import SynthResult
+from tests.tls_live import TIMEOUT, _read_until, _stop, tcpdump_capture, wait_listening
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 
 from analyzer.calls import track_capture
 from analyzer.capture import CaptureReader

@@ -5,7 +5,6 @@ file's [[esp]] SAs; the call inside is judged like the plain call; tshark reads 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,10 +21,8 @@ from analyzer.synth import synthesize
 from analyzer.synth.net import write_frames
 from dissectors import esp
 from dissectors.errors import DissectError
-
-sys.path.insert(0, str(Path(__file__).parent))
-from analyze_helpers import analyze_frames, statuses
-from tunnel_helpers import esp_frame, sip_ports
+from tests.analyze_helpers import analyze_frames, statuses
+from tests.tunnel_helpers import esp_frame, sip_ports
 
 SHA1_KEY = bytes(range(20))
 MD5_KEY = bytes(range(16))

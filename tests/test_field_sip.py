@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import sys
 from pathlib import Path
 
 from scapy.layers.inet import IP, UDP
@@ -30,10 +29,8 @@ from analyzer.synth.scenarios import (
     new_call,
 )
 from dissectors import esp
-
-sys.path.insert(0, str(Path(__file__).parent))
-from analyze_helpers import analyze_frames, statuses
-from tunnel_helpers import esp_frame, gtp_frame, sip_ports, ue_side
+from tests.analyze_helpers import analyze_frames, statuses
+from tests.tunnel_helpers import esp_frame, gtp_frame, sip_ports, ue_side
 
 V6 = AddressPlan(
     "2001:db8:1::10",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,10 +23,8 @@ from analyzer.synth.scenarios import UE_IPS
 from dissectors import gtp
 from dissectors.errors import DissectError
 from dissectors.ip import internet_checksum
-
-sys.path.insert(0, str(Path(__file__).parent))
-from analyze_helpers import analyze_frames, statuses
-from tunnel_helpers import DL_TEID, GNB, QFI, UL_TEID, UPF, gtp_frame, ue_side
+from tests.analyze_helpers import analyze_frames, statuses
+from tests.tunnel_helpers import DL_TEID, GNB, QFI, UL_TEID, UPF, gtp_frame, ue_side
 
 UES = frozenset(UE_IPS)
 

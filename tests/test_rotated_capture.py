@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import struct
-import sys
 from pathlib import Path
 
 from analyzer.capture import CaptureReader, MergedReader, group_captures
@@ -17,9 +16,7 @@ from analyzer.model import Frame
 from analyzer.pipeline import analyze_capture
 from analyzer.synth import synthesize
 from analyzer.synth.net import write_frames
-
-sys.path.insert(0, str(Path(__file__).parent))
-from analyze_helpers import analyze_frames, statuses
+from tests.analyze_helpers import analyze_frames, statuses
 
 
 def _tls_handshake_type(f: Frame) -> int | None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import struct
-import sys
 import time
 from pathlib import Path
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pytest
 
 from analyzer.capture import MergedReader
@@ -28,11 +27,9 @@ from analyzer.report.model import Report
 from analyzer.siptls import KeyLog
 from analyzer.synth import SynthResult, synthesize
 from analyzer.synth.net import write_frames
-
-sys.path.insert(0, str(Path(__file__).parent))
-from analyze_helpers import analyze_frames, statuses
-from siptls_live import LiveSipTls, sip_over_tls
-from tls_live import free_port
+from tests.analyze_helpers import analyze_frames, statuses
+from tests.siptls_live import LiveSipTls, sip_over_tls
+from tests.tls_live import free_port
 
 
 def _analyze(paths: str | list[str], keyfile: str, keylog: str = "") -> Report:
