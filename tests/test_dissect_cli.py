@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from scapy.layers.inet import UDP
 from scapy.utils import wrpcap
 
 from analyzer.cli import main
-from tests.test_sip_captures import CONF, INVITE1, UDP, UE, udp, write_calls, write_liars
+from tests.test_sip_captures import CONF, INVITE1, UE, udp, write_calls, write_liars
 
 CMD = [sys.executable, "-m", "analyzer", "dissect"]
 
@@ -257,10 +258,10 @@ def test_ip_fragments_like_tshark(
     from scapy.layers.l2 import Ether
 
     e = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-    v4 = [e / f for f in fragment(udp(UE, CONF, INVITE1)[IP], fragsize=400)]
+    v4 = [e / f for f in fragment(udp(UE, CONF, INVITE1)[IP], fragsize=400)]  # type: ignore[no-untyped-call]
     big = IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrFragment(id=7)
     big = big / UDP(sport=4000, dport=4001) / (b"x" * 2000)
-    v6 = list(fragment6(e / big, 1000))
+    v6 = list(fragment6(e / big, 1000))  # type: ignore[no-untyped-call]
     pkts = [*v4, *v6]
     for i, p in enumerate(pkts):
         p.time = 1.0 + i

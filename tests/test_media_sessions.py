@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scapy.all import IP, TCP, Raw, rdpcap
+from scapy.layers.inet import IP, TCP
+from scapy.packet import Raw
+from scapy.utils import rdpcap
 
 from analyzer import media
 from analyzer.model import Endpoint, Severity, StreamChunk
@@ -28,7 +30,7 @@ def from_pcap(path: Path, proto: str) -> media.MsrpSession | media.BfcpSession:
             data = bytes(p[Raw])
             off = offsets.get(src, 0)
             offsets[src] = off + len(data)
-            session.feed(src, StreamChunk(n, int(p.time * 1e9), off, data))
+            session.feed(src, StreamChunk(n, int(p.time * 1_000_000_000), off, data))
     assert session is not None
     session.close()
     return session

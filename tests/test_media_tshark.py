@@ -10,7 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from scapy.all import IP, TCP, Ether, Raw, rdpcap, wrpcap
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+from scapy.utils import rdpcap, wrpcap
 
 from dissectors import bfcp, msrp
 
