@@ -139,7 +139,9 @@ def test_every_rule_is_tripped_by_a_synthesized_capture() -> None:
 def test_variants_of_the_clean_flows_pass(scenario: str, variant: str, tmp_path: Path) -> None:
     """The initiator building the ticket itself (mode 3), and the answer in a reliable 183
     acknowledged by PRACK, are both compliant."""
-    result = synthesize(scenario, seed=6, **{variant: True})
+    result = synthesize(
+        scenario, seed=6, mode3=variant == "mode3", reliable_183=variant == "reliable_183"
+    )
     report = analyze_synth(result, tmp_path / "v.pcap")
     (call,) = report.calls
     assert call.verdict is Verdict.PASS, [c for c in call.checks if c.status is Status.FAIL]

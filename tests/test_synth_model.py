@@ -14,10 +14,11 @@ import pytest
 
 from analyzer.keys import KeyFile
 from analyzer.synth import FAULTS, SCENARIOS, synthesize, write_capture
-from analyzer.synth.scenarios import SynthResult, ntp
+from analyzer.synth.scenarios import SynthResult
 from dissectors import sdp, sip
 from dissectors.mikey.message import parse as mikey_parse
 from dissectors.mikey.payloads import Ticket
+from dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
 from dissectors.mikey.ticket import TicketError, open_ticket
 
 
