@@ -149,9 +149,9 @@ def test_demo_report_in_chromium(chromium: str, tmp_path: Path) -> None:
     # every arrow of every ladder links to a frame row of the same call
     anchors = {a.get("id") for t, a in p.tags if t == "tr" and a.get("id")}
     links = {
-        a["href"][1:]
+        href[1:]
         for t, a in p.tags
-        if t == "a" and re.fullmatch(r"#c\d+-f\d+", a.get("href") or "")
+        if t == "a" and (href := a.get("href")) and re.fullmatch(r"#c\d+-f\d+", href)
     }
     assert links and links <= anchors
     n_media = sum(len(c.media) for c in report.calls)
@@ -190,9 +190,9 @@ def test_every_frame_link_has_a_target() -> None:
     p = _parse(render_html(Report("0.1.0", [], [call])))
     ids = {a.get("id") for _, a in p.tags if a.get("id")}
     links = {
-        a["href"][1:]
+        href[1:]
         for t, a in p.tags
-        if t == "a" and re.fullmatch(r"#c\d+-f\d+", a.get("href") or "")
+        if t == "a" and (href := a.get("href")) and re.fullmatch(r"#c\d+-f\d+", href)
     }
     assert {"c0-f40", "c0-f41"} <= links
     assert links <= ids

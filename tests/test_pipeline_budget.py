@@ -37,4 +37,6 @@ def test_unnamed_connection_over_budget_is_reported(
     assert got["TLS-KEY"] == "not-observed"  # its bytes were not kept
     (warn,) = [e for e in report.captures[0].errors if e.layer == "tcp"]
     assert "budget" in warn.reason
-    assert warn.frame == call.media[0].tcp.syn_frame + 3  # type: ignore[union-attr]  # ClientHello
+    tcp = call.media[0].tcp
+    assert tcp is not None and tcp.syn_frame is not None  # the connection and its SYN were seen
+    assert warn.frame == tcp.syn_frame + 3  # ClientHello

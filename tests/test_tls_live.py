@@ -253,14 +253,14 @@ def runs(
     via_psk = _tshark_follow(tshark, cap, n, ["-o", f"tls.psk:{PSK.hex()}"])
     port_run = {r.port: r for r in results.values()}
     for stream, port in stream_port.items():
-        r = port_run.get(port)
-        if r is None:
+        run = port_run.get(port)
+        if run is None:
             continue
         for follow, attr in ((via_keylog, "tshark_keylog"), (via_psk, "tshark_psk")):
             if stream in follow:
                 node0, a, b = follow[stream]
                 c2s, s2c = (b, a) if node0.endswith(f":{port}") else (a, b)
-                setattr(r, attr, (c2s, s2c))
+                setattr(run, attr, (c2s, s2c))
     return results
 
 
