@@ -216,19 +216,26 @@ def test_progress_bar_appears_only_after_a_second(monkeypatch: pytest.MonkeyPatc
     import io
 
     from rich.console import Console
+    from rich.progress import Progress
 
     from analyzer.commands import analyze as cmd
 
     now = [100.0]
-    monkeypatch.setattr(cmd.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("analyzer.commands.analyze.time.monotonic", lambda: now[0])
     console = Console(file=io.StringIO(), force_terminal=True, width=120)
     bar = cmd._LazyProgress(console, "big.pcap")
+
+    def shown() -> Progress | None:
+        # read afresh each time: mypy would carry an `is None` narrowing across bar(...) calls
+        return bar.bar
+
     bar(2000, 1_000, 10_000)
-    assert bar.bar is None  # quick captures show no bar
+    assert shown() is None  # quick captures show no bar
     now[0] = 102.0
     bar(8000, 4_000, 10_000)
-    assert bar.bar is not None
-    task = bar.bar.tasks[0]
+    progress = shown()
+    assert progress is not None
+    task = progress.tasks[0]
     assert task.completed == 4_000
     assert task.total == 10_000
     assert task.fields == {"frames": 8000, "rate": 4000}  # 8000 frames in 2 s
