@@ -16,12 +16,11 @@ import gc
 import tracemalloc
 from pathlib import Path
 
-from test_gtp_tunnel import _many_ues
-
 from analyzer.keys import KeyFile
 from analyzer.pipeline import CaptureResult, analyze_capture
 from analyzer.synth import synthesize
 from analyzer.synth.net import write_frames
+from tests.test_gtp_tunnel import _many_ues
 
 
 def _measure(path: Path, keys: KeyFile) -> tuple[int, int, CaptureResult]:
