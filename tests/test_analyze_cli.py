@@ -240,3 +240,18 @@ def test_progress_bar_appears_only_after_a_second(monkeypatch: pytest.MonkeyPatc
     assert task.total == 10_000
     assert task.fields == {"frames": 8000, "rate": 4000}  # 8000 frames in 2 s
     bar.close()
+
+
+def test_strict_counts_incomplete_calls_and_empty_captures_as_findings(tmp_path: Path) -> None:
+    # Without keys no ticket opens and no TLS key is proven: the rules that need a key are
+    # not-observed, so the call is incomplete: exit 0 by the DESIGN.md contract (no rule
+    # failed), 1 with --strict.
+    cap = "pcaps/msrp-dial-in.pcap"
+    assert main(["analyze", cap, "--quiet"]) == 0
+    assert main(["analyze", cap, "--quiet", "--strict"]) == 1
+    assert main(["analyze", cap, "--quiet", "--strict", "--keys", "pcaps/demo-keys.toml"]) == 0
+    # a capture holding no call at all verifies nothing
+    empty = tmp_path / "nocall.pcap"
+    empty.write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    assert main(["analyze", str(empty), "--quiet"]) == 0
+    assert main(["analyze", str(empty), "--quiet", "--strict"]) == 1

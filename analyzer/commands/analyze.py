@@ -25,7 +25,7 @@ from analyzer.parallel import PlanError, Unit, plan_units, run_units
 from analyzer.pipeline import CaptureResult
 from analyzer.report import json_report, junit
 from analyzer.report.html import render_html
-from analyzer.report.model import KeyRow, Report
+from analyzer.report.model import KeyRow, Report, Verdict
 from analyzer.report.terminal import print_summary
 from dissectors import sip as siplib
 from dissectors.errors import DissectError
@@ -88,6 +88,12 @@ def add_parser(subparsers: Any) -> None:
         "--reveal-keys", action="store_true", help="show keys in the reports, not fingerprints"
     )
     p.add_argument("--quiet", action="store_true", help="no terminal summary")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 unless at least one call was found and every call passed "
+        "(an incomplete call, one with rules not observed, counts as a finding)",
+    )
     p.add_argument(
         "--sip-keylog",
         metavar="FILE",
@@ -269,6 +275,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if any(_unreadable(r) for r in results):
         return EXIT_USAGE
+    if args.strict:
+        # For CI gates: "nothing failed" is not "verified compliant" when evidence is missing.
+        verified = bool(report.calls) and all(c.verdict is Verdict.PASS for c in report.calls)
+        return EXIT_OK if verified else EXIT_FINDINGS
     return report.exit_code
 
 
