@@ -59,14 +59,13 @@ from analyzer.report.model import (
     TcpInfo,
     TlsInfo,
     TreeNode,
-    fingerprint,
 )
 from dissectors import sip as siplib
 from dissectors.errors import DissectError
 from dissectors.mikey.message import MikeyMessage
 from dissectors.mikey.message import parse as parse_mikey
 from dissectors.mikey.payloads import Rand, T, Ticket
-from dissectors.mikey.tree import ntp_to_text, render_tree
+from dissectors.mikey.tree import ntp_to_text, render_tree, show_key
 from dissectors.sdp import KeyMgmt, MediaDescription, MsrpUri, SessionDescription
 from dissectors.tls.constants import CIPHER_SUITES, Kx
 
@@ -302,9 +301,6 @@ def key_status(res: Resolution | None, keys: KeyFile, reveal: bool) -> KeyStatus
         ks.mpk = tk.mpk
         ks.tgks = tk.tgks
 
-        def key(k: bytes) -> str:
-            return k.hex() if reveal else f"sha256:{fingerprint(k)} ({len(k)} bytes)"
-
         ks.ticket_tree = TreeNode(
             "ticket",
             f"opened with {res.opened_by} ({res.mode})",
@@ -316,8 +312,8 @@ def key_status(res: Resolution | None, keys: KeyFile, reveal: bool) -> KeyStatus
                 TreeNode("IDRi", _text(tk.initiator) or ""),
                 TreeNode("IDRr", _text(tk.responder) or ""),
                 TreeNode("IDRkms", _text(tk.kms_uri) or ""),
-                TreeNode("MPK", key(tk.mpk)),
-                *(TreeNode(f"TGK {i + 1}", key(g)) for i, g in enumerate(tk.tgks)),
+                TreeNode("MPK", show_key(tk.mpk, reveal)),
+                *(TreeNode(f"TGK {i + 1}", show_key(g, reveal)) for i, g in enumerate(tk.tgks)),
             ),
         )
     return ks
