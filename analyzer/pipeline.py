@@ -36,6 +36,8 @@ from analyzer.signalling import annotate_calls
 from analyzer.siptls import SipTlsHandler, encrypted_call, keylog_from
 from dissectors import sip as siplib
 from dissectors.errors import DissectError
+from dissectors.esp import NAT_T_PORT
+from dissectors.gtp import GTPU_PORT
 from dissectors.tls.constants import (
     CIPHER_SUITES,
     CT_HANDSHAKE,
@@ -45,10 +47,9 @@ from dissectors.tls.constants import (
 )
 from dissectors.tls.records import parse_client_hello, parse_record
 
-SIP_PORTS = frozenset({5060, 5061})
+SIP_PORTS = frozenset({siplib.PORT, siplib.TLS_PORT})
 # UDP ports whose datagrams the flow layer must always see: SIP, and the tunnels it opens
-# (GTP-U, TS 29.281 4.4.2.3; UDP-encapsulated ESP, RFC 3948)
-FLOW_UDP_PORTS = SIP_PORTS | {2152, 4500}
+FLOW_UDP_PORTS = SIP_PORTS | {GTPU_PORT, NAT_T_PORT}
 MAX_CONN_BYTES = 16 << 20  # bytes kept per TCP connection (both directions)
 MAX_TOTAL_BYTES = 512 << 20  # bytes kept for all connections of one capture
 MAX_PROBLEMS = 10_000  # located problems kept per capture; the count of the rest is reported
