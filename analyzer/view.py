@@ -577,6 +577,45 @@ _SDP_NAMES = {
 }
 
 
+def _media_fields(value: str) -> list[str]:
+    m = sdplib.MediaLine.parse(value)
+    return [
+        f"Media Type: {m.media}",
+        f"Media Port: {m.port}",
+        f"Media Protocol: {m.proto}",
+        *(f"Media Format: {f}" for f in m.fmts),
+    ]
+
+
+def _connection_fields(value: str) -> list[str]:
+    c = sdplib.Connection.parse(value)
+    return [
+        f"Connection Network Type: {c.nettype}",
+        f"Connection Address Type: {c.addrtype}",
+        f"Connection Address: {c.address}",
+    ]
+
+
+def _origin_fields(value: str) -> list[str]:
+    o = sdplib.Origin.parse(value)
+    return [
+        f"Owner Username: {o.username}",
+        f"Session ID: {o.session_id}",
+        f"Session Version: {o.version}",
+        f"Owner Network Type: {o.nettype}",
+        f"Owner Address Type: {o.addrtype}",
+        f"Owner Address: {o.address}",
+    ]
+
+
+# SDP lines whose value the codec parses into fields, with tshark's title for the line.
+_SDP_PARSED: dict[str, tuple[str, Callable[[str], list[str]]]] = {
+    "m": ("Media Description, name and address (m)", _media_fields),
+    "c": ("Connection Information (c)", _connection_fields),
+    "o": ("Owner/Creator, Session Id (o)", _origin_fields),
+}
+
+
 def _sdp_line_node(
     ln: sdplib.SdpLine, media: bool, tickets: Mapping[bytes, Node] | None = None
 ) -> Node:
@@ -603,38 +642,13 @@ def _sdp_line_node(
             except DissectError as e:
                 node.add(f"[Malformed: {e.reason}]")
         return node
-    if ln.type == "m":
-        node = Node(f"Media Description, name and address (m): {ln.value}")
+    parsed = _SDP_PARSED.get(ln.type)
+    if parsed is not None:
+        title, fields = parsed
+        node = Node(f"{title}: {ln.value}")
         try:
-            m = sdplib.MediaLine.parse(ln.value)
-            node.add(f"Media Type: {m.media}")
-            node.add(f"Media Port: {m.port}")
-            node.add(f"Media Protocol: {m.proto}")
-            for f in m.fmts:
-                node.add(f"Media Format: {f}")
-        except DissectError as e:
-            node.add(f"[Malformed: {e.reason}]")
-        return node
-    if ln.type == "c":
-        node = Node(f"Connection Information (c): {ln.value}")
-        try:
-            c = sdplib.Connection.parse(ln.value)
-            node.add(f"Connection Network Type: {c.nettype}")
-            node.add(f"Connection Address Type: {c.addrtype}")
-            node.add(f"Connection Address: {c.address}")
-        except DissectError as e:
-            node.add(f"[Malformed: {e.reason}]")
-        return node
-    if ln.type == "o":
-        node = Node(f"Owner/Creator, Session Id (o): {ln.value}")
-        try:
-            o = sdplib.Origin.parse(ln.value)
-            node.add(f"Owner Username: {o.username}")
-            node.add(f"Session ID: {o.session_id}")
-            node.add(f"Session Version: {o.version}")
-            node.add(f"Owner Network Type: {o.nettype}")
-            node.add(f"Owner Address Type: {o.addrtype}")
-            node.add(f"Owner Address: {o.address}")
+            for text in fields(ln.value):
+                node.add(text)
         except DissectError as e:
             node.add(f"[Malformed: {e.reason}]")
         return node
