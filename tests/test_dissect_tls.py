@@ -379,7 +379,7 @@ def _export(tmp_path: Path, pcap: Path, name: str) -> tuple[Path, Path]:
             str(tmp_path / f"{name}.json"),
         ]
     )
-    assert rc in (0, 1)
+    assert rc == 0  # the demo captures are clean calls: every rule passes
     return keylog, plain
 
 
