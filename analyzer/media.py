@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 from analyzer.model import Endpoint, Problem, Severity, StreamChunk
 from dissectors import bfcp, cpim, msrp
 from dissectors.errors import DissectError
+from dissectors.framing import FramingError
 
 M = TypeVar("M", msrp.Message, bfcp.Message)
 
@@ -144,7 +145,7 @@ class _Session(Generic[M]):
     ) -> list[Located[M]]:
         out: list[Located[M]] = []
         for f in framed:
-            if isinstance(f, msrp.FramingError | bfcp.FramingError):
+            if isinstance(f, FramingError):
                 self._problem(d, f.error)
                 continue
             frame, ts = d.frames.locate(f.start)
