@@ -153,6 +153,8 @@ def test_ipv4_with_options_against_scapy() -> None:
     assert [o.type for o in ip.parse_ipv4_options(h.options)] == [148, 7, 0]
     # RFC 791 record route: pointer 4 (the first slot), then the recorded address
     assert ip.parse_ipv4_options(h.options)[1].data == b"\x04" + bytes([10, 0, 0, 1])
+    # the builder is the parser's mirror on scapy's option bytes
+    assert ip.build_ipv4_options(ip.parse_ipv4_options(h.options)) == h.options
     assert p.trailer == b"\x00\x00" and len(p.payload) == 18
     assert ip.build_ipv4(p) == ref + b"\x00\x00"
     # our checksum helper agrees with scapy's
@@ -303,6 +305,7 @@ def test_tcp_with_options_against_scapy() -> None:
     assert transport.flag_names(h.flags) == "SYN, ACK"
     kinds = [o.kind for o in transport.parse_tcp_options(h.options)]
     assert kinds[:5] == [2, 4, 8, 1, 3]
+    assert transport.build_tcp_options(transport.parse_tcp_options(h.options)) == h.options
     assert transport.build_tcp(seg) == ref[20:]
     mine = transport.tcp_segment(
         "192.0.2.1",
