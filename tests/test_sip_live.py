@@ -145,7 +145,13 @@ def test_live_sip_over_tcp_and_udp(tmp_path: Path, tcpdump: str, tshark: str) ->
     invite = tracker.records[0]
     assert invite.first_frame < invite.frame  # three segments
     assert [n.kind for c in tracker for n in c.negotiations] == ["INVITE/answer"] * 2
-    assert all(n.answer is not None for c in tracker for n in c.negotiations)
+    # each INVITE's offer is answered by its call's 200 OK, with the bytes that were sent
+    assert [
+        (n.offer.msg.body, n.answer.msg.status, n.answer.msg.body)
+        for c in tracker
+        for n in c.negotiations
+        if n.answer is not None
+    ] == [(OFFER.encode(), 200, ANSWER.encode())] * 2
 
     cmd = [tshark, "-r", str(cap), "-d", f"tcp.port=={tport},sip", "-d", f"udp.port=={uport},sip"]
     cmd += ["-Y", "sip", "-T", "fields", "-E", "separator=/t", "-E", "aggregator=|"]
