@@ -602,10 +602,7 @@ def _focus_host(call: Call) -> str | None:
 def _same_uri(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return False
-    try:
-        return siplib.normalize_uri(a) == siplib.normalize_uri(b)
-    except DissectError:
-        return a == b
+    return siplib.kms_uid(a) == siplib.kms_uid(b)
 
 
 def _direction(oa: OfferAnswer, rec: CallRecord, keys: KeyFile) -> Direction | None:

@@ -1139,6 +1139,15 @@ def normalize_uri(value: str) -> str:
     return uid
 
 
+def kms_uid(value: str) -> str:
+    """:func:`normalize_uri`, or the text itself (stripped) when it is no SIP URI, so that
+    identities of other forms (a tel: URI, a NAI in an IDR) still compare as written."""
+    try:
+        return normalize_uri(value)
+    except DissectError:
+        return value.strip()
+
+
 __all__ = [
     "COMPACT_FORMS",
     "KNOWN_METHODS",
@@ -1159,6 +1168,7 @@ __all__ = [
     "canonical_name",
     "content_type_param",
     "decode_datagram",
+    "kms_uid",
     "looks_like_sip",
     "normalize_uri",
     "parse",

@@ -26,6 +26,7 @@ from analyzer.report.model import CallRecord, CheckResult, MediaRecord, SdpMedia
 from dissectors.errors import DissectError
 from dissectors.mikey.transfer import TLS_PROT_TYPE
 from dissectors.sdp import MsrpUri
+from dissectors.sip import kms_uid
 
 # MIKEY-TICKET data types (PROTOCOLS.md 13.1); the names come with the parsed message.
 TRANSFER_INIT = 14
@@ -49,7 +50,6 @@ class Context:
     policy: Policy | None = None
     tls_prot_type: int = TLS_PROT_TYPE
     bfcp_tls_client: str = Side.ANSWERER.value
-    normalize_uri: Callable[[str], str] = str
     # TRANSFER_INITs already seen, in capture order: (csb_id, T, RAND) -> (call_id, frame)
     seen_inits: dict[ReplayKey, tuple[str, int]] = field(default_factory=dict)
 
@@ -132,8 +132,8 @@ def _gen_auth(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     frame = m.init.frame
     if not ident:
         return _fail(f"the MIKEY-TICKET exchange names no UE identity as {who}", frame)
-    allowed = {ctx.normalize_uri(u) for u in ctx.policy.authorized}
-    if ctx.normalize_uri(ident) in allowed:
+    allowed = {kms_uid(u) for u in ctx.policy.authorized}
+    if kms_uid(ident) in allowed:
         return _ok(f"UE identity {ident} ({who}) is authorized for {ctx.policy.uri}", frame)
     return _fail(
         f"UE identity {ident} ({who}) is not in the authorized list of {ctx.policy.uri} "
@@ -214,16 +214,16 @@ def _offer_ids(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     assert m.init is not None
     if call.from_uri is None or call.to_uri is None:
         return _unseen("the INVITE's From/To were not captured")
-    want_i, want_r = ctx.normalize_uri(call.from_uri), ctx.normalize_uri(call.to_uri)
+    want_i, want_r = kms_uid(call.from_uri), kms_uid(call.to_uri)
     got_i, got_r = m.init.idr_i, m.init.idr_r
     bad = []
     if got_i is None:
         bad.append(f"no initiator identity (IDRi), the INVITE's From gives {want_i}")
-    elif ctx.normalize_uri(got_i) != want_i:
+    elif kms_uid(got_i) != want_i:
         bad.append(f"initiator IDRi is {got_i}, the INVITE's From gives {want_i}")
     if got_r is None:
         bad.append(f"no responder identity (IDRr), the INVITE's To gives {want_r}")
-    elif ctx.normalize_uri(got_r) != want_r:
+    elif kms_uid(got_r) != want_r:
         bad.append(f"responder IDRr is {got_r}, the INVITE's To gives {want_r}")
     if bad:
         return _fail(
@@ -422,9 +422,9 @@ def _resp_identity(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     assert m.resp is not None
     if call.to_uri is None:
         return _unseen("the INVITE's To was not captured")
-    want = ctx.normalize_uri(call.to_uri)
+    want = kms_uid(call.to_uri)
     got = m.resp.idr_r
-    if got is not None and ctx.normalize_uri(got) == want:
+    if got is not None and kms_uid(got) == want:
         return _ok(f"TRANSFER_RESP's responder {got} is the one called ({want})", m.resp.frame)
     return _fail(
         f"TRANSFER_RESP's responder identity is {got!r}, but the offerer called {want!r}; "
@@ -886,7 +886,7 @@ def _kms_resolve(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     if (
         named is not None
         and m.kms.resolver is not None
-        and ctx.normalize_uri(m.kms.resolver) != ctx.normalize_uri(named)
+        and kms_uid(m.kms.resolver) != kms_uid(named)
     ):
         return _fail(
             f"the ticket was resolved by {m.kms.resolver}, but it names {named} as "

@@ -27,8 +27,6 @@ from analyzer.report import json_report, junit
 from analyzer.report.html import render_html
 from analyzer.report.model import KeyRow, Report, Verdict
 from analyzer.report.terminal import print_summary
-from dissectors import sip as siplib
-from dissectors.errors import DissectError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -131,15 +129,7 @@ def context_for(keys: KeyFile) -> Context:
         policy=policy,
         tls_prot_type=keys.tls_prot_type,
         bfcp_tls_client=bfcp,
-        normalize_uri=_normalize,
     )
-
-
-def _normalize(uri: str) -> str:
-    try:
-        return siplib.normalize_uri(uri)
-    except DissectError:
-        return uri.strip()
 
 
 def key_rows(keys: KeyFile) -> list[KeyRow]:
