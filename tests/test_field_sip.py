@@ -14,6 +14,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
+from analyzer.checks.rules import RULES
 from analyzer.model import Frame
 from analyzer.report import json_report
 from analyzer.report.html import render_html
@@ -51,6 +52,13 @@ def _only_statuses(rep_statuses: dict[str, dict[str, str]]) -> list[dict[str, st
     return list(rep_statuses.values())
 
 
+def _clean(protocol: str) -> dict[str, str]:
+    """The statuses of a clean UE-side call (CONFORMANCE.md): every rule passes but the other
+    media's rule and KMS-RESOLVE (no KMS leg at the UE), which do not apply."""
+    na = {"KMS-RESOLVE", "BFCP-IDS" if protocol == "msrp" else "MSRP-PATHS"}
+    return {r.id: "not-applicable" if r.id in na else "pass" for r in RULES}
+
+
 def _sip_payload(f: Frame) -> bytes | None:
     pkt = Ether(f.data)
     u = pkt.getlayer(UDP)
@@ -83,6 +91,7 @@ def _with_payload(f: Frame, payload: bytes, ts_ns: int | None = None) -> Frame:
 def test_ipv6_everywhere(tmp_path: Path) -> None:
     r4 = synthesize("bfcp-dial-in", seed=3)
     v4 = statuses(analyze_frames(r4.frames, r4.keyfile_text, tmp_path / "v4.pcap"))
+    assert _only_statuses(v4) == [_clean("bfcp")]
     frames, keys = _v6_call("bfcp-dial-in", 3)
     assert all(f.data[12:14] == b"\x86\xdd" for f in frames)
     v6 = statuses(analyze_frames(frames, keys, tmp_path / "v6.pcap"))
@@ -110,6 +119,7 @@ def test_sip_over_tcp_with_crlf_keepalives_mixed_with_udp(tmp_path: Path) -> Non
     ACK, BYE and its 200 over UDP."""
     r = synthesize("msrp-dial-in", seed=41)
     plain = statuses(analyze_frames(r.frames, r.keyfile_text, tmp_path / "plain.pcap"))
+    assert _only_statuses(plain) == [_clean("msrp")]
     net = Network(random.Random(1))
     ue = net.host("UE", UE_IPS[0])
     inv = r.frames[0]
@@ -213,11 +223,17 @@ def test_reinvite_rekeys_with_new_mikey_and_tls(tmp_path: Path) -> None:
     c = rep.calls[0]
     assert len(c.media) == 2  # one m-line per offer: the INVITE's and the re-INVITE's
     m1, m2 = c.media
+    # each offer's media is the one its synthesized exchange built: its own CSB, TEK and
+    # TCP connection
+    (fa,), (fb,) = a.calls[0].media, b.calls[0].media
     assert m1.init is not None and m2.init is not None
-    assert m1.init.csb_id != m2.init.csb_id and m1.init.rand != m2.init.rand
+    assert (m1.init.csb_id, m2.init.csb_id) == (fa.csb_id, fb.csb_id)
+    assert m1.init.rand != m2.init.rand
     assert m1.key is not None and m2.key is not None and m1.key.recovered and m2.key.recovered
-    assert m1.key.tek != m2.key.tek
-    assert m1.tcp is not None and m2.tcp is not None and m1.tcp.client != m2.tcp.client
+    assert (m1.key.tek, m2.key.tek) == (fa.tek, fb.tek) and fa.tek != fb.tek
+    assert m1.tcp is not None and m2.tcp is not None
+    assert (str(m1.tcp.client), str(m2.tcp.client)) == (str(fa.tcp_client), str(fb.tcp_client))
+    assert fa.tcp_client != fb.tcp_client
     assert m1.tls is not None and m2.tls is not None and m1.tls.decrypted and m2.tls.decrypted
     assert [(x.rule, x.message) for x in c.failing] == []
     assert c.verdict.value == "pass"
