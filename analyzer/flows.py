@@ -930,7 +930,8 @@ class FlowTable:
         key = (src, sport, dst, dport)
         conn = self._conns.get(key)
         syn = flags & TCP_SYN
-        if conn is not None and not conn.is_open:
+        # (``state in _FINAL`` is ``not is_open`` without a property call on every segment)
+        if conn is not None and conn.state in _FINAL:
             # A closed connection lingers to absorb late ACKs and retransmissions; only a new
             # SYN starts a new connection on the same 4-tuple.
             if syn and not flags & TCP_ACK:
@@ -1004,7 +1005,7 @@ class FlowTable:
                 other.base = ack
             else:
                 self._acked(conn, not from_client, ack, frame)
-                if not conn.is_open:
+                if conn.state in _FINAL:
                     # that acknowledgement completed the close (both FINs delivered)
                     if payload:
                         self._after_close(conn, src, sport, seq, payload, frame.number)
