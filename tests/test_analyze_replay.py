@@ -48,6 +48,14 @@ def test_live_replay_passes(tcpdump: str, scenario: str, tmp_path: Path) -> None
     media = call["media"][0]
     assert media["tcp"]["client"].startswith("127.0.0.")
     assert media["tls"]["decrypted"] is True
-    assert media["messages"]
+    # Who speaks first: in MSRP the side that opened the TCP connection, with a SEND that
+    # binds it to the session (RFC 4975); in BFCP the floor control client with Hello,
+    # answered by the server's HelloAck (RFC 8855), whichever side opened the connection.
+    first, second = media["messages"][:2]
+    if scenario.startswith("msrp"):
+        assert (first["method"], first["from"]) == ("SEND", media["tcp"]["client"])
+    else:
+        assert (first["primitive"], second["primitive"]) == ("Hello", "HelloAck")
+        assert (second["from"], second["to"]) == (first["to"], first["from"])
     if len(doc["calls"]) == 1:  # nothing else was on loopback meanwhile
         assert done.returncode == 0
