@@ -195,14 +195,21 @@ class SipTlsHandler:
         self.sessions: list[TlsSessionInfo] = []  # decrypted SIP/TLS sessions
         self.problems: list[Problem] = []
         self._conns: dict[int, _Session] = {}
+        # Connections judged not SIP/TLS at their first bytes: a TLS session is recognised
+        # by its first record, so later chunks (every chunk of every media connection) need
+        # no second look.
+        self._ignored: set[int] = set()
 
     def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> bool:
         st = self._conns.get(id(conn))
         if st is None:
+            if id(conn) in self._ignored:
+                return False
             if not chunk.data:
                 return conn.client.port in self.ports or conn.server.port in self.ports
             st = self._start(conn, chunk)
             if st is None:
+                self._ignored.add(id(conn))
                 return False
         if st.done:
             return st.known_port
@@ -263,6 +270,7 @@ class SipTlsHandler:
         st.decoder = None
 
     def on_tcp_close(self, conn: TcpConnection) -> None:
+        self._ignored.discard(id(conn))
         st = self._conns.pop(id(conn), None)
         if st is not None:
             self._end(st)
@@ -271,6 +279,7 @@ class SipTlsHandler:
         for st in self._conns.values():
             self._end(st)
         self._conns.clear()
+        self._ignored.clear()
 
     def _end(self, st: _Session) -> None:
         dec = st.decoder
