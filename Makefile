@@ -2,8 +2,14 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
-TSTAMP := $(VENV)/.installed-test
+
+# The package is installed in setuptools' "strict" editable mode: a tree of links under build/
+# that tools reading the file system (mypy) follow like an installed package. The tree lists
+# files, so the stamps carry a checksum of the file list: adding or removing a module reinstalls.
+LAYOUT := $(shell find analyzer dissectors templates -type f ! -path '*/__pycache__/*' 2>/dev/null | sort | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(LAYOUT)
+TSTAMP := $(VENV)/.installed-test-$(LAYOUT)
+EDITABLE := --config-settings editable_mode=strict
 
 .PHONY: demo test lint unit bench clean venv
 
@@ -13,11 +19,13 @@ $(BIN)/python:
 
 # make demo needs only the package; make test adds the test tools (and dask for --dask tests).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	rm -f $(VENV)/.installed-*
+	$(BIN)/python -m pip install -q -e . $(EDITABLE)
 	touch $(STAMP)
 
 $(TSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	$(BIN)/python -m pip install -q -e '.[test]' $(EDITABLE)
 	touch $(STAMP) $(TSTAMP)
 
 venv: $(STAMP)
@@ -29,6 +37,7 @@ demo: $(STAMP)
 lint: $(TSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy -p mikeyshark
 	$(BIN)/mypy
 
 unit: $(TSTAMP)

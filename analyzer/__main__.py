@@ -1,5 +1,7 @@
+"""`python -m mikeyshark`: the same command line as the `mikeyshark` script."""
+
 import sys
 
-from analyzer.cli import main
+from mikeyshark.cli import main
 
 sys.exit(main())

@@ -14,7 +14,7 @@ responses and PRACK) and RFC 3311 (UPDATE):
 Every m-line of an offer becomes a :class:`MediaSession`; later stages attach the MIKEY
 exchange, the TCP connection and the TLS session to it through ``attachments``.
 
-:class:`SipFlowHandler` is the :mod:`analyzer.flows` handler that finds SIP in UDP datagrams
+:class:`SipFlowHandler` is the :mod:`mikeyshark.flows` handler that finds SIP in UDP datagrams
 and TCP streams and feeds it to a tracker.
 """
 
@@ -26,13 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
-from analyzer.flows import Tunnel, TunnelFrame
-from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
-from dissectors import sdp as sdplib
-from dissectors import sip as siplib
-from dissectors.errors import DissectError
-from dissectors.sdp import MediaDescription, SessionDescription
-from dissectors.sip import SipMessage
+from mikeyshark.dissectors import sdp as sdplib
+from mikeyshark.dissectors import sip as siplib
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.sdp import MediaDescription, SessionDescription
+from mikeyshark.dissectors.sip import SipMessage
+from mikeyshark.flows import Tunnel, TunnelFrame
+from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 
 SIP_PORTS = frozenset({siplib.PORT})
 # Bounds on what one call may accumulate, so a hostile capture cannot exhaust memory.
@@ -400,15 +400,17 @@ class CallTracker:
         call_id = msg.call_id
         if call_id is None:
             raise DissectError("sip", 0, "no Call-ID", "call-id")
+        # Read before the message joins its call: a malformed CSeq raises here, as a problem of
+        # this message, instead of later from every walk over the call's records.
+        cseq = msg.cseq
+        if cseq is None:
+            raise DissectError("sip", 0, "no CSeq", "cseq")
         call = self.calls.get(call_id)
         if call is None:
             call = self.calls[call_id] = Call(call_id)
         if len(call.records) >= MAX_RECORDS_PER_CALL:
             return
         call.records.append(rec)
-        cseq = msg.cseq
-        if cseq is None:
-            raise DissectError("sip", 0, "no CSeq", "cseq")
         from_tag, to_tag = _tag(msg.from_), _tag(msg.to)
         key = self._retrans_key(rec, cseq, from_tag, to_tag)
         if key in call._seen:
@@ -717,7 +719,7 @@ class CallTracker:
 
 
 class TcpConn(Protocol):
-    """What this handler needs of :class:`analyzer.flows.TcpConnection`."""
+    """What this handler needs of :class:`mikeyshark.flows.TcpConnection`."""
 
     @property
     def client(self) -> Endpoint: ...
@@ -742,7 +744,7 @@ class _Direction:
 
 
 class SipFlowHandler:
-    """A :mod:`analyzer.flows` handler that feeds SIP to a :class:`CallTracker`.
+    """A :mod:`mikeyshark.flows` handler that feeds SIP to a :class:`CallTracker`.
 
     UDP: port 5060 on either side or a datagram that starts like SIP. TCP: each direction
     whose first line is a SIP start line (or which uses port 5060) goes through a
@@ -929,10 +931,10 @@ def track_capture(
 ) -> tuple[CallTracker, list[Problem]]:
     """Read a capture and return its calls and every located problem (capture, flows, SIP).
 
-    Raises :class:`analyzer.capture.CaptureError` when the input is not a capture.
+    Raises :class:`mikeyshark.capture.CaptureError` when the input is not a capture.
     """
-    from analyzer.capture import CaptureReader
-    from analyzer.flows import FlowTable
+    from mikeyshark.capture import CaptureReader
+    from mikeyshark.flows import FlowTable
 
     reader = CaptureReader(source, name)
     handler = SipFlowHandler(file=reader.name)

@@ -7,7 +7,7 @@ length lies it stops without reporting an error, losing every frame after it. Re
 the file is read in large pieces and records are sliced out of the current piece, so memory
 stays bounded by the chunk size and the largest record, never by the file.
 
-Damage is reported as a located :class:`~analyzer.model.Problem` in ``problems`` (file,
+Damage is reported as a located :class:`~mikeyshark.model.Problem` in ``problems`` (file,
 frame number, byte offset, reason); every frame before the damage is yielded. A damaged
 record is skipped when the next good one can be found - in pcapng a well-formed block
 (known type, equal leading and trailing lengths), in classic pcap a plausible record header
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from analyzer.model import Frame, Problem
+from mikeyshark.model import Frame, Problem
 
 LAYER = "capture"
 

@@ -1,4 +1,4 @@
-"""The ``mikeyshark`` command line: one subcommand module per verb in analyzer.commands."""
+"""The ``mikeyshark`` command line: one subcommand module per verb in mikeyshark.commands."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from analyzer import __version__
+from mikeyshark import __version__
 
 # Each module has add_parser(subparsers) and run(args) -> int. Only the module of the verb
 # being run is imported: the synthesizer pulls in scapy, which costs a second at start-up.
@@ -34,7 +34,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, summary in COMMANDS.items():
         if name == verb:
-            module = importlib.import_module(f"analyzer.commands.{name}")
+            module = importlib.import_module(f"mikeyshark.commands.{name}")
             module.add_parser(sub)
         else:
             sub.add_parser(name, help=summary)

@@ -1,8 +1,8 @@
 """Bind each media session of each call to its MIKEY exchange, TCP connection and TLS session.
 
-Input: the calls of :mod:`analyzer.calls` (SIP dialogs, offer/answer, one media session per
+Input: the calls of :mod:`mikeyshark.calls` (SIP dialogs, offer/answer, one media session per
 m-line) and the TCP connections the pipeline saw (each with its reassembled bytes). Output:
-one :class:`~analyzer.report.model.CallRecord` per call with a ``MediaRecord`` per MSRP/BFCP
+one :class:`~mikeyshark.report.model.CallRecord` per call with a ``MediaRecord`` per MSRP/BFCP
 m-line, ready for the rules.
 
 Binding a connection to an m-line (issue 6 item 1):
@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from analyzer import media as medialib
-from analyzer.calls import Call, CallTracker, MediaSession, OfferAnswer, SipRecord
-from analyzer.checks.rules import (
+from mikeyshark import media as medialib
+from mikeyshark.calls import Call, CallTracker, MediaSession, OfferAnswer, SipRecord
+from mikeyshark.checks.rules import (
     EV_ANSWER,
     EV_INVITE,
     EV_MEDIA,
@@ -36,16 +36,24 @@ from analyzer.checks.rules import (
     Side,
     flow_for,
 )
-from analyzer.decrypt import (
+from mikeyshark.decrypt import (
     AppData,
     DecodedConnection,
     PskCandidate,
     TlsConnectionDecoder,
     TlsSessionInfo,
 )
-from analyzer.keys import KeyFile, Resolution, resolve_exchange, resolve_kms_leg
-from analyzer.model import Endpoint, Problem, Severity, StreamChunk
-from analyzer.report.model import (
+from mikeyshark.dissectors import sip as siplib
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey.message import MikeyMessage
+from mikeyshark.dissectors.mikey.message import parse as parse_mikey
+from mikeyshark.dissectors.mikey.payloads import Rand, T, Ticket
+from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree, show_key
+from mikeyshark.dissectors.sdp import KeyMgmt, MediaDescription, MsrpUri, SessionDescription
+from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, Kx
+from mikeyshark.keys import KeyFile, Resolution, resolve_exchange, resolve_kms_leg
+from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
+from mikeyshark.report.model import (
     CallRecord,
     ChatEntry,
     FloorStep,
@@ -60,14 +68,6 @@ from analyzer.report.model import (
     TlsInfo,
     TreeNode,
 )
-from dissectors import sip as siplib
-from dissectors.errors import DissectError
-from dissectors.mikey.message import MikeyMessage
-from dissectors.mikey.message import parse as parse_mikey
-from dissectors.mikey.payloads import Rand, T, Ticket
-from dissectors.mikey.tree import ntp_to_text, render_tree, show_key
-from dissectors.sdp import KeyMgmt, MediaDescription, MsrpUri, SessionDescription
-from dissectors.tls.constants import CIPHER_SUITES, Kx
 
 MEDIA_PROTOCOLS = frozenset({"msrp", "bfcp"})
 MAX_LADDER_MEDIA = 40  # media messages drawn per m-line; the rest is in the JSON
@@ -195,7 +195,7 @@ def _problem(e: DissectError, frame: int | None) -> Problem:
 
 
 def lines_to_tree(lines: list[tuple[int, str]]) -> TreeNode | None:
-    """Nest (depth, text) lines (dissectors.mikey.tree) into a TreeNode."""
+    """Nest (depth, text) lines (mikeyshark.dissectors.mikey.tree) into a TreeNode."""
     if not lines:
         return None
 

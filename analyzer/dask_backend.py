@@ -1,7 +1,7 @@
 """Units of work on a Dask distributed cluster (the optional ``cluster`` extra).
 
 The scheduler only hands out the units; each worker runs the same per-capture function as a
-local process would and sends back its :class:`~analyzer.pipeline.CaptureResult` (calls with
+local process would and sends back its :class:`~mikeyshark.pipeline.CaptureResult` (calls with
 their compact facts, not the capture's bytes). Workers need the package installed and the
 capture paths readable under the same names (shared storage).
 """
@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from analyzer.keys import KeyFile
+from mikeyshark.keys import KeyFile
 
 
 class ClusterError(RuntimeError):

@@ -18,12 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from analyzer.capture import iter_frames
-from analyzer.flows import FlowTable, NullHandler, TcpConnection
-from analyzer.model import Endpoint, Problem, Severity, StreamChunk
-from dissectors.errors import DissectError
-from dissectors.tls import keyschedule as ks
-from dissectors.tls.constants import (
+from mikeyshark.capture import iter_frames
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.tls import keyschedule as ks
+from mikeyshark.dissectors.tls.constants import (
     ALERT_DESCRIPTION,
     CIPHER_SUITES,
     CT_ALERT,
@@ -50,13 +48,13 @@ from dissectors.tls.constants import (
     Kx,
     Mode,
 )
-from dissectors.tls.protection import (
+from mikeyshark.dissectors.tls.protection import (
     RecordProtection,
     Tls12MacCipher,
     Tls13Aead,
     tls12_protection,
 )
-from dissectors.tls.records import (
+from mikeyshark.dissectors.tls.records import (
     RECORD_HEADER_LEN,
     ClientHello,
     HandshakeBuffer,
@@ -69,6 +67,8 @@ from dissectors.tls.records import (
     parse_server_hello,
     plausible_header,
 )
+from mikeyshark.flows import FlowTable, NullHandler, TcpConnection
+from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
 
 LAYER = "tls"
 # After lost bytes the sequence number is unknown: how far ahead to look for it.

@@ -1,11 +1,11 @@
 """From frames to UDP datagrams and reassembled TCP byte streams.
 
 :class:`FlowTable` decodes the link, IP and transport headers of each frame (the sans-IO hot
-paths of ``dissectors.link/ip/transport``), reassembles IPv4/IPv6 fragments and TCP byte
+paths of ``mikeyshark.dissectors.link/ip/transport``), reassembles IPv4/IPv6 fragments and TCP byte
 streams, and hands the results to a :class:`FlowHandler`.
 
 TCP reassembly is per direction. Bytes are delivered in stream order as
-:class:`~analyzer.model.StreamChunk` s, each from the frame that carried them. When the same
+:class:`~mikeyshark.model.StreamChunk` s, each from the frame that carried them. When the same
 stream bytes arrive twice the first copy wins; a later copy that disagrees is reported. A hole
 that will not be filled (the peer acknowledged past it, the out-of-order buffer is full, or
 the connection ends) is passed on as ``StreamChunk.gap``. All state is per open flow and is
@@ -20,11 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
-from dissectors import esp as esplib
-from dissectors.errors import DissectError
-from dissectors.gtp import GTPU_PORT, MT_GPDU, decode_gtpu
-from dissectors.ip import (
+from mikeyshark.dissectors import esp as esplib
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.gtp import GTPU_PORT, MT_GPDU, decode_gtpu
+from mikeyshark.dissectors.ip import (
     PROTO_TCP,
     PROTO_UDP,
     decode_ipv4,
@@ -32,14 +31,22 @@ from dissectors.ip import (
     ntop,
     skip_ipv6_extensions,
 )
-from dissectors.link import (
+from mikeyshark.dissectors.link import (
     LINKTYPE_RAW,
     NET_IPV4,
     NET_IPV6,
     SUPPORTED_LINKTYPES,
     network_offset,
 )
-from dissectors.transport import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, decode_tcp, decode_udp
+from mikeyshark.dissectors.transport import (
+    TCP_ACK,
+    TCP_FIN,
+    TCP_RST,
+    TCP_SYN,
+    decode_tcp,
+    decode_udp,
+)
+from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 
 _ESP = esplib.PROTO_ESP
 # integrity algorithms an ESP-NULL ICV length may come from (TS 33.203 Gm)

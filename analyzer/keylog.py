@@ -8,9 +8,9 @@ import os
 import struct
 from collections.abc import Iterable, Sequence
 
-from analyzer.capture import iter_frames
-from analyzer.decrypt import DecodedConnection, TlsSessionInfo
-from dissectors.tls.constants import TLS13
+from mikeyshark.capture import iter_frames
+from mikeyshark.decrypt import DecodedConnection, TlsSessionInfo
+from mikeyshark.dissectors.tls.constants import TLS13
 
 # pcapng (draft-ietf-opsawg-pcapng): block types and the TLS key log secrets type.
 _SHB = 0x0A0D0D0A

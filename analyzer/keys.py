@@ -18,12 +18,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
-from dissectors import esp as esplib
-from dissectors.errors import DissectError
-from dissectors.mikey import constants as C
-from dissectors.mikey import crypto, transfer
-from dissectors.mikey.message import MikeyMessage, parse
-from dissectors.mikey.payloads import (
+from mikeyshark.dissectors import esp as esplib
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey import constants as C
+from mikeyshark.dissectors.mikey import crypto, transfer
+from mikeyshark.dissectors.mikey.message import MikeyMessage, parse
+from mikeyshark.dissectors.mikey.payloads import (
     GenericIdMap,
     Kemac,
     KeyData,
@@ -34,7 +34,7 @@ from dissectors.mikey.payloads import (
     ntp64_to_unix_ns,
     parse_key_data,
 )
-from dissectors.mikey.ticket import BaseTicket, TicketError, open_ticket
+from mikeyshark.dissectors.mikey.ticket import BaseTicket, TicketError, open_ticket
 
 # --- key file ------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """MSRP and BFCP over one TCP connection: from in-order plaintext to located messages.
 
-A session object takes the plaintext of both directions as :class:`~analyzer.model.StreamChunk`
-pieces (from ``analyzer.decrypt`` for TLS, or straight from ``analyzer.flows`` for a plain
+A session object takes the plaintext of both directions as :class:`~mikeyshark.model.StreamChunk`
+pieces (from ``mikeyshark.decrypt`` for TLS, or straight from ``mikeyshark.flows`` for a plain
 ``TCP/MSRP`` / ``TCP/BFCP`` m-line), frames it with the sans-IO framers of ``dissectors``,
 and keeps, per message, the frame where it starts and the frame where it ends. On top of the
 messages it correlates what the reports need: MSRP transaction responses, REPORTs, chunk
@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
-from analyzer.model import Endpoint, Problem, Severity, StreamChunk
-from dissectors import bfcp, cpim, msrp
-from dissectors.errors import DissectError
-from dissectors.framing import FramingError
+from mikeyshark.dissectors import bfcp, cpim, msrp
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.framing import FramingError
+from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
 
 M = TypeVar("M", msrp.Message, bfcp.Message)
 

@@ -8,7 +8,7 @@ the units were given, so the combined report is the same however they were sprea
 Grouping (``plan_units``): a directory argument stands for the capture files in it, in
 natural name order (``cap.pcap2`` before ``cap.pcap10``). Without ``join`` every file is a
 unit of its own, except that the pieces of one dumpcap ring buffer
-(``<prefix>_<NNNNN>_<YYYYmmddHHMMSS>.<ext>``, :func:`analyzer.capture.group_captures`) are
+(``<prefix>_<NNNNN>_<YYYYmmddHHMMSS>.<ext>``, :func:`mikeyshark.capture.group_captures`) are
 one unit. With ``join`` each directory argument is one unit (one probe's rotated files,
 e.g. tcpdump's ``-C``/``-G`` pieces), and each run of consecutive file arguments is one unit.
 """
@@ -22,9 +22,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.capture import group_captures
-from analyzer.keys import KeyFile
-from analyzer.pipeline import CaptureResult, Progress, analyze_capture
+from mikeyshark.capture import group_captures
+from mikeyshark.keys import KeyFile
+from mikeyshark.pipeline import CaptureResult, Progress, analyze_capture
 
 # pcap/pcapng names, with the counter tcpdump -C appends (cap.pcap1, cap.pcap2, ...)
 CAPTURE_NAME = re.compile(r".*\.(pcap|pcapng|cap|ntar)\d*$", re.IGNORECASE)
@@ -130,6 +130,6 @@ def run_units(
 
 
 def _run_dask(units: Sequence[Unit], keys: KeyFile, reveal: bool, address: str) -> list[Any]:
-    from analyzer.dask_backend import run_on_cluster
+    from mikeyshark.dask_backend import run_on_cluster
 
     return run_on_cluster(address, analyze_unit, list(units), keys, reveal)

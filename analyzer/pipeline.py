@@ -1,11 +1,11 @@
 """One capture through every stage: capture -> flows -> SIP/calls -> keys -> decrypt -> media.
 
-The frames are read once, in order. SIP goes to :mod:`analyzer.calls` as it arrives; the
+The frames are read once, in order. SIP goes to :mod:`mikeyshark.calls` as it arrives; the
 bytes of every other TCP connection that can be media are kept (bounded per connection and
 in all) because which m-line a connection belongs to, and with which keys to decrypt it, is
 known only once both the offer and the answer were seen — and in a dial-in the MRFP
 connects before the answer. Once a call's dialogs have ended (and 64*T1 more of capture
-time has passed) :mod:`analyzer.correlate` binds and decodes that call alone and only its
+time has passed) :mod:`mikeyshark.correlate` binds and decodes that call alone and only its
 compact report entry is kept (``_Finalizer``); the calls still open at the end are done
 together there. The rules judge the entries afterwards.
 
@@ -24,29 +24,29 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from analyzer.calls import Call, CallTracker, SipFlowHandler, SipRecord
-from analyzer.capture import MergedReader
-from analyzer.correlate import MEDIA_PROTOCOLS, ConnRecord, correlate
-from analyzer.decrypt import DecodedConnection
-from analyzer.flows import FlowTable, TcpConnection
-from analyzer.keys import KeyFile
-from analyzer.media import sniff
-from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
-from analyzer.report.model import CallRecord, CaptureInfo
-from analyzer.signalling import annotate_calls
-from analyzer.siptls import SipTlsHandler, encrypted_call, keylog_from
-from dissectors import sip as siplib
-from dissectors.errors import DissectError
-from dissectors.esp import NAT_T_PORT
-from dissectors.gtp import GTPU_PORT
-from dissectors.tls.constants import (
+from mikeyshark.calls import Call, CallTracker, SipFlowHandler, SipRecord
+from mikeyshark.capture import MergedReader
+from mikeyshark.correlate import MEDIA_PROTOCOLS, ConnRecord, correlate
+from mikeyshark.decrypt import DecodedConnection
+from mikeyshark.dissectors import sip as siplib
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.esp import NAT_T_PORT
+from mikeyshark.dissectors.gtp import GTPU_PORT
+from mikeyshark.dissectors.tls.constants import (
     CIPHER_SUITES,
     CT_HANDSHAKE,
     EXT_PRE_SHARED_KEY,
     HT_CLIENT_HELLO,
     Kx,
 )
-from dissectors.tls.records import parse_client_hello, parse_record
+from mikeyshark.dissectors.tls.records import parse_client_hello, parse_record
+from mikeyshark.flows import FlowTable, TcpConnection
+from mikeyshark.keys import KeyFile
+from mikeyshark.media import sniff
+from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
+from mikeyshark.report.model import CallRecord, CaptureInfo
+from mikeyshark.signalling import annotate_calls
+from mikeyshark.siptls import SipTlsHandler, encrypted_call, keylog_from
 
 SIP_PORTS = frozenset({siplib.PORT, siplib.TLS_PORT})
 # UDP ports whose datagrams the flow layer must always see: SIP, and the tunnels it opens

@@ -27,10 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from analyzer.keys import KeyFile, resolve_exchange
-from analyzer.model import Endpoint
-from analyzer.synth import media as M
-from analyzer.synth.scenarios import (
+from mikeyshark.dissectors import bfcp, msrp, sdp, sip
+from mikeyshark.dissectors.mikey import crypto as mcrypto
+from mikeyshark.dissectors.mikey import transfer
+from mikeyshark.dissectors.mikey.payloads import Rand
+from mikeyshark.dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
+from mikeyshark.dissectors.tls import engine as tls
+from mikeyshark.keys import KeyFile, resolve_exchange
+from mikeyshark.model import Endpoint
+from mikeyshark.synth import media as M
+from mikeyshark.synth.scenarios import (
     LOOPBACK,
     AddressPlan,
     Call,
@@ -42,12 +48,6 @@ from analyzer.synth.scenarios import (
     new_call,
     psk_identity,
 )
-from dissectors import bfcp, msrp, sdp, sip
-from dissectors.mikey import crypto as mcrypto
-from dissectors.mikey import transfer
-from dissectors.mikey.payloads import Rand
-from dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
-from dissectors.tls import engine as tls
 
 SIP_PORT = sip.PORT
 STEP_TIMEOUT = 10.0  # seconds to wait for any one message of the peer

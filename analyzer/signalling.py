@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from analyzer.calls import CallTracker
-from analyzer.model import Problem, Severity
-from analyzer.report.model import CallRecord
+from mikeyshark.calls import CallTracker
+from mikeyshark.model import Problem, Severity
+from mikeyshark.report.model import CallRecord
 
 
 def annotate_calls(calls: Iterable[CallRecord], tracker: CallTracker) -> None:

@@ -5,8 +5,8 @@ certificate handshake (ECDHE or RSA). Its keys cannot be recovered from the capt
 endpoints can log them (``SSLKEYLOGFILE``, ``openssl s_client -keylogfile``). :class:`KeyLog`
 reads such a log - from a file given with ``--sip-keylog`` or from the Decryption Secrets
 Blocks of the pcapng itself - and :class:`SipTlsHandler` runs the TLS decoder of
-:mod:`analyzer.decrypt` in its "known secrets" mode on each SIP/TLS connection, handing the
-plaintext to the :class:`~analyzer.calls.SipFlowHandler` as the connection's SIP stream.
+:mod:`mikeyshark.decrypt` in its "known secrets" mode on each SIP/TLS connection, handing the
+plaintext to the :class:`~mikeyshark.calls.SipFlowHandler` as the connection's SIP stream.
 
 A SIP/TLS connection whose session is not in the key log is reported as encrypted
 signalling (:class:`EncryptedSignalling`): its calls, SDP and MIKEY could not be read.
@@ -19,13 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.calls import SipFlowHandler
-from analyzer.decrypt import AppData, TlsConnectionDecoder, TlsSessionInfo
-from analyzer.flows import TcpConnection
-from analyzer.model import Endpoint, Problem, Severity, StreamChunk
-from analyzer.report.model import CallRecord
-from dissectors import sip as siplib
-from dissectors.tls import keyschedule as ks
+from mikeyshark.calls import SipFlowHandler
+from mikeyshark.decrypt import AppData, TlsConnectionDecoder, TlsSessionInfo
+from mikeyshark.dissectors import sip as siplib
+from mikeyshark.dissectors.tls import keyschedule as ks
+from mikeyshark.flows import TcpConnection
+from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
+from mikeyshark.report.model import CallRecord
 
 SIP_TLS_PORTS = frozenset({siplib.TLS_PORT})
 SECRETS_TLS_KEYLOG = 0x544C534B  # pcapng Decryption Secrets Block type "TLSK"
@@ -41,7 +41,7 @@ _TLS13_LABELS = (
 
 
 class KeyLog:
-    """NSS key log secrets by client random (the :class:`analyzer.decrypt.KnownSecrets` the
+    """NSS key log secrets by client random (the :class:`mikeyshark.decrypt.KnownSecrets` the
     TLS decoder asks). Lines it cannot use are counted in ``skipped``, never fatal."""
 
     def __init__(self) -> None:

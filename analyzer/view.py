@@ -18,19 +18,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.calls import SipRecord
-from analyzer.model import Frame, Problem
-from dissectors import bfcp as bfcplib
-from dissectors import mikey as mikeylib
-from dissectors import msrp as msrplib
-from dissectors import sdp as sdplib
-from dissectors import sip as siplib
-from dissectors.buffer import Reader
-from dissectors.errors import DissectError
-from dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
-from dissectors.link import LINKTYPE_ETHERNET, NET_IPV4, NET_IPV6, network_offset
-from dissectors.mikey.tree import render_tree as render_mikey_tree
-from dissectors.tls.constants import (
+from mikeyshark.calls import SipRecord
+from mikeyshark.dissectors import bfcp as bfcplib
+from mikeyshark.dissectors import mikey as mikeylib
+from mikeyshark.dissectors import msrp as msrplib
+from mikeyshark.dissectors import sdp as sdplib
+from mikeyshark.dissectors import sip as siplib
+from mikeyshark.dissectors.buffer import Reader
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
+from mikeyshark.dissectors.link import LINKTYPE_ETHERNET, NET_IPV4, NET_IPV6, network_offset
+from mikeyshark.dissectors.mikey.tree import render_tree as render_mikey_tree
+from mikeyshark.dissectors.tls.constants import (
     ALERT_DESCRIPTION,
     ALERT_LEVEL,
     CIPHER_SUITE,
@@ -61,7 +60,7 @@ from dissectors.tls.constants import (
     TLS13,
     VERSION,
 )
-from dissectors.tls.records import (
+from mikeyshark.dissectors.tls.records import (
     ClientHello,
     Extension,
     ServerHello,
@@ -72,7 +71,7 @@ from dissectors.tls.records import (
     parse_server_hello,
     parse_u16_list,
 )
-from dissectors.transport import (
+from mikeyshark.dissectors.transport import (
     TCP_ACK,
     TCP_SYN,
     decode_tcp,
@@ -80,6 +79,7 @@ from dissectors.transport import (
     flag_names,
     parse_tcp_options,
 )
+from mikeyshark.model import Frame, Problem
 
 INDENT = "    "
 
@@ -699,7 +699,7 @@ register(
 
 
 def mikey_detail(msg: mikeylib.MikeyMessage) -> Node:
-    """The (depth, text) lines of dissectors.mikey.tree as a Node subtree."""
+    """The (depth, text) lines of mikeyshark.dissectors.mikey.tree as a Node subtree."""
     lines = render_mikey_tree(msg)
     root = Node(lines[0][1])
     stack = [(0, root)]

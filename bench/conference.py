@@ -47,8 +47,8 @@ def conference_frames(count: int) -> tuple[list[tuple[int, bytes]], str, str]:
         with open(cache, "rb") as f:
             frames, keys, tek = pickle.load(f)
         return frames, keys, tek
-    from analyzer.synth import synthesize
-    from analyzer.synth.scenarios import BASE_TIME_NS
+    from mikeyshark.synth import synthesize
+    from mikeyshark.synth.scenarios import BASE_TIME_NS
 
     first = synthesize("conference", seed=1, now_ns=BASE_TIME_NS)
     keys = first.keyfile_text

@@ -1,4 +1,4 @@
-"""TLS-PSK decryption benchmark: analyzer.decrypt against tshark on the same capture.
+"""TLS-PSK decryption benchmark: mikeyshark.decrypt against tshark on the same capture.
 
 Builds a capture with our own engine (a real TLS-PSK handshake, then ``--mb`` megabytes of
 application data from client to server in full 16 KiB records, one record per TCP segment,
@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analyzer.decrypt import PskCandidate, decrypt_capture  # noqa: E402
-from dissectors.tls.engine import PskConfig, TlsPskEngine  # noqa: E402
+from mikeyshark.decrypt import PskCandidate, decrypt_capture  # noqa: E402
+from mikeyshark.dissectors.tls.engine import PskConfig, TlsPskEngine  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 PSK = bytes.fromhex("657bf44e8247bee72094eafe0283ab2f")

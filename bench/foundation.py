@@ -7,7 +7,7 @@ memory is measured per run:
 
 - ``read``: CaptureReader alone;
 - ``flows``: CaptureReader + FlowTable with a handler that does nothing;
-- ``sip``: the same with ``analyzer.calls.SipFlowHandler`` when that module offers it;
+- ``sip``: the same with ``mikeyshark.calls.SipFlowHandler`` when that module offers it;
 - ``tshark -n -r FILE -Y sip`` (a display filter makes tshark dissect every frame).
 
 Prints frames/s for each, the ratio to tshark, and peak RSS (ru_maxrss of each child).
@@ -333,8 +333,8 @@ def write_capture(path: Path, total: int, fmt: str = "pcap") -> None:
 def _measure(mode: str, path: str) -> None:
     """Child process: read the capture through the flow layer, print frames and seconds."""
     sys.path.insert(0, str(ROOT))
-    from analyzer.capture import CaptureReader
-    from analyzer.flows import FlowTable, NullHandler
+    from mikeyshark.capture import CaptureReader
+    from mikeyshark.flows import FlowTable, NullHandler
 
     if mode == "read":
         t = time.perf_counter()
@@ -346,7 +346,7 @@ def _measure(mode: str, path: str) -> None:
     finish = None
     handler: object = NullHandler()
     if mode == "sip":
-        calls = importlib.import_module("analyzer.calls")
+        calls = importlib.import_module("mikeyshark.calls")
         sip_handler = calls.SipFlowHandler(file=path)
         handler = sip_handler
         finish = sip_handler.finish
@@ -389,7 +389,7 @@ def _rate(frames: int, secs: float, rss_kib: int) -> str:
 def _has_sip_handler() -> bool:
     sys.path.insert(0, str(ROOT))
     try:
-        calls = importlib.import_module("analyzer.calls")
+        calls = importlib.import_module("mikeyshark.calls")
     except ImportError:
         return False
     return hasattr(calls, "SipFlowHandler")
@@ -425,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         results[mode] = (secs, rss)
         print(f"ours ({mode:5}): {_rate(args.frames, secs, rss)}  | {line}")
     if "sip" not in results:
-        print("ours (sip  ): analyzer.calls offers no SipFlowHandler; skipped")
+        print("ours (sip  ): mikeyshark.calls offers no SipFlowHandler; skipped")
     tshark = shutil.which("tshark")
     if tshark and not args.no_tshark:
         _, dt, rss = _child([tshark, "-n", "-r", str(path), "-Y", "sip"])

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from dissectors.buffer import Reader, Writer
-from dissectors.consts import Const, ValueTable
-from dissectors.errors import DissectError
-from dissectors.framing import FramingError as FramingError
-from dissectors.framing import StreamFramer
+from mikeyshark.dissectors.buffer import Reader, Writer
+from mikeyshark.dissectors.consts import Const, ValueTable
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.framing import FramingError as FramingError
+from mikeyshark.dissectors.framing import StreamFramer
 
 LAYER = "bfcp"
 HEADER_LEN = 12

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from dissectors.errors import DissectError
+from mikeyshark.dissectors.errors import DissectError
 
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dissectors.errors import DissectError
+from mikeyshark.dissectors.errors import DissectError
 
 LAYER = "cpim"
 MEDIA_TYPE = "message/cpim"

@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives import hmac as chmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from dissectors.buffer import Reader, Writer
-from dissectors.consts import Const, ValueTable
-from dissectors.errors import DissectError
-from dissectors.ip import IP_PROTO
+from mikeyshark.dissectors.buffer import Reader, Writer
+from mikeyshark.dissectors.consts import Const, ValueTable
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.ip import IP_PROTO
 
 LAYER = "esp"
 PROTO_ESP = IP_PROTO["ESP"]

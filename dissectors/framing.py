@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
-from dissectors.errors import DissectError
+from mikeyshark.dissectors.errors import DissectError
 
 M = TypeVar("M")
 

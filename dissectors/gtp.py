@@ -11,9 +11,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from dissectors.buffer import Reader, Writer
-from dissectors.consts import Const, ValueTable
-from dissectors.errors import DissectError
+from mikeyshark.dissectors.buffer import Reader, Writer
+from mikeyshark.dissectors.consts import Const, ValueTable
+from mikeyshark.dissectors.errors import DissectError
 
 LAYER = "gtp"
 GTPU_PORT = 2152  # TS 29.281 section 4.4.2.3

@@ -13,9 +13,9 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dissectors.buffer import Reader, Writer
-from dissectors.consts import Const, ValueTable
-from dissectors.errors import DissectError
+from mikeyshark.dissectors.buffer import Reader, Writer
+from mikeyshark.dissectors.consts import Const, ValueTable
+from mikeyshark.dissectors.errors import DissectError
 
 IP_PROTO = ValueTable(
     "ip.proto",

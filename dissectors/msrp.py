@@ -18,11 +18,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
-from dissectors import cpim
-from dissectors.consts import Const, ValueTable
-from dissectors.errors import DissectError
-from dissectors.framing import FramingError as FramingError
-from dissectors.framing import StreamFramer
+from mikeyshark.dissectors import cpim
+from mikeyshark.dissectors.consts import Const, ValueTable
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.framing import FramingError as FramingError
+from mikeyshark.dissectors.framing import StreamFramer
 
 LAYER = "msrp"
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from dissectors.errors import DissectError
+from mikeyshark.dissectors.errors import DissectError
 
 LAYER = "sdp"
 ENC = "utf-8"

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from dissectors.errors import DissectError
+from mikeyshark.dissectors.errors import DissectError
 
 LAYER = "sip"
 ENC = "utf-8"

@@ -11,10 +11,10 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from dissectors.buffer import Reader, Writer
-from dissectors.consts import Const, ValueTable
-from dissectors.errors import DissectError
-from dissectors.ip import (
+from mikeyshark.dissectors.buffer import Reader, Writer
+from mikeyshark.dissectors.consts import Const, ValueTable
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.ip import (
     PROTO_TCP,
     PROTO_UDP,
     build_tlv_options,

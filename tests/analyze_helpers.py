@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzer.commands.analyze import build_report
-from analyzer.keys import KeyFile
-from analyzer.model import Frame
-from analyzer.pipeline import analyze_capture
-from analyzer.report.model import Report
-from analyzer.synth import SynthResult
-from analyzer.synth.net import write_frames
+from mikeyshark.commands.analyze import build_report
+from mikeyshark.keys import KeyFile
+from mikeyshark.model import Frame
+from mikeyshark.pipeline import analyze_capture
+from mikeyshark.report.model import Report
+from mikeyshark.synth import SynthResult
+from mikeyshark.synth.net import write_frames
 
 
 def analyze_frames(

@@ -7,9 +7,9 @@ signals from 10.0.1.10 and whose MRFP carries media at 10.0.1.20.
 
 from __future__ import annotations
 
-from analyzer.checks.rules import Direction, Protocol, Role
-from analyzer.model import Endpoint
-from analyzer.report.model import (
+from mikeyshark.checks.rules import Direction, Protocol, Role
+from mikeyshark.model import Endpoint
+from mikeyshark.report.model import (
     CallRecord,
     KeyStatus,
     LadderEvent,

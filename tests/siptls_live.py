@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzer.capture import read_all
-from analyzer.model import Frame
-from analyzer.synth import SynthResult
+from mikeyshark.capture import read_all
+from mikeyshark.model import Frame
+from mikeyshark.synth import SynthResult
 from tests.tls_live import TIMEOUT, _read_until, _stop, tcpdump_capture, wait_listening
 
 

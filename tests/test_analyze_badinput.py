@@ -9,10 +9,10 @@ from pathlib import Path
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from analyzer.cli import main
-from analyzer.model import Frame
-from analyzer.synth import synthesize
-from analyzer.synth.net import write_frames
+from mikeyshark.cli import main
+from mikeyshark.model import Frame
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import write_frames
 from tests.analyze_helpers import analyze_frames
 
 

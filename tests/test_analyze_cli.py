@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from analyzer.checks.rules import RULES
-from analyzer.cli import main
-from analyzer.report import json_report
-from analyzer.synth import synthesize, write_capture
+from mikeyshark.checks.rules import RULES
+from mikeyshark.cli import main
+from mikeyshark.report import json_report
+from mikeyshark.synth import synthesize, write_capture
 
 
 def _capture(tmp_path: Path, scenario: str, *faults: str, seed: int = 4) -> tuple[Path, Path]:
@@ -225,10 +225,10 @@ def test_progress_bar_appears_only_after_a_second(monkeypatch: pytest.MonkeyPatc
     from rich.console import Console
     from rich.progress import Progress
 
-    from analyzer.commands import analyze as cmd
+    from mikeyshark.commands import analyze as cmd
 
     now = [100.0]
-    monkeypatch.setattr("analyzer.commands.analyze.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("mikeyshark.commands.analyze.time.monotonic", lambda: now[0])
     console = Console(file=io.StringIO(), force_terminal=True, width=120)
     bar = cmd._LazyProgress(console, "big.pcap")
 

@@ -18,7 +18,7 @@ SCENARIOS = ("msrp-dial-in", "msrp-dial-out", "bfcp-dial-in", "bfcp-dial-out")
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_live_replay_passes(tcpdump: str, scenario: str, tmp_path: Path) -> None:
     pcap, keys, out = tmp_path / "live.pcap", tmp_path / "live.toml", tmp_path / "r.json"
-    cli = [sys.executable, "-m", "analyzer"]
+    cli = [sys.executable, "-m", "mikeyshark"]
     replay = [*cli, "replay", scenario, "--seed", "3", "--capture", str(pcap)]
     for _attempt in range(3):
         run = subprocess.run(

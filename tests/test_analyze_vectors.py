@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from analyzer.cli import main
+from mikeyshark.cli import main
 
 
 def test_rfc3830_psk_init_in_sdp_is_not_a_transfer_init(vectors: Path, tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dissectors import bfcp
-from dissectors.errors import DissectError
+from mikeyshark.dissectors import bfcp
+from mikeyshark.dissectors.errors import DissectError
 
 # PROTOCOLS.md 7.3 examples, verified there against tshark on the vector.
 HELLO = bytes.fromhex("200b0000 00000001 0001 0002")

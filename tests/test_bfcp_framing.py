@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from dissectors import bfcp
+from mikeyshark.dissectors import bfcp
 from tests.test_bfcp_codec import FLOOR_REQUEST, GRANTED, HELLO, HELLO_ACK
 
 STREAM = HELLO + HELLO_ACK + FLOOR_REQUEST + GRANTED

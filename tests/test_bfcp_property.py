@@ -8,7 +8,7 @@ import itertools
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from dissectors import bfcp
+from mikeyshark.dissectors import bfcp
 
 U16 = st.integers(0, 0xFFFF)
 M = st.booleans()
@@ -109,7 +109,7 @@ def test_framer_any_cuts(msgs: list[bfcp.Message], cuts: list[int]) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200), st.binary(max_size=60))
 def test_arbitrary_bytes_give_dissect_errors_only(prefix: bytes, tail: bytes) -> None:
-    from dissectors.errors import DissectError
+    from mikeyshark.dissectors.errors import DissectError
 
     # A valid header in front makes the attribute parser (not only the header check) run.
     data = bytes.fromhex("20040000 00000001 0001 0002") + prefix

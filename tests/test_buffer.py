@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from dissectors.buffer import Reader, Writer
-from dissectors.consts import Const, ValueTable
-from dissectors.errors import DissectError
+from mikeyshark.dissectors.buffer import Reader, Writer
+from mikeyshark.dissectors.consts import Const, ValueTable
+from mikeyshark.dissectors.errors import DissectError
 
 
 def test_reader_reads_network_order() -> None:

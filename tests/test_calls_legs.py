@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.calls import Call, CallTracker
-from analyzer.commands.analyze import build_report
-from analyzer.keys import KeyFile
-from analyzer.model import Endpoint
-from analyzer.pipeline import analyze_capture
-from analyzer.replay import ReplayError, ReplayOptions, run_replay
-from analyzer.synth.scenarios import AddressPlan
-from dissectors import sip
+from mikeyshark.calls import Call, CallTracker
+from mikeyshark.commands.analyze import build_report
+from mikeyshark.dissectors import sip
+from mikeyshark.keys import KeyFile
+from mikeyshark.model import Endpoint
+from mikeyshark.pipeline import analyze_capture
+from mikeyshark.replay import ReplayError, ReplayOptions, run_replay
+from mikeyshark.synth.scenarios import AddressPlan
 
 UE = Endpoint("192.0.2.1", 5060)
 PCSCF = Endpoint("192.0.2.10", 5060)
@@ -204,7 +204,17 @@ def test_forked_responses_on_two_hops() -> None:
 
 def _verdicts(cap: Path, keys: Path) -> dict[str, tuple[str, dict[str, str]]]:
     out = subprocess.run(
-        [sys.executable, "-m", "analyzer", "analyze", str(cap), "--keys", str(keys), "--json", "-"],
+        [
+            sys.executable,
+            "-m",
+            "mikeyshark",
+            "analyze",
+            str(cap),
+            "--keys",
+            str(keys),
+            "--json",
+            "-",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

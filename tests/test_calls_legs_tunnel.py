@@ -15,14 +15,14 @@ from pathlib import Path
 
 import jsonschema
 
-from analyzer.calls import track_capture
-from analyzer.capture import CaptureReader
-from analyzer.flows import Tunnel
-from analyzer.model import Frame
-from analyzer.report import json_report
-from analyzer.synth import synthesize
-from analyzer.synth.net import write_frames
-from analyzer.synth.scenarios import UE_IPS
+from mikeyshark.calls import track_capture
+from mikeyshark.capture import CaptureReader
+from mikeyshark.flows import Tunnel
+from mikeyshark.model import Frame
+from mikeyshark.report import json_report
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import write_frames
+from mikeyshark.synth.scenarios import UE_IPS
 from tests.test_sip_captures import UE, write_calls
 from tests.tunnel_helpers import DL_TEID, GNB, QFI, UL_TEID, UPF, gtp_frame, ue_side
 
@@ -39,7 +39,7 @@ def _tunnelled(
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "analyzer", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mikeyshark", *args], capture_output=True, text=True, timeout=120
     )
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.calls import CallTracker, OfferAnswer, track_capture
-from analyzer.model import Endpoint
-from dissectors import sip
+from mikeyshark.calls import CallTracker, OfferAnswer, track_capture
+from mikeyshark.dissectors import sip
+from mikeyshark.model import Endpoint
 from tests.test_sip_captures import UE, write_calls
 
 A = Endpoint("192.0.2.1", 5060)
@@ -304,9 +304,9 @@ def test_bad_key_mgmt_is_a_problem_and_media_still_made() -> None:
 
 
 def test_flow_state_released(tmp_path: Path) -> None:
-    from analyzer.calls import SipFlowHandler
-    from analyzer.capture import CaptureReader
-    from analyzer.flows import FlowTable
+    from mikeyshark.calls import SipFlowHandler
+    from mikeyshark.capture import CaptureReader
+    from mikeyshark.flows import FlowTable
 
     path = write_calls(tmp_path / "c.pcap")
     h = SipFlowHandler()

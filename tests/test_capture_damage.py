@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.capture import CaptureReader
+from mikeyshark.capture import CaptureReader
 from tests.test_capture_formats import T0, block, epb, idb, pcap, shb, two_sections, udp_frame
 
 

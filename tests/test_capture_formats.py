@@ -1,4 +1,4 @@
-"""analyzer.capture: pcap and pcapng variants, written here byte by byte (or by scapy).
+"""mikeyshark.capture: pcap and pcapng variants, written here byte by byte (or by scapy).
 
 The pcapng files are assembled with struct from the format description
 (draft-ietf-opsawg-pcapng), independently of the reader; tshark reads the same files
@@ -22,8 +22,8 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import PcapNgWriter, PcapWriter
 
-from analyzer.capture import CaptureReader, iter_frames, read_all
-from analyzer.model import Frame, Problem
+from mikeyshark.capture import CaptureReader, iter_frames, read_all
+from mikeyshark.model import Frame, Problem
 from tests.conftest import require_tool
 
 T0 = 1_700_000_000
@@ -256,7 +256,7 @@ def test_file_object_source(tmp_path: Path) -> None:
 def test_stdin_is_read_with_dash(tmp_path: Path) -> None:
     data, expect = two_sections()
     code = (
-        "from analyzer.capture import CaptureReader\n"
+        "from mikeyshark.capture import CaptureReader\n"
         "r = CaptureReader('-')\n"
         "for f in r: print(f.number, f.ts_ns, f.linktype, len(f.data))\n"
         "print(r.name, len(r.problems))\n"

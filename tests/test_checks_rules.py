@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import pytest
 
-from analyzer.checks.evaluate import Context, Policy, check_registry_complete, evaluate_call
-from analyzer.checks.rules import (
+from mikeyshark.checks.evaluate import Context, Policy, check_registry_complete, evaluate_call
+from mikeyshark.checks.rules import (
     FAULTS,
     FLOWS,
     RULES,
@@ -24,9 +24,9 @@ from analyzer.checks.rules import (
     Side,
     tls_client_side,
 )
-from analyzer.model import Endpoint
-from analyzer.report.model import CallRecord, KmsLeg, Status, Verdict
-from analyzer.synth.faults import FAULTS as SYNTH_FAULTS
+from mikeyshark.model import Endpoint
+from mikeyshark.report.model import CallRecord, KmsLeg, Status, Verdict
+from mikeyshark.synth.faults import FAULTS as SYNTH_FAULTS
 from tests.report_samples import MRFP, SEC, T0, UE, clean_call
 
 ALL = [(p, d) for p in Protocol for d in Direction]

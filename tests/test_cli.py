@@ -5,14 +5,14 @@ import sys
 
 import pytest
 
-from analyzer.cli import COMMANDS, main
+from mikeyshark.cli import COMMANDS, main
 
 
 def test_top_level_help_lists_every_verb_without_importing_them() -> None:
     code = (
-        "import sys; from analyzer.cli import main\n"
+        "import sys; from mikeyshark.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print('scapy' in sys.modules, 'analyzer.commands.synth' in sys.modules)"
+        "print('scapy' in sys.modules, 'mikeyshark.commands.synth' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

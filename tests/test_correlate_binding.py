@@ -10,9 +10,9 @@ from pathlib import Path
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
-from analyzer.correlate import lines_to_tree, mikey_info
-from analyzer.model import Frame
-from analyzer.synth import synthesize
+from mikeyshark.correlate import lines_to_tree, mikey_info
+from mikeyshark.model import Frame
+from mikeyshark.synth import synthesize
 from tests.analyze_helpers import analyze_frames
 
 MRFP = "203.0.113.30"

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.keys import KeyFile, resolve_exchange
-from analyzer.model import Frame
-from analyzer.synth import synthesize
-from analyzer.synth.net import Cursor, Network, TcpConnection
-from dissectors.mikey import build_resolve_init, build_resolve_resp
-from dissectors.mikey.message import parse
-from dissectors.mikey.payloads import Ticket
+from mikeyshark.dissectors.mikey import build_resolve_init, build_resolve_resp
+from mikeyshark.dissectors.mikey.message import parse
+from mikeyshark.dissectors.mikey.payloads import Ticket
+from mikeyshark.keys import KeyFile, resolve_exchange
+from mikeyshark.model import Frame
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import Cursor, Network, TcpConnection
 from tests.analyze_helpers import analyze_frames
 
 CONF = b"sip:conf1@conf.example.org"

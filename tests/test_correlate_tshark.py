@@ -7,9 +7,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from analyzer.cli import main
-from analyzer.commands.analyze import analyze_all, build_report, load_keys
-from analyzer.synth import synthesize, write_capture
+from mikeyshark.cli import main
+from mikeyshark.commands.analyze import analyze_all, build_report, load_keys
+from mikeyshark.synth import synthesize, write_capture
 
 
 def _fields(

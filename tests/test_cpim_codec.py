@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dissectors import cpim
-from dissectors.errors import DissectError
+from mikeyshark.dissectors import cpim
+from mikeyshark.dissectors.errors import DissectError
 
 RFC3862 = (
     b"From: MR SANDERS <im:piglet@100akerwood.com>\r\n"

@@ -1,4 +1,4 @@
-"""analyzer.decrypt on the tls_psk vectors and on damaged copies of them: wrong key, no key,
+"""mikeyshark.decrypt on the tls_psk vectors and on damaged copies of them: wrong key, no key,
 candidate order, truncated record, bit flip, lost bytes, a record split across many TCP
 segments (through the real capture and flow layers), roles reversed, plaintext MSRP/BFCP
 where TLS was expected."""
@@ -15,16 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder, decrypt_capture
-from analyzer.model import StreamChunk
-from dissectors.tls.engine import PskConfig, TlsPskEngine
-from dissectors.tls.records import (
+from mikeyshark.decrypt import AppData, PskCandidate, TlsConnectionDecoder, decrypt_capture
+from mikeyshark.dissectors.tls.engine import PskConfig, TlsPskEngine
+from mikeyshark.dissectors.tls.records import (
     build_record,
     parse_client_hello,
     parse_handshake,
     parse_record,
     parse_server_hello,
 )
+from mikeyshark.model import StreamChunk
 
 STEMS = ["psk_aes128_cbc_sha", "psk_aes128_gcm_sha256", "tls13_psk_ke_aes128gcm"]
 TEK = PskCandidate(bytes.fromhex("657bf44e8247bee72094eafe0283ab2f"), "tek")

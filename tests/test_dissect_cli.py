@@ -13,10 +13,10 @@ import pytest
 from scapy.layers.inet import UDP
 from scapy.utils import wrpcap
 
-from analyzer.cli import main
+from mikeyshark.cli import main
 from tests.test_sip_captures import CONF, INVITE1, UE, udp, write_calls, write_liars
 
-CMD = [sys.executable, "-m", "analyzer", "dissect"]
+CMD = [sys.executable, "-m", "mikeyshark", "dissect"]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.cli import main
+from mikeyshark.cli import main
 from tests.tls_live import (
     TIMEOUT,
     _read_until,

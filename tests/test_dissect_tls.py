@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.utils import rdpcap, wrpcap
 
-from analyzer.cli import main
-from analyzer.commands import dissect as dissect_cmd
+from mikeyshark.cli import main
+from mikeyshark.commands import dissect as dissect_cmd
 
 PSK = "657bf44e8247bee72094eafe0283ab2f"  # tests/vectors/README.md: the PSK of every TLS vector
 TLS12 = ["psk_aes128_cbc_sha", "psk_aes128_gcm_sha256"]

@@ -12,15 +12,15 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from analyzer.calls import SipFlowHandler
-from analyzer.capture import CaptureReader
-from analyzer.flows import FlowTable
-from analyzer.keys import KeyFile, KeyFileError
-from analyzer.model import Frame
-from analyzer.synth import synthesize
-from analyzer.synth.net import write_frames
-from dissectors import esp
-from dissectors.errors import DissectError
+from mikeyshark.calls import SipFlowHandler
+from mikeyshark.capture import CaptureReader
+from mikeyshark.dissectors import esp
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.flows import FlowTable
+from mikeyshark.keys import KeyFile, KeyFileError
+from mikeyshark.model import Frame
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import write_frames
 from tests.analyze_helpers import analyze_frames, statuses
 from tests.tunnel_helpers import esp_frame, sip_ports
 

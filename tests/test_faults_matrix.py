@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.checks.rules import FAULTS as RULE_FAULTS
-from analyzer.checks.rules import RULES
-from analyzer.model import Frame
-from analyzer.report.model import Status, Verdict
-from analyzer.synth import FAULTS, synthesize
-from analyzer.synth.faults import applicable
+from mikeyshark.checks.rules import FAULTS as RULE_FAULTS
+from mikeyshark.checks.rules import RULES
+from mikeyshark.model import Frame
+from mikeyshark.report.model import Status, Verdict
+from mikeyshark.synth import FAULTS, synthesize
+from mikeyshark.synth.faults import applicable
 from tests.analyze_helpers import analyze_frames, analyze_synth
 
 SCENARIOS = ("msrp-dial-in", "msrp-dial-out", "bfcp-dial-in", "bfcp-dial-out")

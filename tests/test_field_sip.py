@@ -14,13 +14,14 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from analyzer.checks.rules import RULES
-from analyzer.model import Frame
-from analyzer.report import json_report
-from analyzer.report.html import render_html
-from analyzer.synth import SynthResult, synthesize
-from analyzer.synth.net import Cursor, Network, TcpConnection
-from analyzer.synth.scenarios import (
+from mikeyshark.checks.rules import RULES
+from mikeyshark.dissectors import esp
+from mikeyshark.model import Frame
+from mikeyshark.report import json_report
+from mikeyshark.report.html import render_html
+from mikeyshark.synth import SynthResult, synthesize
+from mikeyshark.synth.net import Cursor, Network, TcpConnection
+from mikeyshark.synth.scenarios import (
     BASE_TIME_NS,
     UE_IPS,
     AddressPlan,
@@ -29,7 +30,6 @@ from analyzer.synth.scenarios import (
     make_world,
     new_call,
 )
-from dissectors import esp
 from tests.analyze_helpers import analyze_frames, statuses
 from tests.tunnel_helpers import esp_frame, gtp_frame, sip_ports, ue_side
 

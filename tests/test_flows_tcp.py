@@ -1,4 +1,4 @@
-"""TCP reassembly of analyzer.flows, on segments built with scapy (an independent encoder).
+"""TCP reassembly of mikeyshark.flows, on segments built with scapy (an independent encoder).
 
 Each test sends a hand-written sequence of segments and checks the exact chunks, frame
 numbers, gaps, states and problems that the sequence must produce.
@@ -19,8 +19,8 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from analyzer.flows import FlowTable, NullHandler, TcpConnection
-from analyzer.model import Endpoint, Frame, Problem, StreamChunk
+from mikeyshark.flows import FlowTable, NullHandler, TcpConnection
+from mikeyshark.model import Endpoint, Frame, Problem, StreamChunk
 
 C = ("10.0.0.1", 40000)
 S = ("10.0.0.2", 443)

@@ -20,8 +20,8 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from analyzer.capture import CaptureReader
-from analyzer.flows import FlowTable
+from mikeyshark.capture import CaptureReader
+from mikeyshark.flows import FlowTable
 from tests.test_capture_formats import pcap
 from tests.test_flows_tcp import Rec
 

@@ -8,11 +8,11 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.flows import FlowTable, NullHandler
-from analyzer.model import Frame, Problem
-from dissectors import esp, gtp
-from dissectors.errors import DissectError
-from dissectors.ip import internet_checksum
+from mikeyshark.dissectors import esp, gtp
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.ip import internet_checksum
+from mikeyshark.flows import FlowTable, NullHandler
+from mikeyshark.model import Frame, Problem
 
 
 @st.composite

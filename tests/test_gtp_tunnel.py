@@ -13,16 +13,16 @@ from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer
 from scapy.layers.inet import IP, UDP
 from scapy.packet import Raw
 
-from analyzer.calls import SipFlowHandler
-from analyzer.capture import CaptureReader
-from analyzer.flows import FlowTable, NullHandler, TcpConnection
-from analyzer.model import Frame
-from analyzer.synth import synthesize
-from analyzer.synth.net import write_frames
-from analyzer.synth.scenarios import UE_IPS
-from dissectors import gtp
-from dissectors.errors import DissectError
-from dissectors.ip import internet_checksum
+from mikeyshark.calls import SipFlowHandler
+from mikeyshark.capture import CaptureReader
+from mikeyshark.dissectors import gtp
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.ip import internet_checksum
+from mikeyshark.flows import FlowTable, NullHandler, TcpConnection
+from mikeyshark.model import Frame
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import write_frames
+from mikeyshark.synth.scenarios import UE_IPS
 from tests.analyze_helpers import analyze_frames, statuses
 from tests.tunnel_helpers import DL_TEID, GNB, QFI, UL_TEID, UPF, gtp_frame, ue_side
 

@@ -18,10 +18,10 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-import analyzer.synth.media as synth_media
-from analyzer.model import Frame
-from analyzer.report.html import render_html
-from analyzer.synth import synthesize
+import mikeyshark.synth.media as synth_media
+from mikeyshark.model import Frame
+from mikeyshark.report.html import render_html
+from mikeyshark.synth import synthesize
 from tests.analyze_helpers import analyze_frames, analyze_synth
 from tests.report_samples import clean_call
 
@@ -80,7 +80,7 @@ def test_template_escapes_everything_from_the_wire() -> None:
     call.call_id = XSS_CALL_ID
     call.media[0].messages[0].fields["body"] = XSS_WORD
     call.events[0].label = XSS_REASON
-    from analyzer.report.model import Report
+    from mikeyshark.report.model import Report
 
     html = render_html(Report("0.1.0", [], [call]))
     assert "<script>" not in html
@@ -178,8 +178,8 @@ def test_demo_report_in_chromium(chromium: str, tmp_path: Path) -> None:
 
 
 def test_every_frame_link_has_a_target() -> None:
-    from analyzer.checks.evaluate import Context, evaluate_call
-    from analyzer.report.model import Report
+    from mikeyshark.checks.evaluate import Context, evaluate_call
+    from mikeyshark.report.model import Report
 
     call = clean_call()
     call.media[0].tls.key_verified = False  # type: ignore[union-attr]  # TLS-KEY cites frames 6, 7

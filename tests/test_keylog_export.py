@@ -1,4 +1,4 @@
-"""analyzer.keylog: NSS key log lines (compared with OpenSSL's own key logs), a pcapng with a
+"""mikeyshark.keylog: NSS key log lines (compared with OpenSSL's own key logs), a pcapng with a
 Decryption Secrets Block that tshark decrypts with no options, and the plaintext re-emission
 that tshark dissects as MSRP."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.capture import read_all
-from analyzer.decrypt import PskCandidate, decrypt_capture
-from analyzer.keylog import (
+from mikeyshark.capture import read_all
+from mikeyshark.decrypt import PskCandidate, decrypt_capture
+from mikeyshark.keylog import (
     keylog_lines,
     keylog_text,
     write_decrypted_pcap,

@@ -1,4 +1,4 @@
-"""analyzer.keys.KeyFile: the key-file contract of DESIGN.md, errors naming the line."""
+"""mikeyshark.keys.KeyFile: the key-file contract of DESIGN.md, errors naming the line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.keys import Conference, KeyFile, KeyFileError, KmsKey, PskKey, TekKey
+from mikeyshark.keys import Conference, KeyFile, KeyFileError, KmsKey, PskKey, TekKey
 
 GOOD = """\
 # demo keys

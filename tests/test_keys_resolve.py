@@ -1,6 +1,6 @@
-"""analyzer.keys.resolve_exchange / resolve_kms_leg and `mikeyshark keys resolve`.
+"""mikeyshark.keys.resolve_exchange / resolve_kms_leg and `mikeyshark keys resolve`.
 
-Exchanges are built with dissectors.mikey's profile builders (their bytes are pinned in
+Exchanges are built with mikeyshark.dissectors.mikey's profile builders (their bytes are pinned in
 test_mikey_profile.py); every key the resolver must find is recomputed here from hmac.
 """
 
@@ -17,17 +17,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.cli import main
-from analyzer.keys import KeyFile, resolve_exchange, resolve_kms_leg
-from dissectors.errors import DissectError
-from dissectors.mikey import Randr, Ticket, build, parse
-from dissectors.mikey.ticket import BaseTicket, TicketError, open_ticket, protect_ticket
-from dissectors.mikey.transfer import (
+from mikeyshark.cli import main
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey import Randr, Ticket, build, parse
+from mikeyshark.dissectors.mikey.ticket import BaseTicket, TicketError, open_ticket, protect_ticket
+from mikeyshark.dissectors.mikey.transfer import (
     build_resolve_init,
     build_resolve_resp,
     build_transfer_init,
     build_transfer_resp,
 )
+from mikeyshark.keys import KeyFile, resolve_exchange, resolve_kms_leg
 
 KMS_KEY = bytes(range(32))
 ALICE_KEY = bytes(range(100, 116))

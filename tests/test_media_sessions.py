@@ -1,4 +1,4 @@
-"""analyzer.media: MSRP/BFCP sessions over stream chunks (plain TCP or decrypted TLS)."""
+"""mikeyshark.media: MSRP/BFCP sessions over stream chunks (plain TCP or decrypted TLS)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from scapy.layers.inet import IP, TCP
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from analyzer import media
-from analyzer.model import Endpoint, Severity, StreamChunk
-from dissectors import bfcp, cpim, msrp
+from mikeyshark import media
+from mikeyshark.dissectors import bfcp, cpim, msrp
+from mikeyshark.model import Endpoint, Severity, StreamChunk
 
 UE = Endpoint("192.0.2.1", 50000)
 AS = Endpoint("192.0.2.2", 5061)
@@ -347,7 +347,7 @@ def test_sniff(vectors: Path) -> None:
 
 
 def test_view_renderers_registered() -> None:
-    from analyzer import view
+    from mikeyshark import view
 
     m = msrp.send("a786hjs2", [B_URI], [A_URI], "87652491", b"Hi")
     r = view.RENDERERS["msrp"]

@@ -15,7 +15,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap, wrpcap
 
-from dissectors import bfcp, msrp
+from mikeyshark.dissectors import bfcp, msrp
 
 pytestmark = pytest.mark.tshark
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dissectors.errors import DissectError
-from dissectors.mikey import (
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey import (
     Cert,
     Chash,
     Dh,
@@ -445,8 +445,8 @@ LENGTH_FIELDS: dict[type, list[tuple[int, int]]] = {
 
 
 def _transfer_init() -> bytes:
-    from dissectors.mikey.ticket import BaseTicket, protect_ticket
-    from dissectors.mikey.transfer import build_transfer_init
+    from mikeyshark.dissectors.mikey.ticket import BaseTicket, protect_ticket
+    from mikeyshark.dissectors.mikey.transfer import build_transfer_init
 
     bt = BaseTicket(
         1 << 32,
@@ -467,7 +467,7 @@ def _transfer_init() -> bytes:
 
 
 def test_every_length_field_of_a_transfer_init_lying_by_one() -> None:
-    from dissectors.mikey.message import build_chain
+    from mikeyshark.dissectors.mikey.message import build_chain
 
     raw = _transfer_init()
     msg = parse(raw)
@@ -494,8 +494,8 @@ def test_every_length_field_of_a_transfer_init_lying_by_one() -> None:
 
 
 def test_every_length_field_inside_the_ticket_lying_by_one() -> None:
-    from dissectors.mikey.message import build_chain
-    from dissectors.mikey.ticket import TicketError, open_ticket
+    from mikeyshark.dissectors.mikey.message import build_chain
+    from mikeyshark.dissectors.mikey.ticket import TicketError, open_ticket
 
     tk = parse(_transfer_init()).find(Ticket)
     assert tk is not None

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
-from dissectors.mikey import crypto
+from mikeyshark.dissectors.mikey import crypto
 
 PSK = bytes(range(16))
 RAND = bytes(range(0x80, 0x90))

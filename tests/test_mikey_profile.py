@@ -1,4 +1,4 @@
-"""Profile 13.3-13.7 messages built by dissectors.mikey, checked byte by byte.
+"""Profile 13.3-13.7 messages built by mikeyshark.dissectors.mikey, checked byte by byte.
 
 Every expected byte is written out here from PROTOCOLS.md 13 and every key is computed in the
 test from hmac/hashlib and cryptography's AES-CTR, never taken from the code under test.
@@ -15,15 +15,15 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dissectors.mikey import Kemac, Ticket, build, parse, parse_key_data
-from dissectors.mikey.ticket import (
+from mikeyshark.dissectors.mikey import Kemac, Ticket, build, parse, parse_key_data
+from mikeyshark.dissectors.mikey.ticket import (
     BaseTicket,
     TicketError,
     open_ticket,
     parse_ticket,
     protect_ticket,
 )
-from dissectors.mikey.transfer import (
+from mikeyshark.dissectors.mikey.transfer import (
     build_resolve_init,
     build_resolve_resp,
     build_transfer_init,
@@ -162,7 +162,7 @@ def test_transfer_init_and_resp_every_byte() -> None:
 
 def test_profile_tek_and_psk_identity_inputs() -> None:
     # 13.6: TEK = PRF256(TGK, 0x2AD01C64 || cs_id 1 || csb_id || RAND_init, 16)
-    from dissectors.mikey.crypto import derive_tek
+    from mikeyshark.dissectors.mikey.crypto import derive_tek
 
     want = prf256(TGK, lab(0x2AD01C64, 1, RAND), 16)
     assert derive_tek(TGK, 1, CSB, RAND, 16, prf_func=1) == want

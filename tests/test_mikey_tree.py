@@ -7,8 +7,8 @@ import itertools
 import json
 from pathlib import Path
 
-from dissectors.mikey import parse
-from dissectors.mikey.tree import render_tree
+from mikeyshark.dissectors.mikey import parse
+from mikeyshark.dissectors.mikey.tree import render_tree
 
 
 def test_tree_of_the_psk_init_vector(vectors: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dissectors.mikey import Kemac, Rand, Sp, SrtpIdMap, T, parse, parse_key_data
-from dissectors.mikey.message import MikeyMessage
-from dissectors.mikey.payloads import payload_type
+from mikeyshark.dissectors.mikey import Kemac, Rand, Sp, SrtpIdMap, T, parse, parse_key_data
+from mikeyshark.dissectors.mikey.message import MikeyMessage
+from mikeyshark.dissectors.mikey.payloads import payload_type
 
 FIELDS = [
     "udp.payload",

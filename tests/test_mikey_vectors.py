@@ -1,4 +1,4 @@
-"""dissectors.mikey against the independent vectors in tests/vectors/mikey."""
+"""mikeyshark.dissectors.mikey against the independent vectors in tests/vectors/mikey."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dissectors.mikey import (
+from mikeyshark.dissectors.mikey import (
     Kemac,
     KeyData,
     Rand,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dissectors import msrp
-from dissectors.errors import DissectError
+from mikeyshark.dissectors import msrp
+from mikeyshark.dissectors.errors import DissectError
 
 # PROTOCOLS.md 6.2, the SEND of the app/ and tls_psk/ vectors (tshark decodes it the same).
 SEND = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dissectors import msrp
+from mikeyshark.dissectors import msrp
 from tests.test_msrp_codec import CHUNK_STAR, OK, REPORT, SEND
 
 STREAM = SEND + OK + CHUNK_STAR + REPORT

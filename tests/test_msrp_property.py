@@ -8,7 +8,7 @@ from typing import Literal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from dissectors import msrp
+from mikeyshark.dissectors import msrp
 
 IDENT = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9.\-+%=]{3,31}", fullmatch=True)
 HOST = st.one_of(
@@ -152,8 +152,8 @@ def test_chunk_sets_reassemble_through_the_framer(
     st.binary(max_size=300), st.sampled_from([b"", b"\r\n", b"\r\n\r\n", b"-------abcd1234$\r\n"])
 )
 def test_arbitrary_bytes_give_dissect_errors_only(noise: bytes, end: bytes) -> None:
-    from dissectors import cpim
-    from dissectors.errors import DissectError
+    from mikeyshark.dissectors import cpim
+    from mikeyshark.dissectors.errors import DissectError
 
     head = b"MSRP abcd1234 SEND\r\nTo-Path: msrp://a.example:1/s;tcp\r\n"
     for data in (noise, head + noise + end, noise + end):

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from dissectors import msrp
+from mikeyshark.dissectors import msrp
 
 A = msrp.MsrpUri("msrp", "alice.example.com", 7777, "iau39soe2843z")
 B = msrp.MsrpUri("msrp", "bob.example.com", 8888, "9di4eae923wzd")

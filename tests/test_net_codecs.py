@@ -1,4 +1,4 @@
-"""dissectors.link / ip / transport: parse and build against scapy's independent encoder.
+"""mikeyshark.dissectors.link / ip / transport: parse and build against scapy's independent encoder.
 
 scapy builds the reference bytes (and computes the checksums); our parsers must read its
 fields, our builders must reproduce its bytes, and parse/build must round-trip.
@@ -23,8 +23,8 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q, Ether
 from scapy.packet import Raw
 
-from dissectors import ip, link, transport
-from dissectors.errors import DissectError
+from mikeyshark.dissectors import ip, link, transport
+from mikeyshark.dissectors.errors import DissectError
 
 
 def scapy_sll2(proto: int, payload: bytes) -> bytes:

@@ -23,10 +23,10 @@ from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q
 from scapy.layers.l2 import Ether as _Ether
 from scapy.packet import Packet, Raw
 
-from analyzer.capture import CaptureReader
-from analyzer.flows import FlowTable
-from analyzer.model import Frame
-from dissectors import ip
+from mikeyshark.capture import CaptureReader
+from mikeyshark.dissectors import ip
+from mikeyshark.flows import FlowTable
+from mikeyshark.model import Frame
 from tests.test_capture_formats import pcap
 from tests.test_flows_tcp import Rec
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.cli import main
-from analyzer.parallel import Unit, plan_units
-from analyzer.synth import synthesize
-from analyzer.synth.net import write_frames
-from analyzer.synth.scenarios import BASE_TIME_NS
+from mikeyshark.cli import main
+from mikeyshark.parallel import Unit, plan_units
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import write_frames
+from mikeyshark.synth.scenarios import BASE_TIME_NS
 
 MINUTE = 60 * 1_000_000_000
 

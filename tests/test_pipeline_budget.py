@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import pipeline
-from analyzer.synth import synthesize
+from mikeyshark import pipeline
+from mikeyshark.synth import synthesize
 from tests.analyze_helpers import analyze_synth
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import struct
 
-from analyzer.calls import CallTracker, SipFlowHandler
-from analyzer.model import Endpoint, Frame
-from analyzer.pipeline import _offers_psk, _QuietCalls, _skippable
-from dissectors.tls.records import ClientHello, Extension, build_record
+from mikeyshark.calls import CallTracker, SipFlowHandler
+from mikeyshark.dissectors.tls.records import ClientHello, Extension, build_record
+from mikeyshark.model import Endpoint, Frame
+from mikeyshark.pipeline import _offers_psk, _QuietCalls, _skippable
 
 MAC = bytes(12)
 RTP = bytes([0x80, 0x00]) + bytes(170)

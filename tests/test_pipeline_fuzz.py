@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzer.checks.rules import RULES
-from analyzer.synth import synthesize
+from mikeyshark.checks.rules import RULES
+from mikeyshark.synth import synthesize
 from tests.analyze_helpers import analyze_frames
 
 BASE = synthesize("msrp-dial-in", seed=9)

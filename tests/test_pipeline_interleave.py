@@ -11,8 +11,8 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from analyzer.model import Frame
-from analyzer.synth import synthesize
+from mikeyshark.model import Frame
+from mikeyshark.synth import synthesize
 from tests.analyze_helpers import analyze_frames, statuses
 
 SCENARIOS = ("msrp-dial-in", "bfcp-dial-out", "bfcp-dial-in", "msrp-dial-out")

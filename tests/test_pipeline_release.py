@@ -16,10 +16,10 @@ import gc
 import tracemalloc
 from pathlib import Path
 
-from analyzer.keys import KeyFile
-from analyzer.pipeline import CaptureResult, analyze_capture
-from analyzer.synth import synthesize
-from analyzer.synth.net import write_frames
+from mikeyshark.keys import KeyFile
+from mikeyshark.pipeline import CaptureResult, analyze_capture
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import write_frames
 from tests.test_gtp_tunnel import _many_ues
 
 

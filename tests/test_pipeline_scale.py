@@ -14,8 +14,8 @@ import sys
 import tracemalloc
 from pathlib import Path
 
-from analyzer.keys import KeyFile
-from analyzer.pipeline import analyze_capture
+from mikeyshark.keys import KeyFile
+from mikeyshark.pipeline import analyze_capture
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import foundation

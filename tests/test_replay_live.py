@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.replay import ReplayError, ReplayOptions, ReplayResult, run_replay
+from mikeyshark.replay import ReplayError, ReplayOptions, ReplayResult, run_replay
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 
@@ -49,7 +49,7 @@ def _analyze(cap: Path) -> dict[str, object]:
         [
             sys.executable,
             "-m",
-            "analyzer",
+            "mikeyshark",
             "analyze",
             str(cap),
             "--keys",

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from analyzer.replay import TlsPipe
-from analyzer.synth.media import engine_config
-from dissectors import msrp
-from dissectors.tls.constants import PSK_KE, TLS12, TLS13
-from dissectors.tls.engine import TlsPskEngine
+from mikeyshark.dissectors import msrp
+from mikeyshark.dissectors.tls.constants import PSK_KE, TLS12, TLS13
+from mikeyshark.dissectors.tls.engine import TlsPskEngine
+from mikeyshark.replay import TlsPipe
+from mikeyshark.synth.media import engine_config
 from tests.tls_live import free_port, wait_listening
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(60)]

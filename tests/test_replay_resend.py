@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from scapy.utils import rdpcap
 
-from analyzer.synth import synthesize, write_capture
+from mikeyshark.synth import synthesize, write_capture
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(60)]
 
@@ -32,7 +32,7 @@ def test_resend_on_loopback(tcpdump: str, tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "analyzer",
+                "mikeyshark",
                 "replay",
                 "--pcap",
                 str(src),
@@ -62,7 +62,7 @@ def test_resend_on_loopback(tcpdump: str, tmp_path: Path) -> None:
 
 def test_resend_needs_an_interface() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "analyzer", "replay", "--pcap", "x.pcap"],
+        [sys.executable, "-m", "mikeyshark", "replay", "--pcap", "x.pcap"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -86,7 +86,7 @@ def test_resend_bad_input_is_a_usage_error(
     else:
         src.write_bytes(content)
     out = subprocess.run(
-        [sys.executable, "-m", "analyzer", "replay", "--pcap", str(src), "--iface", iface],
+        [sys.executable, "-m", "mikeyshark", "replay", "--pcap", str(src), "--iface", iface],
         capture_output=True,
         text=True,
         timeout=30,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.synth import synthesize
+from mikeyshark.synth import synthesize
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(90)]
 
-EXE = [sys.executable, "-m", "analyzer", "replay"]
+EXE = [sys.executable, "-m", "mikeyshark", "replay"]
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ import jsonschema
 import pytest
 from rich.console import Console
 
-from analyzer.checks.evaluate import Context, evaluate_call
-from analyzer.cli import main
-from analyzer.model import Problem
-from analyzer.report import json_report, junit
-from analyzer.report.model import CaptureInfo, KeyRow, Report
-from analyzer.report.terminal import print_summary
+from mikeyshark.checks.evaluate import Context, evaluate_call
+from mikeyshark.cli import main
+from mikeyshark.model import Problem
+from mikeyshark.report import json_report, junit
+from mikeyshark.report.model import CaptureInfo, KeyRow, Report
+from mikeyshark.report.terminal import print_summary
 from tests.report_samples import TEK, clean_call
 
 

@@ -8,15 +8,15 @@ import json
 import struct
 from pathlib import Path
 
-from analyzer.capture import CaptureReader, MergedReader, group_captures
-from analyzer.checks.rules import RULES
-from analyzer.cli import main
-from analyzer.commands.analyze import build_report
-from analyzer.keys import KeyFile
-from analyzer.model import Frame
-from analyzer.pipeline import analyze_capture
-from analyzer.synth import synthesize
-from analyzer.synth.net import write_frames
+from mikeyshark.capture import CaptureReader, MergedReader, group_captures
+from mikeyshark.checks.rules import RULES
+from mikeyshark.cli import main
+from mikeyshark.commands.analyze import build_report
+from mikeyshark.keys import KeyFile
+from mikeyshark.model import Frame
+from mikeyshark.pipeline import analyze_capture
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import write_frames
 from tests.analyze_helpers import analyze_frames, statuses
 
 

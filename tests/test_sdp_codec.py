@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dissectors import sdp, sip
-from dissectors.errors import DissectError
+from mikeyshark.dissectors import sdp, sip
+from mikeyshark.dissectors.errors import DissectError
 
 
 def vector_sdp(vectors: Path) -> bytes:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dissectors import sip
-from dissectors.errors import DissectError
+from mikeyshark.dissectors import sip
+from mikeyshark.dissectors.errors import DissectError
 
 CRLF = "\r\n"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.calls import track_capture
+from mikeyshark.calls import track_capture
 from tests.test_sip_captures import ANSWER, OFFER, sip
 from tests.test_sip_tshark import FIELDS, our_fields
 

@@ -7,8 +7,8 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dissectors import sip
-from dissectors.errors import DissectError
+from mikeyshark.dissectors import sip
+from mikeyshark.dissectors.errors import DissectError
 
 _token = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,15}", fullmatch=True)
 _value = st.from_regex(r"[!-~]([ -~]{0,40}[!-~])?", fullmatch=True)

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.calls import CallTracker
-from analyzer.model import Endpoint
-from dissectors import sdp, sip
-from dissectors.errors import DissectError
+from mikeyshark.calls import CallTracker
+from mikeyshark.dissectors import sdp, sip
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.model import Endpoint
 
 SEED = (
     b"INVITE sip:conf@example.org SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.calls import SipRecord, track_capture
-from dissectors.errors import DissectError
+from mikeyshark.calls import SipRecord, track_capture
+from mikeyshark.dissectors.errors import DissectError
 from tests.test_sip_captures import write_calls, write_liars
 
 Getter = Callable[[SipRecord], list[str]]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dissectors.sip import kms_uid
+from mikeyshark.dissectors.sip import kms_uid
 
 
 @pytest.mark.parametrize(

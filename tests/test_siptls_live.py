@@ -15,19 +15,19 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from analyzer.capture import MergedReader
-from analyzer.checks.rules import RULES
-from analyzer.cli import main
-from analyzer.commands.analyze import build_report
-from analyzer.keys import KeyFile
-from analyzer.model import Frame
-from analyzer.pipeline import analyze_capture
-from analyzer.report import json_report
-from analyzer.report.html import render_html
-from analyzer.report.model import Report
-from analyzer.siptls import KeyLog
-from analyzer.synth import SynthResult, synthesize
-from analyzer.synth.net import write_frames
+from mikeyshark.capture import MergedReader
+from mikeyshark.checks.rules import RULES
+from mikeyshark.cli import main
+from mikeyshark.commands.analyze import build_report
+from mikeyshark.keys import KeyFile
+from mikeyshark.model import Frame
+from mikeyshark.pipeline import analyze_capture
+from mikeyshark.report import json_report
+from mikeyshark.report.html import render_html
+from mikeyshark.report.model import Report
+from mikeyshark.siptls import KeyLog
+from mikeyshark.synth import SynthResult, synthesize
+from mikeyshark.synth.net import write_frames
 from tests.analyze_helpers import analyze_frames, statuses
 from tests.siptls_live import LiveSipTls, sip_over_tls
 from tests.tls_live import free_port

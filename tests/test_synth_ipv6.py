@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.cli import main
-from analyzer.synth import SCENARIOS, synthesize
-from dissectors import msrp, sdp
-from dissectors.errors import DissectError
+from mikeyshark.cli import main
+from mikeyshark.dissectors import msrp, sdp
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.synth import SCENARIOS, synthesize
 from tests.analyze_helpers import analyze_synth, statuses
 
 SEED = 4

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.keys import KeyFile
-from analyzer.synth import FAULTS, SCENARIOS, synthesize, write_capture
-from analyzer.synth.scenarios import SynthResult
-from dissectors import sdp, sip
-from dissectors.mikey.message import parse as mikey_parse
-from dissectors.mikey.payloads import Ticket
-from dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
-from dissectors.mikey.ticket import TicketError, open_ticket
+from mikeyshark.dissectors import sdp, sip
+from mikeyshark.dissectors.mikey.message import parse as mikey_parse
+from mikeyshark.dissectors.mikey.payloads import Ticket
+from mikeyshark.dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
+from mikeyshark.dissectors.mikey.ticket import TicketError, open_ticket
+from mikeyshark.keys import KeyFile
+from mikeyshark.synth import FAULTS, SCENARIOS, synthesize, write_capture
+from mikeyshark.synth.scenarios import SynthResult
 
 
 def _sip(r: SynthResult) -> list[tuple[int, sip.SipMessage]]:
@@ -233,7 +233,7 @@ def test_fault_not_applicable_is_refused() -> None:
 
 
 def test_cli_list_and_write(tmp_path: Path) -> None:
-    exe = [sys.executable, "-m", "analyzer"]
+    exe = [sys.executable, "-m", "mikeyshark"]
     out = subprocess.run([*exe, "synth", "--list"], capture_output=True, text=True, check=True)
     lines = out.stdout.splitlines()
     assert sum(1 for ln in lines if ln.startswith("  ")) == len(SCENARIOS) + len(FAULTS)
@@ -268,7 +268,7 @@ def test_cli_bad_key_file_is_a_usage_error(tmp_path: Path, keys: str, why: str) 
         [
             sys.executable,
             "-m",
-            "analyzer",
+            "mikeyshark",
             "synth",
             "msrp-dial-in",
             "-o",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.cli import main
+from mikeyshark.cli import main
 
 PCAPS = Path(__file__).parent.parent / "pcaps"
 

@@ -19,11 +19,11 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import wrpcap
 
-from analyzer.cli import main
-from analyzer.synth import SCENARIOS, SynthResult, synthesize, write_capture
-from analyzer.synth.net import Cursor, Network, TcpConnection, write_frames
-from dissectors.mikey.message import parse as mikey_parse
-from dissectors.mikey.payloads import Ticket
+from mikeyshark.cli import main
+from mikeyshark.dissectors.mikey.message import parse as mikey_parse
+from mikeyshark.dissectors.mikey.payloads import Ticket
+from mikeyshark.synth import SCENARIOS, SynthResult, synthesize, write_capture
+from mikeyshark.synth.net import Cursor, Network, TcpConnection, write_frames
 
 pytestmark = pytest.mark.tshark
 SEED = 7

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dissectors.errors import DissectError
-from dissectors.tls import keyschedule as ks
-from dissectors.tls.constants import CIPHER_SUITES, Kx, Mode
-from dissectors.tls.records import (
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.tls import keyschedule as ks
+from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, Kx, Mode
+from mikeyshark.dissectors.tls.records import (
     Alert,
     ClientHello,
     Extension,

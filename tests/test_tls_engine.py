@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.decrypt import PskCandidate, TlsConnectionDecoder
-from analyzer.model import StreamChunk
-from dissectors.tls.constants import CIPHER_SUITES, TLS10, TLS11, TLS12, TLS13, Kx
-from dissectors.tls.engine import (
+from mikeyshark.decrypt import PskCandidate, TlsConnectionDecoder
+from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, TLS10, TLS11, TLS12, TLS13, Kx
+from mikeyshark.dissectors.tls.engine import (
     AlertReceived,
     ApplicationData,
     ConnectionClosed,
@@ -19,7 +18,8 @@ from dissectors.tls.engine import (
     TlsError,
     TlsPskEngine,
 )
-from dissectors.tls.records import parse_records
+from mikeyshark.dissectors.tls.records import parse_records
+from mikeyshark.model import StreamChunk
 
 PSK = bytes.fromhex("657bf44e8247bee72094eafe0283ab2f")
 ID = b"mikey:12345678:01"

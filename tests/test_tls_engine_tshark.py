@@ -1,7 +1,7 @@
 """Our engine's handshakes and records, in every PSK suite and version it offers (RC4, 3DES,
 CCM_8, TLS 1.0/1.1 included, which OpenSSL 3 no longer runs), decrypted by tshark with
 ``-o tls.psk`` (TLS 1.0-1.2) or with the engine's key log (TLS 1.3): an independent check of
-the protect side, and of analyzer.decrypt reading the same capture."""
+the protect side, and of mikeyshark.decrypt reading the same capture."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from analyzer.decrypt import PskCandidate, decrypt_capture
-from dissectors.tls.constants import CIPHER_SUITES, TLS10, TLS11, TLS12, TLS13, Kx
-from dissectors.tls.engine import PskConfig, TlsPskEngine
+from mikeyshark.decrypt import PskCandidate, decrypt_capture
+from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, TLS10, TLS11, TLS12, TLS13, Kx
+from mikeyshark.dissectors.tls.engine import PskConfig, TlsPskEngine
 from tests.tls_live import follow_tls, write_tcp_pcap
 
 PSK = bytes.fromhex("657bf44e8247bee72094eafe0283ab2f")

@@ -1,5 +1,5 @@
 """Real peers: openssl s_server / s_client (and our engine against them) on loopback,
-captured with tcpdump, decrypted by analyzer.decrypt through the real capture and flow
+captured with tcpdump, decrypted by mikeyshark.decrypt through the real capture and flow
 layers, and compared with what the peers sent, with OpenSSL's own key log and with tshark."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.decrypt import DecodedConnection, PskCandidate, decrypt_capture
-from analyzer.keylog import write_keylog
-from dissectors.tls.constants import TLS10, TLS11, TLS12, TLS13
-from dissectors.tls.engine import PskConfig
+from mikeyshark.decrypt import DecodedConnection, PskCandidate, decrypt_capture
+from mikeyshark.dissectors.tls.constants import TLS10, TLS11, TLS12, TLS13
+from mikeyshark.dissectors.tls.engine import PskConfig
+from mikeyshark.keylog import write_keylog
 from tests.tls_live import (
     engine_client_vs_openssl,
     follow_tls,

@@ -9,10 +9,15 @@ from typing import Any
 
 import pytest
 
-from dissectors.tls import keyschedule as ks
-from dissectors.tls.constants import CIPHER_SUITES, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, TLS12
-from dissectors.tls.protection import Tls13Aead, tls12_protection
-from dissectors.tls.records import (
+from mikeyshark.dissectors.tls import keyschedule as ks
+from mikeyshark.dissectors.tls.constants import (
+    CIPHER_SUITES,
+    CT_CHANGE_CIPHER_SPEC,
+    CT_HANDSHAKE,
+    TLS12,
+)
+from mikeyshark.dissectors.tls.protection import Tls13Aead, tls12_protection
+from mikeyshark.dissectors.tls.records import (
     HandshakeBuffer,
     Record,
     parse_client_hello,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from dissectors.tls.engine import ApplicationData, PskConfig, TlsPskEngine
+from mikeyshark.dissectors.tls.engine import ApplicationData, PskConfig, TlsPskEngine
 
 TIMEOUT = 10.0
 

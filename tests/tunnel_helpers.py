@@ -11,8 +11,8 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from analyzer.model import Frame
-from dissectors import esp as esplib
+from mikeyshark.dissectors import esp as esplib
+from mikeyshark.model import Frame
 
 GNB = "203.0.113.1"
 UPF = "203.0.113.2"

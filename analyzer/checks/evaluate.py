@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from analyzer.checks.rules import (
+from mikeyshark.checks.rules import (
     RULES,
     Direction,
     Protocol,
@@ -21,12 +21,12 @@ from analyzer.checks.rules import (
     side_role,
     tls_client_side,
 )
-from analyzer.model import Endpoint
-from analyzer.report.model import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
-from dissectors.errors import DissectError
-from dissectors.mikey.transfer import TLS_PROT_TYPE
-from dissectors.sdp import MsrpUri
-from dissectors.sip import kms_uid
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
+from mikeyshark.dissectors.sdp import MsrpUri
+from mikeyshark.dissectors.sip import kms_uid
+from mikeyshark.model import Endpoint
+from mikeyshark.report.model import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
 
 # MIKEY-TICKET data types (PROTOCOLS.md 13.1); the names come with the parsed message.
 TRANSFER_INIT = 14

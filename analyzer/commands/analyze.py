@@ -17,16 +17,16 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from analyzer import __version__, keylog
-from analyzer.checks.evaluate import Context, Policy, evaluate_call
-from analyzer.dask_backend import ClusterError
-from analyzer.keys import KeyFile, KeyFileError, TekKey
-from analyzer.parallel import PlanError, Unit, plan_units, run_units
-from analyzer.pipeline import CaptureResult
-from analyzer.report import json_report, junit
-from analyzer.report.html import render_html
-from analyzer.report.model import KeyRow, Report, Verdict
-from analyzer.report.terminal import print_summary
+from mikeyshark import __version__, keylog
+from mikeyshark.checks.evaluate import Context, Policy, evaluate_call
+from mikeyshark.dask_backend import ClusterError
+from mikeyshark.keys import KeyFile, KeyFileError, TekKey
+from mikeyshark.parallel import PlanError, Unit, plan_units, run_units
+from mikeyshark.pipeline import CaptureResult
+from mikeyshark.report import json_report, junit
+from mikeyshark.report.html import render_html
+from mikeyshark.report.model import KeyRow, Report, Verdict
+from mikeyshark.report.terminal import print_summary
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -195,7 +195,7 @@ def analyze_all(
     dask: str | None = None,
     join: bool = False,
 ) -> list[CaptureResult]:
-    """One result per unit of work (see :mod:`analyzer.parallel`), in argument order."""
+    """One result per unit of work (see :mod:`mikeyshark.parallel`), in argument order."""
 
     def bar(unit: Unit) -> _LazyProgress | None:
         if console is None:

@@ -10,7 +10,7 @@ TLS is recognised by its record header on any TCP connection, MSRP and BFCP by t
 bytes. With keys, the TEK candidates of every MIKEY exchange seen in the SDP so far (plus
 ``[[tek]]`` and ``--psk``) are offered to every TLS connection: the decoder's oracle
 (Finished, binder, AEAD tag) picks the right one, so no address binding is needed here
-(``analyzer.correlate`` binds connections to m-lines for the analyze report after the whole
+(``mikeyshark.correlate`` binds connections to m-lines for the analyze report after the whole
 capture; this view must decide as it streams).
 """
 
@@ -25,35 +25,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from analyzer import media as medialib
-from analyzer.calls import MediaSession, SipFlowHandler, SipRecord, TcpConn
-from analyzer.capture import CaptureReader
-from analyzer.correlate import key_status
-from analyzer.decrypt import AppData, PskCandidate, TlsConnectionDecoder, TlsSessionInfo
-from analyzer.flows import FlowTable
-from analyzer.keys import KeyFile, KeyFileError, Resolution, resolve_exchange
-from analyzer.model import Endpoint, Frame, Problem, Severity, StreamChunk
-from analyzer.report.model import TreeNode
-from analyzer.view import (
-    PREVIEW,
-    FrameDecoder,
-    FrameView,
-    KeyedSip,
-    Node,
-    Pdu,
-    TlsConnView,
-    TlsFrame,
-    TlsRecordView,
-)
-from dissectors import bfcp as bfcplib
-from dissectors import mikey as mikeylib
-from dissectors import msrp as msrplib
-from dissectors import sdp as sdplib
-from dissectors.errors import DissectError
-from dissectors.mikey.payloads import Ticket
-from dissectors.mikey.tree import fingerprint, show_key
-from dissectors.tls import keyschedule as ks
-from dissectors.tls.constants import (
+from mikeyshark import media as medialib
+from mikeyshark.calls import MediaSession, SipFlowHandler, SipRecord, TcpConn
+from mikeyshark.capture import CaptureReader
+from mikeyshark.correlate import key_status
+from mikeyshark.decrypt import AppData, PskCandidate, TlsConnectionDecoder, TlsSessionInfo
+from mikeyshark.dissectors import bfcp as bfcplib
+from mikeyshark.dissectors import mikey as mikeylib
+from mikeyshark.dissectors import msrp as msrplib
+from mikeyshark.dissectors import sdp as sdplib
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey.payloads import Ticket
+from mikeyshark.dissectors.mikey.tree import fingerprint, show_key
+from mikeyshark.dissectors.tls import keyschedule as ks
+from mikeyshark.dissectors.tls.constants import (
     CIPHER_SUITES,
     CT_ALERT,
     CT_APPLICATION_DATA,
@@ -69,8 +54,8 @@ from dissectors.tls.constants import (
     CipherSuite,
     Kx,
 )
-from dissectors.tls.protection import Tls13Aead
-from dissectors.tls.records import (
+from mikeyshark.dissectors.tls.protection import Tls13Aead
+from mikeyshark.dissectors.tls.records import (
     RECORD_HEADER_LEN,
     HandshakeBuffer,
     Record,
@@ -79,6 +64,21 @@ from dissectors.tls.records import (
     parse_record,
     parse_server_hello,
     plausible_header,
+)
+from mikeyshark.flows import FlowTable
+from mikeyshark.keys import KeyFile, KeyFileError, Resolution, resolve_exchange
+from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
+from mikeyshark.report.model import TreeNode
+from mikeyshark.view import (
+    PREVIEW,
+    FrameDecoder,
+    FrameView,
+    KeyedSip,
+    Node,
+    Pdu,
+    TlsConnView,
+    TlsFrame,
+    TlsRecordView,
 )
 
 EXIT_OK = 0
@@ -383,7 +383,7 @@ def _tree(t: TreeNode) -> Node:
 
 MAX_HELD_CONN = 1 << 20  # bytes of one unconfirmed TLS connection kept to retry new keys
 MAX_HELD_TOTAL = 16 << 20  # the same for all connections of the capture
-# What analyzer.decrypt says when the candidates so far failed (a later MIKEY exchange may
+# What mikeyshark.decrypt says when the candidates so far failed (a later MIKEY exchange may
 # bring the right one); any other reason means no key will do.
 _REASONS_KEYS_MAY_FIX = frozenset({"no candidate key matched", "no key"})
 _PSK_KX = frozenset({Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.RSA_PSK})  # RFC 4279, 5489

@@ -8,7 +8,10 @@ import binascii
 import sys
 from typing import Any, TextIO
 
-from analyzer.keys import (
+from mikeyshark.dissectors.mikey import constants as C
+from mikeyshark.dissectors.mikey.message import MikeyMessage, parse
+from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree, show_key
+from mikeyshark.keys import (
     KeyFile,
     KeyFileError,
     KmsLegResolution,
@@ -16,9 +19,6 @@ from analyzer.keys import (
     resolve_exchange,
     resolve_kms_leg,
 )
-from dissectors.mikey import constants as C
-from dissectors.mikey.message import MikeyMessage, parse
-from dissectors.mikey.tree import ntp_to_text, render_tree, show_key
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analyzer.keys import KeyFileError
-from analyzer.replay import ReplayError, ReplayOptions, resend_pcap, run_replay
-from analyzer.synth import SCENARIOS
+from mikeyshark.keys import KeyFileError
+from mikeyshark.replay import ReplayError, ReplayOptions, resend_pcap, run_replay
+from mikeyshark.synth import SCENARIOS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analyzer.keys import KeyFileError
-from analyzer.synth import FAULTS, SCENARIOS, synthesize, write_capture
+from mikeyshark.keys import KeyFileError
+from mikeyshark.synth import FAULTS, SCENARIOS, synthesize, write_capture
 
 EXIT_OK, EXIT_USAGE = 0, 2
 

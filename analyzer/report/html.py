@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from pathlib import Path
 
 import jinja2
 
-from analyzer.checks.rules import RULES_BY_ID, Role
-from analyzer.model import Endpoint
-from analyzer.report.model import (
+from mikeyshark.checks.rules import RULES_BY_ID, Role
+from mikeyshark.model import Endpoint
+from mikeyshark.report.model import (
     CallRecord,
     MediaRecord,
     Report,
@@ -23,8 +22,6 @@ from analyzer.report.model import (
     TreeNode,
     fingerprint,
 )
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 COL_WIDTH = 170
 ROW_HEIGHT = 26
@@ -284,7 +281,7 @@ def key_table(report: Report) -> list[KeyView]:
 
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.PackageLoader("mikeyshark", "templates"),
         autoescape=True,  # every template, whatever its file name
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

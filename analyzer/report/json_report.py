@@ -6,9 +6,9 @@ import json
 from importlib import resources
 from typing import Any
 
-from analyzer.flows import Tunnel
-from analyzer.model import Endpoint
-from analyzer.report.model import (
+from mikeyshark.flows import Tunnel
+from mikeyshark.model import Endpoint
+from mikeyshark.report.model import (
     CallRecord,
     CaptureInfo,
     MediaRecord,
@@ -169,6 +169,6 @@ def dumps(report: Report) -> str:
 
 def schema() -> dict[str, Any]:
     """The JSON Schema of the report, shipped as package data."""
-    text = resources.files("analyzer").joinpath("schema/report.schema.json").read_text("utf-8")
+    text = resources.files("mikeyshark").joinpath("schema/report.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded

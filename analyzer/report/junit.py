@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from analyzer.report.model import Report, Status
+from mikeyshark.report.model import Report, Status
 
 
 def _classname(scenario: str, call_id: str) -> str:

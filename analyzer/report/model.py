@@ -11,9 +11,9 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from analyzer.checks.rules import Direction, Protocol, Role, Side
-from analyzer.flows import Tunnel
-from analyzer.model import Endpoint, Problem
+from mikeyshark.checks.rules import Direction, Protocol, Role, Side
+from mikeyshark.flows import Tunnel
+from mikeyshark.model import Endpoint, Problem
 
 
 class Status(StrEnum):
@@ -114,7 +114,7 @@ class MikeyInfo:
 
 @dataclass(slots=True)
 class KeyStatus:
-    """What the configured keys proved about one exchange (from analyzer.keys)."""
+    """What the configured keys proved about one exchange (from mikeyshark.keys)."""
 
     keys_configured: bool
     ticket_opened: bool = False

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzer.synth.faults import FAULTS, RULES, Fault
-from analyzer.synth.net import write_frames
-from analyzer.synth.scenarios import (
+from mikeyshark.synth.faults import FAULTS, RULES, Fault
+from mikeyshark.synth.net import write_frames
+from mikeyshark.synth.scenarios import (
     SCENARIOS,
     CallFacts,
     MediaFacts,

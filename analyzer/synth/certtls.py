@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
-from dissectors.buffer import Writer
-from dissectors.tls import keyschedule as ks
-from dissectors.tls.constants import (
+from mikeyshark.dissectors.buffer import Writer
+from mikeyshark.dissectors.tls import keyschedule as ks
+from mikeyshark.dissectors.tls.constants import (
     CIPHER_SUITE,
     CIPHER_SUITES,
     CT_ALERT,
@@ -42,8 +42,8 @@ from dissectors.tls.constants import (
     TLS10,
     TLS12,
 )
-from dissectors.tls.protection import tls12_protection
-from dissectors.tls.records import (
+from mikeyshark.dissectors.tls.protection import tls12_protection
+from mikeyshark.dissectors.tls.records import (
     ClientHello,
     Extension,
     ServerHello,

@@ -12,12 +12,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from analyzer.synth.certtls import SUITE as CERT_SESSION_SUITE
-from analyzer.synth.certtls import CertTlsSession
-from analyzer.synth.net import Cursor, TcpConnection
-from dissectors import bfcp, msrp
-from dissectors.tls import engine as tls
-from dissectors.tls.constants import CIPHER_SUITE, TLS10, TLS12, TLS13
+from mikeyshark.dissectors import bfcp, msrp
+from mikeyshark.dissectors.tls import engine as tls
+from mikeyshark.dissectors.tls.constants import CIPHER_SUITE, TLS10, TLS12, TLS13
+from mikeyshark.synth.certtls import SUITE as CERT_SESSION_SUITE
+from mikeyshark.synth.certtls import CertTlsSession
+from mikeyshark.synth.net import Cursor, TcpConnection
 
 DEFAULT_SUITE = CIPHER_SUITE["TLS_PSK_WITH_AES_128_GCM_SHA256"]
 CERT_SUITE = CERT_SESSION_SUITE  # what the certificate-suite fault negotiates

@@ -21,7 +21,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import EDecimal, PcapNgWriter, PcapWriter
 
-from analyzer.model import Endpoint, Frame
+from mikeyshark.model import Endpoint, Frame
 
 LINKTYPE_ETHERNET = 1
 EPHEMERAL_PORTS = (49152, 65535)  # RFC 6335 dynamic range, what Linux and Windows draw from

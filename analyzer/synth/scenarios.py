@@ -16,18 +16,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from analyzer.keys import KeyFile as GivenKeyFile
-from analyzer.model import Endpoint, Frame
-from analyzer.synth import media as M
-from analyzer.synth.faults import FAULTS, applicable, expected_status
-from analyzer.synth.keyfile import KeyFile
-from analyzer.synth.net import Cursor, Host, Network, TcpConnection
-from dissectors import sdp, sip
-from dissectors.mikey import crypto as mcrypto
-from dissectors.mikey import message as mmsg
-from dissectors.mikey import ticket as mticket
-from dissectors.mikey import transfer
-from dissectors.mikey.payloads import (
+from mikeyshark.dissectors import sdp, sip
+from mikeyshark.dissectors.mikey import crypto as mcrypto
+from mikeyshark.dissectors.mikey import message as mmsg
+from mikeyshark.dissectors.mikey import ticket as mticket
+from mikeyshark.dissectors.mikey import transfer
+from mikeyshark.dissectors.mikey.payloads import (
     GenericIdEntry,
     GenericIdMap,
     Hdr,
@@ -39,7 +33,13 @@ from dissectors.mikey.payloads import (
     Ticket,
     V,
 )
-from dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
+from mikeyshark.dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
+from mikeyshark.keys import KeyFile as GivenKeyFile
+from mikeyshark.model import Endpoint, Frame
+from mikeyshark.synth import media as M
+from mikeyshark.synth.faults import FAULTS, applicable, expected_status
+from mikeyshark.synth.keyfile import KeyFile
+from mikeyshark.synth.net import Cursor, Host, Network, TcpConnection
 
 BASE_TIME_NS = 1_767_268_800 * 1_000_000_000  # 2026-01-01T12:00:00Z; + seed minutes
 

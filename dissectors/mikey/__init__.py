@@ -6,9 +6,9 @@ ticket in :mod:`.ticket`, the profile's exchange builders in :mod:`.transfer`, a
 Wireshark-like tree in :mod:`.tree`.
 """
 
-from dissectors.errors import DissectError
-from dissectors.mikey.message import MikeyMessage, build, build_chain, parse, parse_chain
-from dissectors.mikey.payloads import (
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey.message import MikeyMessage, build, build_chain, parse, parse_chain
+from mikeyshark.dissectors.mikey.payloads import (
     Cert,
     Chash,
     CsIdMap,
@@ -48,7 +48,7 @@ from dissectors.mikey.payloads import (
     parse_key_data,
     payload_type,
 )
-from dissectors.mikey.transfer import (
+from mikeyshark.dissectors.mikey.transfer import (
     build_resolve_init,
     build_resolve_resp,
     build_transfer_init,

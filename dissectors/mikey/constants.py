@@ -7,7 +7,7 @@ section 13) and are the ones to correct once the RFC 6043 / TS 33.328 text is at
 
 from __future__ import annotations
 
-from dissectors.consts import Const, ValueTable
+from mikeyshark.dissectors.consts import Const, ValueTable
 
 RFC3830 = "RFC 3830"
 RFC4563 = "RFC 4563"

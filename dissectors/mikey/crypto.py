@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes, hmac, keywrap
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from dissectors.mikey import constants as C
+from mikeyshark.dissectors.mikey import constants as C
 
 _CHUNK = 32  # both PRFs cut the input key into 256-bit pieces
 

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from dissectors.buffer import Reader, Writer
-from dissectors.errors import DissectError
-from dissectors.mikey import constants as C
-from dissectors.mikey.payloads import (
+from mikeyshark.dissectors.buffer import Reader, Writer
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey import constants as C
+from mikeyshark.dissectors.mikey.payloads import (
     LAYER,
     GeneralExt,
     Hdr,

@@ -2,7 +2,7 @@
 
 RFC 3830 payloads carry no generic length: every payload's end follows from its own layout,
 and each one names the type of the payload after it (``next payload``). The chain walker in
-:mod:`dissectors.mikey.message` owns that byte: a dataclass here holds only the payload's
+:mod:`mikeyshark.dissectors.mikey.message` owns that byte: a dataclass here holds only the payload's
 own fields, so a message can be rearranged without patching neighbours.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from dissectors.buffer import Reader, Writer
-from dissectors.errors import DissectError
-from dissectors.mikey import constants as C
+from mikeyshark.dissectors.buffer import Reader, Writer
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey import constants as C
 
 LAYER = "mikey"
 
@@ -283,7 +283,9 @@ class Kemac:
     def key_data(self) -> tuple[KeyData, ...]:
         """The key data chain; only readable as is when the encryption is NULL."""
         if self.encr_alg != 0:
-            raise ValueError("KEMAC is encrypted: decrypt it with dissectors.mikey.crypto")
+            raise ValueError(
+                "KEMAC is encrypted: decrypt it with mikeyshark.dissectors.mikey.crypto"
+            )
         return parse_key_data(self.encr_data)
 
 

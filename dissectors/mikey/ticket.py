@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
-from dissectors.errors import DissectError
-from dissectors.mikey import constants as C
-from dissectors.mikey import crypto
-from dissectors.mikey.message import build_chain, parse_chain
-from dissectors.mikey.payloads import (
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey import constants as C
+from mikeyshark.dissectors.mikey import crypto
+from mikeyshark.dissectors.mikey.message import build_chain, parse_chain
+from mikeyshark.dissectors.mikey.payloads import (
     Idr,
     Kemac,
     KeyData,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dissectors.mikey import constants as C
-from dissectors.mikey import crypto
-from dissectors.mikey.message import MikeyMessage, build, parse
-from dissectors.mikey.payloads import (
+from mikeyshark.dissectors.mikey import constants as C
+from mikeyshark.dissectors.mikey import crypto
+from mikeyshark.dissectors.mikey.message import MikeyMessage, build, parse
+from mikeyshark.dissectors.mikey.payloads import (
     GenericIdEntry,
     GenericIdMap,
     Hdr,

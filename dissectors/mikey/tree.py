@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 
-from dissectors.errors import DissectError
-from dissectors.mikey import constants as C
-from dissectors.mikey.message import MikeyMessage, parse_chain
-from dissectors.mikey.payloads import (
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey import constants as C
+from mikeyshark.dissectors.mikey.message import MikeyMessage, parse_chain
+from mikeyshark.dissectors.mikey.payloads import (
     Cert,
     Chash,
     Dh,

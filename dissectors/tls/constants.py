@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dissectors.consts import Const, ValueTable
+from mikeyshark.dissectors.consts import Const, ValueTable
 
 
 class Kx(StrEnum):

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from dissectors.errors import DissectError
-from dissectors.tls import keyschedule as ks
-from dissectors.tls.constants import (
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.tls import keyschedule as ks
+from mikeyshark.dissectors.tls.constants import (
     AD_BAD_RECORD_MAC,
     AD_CLOSE_NOTIFY,
     AD_DECODE_ERROR,
@@ -65,13 +65,13 @@ from dissectors.tls.constants import (
     Kx,
     Mode,
 )
-from dissectors.tls.protection import (
+from mikeyshark.dissectors.tls.protection import (
     Plaintext,
     RecordProtection,
     Tls13Aead,
     tls12_protection,
 )
-from dissectors.tls.records import (
+from mikeyshark.dissectors.tls.records import (
     Alert,
     ClientHello,
     Extension,

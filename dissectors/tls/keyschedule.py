@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, hmac
 
-from dissectors.tls.constants import TLS12, CipherSuite
+from mikeyshark.dissectors.tls.constants import TLS12, CipherSuite
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "MD5": hashes.MD5,

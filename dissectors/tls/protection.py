@@ -17,10 +17,10 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4, TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
-from dissectors.errors import DissectError
-from dissectors.tls.constants import CT_APPLICATION_DATA, TLS10, TLS12, CipherSuite, Mode
-from dissectors.tls.keyschedule import hmac_digest
-from dissectors.tls.records import parse_inner_plaintext
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.tls.constants import CT_APPLICATION_DATA, TLS10, TLS12, CipherSuite, Mode
+from mikeyshark.dissectors.tls.keyschedule import hmac_digest
+from mikeyshark.dissectors.tls.records import parse_inner_plaintext
 
 LAYER = "tls"
 Rng = Callable[[int], bytes]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dissectors.buffer import Reader, Writer
-from dissectors.errors import DissectError
-from dissectors.tls.constants import (
+from mikeyshark.dissectors.buffer import Reader, Writer
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.tls.constants import (
     CONTENT_TYPE,
     EXT_PRE_SHARED_KEY,
     HT_CLIENT_HELLO,

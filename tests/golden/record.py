@@ -45,14 +45,29 @@ def stem(capture: str) -> str:
     return Path(capture).stem
 
 
-def analyze_outputs(mikeyshark: list[str], capture: str, args: list[str], tmp: Path) -> dict[str, str]:
+def analyze_outputs(
+    mikeyshark: list[str], capture: str, args: list[str], tmp: Path
+) -> dict[str, str]:
     """Terminal, JSON, HTML and JUnit of one analyze run (and its exit code)."""
     name = stem(capture)
     files = {ext: tmp / f"{name}.{ext}" for ext in ("json", "html", "xml")}
     run = subprocess.run(
-        [*mikeyshark, "analyze", capture, *args, "--json", str(files["json"]),
-         "--html", str(files["html"]), "--junit", str(files["xml"])],
-        cwd=ROOT, capture_output=True, text=True, env={"COLUMNS": "100", "PATH": "/usr/bin:/bin"},
+        [
+            *mikeyshark,
+            "analyze",
+            capture,
+            *args,
+            "--json",
+            str(files["json"]),
+            "--html",
+            str(files["html"]),
+            "--junit",
+            str(files["xml"]),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "100", "PATH": "/usr/bin:/bin"},
     )
     out = {ext: normalize(p.read_text(encoding="utf-8")) for ext, p in files.items()}
     out["txt"] = f"exit {run.returncode}\n" + normalize(run.stdout)
@@ -62,7 +77,10 @@ def analyze_outputs(mikeyshark: list[str], capture: str, args: list[str], tmp: P
 def dissect_output(mikeyshark: list[str], capture: str, args: list[str]) -> str:
     run = subprocess.run(
         [*mikeyshark, "dissect", "-V", capture, *args],
-        cwd=ROOT, capture_output=True, text=True, env={"COLUMNS": "100", "PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "100", "PATH": "/usr/bin:/bin"},
     )
     return f"exit {run.returncode}\n{run.stdout}"
 
