@@ -31,8 +31,7 @@ from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.sdp import MediaDescription, SessionDescription
 from mikeyshark.dissectors.sip import SipMessage
-from mikeyshark.flows import Tunnel, TunnelFrame
-from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
+from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk, Tunnel, TunnelFrame
 
 SIP_PORTS = frozenset({siplib.PORT})
 # Bounds on what one call may accumulate, so a hostile capture cannot exhaust memory.

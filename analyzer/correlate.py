@@ -23,19 +23,6 @@ from dataclasses import dataclass, field
 
 from mikeyshark import media as medialib
 from mikeyshark.calls import Call, CallTracker, MediaSession, OfferAnswer, SipRecord
-from mikeyshark.checks.rules import (
-    EV_ANSWER,
-    EV_INVITE,
-    EV_MEDIA,
-    EV_RESOLVE,
-    EV_TCP,
-    EV_TLS,
-    Direction,
-    Protocol,
-    Role,
-    Side,
-    flow_for,
-)
 from mikeyshark.decrypt import (
     AppData,
     DecodedConnection,
@@ -51,9 +38,7 @@ from mikeyshark.dissectors.mikey.payloads import Rand, T, Ticket
 from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree, show_key
 from mikeyshark.dissectors.sdp import KeyMgmt, MediaDescription, MsrpUri, SessionDescription
 from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, Kx
-from mikeyshark.keys import KeyFile, Resolution, resolve_exchange, resolve_kms_leg
-from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
-from mikeyshark.report.model import (
+from mikeyshark.evidence import (
     CallRecord,
     ChatEntry,
     FloorStep,
@@ -67,6 +52,21 @@ from mikeyshark.report.model import (
     TcpInfo,
     TlsInfo,
     TreeNode,
+)
+from mikeyshark.keys import KeyFile, Resolution, resolve_exchange, resolve_kms_leg
+from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
+from mikeyshark.procedure import (
+    EV_ANSWER,
+    EV_INVITE,
+    EV_MEDIA,
+    EV_RESOLVE,
+    EV_TCP,
+    EV_TLS,
+    Direction,
+    Protocol,
+    Role,
+    Side,
+    flow_for,
 )
 
 MEDIA_PROTOCOLS = frozenset({"msrp", "bfcp"})

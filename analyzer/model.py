@@ -82,3 +82,27 @@ class StreamChunk:
     offset: int
     data: bytes
     gap: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    """The GTP-U tunnel an inner flow was first seen in (TS 29.281): the TEID of that
+    packet, the outer addresses, and the QFI of its PDU Session Container (None without)."""
+
+    teid: int
+    outer_src: str
+    outer_dst: str
+    qfi: int | None = None
+
+    def __str__(self) -> str:
+        q = f" QFI {self.qfi}" if self.qfi is not None else ""
+        return f"GTP-U TEID 0x{self.teid:08x} {self.outer_src} -> {self.outer_dst}{q}"
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelFrame(Frame):
+    """The inner packet of a G-PDU, fed to a tunnel zone's table: the frame a handler's
+    ``on_udp`` gets for a datagram that came through GTP-U, so the handler can tell which
+    tunnel it came through (other frames cost nothing extra)."""
+
+    tunnel: Tunnel

@@ -40,11 +40,11 @@ from mikeyshark.dissectors.tls.constants import (
     Kx,
 )
 from mikeyshark.dissectors.tls.records import parse_client_hello, parse_record
+from mikeyshark.evidence import CallRecord, CaptureInfo
 from mikeyshark.flows import FlowTable, TcpConnection
 from mikeyshark.keys import KeyFile
 from mikeyshark.media import sniff
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
-from mikeyshark.report.model import CallRecord, CaptureInfo
 from mikeyshark.signalling import annotate_calls
 from mikeyshark.siptls import SipTlsHandler, encrypted_call, keylog_from
 

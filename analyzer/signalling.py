@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mikeyshark.calls import CallTracker
+from mikeyshark.evidence import CallRecord
 from mikeyshark.model import Problem, Severity
-from mikeyshark.report.model import CallRecord
 
 
 def annotate_calls(calls: Iterable[CallRecord], tracker: CallTracker) -> None:

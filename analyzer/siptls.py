@@ -23,9 +23,9 @@ from mikeyshark.calls import SipFlowHandler
 from mikeyshark.decrypt import AppData, TlsConnectionDecoder, TlsSessionInfo
 from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.tls import keyschedule as ks
+from mikeyshark.evidence import CallRecord
 from mikeyshark.flows import TcpConnection
 from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
-from mikeyshark.report.model import CallRecord
 
 SIP_TLS_PORTS = frozenset({siplib.TLS_PORT})
 SECRETS_TLS_KEYLOG = 0x544C534B  # pcapng Decryption Secrets Block type "TLSK"

@@ -12,8 +12,14 @@ import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mikeyshark.checks.rules import (
-    RULES,
+from mikeyshark.checks.rules import RULES
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
+from mikeyshark.dissectors.sdp import MsrpUri
+from mikeyshark.dissectors.sip import kms_uid
+from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
+from mikeyshark.model import Endpoint
+from mikeyshark.procedure import (
     Direction,
     Protocol,
     Side,
@@ -21,12 +27,6 @@ from mikeyshark.checks.rules import (
     side_role,
     tls_client_side,
 )
-from mikeyshark.dissectors.errors import DissectError
-from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
-from mikeyshark.dissectors.sdp import MsrpUri
-from mikeyshark.dissectors.sip import kms_uid
-from mikeyshark.model import Endpoint
-from mikeyshark.report.model import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
 
 # MIKEY-TICKET data types (PROTOCOLS.md 13.1); the names come with the parsed message.
 TRANSFER_INIT = 14

@@ -1,152 +1,38 @@
-"""The conformance rules and the four TR 29.828 call flows, as data (CONFORMANCE.md, seed/).
+"""The conformance rules, as data: one ``Rule`` per identifier.
 
-Everything a reader of CONFORMANCE.md would want to look up lives here in tables: the
-roles per flow, the expected steps with the seed's step numbers (used to label the ladder
-diagram and to check the order), and one ``Rule`` per identifier with the steps it covers
-and the synthetic fault that must trip it. Which other rules necessarily depend on what a
-fault breaks is the synthesizer's table (``analyzer/synth/faults.py``), in one place; the
-fault-matrix tests hold the analyzer to it. The evaluators in ``evaluate.py`` only judge.
+Each row names the steps of the flow it covers (the flows themselves are
+:mod:`mikeyshark.procedure`) and the synthetic fault that must trip it. Which other rules
+necessarily depend on what a fault breaks is the synthesizer's table
+(``analyzer/synth/faults.py``), in one place; the fault-matrix tests hold the analyzer to it.
+The evaluators in ``evaluate.py`` only judge.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Protocol(StrEnum):
-    MSRP = "msrp"
-    BFCP = "bfcp"
-
-
-class Direction(StrEnum):
-    DIAL_IN = "dial-in"  # the UE calls the conference: the UE offers
-    DIAL_OUT = "dial-out"  # the conference calls the UE: the conference offers
-
-
-class Side(StrEnum):
-    """A party of the offer/answer exchange."""
-
-    OFFERER = "offerer"
-    ANSWERER = "answerer"
-
-
-class Role(StrEnum):
-    """Columns of the ladder diagram, in their left-to-right order."""
-
-    UE = "UE"
-    PCSCF = "P-CSCF"
-    MRFC = "MRFC"
-    MRFP = "MRFP"
-    KMS = "KMS"
-
-
-@dataclass(frozen=True, slots=True)
-class Flow:
-    """One of the seed's four figures and the roles CONFORMANCE.md gives it."""
-
-    scenario: str
-    protocol: Protocol
-    direction: Direction
-    clause: str
-    proto: str  # the SDP transport the m-line must use
-    # Step numbers of the seed for the events the analyzer can see, by event kind.
-    steps: dict[str, str]
-    # CONFORMANCE.md "Roles in the four flows": who offers, who answers, who opens TCP
-    # (the answer's a=setup:active side) and who starts TLS.
-    offerer: str
-    answerer: str
-    opens_tcp: Side
-    starts_tls: Side
-
-
-# Event kinds that carry a step number in each flow (the ladder labels and ORDER use them).
-EV_TICKET = "ticket"  # the offerer builds TRANSFER_INIT (not on the wire)
-EV_INVITE = "invite"  # INVITE with the SDP offer
-EV_RESOLVE = "resolve"  # RESOLVE_INIT / RESOLVE_RESP with the KMS (core captures only)
-EV_MP = "mp"  # H.248 on Mp (not dissected)
-EV_TCP = "tcp"  # TCP three-way handshake
-EV_TLS = "tls"  # TLS-PSK handshake
-EV_ANSWER = "answer"  # 200 OK / reliable 18x with the SDP answer and TRANSFER_RESP
-EV_VERIFY = "verify"  # the offerer verifies TRANSFER_RESP (not on the wire)
-EV_MEDIA = "media"  # MSRP / BFCP inside TLS
-
-_DIAL_IN_STEPS = {
-    EV_TICKET: "1",
-    EV_INVITE: "2",
-    EV_RESOLVE: "3",
-    EV_MP: "4-6",
-    EV_TCP: "7",
-    EV_TLS: "8",
-    EV_ANSWER: "9, 10",
-    EV_VERIFY: "10",
-    EV_MEDIA: "after 8",
-}
-_DIAL_OUT_STEPS = {
-    EV_TICKET: "1",
-    EV_MP: "2-4",
-    EV_INVITE: "5, 6",
-    EV_RESOLVE: "7",
-    EV_ANSWER: "8",
-    EV_VERIFY: "9-11",
-    EV_TCP: "12",
-    EV_TLS: "13",
-    EV_MEDIA: "after 13",
-}
-
-_UE_A, _UE_B, _MRF = "UE-A", "UE-B", "conference (MRFC), media at MRFP"
-_A = Side.ANSWERER
-
-FLOWS: dict[str, Flow] = {
-    f.scenario: f
-    for f in (
-        Flow(
-            "msrp-dial-in", Protocol.MSRP, Direction.DIAL_IN, "7.2.1.2.n1", "TCP/TLS/MSRP",
-            _DIAL_IN_STEPS, _UE_A, _MRF, _A, _A,
-        ),
-        Flow(
-            "msrp-dial-out", Protocol.MSRP, Direction.DIAL_OUT, "7.2.1.2.n2", "TCP/TLS/MSRP",
-            _DIAL_OUT_STEPS, _MRF, _UE_B, _A, _A,
-        ),
-        Flow(
-            "bfcp-dial-in", Protocol.BFCP, Direction.DIAL_IN, "7.2.1.3.1", "TCP/TLS/BFCP",
-            _DIAL_IN_STEPS, _UE_A, _MRF, _A, _A,
-        ),
-        Flow(
-            "bfcp-dial-out", Protocol.BFCP, Direction.DIAL_OUT, "7.2.1.3.2", "TCP/TLS/BFCP",
-            _DIAL_OUT_STEPS, _MRF, _UE_B, _A, _A,
-        ),
-    )
-}  # fmt: skip
-
-SCENARIOS: tuple[str, ...] = tuple(FLOWS)
-
-
-def flow_for(protocol: Protocol, direction: Direction) -> Flow:
-    return FLOWS[f"{protocol.value}-{direction.value}"]
-
-
-def tls_client_side(
-    protocol: Protocol, direction: Direction | None = None, bfcp_tls_client: str = "answerer"
-) -> Side:
-    """Who must send the ClientHello: the roles table, where for BFCP the seed's NOTE 2
-    (the SDP answerer) yields to the key file's ``[profile] bfcp_tls_client = "offerer"``
-    (TS 23.333's flow). Without a known direction both flows of the protocol agree."""
-    if protocol is Protocol.BFCP and bfcp_tls_client == Side.OFFERER.value:
-        return Side.OFFERER
-    flows = [f for f in FLOWS.values() if f.protocol is protocol]
-    if direction is not None:
-        flows = [f for f in flows if f.direction is direction]
-    (side,) = {f.starts_tls for f in flows}
-    return side
-
-
-def side_role(side: Side, direction: Direction, *, media: bool) -> Role:
-    """Which ladder column a side of the call is: the UE, or the conference's MRFC / MRFP."""
-    ue_side = Side.OFFERER if direction is Direction.DIAL_IN else Side.ANSWERER
-    if side is ue_side:
-        return Role.UE
-    return Role.MRFP if media else Role.MRFC
+# The procedure's vocabulary, re-exported for the tests that still import it from here.
+from mikeyshark.procedure import (
+    EV_ANSWER,
+    EV_INVITE,
+    EV_MEDIA,
+    EV_MP,
+    EV_RESOLVE,
+    EV_TCP,
+    EV_TICKET,
+    EV_TLS,
+    EV_VERIFY,
+    FLOWS,
+    SCENARIOS,
+    Direction,
+    Flow,
+    Protocol,
+    Role,
+    Side,
+    flow_for,
+    side_role,
+    tls_client_side,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,3 +222,30 @@ RULES: tuple[Rule, ...] = (
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 FAULTS: dict[str, Rule] = {r.fault: r for r in RULES if r.fault is not None}
+
+# the names of this module, and (for one step) the ones it re-exports
+__all__ = [
+    "EV_ANSWER",
+    "EV_INVITE",
+    "EV_MEDIA",
+    "EV_MP",
+    "EV_RESOLVE",
+    "EV_TCP",
+    "EV_TICKET",
+    "EV_TLS",
+    "EV_VERIFY",
+    "FAULTS",
+    "FLOWS",
+    "RULES",
+    "RULES_BY_ID",
+    "SCENARIOS",
+    "Direction",
+    "Flow",
+    "Protocol",
+    "Role",
+    "Rule",
+    "Side",
+    "flow_for",
+    "side_role",
+    "tls_client_side",
+]

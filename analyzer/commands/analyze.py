@@ -20,12 +20,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from mikeyshark import __version__, keylog
 from mikeyshark.checks.evaluate import Context, Policy, evaluate_call
 from mikeyshark.dask_backend import ClusterError
+from mikeyshark.evidence import Verdict
 from mikeyshark.keys import KeyFile, KeyFileError, TekKey
 from mikeyshark.parallel import PlanError, Unit, plan_units, run_units
 from mikeyshark.pipeline import CaptureResult
 from mikeyshark.report import json_report, junit
 from mikeyshark.report.html import render_html
-from mikeyshark.report.model import KeyRow, Report, Verdict
+from mikeyshark.report.model import KeyRow, Report
 from mikeyshark.report.terminal import print_summary
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2

@@ -65,10 +65,10 @@ from mikeyshark.dissectors.tls.records import (
     parse_server_hello,
     plausible_header,
 )
+from mikeyshark.evidence import TreeNode
 from mikeyshark.flows import FlowTable
 from mikeyshark.keys import KeyFile, KeyFileError, Resolution, resolve_exchange
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
-from mikeyshark.report.model import TreeNode
 from mikeyshark.view import (
     PREVIEW,
     FrameDecoder,

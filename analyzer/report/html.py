@@ -12,16 +12,11 @@ from dataclasses import dataclass
 
 import jinja2
 
-from mikeyshark.checks.rules import RULES_BY_ID, Role
+from mikeyshark.checks.rules import RULES_BY_ID
+from mikeyshark.evidence import CallRecord, MediaRecord, Status, TreeNode
 from mikeyshark.model import Endpoint
-from mikeyshark.report.model import (
-    CallRecord,
-    MediaRecord,
-    Report,
-    Status,
-    TreeNode,
-    fingerprint,
-)
+from mikeyshark.procedure import Role
+from mikeyshark.report.model import Report, fingerprint
 
 COL_WIDTH = 170
 ROW_HEIGHT = 26

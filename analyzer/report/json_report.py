@@ -6,16 +6,9 @@ import json
 from importlib import resources
 from typing import Any
 
-from mikeyshark.flows import Tunnel
-from mikeyshark.model import Endpoint
-from mikeyshark.report.model import (
-    CallRecord,
-    CaptureInfo,
-    MediaRecord,
-    MikeyInfo,
-    Report,
-    fingerprint,
-)
+from mikeyshark.evidence import CallRecord, CaptureInfo, MediaRecord, MikeyInfo
+from mikeyshark.model import Endpoint, Tunnel
+from mikeyshark.report.model import Report, fingerprint
 
 
 def _ep(ep: Endpoint | None) -> str | None:

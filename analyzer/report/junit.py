@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from mikeyshark.report.model import Report, Status
+from mikeyshark.evidence import Status
+from mikeyshark.report.model import Report
 
 
 def _classname(scenario: str, call_id: str) -> str:

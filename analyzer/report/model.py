@@ -1,297 +1,40 @@
-"""The report's data model: what one analysis found, call by call, m-line by m-line.
+"""The report: the judged calls of an analysis, with the keys it used.
 
-Correlation fills these records from the other stages' results; the rules judge them; the
-writers (JSON, JUnit, HTML, terminal) only present them. Secrets (the TEK) stay in the
-records and every writer decides, from ``Report.reveal_keys``, whether to show them.
+The evidence itself (calls, m-lines, check results) is :mod:`mikeyshark.evidence`; a report
+adds what only a reader of the whole analysis needs: the captures, the key table and whether
+keys may be shown.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from mikeyshark.checks.rules import Direction, Protocol, Role, Side
-from mikeyshark.flows import Tunnel
-from mikeyshark.model import Endpoint, Problem
-
-
-class Status(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    NOT_OBSERVED = "not-observed"
-    NOT_APPLICABLE = "not-applicable"
-
-
-class Verdict(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    INCOMPLETE = "incomplete"
+# The evidence, re-exported for the tests that still import it from here.
+from mikeyshark.evidence import (
+    CallRecord,
+    CaptureInfo,
+    ChatEntry,
+    CheckResult,
+    FloorStep,
+    KeyStatus,
+    KmsLeg,
+    LadderEvent,
+    MediaMessage,
+    MediaRecord,
+    MikeyInfo,
+    SdpMedia,
+    Status,
+    TcpInfo,
+    TlsInfo,
+    TreeNode,
+    Verdict,
+)
 
 
 def fingerprint(secret: bytes) -> str:
     """What the report shows instead of a key: the first 8 hex digits of its SHA-256."""
     return hashlib.sha256(secret).hexdigest()[:8]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    rule: str
-    status: Status
-    frames: tuple[int, ...]
-    message: str
-    severity: str = "error"  # "warning" for a failure CONFORMANCE.md calls a warning
-
-
-@dataclass(frozen=True, slots=True)
-class TreeNode:
-    """One line of a payload tree (MIKEY payloads, ticket contents) for the HTML report."""
-
-    label: str
-    value: str = ""
-    children: tuple[TreeNode, ...] = ()
-
-
-@dataclass(slots=True)
-class LadderEvent:
-    """One arrow of the ladder diagram: a frame between two endpoints, with its step."""
-
-    frame: int
-    ts_ns: int
-    src: Endpoint
-    dst: Endpoint
-    kind: str  # "sip", "tcp", "tls", "msrp", "bfcp", "http"
-    label: str
-    step: str = ""  # the seed's step number, when the event is one of the flow's steps
-    event: str = ""  # the flow event kind (rules.EV_*) it stands for, if any
-
-
-@dataclass(slots=True)
-class SdpMedia:
-    """One m-line as one side wrote it."""
-
-    frame: int
-    index: int
-    media: str  # "message", "application", ...
-    port: int
-    proto: str
-    address: str | None  # the effective c= address (media level over session level)
-    setup: str | None = None
-    connection: str | None = None
-    path: tuple[str, ...] = ()
-    cema: bool = False
-    key_mgmt: str | None = None  # the mikey keymgmt-data (base64) that applies to this m-line
-    key_mgmt_level: str | None = None  # "media" / "session"
-    key_mgmt_protocols: tuple[str, ...] = ()  # every a=key-mgmt protocol name present
-    confid: str | None = None
-    userid: str | None = None
-    floorids: tuple[str, ...] = ()
-    floorctrl: str | None = None
-
-
-@dataclass(slots=True)
-class MikeyInfo:
-    """A MIKEY message taken from a=key-mgmt."""
-
-    frame: int
-    data_b64: str
-    parsed: bool
-    ts_ns: int | None = None  # capture time of the SIP message that carried it
-    error: str | None = None
-    data_type: int | None = None
-    data_type_name: str | None = None
-    has_ticket: bool = False
-    csb_id: int | None = None
-    cs_count: int | None = None
-    prot_types: tuple[int, ...] = ()
-    idr_i: str | None = None
-    idr_r: str | None = None
-    idr_kms: str | None = None
-    t_value: bytes | None = None
-    rand: bytes | None = None
-    tree: TreeNode | None = None
-
-
-@dataclass(slots=True)
-class KeyStatus:
-    """What the configured keys proved about one exchange (from mikeyshark.keys)."""
-
-    keys_configured: bool
-    ticket_opened: bool = False
-    opened_by: str | None = None
-    mode: str | None = None  # "kms" (a KMS issued it) / "mode-3" (the initiator built it)
-    ticket_error: str | None = None
-    valid_from_ns: int | None = None
-    valid_to_ns: int | None = None
-    ticket_idr_r: str | None = None
-    init_mac_ok: bool | None = None
-    resp_mac_ok: bool | None = None
-    resp_csb_matches: bool | None = None
-    tek: bytes | None = None  # the recovered TEK (a secret)
-    recovered: bool = False  # an oracle confirmed ``tek``
-    oracle: str | None = None
-    tek_candidates: int = 0
-    ticket_tree: TreeNode | None = None
-    mpk: bytes | None = None
-    tgks: tuple[bytes, ...] = ()
-
-
-@dataclass(slots=True)
-class TcpInfo:
-    client: Endpoint
-    server: Endpoint
-    syn_frame: int | None
-    syn_ts_ns: int | None
-    bound_by: str = "sdp"  # "sdp" (addresses and ports) or "key" (TLS fallback)
-    client_side: Side | None = None  # which side of the offer/answer opened it
-
-
-@dataclass(slots=True)
-class TlsInfo:
-    client: Endpoint | None  # who sent the ClientHello
-    client_hello_frame: int | None
-    client_hello_ts_ns: int | None
-    version: str | None
-    cipher_suite: str | None
-    psk_suite: bool | None  # a pure PSK suite (RFC 4279/5487/6655/7905 families)
-    certificate_frame: int | None = None
-    psk_identity: str | None = None
-    key_verified: bool | None = None  # True: PSK proven; False: candidates tried, none fit
-    oracle: str | None = None
-    decrypted: bool = False
-    frames: tuple[int, ...] = ()
-
-
-@dataclass(slots=True)
-class MediaMessage:
-    frame: int
-    ts_ns: int
-    src: Endpoint
-    dst: Endpoint
-    summary: str  # "SEND tid=..." / "FloorRequest"
-    fields: dict[str, object]  # the DESIGN.md protocol fields (body, attributes, ...)
-
-
-@dataclass(frozen=True, slots=True)
-class ChatEntry:
-    """One chat message of the transcript, reassembled from its chunks."""
-
-    frame: int
-    ts_ns: int
-    sender: Endpoint
-    content_type: str
-    text: str
-    delivered: bool | None  # every chunk got its 200 (None: no response was asked for)
-    state: str = "complete"  # complete | aborted | incomplete
-
-
-@dataclass(frozen=True, slots=True)
-class FloorStep:
-    """One step of a BFCP floor request's life (request, statuses, release)."""
-
-    frame: int
-    ts_ns: int
-    sender: Endpoint
-    primitive: str
-    request_id: int | None
-    floor_ids: tuple[int, ...]
-    status: str | None  # Pending, Granted, Released, ... (None for requests)
-    queue_position: int | None = None
-
-
-@dataclass(slots=True)
-class KmsLeg:
-    """RESOLVE_INIT / RESOLVE_RESP over HTTP (PROTOCOLS.md 13.7), when captured."""
-
-    init_frame: int | None
-    resp_frame: int | None
-    resolver: str | None  # IDRr of RESOLVE_INIT
-    keys_match: bool | None  # RESOLVE_RESP's MPK/TGKs equal the ticket's
-    error: str | None = None
-
-
-@dataclass(slots=True)
-class MediaRecord:
-    """One m-line of one call, with everything bound to it."""
-
-    index: int
-    protocol: Protocol
-    offer: SdpMedia | None
-    answer: SdpMedia | None = None
-    init: MikeyInfo | None = None
-    resp: MikeyInfo | None = None
-    key: KeyStatus | None = None
-    tcp: TcpInfo | None = None
-    tls: TlsInfo | None = None
-    plaintext_frames: list[int] = field(default_factory=list)  # MSRP/BFCP seen in the clear
-    data_frames: list[int] = field(default_factory=list)  # every TCP frame carrying payload
-    messages: list[MediaMessage] = field(default_factory=list)
-    chat: list[ChatEntry] = field(default_factory=list)
-    floor: list[FloorStep] = field(default_factory=list)
-    media_problems: list[tuple[int, str]] = field(default_factory=list)  # (frame, reason)
-    kms: KmsLeg | None = None
-
-    @property
-    def proto(self) -> str:
-        return self.offer.proto if self.offer else ""
-
-
-@dataclass(slots=True)
-class CallRecord:
-    call_id: str
-    from_uri: str | None = None
-    to_uri: str | None = None
-    offerer: Endpoint | None = None  # SIP signalling address of the INVITE's sender
-    answerer: Endpoint | None = None
-    direction: Direction | None = None
-    focus_uri: str | None = None
-    invite_frame: int | None = None
-    invite_ts_ns: int | None = None
-    answer_frame: int | None = None
-    answer_ts_ns: int | None = None
-    answer_status: int | None = None
-    media: list[MediaRecord] = field(default_factory=list)
-    events: list[LadderEvent] = field(default_factory=list)
-    roles: dict[Endpoint, Role] = field(default_factory=dict)
-    checks: list[CheckResult] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    capture: str = ""
-    # how its SIP was read: "clear", "tls" (SIP over TLS decrypted with a key log), or
-    # "encrypted" (SIP over TLS that could not be read: the entry stands for unknown calls)
-    signalling: str = "clear"
-    # how the initial INVITE ended: "established: 200 OK (frame 11)", "rejected: 486 Busy
-    # Here (frame 3)", "cancelled by the caller ...", "no final response ..."
-    outcome: str | None = None
-    # the GTP-U tunnel its SIP came through (a capture on N3 / S1-U); None outside tunnels
-    tunnel: Tunnel | None = None
-
-    @property
-    def scenario(self) -> str:
-        if self.direction is None or not self.media:
-            return "unknown"
-        protocols = dict.fromkeys(m.protocol.value for m in self.media)
-        return f"{'+'.join(protocols)}-{self.direction.value}"
-
-    @property
-    def verdict(self) -> Verdict:
-        statuses = {c.status for c in self.checks}
-        if Status.FAIL in statuses:
-            return Verdict.FAIL
-        if Status.NOT_OBSERVED in statuses or not self.checks:
-            return Verdict.INCOMPLETE
-        return Verdict.PASS
-
-    @property
-    def failing(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.status is Status.FAIL]
-
-
-@dataclass(slots=True)
-class CaptureInfo:
-    path: str
-    frames: int = 0
-    errors: list[Problem] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,3 +63,28 @@ class Report:
     def exit_code(self) -> int:
         """DESIGN.md: 0 every call compliant, 1 at least one rule failed (2 is the CLI's)."""
         return 1 if any(c.verdict is Verdict.FAIL for c in self.calls) else 0
+
+
+# the names of this module, and (for one step) the ones it re-exports
+__all__ = [
+    "CallRecord",
+    "CaptureInfo",
+    "ChatEntry",
+    "CheckResult",
+    "FloorStep",
+    "KeyRow",
+    "KeyStatus",
+    "KmsLeg",
+    "LadderEvent",
+    "MediaMessage",
+    "MediaRecord",
+    "MikeyInfo",
+    "Report",
+    "SdpMedia",
+    "Status",
+    "TcpInfo",
+    "TlsInfo",
+    "TreeNode",
+    "Verdict",
+    "fingerprint",
+]

@@ -6,7 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mikeyshark.report.model import Report, Status, Verdict
+from mikeyshark.evidence import Status, Verdict
+from mikeyshark.report.model import Report
 
 _STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.INCOMPLETE: "yellow"}
 
