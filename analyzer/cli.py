@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mikeyshark import __version__
+
+if TYPE_CHECKING:
+    from mikeyshark.keys import KeyFile, TekKey
 
 # Each module has add_parser(subparsers) and run(args) -> int. Only the module of the verb
 # being run is imported: the synthesizer pulls in scapy, which costs a second at start-up.
@@ -19,9 +24,34 @@ COMMANDS: dict[str, str] = {
     "replay": "play a scenario live (UE, P-CSCF, MRFC, MRFP on loopback) or re-send a capture",
 }
 
-EXIT_OK = 0
+# The exit codes of every verb (docs/cli.md), defined here only.
+EXIT_OK = 0  # analyze: no rule failed; the other verbs: done
+# analyze: at least one rule failed (--strict: also no call, or a call incomplete);
+# keys resolve: a resolution step failed; replay: the live flow failed
 EXIT_FINDINGS = 1
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # bad arguments, or input that cannot be used (no capture, bad key file)
+EXIT_INTERNAL = 3  # a bug: an exception nothing expected (never reported as findings)
+
+
+def add_key_options(parser: argparse.ArgumentParser, *, psk_help: str) -> None:
+    """``--keys``, ``--psk`` and ``--reveal-keys``, the same for every verb that reads keys."""
+    parser.add_argument("--keys", metavar="FILE", help="key file (TOML): KMS keys, PSKs, policy")
+    parser.add_argument(
+        "--psk", action="append", default=[], metavar="HEX[:IDENTITY]", help=psk_help
+    )
+    parser.add_argument(
+        "--reveal-keys", action="store_true", help="show keys in full, not fingerprints"
+    )
+
+
+def keys_from(args: argparse.Namespace) -> tuple[KeyFile | None, tuple[TekKey, ...]]:
+    """The key file of ``--keys`` (None without) and the keys of ``--psk``.
+
+    Raises :class:`~mikeyshark.keys.KeyFileError` or ``ValueError`` (a usage error)."""
+    from mikeyshark.keys import KeyFile, parse_psk
+
+    keys = KeyFile.load(args.keys) if args.keys else None
+    return keys, tuple(parse_psk(p) for p in args.psk)
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
@@ -64,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Bad input is reported where it is found; what reaches here is a bug.
+        traceback.print_exc()
+        print(f"mikeyshark: internal error (exit {EXIT_INTERNAL})", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -286,3 +286,9 @@ class CaptureInfo:
     frames: int = 0
     errors: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    files: tuple[str, ...] = ()  # the files read as this capture (several: rotated pieces)
+
+    @property
+    def unreadable(self) -> bool:
+        """Not a capture at all, or not openable: no frame, and the reader said why."""
+        return self.frames == 0 and any(p.layer == "capture" for p in self.errors)

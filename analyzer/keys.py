@@ -9,6 +9,7 @@ oracle. What a MAC proves here (ticket, V) is said in each step's status.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -70,6 +71,21 @@ class TekKey:
     line: int | None = None
 
 
+def parse_psk(value: str | bytes) -> TekKey:
+    """A TLS PSK known directly: its bytes, or the text ``HEX[:IDENTITY]`` of ``--psk``."""
+    if isinstance(value, bytes):
+        key, identity = value, ""
+    else:
+        hexpart, _, identity = value.partition(":")
+        try:
+            key = bytes.fromhex(hexpart)
+        except ValueError as e:
+            raise ValueError(f"--psk {hexpart[:8]}...: not hex ({e})") from None
+    if not key:
+        raise ValueError("--psk: empty key")
+    return TekKey(key, identity or None)
+
+
 @dataclass(frozen=True, slots=True)
 class Conference:
     uri: str
@@ -114,7 +130,7 @@ class KeyFile:
         return int(self.profile.get("tls_prot_type", C.PROT_TYPE["TLS"]))
 
     @classmethod
-    def load(cls, path: str | Path) -> KeyFile:
+    def load(cls, path: str | os.PathLike[str]) -> KeyFile:
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8")

@@ -484,7 +484,7 @@ def analyze_capture(
     started = time.monotonic()
     paths = [path] if isinstance(path, str) else list(path)
     path = GROUP_SEPARATOR.join(paths)
-    info = CaptureInfo(path=path)
+    info = CaptureInfo(path=path, files=tuple(paths))
     tracker = CallTracker(path)
     tracker.records = _RecordCount()
     sip = SipFlowHandler(tracker, path)

@@ -28,6 +28,7 @@ from typing import TextIO
 from mikeyshark import media as medialib
 from mikeyshark.calls import MediaSession, SipFlowHandler, SipRecord, TcpConn
 from mikeyshark.capture import CaptureReader
+from mikeyshark.cli import EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.correlate import key_status
 from mikeyshark.decrypt import AppData, PskCandidate, TlsConnectionDecoder, TlsSessionInfo
 from mikeyshark.dissectors import bfcp as bfcplib
@@ -67,7 +68,7 @@ from mikeyshark.dissectors.tls.records import (
 )
 from mikeyshark.evidence import TreeNode
 from mikeyshark.flows import FlowTable
-from mikeyshark.keys import KeyFile, KeyFileError, Resolution, resolve_exchange
+from mikeyshark.keys import KeyFile, Resolution, resolve_exchange
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from mikeyshark.view import (
     PREVIEW,
@@ -81,8 +82,6 @@ from mikeyshark.view import (
     TlsRecordView,
 )
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 # How often (in frames) the flow table's out-of-order buffers are consulted before printing.
 CHECK_EVERY = 256
 # Frames waiting to be printed before connections still waiting for a key are given up.
@@ -100,17 +99,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--json", action="store_true", help="one JSON object per frame and line (JSON Lines)"
     )
-    p.add_argument("--keys", metavar="FILE", help="key file (TOML): KMS, user PSKs, TEKs")
-    p.add_argument(
-        "--psk",
-        metavar="HEX[:IDENTITY]",
-        action="append",
-        default=[],
-        help="a TLS PSK to try on every TLS connection (repeatable)",
-    )
-    p.add_argument(
-        "--reveal-keys", action="store_true", help="print keys in full instead of fingerprints"
-    )
+    add_key_options(p, psk_help="a TLS PSK to try on every TLS connection (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -981,20 +970,12 @@ def run(args: argparse.Namespace) -> int:
     """0 when the capture was read (damage inside it is reported on stderr, not fatal);
     2 when it could not be opened or is not a capture at all."""
     printer = _Printer(sys.stdout, args.verbose, args.json)
-    keys: KeyFile | None = None
-    psks: list[PskCandidate] = []
     try:
-        if args.keys is not None:
-            keys = KeyFile.load(args.keys)
-        for text in args.psk:
-            hexkey, _, ident = text.partition(":")
-            psks.append(PskCandidate(bytes.fromhex(hexkey), ident or "--psk"))
-    except (KeyFileError, OSError) as e:
+        keys, given = keys_from(args)
+    except ValueError as e:  # KeyFileError is one
         print(f"mikeyshark: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError as e:
-        print(f"mikeyshark: --psk: not hex: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    psks = [PskCandidate(t.key, t.identity or "--psk") for t in given]
     reader = CaptureReader(args.capture)
     try:
         _Dissector(reader, printer, keys, psks, args.reveal_keys).run()

@@ -8,6 +8,7 @@ import binascii
 import sys
 from typing import Any, TextIO
 
+from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from mikeyshark.dissectors.mikey import constants as C
 from mikeyshark.dissectors.mikey.message import MikeyMessage, parse
 from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree, show_key
@@ -19,8 +20,6 @@ from mikeyshark.keys import (
     resolve_exchange,
     resolve_kms_leg,
 )
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def add_parser(subparsers: Any) -> None:
@@ -120,7 +119,7 @@ def _report(out: TextIO, res: Resolution, reveal: bool) -> int:
         print(f"note: {n}", file=out)
     for f in res.failures:
         print(f"FAIL {f.code}: {f.reason}", file=out)
-    return EXIT_FAIL if res.failures else EXIT_OK
+    return EXIT_FINDINGS if res.failures else EXIT_OK
 
 
 def _kms_leg(out: TextIO, res: KmsLegResolution, reveal: bool) -> int:
@@ -135,4 +134,4 @@ def _kms_leg(out: TextIO, res: KmsLegResolution, reveal: bool) -> int:
         print(f"  TGK {i}: {show_key(g, reveal)}", file=out)
     for f in res.failures:
         print(f"FAIL {f.code}: {f.reason}", file=out)
-    return EXIT_FAIL if res.failures else EXIT_OK
+    return EXIT_FINDINGS if res.failures else EXIT_OK

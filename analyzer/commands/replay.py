@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from mikeyshark.keys import KeyFileError
 from mikeyshark.replay import ReplayError, ReplayOptions, resend_pcap, run_replay
 from mikeyshark.synth import SCENARIOS
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def _hostport(text: str) -> tuple[str, int]:
@@ -91,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except ReplayError as e:
         print(f"mikeyshark replay: the flow failed: {e}", file=sys.stderr)
-        return EXIT_FAIL
+        return EXIT_FINDINGS
     key_out = (
         Path(args.key_out) if args.key_out else (capture.with_suffix(".toml") if capture else None)
     )

@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mikeyshark.cli import EXIT_OK, EXIT_USAGE
 from mikeyshark.keys import KeyFileError
 from mikeyshark.synth import FAULTS, SCENARIOS, synthesize, write_capture
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_parser(subparsers: Any) -> None:

@@ -1,0 +1,110 @@
+"""Judging: captures in, a report of judged calls out (the library behind ``mikeyshark analyze``).
+
+:func:`analyze` is the public entry point (``mikeyshark.analyze``): it reads the captures
+(:mod:`mikeyshark.parallel` spreads them over processes or a Dask cluster), then
+:func:`build_report` judges every call against the rules in capture order, so that REPLAY
+sees earlier calls first. The command line writes its terminal summary, JSON, HTML and JUnit
+from the very :class:`~mikeyshark.report.model.Report` this returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from mikeyshark import __version__
+from mikeyshark.checks.evaluate import Context, Policy, evaluate_call
+from mikeyshark.keys import KeyFile, TekKey, parse_psk
+from mikeyshark.parallel import Unit, plan_units, run_units
+from mikeyshark.pipeline import CaptureResult, Progress
+from mikeyshark.report.model import KeyRow, Report
+
+StrPath = str | os.PathLike[str]
+
+
+def context_for(keys: KeyFile) -> Context:
+    """What the rules take from the key file: the conference policy and the profile."""
+    policy = None
+    if keys.conference is not None:
+        policy = Policy(keys.conference.uri, tuple(keys.conference.authorized))
+    bfcp = str(keys.profile.get("bfcp_tls_client", "answerer"))
+    return Context(
+        policy=policy,
+        tls_prot_type=keys.tls_prot_type,
+        bfcp_tls_client=bfcp,
+    )
+
+
+def key_rows(keys: KeyFile) -> list[KeyRow]:
+    """The configured keys, as the report's key table lists them."""
+    rows = [KeyRow("KMS master key", k.uri, k.master_key) for k in keys.kms]
+    rows += [KeyRow("PSK with the KMS", k.identity, k.key) for k in keys.psk]
+    rows += [KeyRow("TLS PSK (given)", k.identity or "-", k.key) for k in keys.tek]
+    return rows
+
+
+def build_report(results: list[CaptureResult], keys: KeyFile, reveal: bool) -> Report:
+    """Judge every call (in capture order, so REPLAY sees earlier calls first)."""
+    ctx = context_for(keys)
+    report = Report(version=__version__, keys=key_rows(keys), reveal_keys=reveal)
+    for res in results:
+        report.captures.append(res.info)
+        report.connections.extend(res.connections)
+        for call in sorted(res.calls, key=lambda c: c.invite_frame or 0):
+            evaluate_call(call, ctx)
+            report.calls.append(call)
+    return report
+
+
+def analyze(
+    *captures: StrPath,
+    keys: KeyFile | StrPath | None = None,
+    psk: Iterable[str | bytes | TekKey] = (),
+    sip_keylog: StrPath | None = None,
+    reveal_keys: bool = False,
+    jobs: int = 1,
+    dask: str | None = None,
+    join: bool = False,
+    progress: Callable[[tuple[str, ...]], Progress | None] | None = None,
+) -> Report:
+    """Analyze capture files and judge every call in them.
+
+    ``captures`` are pcap/pcapng files or directories of them (a directory stands for its
+    capture files in natural name order). ``keys`` is a loaded :class:`KeyFile` or the path
+    of a key file; ``psk`` adds TLS PSKs known directly, each as ``bytes`` or as the text
+    ``"HEX[:IDENTITY]"`` of the command line's ``--psk``; ``sip_keylog`` is an NSS key log
+    file to decrypt SIP over TLS. ``reveal_keys`` lets reports show keys instead of
+    fingerprints. ``jobs`` > 1 analyzes that many captures at once in processes, ``dask``
+    on a Dask cluster (a scheduler address); ``join`` reads rotated files of one probe as
+    one capture. ``progress(files)`` may return a callback ``(frames, bytes read, size)``
+    for each capture analyzed in this process.
+
+    Returns the :class:`~mikeyshark.report.model.Report`: ``report.calls`` are judged
+    (``call.verdict``, ``call.checks`` with rule, status, frames and message, and
+    ``call.media`` with the key, TCP, TLS and decrypted messages of each m-line).
+
+    Raises :class:`~mikeyshark.keys.KeyFileError` (a ``ValueError``) for an unusable key
+    file, ``ValueError`` for a bad PSK or a capture argument that names nothing,
+    ``OSError`` for a file that cannot be read, and ``RuntimeError`` when the Dask cluster
+    cannot be used. Damage inside a capture is not an error: it is reported, located, in
+    ``report.captures[i].errors`` and in the calls it touches.
+    """
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
+    keyfile = keys if isinstance(keys, KeyFile) else KeyFile.load(keys) if keys else KeyFile()
+    extra = tuple(p if isinstance(p, TekKey) else parse_psk(p) for p in psk)
+    if extra:
+        keyfile = dataclasses.replace(keyfile, tek=keyfile.tek + extra)
+    if sip_keylog is not None:
+        # carried in the key file object, so that --jobs / --dask workers get it too
+        text = Path(sip_keylog).read_text(encoding="ascii")
+        keyfile = dataclasses.replace(keyfile, sip_keylog=text)
+
+    def bar(unit: Unit) -> Progress | None:
+        return progress(unit.files) if progress is not None else None
+
+    units = plan_units([os.fspath(c) for c in captures], join=join)
+    results = run_units(units, keyfile, reveal=reveal_keys, jobs=jobs, dask=dask, progress=bar)
+    return build_report(results, keyfile, reveal_keys)
