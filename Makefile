@@ -41,7 +41,7 @@ lint: $(TSTAMP)
 	$(BIN)/mypy
 
 unit: $(TSTAMP)
-	@$(BIN)/python tests/check_system_tools.py
+	@$(BIN)/python tests/support/check_system_tools.py
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 test: lint unit
