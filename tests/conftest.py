@@ -1,30 +1,23 @@
-"""Shared fixtures: the independent vectors and the real tools the tests drive."""
+"""Shared fixtures: the independent vectors, the real tools the tests drive, and
+`mikeyshark dissect` run in the test's process."""
 
 from __future__ import annotations
 
-import os
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-VECTORS = Path(__file__).parent / "vectors"
+from mikeyshark.cli import main
+from tests.support.dissect import Result
+from tests.support.paths import VECTORS
+from tests.support.tools import require_tool
 
 
 @pytest.fixture(scope="session")
 def vectors() -> Path:
     """tests/vectors: a copy of shared/vectors (see its README for how each was produced)."""
     return VECTORS
-
-
-def require_tool(name: str) -> str:
-    """Path of a system tool; skip when it is missing, but fail on CI where it must exist."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is required on CI (.ci/run installs it)")
-        pytest.skip(f"{name} not installed (apt-get install {name})")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +38,15 @@ def openssl() -> str:
 @pytest.fixture(scope="session")
 def chromium() -> str:
     return require_tool("chromium")
+
+
+@pytest.fixture
+def dissect(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    """Run the command in this process (a subprocess per test costs seconds of imports)."""
+
+    def run(*args: str) -> Result:
+        rc = main(["dissect", *args])
+        out, err = capsys.readouterr()
+        return Result(rc, out, err)
+
+    return run

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mikeyshark.capture import CaptureReader
-from tests.analyzer.test_capture import T0, block, epb, idb, pcap, shb, two_sections, udp_frame
+from tests.support.pcapfiles import T0, block, epb, idb, pcap, shb, two_sections, udp_frame
 
 
 def frames_and_problems(p: Path) -> tuple[list[tuple[int, bytes]], CaptureReader]:

@@ -1,10 +1,9 @@
 """IPsec ESP on Gm (TS 33.203): ESP-NULL read without keys for every ICV length the
 integrity algorithms give, ICV verification and AES-CBC / AES-GCM decryption with the key
-file's [[esp]] SAs; the call inside is judged like the plain call; tshark reads the same SIP."""
+file's [[esp]] SAs; the call inside is judged like the plain call."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,36 +11,21 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mikeyshark.calls import SipFlowHandler
-from mikeyshark.capture import CaptureReader
 from mikeyshark.dissectors import esp
 from mikeyshark.dissectors.errors import DissectError
-from mikeyshark.flows import FlowTable
 from mikeyshark.keys import KeyFile, KeyFileError
 from mikeyshark.model import Frame
 from mikeyshark.synth import synthesize
-from mikeyshark.synth.net import write_frames
 from tests.support.analyze import analyze_frames, statuses
-from tests.support.tunnels import esp_frame, sip_ports
-
-SHA1_KEY = bytes(range(20))
-MD5_KEY = bytes(range(16))
-XCBC_KEY = bytes(range(16))
-SHA256_KEY = bytes(range(32))
-NULL_SAS = {
-    "hmac-sha1-96": esp.EspSa(0x1001, "null", "hmac-sha1-96", b"", SHA1_KEY),
-    "hmac-md5-96": esp.EspSa(0x1002, "null", "hmac-md5-96", b"", MD5_KEY),
-    "aes-xcbc-mac-96": esp.EspSa(0x1003, "null", "aes-xcbc-mac-96", b"", XCBC_KEY),
-    "hmac-sha256-128": esp.EspSa(0x1004, "null", "hmac-sha256-128", b"", SHA256_KEY),
-}
-
-
-def _gm(frames: tuple[Frame, ...], sa: esp.EspSa, iv: bytes = b"") -> list[Frame]:
-    """The SIP frames in ESP with ``sa``, the rest as it was."""
-    out = []
-    for i, f in enumerate(frames):
-        out.append(esp_frame(f, sa, i + 1, iv) if sip_ports(f) else f)
-    return out
+from tests.support.tunnels import (
+    MD5_KEY,
+    NULL_SAS,
+    SHA1_KEY,
+    SHA256_KEY,
+    XCBC_KEY,
+    sip_in_esp,
+    sip_ports,
+)
 
 
 @pytest.mark.parametrize(
@@ -142,7 +126,7 @@ def test_esp_null_without_keys_is_judged_like_plain(
     call: tuple[tuple[Frame, ...], str, dict[str, dict[str, str]], Path], alg: str
 ) -> None:
     frames, keys, plain, d = call
-    gm = _gm(frames, NULL_SAS[alg])
+    gm = sip_in_esp(frames, NULL_SAS[alg])
     rep = analyze_frames(gm, keys, d / f"{alg}.pcap")
     assert statuses(rep) == plain
     assert [c.verdict for c in rep.calls] == ["pass"]
@@ -162,7 +146,7 @@ def test_esp_null_with_keys_verifies_icv(
 ) -> None:
     frames, keys, plain, d = call
     sa = NULL_SAS[alg]
-    gm = _gm(frames, sa)
+    gm = sip_in_esp(frames, sa)
     rep = analyze_frames(gm, _keyfile(keys, [sa]), d / f"k-{alg}.pcap")
     assert statuses(rep) == plain
     wrong = esp.EspSa(sa.spi, "null", alg, b"", bytes(len(sa.integrity_key)))
@@ -189,7 +173,7 @@ def test_encrypted_esp_with_keys_and_without(
 ) -> None:
     frames, keys, plain, d = call
     iv = bytes(range(16)) if sa.encryption == "aes-cbc" else b"8bytesIV"
-    gm = _gm(frames, sa, iv)
+    gm = sip_in_esp(frames, sa, iv)
     rep = analyze_frames(gm, _keyfile(keys, [sa]), d / f"{sa.spi}.pcap")
     assert statuses(rep) == plain
     info = [e.reason for c in rep.captures for e in c.errors if e.layer == "esp"]
@@ -200,47 +184,6 @@ def test_encrypted_esp_with_keys_and_without(
     n = sum(1 for f in frames if sip_ports(f))
     assert len(errs) == 1 and errs[0].reason.startswith(f"{n} ESP packet(s) of SPI 0x{sa.spi:08x}")
     assert "no key for this SPI" in errs[0].reason
-
-
-def test_tshark_reads_the_same_sip_in_esp_null(tmp_path: Path, tshark: str) -> None:
-    r = synthesize("msrp-dial-in", seed=8)
-    path = tmp_path / "gm.pcap"
-    write_frames(_gm(r.frames, NULL_SAS["hmac-sha1-96"]), path)
-    out = subprocess.run(
-        [
-            tshark, "-r", str(path), "-o", "esp.enable_null_encryption_decode_heuristic:TRUE",
-            "-Y", "sip", "-T", "fields", "-E", "separator=|",
-            "-e", "frame.number", "-e", "esp.spi", "-e", "sip.Call-ID",
-            "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "sip.CSeq.method",
-        ],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
-    theirs: list[tuple[int, int, str | None, str | None, str | None]] = []
-    for line in out.splitlines():
-        frame, spi, call_id, method, status, cseq = line.split("|")
-        theirs.append((int(frame), int(spi, 0), call_id, method or status, cseq))
-    sip = SipFlowHandler()
-    FlowTable(sip).feed_all(CaptureReader(str(path)))
-    ours = [
-        (
-            rec.frame,
-            0x1001,
-            rec.msg.get("Call-ID"),
-            rec.msg.method if rec.msg.is_request else str(rec.msg.status),
-            rec.msg.cseq.method if rec.msg.cseq else None,
-        )
-        for rec in sip.tracker.records
-    ]
-    # tshark finds the whole SIP ladder of the synthesized call, not just some of it
-    assert [(t[3], t[4]) for t in theirs] == [
-        ("INVITE", "INVITE"),
-        ("100", "INVITE"),
-        ("200", "INVITE"),
-        ("ACK", "ACK"),
-        ("BYE", "BYE"),
-        ("200", "BYE"),
-    ]
-    assert ours == theirs
 
 
 @pytest.mark.parametrize(
@@ -277,7 +220,7 @@ def test_udp_encapsulated_esp_nat_t(
     frames, keys, plain, d = call
     sa = NULL_SAS["hmac-sha1-96"]
     out: list[Frame] = []
-    for f in _gm(frames, sa):
+    for f in sip_in_esp(frames, sa):
         pkt = Ether(f.data)
         ip = pkt[IP]
         if ip.proto == 50:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import random
 import struct
-import subprocess
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -20,48 +17,13 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q
-from scapy.layers.l2 import Ether as _Ether
-from scapy.packet import Packet, Raw
+from scapy.packet import Raw
 
-from mikeyshark.capture import CaptureReader
 from mikeyshark.dissectors import ip
 from mikeyshark.flows import FlowTable
 from mikeyshark.model import Frame
-from tests.analyzer.test_capture import pcap
-from tests.analyzer.test_flows_tcp import Rec
-
-T0 = 1_700_000_000
-
-
-def run(path: Path, **kw: float) -> tuple[Rec, FlowTable]:
-    rec = Rec()
-    table = FlowTable(rec, file=str(path), **kw)  # type: ignore[arg-type]
-    reader = CaptureReader(path)
-    table.feed_all(reader)
-    assert reader.problems == []
-    return rec, table
-
-
-def write(path: Path, linktype: int, frames: Sequence[bytes | Packet]) -> Path:
-    path.write_bytes(pcap([(T0 + i, 0, bytes(f)) for i, f in enumerate(frames)], linktype=linktype))
-    return path
-
-
-def Ether(**kw: Any) -> Packet:
-    # explicit addresses: scapy would otherwise resolve them through the host's routes
-    return _Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", **kw)
-
-
-def sip_udp(i: int, v6: bool = False) -> Packet:
-    if v6:
-        return (
-            IPv6(src="2001:db8::1", dst="2001:db8::2")
-            / UDP(sport=5060, dport=5060)
-            / Raw(b"OPTIONS %d" % i)
-        )
-    return (
-        IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=5060, dport=5060) / Raw(b"OPTIONS %d" % i)
-    )
+from tests.support.flows import Ether, Rec, run, sip_udp, write
+from tests.support.pcapfiles import T0, pcap
 
 
 def udp_seen(rec: Rec) -> list[tuple[int, str, str, bytes]]:
@@ -302,50 +264,6 @@ def test_ipv4_total_length_zero_from_segmentation_offload() -> None:
     p = ip.parse_ipv4(bytes(data[14:]))
     assert p.header.total_length == 0 and len(p.payload) == 20 + 3000
     assert ip.build_ipv4(p) == bytes(data[14:])
-
-
-def test_reassembled_datagrams_appear_at_the_same_frames_as_in_tshark(
-    tmp_path: Path, tshark: str
-) -> None:
-    v4 = (
-        IP(src="192.0.2.1", dst="192.0.2.2", id=4242)
-        / UDP(sport=5060, dport=5060)
-        / Raw(b"a" * 2500)
-    )
-    f4 = fragment(v4, fragsize=1000)  # type: ignore[no-untyped-call]
-    body = bytes(UDP(sport=5060, dport=5060, len=8 + 2000, chksum=0) / Raw(b"Z" * 2000))
-    base = IPv6(src="2001:db8::1", dst="2001:db8::2")
-    f6 = [
-        base / IPv6ExtHdrFragment(id=7, offset=0, m=1, nh=17) / Raw(body[:1200]),
-        base / IPv6ExtHdrFragment(id=7, offset=150, m=0, nh=17) / Raw(body[1200:]),
-    ]
-    frames = [f4[1], f6[1], f4[0], Ether() / sip_udp(1), f6[0], f4[2]]
-    frames = [f if isinstance(f, bytes) or f.haslayer(_Ether) else Ether() / f for f in frames]
-    path = write(tmp_path / "frags.pcap", 1, frames)
-    rec, _ = run(path)
-    out = subprocess.run(
-        [
-            tshark,
-            "-n",
-            "-r",
-            str(path),
-            "-Y",
-            "udp",
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "udp.length",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    theirs = [tuple(int(x) for x in line.split("\t")) for line in out.splitlines()]
-    assert [(n, len(p) + 8) for n, _, _, p in rec.udp] == theirs
-    assert [n for n, *_ in theirs] == [4, 5, 6]
 
 
 def _frag4(ident: int, off: int, mf: bool, piece: bytes) -> bytes:

@@ -11,7 +11,6 @@ import random
 import socket
 import struct
 import tracemalloc
-from dataclasses import dataclass, field
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,45 +19,13 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from mikeyshark.flows import FlowTable, NullHandler, TcpConnection
-from mikeyshark.model import Endpoint, Frame, Problem, StreamChunk
+from mikeyshark.model import Frame, StreamChunk
+from tests.support.flows import Rec
 
 C = ("10.0.0.1", 40000)
 S = ("10.0.0.2", 443)
 ISN_C = 1000
 ISN_S = 5000
-
-
-@dataclass
-class Rec:
-    opened: list[TcpConnection] = field(default_factory=list)
-    closed: list[TcpConnection] = field(default_factory=list)
-    chunks: list[tuple[int, bool, StreamChunk]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    udp: list[tuple[int, Endpoint, Endpoint, bytes]] = field(default_factory=list)
-
-    def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
-        self.udp.append((frame.number, src, dst, payload))
-
-    def on_tcp_open(self, conn: TcpConnection) -> None:
-        self.opened.append(conn)
-
-    def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
-        self.chunks.append((conn.index, from_client, chunk))
-
-    def on_tcp_close(self, conn: TcpConnection) -> None:
-        self.closed.append(conn)
-
-    def on_problem(self, problem: Problem) -> None:
-        self.problems.append(problem)
-
-    def stream(self, index: int, from_client: bool) -> bytes:
-        return b"".join(c.data for i, fc, c in self.chunks if i == index and fc == from_client)
-
-    def spans(self, from_client: bool = True) -> list[tuple[int, int, int, int]]:
-        """(frame, offset, length, gap) of one direction's chunks."""
-        return [
-            (c.frame, c.offset, len(c.data), c.gap) for _, fc, c in self.chunks if fc == from_client
-        ]
 
 
 class Net:

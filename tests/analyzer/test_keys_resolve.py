@@ -1,7 +1,8 @@
 """mikeyshark.keys.resolve_exchange / resolve_kms_leg and `mikeyshark keys resolve`.
 
-Exchanges are built with mikeyshark.dissectors.mikey's profile builders (their bytes are pinned in
-test_mikey_profile.py); every key the resolver must find is recomputed here from hmac.
+Exchanges are built with mikeyshark.dissectors.mikey's profile builders (their bytes are pinned
+in tests/dissectors/mikey/test_profile.py); every key the resolver must find is recomputed here
+from hmac.
 """
 
 from __future__ import annotations

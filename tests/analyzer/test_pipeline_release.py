@@ -20,7 +20,7 @@ from mikeyshark.keys import KeyFile
 from mikeyshark.pipeline import CaptureResult, analyze_capture
 from mikeyshark.synth import synthesize
 from mikeyshark.synth.net import write_frames
-from tests.analyzer.test_gtp_tunnel import _many_ues
+from tests.support.tunnels import many_ues
 
 
 def _measure(path: Path, keys: KeyFile) -> tuple[int, int, CaptureResult]:
@@ -38,15 +38,15 @@ def _measure(path: Path, keys: KeyFile) -> tuple[int, int, CaptureResult]:
 def test_200_sequential_calls_need_no_more_working_memory_than_50(tmp_path: Path) -> None:
     keys = KeyFile.parse(synthesize("msrp-dial-in", seed=6).keyfile_text)
     few, many = tmp_path / "50.pcap", tmp_path / "200.pcap"
-    write_frames(_many_ues(50), few)
-    write_frames(_many_ues(200), many)
+    write_frames(many_ues(50), few)
+    write_frames(many_ues(200), many)
     peak_few, held_few, res_few = _measure(few, keys)
     peak_many, held_many, res_many = _measure(many, keys)
     assert (len(res_few.calls), len(res_many.calls)) == (50, 200)
     # every call was bound and decrypted, finalized early or at the end alike
     assert all(c.media and c.media[0].tls and c.media[0].tls.decrypted for c in res_many.calls)
     assert len(res_many.connections) == 200
-    # in the order the calls were first seen: _many_ues numbers the Call-IDs in time order
+    # in the order the calls were first seen: many_ues numbers the Call-IDs in time order
     ids = [c.call_id for c in res_many.calls]
     assert ids == sorted(ids)
     work_few, work_many = peak_few - held_few, peak_many - held_many

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,19 +13,11 @@ from mikeyshark.checks.rules import RULES
 from mikeyshark.cli import main
 from mikeyshark.report import json_report
 from mikeyshark.synth import synthesize, write_capture
-
-
-def _capture(tmp_path: Path, scenario: str, *faults: str, seed: int = 4) -> tuple[Path, Path]:
-    result = synthesize(scenario, faults=list(faults), seed=seed)
-    pcap = tmp_path / f"{scenario}-{'-'.join(faults) or 'clean'}-{seed}.pcap"
-    write_capture(result, pcap)
-    keys = pcap.with_suffix(".toml")
-    keys.write_text(result.keyfile_text)
-    return pcap, keys
+from tests.support.analyze import synth_capture
 
 
 def test_clean_capture_exits_0_and_writes_every_report(tmp_path: Path) -> None:
-    pcap, keys = _capture(tmp_path, "bfcp-dial-out")
+    pcap, keys = synth_capture(tmp_path, "bfcp-dial-out")
     out = {k: tmp_path / f"r.{k}" for k in ("json", "html", "xml")}
     code = main(
         [
@@ -55,7 +46,7 @@ def test_clean_capture_exits_0_and_writes_every_report(tmp_path: Path) -> None:
 
 
 def test_failing_rule_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pcap, keys = _capture(tmp_path, "msrp-dial-out", "tls-by-offerer")
+    pcap, keys = synth_capture(tmp_path, "msrp-dial-out", "tls-by-offerer")
     (call,) = synthesize("msrp-dial-out", faults=["tls-by-offerer"], seed=4).calls
     assert main(["analyze", str(pcap), "--keys", str(keys)]) == 1
     out = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
@@ -67,7 +58,7 @@ def test_failing_rule_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_json_to_stdout_keeps_the_summary_off_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pcap, keys = _capture(tmp_path, "msrp-dial-in")
+    pcap, keys = synth_capture(tmp_path, "msrp-dial-in")
     assert main(["analyze", str(pcap), "--keys", str(keys), "--json", "-"]) == 0
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
@@ -82,7 +73,7 @@ def test_json_to_stdout_keeps_the_summary_off_it(
 
 
 def test_usage_and_unreadable_input_exit_2(tmp_path: Path) -> None:
-    pcap, _keys = _capture(tmp_path, "msrp-dial-in")
+    pcap, _keys = synth_capture(tmp_path, "msrp-dial-in")
     junk = tmp_path / "notes.txt"
     junk.write_text("this is not a capture\n")
     assert main(["analyze", str(junk), "--quiet"]) == 2
@@ -137,7 +128,7 @@ def test_keys_only_with_reveal(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_several_captures_in_parallel_match_one_by_one(tmp_path: Path) -> None:
     caps = [
-        _capture(tmp_path, s, seed=i)[0]
+        synth_capture(tmp_path, s, seed=i)[0]
         for i, s in enumerate(("msrp-dial-in", "bfcp-dial-out", "msrp-dial-out"))
     ]
     # One key file for all: the captures were made with different keys, so use each one's.
@@ -188,35 +179,6 @@ def test_several_captures_in_parallel_match_one_by_one(tmp_path: Path) -> None:
     assert [c["capture"] for c in doc["calls"]] == [str(c) for c in caps]
     # the other captures' tickets do not open with the first capture's KMS key
     assert [c["verdict"] for c in doc["calls"]] == ["pass", "fail", "fail"]
-
-
-def test_keylog_and_exports_decrypt_in_tshark(tshark: str, tmp_path: Path) -> None:
-    pcap, keys = _capture(tmp_path, "msrp-dial-out")
-    log, dec, inj = tmp_path / "k.log", tmp_path / "dec.pcap", tmp_path / "inj.pcapng"
-    args = ["analyze", str(pcap), "--keys", str(keys), "--keylog", str(log)]
-    args += ["--decrypted-pcap", str(dec), "--inject-secrets", str(inj), "--quiet"]
-    assert main(args) == 0
-    assert log.read_text().startswith("CLIENT_RANDOM ")
-
-    def decrypted(*extra: str) -> int:
-        run = subprocess.run(
-            [tshark, *extra, "-x"], capture_output=True, text=True, timeout=60, check=True
-        )
-        return run.stdout.count("Decrypted TLS")
-
-    plain = decrypted("-r", str(pcap))
-    with_log = decrypted("-r", str(pcap), "-o", f"tls.keylog_file:{log}")
-    assert plain == 0
-    assert with_log > 0
-    assert decrypted("-r", str(inj)) == with_log
-    sends = subprocess.run(
-        [tshark, "-r", str(dec), "-Y", 'msrp.method == "SEND"'],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert sends.stdout.count("SEND") >= 4
 
 
 def test_progress_bar_appears_only_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:

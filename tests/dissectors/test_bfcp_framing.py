@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from mikeyshark.dissectors import bfcp
-from tests.dissectors.test_bfcp import FLOOR_REQUEST, GRANTED, HELLO, HELLO_ACK
+from tests.support.bfcp_samples import FLOOR_REQUEST, GRANTED, HELLO, HELLO_ACK
 
 STREAM = HELLO + HELLO_ACK + FLOOR_REQUEST + GRANTED
 BOUNDS = [0, 12, 60, 76, 116]

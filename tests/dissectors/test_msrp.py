@@ -6,25 +6,7 @@ import pytest
 
 from mikeyshark.dissectors import msrp
 from mikeyshark.dissectors.errors import DissectError
-
-# PROTOCOLS.md 6.2, the SEND of the app/ and tls_psk/ vectors (tshark decodes it the same).
-SEND = (
-    b"MSRP a786hjs2 SEND\r\n"
-    b"To-Path: msrps://192.0.2.2:5061/kjhd37s2s20w2a;tcp\r\n"
-    b"From-Path: msrps://192.0.2.1:50000/asfd34;tcp\r\n"
-    b"Message-ID: 87652491\r\n"
-    b"Byte-Range: 1-37/37\r\n"
-    b"Content-Type: text/plain\r\n"
-    b"\r\n"
-    b"Hello Bob, this is MSRP over TLS-PSK.\r\n"
-    b"-------a786hjs2$\r\n"
-)
-OK = (
-    b"MSRP a786hjs2 200 OK\r\n"
-    b"To-Path: msrps://192.0.2.1:50000/asfd34;tcp\r\n"
-    b"From-Path: msrps://192.0.2.2:5061/kjhd37s2s20w2a;tcp\r\n"
-    b"-------a786hjs2$\r\n"
-)
+from tests.support.msrp_samples import CHUNK_STAR, OK, REPORT, SEND
 
 
 def test_send_fields() -> None:
@@ -56,31 +38,6 @@ def test_missing_end_line() -> None:
     with pytest.raises(DissectError) as e:
         msrp.parse_message(SEND[:-18])
     assert e.value.field == "end-line"
-
-
-# RFC 4975 section 7.1 / 7.1.3 style: a chunk whose end is unknown ("*"), its REPORT.
-CHUNK_STAR = (
-    b"MSRP dkei38sd SEND\r\n"
-    b"To-Path: msrp://alice.example.com:7777/iau39soe2843z;tcp\r\n"
-    b"From-Path: msrp://bob.example.com:8888/9di4eae923wzd;tcp\r\n"
-    b"Message-ID: 456s9wlk3\r\n"
-    b"Byte-Range: 1-*/8191\r\n"
-    b"Success-Report: yes\r\n"
-    b"Failure-Report: partial\r\n"
-    b"Content-Type: text/plain\r\n"
-    b"\r\n"
-    b"abcdefghij\r\n"
-    b"-------dkei38sd+\r\n"
-)
-REPORT = (
-    b"MSRP dkei38sd REPORT\r\n"
-    b"To-Path: msrp://bob.example.com:8888/9di4eae923wzd;tcp\r\n"
-    b"From-Path: msrp://alice.example.com:7777/iau39soe2843z;tcp\r\n"
-    b"Message-ID: 456s9wlk3\r\n"
-    b"Byte-Range: 1-8191/8191\r\n"
-    b"Status: 000 200 OK\r\n"
-    b"-------dkei38sd$\r\n"
-)
 
 
 def test_chunk_with_star_end_and_report_headers() -> None:

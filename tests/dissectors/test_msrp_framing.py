@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mikeyshark.dissectors import msrp
-from tests.dissectors.test_msrp import CHUNK_STAR, OK, REPORT, SEND
+from tests.support.msrp_samples import CHUNK_STAR, OK, REPORT, SEND
 
 STREAM = SEND + OK + CHUNK_STAR + REPORT
 OFFSETS = [(0, len(SEND))]

@@ -7,9 +7,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from mikeyshark.cli import main
 from mikeyshark.commands.analyze import analyze_all, build_report, load_keys
 from mikeyshark.synth import synthesize, write_capture
+
+pytestmark = pytest.mark.tshark
 
 
 def _fields(

@@ -21,6 +21,8 @@ from tests.support.tls_live import (
     write_tcp_pcap,
 )
 
+pytestmark = [pytest.mark.tshark, pytest.mark.live]
+
 PSK = bytes.fromhex("0f9264c2a5b3d4e5f60718293a4b5c6d")
 IDENTITY = b"mikey:live"
 SEND = (
@@ -60,7 +62,6 @@ def theirs(tshark: str, pcap: Path, *opts: str) -> list[tuple[str, str]]:
     return [(p, i.rstrip()) for p, i in (ln.split("\t") for ln in out.splitlines())]
 
 
-@pytest.mark.tshark
 def test_live_tls12_psk_session(
     tshark: str, tcpdump: str, openssl: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -91,7 +92,6 @@ def test_live_tls12_psk_session(
     assert msrp[0] == ("MSRP", "Request: SEND Transaction ID: k2x7 (text/plain)")
 
 
-@pytest.mark.tshark
 def test_live_tls13_psk_dhe_session_stays_encrypted(
     tshark: str, tcpdump: str, openssl: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -157,7 +157,6 @@ def _cert_session(openssl: str, port: int, key: Path, crt: Path, version: str) -
         _stop(srv)
 
 
-@pytest.mark.tshark
 @pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
 def test_live_certificate_session_rows_equal_tshark(
     tshark: str,

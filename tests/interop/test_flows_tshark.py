@@ -16,14 +16,17 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from mikeyshark.capture import CaptureReader
 from mikeyshark.flows import FlowTable
-from tests.analyzer.test_capture import pcap
-from tests.analyzer.test_flows_tcp import Rec
+from tests.support.flows import Rec
+from tests.support.pcapfiles import pcap
+
+pytestmark = [pytest.mark.tshark, pytest.mark.live]
 
 T0 = 1_700_000_000
 

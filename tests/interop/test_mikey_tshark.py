@@ -12,6 +12,8 @@ from mikeyshark.dissectors.mikey import Kemac, Rand, Sp, SrtpIdMap, T, parse, pa
 from mikeyshark.dissectors.mikey.message import MikeyMessage
 from mikeyshark.dissectors.mikey.payloads import payload_type
 
+pytestmark = pytest.mark.tshark
+
 FIELDS = [
     "udp.payload",
     "mikey.version",
@@ -111,7 +113,6 @@ def _ours(msg: MikeyMessage) -> dict[str, str]:
     }
 
 
-@pytest.mark.tshark
 @pytest.mark.parametrize("frame", [0, 1])
 def test_fields_equal_tshark(tshark_rows: list[dict[str, str]], frame: int) -> None:
     row = tshark_rows[frame]

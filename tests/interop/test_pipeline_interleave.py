@@ -7,6 +7,7 @@ import dataclasses
 import subprocess
 from pathlib import Path
 
+import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
@@ -14,6 +15,8 @@ from scapy.packet import Raw
 from mikeyshark.model import Frame
 from mikeyshark.synth import synthesize
 from tests.support.analyze import analyze_frames, statuses
+
+pytestmark = pytest.mark.tshark
 
 SCENARIOS = ("msrp-dial-in", "bfcp-dial-out", "bfcp-dial-in", "msrp-dial-out")
 MS = 1_000_000

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.live
+
 SCENARIOS = ("msrp-dial-in", "msrp-dial-out", "bfcp-dial-in", "bfcp-dial-out")
 
 
-@pytest.mark.live
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_live_replay_passes(tcpdump: str, scenario: str, tmp_path: Path) -> None:
     pcap, keys, out = tmp_path / "live.pcap", tmp_path / "live.toml", tmp_path / "r.json"

@@ -14,7 +14,7 @@ import pytest
 
 from mikeyshark.replay import ReplayError, ReplayOptions, ReplayResult, run_replay
 
-pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.tshark, pytest.mark.live, pytest.mark.timeout(120)]
 
 MRFP = "127.0.0.30"
 

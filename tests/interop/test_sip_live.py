@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from mikeyshark.calls import track_capture
-from tests.interop.test_sip_tshark import FIELDS, our_fields
 from tests.support.sip_captures import ANSWER, OFFER, sip
+from tests.support.sip_fields import FIELDS, our_fields
+
+pytestmark = [pytest.mark.tshark, pytest.mark.live]
 
 
 def _free_port(kind: int) -> int:
@@ -54,8 +56,6 @@ def _resp(status: str, transport: str, cport: int, call_id: str, body: str = "")
     return sip(*lines, body=body)
 
 
-@pytest.mark.live
-@pytest.mark.tshark
 def test_live_sip_over_tcp_and_udp(tmp_path: Path, tcpdump: str, tshark: str) -> None:
     tport, uport = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
     cap = tmp_path / "live.pcap"

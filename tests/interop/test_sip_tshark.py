@@ -8,146 +8,18 @@ that completes them (where both tools show them).
 from __future__ import annotations
 
 import base64
-import contextlib
 import subprocess
-from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from mikeyshark.calls import SipRecord, track_capture
-from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.calls import track_capture
 from tests.support.sip_captures import write_calls, write_liars
+from tests.support.sip_fields import our_fields, tshark_fields
 
-Getter = Callable[[SipRecord], list[str]]
-
-
-def _one(v: object) -> list[str]:
-    return [] if v is None else [str(v)]
+pytestmark = pytest.mark.tshark
 
 
-def _cseq_seq(r: SipRecord) -> list[str]:
-    c = r.msg.cseq
-    return _one(c.number if c else None)
-
-
-def _cseq_method(r: SipRecord) -> list[str]:
-    c = r.msg.cseq
-    return _one(c.method if c else None)
-
-
-def _from(r: SipRecord) -> list[str]:
-    f = r.msg.from_
-    return _one(f.uri if f else None)
-
-
-def _to(r: SipRecord) -> list[str]:
-    t = r.msg.to
-    return _one(t.uri if t else None)
-
-
-def _from_tag(r: SipRecord) -> list[str]:
-    f = r.msg.from_
-    return _one(f.tag if f else None)
-
-
-def _to_tag(r: SipRecord) -> list[str]:
-    t = r.msg.to
-    return _one(t.tag if t else None)
-
-
-def _branch(r: SipRecord) -> list[str]:
-    return [v.branch for v in r.msg.vias if v.branch is not None]
-
-
-def _contact(r: SipRecord) -> list[str]:
-    return [c.uri for c in r.msg.contacts]
-
-
-def _rack(r: SipRecord) -> list[str]:
-    ra = r.msg.rack
-    return _one(f"{ra.rseq} {ra.cseq} {ra.method}" if ra else None)
-
-
-def _media(r: SipRecord) -> list[str]:
-    return [str(md.m) for md in r.sdp.media] if r.sdp else []
-
-
-def _conn(r: SipRecord) -> list[str]:
-    c = r.sdp.connection if r.sdp else None
-    return _one(c.address if c else None)
-
-
-def _media_attrs(r: SipRecord) -> list[str]:
-    if not r.sdp:
-        return []
-    return [ln.value for md in r.sdp.media for ln in md.lines if ln.type == "a"]
-
-
-def _attr_names(r: SipRecord) -> list[str]:
-    # tshark gives a field name only for attributes with a value (not for a=msrp-cema).
-    if not r.sdp:
-        return []
-    return [a.name for md in r.sdp.media for a in md.attributes if a.value is not None]
-
-
-FIELDS: dict[str, Getter] = {
-    "sip.Method": lambda r: _one(r.msg.start.method if r.msg.is_request else None),  # type: ignore[union-attr]
-    "sip.Status-Code": lambda r: _one(r.msg.status),
-    "sip.r-uri": lambda r: _one(r.msg.start.uri if r.msg.is_request else None),  # type: ignore[union-attr]
-    "sip.Call-ID": lambda r: _one(r.msg.call_id),
-    "sip.CSeq.seq": _cseq_seq,
-    "sip.CSeq.method": _cseq_method,
-    "sip.from.addr": _from,
-    "sip.from.tag": _from_tag,
-    "sip.to.addr": _to,
-    "sip.to.tag": _to_tag,
-    "sip.Via.branch": _branch,
-    "sip.contact.uri": _contact,
-    "sip.RSeq": lambda r: _one(r.msg.rseq),
-    "sip.RAck": _rack,
-    "sip.Content-Length": lambda r: _one(r.msg.content_length),
-    "sip.resend": lambda r: ["1" if r.retransmission else "0"],
-    "sdp.media": _media,
-    "sdp.connection_info.address": _conn,
-    "sdp.media_attr": _media_attrs,
-    "sdp.media_attribute.field": _attr_names,
-}
-
-
-def tshark_fields(tshark: str, pcap: Path) -> dict[int, dict[str, str]]:
-    cmd = [tshark, "-r", str(pcap), "-Y", "sip", "-T", "fields", "-E", "separator=/t"]
-    cmd += ["-E", "aggregator=|", "-E", "occurrence=a", "-e", "frame.number"]
-    for f in FIELDS:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
-    rows: dict[int, dict[str, str]] = {}
-    for line in out.splitlines():
-        cols = line.split("\t")
-        rows[int(cols[0])] = dict(zip(FIELDS, cols[1:], strict=True))
-    return rows
-
-
-def our_fields(pcap: Path) -> dict[int, dict[str, str]]:
-    tracker, _ = track_capture(pcap)
-    per_frame: dict[int, list[SipRecord]] = defaultdict(list)
-    for r in tracker.records:
-        per_frame[r.frame].append(r)
-    rows: dict[int, dict[str, str]] = {}
-    for frame, recs in per_frame.items():
-        row = {}
-        for name, get in FIELDS.items():
-            vals: list[str] = []
-            for r in recs:
-                with contextlib.suppress(DissectError):
-                    vals += get(r)
-            row[name] = "|".join(vals)
-        rows[frame] = row
-    return rows
-
-
-@pytest.mark.tshark
 def test_calls_capture_matches_tshark(tshark: str, tmp_path: Path) -> None:
     pcap = write_calls(tmp_path / "calls.pcap")
     theirs = tshark_fields(tshark, pcap)
@@ -168,7 +40,6 @@ def test_calls_capture_matches_tshark(tshark: str, tmp_path: Path) -> None:
     assert problems == []
 
 
-@pytest.mark.tshark
 def test_vector_matches_tshark(tshark: str, vectors: Path) -> None:
     pcap = vectors / "sip" / "sip_sdp_keymgmt.pcap"
     theirs = tshark_fields(tshark, pcap)
@@ -177,7 +48,6 @@ def test_vector_matches_tshark(tshark: str, vectors: Path) -> None:
     assert ours == theirs
 
 
-@pytest.mark.tshark
 def test_key_mgmt_bytes_match_tshark_value(tshark: str, vectors: Path) -> None:
     """The a=key-mgmt data, decoded here with the standard library from tshark's value."""
     pcap = vectors / "sip" / "sip_sdp_keymgmt.pcap"
@@ -195,7 +65,6 @@ def test_key_mgmt_bytes_match_tshark_value(tshark: str, vectors: Path) -> None:
     assert expected[0][:2] == b"\x01\x00"
 
 
-@pytest.mark.tshark
 def test_lying_content_length_rest_still_parsed(tshark: str, tmp_path: Path) -> None:
     pcap = write_liars(tmp_path / "liars.pcap")
     tracker, problems = track_capture(pcap)

@@ -25,12 +25,13 @@ from mikeyshark.pipeline import analyze_capture
 from mikeyshark.report import json_report
 from mikeyshark.report.html import render_html
 from mikeyshark.report.model import Report
-from mikeyshark.siptls import KeyLog
 from mikeyshark.synth import SynthResult, synthesize
 from mikeyshark.synth.net import write_frames
 from tests.support.analyze import analyze_frames, statuses
 from tests.support.siptls_live import LiveSipTls, sip_over_tls
 from tests.support.tls_live import free_port
+
+pytestmark = pytest.mark.live
 
 
 def _analyze(paths: str | list[str], keyfile: str, keylog: str = "") -> Report:
@@ -70,20 +71,6 @@ def live(
 ) -> LiveSipTls:
     args = ["-tls1_3"] if request.param == "tls1.3" else ["-tls1_2"]
     return sip_over_tls(openssl, tcpdump, tmp_path_factory.mktemp("live"), call, 5061, args)
-
-
-def test_keylog_reader() -> None:
-    cr = bytes(range(32))
-    log = KeyLog.parse(
-        "# a comment\n"
-        f"CLIENT_RANDOM {cr.hex()} {'ab' * 48}\n"
-        f"CLIENT_HANDSHAKE_TRAFFIC_SECRET {'11' * 32} {'01' * 32}\n"
-        "RSA 0011 2233\n"
-    )
-    assert log.master_secret(cr) == b"\xab" * 48
-    assert log.master_secret(b"\x11" * 32) is None
-    assert log.tls13_secrets(b"\x11" * 32) is None  # incomplete: no traffic secrets
-    assert (log.lines, log.skipped) == (2, 1)
 
 
 def test_decrypted_with_keylog_like_plain(

@@ -14,6 +14,8 @@ from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, TLS10, TLS11, TLS
 from mikeyshark.dissectors.tls.engine import PskConfig, TlsPskEngine
 from tests.support.tls_live import follow_tls, write_tcp_pcap
 
+pytestmark = pytest.mark.tshark
+
 PSK = bytes.fromhex("657bf44e8247bee72094eafe0283ab2f")
 C2S = b"MSRP a786hjs2 SEND\r\nTo-Path: msrps://192.0.2.2:5061/x;tcp\r\n\r\n-------a786hjs2$\r\n"
 S2C = bytes.fromhex("200c00090000000100010002170e0102030405060708090a0b0c0000")

@@ -25,7 +25,7 @@ from tests.support.tls_live import (
     tcpdump_capture,
 )
 
-pytestmark = [pytest.mark.live, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.tshark, pytest.mark.live, pytest.mark.timeout(240)]
 
 VEC = VECTORS / "tls_psk" / "psk_aes128_gcm_sha256.json"
 _v = json.loads(VEC.read_text())

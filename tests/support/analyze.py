@@ -9,7 +9,7 @@ from mikeyshark.keys import KeyFile
 from mikeyshark.model import Frame
 from mikeyshark.pipeline import analyze_capture
 from mikeyshark.report.model import Report
-from mikeyshark.synth import SynthResult
+from mikeyshark.synth import SynthResult, synthesize, write_capture
 from mikeyshark.synth.net import write_frames
 
 
@@ -29,3 +29,12 @@ def analyze_synth(result: SynthResult, path: Path) -> Report:
 def statuses(report: Report) -> dict[str, dict[str, str]]:
     """call-id -> rule -> status."""
     return {c.call_id: {r.rule: r.status.value for r in c.checks} for c in report.calls}
+
+
+def synth_capture(tmp_path: Path, scenario: str, *faults: str, seed: int = 4) -> tuple[Path, Path]:
+    result = synthesize(scenario, faults=list(faults), seed=seed)
+    pcap = tmp_path / f"{scenario}-{'-'.join(faults) or 'clean'}-{seed}.pcap"
+    write_capture(result, pcap)
+    keys = pcap.with_suffix(".toml")
+    keys.write_text(result.keyfile_text)
+    return pcap, keys

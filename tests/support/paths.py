@@ -7,3 +7,4 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
 PCAPS = ROOT / "pcaps"
+DEMO_KEYS = PCAPS / "demo-keys.toml"

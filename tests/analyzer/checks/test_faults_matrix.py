@@ -130,7 +130,7 @@ def test_certificate_suite_trips_tls_psk_suite(scenario: str, tmp_path: Path) ->
 def test_every_rule_is_tripped_by_a_synthesized_capture() -> None:
     tripped = {FAULTS[f].rule for _, f in CASES} | {"TLS-PSK-SUITE"}
     # KMS-RESOLVE has no synthetic fault (the synthesizer captures at the UE); it is tripped
-    # on hand-built evidence in test_checks_rules.py.
+    # on hand-built evidence in tests/analyzer/checks/test_rules.py.
     assert tripped == {r.id for r in RULES} - {"KMS-RESOLVE"}
 
 

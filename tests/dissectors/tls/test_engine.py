@@ -1,6 +1,6 @@
 """The sans-IO engine in both roles, in memory: every PSK suite and version, failure alerts,
 and the passive decoder reading what the engine wrote (interop with OpenSSL is in
-test_tls_live.py)."""
+tests/interop/test_tls_live.py)."""
 
 from __future__ import annotations
 
