@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from mikeyshark.compressed import CompressionError, Decompressing, open_decompressed
 from mikeyshark.model import Frame, Problem
 
 LAYER = "capture"
@@ -117,7 +118,8 @@ class _Chunked:
 class CaptureReader:
     """Iterate the frames of one pcap or pcapng file, streaming.
 
-    ``source`` is a path, ``"-"`` for standard input, or a binary file object. Frame numbers
+    ``source`` is a path, ``"-"`` for standard input, or a binary file object, compressed or
+    not (gzip, bzip2, xz, zstd: see :mod:`mikeyshark.compressed`). Frame numbers
     start at ``first_number`` (1, like Wireshark). Nothing is raised for bad input: after
     iteration ``problems`` holds every located read error, ``frames_read`` the number of
     frames yielded, and ``format`` stays None when the input was not a capture at all (cannot
@@ -141,6 +143,7 @@ class CaptureReader:
         self.problems: list[Problem] = []
         self.frames_read = 0
         self.format: str | None = None  # "pcap" / "pcap-ns" / "pcapng" once the header is read
+        self.compression: str | None = None  # "gzip" / "bzip2" / "xz" / "zstd" when compressed
         # pcapng Decryption Secrets Blocks, as read: (secrets type, secrets data)
         self.secrets: list[tuple[int, bytes]] = []
         self._first = first_number
@@ -171,8 +174,15 @@ class CaptureReader:
         except OSError as e:
             self._problem(f"cannot open: {e.strerror or e}", None, None, None)
             return
+        unpacked: Decompressing | None = None
         try:
-            src = _Chunked(f)
+            try:
+                stream, unpacked = open_decompressed(f)
+            except CompressionError as e:
+                self._problem(str(e), 0, None, "magic")
+                return
+            self.compression = unpacked.format if unpacked is not None else None
+            src = _Chunked(stream)
             if not src.ensure(4):
                 self._problem("file is empty or shorter than a capture header", 0, None, "magic")
                 return
@@ -186,13 +196,16 @@ class CaptureReader:
             ):
                 yield from self._read_pcap(src)
             else:
+                inside = f" inside the {self.compression} stream" if self.compression else ""
                 self._problem(
-                    f"not a pcap or pcapng file (magic {bytes(src.buf[:4]).hex()})",
+                    f"not a pcap or pcapng file{inside} (magic {bytes(src.buf[:4]).hex()})",
                     0,
                     None,
                     "magic",
                 )
         finally:
+            if unpacked is not None and unpacked.error is not None:
+                self._problem(unpacked.error, None, self.next_number, "compression")
             if owned:
                 f.close()
 
