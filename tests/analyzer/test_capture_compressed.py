@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from mikeyshark.capture import CaptureReader, read_all
-
-PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
+from tests.support.paths import PCAPS
 
 
 def _zstd(data: bytes) -> bytes:

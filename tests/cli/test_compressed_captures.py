@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from mikeyshark.cli import main
+from tests.support.paths import DEMO_KEYS, PCAPS
 
-PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
 ENCODERS: dict[str, Callable[[bytes], bytes]] = {
     "gz": gzip.compress,
     "bz2": bz2.compress,
@@ -27,7 +27,7 @@ SHIPPED = ["conference.pcap", "msrp-dial-in.pcap", "msrp-dial-out.pcap", "bfcp-d
 
 
 def _analyze(path: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    rc = main(["analyze", path, "--keys", str(PCAPS / "demo-keys.toml"), "--json", "-"])
+    rc = main(["analyze", path, "--keys", str(DEMO_KEYS), "--json", "-"])
     out, _ = capsys.readouterr()
     assert rc == 0
     doc: dict[str, Any] = json.loads(out.replace(path, "CAPTURE"))
@@ -51,7 +51,7 @@ def test_dissect_of_a_gzipped_capture_is_the_originals(
 ) -> None:
     packed = tmp_path / "c.pcap.gz"
     packed.write_bytes(gzip.compress((PCAPS / "conference.pcap").read_bytes()))
-    keys = ["--keys", str(PCAPS / "demo-keys.toml")]
+    keys = ["--keys", str(DEMO_KEYS)]
     assert main(["dissect", str(PCAPS / "conference.pcap"), *keys]) == 0
     want, _ = capsys.readouterr()
     assert main(["dissect", str(packed), *keys]) == 0

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from mikeyshark.capture import CaptureReader
+from tests.support.paths import PCAPS
 
 pytestmark = pytest.mark.tshark
-
-PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
 
 
 @pytest.mark.parametrize("name", ["conference.pcap", "bfcp-dial-in.pcap"])
