@@ -31,6 +31,7 @@ IP_PROTO = ValueTable(
         Const(58, "ICMPv6", "RFC 4443"),
         Const(59, "IPv6 No Next Header", "RFC 8200 section 4.7"),
         Const(60, "IPv6 Destination Options", "RFC 8200 section 4.6"),
+        Const(132, "SCTP", "RFC 9260"),
         Const(135, "Mobility Header", "RFC 6275"),
         Const(139, "HIP", "RFC 7401"),
         Const(140, "Shim6", "RFC 5533"),
@@ -38,6 +39,7 @@ IP_PROTO = ValueTable(
 )
 PROTO_TCP = IP_PROTO["TCP"]
 PROTO_UDP = IP_PROTO["UDP"]
+PROTO_SCTP = IP_PROTO["SCTP"]
 EXT_HOPOPTS = IP_PROTO["IPv6 Hop-by-Hop Options"]
 EXT_ROUTING = IP_PROTO["IPv6 Routing"]
 EXT_FRAGMENT = IP_PROTO["IPv6 Fragment"]
