@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,8 +26,9 @@ from mikeyshark.keys import KeyFile, parse_psk
 from mikeyshark.parallel import plan_units, run_units
 from mikeyshark.pipeline import CaptureResult
 from mikeyshark.report import json_report, junit
-from mikeyshark.report.html import render_html
+from mikeyshark.report.html import write_html
 from mikeyshark.report.model import Report
+from mikeyshark.report.output import open_text
 from mikeyshark.report.terminal import print_summary
 
 
@@ -126,14 +127,6 @@ class _LazyProgress:
             self.bar.stop()
 
 
-def _write(path: str, text: str) -> None:
-    if path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        Path(path).write_text(text, encoding="utf-8")
-
-
 def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     if args.jobs < 1:
@@ -169,16 +162,27 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not args.quiet:
         print_summary(report, console)
+    writers: list[tuple[str | None, Callable[[TextIO], None]]] = [
+        (args.json, lambda f: json_report.write(report, f)),
+        (args.html, lambda f: write_html(report, f)),
+        (args.junit, lambda f: junit.write(report, f)),
+    ]
+    unwritten = False
+    # each report on its own: one that cannot be written does not stop the others
+    for path, write in writers:
+        if path:
+            try:
+                with open_text(path) as f:
+                    write(f)
+            except OSError as e:
+                err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
+                unwritten = True
     try:
-        if args.json:
-            _write(args.json, json_report.dumps(report))
-        if args.html:
-            _write(args.html, render_html(report))
-        if args.junit:
-            _write(args.junit, junit.junit_xml(report))
         exports(args, report)
     except OSError as e:
         err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
+        unwritten = True
+    if unwritten:
         return EXIT_USAGE
     if any(c.unreadable for c in report.captures):
         return EXIT_USAGE

@@ -8,7 +8,9 @@ jinja2's autoescaping; nothing is marked safe.
 from __future__ import annotations
 
 import datetime
+import io
 from dataclasses import dataclass
+from typing import TextIO
 
 import jinja2
 
@@ -287,6 +289,13 @@ def _env() -> jinja2.Environment:
 
 
 def render_html(report: Report) -> str:
+    buf = io.StringIO()
+    write_html(report, buf)
+    return buf.getvalue()
+
+
+def write_html(report: Report, out: TextIO) -> None:
+    """The page, streamed to ``out`` as the template renders it."""
     calls = []
     for i, call in enumerate(report.calls):
         calls.append(
@@ -309,13 +318,14 @@ def render_html(report: Report) -> str:
             }
         )
     template = _env().get_template("report.html.j2")
-    return template.render(
+    for chunk in template.generate(
         report=report,
         calls=calls,
         keys=key_table(report),
         Status=Status,
         generated=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
-    )
+    ):
+        out.write(chunk)
 
 
 def _tree(info: object) -> TreeNode | None:

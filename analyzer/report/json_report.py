@@ -1,12 +1,21 @@
-"""The JSON report of DESIGN.md (validated by analyzer/schema/report.schema.json)."""
+"""The JSON report of DESIGN.md (validated by analyzer/schema/report.schema.json).
+
+Written as a stream: one call at a time is turned into JSON and written, so the text of the
+whole report (hundreds of calls with every MSRP and BFCP message) is never held in memory.
+The bytes are those ``json.dumps(document, indent=2)`` would give for the whole document.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+from collections import Counter
+from collections.abc import Iterable
 from importlib import resources
-from typing import Any
+from typing import Any, TextIO
 
-from mikeyshark.evidence import CallRecord, CaptureInfo, MediaRecord, MikeyInfo
+from mikeyshark.checks.rules import RULES
+from mikeyshark.evidence import CallRecord, CaptureInfo, MediaRecord, MikeyInfo, Status, Verdict
 from mikeyshark.model import Endpoint, Tunnel
 from mikeyshark.report.model import Report, fingerprint
 
@@ -148,16 +157,78 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
     }
 
 
-def report_json(report: Report) -> dict[str, Any]:
-    return {
-        "tool": {"name": "mikeyshark", "version": report.version},
-        "captures": [_capture(c) for c in report.captures],
-        "calls": [call_json(c, report.reveal_keys) for c in report.calls],
-    }
+_RULE_ORDER = {r.id: i for i, r in enumerate(RULES)}
+
+
+class Summary:
+    """The report's ``summary``, counted call by call as the calls are written."""
+
+    def __init__(self, captures: Iterable[CaptureInfo]) -> None:
+        self.captures = [(c.path, c.frames, len(c.errors)) for c in captures]
+        self.verdicts: Counter[str] = Counter()
+        self.scenarios: dict[str, Counter[str]] = {}
+        self.failing: Counter[str] = Counter()
+
+    def add(self, call: CallRecord) -> None:
+        verdict = call.verdict.value
+        self.verdicts[verdict] += 1
+        self.scenarios.setdefault(call.scenario, Counter())[verdict] += 1
+        # a rule counts once per call, however many m-lines failed it
+        self.failing.update({c.rule for c in call.checks if c.status is Status.FAIL})
+
+    def json(self) -> dict[str, Any]:
+        def per_verdict(c: Counter[str]) -> dict[str, int]:
+            return {v.value: c[v.value] for v in Verdict}
+
+        return {
+            "calls": sum(self.verdicts.values()),
+            "verdicts": per_verdict(self.verdicts),
+            "scenarios": {s: per_verdict(c) for s, c in sorted(self.scenarios.items())},
+            "failing_rules": [
+                {"rule": rule, "calls": n}
+                for rule, n in sorted(
+                    self.failing.items(), key=lambda rn: (-rn[1], _RULE_ORDER.get(rn[0], 99))
+                )
+            ],
+            "captures": [
+                {"path": path, "frames": frames, "problems": problems}
+                for path, frames, problems in self.captures
+            ],
+        }
+
+
+def summary(report: Report) -> dict[str, Any]:
+    s = Summary(report.captures)
+    for c in report.calls:
+        s.add(c)
+    return s.json()
+
+
+def _dump(value: Any, level: int) -> str:
+    """``value`` as ``json.dumps(indent=2)`` writes it ``level`` levels deep in a document
+    (JSON text has no raw newline inside a string, so every newline is indentation)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return text.replace("\n", "\n" + "  " * level) if level else text
+
+
+def write(report: Report, out: TextIO) -> None:
+    """The JSON report, streamed to ``out`` call by call."""
+    out.write('{\n  "tool": ' + _dump({"name": "mikeyshark", "version": report.version}, 1))
+    out.write(',\n  "captures": ' + _dump([_capture(c) for c in report.captures], 1))
+    out.write(',\n  "calls": [')
+    counted = Summary(report.captures)
+    for i, call in enumerate(report.calls):
+        out.write(("," if i else "") + "\n    " + _dump(call_json(call, report.reveal_keys), 2))
+        counted.add(call)
+    out.write("\n  ]" if report.calls else "]")
+    out.write(',\n  "summary": ' + _dump(counted.json(), 1))
+    out.write("\n}\n")
 
 
 def dumps(report: Report) -> str:
-    return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+    buf = io.StringIO()
+    write(report, buf)
+    return buf.getvalue()
 
 
 def schema() -> dict[str, Any]:

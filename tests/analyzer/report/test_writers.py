@@ -6,6 +6,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -16,6 +17,7 @@ from mikeyshark.cli import main
 from mikeyshark.model import Problem
 from mikeyshark.report import json_report, junit
 from mikeyshark.report.model import CaptureInfo, KeyRow, Report
+from mikeyshark.report.output import _umask, open_text
 from mikeyshark.report.terminal import print_summary
 from tests.support.paths import PCAPS
 from tests.support.report_samples import TEK, clean_call
@@ -142,3 +144,101 @@ def test_conference_json_validates(tmp_path: Path) -> None:
     bad = dict(doc["calls"][0], scenario="msrp-dial-sideways")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(dict(doc, calls=[bad]), json_report.schema())
+
+
+def test_json_summary_counts_the_calls() -> None:
+    report = _report()
+    third = clean_call()
+    third.call_id = "third@example.org"
+    third.media[0].tls.client = third.media[0].tcp.server  # type: ignore[union-attr]
+    third.media[0].init.rand = bytes([1] * 16)  # type: ignore[union-attr]
+    evaluate_call(third, Context())
+    report.calls.append(third)
+    doc = json.loads(json_report.dumps(report))
+    jsonschema.validate(doc, json_report.schema())
+    # two calls fail TLS-CLIENT (the TLS client is the MRFP), one passes; one capture problem
+    assert doc["summary"] == {
+        "calls": 3,
+        "verdicts": {"pass": 1, "fail": 2, "incomplete": 0},
+        "scenarios": {"msrp-dial-in": {"pass": 1, "fail": 2, "incomplete": 0}},
+        "failing_rules": [{"rule": "TLS-CLIENT", "calls": 2}],
+        "captures": [{"path": "sample.pcap", "frames": 20, "problems": 1}],
+    }
+    assert list(doc) == ["tool", "captures", "calls", "summary"]
+
+
+def test_json_stream_is_what_json_dumps_writes_for_the_whole_document() -> None:
+    report = _report()
+    # text a writer could mangle: non-ASCII, quotes, backslashes, control characters
+    report.calls[1].call_id = 'b\u00e9d "call" \\ \x1b[31m\n@example.org'
+    text = json_report.dumps(report)
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+    empty = json_report.dumps(Report("0.1.0"))
+    assert empty == json.dumps(json.loads(empty), indent=2, ensure_ascii=False) + "\n"
+    assert json.loads(empty)["calls"] == []
+
+
+def test_json_and_junit_are_written_call_by_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the second call is turned into text, the first is already in the stream."""
+    report = _report()
+    out = io.StringIO()
+    seen: list[str] = []
+
+    def spy(real: Any) -> Any:
+        def wrapped(call: Any, *args: Any) -> Any:
+            seen.append(out.getvalue())
+            return real(call, *args)
+
+        return wrapped
+
+    monkeypatch.setattr(json_report, "call_json", spy(json_report.call_json))
+    json_report.write(report, out)
+    assert len(seen) == 2
+    assert '"call_id": "bad-call@example.org"' not in seen[1]
+    assert seen[1].count('"call_id": ') == 1  # the good call, written whole
+    assert seen[1].endswith("}")
+    seen.clear()
+    out = io.StringIO()
+    monkeypatch.setattr(junit, "_suite", spy(junit._suite))
+    junit.write(report, out)
+    assert len(seen) == 2
+    assert seen[1].count("</testsuite>") == 1
+
+
+def test_junit_is_well_formed_for_any_wire_text() -> None:
+    report = _report()
+    hostile = "evil\x00\x1b[2J\ud800\ufffe<&>\"'@example.org"
+    report.calls[1].call_id = hostile
+    text = junit.junit_xml(report)
+    root = ET.fromstring(text.encode("utf-8"))
+    props = {
+        p.get("name"): p.get("value") for p in root.findall("./testsuite[2]/properties/property")
+    }
+    assert props["call_id"] == "evil\\x00\\x1b[2J\\ud800\\ufffe<&>\"'@example.org"
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name=')
+
+
+def test_a_report_file_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n")
+    with pytest.raises(RuntimeError), open_text(str(target)) as f:
+        f.write("half a rep")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "the previous report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    with open_text(str(target)) as f:
+        f.write("the new report\n")
+    assert target.read_text() == "the new report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def test_an_unwritable_report_does_not_stop_the_others(tmp_path: Path) -> None:
+    args = ["analyze", str(PCAPS / "msrp-dial-in.pcap"), "--keys", str(PCAPS / "demo-keys.toml")]
+    html, junit_out = tmp_path / "r.html", tmp_path / "r.xml"
+    missing = tmp_path / "no-such-dir" / "r.json"
+    code = main([*args, "--json", str(missing), "--html", str(html), "--junit", str(junit_out)])
+    assert code == 2
+    assert html.read_text().startswith("<!DOCTYPE html>")
+    assert ET.parse(junit_out).getroot().get("tests") == "26"
+    assert not missing.parent.exists()
