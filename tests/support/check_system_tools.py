@@ -10,6 +10,7 @@ TOOLS = {
     "tcpdump": "tcpdump",
     "openssl": "openssl",
     "chromium": "chromium",
+    "escript": "erlang-megaco",
 }
 
 
