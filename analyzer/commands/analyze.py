@@ -25,11 +25,10 @@ from mikeyshark.judge import build_report as build_report  # for the tests, unti
 from mikeyshark.keys import KeyFile, parse_psk
 from mikeyshark.parallel import plan_units, run_units
 from mikeyshark.pipeline import CaptureResult
-from mikeyshark.report import json_report, junit
+from mikeyshark.report import json_report, junit, terminal
 from mikeyshark.report.html import write_html
 from mikeyshark.report.model import Report
 from mikeyshark.report.output import open_text
-from mikeyshark.report.terminal import print_summary
 
 
 def add_parser(subparsers: Any) -> None:
@@ -128,7 +127,7 @@ class _LazyProgress:
 
 
 def run(args: argparse.Namespace) -> int:
-    err = Console(stderr=True)
+    err = terminal.console(stderr=True)
     if args.jobs < 1:
         err.print("mikeyshark analyze: --jobs must be at least 1")
         return EXIT_USAGE
@@ -137,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:  # KeyFileError is one
         err.print(f"mikeyshark analyze: {e}", markup=False, highlight=False)
         return EXIT_USAGE
-    console = err if args.json == "-" else Console()
+    console = err if args.json == "-" else terminal.console()
 
     def bar(files: tuple[str, ...]) -> _LazyProgress:
         return _LazyProgress(err, " + ".join(Path(f).name for f in files))
@@ -161,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"mikeyshark analyze: {what}{e}", markup=False, highlight=False)
         return EXIT_USAGE
     if not args.quiet:
-        print_summary(report, console)
+        terminal.print_summary(report, console)
     writers: list[tuple[str | None, Callable[[TextIO], None]]] = [
         (args.json, lambda f: json_report.write(report, f)),
         (args.html, lambda f: write_html(report, f)),

@@ -1,61 +1,154 @@
-"""The terminal summary: one table of calls, then the failing rules of each call (rich)."""
+"""The terminal summary (rich): the captures, a table of calls, the failing rules, totals.
+
+On a terminal the table fits the window; piped or redirected, nothing is wrapped, so that a
+``| grep FAIL`` keeps each failing rule with its frames on one line. With more calls than
+fit on a screen, the calls are counted per scenario and only the failing ones are listed.
+The last line is always the totals. Wire text is shown with its control characters made
+visible (:func:`mikeyshark.report.escape.terminal`).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as markup
 from rich.table import Table
 
-from mikeyshark.evidence import Status, Verdict
+from mikeyshark.evidence import CallRecord, Status, Verdict
+from mikeyshark.report import escape, wording
 from mikeyshark.report.model import Report
 
 _STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.INCOMPLETE: "yellow"}
+# lines a listing of calls takes besides its rows: title, borders, header, caption, totals
+_TABLE_LINES = 8
+# a width no line reaches: piped output is never wrapped
+_UNWRAPPED = 1 << 16
+
+
+def console(*, stderr: bool = False) -> Console:
+    """The console of the summary: the terminal's width, or unwrapped when not a terminal."""
+    c = Console(stderr=stderr)
+    if not c.is_terminal:
+        c = Console(stderr=stderr, width=_UNWRAPPED, soft_wrap=True)
+    return c
+
+
+def _wire(text: str) -> str:
+    """Text from the capture, for rich markup: controls visible, brackets not markup."""
+    return markup(escape.terminal(text))
+
+
+def _print(con: Console, text: str) -> None:
+    # one logical line stays one line whatever the width: a terminal wraps it visually
+    con.print(text, soft_wrap=True, highlight=False)
 
 
 def print_summary(report: Report, console: Console) -> None:
     for cap in report.captures:
-        line = f"[bold]{escape(cap.path)}[/]: {cap.frames} frames"
+        line = f"[bold]{_wire(cap.path)}[/]: {wording.count(cap.frames, 'frame')}"
         if cap.seconds > 0:
             line += f" in {cap.seconds:.2f} s"
         if cap.errors:
-            line += f", [yellow]{len(cap.errors)} problem(s)[/]"
-        console.print(line)
+            line += f", [yellow]{wording.count(len(cap.errors), 'problem')}[/]"
+        _print(console, line)
         for p in cap.errors[:10]:
-            console.print(f"  [yellow]![/] {escape(str(p))}")
+            _print(console, f"  [yellow]![/] {_wire(str(p))}")
         if len(cap.errors) > 10:
-            console.print(f"  ... {len(cap.errors) - 10} more (see --json)")
-    if not report.calls:
-        console.print("[yellow]no call with an MSRP or BFCP m-line found[/]")
-        return
-    table = Table(title="calls", caption="rules: passed / failed / not observed", show_lines=False)
+            _print(console, f"  ... {len(cap.errors) - 10} more (see --json)")
+    calls = report.calls
+    if not calls:
+        _print(console, "[yellow]no call with an MSRP or BFCP m-line found[/]")
+    elif len(calls) + _TABLE_LINES <= console.height:
+        _calls_table(console, "calls", list(enumerate(calls, 1)))
+    else:
+        _scenario_table(console, calls)
+        failing = [(i, c) for i, c in enumerate(calls, 1) if c.verdict is Verdict.FAIL]
+        if failing:
+            title = f"failing calls ({len(failing)} of {len(calls)})"
+            _calls_table(console, title, failing)
+        calls = [c for _, c in failing]
+    for call in calls:
+        _call_lines(console, call)
+    hint = _keys_hint(report)
+    if hint:
+        _print(console, f"[cyan]hint[/]: {hint}")
+    _print(console, _totals(report))
+
+
+def _calls_table(console: Console, title: str, rows: list[tuple[int, CallRecord]]) -> None:
+    table = Table(title=title, caption="rules: passed / failed / not observed", show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("scenario", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("rules", justify="right", no_wrap=True)
     table.add_column("failing rules", overflow="fold")
     table.add_column("call-id", overflow="fold", min_width=16)
-    for i, call in enumerate(report.calls, 1):
-        counts = {s: sum(c.status is s for c in call.checks) for s in Status}
+    for i, call in rows:
+        counts = Counter(c.status for c in call.checks)
         table.add_row(
             str(i),
             call.scenario,
             f"[{_STYLE[call.verdict]}]{call.verdict.value}[/]",
             f"{counts[Status.PASS]}/{counts[Status.FAIL]}/{counts[Status.NOT_OBSERVED]}",
-            escape(", ".join(c.rule for c in call.failing)) or "-",
-            escape(call.call_id),
+            markup(", ".join(c.rule for c in call.failing)) or "-",
+            _wire(call.call_id),
         )
     console.print(table)
-    for call in report.calls:
-        if call.signalling == "encrypted":
-            for p in call.problems:
-                console.print(f"[yellow]ENCRYPTED[/] {escape(call.call_id)}: {escape(p.reason)}")
-        if call.outcome is not None and not call.outcome.startswith("established"):
-            console.print(f"[yellow]NO MEDIA[/] {escape(call.call_id)}: {escape(call.outcome)}")
-        if call.tunnel is not None:
-            console.print(
-                f"[cyan]TUNNEL[/] {escape(call.call_id)}: SIP in {escape(str(call.tunnel))}"
-            )
-        for c in call.failing:
-            frames = f" [dim](frames {', '.join(map(str, c.frames[:8]))})[/]" if c.frames else ""
-            who = escape(call.call_id)
-            console.print(f"[red]FAIL[/] {who} [bold]{c.rule}[/]: {escape(c.message)}{frames}")
+
+
+def _scenario_table(console: Console, calls: list[CallRecord]) -> None:
+    counts: dict[str, Counter[Verdict]] = {}
+    for call in calls:
+        counts.setdefault(call.scenario, Counter())[call.verdict] += 1
+    table = Table(title=f"{wording.count(len(calls), 'call')} by scenario")
+    table.add_column("scenario", no_wrap=True)
+    for v in Verdict:
+        table.add_column(v.value, justify="right", style=_STYLE[v])
+    for scenario, c in sorted(counts.items()):
+        table.add_row(scenario, *(str(c[v]) for v in Verdict))
+    console.print(table)
+
+
+def _call_lines(console: Console, call: CallRecord) -> None:
+    who = _wire(call.call_id)
+    if call.signalling == "encrypted":
+        for p in call.problems:
+            _print(console, f"[yellow]ENCRYPTED[/] {who}: {_wire(p.reason)}")
+    if call.outcome is not None and not call.outcome.startswith("established"):
+        _print(console, f"[yellow]NO MEDIA[/] {who}: {_wire(call.outcome)}")
+    if call.tunnel is not None:
+        _print(console, f"[cyan]TUNNEL[/] {who}: SIP in {_wire(str(call.tunnel))}")
+    for c in call.failing:
+        frames = f" [dim]({wording.frames(c.frames, 8)})[/]" if c.frames else ""
+        _print(console, f"[red]FAIL[/] {who} [bold]{c.rule}[/]: {_wire(c.message)}{frames}")
+
+
+def _keys_hint(report: Report) -> str:
+    """Which option would judge the rules left not observed for want of keys: without any
+    key, a call that carries a MIKEY ticket cannot have it opened, nor its TLS decrypted."""
+    if report.keys:
+        return ""
+    unseen = {
+        c.rule
+        for call in report.calls
+        if any(m.init is not None and m.init.has_ticket for m in call.media)
+        for c in call.checks
+        if c.status is Status.NOT_OBSERVED
+    }
+    if not unseen:
+        return ""
+    rules = wording.count(len(unseen), "rule")
+    return f"{rules} not observed for lack of keys: --keys FILE would judge them"
+
+
+def _totals(report: Report) -> str:
+    verdicts = Counter(c.verdict for c in report.calls)
+    frames = sum(c.frames for c in report.captures)
+    problems = sum(len(c.errors) for c in report.captures)
+    return (
+        f"[bold]total[/]: {wording.count(len(report.calls), 'call')}: "
+        + ", ".join(f"{verdicts[v]} {v.value}" for v in Verdict)
+        + f" ({wording.count(len(report.captures), 'capture')}, "
+        + f"{wording.count(frames, 'frame')}, {wording.count(problems, 'problem')})"
+    )
