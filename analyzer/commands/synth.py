@@ -54,6 +54,11 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="every node on IPv6 (documentation prefix 2001:db8::/32)",
     )
+    p.add_argument(
+        "--tls13",
+        action="store_true",
+        help="every media connection in TLS 1.3 (psk_ke, TLS_AES_128_GCM_SHA256)",
+    )
     p.add_argument("--list", action="store_true", help="list scenarios and faults")
     p.set_defaults(func=run)
 
@@ -87,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             reliable_183=args.reliable_183,
             now_ns=now_ns,
             ipv6=args.ipv6,
+            tls13=args.tls13,
         )
     except (OSError, KeyFileError, ValueError, NotImplementedError) as e:
         print(f"mikeyshark synth: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ seed gives one capture byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 
@@ -910,13 +911,15 @@ def synthesize(
     reliable_183: bool = False,
     now_ns: int | None = None,
     ipv6: bool = False,
+    tls13: bool = False,
 ) -> SynthResult:
     """Build the capture of ``scenario`` with ``faults`` applied (to the first call).
 
     ``keys`` is the text of a key file to use instead of generating one: its first KMS
     master key and its PSKs protect the tickets, so its captures open with it.
     ``now_ns`` replaces the fixed base time (the CLI's ``--now``); ``ipv6`` puts every
-    node on an IPv6 address (:data:`IPV6`).
+    node on an IPv6 address (:data:`IPV6`); ``tls13`` runs every media connection in
+    TLS 1.3 instead of the scenario's TLS 1.2 suites.
     """
     fault_set = frozenset(faults)
     check_faults(scenario, fault_set)
@@ -930,7 +933,10 @@ def synthesize(
     )
     start = (BASE_TIME_NS + seed * 60_000_000_000) if now_ns is None else now_ns
     calls: list[tuple[Call, CallSpec, frozenset[str]]] = []
-    for i, spec in enumerate(call_specs(scenario)):
+    specs = call_specs(scenario)
+    if tls13:
+        specs = [dataclasses.replace(s, tls=("1.3", M.TLS13_SUITE)) for s in specs]
+    for i, spec in enumerate(specs):
         call_faults = (fault_set if i == 0 else frozenset()) - {"replayed-init"}
         call = new_call(world, spec, start + int(spec.offset_s * 1e9), call_faults)
         call.run()
@@ -943,6 +949,7 @@ def synthesize(
     facts = tuple(c.facts(_expected(c, f)) for c, _, f in calls)
     flags = "".join(f" --fault {f}" for f in sorted(fault_set)) + (" --mode3" if mode3 else "")
     flags += " --ipv6" if ipv6 else ""
+    flags += " --tls13" if tls13 else ""
     keyfile_text = (
         keys
         if keys is not None
