@@ -97,8 +97,8 @@ class AppData:
     """Plaintext application data of one record (or raw bytes when the stream is not TLS).
 
     ``stream_offset`` is the position of ``data[0]`` in this direction's plaintext stream;
-    ``record_offset`` the position of the record in the TCP byte stream; ``frame`` the frame
-    that carried the record's last byte."""
+    ``record_offset`` the position of the record in the TCP byte stream and ``record_end``
+    the position just past it; ``frame`` the frame that carried the record's last byte."""
 
     from_client: bool
     frame: int
@@ -106,6 +106,7 @@ class AppData:
     data: bytes
     stream_offset: int
     record_offset: int = 0
+    record_end: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +382,10 @@ class TlsConnectionDecoder:
         if not d.buf:
             return
         data = bytes(d.buf)
-        self._emit(AppData(d.from_client, chunk.frame, chunk.ts_ns, data, d.plain_offset, d.base))
+        end = d.base + len(data)
+        self._emit(
+            AppData(d.from_client, chunk.frame, chunk.ts_ns, data, d.plain_offset, d.base, end)
+        )
         d.plain_offset += len(data)
         d.base += len(data)
         d.buf.clear()
@@ -846,7 +850,10 @@ class TlsConnectionDecoder:
             return
         self.info.records_ok += 1
         if ct == CT_APPLICATION_DATA:
-            self._emit(AppData(d.from_client, r.frame, r.ts_ns, plain, d.plain_offset, r.offset))
+            end = r.offset + RECORD_HEADER_LEN + len(r.fragment)
+            self._emit(
+                AppData(d.from_client, r.frame, r.ts_ns, plain, d.plain_offset, r.offset, end)
+            )
             d.plain_offset += len(plain)
         elif ct == CT_ALERT and len(plain) == 2:
             self.info.alerts.append(AlertSeen(d.from_client, r.frame, plain[0], plain[1], True))

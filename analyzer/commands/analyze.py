@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mikeyshark import keylog
+from mikeyshark import keylog, plaintext_pcap
 from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.dask_backend import ClusterError
 from mikeyshark.judge import analyze
@@ -51,11 +51,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--html", metavar="FILE", help="write the self-contained HTML report")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one test per rule per call)")
     p.add_argument("--keylog", metavar="FILE", help="write an NSS key log of the decrypted TLS")
-    p.add_argument(
-        "--decrypted-pcap",
-        metavar="FILE",
-        help="write the captures with each decrypted TLS stream as plaintext TCP",
-    )
+    p.add_argument("--decrypted-pcap", metavar="FILE", help=plaintext_pcap.HELP)
     p.add_argument(
         "--inject-secrets",
         metavar="FILE",
@@ -177,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
                 err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
                 unwritten = True
     try:
-        exports(args, report)
+        exports(args, report, keys)
     except OSError as e:
         err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
         unwritten = True
@@ -188,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if report.compliant(strict=args.strict) else EXIT_FINDINGS
 
 
-def exports(args: argparse.Namespace, report: Report) -> None:
+def exports(args: argparse.Namespace, report: Report, keys: KeyFile | None) -> None:
     """--keylog, --decrypted-pcap, --inject-secrets: the TLS secrets the analysis proved."""
     conns = report.connections
     sessions = [c.info for c in conns]
@@ -196,7 +192,8 @@ def exports(args: argparse.Namespace, report: Report) -> None:
     if args.keylog:
         keylog.write_keylog(args.keylog, sessions)
     if args.decrypted_pcap:
-        keylog.write_decrypted_pcap(files, args.decrypted_pcap, conns)
+        esp = {sa.spi: sa for sa in keys.esp} if keys is not None else {}
+        plaintext_pcap.write_plaintext_pcap(files, args.decrypted_pcap, conns, esp)
     if args.inject_secrets:
         keylog.write_pcapng_with_secrets(files, args.inject_secrets, sessions)
 
