@@ -60,9 +60,21 @@ def keylog_text(sessions: Iterable[TlsSessionInfo]) -> str:
 def write_keylog(path: str | os.PathLike[str], sessions: Iterable[TlsSessionInfo]) -> int:
     """``--keylog FILE``; returns the number of lines written."""
     text = keylog_text(sessions)
-    with open(path, "w", encoding="ascii") as f:
-        f.write(text)
+    write_private(path, text.encode("ascii"))
     return text.count("\n")
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` into a file only its owner can read (mode 0600, also when it existed):
+    key logs hold secrets."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _block(block_type: int, body: bytes) -> bytes:

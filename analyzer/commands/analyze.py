@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mikeyshark import keylog, plaintext_pcap
+from mikeyshark import keylog, plaintext_pcap, wireshark
 from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.dask_backend import ClusterError
 from mikeyshark.judge import analyze
@@ -52,6 +52,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one test per rule per call)")
     p.add_argument("--keylog", metavar="FILE", help="write an NSS key log of the decrypted TLS")
     p.add_argument("--decrypted-pcap", metavar="FILE", help=plaintext_pcap.HELP)
+    p.add_argument(
+        "--wireshark-profile",
+        metavar="DIR",
+        help="write a Wireshark configuration profile into DIR (the key log, and every "
+        "decrypted media port bound to MSRP or BFCP) and print the tshark command line "
+        "that does the same with -o options",
+    )
     p.add_argument(
         "--inject-secrets",
         metavar="FILE",
@@ -174,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
                 unwritten = True
     try:
         exports(args, report, keys)
+        if args.wireshark_profile:
+            profile_export(args, report, console)
     except OSError as e:
         err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
         unwritten = True
@@ -216,3 +225,25 @@ def analyze_all(
     join: bool = False,
 ) -> list[CaptureResult]:
     return run_units(plan_units(paths, join=join), keys, reveal=reveal, jobs=jobs, dask=dask)
+
+
+def profile_export(args: argparse.Namespace, report: Report, console: Console) -> None:
+    """--wireshark-profile DIR, and the tshark line that does the same."""
+    texts = [keylog.keylog_text(c.info for c in report.connections)]
+    if args.sip_keylog:
+        texts.append(Path(args.sip_keylog).read_text(encoding="ascii", errors="replace"))
+    profile = wireshark.write_profile(args.wireshark_profile, report, wireshark.keylog_lines(texts))
+    files = [f for c in report.captures for f in c.files]
+    command = profile.tshark_command(files[0] if len(files) == 1 else "CAPTURE")
+    (profile.directory / "tshark-command.txt").write_text(command + "\n", encoding="utf-8")
+    if not args.quiet:
+        name = profile.directory.name
+        console.print(
+            f"Wireshark profile {profile.directory} ({len(profile.ports)} media ports): "
+            f"use it as profile {name!r} (wireshark -C {name} / tshark -C {name}) once it is in "
+            "Wireshark's profiles folder; the same with options only:",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(command, markup=False, highlight=False, soft_wrap=True)
