@@ -1,0 +1,320 @@
+"""FRAME"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
+from mikeyshark.dissectors.link import LINKTYPE_ETHERNET, NET_IPV4, NET_IPV6, network_offset
+from mikeyshark.dissectors.transport import (
+    TCP_ACK,
+    TCP_SYN,
+    decode_tcp,
+    decode_udp,
+    flag_names,
+    parse_tcp_options,
+)
+from mikeyshark.model import Frame, Problem
+
+INDENT = "    "
+
+
+@dataclass(slots=True)
+class Node:
+    """One line of the detail tree and the lines under it."""
+
+    label: str
+    children: list[Node] = field(default_factory=list)
+
+    def add(self, label: str) -> Node:
+        child = Node(label)
+        self.children.append(child)
+        return child
+
+    def lines(self, depth: int = 0) -> Iterator[str]:
+        yield INDENT * depth + self.label
+        for c in self.children:
+            yield from c.lines(depth + 1)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"label": self.label}
+        if self.children:
+            d["children"] = [c.to_json() for c in self.children]
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """How one kind of message shows in the list and the tree.
+
+    ``protocol`` gives the Protocol column (e.g. ``SIP/SDP``); ``info`` the Info fragment
+    (fragments of several messages in one frame are concatenated, so a renderer ends its
+    fragment with its own separator, as tshark's SIP does with ``" | "``); ``detail`` the
+    subtree.
+    """
+
+    protocol: Callable[[Any], str]
+    info: Callable[[Any], str]
+    detail: Callable[[Any], Node]
+    # Appended once after all fragments, from the frame's last message (tshark's media-type
+    # note such as " (text/plain)" appears once per frame however many messages it holds).
+    suffix: Callable[[Any], str] | None = None
+
+
+RENDERERS: dict[str, Renderer] = {}
+_FIRST_ONLY = frozenset({"msrp", "bfcp"})
+
+
+def register(kind: str, renderer: Renderer) -> None:
+    RENDERERS[kind] = renderer
+
+
+@dataclass(frozen=True, slots=True)
+class Pdu:
+    kind: str  # a key of RENDERERS
+    obj: Any
+
+
+@dataclass(slots=True)
+class FrameView:
+    number: int
+    ts_ns: int
+    rel_s: float
+    length: int
+    src: str = ""
+    dst: str = ""
+    protocol: str = ""
+    info: str = ""
+    layers: list[Node] = field(default_factory=list)
+    pdus: list[Pdu] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    segment_of: int | None = None  # frame in which a message this frame carries part of ends
+    # tshark's TLS replaces the Info column of such a segment; SIP appends to TCP's.
+    segment_bare: bool = False
+    conn: tuple[str, int, str, int] | None = None  # TCP 4-tuple (src, sport, dst, dport)
+    has_payload: bool = False
+
+    def columns(self) -> tuple[str, str]:
+        """(Protocol, Info) once the application messages are attached."""
+        # What TLS carried replaces TLS in the columns, as tshark's upper dissectors do.
+        pdus = [p for p in self.pdus if p.kind != "tls"] or self.pdus
+        if pdus and pdus[0].kind in _FIRST_ONLY:
+            # tshark 4.0's MSRP and BFCP dissect the first message of a segment only; the
+            # tree here holds every message, the columns name the first like tshark.
+            pdus = pdus[:1]
+        if pdus:
+            kinds = [RENDERERS[p.kind] for p in pdus if p.kind in RENDERERS]
+            proto = kinds[-1].protocol(pdus[-1].obj) if kinds else self.protocol
+            info = "".join(RENDERERS[p.kind].info(p.obj) for p in pdus if p.kind in RENDERERS)
+            last = RENDERERS.get(pdus[-1].kind)
+            if last is not None and last.suffix is not None:
+                info += last.suffix(pdus[-1].obj)
+            return proto, info.rstrip()
+        if self.segment_of is not None:
+            note = "[TCP segment of a reassembled PDU]"
+            return self.protocol, note if self.segment_bare else f"{self.info} {note}"
+        return self.protocol, self.info
+
+    def row(self) -> str:
+        proto, info = self.columns()
+        return (
+            f"{self.number:>5} {self.rel_s:>12.6f} {self.src:>15} → {self.dst:<15} "
+            f"{proto} {self.length} {info}"
+        ).rstrip()
+
+    def tree(self) -> list[Node]:
+        return [*self.layers, *(RENDERERS[p.kind].detail(p.obj) for p in self.pdus)]
+
+    def to_json(self, detail: bool) -> dict[str, Any]:
+        proto, info = self.columns()
+        d: dict[str, Any] = {
+            "number": self.number,
+            "time": round(self.rel_s, 6),
+            "source": self.src,
+            "destination": self.dst,
+            "protocol": proto,
+            "length": self.length,
+            "info": info,
+        }
+        if detail:
+            d["layers"] = [n.to_json() for n in self.tree()]
+        if self.problems:
+            d["problems"] = [p.to_json() for p in self.problems]
+        return d
+
+    def json_line(self, detail: bool) -> str:
+        return json.dumps(self.to_json(detail), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Link / IP / transport columns
+
+
+class FrameDecoder:
+    """Columns and lower-layer tree of each frame; TCP sequence numbers shown relative to
+    the first one seen per direction, like Wireshark. The table of directions is bounded."""
+
+    MAX_DIRECTIONS = 65536
+
+    def __init__(self) -> None:
+        self._first_ts: int | None = None
+        self._isn: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
+        # window scale shift offered in each direction's SYN (None: not offered)
+        self._shift: OrderedDict[tuple[str, int, str, int], int | None] = OrderedDict()
+
+    def decode(self, frame: Frame) -> FrameView:
+        if self._first_ts is None:
+            self._first_ts = frame.ts_ns
+        rel = (frame.ts_ns - self._first_ts) / 1e9
+        v = FrameView(frame.number, frame.ts_ns, rel, frame.wirelen)
+        cap = len(frame.data)
+        v.layers.append(
+            Node(
+                f"Frame {frame.number}: {frame.wirelen} bytes on wire ({frame.wirelen * 8} bits), "
+                f"{cap} bytes captured ({cap * 8} bits)"
+            )
+        )
+        try:
+            self._decode(frame, v)
+        except DissectError as e:
+            v.protocol = v.protocol or "?"
+            v.info = f"[Malformed: {e.layer}: {e.reason}]"
+            v.problems.append(Problem(e.layer, e.reason, frame.number, None, e.field, e.offset))
+        return v
+
+    def _decode(self, frame: Frame, v: FrameView) -> None:
+        data = frame.data
+        kind, off = network_offset(frame.linktype, data)
+        if frame.linktype == LINKTYPE_ETHERNET:
+            v.layers.append(Node(f"Ethernet II, Src: {_mac(data[6:12])}, Dst: {_mac(data[0:6])}"))
+        if kind == NET_IPV4:
+            s, d, proto, start, end, ident, fragoff, mf = decode_ipv4(data, off)
+            v.src, v.dst = ntop(s), ntop(d)
+            v.layers.append(Node(f"Internet Protocol Version 4, Src: {v.src}, Dst: {v.dst}"))
+            if fragoff or mf:
+                name = _IP_PROTO_NAMES.get(proto, str(proto))
+                v.protocol = "IPv4"
+                v.info = (
+                    f"Fragmented IP protocol (proto={name} {proto}, off={fragoff}, ID={ident:04x})"
+                )
+                return
+        elif kind == NET_IPV6:
+            s, d, proto, start, end, frag = decode_ipv6(data, off)
+            v.src, v.dst = ntop(s), ntop(d)
+            v.layers.append(Node(f"Internet Protocol Version 6, Src: {v.src}, Dst: {v.dst}"))
+            if frag is not None:
+                ident, fragoff, more, _ = frag
+                v.protocol = "IPv6"
+                v.info = (
+                    f"IPv6 fragment (off={fragoff} more={'y' if more else 'n'} "
+                    f"ident=0x{ident:08x} nxt={proto})"
+                )
+                return
+        elif frame.linktype == LINKTYPE_ETHERNET:
+            v.src = _mac(data[6:12])
+            v.dst = "Broadcast" if data[0:6] == b"\xff" * 6 else _mac(data[0:6])
+            etype = int.from_bytes(data[off - 2 : off], "big")
+            if etype == 0x0806:
+                v.protocol, v.info = "ARP", _arp_info(data[off:])
+            else:
+                v.protocol, v.info = f"0x{etype:04x}", "Ethernet II"
+            return
+        else:
+            v.protocol, v.info = "Unknown", f"link type {frame.linktype}"
+            return
+        if proto == PROTO_UDP:
+            sport, dport, ps, pe = decode_udp(data, start, end)
+            v.protocol, v.info = "UDP", f"{sport} → {dport} Len={pe - ps}"
+            v.layers.append(Node(f"User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}"))
+            v.has_payload = pe > ps
+        elif proto == PROTO_TCP:
+            sport, dport, seq, ack, flags, ps, win = decode_tcp(data, start, end)
+            n = end - ps
+            key = (v.src, sport, v.dst, dport)
+            rkey = (v.dst, dport, v.src, sport)
+            isn = self._base(key, seq, flags)
+            rseq = (seq - isn) & 0xFFFFFFFF
+            peer = self._isn.get(rkey)
+            opts, shift = _tcp_options(data[start + 20 : ps])
+            if flags & TCP_SYN:
+                self._shift[key] = shift
+                if len(self._shift) > self.MAX_DIRECTIONS:
+                    self._shift.popitem(last=False)
+            else:
+                # Window scaling applies once both SYNs offered it (RFC 7323 2.2).
+                mine, theirs = self._shift.get(key), self._shift.get(rkey)
+                if mine is not None and theirs is not None:
+                    win <<= mine
+            info = f"{sport} → {dport} [{flag_names(flags)}] Seq={rseq}"
+            if flags & TCP_ACK and peer is not None:
+                info += f" Ack={(ack - peer) & 0xFFFFFFFF}"
+            info += f" Win={win} Len={n}{opts}"
+            v.protocol, v.info, v.conn, v.has_payload = "TCP", info, key, n > 0
+            v.layers.append(
+                Node(
+                    f"Transmission Control Protocol, Src Port: {sport}, Dst Port: {dport}, "
+                    f"Seq: {rseq}, Len: {n}"
+                )
+            )
+        else:
+            v.protocol, v.info = "IP", f"IP protocol {proto}"
+
+    def _base(self, key: tuple[str, int, str, int], seq: int, flags: int) -> int:
+        isn = self._isn.get(key)
+        if isn is None or flags & TCP_SYN:
+            # Relative numbers count the SYN as 1, so data starts at 1 (as in Wireshark).
+            isn = seq if flags & TCP_SYN else (seq - 1) & 0xFFFFFFFF
+            self._isn[key] = isn
+            if len(self._isn) > self.MAX_DIRECTIONS:
+                self._isn.popitem(last=False)
+        return isn
+
+
+_IP_PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
+
+
+def _tcp_options(raw: bytes) -> tuple[str, int | None]:
+    """tshark's option summary for the Info column (`` MSS=1460 SACK_PERM WS=128``) and the
+    window scale shift, if the WS option is present."""
+    try:
+        opts = parse_tcp_options(raw)
+    except DissectError:
+        return "", None
+    text = ""
+    shift: int | None = None
+    for o in opts:
+        if o.kind == 2 and len(o.data) == 2:
+            text += f" MSS={int.from_bytes(o.data, 'big')}"
+        elif o.kind == 4:
+            text += " SACK_PERM"
+        elif o.kind == 8 and len(o.data) == 8:
+            text += f" TSval={int.from_bytes(o.data[:4], 'big')}"
+            text += f" TSecr={int.from_bytes(o.data[4:], 'big')}"
+        elif o.kind == 3 and len(o.data) == 1:
+            shift = min(o.data[0], 14)
+            text += f" WS={1 << shift}"
+    return text, shift
+
+
+def _arp_info(p: bytes) -> str:
+    """tshark's ARP summary for IPv4 over Ethernet (RFC 826)."""
+    if len(p) < 8:
+        return "ARP"
+    op = int.from_bytes(p[6:8], "big")
+    if op not in (1, 2):
+        return f"Reserved opcode {op}"
+    if len(p) < 28 or p[4] != 6 or p[5] != 4:
+        return "ARP"
+    sha, spa, tpa = _mac(p[8:14]), ntop(p[14:18]), ntop(p[24:28])
+    if op == 1:
+        return f"Who has {tpa}? Tell {spa}"
+    return f"{spa} is at {sha}"
+
+
+def _mac(b: bytes) -> str:
+    return ":".join(f"{x:02x}" for x in b)
