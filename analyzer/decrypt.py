@@ -7,12 +7,20 @@ then decrypts every record of both directions.  A record that does not decrypt i
 with its frame and the rest goes on.  DHE/ECDHE key exchanges (TLS 1.2 DHE_PSK/ECDHE_PSK and
 TLS 1.3 psk_dhe_ke) cannot be decrypted from the PSK alone: the decoder says so and still
 verifies the PSK where the handshake allows (the TLS 1.3 binder).
+
+Besides the plaintext, the decoder tells what it reads record by record (``on_record``): each
+record as it is split from the stream (:class:`RecordRead`, with its content at once when it
+was sent in the clear) and each protected record once a key opens it (:class:`RecordOpened`:
+the inner content type, the handshake messages or alert it carried). The dissect view draws its
+records from these events, so the record walk, the trial of keys and the TLS 1.3 key updates
+exist once. Keys found after a connection started (a MIKEY exchange later in the capture) are
+given with :meth:`TlsConnectionDecoder.add_candidates`; with ``retain`` the protected records
+not opened so far are kept (within that many bytes) and tried again.
 """
 
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +50,7 @@ from mikeyshark.dissectors.tls.constants import (
     HT_SERVER_HELLO,
     HT_SERVER_KEY_EXCHANGE,
     PSK_KEY_EXCHANGE_MODE,
+    TLS12_HANDSHAKE_ORDER,
     TLS13,
     VERSION,
     CipherSuite,
@@ -53,6 +62,7 @@ from mikeyshark.dissectors.tls.protection import (
     Tls12MacCipher,
     Tls13Aead,
     tls12_protection,
+    tls13_aead,
 )
 from mikeyshark.dissectors.tls.records import (
     RECORD_HEADER_LEN,
@@ -73,8 +83,10 @@ from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
 LAYER = "tls"
 # After lost bytes the sequence number is unknown: how far ahead to look for it.
 SEQ_GUESS_WINDOW = 64
-# TLS 1.2 handshake order up to ClientKeyExchange (RFC 5246 7.3).
-_ORDER = {1: 0, 2: 1, 11: 2, 12: 3, 13: 4, 14: 5, 16: 6, 15: 7}
+_ORDER = {t: i for i, t in enumerate(TLS12_HANDSHAKE_ORDER)}
+# Why a connection is not decrypted when a key found later may still open it (the others -
+# an ephemeral key exchange, a missing handshake, ... - no key can fix).
+KEYS_MAY_FIX = frozenset({"no candidate key matched", "no key"})
 
 
 class KnownSecrets(Protocol):
@@ -107,6 +119,51 @@ class AppData:
     stream_offset: int
     record_offset: int = 0
     record_end: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordContent:
+    """What one record carried: its content type (the inner type of a TLS 1.3 record), the
+    plaintext length, the handshake messages it completed (type, body) and the type of one it
+    leaves unfinished for the next record, or the alert it held."""
+
+    content_type: int
+    length: int
+    messages: tuple[tuple[int, bytes], ...] = ()
+    fragment_of: int | None = None
+    alert: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRead:
+    """A record as it was split from one direction's stream. ``offset`` is the position of its
+    header in the TCP byte stream, ``frame`` the frame that carried its last byte and
+    ``frames`` the earlier ones that carried part of it. A record sent in the clear says what
+    it holds at once (``content``); a protected one (``protected``) says it with
+    :class:`RecordOpened` when a key opens it."""
+
+    from_client: bool
+    frame: int
+    offset: int
+    content_type: int
+    version: int
+    fragment: bytes
+    protected: bool
+    frames: tuple[int, ...] = ()
+    content: RecordContent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOpened:
+    """The protected record of direction ``from_client`` at stream ``offset``, opened."""
+
+    from_client: bool
+    frame: int
+    offset: int
+    content: RecordContent
+
+
+RecordEvent = RecordRead | RecordOpened
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +265,7 @@ class _Dir:
     encrypted: bool = False  # past ChangeCipherSpec (1.2) / ServerHello (1.3)
     prot: RecordProtection | None = None
     hs: HandshakeBuffer = field(default_factory=HandshakeBuffer)
+    hs_type: int | None = None  # type of the handshake message ``hs`` holds the start of
     pending: list[_Pending] = field(default_factory=list)
     plain_offset: int = 0
     finished_seen: bool = False
@@ -215,16 +273,24 @@ class _Dir:
 
 class TlsConnectionDecoder:
     """Decode one TCP connection.  ``feed`` returns the plaintext that became available;
-    ``on_data`` (if given) receives the same items as they appear."""
+    ``on_data`` (if given) receives the same items as they appear, ``on_record`` every
+    :class:`RecordRead` and :class:`RecordOpened`. ``retain`` bytes of protected records no
+    candidate opened are kept for :meth:`add_candidates` (0: none, they are counted as
+    undecrypted)."""
 
     def __init__(
         self,
         candidates: Sequence[PskCandidate],
         on_data: Callable[[AppData], None] | None = None,
         secrets: KnownSecrets | None = None,
+        on_record: Callable[[RecordEvent], None] | None = None,
+        retain: int = 0,
     ) -> None:
         self.candidates = list(candidates)
         self.on_data = on_data
+        self.on_record = on_record
+        self.retain = retain
+        self.retained_bytes = 0  # of the protected records kept in the directions' pending
         self.secrets = secrets
         self._logged_ms: bytes | None = None  # TLS 1.2 master secret from ``secrets``
         self._logged_13: ks.Tls13Secrets | None = None  # TLS 1.3 traffic secrets from it
@@ -245,6 +311,8 @@ class TlsConnectionDecoder:
         self._t13: ks.Tls13Secrets | None = None
         self._offered: OfferedPsks | None = None
         self._binder_match: tuple[PskCandidate, int] | None = None
+        self._psk_selected: int | None = None  # the TLS 1.3 ServerHello's selected identity
+        self._key_share = False  # the TLS 1.3 ServerHello chose psk_dhe_ke
 
     # ------------------------------------------------------------ input
 
@@ -301,7 +369,83 @@ class TlsConnectionDecoder:
                 self._no_decrypt("no key")
         return self.info
 
+    @property
+    def retaining(self) -> bool:
+        """Whether protected records are kept for keys that may still come."""
+        return self.retain > 0 and self._keys_may_come()
+
+    def add_candidates(self, candidates: Sequence[PskCandidate]) -> None:
+        """Keys found after the connection started: tried on the records kept so far (see
+        ``retain``) and on every later record, after the ones given before."""
+        known = {c.key for c in self.candidates}
+        new = [c for c in candidates if c.key not in known]
+        if not new:
+            return
+        self.candidates.extend(new)
+        info = self.info
+        if info.psk is not None or info.from_key_log or info.is_tls is False:
+            return
+        if self._offered is not None and self._binder_match is None and self._ch_msg:
+            self._check_binders(self._ch_msg, new)
+        match = self._binder_match
+        if info.version == TLS13 and match is not None and match[1] == self._psk_selected:
+            info.binder_ok = True
+            self._accept(match[0], "binder")
+            if not self._key_share:  # (psk_dhe_ke: proven, but not decryptable from it)
+                self._recover()
+                self._install_tls13(match[0].key)
+                self._flush_pending()
+            return
+        if not self._keys_may_come():
+            return
+        first = self._first_pending()
+        if first is None or self._suite is None:
+            return  # the records to come try every candidate
+        if self.info.version == TLS13:
+            self._trial_tls13(first, new)
+        else:
+            self._trial_tls12(first, new)
+
+    def stop_retaining(self) -> None:
+        """Keep no more records for later keys (and forget those kept)."""
+        self.retain = 0
+        self._undecrypted_pending()
+
+    def oldest_frame(self) -> int | None:
+        """The earliest frame whose bytes are still held: part of a record not complete yet,
+        or a protected record kept for a later key."""
+        found = [
+            f
+            for d in self._dirs.values()
+            for f in (
+                d.frames[0][1] if d.buf and d.frames else None,
+                d.pending[0].frame if d.pending else None,
+            )
+            if f is not None
+        ]
+        return min(found) if found else None
+
     # ------------------------------------------------------------ helpers
+
+    def _keys_may_come(self) -> bool:
+        info = self.info
+        if info.psk is not None or info.from_key_log or self.info.is_tls is False:
+            return False
+        return info.decryptable is not False or info.undecryptable_reason in KEYS_MAY_FIX
+
+    def _recover(self) -> None:
+        """A key found late opens what an earlier trial could not: forget that verdict."""
+        if self.info.decryptable is False and self.info.undecryptable_reason in KEYS_MAY_FIX:
+            self.info.problems = [
+                p for p in self.info.problems if not p.reason.startswith("cannot decrypt: ")
+            ]
+            self.info.decryptable = None
+            self.info.undecryptable_reason = None
+
+    def _first_pending(self) -> _Dir | None:
+        """The direction whose oldest kept record came first (the trial record)."""
+        dirs = [d for d in self._dirs.values() if d.pending]
+        return min(dirs, key=lambda d: d.pending[0].frame) if dirs else None
 
     def _drain(self) -> list[AppData]:
         out, self._out = self._out, []
@@ -313,8 +457,11 @@ class TlsConnectionDecoder:
         frame: int | None,
         field_: str | None = None,
         severity: Severity = Severity.ERROR,
+        offset: int | None = None,
     ) -> None:
-        self.info.problems.append(Problem(LAYER, reason, frame, field=field_, severity=severity))
+        self.info.problems.append(
+            Problem(LAYER, reason, frame, field=field_, offset=offset, severity=severity)
+        )
 
     def _no_decrypt(self, reason: str) -> None:
         if self.info.decryptable is not False:
@@ -415,14 +562,57 @@ class TlsConnectionDecoder:
             rec, end = got
             offset = d.base
             frame, ts = self._frame_at(d, d.base + end)
+            earlier = self._earlier_frames(d, offset, offset + end, frame)
             del d.buf[:end]
             d.base += end
             # forget the frames whose bytes are all consumed (keep the last one)
             done = bisect.bisect_right(d.frames, (d.base, 1 << 62, 0))
             del d.frames[: min(done, len(d.frames) - 1)]
-            self._on_record(
-                d, _Pending(rec.content_type, rec.version, rec.fragment, frame, ts, offset)
-            )
+            r = _Pending(rec.content_type, rec.version, rec.fragment, frame, ts, offset)
+            if self._is_protected(d, r):
+                if self.on_record is not None:
+                    self.on_record(
+                        RecordRead(
+                            d.from_client,
+                            frame,
+                            offset,
+                            r.content_type,
+                            r.version,
+                            r.fragment,
+                            True,
+                            earlier,
+                        )
+                    )
+                self._on_protected(d, r)
+            else:
+                content = self._plain_record(d, r)
+                if self.on_record is not None:
+                    self.on_record(
+                        RecordRead(
+                            d.from_client,
+                            frame,
+                            offset,
+                            r.content_type,
+                            r.version,
+                            r.fragment,
+                            False,
+                            earlier,
+                            content,
+                        )
+                    )
+
+    @staticmethod
+    def _earlier_frames(d: _Dir, start: int, stop: int, last: int) -> tuple[int, ...]:
+        """The frames before ``last`` that carried bytes of stream range [start, stop)."""
+        out: list[int] = []
+        chunk_start: int | None = None  # unknown for the first entry: it began before start
+        for end, frame, _ in d.frames:
+            if chunk_start is not None and chunk_start >= stop:
+                break
+            if end > start and end != chunk_start and frame != last:
+                out.append(frame)
+            chunk_start = end
+        return tuple(out)
 
     def _resync(self, d: _Dir) -> bool:
         """Drop bytes up to the next plausible record header whose length leads to another
@@ -443,46 +633,75 @@ class TlsConnectionDecoder:
             del buf[: len(buf) - keep]
         return False
 
-    def _on_record(self, d: _Dir, r: _Pending) -> None:
-        tls_client = self._is_tls_client(d)
-        if r.content_type == CT_CHANGE_CIPHER_SPEC:
-            if self.info.version != TLS13:
-                d.encrypted = True
-            return
+    def _is_protected(self, d: _Dir, r: _Pending) -> bool:
+        """Whether the record was sent under keys: after the sender's ChangeCipherSpec (TLS
+        1.2) or the ServerHello (TLS 1.3); application data and an alert that is not two
+        bytes are protected whenever they come."""
+        ct = r.content_type
+        if ct == CT_CHANGE_CIPHER_SPEC:
+            return False
+        return d.encrypted or ct == CT_APPLICATION_DATA or (ct == CT_ALERT and len(r.fragment) != 2)
+
+    def _on_protected(self, d: _Dir, r: _Pending) -> None:
         if not d.encrypted:
-            self._plain_record(d, r, tls_client)
-            return
+            if r.content_type == CT_APPLICATION_DATA and self.info.version not in (TLS13, None):
+                self._problem("application data before ChangeCipherSpec", r.frame)
+                return
+            d.encrypted = True  # TLS 1.3 data, or an encrypted alert after a CCS not captured
         if d.prot is None:
             if self.info.decryptable is False:
-                self.info.records_undecrypted += 1
+                self._keep(d, r)
                 return
-            d.pending.append(r)
+            self._keep(d, r, trial=True)
             self._try_keys(d)
             return
         self._decrypt(d, r)
+
+    def _keep(self, d: _Dir, r: _Pending, trial: bool = False) -> None:
+        """Keep a protected record until a key opens it: the trial record always, the others
+        while keys may still come and ``retain`` allows."""
+        if not trial and not self.retaining:
+            self.info.records_undecrypted += 1
+            return
+        if not trial and self.retained_bytes + len(r.fragment) > self.retain:
+            self.stop_retaining()
+            self.info.records_undecrypted += 1
+            return
+        d.pending.append(r)
+        self.retained_bytes += len(r.fragment)
 
     def _is_tls_client(self, d: _Dir) -> bool:
         side = self.info.client_hello_from_client
         return d.from_client if side is None else d.from_client == side
 
-    def _plain_record(self, d: _Dir, r: _Pending, tls_client: bool) -> None:
-        if r.content_type == CT_HANDSHAKE:
-            for msg in d.hs.add(r.fragment):
-                self._plain_handshake(d, msg, r.frame)
-        elif r.content_type == CT_ALERT:
-            if len(r.fragment) == 2:
-                self.info.alerts.append(
-                    AlertSeen(d.from_client, r.frame, r.fragment[0], r.fragment[1], False)
-                )
-            else:
-                d.encrypted = True  # an encrypted alert after a CCS we did not see
-                self._on_record(d, r)
-        elif r.content_type == CT_APPLICATION_DATA:
-            if self.info.version == TLS13 or self.info.version is None:
+    def _plain_record(self, d: _Dir, r: _Pending) -> RecordContent:
+        ct, frag = r.content_type, r.fragment
+        if ct == CT_CHANGE_CIPHER_SPEC:
+            if self.info.version != TLS13:
                 d.encrypted = True
-                self._on_record(d, r)
-            else:
-                self._problem("application data before ChangeCipherSpec", r.frame)
+        elif ct == CT_HANDSHAKE:
+            messages, fragment_of = self._handshake_fragment(d, frag)
+            for msg in messages:
+                self._plain_handshake(d, msg, r.frame)
+            return RecordContent(ct, len(frag), _split(messages), fragment_of)
+        elif ct == CT_ALERT:
+            self.info.alerts.append(AlertSeen(d.from_client, r.frame, frag[0], frag[1], False))
+            return RecordContent(ct, 2, alert=(frag[0], frag[1]))
+        return RecordContent(ct, len(frag))
+
+    @staticmethod
+    def _handshake_fragment(d: _Dir, fragment: bytes) -> tuple[list[bytes], int | None]:
+        """The messages a handshake record completes, and the type of the message it leaves
+        unfinished (started here or earlier), if any."""
+        before = len(d.hs)
+        done = d.hs.add(fragment)
+        left = len(d.hs)
+        if not left:
+            return done, None
+        start = before + len(fragment) - left
+        if start >= before:
+            d.hs_type = fragment[start - before]
+        return done, d.hs_type
 
     # ------------------------------------------------------------ handshake in the clear
 
@@ -517,7 +736,7 @@ class TlsConnectionDecoder:
                         body, "server_key_exchange"
                     ).identity
         except DissectError as e:
-            self._problem(e.reason, frame, e.field)
+            self._problem(e.reason, frame, e.field, offset=e.offset)
 
     def _on_client_hello(self, d: _Dir, msg: bytes, body: bytes) -> None:
         self._ch_msg = msg
@@ -534,13 +753,13 @@ class TlsConnectionDecoder:
             and ch.extensions[-1].ext_type == EXT_PRE_SHARED_KEY
         ):
             self._offered = parse_offered_psks(psk_ext)
-            self._check_binders(msg)
+            self._check_binders(msg, self.candidates)
 
-    def _check_binders(self, ch_msg: bytes) -> None:
+    def _check_binders(self, ch_msg: bytes, candidates: Sequence[PskCandidate]) -> None:
         offered = self._offered
         assert offered is not None
         truncated = ch_msg[: len(ch_msg) - (2 + sum(1 + len(b) for b in offered.binders))]
-        for cand in self.candidates:
+        for cand in candidates:
             for idx, binder in enumerate(offered.binders):
                 h = "SHA384" if len(binder) == 48 else "SHA256"
                 if ks.psk_binder(h, cand.key, ks.digest(h, truncated)) == binder:
@@ -612,7 +831,8 @@ class TlsConnectionDecoder:
         if psk_sel is None or self._offered is None:
             self._no_decrypt("TLS 1.3 without a PSK (certificate handshake)")
             return
-        sel = int.from_bytes(psk_sel, "big")
+        sel = self._psk_selected = int.from_bytes(psk_sel, "big")
+        self._key_share = key_share is not None
         if sel < len(self._offered.identities):
             self.info.psk_identity = self._offered.identities[sel].identity
         self.info.tls13_mode = "psk_dhe_ke" if key_share is not None else "psk_ke"
@@ -667,10 +887,8 @@ class TlsConnectionDecoder:
             d.prot = self._tls13_prot(secret)
 
     def _tls13_prot(self, secret: bytes) -> Tls13Aead:
-        suite = self._suite
-        assert suite is not None
-        key, iv = ks.tls13_traffic_keys(suite.prf, secret, suite.key_len)
-        return Tls13Aead(suite, key, iv)
+        assert self._suite is not None
+        return tls13_aead(self._suite, secret)
 
     def _t12_transcript(self, with_client_finished: bool) -> bytes:
         pre = b"".join(m for _, m in sorted(self._pre, key=lambda tm: _ORDER.get(tm[0], 99)))
@@ -705,6 +923,7 @@ class TlsConnectionDecoder:
         if suite is None or v is None or self.info.client_random is None:
             self._keys_tried = True
             self._no_decrypt("the handshake was not captured")
+            self._undecrypted_pending()
             return
         self._keys_tried = True
         if v == TLS13:
@@ -715,10 +934,17 @@ class TlsConnectionDecoder:
             return
         if not self.candidates:
             self._no_decrypt("no key")
+            self._undecrypted_pending(keep=True)
             return
+        self._trial_tls12(d, self.candidates)
+
+    def _trial_tls12(self, d: _Dir, candidates: Sequence[PskCandidate]) -> None:
+        """Try ``candidates`` on the first kept record of ``d`` (the Finished, normally)."""
+        suite, v = self._suite, self.info.version
+        assert suite is not None and v is not None
         first = d.pending[0]
         tls_client = self._is_tls_client(d)
-        for cand in self.candidates:
+        for cand in candidates:
             c, s, ms = self._tls12_prots(cand.key)
             prot = c if tls_client else s
             try:
@@ -740,6 +966,7 @@ class TlsConnectionDecoder:
                     self._problem(
                         "client Finished does not verify (transcript incomplete?)", first.frame
                     )
+            self._recover()
             self._accept(cand, oracle)
             self.info.master_secret = ms
             self.info.decryptable = True
@@ -749,8 +976,7 @@ class TlsConnectionDecoder:
                 dd.prot = fresh_c if self._is_tls_client(dd) else fresh_s
             self._flush_pending()
             return
-        self._no_decrypt("no candidate key matched" if self.candidates else "no key")
-        self._undecrypted_pending()
+        self._no_match()
 
     def _tls12_prots_ms(self, ms: bytes) -> tuple[RecordProtection, RecordProtection]:
         suite, v = self._suite, self.info.version
@@ -795,9 +1021,13 @@ class TlsConnectionDecoder:
     def _try_keys_tls13(self, d: _Dir) -> None:
         if self.info.decryptable is False:
             return
-        # psk_ke without a matching binder (e.g. the binder was damaged): try the AEAD tag.
+        self._trial_tls13(d, self.candidates)
+
+    def _trial_tls13(self, d: _Dir, candidates: Sequence[PskCandidate]) -> None:
+        """psk_ke without a matching binder (a damaged binder, or keys that came after the
+        ClientHello): try the AEAD tag of the first kept record of ``d``."""
         first = d.pending[0]
-        for cand in self.candidates:
+        for cand in candidates:
             self._install_tls13(cand.key)
             prot = d.prot
             assert prot is not None
@@ -805,25 +1035,41 @@ class TlsConnectionDecoder:
                 prot.unprotect(first.content_type, first.version, first.fragment)
             except DissectError:
                 continue
+            self._recover()
             self._install_tls13(cand.key)
             self._accept(cand, "aead-tag")
             self._flush_pending()
             return
         for dd in self._dirs.values():
             dd.prot = None
-        self.info.decryptable = None
-        self._no_decrypt("no candidate key matched" if self.candidates else "no key")
-        self._undecrypted_pending()
+        if self.info.decryptable is not False:
+            self.info.decryptable = None
+        self._no_match()
 
-    def _undecrypted_pending(self) -> None:
+    def _no_match(self) -> None:
+        reason = "no candidate key matched" if self.candidates else "no key"
+        self._no_decrypt(reason)
+        self.info.undecryptable_reason = reason  # (a later trial says it again)
+        self._undecrypted_pending(keep=True)
+
+    def _undecrypted_pending(self, keep: bool = False) -> None:
+        """Count the kept records as undecrypted and forget them, unless ``keep`` and keys
+        may still come (``retain``): then they wait for :meth:`add_candidates`."""
+        if keep and self.retaining and self.retained_bytes <= self.retain:
+            return
         for d in self._dirs.values():
             self.info.records_undecrypted += len(d.pending)
             d.pending.clear()
+        self.retained_bytes = 0
 
     def _flush_pending(self) -> None:
-        for d in self._dirs.values():
+        # The side whose Finished the other side's Finished hashes goes first: the TLS 1.2
+        # client's, the TLS 1.3 server's.
+        first = self.info.version != TLS13
+        for d in sorted(self._dirs.values(), key=lambda d: self._is_tls_client(d) != first):
             pending, d.pending = d.pending, []
             for r in pending:
+                self.retained_bytes -= len(r.fragment)
                 self._decrypt(d, r)
 
     # ------------------------------------------------------------ decryption
@@ -849,6 +1095,7 @@ class TlsConnectionDecoder:
             )
             return
         self.info.records_ok += 1
+        content = RecordContent(ct, len(plain))
         if ct == CT_APPLICATION_DATA:
             end = r.offset + RECORD_HEADER_LEN + len(r.fragment)
             self._emit(
@@ -857,9 +1104,14 @@ class TlsConnectionDecoder:
             d.plain_offset += len(plain)
         elif ct == CT_ALERT and len(plain) == 2:
             self.info.alerts.append(AlertSeen(d.from_client, r.frame, plain[0], plain[1], True))
+            content = RecordContent(ct, 2, alert=(plain[0], plain[1]))
         elif ct == CT_HANDSHAKE:
-            for msg in d.hs.add(plain):
+            messages, fragment_of = self._handshake_fragment(d, plain)
+            content = RecordContent(ct, len(plain), _split(messages), fragment_of)
+            for msg in messages:
                 self._encrypted_handshake(d, msg, r.frame)
+        if self.on_record is not None:
+            self.on_record(RecordOpened(d.from_client, r.frame, r.offset, content))
 
     def _unprotect_guessing_seq(
         self, d: _Dir, prot: RecordProtection, r: _Pending
@@ -942,13 +1194,13 @@ class TlsConnectionDecoder:
             self._transcript += msg  # EncryptedExtensions (and anything before Finished)
             return
         if t == HT_KEY_UPDATE:
-            old = t13.client_ap if tls_client else t13.server_ap
-            new = ks.tls13_next_traffic_secret(h, old)
-            d.prot = self._tls13_prot(new)
-            if tls_client:
-                self._t13 = dataclasses.replace(t13, client_ap=new)
-            else:
-                self._t13 = dataclasses.replace(t13, server_ap=new)
+            t13 = self._t13 = ks.tls13_key_update(h, t13, tls_client)
+            d.prot = self._tls13_prot(t13.client_ap if tls_client else t13.server_ap)
+
+
+def _split(messages: list[bytes]) -> tuple[tuple[int, bytes], ...]:
+    """Whole handshake messages as (type, body)."""
+    return tuple((m[0], m[4:]) for m in messages)
 
 
 # ---------------------------------------------------------------- whole captures

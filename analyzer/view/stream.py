@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import bisect
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 from mikeyshark import media as medialib
 from mikeyshark.calls import MediaSession, SipFlowHandler, SipRecord, TcpConn
 from mikeyshark.capture import CaptureReader
-from mikeyshark.decrypt import AppData, PskCandidate, TlsConnectionDecoder, TlsSessionInfo
+from mikeyshark.decrypt import (
+    KEYS_MAY_FIX,
+    AppData,
+    PskCandidate,
+    RecordEvent,
+    RecordOpened,
+    TlsConnectionDecoder,
+)
 from mikeyshark.dissectors import bfcp as bfcplib
 from mikeyshark.dissectors import mikey as mikeylib
 from mikeyshark.dissectors import msrp as msrplib
@@ -18,32 +24,16 @@ from mikeyshark.dissectors import sdp as sdplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.mikey.payloads import Ticket
 from mikeyshark.dissectors.mikey.tree import fingerprint
-from mikeyshark.dissectors.tls import keyschedule as ks
 from mikeyshark.dissectors.tls.constants import (
     CIPHER_SUITES,
-    CT_ALERT,
     CT_APPLICATION_DATA,
-    CT_CHANGE_CIPHER_SPEC,
     CT_HANDSHAKE,
-    EXT_SUPPORTED_VERSIONS,
-    HT_CLIENT_HELLO,
-    HT_CLIENT_KEY_EXCHANGE,
-    HT_FINISHED,
-    HT_KEY_UPDATE,
     HT_SERVER_HELLO,
     TLS13,
-    CipherSuite,
     Kx,
 )
-from mikeyshark.dissectors.tls.protection import Tls13Aead
 from mikeyshark.dissectors.tls.records import (
     RECORD_HEADER_LEN,
-    HandshakeBuffer,
-    Record,
-    parse_client_hello,
-    parse_psk_key_exchange,
-    parse_record,
-    parse_server_hello,
     plausible_header,
 )
 from mikeyshark.flows import FlowTable
@@ -274,13 +264,11 @@ class FrameStream:
 # --------------------------------------------------------------------------------------------
 # TLS, MSRP and BFCP on TCP connections
 
-MAX_HELD_CONN = 1 << 20  # bytes of one unconfirmed TLS connection kept to retry new keys
-MAX_HELD_TOTAL = 16 << 20  # the same for all connections of the capture
-# What mikeyshark.decrypt says when the candidates so far failed (a later MIKEY exchange may
-# bring the right one); any other reason means no key will do.
-_REASONS_KEYS_MAY_FIX = frozenset({"no candidate key matched", "no key"})
+# Protected records of one TLS connection no key opened yet, kept for keys a later MIKEY
+# exchange may bring (bytes), and the same for all connections of the capture.
+MAX_HELD_CONN = 1 << 20
+MAX_HELD_TOTAL = 16 << 20
 _PSK_KX = frozenset({Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.RSA_PSK})  # RFC 4279, 5489
-MAX_T13_BYTES = 1 << 20  # TLS 1.3 record bytes of one direction kept until their key is known
 MAX_KEY_GROUPS = 4096  # m-lines whose TEK candidates are kept (the newest)
 MAX_CANDIDATES = 256  # keys one TLS connection is offered
 MAX_AWAITING = 4096  # encrypted records of one connection waiting for their plaintext
@@ -334,43 +322,20 @@ class _MediaDir:
         return self.frame_at(self.framer.oldest) if self.framer.buffered and self.starts else None
 
 
-@dataclass(slots=True)
-class _RecDir:
-    """One direction of a TLS connection as the list shows it: records split from the
-    stream (bounded by one record), the handshake joined across records."""
-
-    buf: bytearray = field(default_factory=bytearray)
-    base: int = 0  # stream offset of buf[0]
-    frames: list[int] = field(default_factory=list)  # frames holding bytes of buf
-    hs: HandshakeBuffer = field(default_factory=HandshakeBuffer)
-    encrypted: bool = False
-    protected_handshakes: int = 0
-    lost: bool = False
-    pending_type: int | None = None  # handshake type of the message the buffer holds
-    # TLS 1.3 records kept until the confirmed key names what they carry (bounded)
-    t13_queue: deque[tuple[TlsRecordView, bytes]] = field(default_factory=deque)
-    t13_prot: Tls13Aead | None = None
-    t13_secret: bytes = b""
-    t13_phase: int = 0  # 0 handshake keys, 1 application keys, 2 given up
-    t13_hs: HandshakeBuffer = field(default_factory=HandshakeBuffer)
-    t13_pending_type: int | None = None
-    t13_bytes: int = 0
-
-
 class _Conn:
     def __init__(self, conn: TcpConn, kind: str) -> None:
         self.client, self.server = conn.client, conn.server
         self.key = (conn.client.ip, conn.client.port, conn.server.ip, conn.server.port)
         self.kind = kind  # "tls" | "msrp" | "bfcp"
         self.view = TlsConnView()
-        self.dirs = {True: _RecDir(), False: _RecDir()}
         self.media: dict[bool, _MediaDir] = {}
         self.decoder: TlsConnectionDecoder | None = None
-        self.tried = 0  # candidates the current decoder has
-        self.alerts_seen = 0
-        self.held: list[tuple[bool, StreamChunk]] | None = []  # None: no longer kept
-        self.held_bytes = 0
-        self.awaiting: dict[tuple[bool, int], TlsRecordView] = {}  # encrypted app data
+        self.shown: TlsFrame | None = None  # the records read from the chunk being fed
+        self.protected_handshakes = {True: 0, False: 0}
+        self.awaiting: dict[tuple[bool, int], TlsRecordView] = {}  # protected, not opened
+        self.problems_seen = 0  # of the decoder's problems
+        self.retaining = False
+        self.retained = 0  # bytes the decoder keeps for later keys (part of held_total)
         self.first_frame: int | None = None
         self.closed = False
 
@@ -380,9 +345,10 @@ class _Conn:
 
 
 class AppDecoder:
-    """Finds TLS, MSRP and BFCP on TCP connections (by their first bytes, any port), splits
-    TLS records for the list, decrypts with the PSK candidates it is given and frames the
-    MSRP/BFCP inside. Results are (frame, Pdu) pairs to attach and located problems."""
+    """Finds TLS, MSRP and BFCP on TCP connections (by their first bytes, any port), shows
+    the TLS records :class:`~mikeyshark.decrypt.TlsConnectionDecoder` reads, decrypts with
+    the PSK candidates it is given and frames the MSRP/BFCP inside. Results are (frame, Pdu)
+    pairs to attach and located problems."""
 
     def __init__(self, file: str, candidates_wanted: bool, reveal: bool = False) -> None:
         self.file = file
@@ -415,8 +381,14 @@ class AppDecoder:
             if len(self._groups) > MAX_KEY_GROUPS:
                 del self._groups[0]
         for c in self.conns.values():
-            if c.kind == "tls" and not c.confirmed and c.held is not None:
-                self._replay(c)
+            dec = c.decoder
+            if dec is not None and not c.confirmed and c.retaining:
+                room = MAX_CANDIDATES - len(dec.candidates)
+                known = {k.key for k in dec.candidates}
+                fresh = [k for k in self._candidates_for(c) if k.key not in known]
+                if room > 0 and fresh:
+                    dec.add_candidates(fresh[:room])
+                    self._settle(c)
 
     def _candidates_for(self, c: _Conn) -> list[PskCandidate]:
         """The keys for one connection: direct ones, then those of the m-lines whose SDP
@@ -438,16 +410,14 @@ class AppDecoder:
         return out[:MAX_CANDIDATES]
 
     def _new_decoder(self, c: _Conn) -> TlsConnectionDecoder:
-        cands = self._candidates_for(c)
-        c.tried = len(cands)
-        c.alerts_seen = 0
-        return TlsConnectionDecoder(cands)
-
-    def _replay(self, c: _Conn) -> None:
-        c.decoder = self._new_decoder(c)
-        for from_client, chunk in c.held or []:
-            self._decrypted(c, c.decoder.feed(from_client, chunk))
-        self._settle(c)
+        cands = self._candidates_for(c) if self.keys_wanted else []
+        c.retaining = self.keys_wanted
+        return TlsConnectionDecoder(
+            cands,
+            on_data=lambda a: self._decrypted(c, a),
+            on_record=lambda ev: self._record(c, ev),
+            retain=MAX_HELD_CONN if self.keys_wanted else 0,
+        )
 
     # ---------------------------------------------------------------- flow events
 
@@ -467,16 +437,15 @@ class AppDecoder:
         if c.kind != "tls":
             self._media(c, from_client, chunk.offset, chunk.frame, chunk.data)
             return
-        self._records(c, from_client, chunk)
-        if self.keys_wanted:
-            if c.decoder is None:
-                c.decoder = self._new_decoder(c)
-            if c.held is not None:
-                c.held.append((from_client, chunk))
-                c.held_bytes += len(chunk.data)
-                self.held_total += len(chunk.data)
-            self._decrypted(c, c.decoder.feed(from_client, chunk))
-            self._settle(c)
+        dec = c.decoder
+        if dec is None:
+            dec = c.decoder = self._new_decoder(c)
+        dec.feed(from_client, chunk)
+        shown, c.shown = c.shown, None
+        if shown is not None:
+            v = c.view.version
+            shown.version = v if v is not None else shown.records[-1].version
+        self._settle(c)
 
     def on_tcp_close(self, conn: TcpConn) -> None:
         c = self.conns.pop(id(conn), None)
@@ -493,13 +462,10 @@ class AppDecoder:
         a connection still waiting for its key)."""
         found: list[int] = []
         for c in self.conns.values():
-            if c.held and not c.confirmed:
-                found.append(c.held[0][1].frame)
-            for d in c.dirs.values():
-                if d.frames:
-                    found.append(d.frames[0])
-                if d.t13_queue and d.t13_phase < 2 and c.confirmed:
-                    found.append(d.t13_queue[0][0].frame)
+            if c.decoder is not None:
+                f = c.decoder.oldest_frame()
+                if f is not None:
+                    found.append(f)
             for m in c.media.values():
                 f = m.oldest_frame()
                 if f is not None:
@@ -508,189 +474,119 @@ class AppDecoder:
 
     # ---------------------------------------------------------------- TLS records
 
-    def _records(self, c: _Conn, from_client: bool, chunk: StreamChunk) -> None:
-        d = c.dirs[from_client]
-        if chunk.gap:
-            d.buf.clear()
-            d.frames.clear()
-            d.lost = True
-        if not d.buf:
-            d.base = chunk.offset
-        d.buf += chunk.data
-        if chunk.data:
-            d.frames.append(chunk.frame)
-        records: list[TlsRecordView] = []
-        while d.buf:
-            if d.lost:
-                p = next((i for i in range(len(d.buf)) if plausible_header(d.buf, i)), None)
-                if p is None:
-                    # Keep what may be the start of a header; the frames before are done.
-                    drop = max(len(d.buf) - (RECORD_HEADER_LEN - 1), 0)
-                    d.base += drop
-                    del d.buf[:drop]
-                    d.frames = [chunk.frame] if d.buf else []
-                    break
-                del d.buf[:p]
-                d.base += p
-                d.lost = False
-            try:
-                got = parse_record(d.buf)
-            except DissectError as e:
-                self._problem("tls", f"{e.reason}; resynchronising", chunk.frame, e.field)
-                del d.buf[:1]  # past this header, or a plausible one would be found again
-                d.base += 1
-                d.lost = True
-                continue
-            if got is None:
-                break
-            rec, end = got
-            records.append(self._record(c, d, from_client, rec, d.base, chunk.frame))
-            del d.buf[:end]
-            d.base += end
-            for f in d.frames:
-                if f != chunk.frame:
-                    self.segments.append((f, chunk.frame, _key(c, from_client), True))
-            d.frames = [chunk.frame] if d.buf else []
-        if records:
-            version = c.view.version if c.view.version is not None else records[-1].version
-            self.attach.append((chunk.frame, Pdu("tls", TlsFrame(c.view, records, version))))
-
-    def _record(
-        self, c: _Conn, d: _RecDir, from_client: bool, rec: Record, offset: int, frame: int
-    ) -> TlsRecordView:
+    def _record(self, c: _Conn, ev: RecordEvent) -> None:
+        """A record the decoder read (shown in the frame that completes it) or opened."""
+        if isinstance(ev, RecordOpened):
+            r = c.awaiting.pop((ev.from_client, ev.offset), None)
+            if r is None:
+                return
+            content = ev.content
+            if c.view.version == TLS13:
+                r.inner_type = content.content_type
+                r.messages = list(content.messages)
+                r.fragment_of = content.fragment_of
+            if content.alert is not None:
+                r.alert = content.alert
+            return
         v = c.view
-        label = v.version if v.version is not None else rec.version
+        label = v.version if v.version is not None else ev.version
         r = TlsRecordView(
             v,
-            from_client,
-            frame,
-            offset,
-            rec.content_type,
-            rec.version,
-            len(rec.fragment),
+            ev.from_client,
+            ev.frame,
+            ev.offset,
+            ev.content_type,
+            ev.version,
+            len(ev.fragment),
             label,
-            encrypted=d.encrypted,
+            encrypted=ev.protected,
         )
-        ct = rec.content_type
-        if ct == CT_CHANGE_CIPHER_SPEC:
-            if v.version != TLS13:
-                d.encrypted = True
-        elif ct == CT_APPLICATION_DATA:
-            r.encrypted = True
-            r.preview = rec.fragment[: PREVIEW + 1]
+        if c.shown is None:
+            # attached before what the records carry (MSRP/BFCP), as the tree shows them
+            c.shown = TlsFrame(c.view, [], ev.version)
+            self.attach.append((ev.frame, Pdu("tls", c.shown)))
+        c.shown.records.append(r)
+        key = _key(c, ev.from_client)
+        for f in ev.frames:
+            self.segments.append((f, ev.frame, key, True))
+        ct = ev.content_type
+        if ev.protected:
+            if ct == CT_APPLICATION_DATA:
+                r.preview = ev.fragment[: PREVIEW + 1]
+            elif ct == CT_HANDSHAKE:
+                c.protected_handshakes[ev.from_client] += 1
+                r.first_protected_handshake = c.protected_handshakes[ev.from_client] == 1
             if self.keys_wanted:
-                c.awaiting[(from_client, offset)] = r
-                if v.version == TLS13 and d.t13_phase < 2:
-                    if d.t13_bytes + len(rec.fragment) > MAX_T13_BYTES:
-                        d.t13_phase = 2  # the key came too late: these stay unnamed
-                        d.t13_queue.clear()
-                    else:
-                        d.t13_queue.append((r, rec.fragment))
-                        d.t13_bytes += len(rec.fragment)
-            if len(c.awaiting) > MAX_AWAITING:  # never decrypted: forget the oldest
-                del c.awaiting[next(iter(c.awaiting))]
-        elif ct == CT_ALERT and not d.encrypted and len(rec.fragment) == 2:
-            r.alert = (rec.fragment[0], rec.fragment[1])
-        elif ct == CT_ALERT:
-            r.encrypted = True
-        elif ct == CT_HANDSHAKE and d.encrypted:
-            d.protected_handshakes += 1
-            r.first_protected_handshake = d.protected_handshakes == 1
-        elif ct == CT_HANDSHAKE:
-            before = len(d.hs)
-            done = d.hs.add(rec.fragment)
-            left = len(d.hs)
-            if left:
-                # The unfinished message starts in this record or continues an earlier one.
-                start = before + len(rec.fragment) - left
-                if start >= before:
-                    d.pending_type = rec.fragment[start - before]
-                r.fragment_of = d.pending_type
-            for msg in done:
-                r.messages.append((msg[0], msg[4:]))
-                if msg[0] == HT_SERVER_HELLO:
-                    self._server_hello(c, msg[4:], frame)
-                # a key exchange is PSK only once a ServerHello said so (which the capture
-                # may deliver after it)
-                elif msg[0] != HT_CLIENT_KEY_EXCHANGE or c.view.psk_suite:
-                    self._check_handshake(msg[0], msg[4:], frame)
-        return r
-
-    def _check_handshake(self, t: int, body: bytes, frame: int) -> None:
-        """Report a malformed hello or key exchange here too (the tree shows it inline)."""
-        try:
-            if t == HT_CLIENT_HELLO:
-                parse_client_hello(body)
-            elif t == HT_CLIENT_KEY_EXCHANGE:
-                parse_psk_key_exchange(body)
-        except DissectError as e:
-            self._problem("tls", e.reason, frame, e.field, e.offset)
-
-    def _server_hello(self, c: _Conn, body: bytes, frame: int) -> None:
-        try:
-            sh = parse_server_hello(body)
-        except DissectError as e:
-            self._problem("tls", e.reason, frame, e.field, e.offset)
+                c.awaiting[(ev.from_client, ev.offset)] = r
+                if len(c.awaiting) > MAX_AWAITING:  # never opened: forget the oldest
+                    del c.awaiting[next(iter(c.awaiting))]
             return
-        sv = sh.ext(EXT_SUPPORTED_VERSIONS)
-        suite = CIPHER_SUITES.get(sh.cipher_suite)
-        c.view.psk_suite = suite is not None and suite.kx in _PSK_KX
-        c.view.version = int.from_bytes(sv[:2], "big") if sv else sh.legacy_version
-        if c.view.version == TLS13:
-            for d in c.dirs.values():
-                d.encrypted = True  # everything after the ServerHello is protected (RFC 8446 5)
+        shown = ev.content
+        if shown is None:
+            return
+        r.alert = shown.alert
+        r.messages = list(shown.messages)
+        r.fragment_of = shown.fragment_of
+        info = c.decoder.info if c.decoder is not None else None
+        if info is not None and any(t == HT_SERVER_HELLO for t, _ in shown.messages):
+            suite = CIPHER_SUITES.get(info.cipher_suite) if info.cipher_suite is not None else None
+            v.psk_suite = suite is not None and suite.kx in _PSK_KX
+            v.version = info.version
 
     # ---------------------------------------------------------------- decryption
 
-    def _decrypted(self, c: _Conn, items: list[AppData]) -> None:
-        for a in items:
-            r = c.awaiting.pop((a.from_client, a.record_offset), None)
-            m = c.media.get(a.from_client)
-            if m is None:
-                proto = medialib.sniff(a.data)
-                if proto is None:
-                    if r is not None:
-                        r.plaintext = len(a.data)
-                    continue
-                m = c.media[a.from_client] = _MediaDir(proto)
-            if r is not None:
-                r.plaintext = len(a.data)
-                r.app_protocol = m.protocol
-            self._media(c, a.from_client, a.stream_offset, a.frame, a.data, decrypted=True)
+    def _decrypted(self, c: _Conn, a: AppData) -> None:
+        r = c.awaiting.get((a.from_client, a.record_offset))
+        m = c.media.get(a.from_client)
+        if m is None:
+            proto = medialib.sniff(a.data)
+            if proto is None:
+                if r is not None:
+                    r.plaintext = len(a.data)
+                return
+            m = c.media[a.from_client] = _MediaDir(proto)
+        if r is not None:
+            r.plaintext = len(a.data)
+            r.app_protocol = m.protocol
+        self._media(c, a.from_client, a.stream_offset, a.frame, a.data, decrypted=True)
 
     def _settle(self, c: _Conn) -> None:
+        """After the decoder moved: report its new problems, note the confirmed key, keep the
+        held bytes within bounds."""
         dec = c.decoder
         if dec is None:
             return
-        for a in dec.info.alerts[c.alerts_seen :]:
-            if a.encrypted:
-                c.view.alerts.setdefault((a.from_client, a.frame), []).append(
-                    (a.level, a.description)
-                )
-        c.alerts_seen = len(dec.info.alerts)
         info = dec.info
+        for p in info.problems[c.problems_seen :]:
+            if p.severity is Severity.ERROR:
+                frame = p.frame if p.frame is not None else c.first_frame
+                self._problem(p.layer, p.reason, frame, p.field, p.offset)
+        c.problems_seen = len(info.problems)
         if info.psk is not None:
             c.view.decrypted = bool(info.decryptable) or info.records_ok > 0
-            self._name_tls13(c, info)
             if c.view.key_note is None:
                 shown = info.psk.hex() if self.reveal else fingerprint(info.psk)
                 c.view.key_note = f"PSK {shown} ({info.psk_label}), confirmed by: {info.oracle}"
-            self._release_held(c)
-        elif (
-            c.held is not None
-            and info.decryptable is False
-            and (info.undecryptable_reason not in _REASONS_KEYS_MAY_FIX)
-        ):
-            self._release_held(c)  # no key can help (DHE, certificates, ...): stop holding
-        elif c.held is not None and (
-            c.held_bytes > MAX_HELD_CONN or self.held_total > MAX_HELD_TOTAL
-        ):
-            self.stop_holding(c, f"more than {c.held_bytes} bytes")
+        self.held_total += dec.retained_bytes - c.retained
+        c.retained = dec.retained_bytes
+        if c.retaining and not dec.retaining:
+            c.retaining = False  # confirmed, or no key can help (DHE, certificates, ...)
+            if not c.confirmed and info.undecryptable_reason in KEYS_MAY_FIX and dec.retain == 0:
+                self._stopped(c, f"more than {MAX_HELD_CONN} bytes")
+        elif c.retaining and self.held_total > MAX_HELD_TOTAL:
+            self.stop_holding(c, f"more than {self.held_total} bytes in all")
 
     def stop_holding(self, c: _Conn, why: str) -> None:
         """Show the connection as it is now: keys found later are not tried on it."""
-        if c.held is None:
+        if not c.retaining or c.decoder is None:
             return
+        c.retaining = False
+        c.decoder.stop_retaining()
+        self.held_total -= c.retained
+        c.retained = 0
+        self._stopped(c, why)
+
+    def _stopped(self, c: _Conn, why: str) -> None:
         self._problem(
             "tls",
             f"{c.client} -> {c.server}: {why} before a key was confirmed; later keys are not "
@@ -698,82 +594,11 @@ class AppDecoder:
             c.first_frame,
             severity=Severity.WARNING,
         )
-        self._release_held(c)
 
     def stop_holding_all(self, why: str) -> None:
         for c in self.conns.values():
-            if c.held and not c.confirmed:
+            if c.retaining and not c.confirmed:
                 self.stop_holding(c, why)
-
-    def _name_tls13(self, c: _Conn, info: TlsSessionInfo) -> None:
-        """Decrypt the TLS 1.3 records kept for it to name what they carry (Encrypted
-        Extensions, Finished, New Session Ticket, Alert, Application Data), as tshark does
-        with the session's secrets. The secrets come from the decoder once it confirmed
-        the PSK; the records are opened here with the codec's record protection."""
-        secrets, code = info.tls13_secrets, info.cipher_suite
-        suite = CIPHER_SUITES.get(code) if code is not None else None
-        if info.decryptable is False:  # e.g. psk_dhe_ke: the PSK alone opens nothing
-            for d in c.dirs.values():
-                d.t13_phase = 2
-                d.t13_queue.clear()
-            return
-        if secrets is None or suite is None or not info.decryptable:
-            return
-        for from_client, d in c.dirs.items():
-            side = info.client_hello_from_client
-            tls_client = from_client if side is None else from_client == side
-            while d.t13_queue and d.t13_phase < 2:
-                if d.t13_prot is None:
-                    if d.t13_phase == 0:
-                        secret = secrets.client_hs if tls_client else secrets.server_hs
-                    else:
-                        secret = secrets.client_ap if tls_client else secrets.server_ap
-                    if not secret:
-                        break  # the application secrets follow the server Finished
-                    d.t13_secret = secret
-                    key, iv = ks.tls13_traffic_keys(suite.prf, secret, suite.key_len)
-                    d.t13_prot = Tls13Aead(suite, key, iv)
-                r, fragment = d.t13_queue.popleft()
-                d.t13_bytes -= len(fragment)
-                try:
-                    inner, plain = d.t13_prot.unprotect(CT_APPLICATION_DATA, r.version, fragment)
-                except DissectError:
-                    d.t13_phase = 2
-                    d.t13_queue.clear()
-                    break
-                r.inner_type = inner
-                if inner == CT_ALERT and len(plain) == 2:
-                    r.alert = (plain[0], plain[1])
-                elif inner == CT_HANDSHAKE:
-                    self._tls13_handshake(d, r, plain, suite)
-
-    @staticmethod
-    def _tls13_handshake(d: _RecDir, r: TlsRecordView, plain: bytes, suite: CipherSuite) -> None:
-        before = len(d.t13_hs)
-        done = d.t13_hs.add(plain)
-        left = len(d.t13_hs)
-        if left:
-            start = before + len(plain) - left
-            if start >= before:
-                d.t13_pending_type = plain[start - before]
-            r.fragment_of = d.t13_pending_type
-        for msg in done:
-            r.messages.append((msg[0], msg[4:]))
-            if msg[0] == HT_FINISHED and d.t13_phase == 0:
-                d.t13_phase, d.t13_prot = 1, None  # application keys from the next record
-            elif msg[0] == HT_KEY_UPDATE and d.t13_phase == 1:
-                d.t13_secret = ks.tls13_next_traffic_secret(suite.prf, d.t13_secret)
-                key, iv = ks.tls13_traffic_keys(suite.prf, d.t13_secret, suite.key_len)
-                d.t13_prot = Tls13Aead(suite, key, iv)
-
-    def _release_held(self, c: _Conn) -> None:
-        if c.held is not None:
-            self.held_total -= c.held_bytes
-            c.held, c.held_bytes = None, 0
-        if not c.confirmed:
-            for d in c.dirs.values():  # nothing will name them now
-                d.t13_phase = 2
-                d.t13_queue.clear()
 
     # ---------------------------------------------------------------- MSRP / BFCP
 
@@ -822,11 +647,11 @@ class AppDecoder:
         for from_client, m in c.media.items():
             self._framed(c, from_client, m, m.close(), c.kind == "tls")
         dec = c.decoder
-        if c.kind == "tls" and dec is not None:
+        if dec is not None:
             info = dec.finish()
-            if info.psk is None and info.version is not None:
-                if c.tried:
-                    why = f"{c.tried} candidate keys tried: "
+            if self.keys_wanted and info.psk is None and info.version is not None:
+                if dec.candidates:
+                    why = f"{len(dec.candidates)} candidate keys tried: "
                     why += info.undecryptable_reason or "no candidate key matched"
                 else:
                     why = "no candidate key: no MIKEY ticket opened, no [[tek]] or --psk"
@@ -835,12 +660,11 @@ class AppDecoder:
                     f"{c.client} -> {c.server}: the key could not be confirmed ({why})",
                     c.first_frame,
                 )
-            for p in info.problems:
-                if p.severity is Severity.ERROR:
-                    frame = p.frame if p.frame is not None else c.first_frame
-                    self._problem(p.layer, p.reason, frame, p.field, p.offset)
-        self._release_held(c)
-        c.dirs.clear()
+            c.retaining = False
+            self._settle(c)
+            dec.stop_retaining()
+        self.held_total -= c.retained
+        c.retained = 0
         c.media.clear()
         c.awaiting.clear()
 

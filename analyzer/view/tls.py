@@ -84,13 +84,12 @@ def _hexcut(data: bytes) -> str:
 @dataclass(slots=True)
 class TlsConnView:
     """What the whole connection settles for its records' rendering: the negotiated version,
-    whether a key was confirmed, and the alerts it decrypted (by direction and frame)."""
+    whether a key was confirmed and which."""
 
     version: int | None = None
     decrypted: bool = False
     key_note: str | None = None  # which key the oracle confirmed (fingerprint, not the key)
     psk_suite: bool | None = None  # the ServerHello chose a PSK suite (key exchanges decode)
-    alerts: dict[tuple[bool, int], list[tuple[int, int]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -108,7 +107,7 @@ class TlsRecordView:
     first_protected_handshake: bool = False  # TLS <= 1.2: the Finished after CCS
     fragment_of: int | None = None  # type of a handshake message that continues later
     inner_type: int | None = None  # TLS 1.3: the content type the decrypted record carried
-    alert: tuple[int, int] | None = None  # (level, description) of a plaintext alert
+    alert: tuple[int, int] | None = None  # (level, description), sent in the clear or opened
     preview: bytes = b""
     plaintext: int | None = None  # bytes of application data it decrypted to
     app_protocol: str | None = None  # "msrp" / "bfcp" of that data
@@ -121,12 +120,6 @@ class TlsRecordView:
             and self.content_type == CT_APPLICATION_DATA
         )
 
-    def decrypted_alert(self) -> tuple[int, int] | None:
-        if self.content_type != CT_ALERT or not self.encrypted:
-            return None
-        found = self.conn.alerts.get((self.from_client, self.frame))
-        return found[0] if found else None
-
     @property
     def shown_type(self) -> int:
         return self.inner_type if self.inner_type is not None else self.content_type
@@ -136,16 +129,13 @@ class TlsRecordView:
         """Its content is known: sent in the clear, or a TLS 1.3 record we decrypted."""
         return not self.encrypted or self.inner_type is not None
 
-    def _alert(self) -> tuple[int, int] | None:
-        return self.alert if self.readable else self.decrypted_alert()
-
     def names(self) -> list[str]:
         """The record's part of the Info column."""
         ct = self.shown_type
         if ct == CT_CHANGE_CIPHER_SPEC:
             return ["Change Cipher Spec"]
         if ct == CT_ALERT:
-            a = self._alert()
+            a = self.alert
             return [_alert_text(a)] if a is not None else ["Encrypted Alert"]
         if ct == CT_HANDSHAKE and self.readable:
             names = [_title(HANDSHAKE_TYPE.label(t)) for t, _ in self.messages]
@@ -189,7 +179,7 @@ class TlsRecordView:
         if ct == CT_CHANGE_CIPHER_SPEC:
             root.add("Change Cipher Spec Message")
         elif ct == CT_ALERT:
-            a = self._alert()
+            a = self.alert
             if a is None:
                 root.add("Alert Message: Encrypted Alert")
             else:

@@ -282,6 +282,21 @@ HT_CLIENT_KEY_EXCHANGE = HANDSHAKE_TYPE["client_key_exchange"]
 HT_FINISHED = HANDSHAKE_TYPE["finished"]
 HT_KEY_UPDATE = HANDSHAKE_TYPE["key_update"]
 HT_MESSAGE_HASH = HANDSHAKE_TYPE["message_hash"]
+HT_CERTIFICATE_REQUEST = HANDSHAKE_TYPE["certificate_request"]
+HT_CERTIFICATE_VERIFY = HANDSHAKE_TYPE["certificate_verify"]
+# The TLS 1.0-1.2 full handshake in wire order up to the client's CertificateVerify (RFC 5246
+# 7.3, figure 1; the client's Certificate shares the server's place): the order in which the
+# messages enter the session hash, whatever order a capture delivers the two directions in.
+TLS12_HANDSHAKE_ORDER = (
+    HT_CLIENT_HELLO,
+    HT_SERVER_HELLO,
+    HT_CERTIFICATE,
+    HT_SERVER_KEY_EXCHANGE,
+    HT_CERTIFICATE_REQUEST,
+    HT_SERVER_HELLO_DONE,
+    HT_CLIENT_KEY_EXCHANGE,
+    HT_CERTIFICATE_VERIFY,
+)
 
 EXTENSION_TYPE = ValueTable(
     "tls.handshake.extension.type",

@@ -10,7 +10,6 @@ no renegotiation, resumption, HelloRetryRequest or 0-RTT.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +69,7 @@ from mikeyshark.dissectors.tls.protection import (
     RecordProtection,
     Tls13Aead,
     tls12_protection,
+    tls13_aead,
 )
 from mikeyshark.dissectors.tls.records import (
     Alert,
@@ -344,23 +344,14 @@ class TlsPskEngine:
             return  # no resumption here
         if t == HT_KEY_UPDATE and self.version == TLS13 and self._t13 is not None:
             assert self.suite is not None
-            h = self.suite.prf
-            peer = self._t13.server_ap if self.is_client else self._t13.client_ap
-            new = ks.tls13_next_traffic_secret(h, peer)
-            if self.is_client:
-                self._t13 = dataclasses.replace(self._t13, server_ap=new)
-            else:
-                self._t13 = dataclasses.replace(self._t13, client_ap=new)
-            self._read = self._tls13_protection(new)
+            t13 = self._t13 = ks.tls13_key_update(self.suite.prf, self._t13, not self.is_client)
+            self._read = self._tls13_protection(t13.server_ap if self.is_client else t13.client_ap)
             if body[:1] == b"\x01":  # update_requested: answer and move our own keys
                 self._send_records(CT_HANDSHAKE, handshake_message(HT_KEY_UPDATE, b"\x00"))
-                mine = self._t13.client_ap if self.is_client else self._t13.server_ap
-                mine = ks.tls13_next_traffic_secret(h, mine)
-                if self.is_client:
-                    self._t13 = dataclasses.replace(self._t13, client_ap=mine)
-                else:
-                    self._t13 = dataclasses.replace(self._t13, server_ap=mine)
-                self._write = self._tls13_protection(mine)
+                t13 = self._t13 = ks.tls13_key_update(self.suite.prf, t13, self.is_client)
+                self._write = self._tls13_protection(
+                    t13.client_ap if self.is_client else t13.server_ap
+                )
             return
         self._fatal(AD_UNEXPECTED_MESSAGE, f"handshake type {t} after the handshake")
 
@@ -636,8 +627,7 @@ class TlsPskEngine:
 
     def _tls13_protection(self, secret: bytes) -> Tls13Aead:
         assert self.suite is not None
-        key, iv = ks.tls13_traffic_keys(self.suite.prf, secret, self.suite.key_len)
-        return Tls13Aead(self.suite, key, iv)
+        return tls13_aead(self.suite, secret)
 
     def _derive_tls12(self, transcript_through_cke: bytes) -> None:
         assert self.suite is not None

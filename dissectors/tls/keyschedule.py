@@ -5,6 +5,7 @@ external-PSK binder (PROTOCOLS.md 5.3, 5.4, 5.6, 5.7).  Every primitive is `cryp
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, hmac
@@ -247,3 +248,16 @@ def tls13_traffic_keys(hash_name: str, secret: bytes, key_len: int) -> tuple[byt
 def tls13_next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
     """KeyUpdate: application_traffic_secret_N+1."""
     return hkdf_expand_label(hash_name, secret, b"traffic upd", b"", hash_len(hash_name))
+
+
+def tls13_key_update(hash_name: str, secrets: Tls13Secrets, client: bool) -> Tls13Secrets:
+    """The secrets after a KeyUpdate sent by the client (``client``) or the server: the sender's
+    application traffic secret moves to the next generation, the other side's stays (RFC 8446
+    4.6.3, 7.2). The one implementation for every peer and observer of a connection."""
+    if client:
+        return dataclasses.replace(
+            secrets, client_ap=tls13_next_traffic_secret(hash_name, secrets.client_ap)
+        )
+    return dataclasses.replace(
+        secrets, server_ap=tls13_next_traffic_secret(hash_name, secrets.server_ap)
+    )

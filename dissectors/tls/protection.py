@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20
 
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.tls.constants import CT_APPLICATION_DATA, TLS10, TLS12, CipherSuite, Mode
-from mikeyshark.dissectors.tls.keyschedule import hmac_digest
+from mikeyshark.dissectors.tls.keyschedule import hmac_digest, tls13_traffic_keys
 from mikeyshark.dissectors.tls.records import parse_inner_plaintext
 
 LAYER = "tls"
@@ -285,3 +285,9 @@ def tls12_protection(
             raise ValueError(f"{suite.name} needs TLS 1.2")
         return Tls12Aead(suite, key, iv)
     return Tls12MacCipher(suite, version, key, mac_key, iv, etm, rng)
+
+
+def tls13_aead(suite: CipherSuite, secret: bytes) -> Tls13Aead:
+    """The record protection a TLS 1.3 traffic secret gives (RFC 8446 7.3)."""
+    key, iv = tls13_traffic_keys(suite.prf, secret, suite.key_len)
+    return Tls13Aead(suite, key, iv)
