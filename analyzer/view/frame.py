@@ -1,4 +1,12 @@
-"""FRAME"""
+"""The packet list's row and the detail tree's types, and the registry of renderers.
+
+A :class:`FrameView` is one row of the packet list: the columns tshark prints (No., Time,
+Source, Destination, Protocol, Length, Info) plus the detail tree of ``tshark -V``. The link,
+IP and transport layers are decoded here from the frame bytes (:class:`FrameDecoder`);
+application messages are attached to the frame where they complete as :class:`Pdu` s and
+rendered by the :class:`Renderer` registered for their kind (:func:`register`; the modules
+:mod:`.sip`, :mod:`.tls` and :mod:`.media` register theirs when imported).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""MEDIA"""
+"""MSRP and BFCP in the packet list and the detail tree: the codecs' own Info fragments and
+detail rows (dissectors.msrp / dissectors.bfcp), registered as renderers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""SIP"""
+"""SIP, SDP and MIKEY in the packet list and the detail tree (tshark's names and fields):
+the MIKEY inside ``a=key-mgmt``, and what a key file opened in it (the ticket, the exchange
+of an answer's TRANSFER_RESP with its offer)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,19 @@
-"""STREAM"""
+"""From a capture to the frames of the packet list, in order and streaming.
+
+:class:`FrameStream` reads frames, decodes their lower layers, feeds them to the flow table
+and hands what it reassembles to the SIP handler and to :class:`AppDecoder` (TLS, MSRP and
+BFCP on any TCP connection, recognised by their first bytes, as Wireshark's heuristic
+dissectors do). A frame is yielded once nothing can change it any more: it is held back only
+while a TCP stream still buffers bytes from it (a SIP message or TLS record split over
+segments is shown in the frame that completes it, like tshark) or while a TLS connection waits
+for a key (bounded per connection and in all, so memory stays bounded).
+
+With keys, the TEK candidates of every MIKEY exchange seen in the SDP so far (plus ``[[tek]]``
+and ``--psk``) are offered to every TLS connection: the decoder's oracle (Finished, binder,
+AEAD tag) picks the right one, so no address binding is needed here
+(:mod:`mikeyshark.correlate` binds connections to m-lines for the analyze report after the
+whole capture; this view must decide as it streams).
+"""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scapy.utils import rdpcap, wrpcap
 
 from mikeyshark.cli import main
-from mikeyshark.commands import dissect as dissect_cmd
+from mikeyshark.view import stream
 from tests.support.dissect import Result, our_tree
 from tests.support.paths import DEMO_KEYS, ROOT
 from tests.support.vectors import PSK, tls_psk_frames
@@ -92,8 +92,8 @@ def test_holding_is_bounded(
     """A connection whose key is never confirmed is kept only up to the budgets (its bytes,
     the frames waiting behind it); then it is shown undecrypted and a warning says later
     keys will not be tried on it."""
-    monkeypatch.setattr(dissect_cmd, limit, value)
-    monkeypatch.setattr(dissect_cmd, "CHECK_EVERY", 1)
+    monkeypatch.setattr(stream, limit, value)
+    monkeypatch.setattr(stream, "CHECK_EVERY", 1)
     pcap = vectors / "tls_psk" / "psk_aes128_gcm_sha256.pcap"
     r = dissect(str(pcap), "--psk", "11" * 16, "--json")
     assert r.returncode == 0
@@ -257,11 +257,11 @@ def test_keys_of_the_m_line_are_tried_first(
     candidates only, every connection still decrypts."""
     pcap = str(ROOT / "pcaps" / "conference.pcap")
     full = dissect(pcap, "--keys", str(DEMO_KEYS), "--json").columns()
-    monkeypatch.setattr(dissect_cmd, "MAX_CANDIDATES", 4)
+    monkeypatch.setattr(stream, "MAX_CANDIDATES", 4)
     r = dissect(pcap, "--keys", str(DEMO_KEYS), "--json")
     assert r.stderr == ""
     assert r.columns() == full
     assert sum(p in ("MSRP", "BFCP") for p, _ in full) == 60
-    monkeypatch.setattr(dissect_cmd, "MAX_CANDIDATES", 0)
+    monkeypatch.setattr(stream, "MAX_CANDIDATES", 0)
     none = dissect(pcap, "--keys", str(DEMO_KEYS), "--json")
     assert not any(p in ("MSRP", "BFCP") for p, _ in none.columns())
