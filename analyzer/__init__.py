@@ -9,9 +9,11 @@ The Python API, for scripts that analyze captures::
         print(call.call_id, call.verdict, [c.rule for c in call.failing])
 
 ``analyze`` (:func:`mikeyshark.judge.analyze`) returns the judged calls as a
-:class:`~mikeyshark.report.model.Report`; ``KeyFile.load(path)`` reads a key file
-(:class:`mikeyshark.keyfile.KeyFile`). The names are imported on first use, so ``import
-mikeyshark`` stays cheap.
+:class:`~mikeyshark.report.model.Report`; ``dissect`` (:func:`mikeyshark.view.stream.dissect`)
+iterates the frames of a capture as ``mikeyshark dissect`` shows them, each with its layers'
+named fields (``frame.sip.call_id``, ``frame.msrp.transaction_id``); ``KeyFile.load(path)``
+reads a key file (:class:`mikeyshark.keyfile.KeyFile`). The names are imported on first use,
+so ``import mikeyshark`` stays cheap.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ _LAZY: dict[str, str] = {
     "CheckResult": "mikeyshark.evidence",
     "Status": "mikeyshark.evidence",
     "Verdict": "mikeyshark.evidence",
-    # "dissect": the frame iterator of the dissect view, once the view package has it
+    "dissect": "mikeyshark.view.stream",
+    "FrameView": "mikeyshark.view.frame",
 }
 
 __all__ = [
     "CallRecord",
     "CheckResult",
+    "FrameView",
     "KeyFile",
     "KeyFileError",
     "Report",
@@ -44,6 +48,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "analyze",
+    "dissect",
 ]
 
 if TYPE_CHECKING:
@@ -51,6 +56,8 @@ if TYPE_CHECKING:
     from mikeyshark.judge import analyze
     from mikeyshark.keys import KeyFile, KeyFileError
     from mikeyshark.report.model import Report
+    from mikeyshark.view.frame import FrameView
+    from mikeyshark.view.stream import dissect
 
 
 def __getattr__(name: str) -> Any:

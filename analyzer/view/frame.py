@@ -14,7 +14,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
@@ -28,6 +28,23 @@ from mikeyshark.dissectors.transport import (
     parse_tcp_options,
 )
 from mikeyshark.model import Frame, Problem
+from mikeyshark.view.layers import (
+    FIELDS,
+    EthLayer,
+    FrameLayer,
+    IpLayer,
+    Ipv6Layer,
+    Layer,
+    TcpLayer,
+    TcpNumbers,
+    UdpLayer,
+    mac_text,
+)
+
+if TYPE_CHECKING:
+    from mikeyshark.view.media import BfcpLayer, MsrpLayer
+    from mikeyshark.view.sip import MikeyLayer, SdpLayer, SipLayer
+    from mikeyshark.view.tls import TlsLayer
 
 INDENT = "    "
 
@@ -72,6 +89,19 @@ class Renderer:
     # Appended once after all fragments, from the frame's last message (tshark's media-type
     # note such as " (text/plain)" appears once per frame however many messages it holds).
     suffix: Callable[[Any], str] | None = None
+    # The layers with named fields the message gives the frame (SIP: sip, sdp, mikey).
+    layers: Callable[[Any], list[Layer]] | None = None
+
+
+def rows_node(rows: list[tuple[int, str]]) -> Node:
+    """A (depth, text) detail list (the form the codecs of dissectors/ render) as a subtree."""
+    root = Node(rows[0][1])
+    stack = [(0, root)]
+    for depth, text in rows[1:]:
+        while stack[-1][0] >= depth:
+            stack.pop()
+        stack.append((depth, stack[-1][1].add(text)))
+    return root
 
 
 RENDERERS: dict[str, Renderer] = {}
@@ -90,15 +120,21 @@ class Pdu:
 
 @dataclass(slots=True)
 class FrameView:
+    """One frame of the packet list: its row (:meth:`row`), detail tree (:meth:`tree`) and
+    layers with named fields (:attr:`layers`, ``frame.sip.call_id``, :meth:`values`)."""
+
     number: int
     ts_ns: int
     rel_s: float
     length: int
+    data: bytes = b""  # the captured bytes; the lower layers are decoded again when asked for
+    first_ns: int = 0  # the capture time of the first frame (relative times count from it)
     src: str = ""
     dst: str = ""
     protocol: str = ""
     info: str = ""
-    layers: list[Node] = field(default_factory=list)
+    lower: list[tuple[str, int, int]] = field(default_factory=list)  # (layer, start, end)
+    tcp_numbers: TcpNumbers | None = None
     pdus: list[Pdu] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     segment_of: int | None = None  # frame in which a message this frame carries part of ends
@@ -106,6 +142,7 @@ class FrameView:
     segment_bare: bool = False
     conn: tuple[str, int, str, int] | None = None  # TCP 4-tuple (src, sport, dst, dport)
     has_payload: bool = False
+    _layers: list[Layer] | None = None
 
     def columns(self) -> tuple[str, str]:
         """(Protocol, Info) once the application messages are attached."""
@@ -136,7 +173,108 @@ class FrameView:
         ).rstrip()
 
     def tree(self) -> list[Node]:
-        return [*self.layers, *(RENDERERS[p.kind].detail(p.obj) for p in self.pdus)]
+        cap = len(self.data)
+        top = Node(
+            f"Frame {self.number}: {self.length} bytes on wire ({self.length * 8} bits), "
+            f"{cap} bytes captured ({cap * 8} bits)"
+        )
+        lower = [_LOWER_NODES[kind](self, start) for kind, start, _ in self.lower]
+        return [top, *lower, *(RENDERERS[p.kind].detail(p.obj) for p in self.pdus)]
+
+    # -- named fields
+
+    @property
+    def layers(self) -> list[Layer]:
+        """Every layer of the frame, outermost first: ``frame``, the link, IP and transport
+        layers, then what the application messages hold (SIP, SDP, MIKEY, TLS, MSRP, BFCP)."""
+        if self._layers is None:
+            out: list[Layer] = [
+                FrameLayer(self.number, self.ts_ns, self.first_ns, self.length, len(self.data))
+            ]
+            for kind, start, end in self.lower:
+                out.append(self._lower_layer(kind, start, end))
+            for p in self.pdus:
+                r = RENDERERS.get(p.kind)
+                if r is not None and r.layers is not None:
+                    out.extend(r.layers(p.obj))
+            self._layers = out
+        return self._layers
+
+    def _lower_layer(self, kind: str, start: int, end: int) -> Layer:
+        if kind == "eth":
+            return EthLayer(self.data, start)
+        if kind == "ip":
+            return IpLayer(self.data, start, end)
+        if kind == "ipv6":
+            return Ipv6Layer(self.data, start, end)
+        if kind == "udp":
+            return UdpLayer(self.data, start, end)
+        assert kind == "tcp" and self.tcp_numbers is not None
+        return TcpLayer(self.data, start, self.tcp_numbers)
+
+    def layer(self, name: str) -> Layer | None:
+        """The first layer named ``name`` (``"sip"``, ``"tcp"``, ...), or None."""
+        return next((la for la in self.layers if la.name == name), None)
+
+    def all(self, name: str) -> list[Layer]:
+        """Every layer named ``name`` (a segment may carry several MSRP messages)."""
+        return [la for la in self.layers if la.name == name]
+
+    def values(self, name: str) -> list[object]:
+        """Every value of the field ``name`` (``"sip.Call-ID"``) in the frame, in layer order;
+        raises KeyError for a name the field table does not have."""
+        info = FIELDS[name]
+        return [v for la in self.layers if la.name == info.layer for v in la.values(info.attr)]
+
+    @property
+    def frame(self) -> FrameLayer:
+        return cast("FrameLayer", self.layers[0])
+
+    @property
+    def eth(self) -> EthLayer | None:
+        return cast("EthLayer | None", self.layer("eth"))
+
+    @property
+    def ip(self) -> IpLayer | None:
+        return cast("IpLayer | None", self.layer("ip"))
+
+    @property
+    def ipv6(self) -> Ipv6Layer | None:
+        return cast("Ipv6Layer | None", self.layer("ipv6"))
+
+    @property
+    def udp(self) -> UdpLayer | None:
+        return cast("UdpLayer | None", self.layer("udp"))
+
+    @property
+    def tcp(self) -> TcpLayer | None:
+        return cast("TcpLayer | None", self.layer("tcp"))
+
+    @property
+    def sip(self) -> SipLayer | None:
+        return cast("SipLayer | None", self.layer("sip"))
+
+    @property
+    def sdp(self) -> SdpLayer | None:
+        return cast("SdpLayer | None", self.layer("sdp"))
+
+    @property
+    def mikey(self) -> MikeyLayer | None:
+        return cast("MikeyLayer | None", self.layer("mikey"))
+
+    @property
+    def tls(self) -> TlsLayer | None:
+        return cast("TlsLayer | None", self.layer("tls"))
+
+    @property
+    def msrp(self) -> MsrpLayer | None:
+        return cast("MsrpLayer | None", self.layer("msrp"))
+
+    @property
+    def bfcp(self) -> BfcpLayer | None:
+        return cast("BfcpLayer | None", self.layer("bfcp"))
+
+    # -- JSON
 
     def to_json(self, detail: bool) -> dict[str, Any]:
         proto, info = self.columns()
@@ -159,13 +297,63 @@ class FrameView:
         return json.dumps(self.to_json(detail), ensure_ascii=False)
 
 
+def _eth_node(v: FrameView, start: int) -> Node:
+    d = v.data
+    src, dst = mac_text(d[start + 6 : start + 12]), mac_text(d[start : start + 6])
+    return Node(f"Ethernet II, Src: {src}, Dst: {dst}")
+
+
+def _ip_node(v: FrameView, start: int) -> Node:
+    d = v.data
+    src, dst = ntop(d[start + 12 : start + 16]), ntop(d[start + 16 : start + 20])
+    return Node(f"Internet Protocol Version 4, Src: {src}, Dst: {dst}")
+
+
+def _ipv6_node(v: FrameView, start: int) -> Node:
+    d = v.data
+    src, dst = ntop(d[start + 8 : start + 24]), ntop(d[start + 24 : start + 40])
+    return Node(f"Internet Protocol Version 6, Src: {src}, Dst: {dst}")
+
+
+def _ports(v: FrameView, start: int) -> tuple[int, int]:
+    d = v.data
+    return int.from_bytes(d[start : start + 2], "big"), int.from_bytes(
+        d[start + 2 : start + 4], "big"
+    )
+
+
+def _udp_node(v: FrameView, start: int) -> Node:
+    sport, dport = _ports(v, start)
+    return Node(f"User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}")
+
+
+def _tcp_node(v: FrameView, start: int) -> Node:
+    sport, dport = _ports(v, start)
+    n = v.tcp_numbers
+    assert n is not None
+    return Node(
+        f"Transmission Control Protocol, Src Port: {sport}, Dst Port: {dport}, "
+        f"Seq: {n.seq}, Len: {n.length}"
+    )
+
+
+_LOWER_NODES: dict[str, Callable[[FrameView, int], Node]] = {
+    "eth": _eth_node,
+    "ip": _ip_node,
+    "ipv6": _ipv6_node,
+    "udp": _udp_node,
+    "tcp": _tcp_node,
+}
+
+
 # --------------------------------------------------------------------------------------------
 # Link / IP / transport columns
 
 
 class FrameDecoder:
-    """Columns and lower-layer tree of each frame; TCP sequence numbers shown relative to
-    the first one seen per direction, like Wireshark. The table of directions is bounded."""
+    """Columns and lower layers of each frame; TCP sequence numbers shown relative to the
+    first one seen per direction and streams numbered, like Wireshark. The tables of
+    directions and streams are bounded."""
 
     MAX_DIRECTIONS = 65536
 
@@ -174,19 +362,14 @@ class FrameDecoder:
         self._isn: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
         # window scale shift offered in each direction's SYN (None: not offered)
         self._shift: OrderedDict[tuple[str, int, str, int], int | None] = OrderedDict()
+        self._streams: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
+        self._next_stream = 0
 
     def decode(self, frame: Frame) -> FrameView:
         if self._first_ts is None:
             self._first_ts = frame.ts_ns
         rel = (frame.ts_ns - self._first_ts) / 1e9
-        v = FrameView(frame.number, frame.ts_ns, rel, frame.wirelen)
-        cap = len(frame.data)
-        v.layers.append(
-            Node(
-                f"Frame {frame.number}: {frame.wirelen} bytes on wire ({frame.wirelen * 8} bits), "
-                f"{cap} bytes captured ({cap * 8} bits)"
-            )
-        )
+        v = FrameView(frame.number, frame.ts_ns, rel, frame.wirelen, frame.data, self._first_ts)
         try:
             self._decode(frame, v)
         except DissectError as e:
@@ -199,11 +382,11 @@ class FrameDecoder:
         data = frame.data
         kind, off = network_offset(frame.linktype, data)
         if frame.linktype == LINKTYPE_ETHERNET:
-            v.layers.append(Node(f"Ethernet II, Src: {_mac(data[6:12])}, Dst: {_mac(data[0:6])}"))
+            v.lower.append(("eth", 0, off))
         if kind == NET_IPV4:
             s, d, proto, start, end, ident, fragoff, mf = decode_ipv4(data, off)
             v.src, v.dst = ntop(s), ntop(d)
-            v.layers.append(Node(f"Internet Protocol Version 4, Src: {v.src}, Dst: {v.dst}"))
+            v.lower.append(("ip", off, end))
             if fragoff or mf:
                 name = _IP_PROTO_NAMES.get(proto, str(proto))
                 v.protocol = "IPv4"
@@ -214,7 +397,7 @@ class FrameDecoder:
         elif kind == NET_IPV6:
             s, d, proto, start, end, frag = decode_ipv6(data, off)
             v.src, v.dst = ntop(s), ntop(d)
-            v.layers.append(Node(f"Internet Protocol Version 6, Src: {v.src}, Dst: {v.dst}"))
+            v.lower.append(("ipv6", off, end))
             if frag is not None:
                 ident, fragoff, more, _ = frag
                 v.protocol = "IPv6"
@@ -224,8 +407,8 @@ class FrameDecoder:
                 )
                 return
         elif frame.linktype == LINKTYPE_ETHERNET:
-            v.src = _mac(data[6:12])
-            v.dst = "Broadcast" if data[0:6] == b"\xff" * 6 else _mac(data[0:6])
+            v.src = mac_text(data[6:12])
+            v.dst = "Broadcast" if data[0:6] == b"\xff" * 6 else mac_text(data[0:6])
             etype = int.from_bytes(data[off - 2 : off], "big")
             if etype == 0x0806:
                 v.protocol, v.info = "ARP", _arp_info(data[off:])
@@ -238,13 +421,14 @@ class FrameDecoder:
         if proto == PROTO_UDP:
             sport, dport, ps, pe = decode_udp(data, start, end)
             v.protocol, v.info = "UDP", f"{sport} → {dport} Len={pe - ps}"
-            v.layers.append(Node(f"User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}"))
+            v.lower.append(("udp", start, end))
             v.has_payload = pe > ps
         elif proto == PROTO_TCP:
             sport, dport, seq, ack, flags, ps, win = decode_tcp(data, start, end)
             n = end - ps
             key = (v.src, sport, v.dst, dport)
             rkey = (v.dst, dport, v.src, sport)
+            stream = self._stream(key, rkey, seq, flags)
             isn = self._base(key, seq, flags)
             rseq = (seq - isn) & 0xFFFFFFFF
             peer = self._isn.get(rkey)
@@ -259,18 +443,36 @@ class FrameDecoder:
                 if mine is not None and theirs is not None:
                     win <<= mine
             info = f"{sport} → {dport} [{flag_names(flags)}] Seq={rseq}"
-            if flags & TCP_ACK and peer is not None:
-                info += f" Ack={(ack - peer) & 0xFFFFFFFF}"
+            rack: int | None = 0  # tshark's tcp.ack of a segment without ACK
+            if flags & TCP_ACK:
+                rack = None if peer is None else (ack - peer) & 0xFFFFFFFF
+                if rack is not None:
+                    info += f" Ack={rack}"
             info += f" Win={win} Len={n}{opts}"
             v.protocol, v.info, v.conn, v.has_payload = "TCP", info, key, n > 0
-            v.layers.append(
-                Node(
-                    f"Transmission Control Protocol, Src Port: {sport}, Dst Port: {dport}, "
-                    f"Seq: {rseq}, Len: {n}"
-                )
-            )
+            v.tcp_numbers = TcpNumbers(rseq, rack, win, n, stream, flags)
+            v.lower.append(("tcp", start, end))
         else:
             v.protocol, v.info = "IP", f"IP protocol {proto}"
+
+    def _stream(
+        self, key: tuple[str, int, str, int], rkey: tuple[str, int, str, int], seq: int, flags: int
+    ) -> int:
+        """tshark's tcp.stream: one index per connection, in the order they appear; a SYN
+        with another initial sequence number on the same addresses and ports is a new one."""
+        streams = self._streams
+        known = streams.get(key)
+        if known is None:
+            known = streams.get(rkey)
+        syn = flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+        if known is not None and not (syn and self._isn.get(key, seq) != seq):
+            return known
+        index = self._next_stream
+        self._next_stream += 1
+        streams[key] = streams[rkey] = index
+        while len(streams) > self.MAX_DIRECTIONS:
+            streams.popitem(last=False)
+        return index
 
     def _base(self, key: tuple[str, int, str, int], seq: int, flags: int) -> int:
         isn = self._isn.get(key)
@@ -318,11 +520,7 @@ def _arp_info(p: bytes) -> str:
         return f"Reserved opcode {op}"
     if len(p) < 28 or p[4] != 6 or p[5] != 4:
         return "ARP"
-    sha, spa, tpa = _mac(p[8:14]), ntop(p[14:18]), ntop(p[24:28])
+    sha, spa, tpa = mac_text(p[8:14]), ntop(p[14:18]), ntop(p[24:28])
     if op == 1:
         return f"Who has {tpa}? Tell {spa}"
     return f"{spa} is at {sha}"
-
-
-def _mac(b: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in b)

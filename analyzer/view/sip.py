@@ -13,11 +13,13 @@ from mikeyshark.dissectors import mikey as mikeylib
 from mikeyshark.dissectors import sdp as sdplib
 from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey.payloads import Rand
 from mikeyshark.dissectors.mikey.tree import render_tree as render_mikey_tree
 from mikeyshark.dissectors.mikey.tree import show_key
 from mikeyshark.evidence import TreeNode
 from mikeyshark.keys import KeyFile, Resolution
-from mikeyshark.view.frame import Node, Renderer, register
+from mikeyshark.view.frame import Node, Renderer, register, rows_node
+from mikeyshark.view.layers import Fmt, Layer, named_field
 
 # --------------------------------------------------------------------------------------------
 # SIP and SDP
@@ -315,7 +317,240 @@ def sdp_detail(sd: sdplib.SessionDescription, tickets: Mapping[bytes, Node] | No
     return root
 
 
-register("sip", Renderer(sip_protocol, sip_info, sip_detail, sip_suffix))
+# --------------------------------------------------------------------------------------------
+# Named fields (Wireshark's names)
+
+
+def _uri_user(na: siplib.NameAddr | None) -> str | None:
+    if na is None:
+        return None
+    try:
+        return siplib.SipUri.parse(na.uri).user
+    except DissectError:
+        return None
+
+
+class SipLayer(Layer):
+    """One SIP message's fields."""
+
+    name = "sip"
+
+    def __init__(self, rec: SipRecord) -> None:
+        self.record = rec
+        self.msg = rec.msg
+
+    @named_field("sip.Method", "Method", Fmt.TEXT)
+    def method(self) -> str | None:
+        start = self.msg.start
+        return start.method if isinstance(start, siplib.RequestLine) else None
+
+    @named_field("sip.r-uri", "Request-URI", Fmt.TEXT)
+    def r_uri(self) -> str | None:
+        start = self.msg.start
+        return start.uri if isinstance(start, siplib.RequestLine) else None
+
+    @named_field("sip.Status-Code", "Status-Code")
+    def status_code(self) -> int | None:
+        start = self.msg.start
+        return start.status if isinstance(start, siplib.StatusLine) else None
+
+    @named_field("sip.Request-Line", "Request-Line", Fmt.TEXT)
+    def request_line(self) -> str | None:
+        start = self.msg.start
+        return str(start) if isinstance(start, siplib.RequestLine) else None
+
+    @named_field("sip.Status-Line", "Status-Line", Fmt.TEXT)
+    def status_line(self) -> str | None:
+        start = self.msg.start
+        return str(start) if isinstance(start, siplib.StatusLine) else None
+
+    @named_field("sip.Call-ID", "Call-ID", Fmt.TEXT)
+    def call_id(self) -> str | None:
+        return self.msg.call_id
+
+    @named_field("sip.CSeq.seq", "Sequence Number")
+    def cseq_seq(self) -> int | None:
+        cseq = self.msg.cseq
+        return cseq.number if cseq is not None else None
+
+    @named_field("sip.CSeq.method", "Method", Fmt.TEXT)
+    def cseq_method(self) -> str | None:
+        cseq = self.msg.cseq
+        return cseq.method if cseq is not None else None
+
+    @named_field("sip.From", "From", Fmt.TEXT)
+    def from_(self) -> str | None:
+        return self.msg.get("from")
+
+    @named_field("sip.To", "To", Fmt.TEXT)
+    def to(self) -> str | None:
+        return self.msg.get("to")
+
+    @named_field("sip.from.user", "SIP from address User Part", Fmt.TEXT)
+    def from_user(self) -> str | None:
+        return _uri_user(self.msg.from_)
+
+    @named_field("sip.to.user", "SIP to address User Part", Fmt.TEXT)
+    def to_user(self) -> str | None:
+        return _uri_user(self.msg.to)
+
+    @named_field("sip.from.tag", "SIP from tag", Fmt.TEXT)
+    def from_tag(self) -> str | None:
+        na = self.msg.from_
+        return na.tag if na is not None else None
+
+    @named_field("sip.to.tag", "SIP to tag", Fmt.TEXT)
+    def to_tag(self) -> str | None:
+        na = self.msg.to
+        return na.tag if na is not None else None
+
+    @named_field("sip.Via.branch", "Branch", Fmt.TEXT, many=True)
+    def via_branch(self) -> tuple[str, ...]:
+        return tuple(v.branch for v in self.msg.vias if v.branch is not None)
+
+    @named_field("sip.contact.uri", "Contact URI", Fmt.TEXT, many=True)
+    def contact_uri(self) -> tuple[str, ...]:
+        return tuple(c.uri for c in self.msg.contacts)
+
+    @named_field("sip.Content-Type", "Content-Type", Fmt.TEXT)
+    def content_type(self) -> str | None:
+        return self.msg.content_type
+
+    @named_field("sip.User-Agent", "User-Agent", Fmt.TEXT)
+    def user_agent(self) -> str | None:
+        return self.msg.get("user-agent")
+
+
+class SdpLayer(Layer):
+    """One session description's fields (several values where the SDP has several lines)."""
+
+    name = "sdp"
+
+    def __init__(self, sd: sdplib.SessionDescription) -> None:
+        self.sd = sd
+
+    def _media_lines(self) -> list[sdplib.MediaLine]:
+        out = []
+        for md in self.sd.media:
+            try:
+                out.append(md.m)
+            except DissectError:
+                continue
+        return out
+
+    @named_field("sdp.owner.username", "Owner Username", Fmt.TEXT)
+    def owner_username(self) -> str | None:
+        o = self.sd.origin
+        return o.username if o is not None else None
+
+    @named_field("sdp.session_name", "Session Name (s)", Fmt.TEXT)
+    def session_name(self) -> str | None:
+        names = self.sd.values("s")
+        return names[0] if names else None
+
+    @named_field("sdp.connection_info.address", "Connection Address", Fmt.TEXT, many=True)
+    def connection_info_address(self) -> tuple[str, ...]:
+        lines = [*self.sd.session, *(ln for md in self.sd.media for ln in md.lines)]
+        out = []
+        for ln in lines:
+            if ln.type == "c":
+                try:
+                    out.append(sdplib.Connection.parse(ln.value).address)
+                except DissectError:
+                    continue
+        return tuple(out)
+
+    @named_field("sdp.media", "Media Description, name and address (m)", Fmt.TEXT, many=True)
+    def media(self) -> tuple[str, ...]:
+        return tuple(md.lines[0].value for md in self.sd.media)
+
+    @named_field("sdp.media.media", "Media Type", Fmt.TEXT, many=True)
+    def media_media(self) -> tuple[str, ...]:
+        return tuple(m.media for m in self._media_lines())
+
+    @named_field("sdp.media.port", "Media Port", many=True)
+    def media_port(self) -> tuple[int, ...]:
+        return tuple(m.port for m in self._media_lines())
+
+    @named_field("sdp.media.proto", "Media Protocol", Fmt.TEXT, many=True)
+    def media_proto(self) -> tuple[str, ...]:
+        return tuple(m.proto for m in self._media_lines())
+
+    @named_field("sdp.media_attr", "Media Attribute (a)", Fmt.TEXT, many=True)
+    def media_attr(self) -> tuple[str, ...]:
+        return tuple(ln.value for md in self.sd.media for ln in md.lines[1:] if ln.type == "a")
+
+    @named_field("sdp.key_mgmt.kmpid", "Key Management Protocol (kmpid)", Fmt.TEXT, many=True)
+    def key_mgmt_kmpid(self) -> tuple[str, ...]:
+        return tuple(km.protocol for km in _key_mgmts(self.sd))
+
+
+def _key_mgmts(sd: sdplib.SessionDescription) -> list[sdplib.KeyMgmt]:
+    out = []
+    for ln in (*sd.session, *(ln for md in sd.media for ln in md.lines)):
+        name, _, value = ln.value.partition(":")
+        if ln.type == "a" and name.lower() == "key-mgmt":
+            try:
+                out.append(sdplib.KeyMgmt.parse(value))
+            except DissectError:
+                continue
+    return out
+
+
+class MikeyLayer(Layer):
+    """One MIKEY message's fields (from an ``a=key-mgmt`` of the SDP)."""
+
+    name = "mikey"
+
+    def __init__(self, msg: mikeylib.MikeyMessage) -> None:
+        self.msg = msg
+
+    @named_field("mikey.version", "Version")
+    def version(self) -> int:
+        return self.msg.hdr.version
+
+    @named_field("mikey.type", "Data Type")
+    def type(self) -> int:
+        return self.msg.hdr.data_type
+
+    @named_field("mikey.v.set", "V", Fmt.BOOL)
+    def v_set(self) -> bool:
+        return self.msg.hdr.v
+
+    @named_field("mikey.prf_func", "PRF func")
+    def prf_func(self) -> int:
+        return self.msg.hdr.prf_func
+
+    @named_field("mikey.csb_id", "CSB ID", Fmt.HEX32)
+    def csb_id(self) -> int:
+        return self.msg.hdr.csb_id
+
+    @named_field("mikey.cs_count", "#CS")
+    def cs_count(self) -> int:
+        return len(self.msg.hdr.cs_ids())
+
+    @named_field("mikey.rand.data", "RAND", Fmt.BYTES)
+    def rand_data(self) -> bytes | None:
+        r = self.msg.find(Rand)
+        return r.value if r is not None else None
+
+
+def sip_layers(rec: SipRecord) -> list[Layer]:
+    """The sip layer, and the sdp layer and one mikey layer per ``a=key-mgmt:mikey`` of its
+    body."""
+    out: list[Layer] = [SipLayer(rec)]
+    if rec.sdp is not None:
+        out.append(SdpLayer(rec.sdp))
+        for km in _key_mgmts(rec.sdp):
+            if km.protocol.lower() == "mikey":
+                try:
+                    out.append(MikeyLayer(mikeylib.parse(km.data)))
+                except DissectError:
+                    continue
+    return out
+
+
+register("sip", Renderer(sip_protocol, sip_info, sip_detail, sip_suffix, sip_layers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,20 +568,14 @@ register(
         lambda k: sip_info(k.rec),
         lambda k: sip_detail(k.rec, k.tickets),
         lambda k: sip_suffix(k.rec),
+        lambda k: sip_layers(k.rec),
     ),
 )
 
 
 def mikey_detail(msg: mikeylib.MikeyMessage) -> Node:
     """The (depth, text) lines of mikeyshark.dissectors.mikey.tree as a Node subtree."""
-    lines = render_mikey_tree(msg)
-    root = Node(lines[0][1])
-    stack = [(0, root)]
-    for depth, text in lines[1:]:
-        while stack[-1][0] >= depth:
-            stack.pop()
-        stack.append((depth, stack[-1][1].add(text)))
-    return root
+    return rows_node(render_mikey_tree(msg))
 
 
 register(

@@ -18,8 +18,9 @@ whole capture; this view must decide as it streams).
 from __future__ import annotations
 
 import bisect
+import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from mikeyshark import media as medialib
 from mikeyshark.calls import MediaSession, SipFlowHandler, SipRecord, TcpConn
@@ -52,7 +53,7 @@ from mikeyshark.dissectors.tls.records import (
     plausible_header,
 )
 from mikeyshark.flows import FlowTable
-from mikeyshark.keys import KeyFile, resolve_exchange
+from mikeyshark.keys import KeyFile, TekKey, parse_psk, resolve_exchange
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from mikeyshark.view.frame import FrameDecoder, FrameView, Node, Pdu
 from mikeyshark.view.sip import KeyedSip, _response_node, _ticket_node
@@ -707,3 +708,57 @@ def _classify(first: bytes) -> str | None:
     if plausible_header(first) or (len(first) < RECORD_HEADER_LEN and first[:1] == b"\x16"):
         return "tls"
     return medialib.sniff(first)
+
+
+# --------------------------------------------------------------------------------------------
+# The public iterator
+
+
+def dissect(
+    capture: str | os.PathLike[str],
+    *,
+    keys: KeyFile | str | os.PathLike[str] | None = None,
+    psk: Iterable[str | bytes | TekKey] = (),
+    reveal_keys: bool = False,
+    on_problem: Callable[[Problem], None] | None = None,
+) -> Iterator[FrameView]:
+    """The frames of a capture as ``mikeyshark dissect`` shows them, in order, streaming.
+
+    ``keys`` is a loaded :class:`~mikeyshark.keys.KeyFile` or the path of a key file (its
+    KMS keys open the MIKEY tickets of the SDP, whose TEKs and its ``[[tek]]`` keys are tried
+    on every TLS connection); ``psk`` adds TLS PSKs, each as ``bytes`` or as the text
+    ``"HEX[:IDENTITY]"`` of ``--psk``. ``reveal_keys`` shows keys instead of fingerprints in
+    the detail trees. ``on_problem`` receives every located problem (damaged frames,
+    undecryptable records, ...) as it is found; those of a frame are also in its
+    ``problems``.
+
+    Each :class:`~mikeyshark.view.frame.FrameView` has its row (``row()``), its detail tree
+    (``tree()``) and its layers with named fields: ``frame.sip.call_id``,
+    ``frame.msrp.transaction_id``, ``frame.bfcp.primitive``, ``frame.tcp.stream``, or
+    ``frame.values("sip.Call-ID")`` by Wireshark's field name (docs/fields.md lists them).
+
+    Raises :class:`~mikeyshark.keys.KeyFileError` (a ``ValueError``) for an unusable key
+    file, ``ValueError`` for a bad PSK, ``OSError`` when the capture cannot be opened (all
+    before the first frame) and ``ValueError`` when it turns out not to be a pcap or pcapng
+    file. Damage inside a capture is not an error.
+    """
+    keyfile = keys if isinstance(keys, KeyFile) or keys is None else KeyFile.load(keys)
+    given = [p if isinstance(p, TekKey) else parse_psk(p) for p in psk]
+    psks = [PskCandidate(t.key, t.identity or "psk") for t in given]
+    with open(capture, "rb"):
+        pass  # an unreadable file is an OSError now, not at the first frame
+    return _frames(os.fspath(capture), keyfile, psks, reveal_keys, on_problem)
+
+
+def _frames(
+    path: str,
+    keys: KeyFile | None,
+    psks: list[PskCandidate],
+    reveal: bool,
+    on_problem: Callable[[Problem], None] | None,
+) -> Iterator[FrameView]:
+    reader = CaptureReader(path)
+    yield from FrameStream(reader, keys, psks, reveal, on_problem)
+    if reader.format is None:
+        why = reader.problems[0].reason if reader.problems else "not a capture"
+        raise ValueError(f"{reader.name}: {why}")

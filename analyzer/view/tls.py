@@ -52,6 +52,7 @@ from mikeyshark.dissectors.tls.records import (
     parse_u16_list,
 )
 from mikeyshark.view.frame import Node, Renderer, register
+from mikeyshark.view.layers import Fmt, Layer, named_field
 
 # --------------------------------------------------------------------------------------------
 # TLS
@@ -243,7 +244,97 @@ def tls_detail(f: TlsFrame) -> Node:
     return root
 
 
-register("tls", Renderer(tls_protocol, tls_info, tls_detail))
+class TlsLayer(Layer):
+    """The fields of the TLS records that end in one frame (one value per record, message,
+    suite or extension, in order)."""
+
+    name = "tls"
+
+    def __init__(self, f: TlsFrame) -> None:
+        self.frame = f
+
+    def _hellos(self) -> list[ClientHello | ServerHello]:
+        out: list[ClientHello | ServerHello] = []
+        for r in self.frame.records:
+            if not r.readable:
+                continue
+            for t, body in r.messages:
+                try:
+                    if t == HT_CLIENT_HELLO:
+                        out.append(parse_client_hello(body))
+                    elif t == HT_SERVER_HELLO:
+                        out.append(parse_server_hello(body))
+                except DissectError:
+                    continue
+        return out
+
+    @named_field("tls.record.content_type", "Content Type", many=True)
+    def record_content_type(self) -> tuple[int, ...]:
+        # a TLS 1.3 protected record has an opaque type; its content type once opened
+        out = []
+        for r in self.frame.records:
+            if not r.tls13_opaque:
+                out.append(r.content_type)
+            elif r.inner_type is not None:
+                out.append(r.inner_type)
+        return tuple(out)
+
+    @named_field("tls.record.opaque_type", "Opaque Type", many=True)
+    def record_opaque_type(self) -> tuple[int, ...]:
+        return tuple(r.content_type for r in self.frame.records if r.tls13_opaque)
+
+    @named_field("tls.record.version", "Version", Fmt.HEX16, many=True)
+    def record_version(self) -> tuple[int, ...]:
+        return tuple(r.version for r in self.frame.records)
+
+    @named_field("tls.record.length", "Length", many=True)
+    def record_length(self) -> tuple[int, ...]:
+        return tuple(r.length for r in self.frame.records)
+
+    @named_field("tls.handshake.type", "Handshake Type", many=True)
+    def handshake_type(self) -> tuple[int, ...]:
+        out: list[int] = []
+        for r in self.frame.records:
+            if r.shown_type != CT_HANDSHAKE:
+                continue
+            if r.readable:
+                out.extend(t for t, _ in r.messages)
+            elif r.conn.decrypted and r.first_protected_handshake:
+                out.append(HT_FINISHED)
+        return tuple(out)
+
+    @named_field("tls.handshake.version", "Version", Fmt.HEX16, many=True)
+    def handshake_version(self) -> tuple[int, ...]:
+        return tuple(h.legacy_version for h in self._hellos())
+
+    @named_field("tls.handshake.random", "Random", Fmt.BYTES, many=True)
+    def handshake_random(self) -> tuple[bytes, ...]:
+        return tuple(h.random for h in self._hellos())
+
+    @named_field("tls.handshake.ciphersuite", "Cipher Suite", Fmt.HEX16, many=True)
+    def handshake_ciphersuite(self) -> tuple[int, ...]:
+        out: list[int] = []
+        for h in self._hellos():
+            if isinstance(h, ClientHello):
+                out.extend(h.cipher_suites)
+            else:
+                out.append(h.cipher_suite)
+        return tuple(out)
+
+    @named_field("tls.handshake.extension.type", "Type", many=True)
+    def handshake_extension_type(self) -> tuple[int, ...]:
+        return tuple(e.ext_type for h in self._hellos() for e in h.extensions or ())
+
+    @named_field("tls.alert_message.level", "Level", many=True)
+    def alert_message_level(self) -> tuple[int, ...]:
+        return tuple(r.alert[0] for r in self.frame.records if r.alert is not None)
+
+    @named_field("tls.alert_message.desc", "Description", many=True)
+    def alert_message_desc(self) -> tuple[int, ...]:
+        return tuple(r.alert[1] for r in self.frame.records if r.alert is not None)
+
+
+register("tls", Renderer(tls_protocol, tls_info, tls_detail, layers=lambda f: [TlsLayer(f)]))
 
 
 def _handshake_node(t: int, body: bytes, psk: bool = True, tls13: bool = False) -> Node:
