@@ -26,6 +26,7 @@ from mikeyshark.calls import Call, CallTracker, MediaSession, OfferAnswer, SipRe
 from mikeyshark.decrypt import (
     AppData,
     DecodedConnection,
+    KnownSecrets,
     PskCandidate,
     TlsConnectionDecoder,
     TlsSessionInfo,
@@ -114,6 +115,7 @@ class _Pending:
     record: MediaRecord
     resolution: Resolution | None
     candidates: list[PskCandidate]
+    secrets: KnownSecrets | None = None  # the TLS key log
     conn: ConnRecord | None = None
     decoded: Decoded | None = None
     kms_events: list[LadderEvent] = field(default_factory=list)
@@ -395,10 +397,14 @@ class SdpAddresses:
 
 
 def decode_connection(
-    conn: ConnRecord, candidates: list[PskCandidate], max_chunks: int | None = None
+    conn: ConnRecord,
+    candidates: list[PskCandidate],
+    max_chunks: int | None = None,
+    secrets: KnownSecrets | None = None,
 ) -> Decoded:
-    """Decrypt the connection with the candidates; ``max_chunks`` stops early (a probe)."""
-    dec = TlsConnectionDecoder(candidates)
+    """Decrypt the connection with the candidates (and the key log's ``secrets``);
+    ``max_chunks`` stops early (a probe)."""
+    dec = TlsConnectionDecoder(candidates, secrets=secrets)
     out: list[AppData] = []
     for from_client, chunk in conn.chunks[:max_chunks]:
         out.extend(dec.feed(from_client, chunk))
@@ -461,8 +467,12 @@ def tls_info(conn: ConnRecord, d: Decoded, candidates: int) -> TlsInfo | None:
 
 
 def _media_messages(p: _Pending, problems: list[Problem]) -> None:
-    m, conn, d = p.record, p.conn, p.decoded
-    assert conn is not None and d is not None
+    assert p.conn is not None and p.decoded is not None
+    media_messages(p.record, p.conn, p.decoded, problems)
+
+
+def media_messages(m: MediaRecord, conn: ConnRecord, d: Decoded, problems: list[Problem]) -> None:
+    """Parse the connection's plaintext as ``m``'s protocol: its messages, chat and floor."""
     sess = medialib.make_session(m.protocol.value, conn.client, conn.server)
     for app in d.plaintext:
         sender = conn.client if app.from_client else conn.server
@@ -718,7 +728,9 @@ def _choose_conn(p: _Pending, index: ConnIndex) -> ConnRecord | None:
 def _bind(p: _Pending, conn: ConnRecord, how: str, decoded: Decoded | None = None) -> None:
     conn.claimed = True
     p.conn = conn
-    p.decoded = decoded if decoded is not None else decode_connection(conn, p.candidates)
+    p.decoded = (
+        decoded if decoded is not None else decode_connection(conn, p.candidates, secrets=p.secrets)
+    )
     m = p.record
     m.tcp = TcpInfo(
         client=conn.client,
@@ -1018,8 +1030,10 @@ def correlate(
     *,
     capture: str = "",
     reveal: bool = False,
+    secrets: KnownSecrets | None = None,
 ) -> Correlation:
-    """Every call with an MSRP or BFCP m-line, with its media bound and decoded."""
+    """Every call with an MSRP or BFCP m-line, with its media bound and decoded (with the
+    TEKs, and the key log's ``secrets`` where the PSK alone cannot open a session)."""
     records: list[CallRecord] = []
     pend: list[_Pending] = []
     per_call: list[tuple[Call, OfferAnswer, CallRecord, list[_Pending]]] = []
@@ -1037,7 +1051,7 @@ def correlate(
                 continue
             m, res = _media_record(call, ms, rec, keys, reveal)
             rec.media.append(m)
-            mine.append(_Pending(rec, ms, m, res, _candidates(res, keys)))
+            mine.append(_Pending(rec, ms, m, res, _candidates(res, keys), secrets))
         records.append(rec)
         pend.extend(mine)
         per_call.append((call, oa, rec, mine))
@@ -1057,7 +1071,7 @@ def correlate(
             first = conn.first_data(True)
             if first is None or first.data[:1] != b"\x16":
                 continue
-            if _verified(decode_connection(conn, p.candidates, PROBE_CHUNKS).info):
+            if _verified(decode_connection(conn, p.candidates, PROBE_CHUNKS, p.secrets).info):
                 _bind(p, conn, "key")
                 break
     _kms_legs(conns, pend, keys)

@@ -789,6 +789,8 @@ class TlsConnectionDecoder:
             else:
                 self._logged_ms = self.secrets.master_secret(cr)
         if version == TLS13 and self._logged_13 is not None:
+            # the key log opens the records; a candidate PSK can still be proven by the binder
+            self._tls13_psk_selected(sh.ext(EXT_PRE_SHARED_KEY), sh.ext(EXT_KEY_SHARE), frame)
             self._install_logged_tls13(self._logged_13)
             return
         if version == TLS13:
@@ -826,10 +828,26 @@ class TlsConnectionDecoder:
     def _tls13_after_server_hello(
         self, psk_sel: bytes | None, key_share: bytes | None, suite: CipherSuite, frame: int
     ) -> None:
+        if psk_sel is None or self._offered is None:
+            self._no_decrypt("TLS 1.3 without a PSK (certificate handshake)")
+            return
+        self._tls13_psk_selected(psk_sel, key_share, frame)
+        if key_share is not None:
+            self._no_decrypt(
+                "TLS 1.3 psk_dhe_ke: traffic keys depend on an ephemeral (EC)DHE secret"
+            )
+            return
+        if self.info.psk is not None:
+            self._install_tls13(self.info.psk)
+
+    def _tls13_psk_selected(
+        self, psk_sel: bytes | None, key_share: bytes | None, frame: int
+    ) -> None:
+        """The server's choice among the offered PSKs: identity, mode, and the candidate
+        whose binder matched, accepted with the binder as its proof."""
         ch = self._ch
         modes = parse_psk_modes(ch.ext(45) or b"\x00") if ch else ()
         if psk_sel is None or self._offered is None:
-            self._no_decrypt("TLS 1.3 without a PSK (certificate handshake)")
             return
         sel = self._psk_selected = int.from_bytes(psk_sel, "big")
         self._key_share = key_share is not None
@@ -849,13 +867,6 @@ class TlsConnectionDecoder:
                 self._accept(cand, "binder")
         elif self.candidates:
             self.info.binder_ok = False
-        if key_share is not None:
-            self._no_decrypt(
-                "TLS 1.3 psk_dhe_ke: traffic keys depend on an ephemeral (EC)DHE secret"
-            )
-            return
-        if self.info.psk is not None:
-            self._install_tls13(self.info.psk)
 
     # ------------------------------------------------------------ keys
 
@@ -870,7 +881,8 @@ class TlsConnectionDecoder:
         self.info.tls13_secrets = t13
         self.info.decryptable = True
         self.info.from_key_log = True
-        self.info.oracle = "aead-tag"  # until a Finished verifies
+        if self.info.oracle is None:
+            self.info.oracle = "aead-tag"  # the first record that opens (no PSK proven)
         for d in self._dirs.values():
             d.encrypted = True
             secret = t13.client_hs if self._is_tls_client(d) else t13.server_hs
@@ -1012,6 +1024,12 @@ class TlsConnectionDecoder:
         self.info.oracle = oracle
         self.info.from_key_log = True
         self.info.master_secret = ms
+        if self._suite is not None and self._suite.psk_only:
+            # a pure PSK suite: the candidate whose master secret is the logged one is the PSK
+            for cand in self.candidates:
+                if self._tls12_prots(cand.key)[2] == ms:
+                    self._accept(cand, oracle)
+                    break
         self.info.decryptable = True
         fresh_c, fresh_s = self._tls12_prots_ms(ms)
         for dd in self._dirs.values():

@@ -281,6 +281,31 @@ class CallRecord:
 
 
 @dataclass(slots=True)
+class UnboundMedia:
+    """A TLS connection no call claims: media whose signalling is not in the capture (a
+    media-side probe, SIP that could not be read), or TLS of something else. Opened, when it
+    could be, with the PSKs the user gave (``--psk``, ``[[tek]]``) or the TLS key log."""
+
+    capture: str
+    tcp: TcpInfo
+    tls: TlsInfo
+    first_frame: int
+    last_frame: int
+    data_frames: int  # frames carrying payload
+    psk: bytes | None = None  # the given PSK the handshake proved (a secret)
+    psk_label: str | None = None  # where that PSK came from
+    opened_by: str | None = None  # "psk" / "key log": what decrypted the records
+    tls13_mode: str | None = None  # "psk_ke" / "psk_dhe_ke"
+    not_opened: str | None = None  # why the records could not be read
+    protocol: Protocol | None = None  # what the plaintext is, when it is MSRP or BFCP
+    plaintext_bytes: int = 0
+    messages: list[MediaMessage] = field(default_factory=list)
+    chat: list[ChatEntry] = field(default_factory=list)
+    floor: list[FloorStep] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class CaptureInfo:
     path: str
     frames: int = 0

@@ -52,6 +52,7 @@ def build_report(results: list[CaptureResult], keys: KeyFile, reveal: bool) -> R
     for res in results:
         report.captures.append(res.info)
         report.connections.extend(res.connections)
+        report.unbound_media.extend(res.unbound)
         for call in sorted(res.calls, key=lambda c: c.invite_frame or 0):
             evaluate_call(call, ctx)
             report.calls.append(call)
@@ -62,6 +63,7 @@ def analyze(
     *captures: StrPath,
     keys: KeyFile | StrPath | None = None,
     psk: Iterable[str | bytes | TekKey] = (),
+    tls_keylog: StrPath | None = None,
     sip_keylog: StrPath | None = None,
     reveal_keys: bool = False,
     jobs: int = 1,
@@ -74,9 +76,10 @@ def analyze(
     ``captures`` are pcap/pcapng files or directories of them (a directory stands for its
     capture files in natural name order). ``keys`` is a loaded :class:`KeyFile` or the path
     of a key file; ``psk`` adds TLS PSKs known directly, each as ``bytes`` or as the text
-    ``"HEX[:IDENTITY]"`` of the command line's ``--psk``; ``sip_keylog`` is an NSS key log
-    file to decrypt SIP over TLS. ``reveal_keys`` lets reports show keys instead of
-    fingerprints. ``jobs`` > 1 analyzes that many captures at once in processes, ``dask``
+    ``"HEX[:IDENTITY]"`` of the command line's ``--psk``; ``tls_keylog`` is an NSS key log
+    file (``SSLKEYLOGFILE``) applied to every TLS connection, SIP and media alike
+    (``sip_keylog``: its former name, still taken). ``reveal_keys`` lets reports show keys
+    instead of fingerprints. ``jobs`` > 1 analyzes that many captures at once in processes, ``dask``
     on a Dask cluster (a scheduler address); ``join`` reads rotated files of one probe as
     one capture. ``progress(files)`` may return a callback ``(frames, bytes read, size)``
     for each capture analyzed in this process.
@@ -97,10 +100,11 @@ def analyze(
     extra = tuple(p if isinstance(p, TekKey) else parse_psk(p) for p in psk)
     if extra:
         keyfile = dataclasses.replace(keyfile, tek=keyfile.tek + extra)
-    if sip_keylog is not None:
+    logs = [p for p in (tls_keylog, sip_keylog) if p is not None]
+    if logs:
         # carried in the key file object, so that --jobs / --dask workers get it too
-        text = Path(sip_keylog).read_text(encoding="ascii")
-        keyfile = dataclasses.replace(keyfile, sip_keylog=text)
+        text = "".join(Path(p).read_text(encoding="ascii") + "\n" for p in logs)
+        keyfile = dataclasses.replace(keyfile, tls_keylog=text)
 
     def bar(unit: Unit) -> Progress | None:
         return progress(unit.files) if progress is not None else None

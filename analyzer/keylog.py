@@ -1,16 +1,23 @@
-"""Hand recovered TLS secrets to other tools: an NSS key log, and a pcapng with a Decryption
-Secrets Block (Wireshark then decrypts with no options). The capture with the plaintext in
-place of the TLS is :mod:`mikeyshark.plaintext_pcap`."""
+"""NSS key logs (``SSLKEYLOGFILE``, ``openssl -keylogfile``), read and written.
+
+:class:`KeyLog` reads the secrets the endpoints logged (``--tls-keylog``, or the Decryption
+Secrets Blocks of the pcapng itself) for the TLS decoder's "known secrets" mode. The writers
+hand the secrets the analysis recovered to other tools: an NSS key log, and a pcapng with a
+Decryption Secrets Block (Wireshark then decrypts with no options). The capture with the
+plaintext in place of the TLS is :mod:`mikeyshark.plaintext_pcap`."""
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import BinaryIO
 
 from mikeyshark.capture import iter_frames
 from mikeyshark.decrypt import TlsSessionInfo
+from mikeyshark.dissectors.tls import keyschedule as ks
 from mikeyshark.dissectors.tls.constants import TLS13
 
 # pcapng (draft-ietf-opsawg-pcapng): block types and the TLS key log secrets type.
@@ -18,8 +25,114 @@ _SHB = 0x0A0D0D0A
 _IDB = 0x00000001
 _EPB = 0x00000006
 _DSB = 0x0000000A
-_SECRETS_TLS_KEYLOG = 0x544C534B
+SECRETS_TLS_KEYLOG = 0x544C534B  # Decryption Secrets Block type "TLSK"
 _OPT_IF_TSRESOL = 9
+
+
+_LINE = re.compile(r"^([A-Z_0-9]+) ([0-9A-Fa-f]{64}) ([0-9A-Fa-f]+)$")
+_TLS13_LABELS = (
+    "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+    "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+    "CLIENT_TRAFFIC_SECRET_0",
+    "SERVER_TRAFFIC_SECRET_0",
+)
+
+
+class KeyLog:
+    """NSS key log secrets by client random (the :class:`mikeyshark.decrypt.KnownSecrets` the
+    TLS decoder asks). Lines it cannot use are counted in ``skipped``, never fatal."""
+
+    def __init__(self) -> None:
+        self._by_random: dict[bytes, dict[str, bytes]] = {}
+        self.lines = 0
+        self.skipped = 0
+        self._watched: list[tuple[list[tuple[int, bytes]], list[int]]] = []
+
+    @classmethod
+    def parse(cls, text: str) -> KeyLog:
+        log = cls()
+        log.add_text(text)
+        return log
+
+    @classmethod
+    def load(cls, path: str | Path) -> KeyLog:
+        """Raises OSError / UnicodeDecodeError when the file cannot be read."""
+        return cls.parse(Path(path).read_text(encoding="ascii"))
+
+    def __len__(self) -> int:
+        return len(self._by_random)
+
+    def available(self) -> bool:
+        """Whether any secret is known (including from the watched capture blocks so far)."""
+        if self._watched:
+            self._refresh()
+        return bool(self._by_random)
+
+    def add_text(self, text: str) -> None:
+        for raw in text.splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            m = _LINE.match(line)
+            if m is None:
+                self.skipped += 1  # RSA pre-master lines and the like: not used here
+                continue
+            self.lines += 1
+            label, cr, secret = m.groups()
+            self._by_random.setdefault(bytes.fromhex(cr), {})[label] = bytes.fromhex(secret)
+
+    def watch(self, secrets: list[tuple[int, bytes]]) -> None:
+        """Also use the TLS key logs that appear in ``secrets`` (a capture reader's
+        Decryption Secrets Blocks, filled while the capture is read)."""
+        self._watched.append((secrets, [0]))
+
+    def _refresh(self) -> None:
+        for lst, seen in self._watched:
+            while seen[0] < len(lst):
+                stype, data = lst[seen[0]]
+                seen[0] += 1
+                if stype == SECRETS_TLS_KEYLOG:
+                    self.add_text(data.decode("ascii", "replace"))
+
+    def _get(self, client_random: bytes) -> dict[str, bytes] | None:
+        got = self._by_random.get(client_random)
+        if got is None and self._watched:
+            self._refresh()
+            got = self._by_random.get(client_random)
+        return got
+
+    def master_secret(self, client_random: bytes) -> bytes | None:
+        got = self._get(client_random)
+        return got.get("CLIENT_RANDOM") if got else None
+
+    def tls13_secrets(self, client_random: bytes) -> ks.Tls13Secrets | None:
+        got = self._get(client_random)
+        if not got or any(label not in got for label in _TLS13_LABELS):
+            return None
+        return ks.Tls13Secrets(
+            b"",
+            b"",
+            b"",
+            got["CLIENT_HANDSHAKE_TRAFFIC_SECRET"],
+            got["SERVER_HANDSHAKE_TRAFFIC_SECRET"],
+            got["CLIENT_TRAFFIC_SECRET_0"],
+            got["SERVER_TRAFFIC_SECRET_0"],
+            got.get("EXPORTER_SECRET", b""),
+        )
+
+
+def keylog_from(texts: Iterable[str], watch: list[tuple[int, bytes]] | None) -> KeyLog | None:
+    """The key log of the given texts and of a capture's Decryption Secrets Blocks (``watch``,
+    filled as the capture is read). None when neither can hold one."""
+    texts = [t for t in texts if t]
+    if not texts and watch is None:
+        return None
+    log = KeyLog()
+    for t in texts:
+        log.add_text(t)
+    if watch is not None:
+        log.watch(watch)
+    return log
 
 
 def keylog_lines(info: TlsSessionInfo) -> list[str]:
@@ -108,7 +221,7 @@ class PcapngWriter:
             f.write(_block(_IDB, struct.pack("<HHI", linktype, 0, 0) + opts))
         if self.frames == 0 and self._secrets is not None:
             s = self._secrets
-            f.write(_block(_DSB, struct.pack("<II", _SECRETS_TLS_KEYLOG, len(s)) + s))
+            f.write(_block(_DSB, struct.pack("<II", SECRETS_TLS_KEYLOG, len(s)) + s))
         hdr = struct.pack("<IIIII", ifc, ts_ns >> 32, ts_ns & 0xFFFFFFFF, len(data), wirelen)
         f.write(_block(_EPB, hdr + data))
         self.frames += 1

@@ -123,7 +123,8 @@ class KeyFile:
     name: str = "<keys>"
     warnings: tuple[str, ...] = ()
     esp: tuple[esplib.EspSa, ...] = ()  # [[esp]]: IPsec SAs of the Gm interface
-    sip_keylog: str = ""  # NSS key log text for SIP over TLS (``analyze --sip-keylog``)
+    # NSS key log text (``analyze --tls-keylog``): SIP over TLS and media alike
+    tls_keylog: str = ""
 
     @property
     def tls_prot_type(self) -> int:

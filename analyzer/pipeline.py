@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from mikeyshark.calls import Call, CallTracker, SipFlowHandler, SipRecord
 from mikeyshark.capture import MergedReader
 from mikeyshark.correlate import MEDIA_PROTOCOLS, ConnRecord, correlate
-from mikeyshark.decrypt import DecodedConnection
+from mikeyshark.decrypt import DecodedConnection, KnownSecrets
 from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.esp import NAT_T_PORT
@@ -39,14 +39,16 @@ from mikeyshark.dissectors.tls.constants import (
     HT_CLIENT_HELLO,
     Kx,
 )
-from mikeyshark.dissectors.tls.records import parse_client_hello, parse_record
-from mikeyshark.evidence import CallRecord, CaptureInfo
+from mikeyshark.dissectors.tls.records import ClientHello, parse_client_hello, parse_record
+from mikeyshark.evidence import CallRecord, CaptureInfo, UnboundMedia
 from mikeyshark.flows import FlowTable, TcpConnection
+from mikeyshark.keylog import keylog_from
 from mikeyshark.keys import KeyFile
 from mikeyshark.media import sniff
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from mikeyshark.signalling import annotate_calls
-from mikeyshark.siptls import SipTlsHandler, encrypted_call, keylog_from
+from mikeyshark.siptls import SipTlsHandler, encrypted_call
+from mikeyshark.unbound import unbound_media
 
 SIP_PORTS = frozenset({siplib.PORT, siplib.TLS_PORT})
 # UDP ports whose datagrams the flow layer must always see: SIP, and the tunnels it opens
@@ -67,7 +69,9 @@ Progress = Callable[[int, int, int], None]  # (frames, bytes read, file size)
 class CaptureResult:
     info: CaptureInfo
     calls: list[CallRecord] = field(default_factory=list)
-    connections: list[DecodedConnection] = field(default_factory=list)  # TLS bound to m-lines
+    # the decrypted TLS connections: bound to m-lines, then those no call claims
+    connections: list[DecodedConnection] = field(default_factory=list)
+    unbound: list[UnboundMedia] = field(default_factory=list)  # TLS no call claims
 
 
 class _Collector:
@@ -126,19 +130,42 @@ class _Collector:
             self.order.append(rec)
         return rec
 
+    def _logged(self, first: bytes) -> bool:
+        """Whether the TLS key log holds the session the ClientHello of ``first`` opens."""
+        log = self.siptls.keylog if self.siptls is not None else None
+        if log is None or not log.available():
+            return False
+        hello = _client_hello(first)
+        if hello is None:
+            return False
+        return log.master_secret(hello.random) is not None or (
+            log.tls13_secrets(hello.random) is not None
+        )
+
     def on_tcp_open(self, conn: TcpConnection) -> None:
         self.sip.on_tcp_open(conn)
-        if conn.client.port not in SIP_PORTS and conn.server.port not in SIP_PORTS:
+        if siplib.PORT not in (conn.client.port, conn.server.port):
             self._conn(conn)
 
     def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
-        if self.siptls is not None and self.siptls.on_tcp_data(conn, from_client, chunk):
+        in_tls = self.siptls is not None and self.siptls.on_tcp_data(conn, from_client, chunk)
+        if not in_tls:
+            self.sip.on_tcp_data(conn, from_client, chunk)
+        if siplib.PORT in (conn.client.port, conn.server.port):
             return
-        self.sip.on_tcp_data(conn, from_client, chunk)
-        if conn.client.port in SIP_PORTS or conn.server.port in SIP_PORTS:
-            return
+        # TLS on the SIP/TLS port is kept as well (when its ClientHello offers a PSK, or the
+        # key log knows it) until its plaintext says it is SIP: it may be media
+        tls_port = siplib.TLS_PORT in (conn.client.port, conn.server.port)
+        if in_tls and not tls_port:
+            return  # SIP the key log opened on another port
         rec = self._conn(conn)
         if rec.truncated or rec.ignored:
+            return
+        if tls_port and self.siptls is not None and conn.index in self.siptls.sip_streams:
+            rec.ignored = True  # it is SIP after all: its bytes are of no use here
+            if not rec.expected:
+                self.stored -= rec.size
+            rec.chunks, rec.size = [], 0
             return
         if not rec.chunks and chunk.data and not _may_be_media(chunk.data):
             # Neither TLS, MSRP, BFCP nor the KMS's HTTP: no m-line can use it; keep nothing.
@@ -149,8 +176,14 @@ class _Collector:
             # Connections an SDP names are the media: the capture's budget is for the rest
             # (TLS of other applications, connections opened before their offer).
             rec.expected = self._named_by_sdp(rec)
-            if not rec.expected and from_client and _offers_psk(chunk.data) is False:
-                # Only a TEK could bind it (by key), and its ClientHello offers no PSK.
+            if (
+                not rec.expected
+                and from_client
+                and _offers_psk(chunk.data) is False
+                and not self._logged(chunk.data)
+            ):
+                # Only a TEK could bind it (by key), and its ClientHello offers no PSK; only
+                # the key log could open it, and it has nothing for this session.
                 rec.ignored = True
                 return
         over_budget = not rec.expected and self.stored + size > MAX_TOTAL_BYTES
@@ -234,6 +267,7 @@ class _Finalizer:
         # (first record's index, record, its decoded connections): the index orders calls as
         # the tracker does (by the first message of each)
         self.done: list[tuple[int, CallRecord, list[DecodedConnection]]] = []
+        self.secrets: KnownSecrets | None = None  # the TLS key log, for the media too
 
     def sweep(self, now: int) -> None:
         self.next_sweep = now + SWEEP_NS
@@ -260,7 +294,9 @@ class _Finalizer:
         sub = CallTracker(self.path)
         sub.calls = {c.call_id: c for c in calls}
         col = self.collector
-        corr = correlate(sub, col.order, self.keys, capture=self.path, reveal=self.reveal)
+        corr = correlate(
+            sub, col.order, self.keys, capture=self.path, reveal=self.reveal, secrets=self.secrets
+        )
         annotate_calls(corr.calls, sub)
         first = {c.call_id: c.records[0].index for c in calls}
         for rec, conns in zip(corr.calls, corr.call_connections, strict=True):
@@ -282,7 +318,12 @@ class _Finalizer:
         """Correlate the calls still open and merge them with those finalized before."""
         calls = list(self.tracker.calls.values())
         corr = correlate(
-            self.tracker, self.collector.order, self.keys, capture=self.path, reveal=self.reveal
+            self.tracker,
+            self.collector.order,
+            self.keys,
+            capture=self.path,
+            reveal=self.reveal,
+            secrets=self.secrets,
         )
         annotate_calls(corr.calls, self.tracker)
         first = {c.call_id: c.records[0].index for c in calls}
@@ -417,9 +458,8 @@ def _skippable(frame: Frame) -> bool:
 PSK_KX = frozenset({Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.RSA_PSK})
 
 
-def _offers_psk(first: bytes) -> bool | None:
-    """Whether the ClientHello that opens ``first`` can use a PSK (a PSK cipher suite, or
-    TLS 1.3's pre_shared_key); None when there is no whole ClientHello to tell."""
+def _client_hello(first: bytes) -> ClientHello | None:
+    """The ClientHello that opens ``first``; None when there is no whole one."""
     try:
         got = parse_record(first)
     except DissectError:
@@ -433,8 +473,16 @@ def _offers_psk(first: bytes) -> bool | None:
     if end > len(body):
         return None  # the hello goes on in the next record
     try:
-        hello = parse_client_hello(body[4:end])
+        return parse_client_hello(body[4:end])
     except DissectError:
+        return None
+
+
+def _offers_psk(first: bytes) -> bool | None:
+    """Whether the ClientHello that opens ``first`` can use a PSK (a PSK cipher suite, or
+    TLS 1.3's pre_shared_key); None when there is no whole ClientHello to tell."""
+    hello = _client_hello(first)
+    if hello is None:
         return None
     if hello.ext(EXT_PRE_SHARED_KEY) is not None:
         return True
@@ -493,8 +541,11 @@ def analyze_capture(
     table = FlowTable(collector, file=path, esp_sas={sa.spi: sa for sa in keys.esp})
     # several files: merged by timestamp (rotated files may overlap), numbered on
     reader = MergedReader(paths)
-    # SIP over TLS: the --sip-keylog secrets and those of the capture's own secrets blocks
-    siptls = collector.siptls = SipTlsHandler(sip, keylog_from([keys.sip_keylog], reader.secrets))
+    # the --tls-keylog secrets and those of the capture's own secrets blocks: SIP over TLS
+    # and the media alike
+    known = keylog_from([keys.tls_keylog], reader.secrets)
+    siptls = collector.siptls = SipTlsHandler(sip, known)
+    finalizer.secrets = known
     size = sum(_size(p) for p in paths)
     read = frames = 0
     feed = table.feed
@@ -514,6 +565,10 @@ def analyze_capture(
     sip.finish()
     calls, connections = finalizer.finish()
     calls.extend(encrypted_call(e, path) for e in siptls.encrypted)
+    unbound, opened = unbound_media(
+        collector.order, keys, known, capture=path, sip_streams=frozenset(siptls.sip_streams)
+    )
+    connections.extend(opened)
     problems = [*reader.problems, *collector.problems, *sip.problems, *siptls.problems]
     for c in calls:
         problems.extend(c.problems)
@@ -538,4 +593,4 @@ def analyze_capture(
     info.seconds = time.monotonic() - started
     if progress is not None:
         progress(info.frames, size or read, size)
-    return CaptureResult(info, calls, connections)
+    return CaptureResult(info, calls, connections, unbound)

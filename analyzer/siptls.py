@@ -2,11 +2,12 @@
 
 The conference's SIP may travel in TLS (port 5061, RFC 3261 26.2), protected by a
 certificate handshake (ECDHE or RSA). Its keys cannot be recovered from the capture; the
-endpoints can log them (``SSLKEYLOGFILE``, ``openssl s_client -keylogfile``). :class:`KeyLog`
-reads such a log - from a file given with ``--sip-keylog`` or from the Decryption Secrets
-Blocks of the pcapng itself - and :class:`SipTlsHandler` runs the TLS decoder of
-:mod:`mikeyshark.decrypt` in its "known secrets" mode on each SIP/TLS connection, handing the
-plaintext to the :class:`~mikeyshark.calls.SipFlowHandler` as the connection's SIP stream.
+endpoints can log them (``SSLKEYLOGFILE``, ``openssl s_client -keylogfile``).
+:class:`~mikeyshark.keylog.KeyLog` reads such a log - from a file given with
+``--tls-keylog`` or from the Decryption Secrets Blocks of the pcapng itself - and
+:class:`SipTlsHandler` runs the TLS decoder of :mod:`mikeyshark.decrypt` in its "known
+secrets" mode on each SIP/TLS connection, handing the plaintext to the
+:class:`~mikeyshark.calls.SipFlowHandler` as the connection's SIP stream.
 
 A SIP/TLS connection whose session is not in the key log is reported as encrypted
 signalling (:class:`EncryptedSignalling`): its calls, SDP and MIKEY could not be read.
@@ -14,113 +15,19 @@ signalling (:class:`EncryptedSignalling`): its calls, SDP and MIKEY could not be
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mikeyshark.calls import SipFlowHandler
 from mikeyshark.decrypt import AppData, TlsConnectionDecoder, TlsSessionInfo
 from mikeyshark.dissectors import sip as siplib
-from mikeyshark.dissectors.tls import keyschedule as ks
+from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, Kx
 from mikeyshark.evidence import CallRecord
 from mikeyshark.flows import TcpConnection
+from mikeyshark.keylog import KeyLog
 from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
 
 SIP_TLS_PORTS = frozenset({siplib.TLS_PORT})
-SECRETS_TLS_KEYLOG = 0x544C534B  # pcapng Decryption Secrets Block type "TLSK"
 LAYER = "sip-tls"
-
-_LINE = re.compile(r"^([A-Z_0-9]+) ([0-9A-Fa-f]{64}) ([0-9A-Fa-f]+)$")
-_TLS13_LABELS = (
-    "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-    "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-    "CLIENT_TRAFFIC_SECRET_0",
-    "SERVER_TRAFFIC_SECRET_0",
-)
-
-
-class KeyLog:
-    """NSS key log secrets by client random (the :class:`mikeyshark.decrypt.KnownSecrets` the
-    TLS decoder asks). Lines it cannot use are counted in ``skipped``, never fatal."""
-
-    def __init__(self) -> None:
-        self._by_random: dict[bytes, dict[str, bytes]] = {}
-        self.lines = 0
-        self.skipped = 0
-        self._watched: list[tuple[list[tuple[int, bytes]], list[int]]] = []
-
-    @classmethod
-    def parse(cls, text: str) -> KeyLog:
-        log = cls()
-        log.add_text(text)
-        return log
-
-    @classmethod
-    def load(cls, path: str | Path) -> KeyLog:
-        """Raises OSError / UnicodeDecodeError when the file cannot be read."""
-        return cls.parse(Path(path).read_text(encoding="ascii"))
-
-    def __len__(self) -> int:
-        return len(self._by_random)
-
-    def available(self) -> bool:
-        """Whether any secret is known (including from the watched capture blocks so far)."""
-        if self._watched:
-            self._refresh()
-        return bool(self._by_random)
-
-    def add_text(self, text: str) -> None:
-        for raw in text.splitlines():
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            m = _LINE.match(line)
-            if m is None:
-                self.skipped += 1  # RSA pre-master lines and the like: not used here
-                continue
-            self.lines += 1
-            label, cr, secret = m.groups()
-            self._by_random.setdefault(bytes.fromhex(cr), {})[label] = bytes.fromhex(secret)
-
-    def watch(self, secrets: list[tuple[int, bytes]]) -> None:
-        """Also use the TLS key logs that appear in ``secrets`` (a capture reader's
-        Decryption Secrets Blocks, filled while the capture is read)."""
-        self._watched.append((secrets, [0]))
-
-    def _refresh(self) -> None:
-        for lst, seen in self._watched:
-            while seen[0] < len(lst):
-                stype, data = lst[seen[0]]
-                seen[0] += 1
-                if stype == SECRETS_TLS_KEYLOG:
-                    self.add_text(data.decode("ascii", "replace"))
-
-    def _get(self, client_random: bytes) -> dict[str, bytes] | None:
-        got = self._by_random.get(client_random)
-        if got is None and self._watched:
-            self._refresh()
-            got = self._by_random.get(client_random)
-        return got
-
-    def master_secret(self, client_random: bytes) -> bytes | None:
-        got = self._get(client_random)
-        return got.get("CLIENT_RANDOM") if got else None
-
-    def tls13_secrets(self, client_random: bytes) -> ks.Tls13Secrets | None:
-        got = self._get(client_random)
-        if not got or any(label not in got for label in _TLS13_LABELS):
-            return None
-        return ks.Tls13Secrets(
-            b"",
-            b"",
-            b"",
-            got["CLIENT_HANDSHAKE_TRAFFIC_SECRET"],
-            got["SERVER_HANDSHAKE_TRAFFIC_SECRET"],
-            got["CLIENT_TRAFFIC_SECRET_0"],
-            got["SERVER_TRAFFIC_SECRET_0"],
-            got.get("EXPORTER_SECRET", b""),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +45,7 @@ class EncryptedSignalling:
             LAYER,
             f"SIP over TLS {self.client} -> {self.server} is encrypted and could not be "
             f"read ({self.reason}): the SIP, SDP and MIKEY of its calls are unknown; give "
-            "the endpoints' TLS key log with --sip-keylog",
+            "the endpoints' TLS key log with --tls-keylog",
             self.first_frame,
             file,
             "tls",
@@ -193,6 +100,7 @@ class SipTlsHandler:
         self.max_frames = max_frames
         self.encrypted: list[EncryptedSignalling] = []
         self.sessions: list[TlsSessionInfo] = []  # decrypted SIP/TLS sessions
+        self.sip_streams: set[int] = set()  # the TCP streams whose plaintext is SIP
         self.problems: list[Problem] = []
         self._conns: dict[int, _Session] = {}
         # Connections judged not SIP/TLS at their first bytes: a TLS session is recognised
@@ -240,23 +148,17 @@ class SipTlsHandler:
         return st
 
     def _plain(self, conn: TcpConnection, st: _Session, item: AppData) -> None:
+        if not item.data:
+            return  # an empty record (TLS 1.0 CBC's empty first fragment) says nothing
         if st.sip is None:
             st.sip = siplib.looks_like_sip(item.data.lstrip(b"\r\n")) or (
                 not item.data.strip(b"\r\n")  # a CRLF keep-alive first
             )
             if not st.sip:
-                if st.known_port:
-                    self.problems.append(
-                        Problem(
-                            LAYER,
-                            f"TLS on SIP port {conn.server.port} decrypted, but the plaintext "
-                            "is not SIP",
-                            item.frame,
-                            severity=Severity.WARNING,
-                        )
-                    )
+                # not SIP, even on the SIP/TLS port: the media analysis reports what it is
                 st.done = True
                 return
+            self.sip_streams.add(conn.index)
         if not st.sip:
             return
         self.sip.on_tcp_data(
@@ -287,7 +189,7 @@ class SipTlsHandler:
             info = dec.finish()
             if info.decrypted:
                 self.sessions.append(info)
-            elif st.known_port and info.is_tls:
+            elif st.known_port and info.is_tls and not _psk_session(info):
                 why = info.undecryptable_reason or "not decrypted"
                 if self.keylog is None or not self.keylog.available():
                     why = "no TLS key log was given, nor found in the capture"
@@ -301,8 +203,9 @@ class SipTlsHandler:
                         st.conn_client, st.conn_server, st.first_frame, tuple(st.frames), why
                     )
                 )
-            for p in info.problems:
-                self.problems.append(p)
+            if st.sip or not _psk_session(info):
+                # (a TLS-PSK session that is not SIP is media: reported with the media)
+                self.problems.extend(info.problems)
         if st.sip:
             self.sip.on_tcp_close(st.view)
         st.decoder = None
@@ -316,18 +219,13 @@ class SipTlsHandler:
         )
 
 
-def keylog_from(texts: Iterable[str], watch: list[tuple[int, bytes]] | None) -> KeyLog | None:
-    """The key log of the given texts and of a capture's Decryption Secrets Blocks (``watch``,
-    filled as the capture is read). None when neither can hold one."""
-    texts = [t for t in texts if t]
-    if not texts and watch is None:
-        return None
-    log = KeyLog()
-    for t in texts:
-        log.add_text(t)
-    if watch is not None:
-        log.watch(watch)
-    return log
+def _psk_session(info: TlsSessionInfo) -> bool:
+    """A TLS-PSK session (RFC 4279/5487 suites, TLS 1.3 with a PSK): not how SIP uses TLS
+    (RFC 3261 26.2: certificates), but how the TR 29.828 media does; reported as media."""
+    if info.tls13_mode is not None:
+        return True
+    suite = CIPHER_SUITES.get(info.cipher_suite) if info.cipher_suite is not None else None
+    return suite is not None and suite.kx in (Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK)
 
 
 def encrypted_call(e: EncryptedSignalling, capture: str) -> CallRecord:

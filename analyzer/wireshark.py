@@ -64,13 +64,17 @@ class Profile:
 
 
 def media_ports(report: Report) -> tuple[MediaPort, ...]:
-    """The TLS server port and protocol of every decrypted media connection, once each."""
+    """The TLS server port and protocol of every decrypted media connection (of the calls,
+    then those no call claims), once each."""
     seen: dict[int, str] = {}
     for call in report.calls:
         for m in call.media:
             if m.tcp is None or m.tls is None or not m.tls.decrypted:
                 continue
             seen.setdefault(m.tcp.server.port, m.protocol.value)
+    for u in report.unbound_media:
+        if u.tls.decrypted and u.protocol is not None:
+            seen.setdefault(u.tcp.server.port, u.protocol.value)
     return tuple(MediaPort(port, _PROTOCOLS[proto]) for port, proto in sorted(seen.items()))
 
 

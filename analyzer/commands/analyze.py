@@ -88,9 +88,14 @@ def add_parser(subparsers: Any) -> None:
         "(an incomplete call, one with rules not observed, counts as a finding)",
     )
     p.add_argument(
+        "--tls-keylog",
         "--sip-keylog",
+        dest="tls_keylog",
         metavar="FILE",
-        help="NSS key log (SSLKEYLOGFILE, openssl -keylogfile) to decrypt SIP over TLS",
+        help="NSS key log (SSLKEYLOGFILE, openssl -keylogfile) of the endpoints, for every TLS "
+        "connection: SIP over TLS, and media whose keys the PSK alone cannot give (TLS 1.3 "
+        "psk_dhe_ke, (EC)DHE-PSK); TLS 1.2 CLIENT_RANDOM and TLS 1.3 traffic secrets "
+        "(--sip-keylog: its former name)",
     )
     p.set_defaults(func=run)
 
@@ -149,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             *args.captures,
             keys=keys,
             psk=psks,
-            sip_keylog=args.sip_keylog,
+            tls_keylog=args.tls_keylog,
             reveal_keys=args.reveal_keys,
             jobs=args.jobs,
             dask=args.dask,
@@ -158,8 +163,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ValueError, ClusterError, OSError) as e:
         # PlanError is a ValueError; the key log is the one file read before the captures
-        keylog_failed = args.sip_keylog and getattr(e, "filename", None) == args.sip_keylog
-        what = "--sip-keylog: " if keylog_failed else ""
+        keylog_failed = args.tls_keylog and getattr(e, "filename", None) == args.tls_keylog
+        what = "--tls-keylog: " if keylog_failed else ""
         err.print(f"mikeyshark analyze: {what}{e}", markup=False, highlight=False)
         return EXIT_USAGE
     if not args.quiet:
@@ -230,8 +235,8 @@ def analyze_all(
 def profile_export(args: argparse.Namespace, report: Report, console: Console) -> None:
     """--wireshark-profile DIR, and the tshark line that does the same."""
     texts = [keylog.keylog_text(c.info for c in report.connections)]
-    if args.sip_keylog:
-        texts.append(Path(args.sip_keylog).read_text(encoding="ascii", errors="replace"))
+    if args.tls_keylog:
+        texts.append(Path(args.tls_keylog).read_text(encoding="ascii", errors="replace"))
     profile = wireshark.write_profile(args.wireshark_profile, report, wireshark.keylog_lines(texts))
     files = [f for c in report.captures for f in c.files]
     command = profile.tshark_command(files[0] if len(files) == 1 else "CAPTURE")

@@ -18,7 +18,7 @@ from mikeyshark.checks.rules import RULES_BY_ID
 from mikeyshark.evidence import CallRecord, MediaRecord, Status, TreeNode
 from mikeyshark.model import Endpoint
 from mikeyshark.procedure import Role
-from mikeyshark.report.model import Report, fingerprint
+from mikeyshark.report.model import Report, fingerprint, unbound_key_text
 
 COL_WIDTH = 170
 ROW_HEIGHT = 26
@@ -317,10 +317,14 @@ def write_html(report: Report, out: TextIO) -> None:
                 ],
             }
         )
+    unbound = [
+        {"u": u, "key": unbound_key_text(u, report.reveal_keys)} for u in report.unbound_media
+    ]
     template = _env().get_template("report.html.j2")
     for chunk in template.generate(
         report=report,
         calls=calls,
+        unbound=unbound,
         keys=key_table(report),
         Status=Status,
         generated=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ"),

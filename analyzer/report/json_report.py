@@ -15,7 +15,16 @@ from importlib import resources
 from typing import Any, TextIO
 
 from mikeyshark.checks.rules import RULES
-from mikeyshark.evidence import CallRecord, CaptureInfo, MediaRecord, MikeyInfo, Status, Verdict
+from mikeyshark.evidence import (
+    CallRecord,
+    CaptureInfo,
+    MediaMessage,
+    MediaRecord,
+    MikeyInfo,
+    Status,
+    UnboundMedia,
+    Verdict,
+)
 from mikeyshark.model import Endpoint, Tunnel
 from mikeyshark.report.model import Report, fingerprint
 
@@ -103,10 +112,7 @@ def _media(m: MediaRecord, reveal: bool) -> dict[str, Any]:
         "key": _key(m, reveal),
         "tcp": tcp,
         "tls": tls,
-        "messages": [
-            {**_jsonable(msg.fields), "frame": msg.frame, "from": str(msg.src)}
-            for msg in m.messages
-        ],
+        "messages": _messages(m.messages),
     }
 
 
@@ -154,6 +160,43 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
             }
             for r in c.checks
         ],
+    }
+
+
+def _messages(messages: Iterable[MediaMessage]) -> list[dict[str, Any]]:
+    return [{**_jsonable(m.fields), "frame": m.frame, "from": str(m.src)} for m in messages]
+
+
+def unbound_json(u: UnboundMedia, reveal: bool) -> dict[str, Any]:
+    """One TLS connection no call claims (``unbound_media``)."""
+    return {
+        "capture": u.capture,
+        "client": str(u.tcp.client),
+        "server": str(u.tcp.server),
+        "syn_frame": u.tcp.syn_frame,
+        "first_frame": u.first_frame,
+        "last_frame": u.last_frame,
+        "data_frames": u.data_frames,
+        "tls": {
+            "version": u.tls.version,
+            "cipher_suite": u.tls.cipher_suite,
+            "client": _ep(u.tls.client),
+            "psk_identity": u.tls.psk_identity,
+            "tls13_mode": u.tls13_mode,
+            "decrypted": u.tls.decrypted,
+        },
+        "key": {
+            "opened_by": u.opened_by,
+            "oracle": u.tls.oracle,
+            "psk_verified": u.tls.key_verified,
+            "psk_label": u.psk_label,
+            "psk": u.psk.hex() if u.psk is not None and reveal else None,
+            "psk_fingerprint": fingerprint(u.psk) if u.psk is not None else None,
+        },
+        "not_opened": u.not_opened,
+        "protocol": u.protocol.value if u.protocol is not None else None,
+        "messages": _messages(u.messages),
+        "problems": [p.to_json() for p in u.problems],
     }
 
 
@@ -221,6 +264,8 @@ def write(report: Report, out: TextIO) -> None:
         out.write(("," if i else "") + "\n    " + _dump(call_json(call, report.reveal_keys), 2))
         counted.add(call)
     out.write("\n  ]" if report.calls else "]")
+    unbound = [unbound_json(u, report.reveal_keys) for u in report.unbound_media]
+    out.write(',\n  "unbound_media": ' + _dump(unbound, 1))
     out.write(',\n  "summary": ' + _dump(counted.json(), 1))
     out.write("\n}\n")
 

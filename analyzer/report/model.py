@@ -29,6 +29,7 @@ from mikeyshark.evidence import (
     TcpInfo,
     TlsInfo,
     TreeNode,
+    UnboundMedia,
     Verdict,
 )
 
@@ -36,6 +37,21 @@ from mikeyshark.evidence import (
 def fingerprint(secret: bytes) -> str:
     """What the report shows instead of a key: the first 8 hex digits of its SHA-256."""
     return hashlib.sha256(secret).hexdigest()[:8]
+
+
+def unbound_key_text(u: UnboundMedia, reveal: bool) -> str:
+    """What opened a connection no call claims, and what proved the PSK, in one line."""
+    psk = ""
+    if u.psk is not None:
+        shown = u.psk.hex() if reveal else f"sha256 {fingerprint(u.psk)}"
+        psk = f"PSK {shown} ({u.psk_label}) proven by {u.tls.oracle}"
+    if u.opened_by == "key log":
+        return "key log" + (f"; {psk}" if psk else f", {u.tls.oracle}")
+    if u.opened_by == "psk":
+        return psk
+    if psk:
+        return f"{psk}; not opened: {u.not_opened}"
+    return f"not opened: {u.not_opened or 'no key'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +78,8 @@ class Report:
     # the TLS connections bound to m-lines, with their secrets and plaintext: what the key
     # log and decrypted-capture exports write (no report shows them)
     connections: list[DecodedConnection] = field(default_factory=list, repr=False)
+    # the TLS connections no call claims (media without signalling), in capture order
+    unbound_media: list[UnboundMedia] = field(default_factory=list)
 
     def compliant(self, *, strict: bool = False) -> bool:
         """No call failed a rule; ``strict``: at least one call, and every call passed (an
@@ -96,6 +114,8 @@ __all__ = [
     "TcpInfo",
     "TlsInfo",
     "TreeNode",
+    "UnboundMedia",
     "Verdict",
     "fingerprint",
+    "unbound_key_text",
 ]

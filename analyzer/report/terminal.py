@@ -17,7 +17,7 @@ from rich.table import Table
 
 from mikeyshark.evidence import CallRecord, Status, Verdict
 from mikeyshark.report import escape, wording
-from mikeyshark.report.model import Report
+from mikeyshark.report.model import Report, unbound_key_text
 
 _STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.INCOMPLETE: "yellow"}
 # lines a listing of calls takes besides its rows: title, borders, header, caption, totals
@@ -58,7 +58,8 @@ def print_summary(report: Report, console: Console) -> None:
             _print(console, f"  ... {len(cap.errors) - 10} more (see --json)")
     calls = report.calls
     if not calls:
-        _print(console, "[yellow]no call with an MSRP or BFCP m-line found[/]")
+        media = " (media without signalling below)" if report.unbound_media else ""
+        _print(console, f"[yellow]no call with an MSRP or BFCP m-line found[/]{media}")
     elif len(calls) + _TABLE_LINES <= console.height:
         _calls_table(console, "calls", list(enumerate(calls, 1)))
     else:
@@ -70,6 +71,8 @@ def print_summary(report: Report, console: Console) -> None:
         calls = [c for _, c in failing]
     for call in calls:
         _call_lines(console, call)
+    if report.unbound_media:
+        _unbound(console, report)
     hint = _keys_hint(report)
     if hint:
         _print(console, f"[cyan]hint[/]: {hint}")
@@ -151,4 +154,45 @@ def _totals(report: Report) -> str:
         + ", ".join(f"{verdicts[v]} {v.value}" for v in Verdict)
         + f" ({wording.count(len(report.captures), 'capture')}, "
         + f"{wording.count(frames, 'frame')}, {wording.count(problems, 'problem')})"
+        + (
+            f"; {wording.count(len(report.unbound_media), 'TLS connection')} without signalling"
+            if report.unbound_media
+            else ""
+        )
     )
+
+
+MESSAGES_SHOWN = 12  # per connection; the JSON and HTML reports list them all
+
+
+def _unbound(console: Console, report: Report) -> None:
+    table = Table(
+        title="media without signalling",
+        caption="TLS connections no call claims; key: what opened the records, and the proof",
+    )
+    table.add_column("#", justify="right")
+    table.add_column("client -> server", overflow="fold")
+    table.add_column("frames", no_wrap=True)
+    table.add_column("TLS", overflow="fold")
+    table.add_column("key", overflow="fold")
+    table.add_column("media", no_wrap=True)
+    for i, u in enumerate(report.unbound_media, 1):
+        tls = " ".join(x for x in (u.tls.version, u.tls.cipher_suite, u.tls13_mode) if x)
+        table.add_row(
+            str(i),
+            _wire(f"{u.tcp.client} -> {u.tcp.server}"),
+            f"{u.first_frame}-{u.last_frame} ({u.data_frames})",
+            _wire(tls or "-"),
+            _wire(unbound_key_text(u, report.reveal_keys)),
+            f"{u.protocol.value.upper()} {len(u.messages)}" if u.protocol is not None else "-",
+        )
+    console.print(table)
+    for i, u in enumerate(report.unbound_media, 1):
+        for msg in u.messages[:MESSAGES_SHOWN]:
+            _print(
+                console,
+                f"  [dim]#{i} frame {msg.frame}[/] {_wire(str(msg.src))} -> "
+                f"{_wire(str(msg.dst))} {_wire(msg.summary)}",
+            )
+        if len(u.messages) > MESSAGES_SHOWN:
+            _print(console, f"  [dim]#{i} ... {len(u.messages) - MESSAGES_SHOWN} more[/]")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mikeyshark.siptls import KeyLog
+from mikeyshark.keylog import KeyLog
 
 
 def test_keylog_reader() -> None:

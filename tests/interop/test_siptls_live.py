@@ -35,7 +35,7 @@ pytestmark = pytest.mark.live
 
 
 def _analyze(paths: str | list[str], keyfile: str, keylog: str = "") -> Report:
-    keys = dataclasses.replace(KeyFile.parse(keyfile), sip_keylog=keylog)
+    keys = dataclasses.replace(KeyFile.parse(keyfile), tls_keylog=keylog)
     return build_report([analyze_capture(paths, keys)], keys, reveal=False)
 
 

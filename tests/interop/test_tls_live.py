@@ -17,6 +17,7 @@ from mikeyshark.dissectors.tls.engine import PskConfig
 from mikeyshark.keylog import write_keylog
 from tests.support.paths import VECTORS
 from tests.support.tls_live import (
+    OPENSSL_PSK_PAIRS,
     engine_client_vs_openssl,
     follow_tls,
     free_port,
@@ -70,29 +71,10 @@ def _pair(
 
 
 CASES = [
-    _pair("psk-aes128-cbc-sha", "PSK-AES128-CBC-SHA", 0x008C, etm=True),
-    _pair("psk-aes128-cbc-sha-no-etm", "PSK-AES128-CBC-SHA", 0x008C, extra=["-no_etm"]),
-    _pair("psk-aes256-cbc-sha", "PSK-AES256-CBC-SHA", 0x008D, etm=True),
-    _pair("psk-aes256-cbc-sha-no-etm", "PSK-AES256-CBC-SHA", 0x008D, extra=["-no_etm"]),
-    _pair("psk-aes128-cbc-sha256", "PSK-AES128-CBC-SHA256", 0x00AE, etm=True),
-    _pair("psk-aes128-cbc-sha256-no-etm", "PSK-AES128-CBC-SHA256", 0x00AE, extra=["-no_etm"]),
-    _pair("psk-aes256-cbc-sha384", "PSK-AES256-CBC-SHA384", 0x00AF, etm=True),
-    _pair("psk-aes256-cbc-sha384-no-etm", "PSK-AES256-CBC-SHA384", 0x00AF, extra=["-no_etm"]),
-    _pair("psk-aes128-gcm-sha256", "PSK-AES128-GCM-SHA256", 0x00A8),
-    _pair("psk-aes256-gcm-sha384", "PSK-AES256-GCM-SHA384", 0x00A9),
-    _pair("psk-aes128-ccm", "PSK-AES128-CCM", 0xC0A4),
-    _pair("psk-aes256-ccm", "PSK-AES256-CCM", 0xC0A5),
-    _pair("psk-aes128-ccm8", "PSK-AES128-CCM8", 0xC0A8),
-    _pair("psk-aes256-ccm8", "PSK-AES256-CCM8", 0xC0A9),
-    _pair("psk-chacha20-poly1305", "PSK-CHACHA20-POLY1305", 0xCCAB),
-    _pair("psk-null-sha", "PSK-NULL-SHA", 0x002C),
-    _pair("psk-null-sha256", "PSK-NULL-SHA256", 0x00B0),
-    _pair("psk-null-sha384", "PSK-NULL-SHA384", 0x00B1),
-    _pair("tls10-psk-aes128-cbc-sha", "PSK-AES128-CBC-SHA", 0x008C, "-tls1", etm=True),
-    _pair(
-        "tls10-psk-aes128-cbc-sha-no-etm", "PSK-AES128-CBC-SHA", 0x008C, "-tls1", extra=["-no_etm"]
+    *(
+        _pair(p.name, p.cipher, p.code, p.version_flag, p.etm, list(p.extra))
+        for p in OPENSSL_PSK_PAIRS
     ),
-    _pair("tls11-psk-aes256-cbc-sha", "PSK-AES256-CBC-SHA", 0x008D, "-tls1_1", etm=True),
     Case("tls13-psk-dhe-ke", "pair", TLS13, 0x1301, ["-tls1_3"], ems=False, decryptable=False),
     Case(
         "tls13-psk-ke-our-client",

@@ -11,11 +11,57 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 from mikeyshark.dissectors.tls.engine import ApplicationData, PskConfig, TlsPskEngine
 
 TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSslPsk:
+    """A TLS 1.0-1.2 PSK suite as OpenSSL's s_server and s_client negotiate it."""
+
+    name: str
+    cipher: str  # OpenSSL's name
+    code: int  # the IANA value
+    version_flag: str = "-tls1_2"
+    etm: bool = False  # encrypt-then-MAC negotiated (CBC suites, unless -no_etm)
+    extra: tuple[str, ...] = ()
+
+    @property
+    def args(self) -> list[str]:
+        return [self.version_flag, "-cipher", f"{self.cipher}:@SECLEVEL=0", *self.extra]
+
+
+_NO_ETM = ("-no_etm",)
+# every PSK suite the live tests record between two OpenSSL peers
+OPENSSL_PSK_PAIRS = (
+    OpenSslPsk("psk-aes128-cbc-sha", "PSK-AES128-CBC-SHA", 0x008C, etm=True),
+    OpenSslPsk("psk-aes128-cbc-sha-no-etm", "PSK-AES128-CBC-SHA", 0x008C, extra=_NO_ETM),
+    OpenSslPsk("psk-aes256-cbc-sha", "PSK-AES256-CBC-SHA", 0x008D, etm=True),
+    OpenSslPsk("psk-aes256-cbc-sha-no-etm", "PSK-AES256-CBC-SHA", 0x008D, extra=_NO_ETM),
+    OpenSslPsk("psk-aes128-cbc-sha256", "PSK-AES128-CBC-SHA256", 0x00AE, etm=True),
+    OpenSslPsk("psk-aes128-cbc-sha256-no-etm", "PSK-AES128-CBC-SHA256", 0x00AE, extra=_NO_ETM),
+    OpenSslPsk("psk-aes256-cbc-sha384", "PSK-AES256-CBC-SHA384", 0x00AF, etm=True),
+    OpenSslPsk("psk-aes256-cbc-sha384-no-etm", "PSK-AES256-CBC-SHA384", 0x00AF, extra=_NO_ETM),
+    OpenSslPsk("psk-aes128-gcm-sha256", "PSK-AES128-GCM-SHA256", 0x00A8),
+    OpenSslPsk("psk-aes256-gcm-sha384", "PSK-AES256-GCM-SHA384", 0x00A9),
+    OpenSslPsk("psk-aes128-ccm", "PSK-AES128-CCM", 0xC0A4),
+    OpenSslPsk("psk-aes256-ccm", "PSK-AES256-CCM", 0xC0A5),
+    OpenSslPsk("psk-aes128-ccm8", "PSK-AES128-CCM8", 0xC0A8),
+    OpenSslPsk("psk-aes256-ccm8", "PSK-AES256-CCM8", 0xC0A9),
+    OpenSslPsk("psk-chacha20-poly1305", "PSK-CHACHA20-POLY1305", 0xCCAB),
+    OpenSslPsk("psk-null-sha", "PSK-NULL-SHA", 0x002C),
+    OpenSslPsk("psk-null-sha256", "PSK-NULL-SHA256", 0x00B0),
+    OpenSslPsk("psk-null-sha384", "PSK-NULL-SHA384", 0x00B1),
+    OpenSslPsk("tls10-psk-aes128-cbc-sha", "PSK-AES128-CBC-SHA", 0x008C, "-tls1", etm=True),
+    OpenSslPsk(
+        "tls10-psk-aes128-cbc-sha-no-etm", "PSK-AES128-CBC-SHA", 0x008C, "-tls1", extra=_NO_ETM
+    ),
+    OpenSslPsk("tls11-psk-aes256-cbc-sha", "PSK-AES256-CBC-SHA", 0x008D, "-tls1_1", etm=True),
+)
 
 
 def free_port() -> int:
@@ -24,8 +70,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _listening(port: int) -> bool:
+def _listening(port: int, host: str | None = None) -> bool:
     want = f":{port:04X} "
+    if host is not None:
+        # /proc/net/tcp writes an IPv4 address as the hex of its bytes in host order
+        want = socket.inet_aton(host)[::-1].hex().upper() + want
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
@@ -38,9 +87,9 @@ def _listening(port: int) -> bool:
     return False
 
 
-def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+def wait_listening(port: int, proc: subprocess.Popen[bytes], host: str | None = None) -> None:
     end = time.monotonic() + TIMEOUT
-    while not _listening(port):
+    while not _listening(port, host):
         if proc.poll() is not None or time.monotonic() > end:
             err = proc.stderr.read() if proc.stderr else b""
             raise RuntimeError(f"server on {port} did not start: {err[-500:]!r}")
@@ -57,9 +106,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def tcpdump_capture(tcpdump: str, path: Path, ports: list[int]) -> Iterator[None]:
-    """Capture loopback TCP on ``ports`` into ``path`` while the block runs."""
-    filt = " or ".join(f"tcp port {p}" for p in ports)
+def tcpdump_capture(
+    tcpdump: str, path: Path, ports: list[int], net: str | None = None
+) -> Iterator[None]:
+    """Capture loopback TCP on ``ports`` (between addresses of ``net`` only, when given)
+    into ``path`` while the block runs."""
+    filt = " or ".join(f"tcp port {p}" for p in sorted(set(ports)))
+    if net is not None:
+        filt = f"net {net} and ({filt})"
     proc = subprocess.Popen(
         [tcpdump, "-i", "lo", "-U", "-s", "0", "-w", str(path), filt],
         stdout=subprocess.DEVNULL,
@@ -120,21 +174,21 @@ def _psk_args(psk: bytes, identity: bytes) -> list[str]:
 
 
 def _s_server(
-    openssl: str, port: int, psk: bytes, identity: bytes, args: list[str]
+    openssl: str, port: int, psk: bytes, identity: bytes, args: list[str], host: str = "127.0.0.1"
 ) -> subprocess.Popen[bytes]:
-    cmd = [openssl, "s_server", "-nocert", "-accept", f"127.0.0.1:{port}", "-naccept", "1"]
+    cmd = [openssl, "s_server", "-nocert", "-accept", f"{host}:{port}", "-naccept", "1"]
     cmd += ["-quiet", *_psk_args(psk, identity), *args]
     proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    wait_listening(port, proc)
+    wait_listening(port, proc, None if host == "127.0.0.1" else host)
     return proc
 
 
 def _s_client(
-    openssl: str, port: int, psk: bytes, identity: bytes, args: list[str]
+    openssl: str, port: int, psk: bytes, identity: bytes, args: list[str], host: str = "127.0.0.1"
 ) -> subprocess.Popen[bytes]:
-    cmd = [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-quiet", "-no_ign_eof"]
+    cmd = [openssl, "s_client", "-connect", f"{host}:{port}", "-quiet", "-no_ign_eof"]
     cmd += ["-nocommands", *_psk_args(psk, identity), *args]
     return subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -150,13 +204,14 @@ def openssl_pair(
     client_args: list[str],
     c2s: bytes,
     s2c: bytes,
+    host: str = "127.0.0.1",
 ) -> tuple[bytes, bytes]:
     """s_client sends ``c2s``, s_server sends ``s2c``; returns (what the server printed,
     what the client printed)."""
-    srv = _s_server(openssl, port, psk, identity, server_args)
+    srv = _s_server(openssl, port, psk, identity, server_args, host)
     cli: subprocess.Popen[bytes] | None = None
     try:
-        cli = _s_client(openssl, port, psk, identity, client_args)
+        cli = _s_client(openssl, port, psk, identity, client_args, host)
         assert cli.stdin is not None and srv.stdin is not None
         cli.stdin.write(c2s)
         cli.stdin.flush()
@@ -195,13 +250,19 @@ def _pump(sock: socket.socket, eng: TlsPskEngine, until: bytes | None) -> bytes:
 
 
 def engine_client_vs_openssl(
-    openssl: str, port: int, config: PskConfig, server_args: list[str], c2s: bytes, s2c: bytes
+    openssl: str,
+    port: int,
+    config: PskConfig,
+    server_args: list[str],
+    c2s: bytes,
+    s2c: bytes,
+    host: str = "127.0.0.1",
 ) -> tuple[bytes, bytes, TlsPskEngine]:
     """Our client against s_server: returns (server printed, client received, engine)."""
-    srv = _s_server(openssl, port, config.psk, config.identity, server_args)
+    srv = _s_server(openssl, port, config.psk, config.identity, server_args, host)
     try:
         assert srv.stdin is not None
-        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
             eng = TlsPskEngine(config, is_client=True)
             eng.start()
             _pump(sock, eng, None)

@@ -164,7 +164,7 @@ def test_json_summary_counts_the_calls() -> None:
         "failing_rules": [{"rule": "TLS-CLIENT", "calls": 2}],
         "captures": [{"path": "sample.pcap", "frames": 20, "problems": 1}],
     }
-    assert list(doc) == ["tool", "captures", "calls", "summary"]
+    assert list(doc) == ["tool", "captures", "calls", "unbound_media", "summary"]
 
 
 def test_json_stream_is_what_json_dumps_writes_for_the_whole_document() -> None:
