@@ -26,8 +26,8 @@ from mikeyshark.decrypt import (
 from mikeyshark.dissectors.tls.constants import HT_KEY_UPDATE, PSK_KE, TLS13
 from mikeyshark.dissectors.tls.engine import ApplicationData, PskConfig, TlsPskEngine
 from mikeyshark.flows import FlowTable, NullHandler, TcpConnection
+from mikeyshark.keylog import KeyLog
 from mikeyshark.model import StreamChunk
-from mikeyshark.siptls import KeyLog
 from tests.support.tls_live import (
     TIMEOUT,
     _read_until,
