@@ -40,9 +40,15 @@ DNS_SHARE = 0.05
 TLS_SHARE = 0.5  # of the noise TCP connections: HTTPS-like (certificate TLS), the rest opaque
 
 
-def conference_frames(count: int) -> tuple[list[tuple[int, bytes]], str, str]:
-    """(ts_ns, frame) of ``count`` conferences, the key file that opens them, one TEK (hex)."""
-    cache = OUT / f"conferences-{count}.pickle"
+def conference_frames(
+    count: int, slot_ns: int = SLOT_NS
+) -> tuple[list[tuple[int, bytes]], str, str]:
+    """(ts_ns, frame) of ``count`` conferences, the key file that opens them, one TEK (hex).
+
+    A conference starts every ``slot_ns``: below ~18 s they overlap in time (each conference
+    has its own addresses and ports, the P-CSCF's SIP port aside)."""
+    suffix = "" if slot_ns == SLOT_NS else f"-slot{slot_ns // 1_000_000}ms"
+    cache = OUT / f"conferences-{count}{suffix}.pickle"
     if cache.exists():
         with open(cache, "rb") as f:
             frames, keys, tek = pickle.load(f)
@@ -56,7 +62,7 @@ def conference_frames(count: int) -> tuple[list[tuple[int, bytes]], str, str]:
     frames = [(fr.ts_ns, fr.data) for fr in first.frames]
     for k in range(1, count):
         # the same key file for all, so one KMS master key opens every ticket
-        r = synthesize("conference", seed=k + 1, keys=keys, now_ns=BASE_TIME_NS + k * SLOT_NS)
+        r = synthesize("conference", seed=k + 1, keys=keys, now_ns=BASE_TIME_NS + k * slot_ns)
         frames.extend((fr.ts_ns, fr.data) for fr in r.frames)
     frames.sort(key=lambda x: x[0])
     OUT.mkdir(parents=True, exist_ok=True)
@@ -65,12 +71,17 @@ def conference_frames(count: int) -> tuple[list[tuple[int, bytes]], str, str]:
     return frames, keys, tek
 
 
-def write_capture(path: Path, total: int, conferences: int) -> tuple[str, str]:
-    """Write the capture (nanosecond pcap); returns (key file text, one TEK hex)."""
-    calls, keys, tek = conference_frames(conferences)
+def write_capture(
+    path: Path, total: int, conferences: int, slot_ns: int = SLOT_NS
+) -> tuple[str, str]:
+    """Write the capture (nanosecond pcap) of ``total`` frames: ``conferences`` conferences
+    (three calls each), one every ``slot_ns``, spliced into noise; returns (key file text,
+    one TEK hex)."""
+    calls, keys, tek = conference_frames(conferences, slot_ns)
     noise_count = max(total - len(calls), 0)
     start = calls[0][0] - 1_000_000_000
-    span = conferences * SLOT_NS + 2_000_000_000
+    # the last conference starts (count - 1) slots in and lasts less than SLOT_NS
+    span = (conferences - 1) * slot_ns + SLOT_NS + 2_000_000_000
     step = span // max(noise_count, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
