@@ -55,14 +55,12 @@ from mikeyshark.evidence import (
     TreeNode,
 )
 from mikeyshark.keys import KeyFile, Resolution, resolve_exchange, resolve_kms_leg
+from mikeyshark.ladder import connection_events
 from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
 from mikeyshark.procedure import (
     EV_ANSWER,
     EV_INVITE,
-    EV_MEDIA,
     EV_RESOLVE,
-    EV_TCP,
-    EV_TLS,
     Direction,
     Protocol,
     Role,
@@ -71,7 +69,6 @@ from mikeyshark.procedure import (
 )
 
 MEDIA_PROTOCOLS = frozenset({"msrp", "bfcp"})
-MAX_LADDER_MEDIA = 40  # media messages drawn per m-line; the rest is in the JSON
 
 
 @dataclass(slots=True)
@@ -89,6 +86,8 @@ class ConnRecord:
     claimed: bool = False
     size: int = 0  # payload bytes kept in ``chunks``
     ignored: bool = False  # its first bytes were no media protocol: nothing kept
+    # its FINs and RSTs once it closed: (from the client, frame, capture time, "FIN"/"RST")
+    closes: list[tuple[bool, int, int, str]] = field(default_factory=list)
     expected: bool = False  # an SDP seen before its first byte names its server
 
     def first_data(self, from_client: bool) -> StreamChunk | None:
@@ -754,6 +753,8 @@ def _bind(p: _Pending, conn: ConnRecord, how: str, decoded: Decoded | None = Non
 def _sip_label(r: SipRecord, oa: OfferAnswer) -> str:
     msg = r.msg
     base = (msg.method or "?") if msg.is_request else siplib_status(msg)
+    if msg.is_request and msg.method == "INVITE" and _to_tag(msg):
+        base = "re-INVITE"  # in the dialog: the To header carries the answerer's tag
     if r is oa.offer:
         base += " (offer)"
     elif r is oa.answer:
@@ -763,6 +764,14 @@ def _sip_label(r: SipRecord, oa: OfferAnswer) -> str:
     elif r.hop_of is not None:
         base += f" [hop copy of frame {r.hop_of.frame}]"
     return base
+
+
+def _to_tag(msg: siplib.SipMessage) -> str | None:
+    try:
+        to = msg.to
+    except DissectError:
+        return None
+    return to.tag if to is not None else None
 
 
 def siplib_status(msg: siplib.SipMessage) -> str:
@@ -790,61 +799,19 @@ def _events(call: Call, oa: OfferAnswer, rec: CallRecord, pend: list[_Pending]) 
         m, conn = p.record, p.conn
         if conn is None:
             continue
-        if conn.syn_frame is not None:
-            rec.events.append(
-                LadderEvent(
-                    conn.syn_frame,
-                    conn.first_ts_ns,
-                    conn.client,
-                    conn.server,
-                    "tcp",
-                    f"TCP SYN (m-line {m.index})",
-                    steps.get(EV_TCP, ""),
-                    EV_TCP,
-                )
-            )
-        if m.tls is not None and m.tls.client is not None and m.tls.client_hello_frame:
-            dst = conn.server if m.tls.client == conn.client else conn.client
-            rec.events.append(
-                LadderEvent(
-                    m.tls.client_hello_frame,
-                    m.tls.client_hello_ts_ns or 0,
-                    m.tls.client,
-                    dst,
-                    "tls",
-                    "TLS ClientHello",
-                    steps.get(EV_TLS, ""),
-                    EV_TLS,
-                )
-            )
-        elif m.plaintext_frames:
-            first = conn.chunks[0][1] if conn.chunks else None
-            if first is not None:
-                src = conn.client if conn.chunks[0][0] else conn.server
-                dst = conn.server if conn.chunks[0][0] else conn.client
-                rec.events.append(
-                    LadderEvent(
-                        first.frame,
-                        first.ts_ns,
-                        src,
-                        dst,
-                        m.protocol.value,
-                        f"{m.protocol.value.upper()} in the clear",
-                    )
-                )
-        for i, msg in enumerate(m.messages[:MAX_LADDER_MEDIA]):
-            rec.events.append(
-                LadderEvent(
-                    msg.frame,
-                    msg.ts_ns,
-                    msg.src,
-                    msg.dst,
-                    m.protocol.value,
-                    msg.summary,
-                    steps.get(EV_MEDIA, "") if i == 0 else "",
-                    EV_MEDIA if i == 0 else "",
-                )
-            )
+        syn = (conn.syn_frame, conn.first_ts_ns) if conn.syn_frame is not None else None
+        rec.events += connection_events(
+            conn.client,
+            conn.server,
+            syn,
+            conn.chunks,
+            conn.closes,
+            m.messages,
+            m.protocol.value,
+            m.tls is not None,
+            steps,
+            m.index + 1,
+        )
         if m.kms is not None and p.kms_events:
             rec.events.extend(p.kms_events)
     rec.events.sort(key=lambda e: (e.frame, e.ts_ns))

@@ -128,6 +128,7 @@ class TcpDirection:
         "dropped_bytes",
         "fin_frame",
         "fin_off",
+        "fin_ts_ns",
         "gap_bytes",
         "gaps",
         "isn",
@@ -135,6 +136,8 @@ class TcpDirection:
         "next",
         "overlaps",
         "retransmissions",
+        "rst_frame",
+        "rst_ts_ns",
         "segments",
     )
 
@@ -153,6 +156,9 @@ class TcpDirection:
         self.dropped_bytes = 0  # bytes discarded: wild jumps, data after close, late data
         self.fin_off: int | None = None
         self.fin_frame: int | None = None
+        self.fin_ts_ns = 0
+        self.rst_frame: int | None = None  # a RST this side sent (it ends the connection)
+        self.rst_ts_ns = 0
         # end of the last chunk handed on: the next chunk's gap is measured from here
         self._last_end = 0
         # sorted, non-overlapping out-of-order pieces: (offset, data, frame, ts_ns)
@@ -999,12 +1005,14 @@ class FlowTable:
             if self._held > self.max_memory:
                 self._relieve(frame.number)
         if flags & TCP_RST:
-            conn.rst_frame = frame.number
+            conn.rst_frame = d.rst_frame = frame.number
+            d.rst_ts_ns = frame.ts_ns
             self._close(conn, RESET, frame.number)
             return
         if flags & TCP_FIN and d.fin_off is None:
             d.fin_off = self._offset(d, seq) + max(len(payload), wire_len)
             d.fin_frame = frame.number
+            d.fin_ts_ns = frame.ts_ns
             if conn.state in (OPENING, ESTABLISHED):
                 conn.state = CLOSING
         if conn.c2s.fin_off is not None and conn.s2c.fin_off is not None:

@@ -211,7 +211,12 @@ class _Collector:
             self.siptls.on_tcp_close(conn)
         self.sip.on_tcp_close(conn)
         if id(conn) in self.conns:
-            self._conn(conn)
+            rec = self._conn(conn)
+            for from_client, d in ((True, conn.c2s), (False, conn.s2c)):
+                if d.fin_frame is not None:
+                    rec.closes.append((from_client, d.fin_frame, d.fin_ts_ns, "FIN"))
+                if d.rst_frame is not None:
+                    rec.closes.append((from_client, d.rst_frame, d.rst_ts_ns, "RST"))
             del self.conns[id(conn)]  # the id may be reused by a later connection
 
     def on_problem(self, problem: Problem) -> None:

@@ -47,9 +47,11 @@ from mikeyshark.report import json_report, junit
 from mikeyshark.report.html import write_html
 from mikeyshark.report.output import open_text
 report = pickle.load(open(sys.argv[1], "rb"))
-writer = {"html": write_html, "json": json_report.write, "junit": junit.write}[sys.argv[2]]
-with open_text(sys.argv[3]) as f:
-    writer(report, f)
+if sys.argv[2] == "html":
+    write_html(report, sys.argv[3])
+else:
+    with open_text(sys.argv[3]) as f:
+        {"json": json_report.write, "junit": junit.write}[sys.argv[2]](report, f)
 """
 
 

@@ -134,6 +134,11 @@ class _LazyProgress:
             self.bar.stop()
 
 
+def _stream(path: str, report: Report, write: Callable[[Report, TextIO], None]) -> None:
+    with open_text(path) as f:
+        write(report, f)
+
+
 def run(args: argparse.Namespace) -> int:
     err = terminal.console(stderr=True)
     if args.jobs < 1:
@@ -169,18 +174,17 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not args.quiet:
         terminal.print_summary(report, console)
-    writers: list[tuple[str | None, Callable[[TextIO], None]]] = [
-        (args.json, lambda f: json_report.write(report, f)),
-        (args.html, lambda f: write_html(report, f)),
-        (args.junit, lambda f: junit.write(report, f)),
+    writers: list[tuple[str | None, Callable[[str], None]]] = [
+        (args.json, lambda path: _stream(path, report, json_report.write)),
+        (args.html, lambda path: write_html(report, path)),
+        (args.junit, lambda path: _stream(path, report, junit.write)),
     ]
     unwritten = False
     # each report on its own: one that cannot be written does not stop the others
     for path, write in writers:
         if path:
             try:
-                with open_text(path) as f:
-                    write(f)
+                write(path)
             except OSError as e:
                 err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
                 unwritten = True

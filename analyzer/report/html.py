@@ -9,123 +9,231 @@ from __future__ import annotations
 
 import datetime
 import io
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 import jinja2
 
 from mikeyshark.checks.rules import RULES_BY_ID
-from mikeyshark.evidence import CallRecord, MediaRecord, Status, TreeNode
+from mikeyshark.evidence import CallRecord, LadderEvent, MediaRecord, Status, TreeNode, Verdict
 from mikeyshark.model import Endpoint
 from mikeyshark.procedure import Role
+from mikeyshark.report import wording
 from mikeyshark.report.model import Report, fingerprint, unbound_key_text
+from mikeyshark.report.output import open_text
 
-COL_WIDTH = 170
-ROW_HEIGHT = 26
-TOP = 58
-LEFT = 150
-
+# the ladder's geometry: the distance between two lifelines, in CSS pixels
+LANE = 120
+# a run of media frames longer than this folds into one row (its first and last ones stay)
+FOLD_MIN = 12
+FOLD_KEEP_HEAD = 4
+FOLD_KEEP_TAIL = 2
+# Each kind of arrow and its colour: an event kind that is not listed is drawn grey, so a
+# new protocol on the ladder (H.248 between MRFC and MRFP) needs one entry here, no template
+# change. The lanes are the roles, in this order; an address no role fits gets its own lane.
+KIND_COLOURS: dict[str, str] = {
+    "sip": "#0550ae",
+    "tcp": "#6e7781",
+    "tls": "#8250df",
+    "msrp": "#1a7f37",
+    "bfcp": "#1a7f37",
+    "http": "#bc4c00",
+    "h248": "#953800",
+}
+_MEDIA_KINDS = frozenset({"msrp", "bfcp", "tls", "tcp"})
 _ROLE_ORDER = (Role.UE, Role.PCSCF, Role.MRFC, Role.MRFP, Role.KMS)
 
 
 @dataclass(frozen=True, slots=True)
-class Column:
-    x: int
+class Lane:
+    index: int
     role: str
     hosts: tuple[str, ...]
-    endpoints: tuple[str, ...]  # every ip:port drawn in the column (its tooltip)
+    endpoints: tuple[str, ...]  # every ip:port of the lane (its tooltip)
 
 
 @dataclass(frozen=True, slots=True)
-class Arrow:
-    y: int
-    x1: int
-    x2: int
+class Row:
+    """One frame of the call: a full row (time, addresses, protocol, info) and its arrow."""
+
+    frame: int
+    time: str
+    src: str
+    dst: str
     kind: str
     label: str
     step: str
-    frame: int
-    time: str
+    lane1: int
+    lane2: int
     anchor: str
+    failing: tuple[str, ...] = ()  # the failing rules that cite the frame
+    cited: bool = False  # a rule (passing or not) cites it: never folded
+    note: str = ""  # where the frame belongs when it is not one of this call's
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """A run of media frames shown as one row that opens in place."""
+
+    rows: tuple[Row, ...]
+    summary: str
 
 
 @dataclass(frozen=True, slots=True)
 class Ladder:
-    width: int
-    height: int
-    columns: tuple[Column, ...]
-    arrows: tuple[Arrow, ...]
+    lanes: tuple[Lane, ...]
+    items: tuple[Row | Fold, ...]
+    elsewhere: tuple[Row, ...]  # cited frames that are not this call's messages
+
+    @property
+    def width(self) -> int:
+        return max(len(self.lanes), 2) * LANE
 
 
-def _column_key(ep: Endpoint, roles: dict[Endpoint, Role]) -> tuple[Role, str]:
+def _lane_key(ep: Endpoint, roles: dict[Endpoint, Role]) -> tuple[Role, str]:
     role = roles.get(ep)
     if role is None:
-        # An address the correlation could not place: its own column, labelled by IP.
+        # An address the correlation could not place: its own lane, labelled by IP.
         role = next((r for e, r in roles.items() if e.ip == ep.ip), Role.PCSCF)
     return role, ep.ip
 
 
-def build_ladder(call: CallRecord, index: int) -> Ladder:
+def _order(key: tuple[Role, str]) -> tuple[int, str]:
+    role, ip = key
+    return (_ROLE_ORDER.index(role) if role in _ROLE_ORDER else len(_ROLE_ORDER), ip)
+
+
+def _citations(call: CallRecord) -> tuple[dict[int, list[str]], set[int]]:
+    """(frame -> failing rules citing it, every frame any rule cites)."""
+    failing: dict[int, list[str]] = {}
+    cited: set[int] = set()
+    for c in call.checks:
+        cited.update(c.frames)
+        if c.status is Status.FAIL:
+            for f in c.frames:
+                if c.rule not in failing.setdefault(f, []):
+                    failing[f].append(c.rule)
+    return failing, cited
+
+
+def _fold_summary(rows: list[Row]) -> str:
+    kinds = Counter(r.kind.upper() for r in rows)
+    what = ", ".join(wording.count(n, f"{k} message") for k, n in kinds.most_common())
+    return f"\u2026 {what}, frames {rows[0].frame}-{rows[-1].frame} \u2026"
+
+
+def _fold(rows: list[Row]) -> list[Row | Fold]:
+    """Long runs of uncited media frames folded, their first and last frames kept."""
+    out: list[Row | Fold] = []
+    run: list[Row] = []
+
+    def flush() -> None:
+        if len(run) >= FOLD_MIN:
+            out.extend(run[:FOLD_KEEP_HEAD])
+            middle = run[FOLD_KEEP_HEAD : len(run) - FOLD_KEEP_TAIL]
+            out.append(Fold(tuple(middle), _fold_summary(middle)))
+            out.extend(run[len(run) - FOLD_KEEP_TAIL :])
+        else:
+            out.extend(run)
+        run.clear()
+
+    for r in rows:
+        if r.kind in _MEDIA_KINDS and not r.cited and not r.step:
+            run.append(r)
+        else:
+            flush()
+            out.append(r)
+    flush()
+    return out
+
+
+FrameIndex = dict[tuple[str, int], tuple[int, CallRecord, LadderEvent]]
+
+
+def build_ladder(call: CallRecord, index: int, others: FrameIndex | None = None) -> Ladder:
+    """The call's ladder: one row per frame, lanes by role; ``others`` finds the frames a
+    rule cites that belong to another call of the report (REPLAY cites the first use)."""
     keys: dict[tuple[Role, str], set[str]] = {}
     for ev in call.events:
         for ep in (ev.src, ev.dst):
-            keys.setdefault(_column_key(ep, call.roles), set()).add(str(ep))
-    ordered = sorted(keys, key=lambda k: (_ROLE_ORDER.index(k[0]), k[1]))
-    xs = {k: LEFT + i * COL_WIDTH for i, k in enumerate(ordered)}
-    columns = tuple(Column(xs[k], k[0].value, (k[1],), tuple(sorted(keys[k]))) for k in ordered)
-    arrows = []
-    t0 = call.events[0].ts_ns if call.events else 0
-    for row, ev in enumerate(sorted(call.events, key=lambda e: (e.frame, e.ts_ns))):
-        x1 = xs[_column_key(ev.src, call.roles)]
-        x2 = xs[_column_key(ev.dst, call.roles)]
-        arrows.append(
-            Arrow(
-                y=TOP + 20 + row * ROW_HEIGHT,
-                x1=x1,
-                x2=x2,
+            keys.setdefault(_lane_key(ep, call.roles), set()).add(str(ep))
+    ordered = sorted(keys, key=_order)
+    at = {k: i for i, k in enumerate(ordered)}
+    lanes = tuple(
+        Lane(i, k[0].value, (k[1],), tuple(sorted(keys[k]))) for i, k in enumerate(ordered)
+    )
+    failing, cited = _citations(call)
+    events = sorted(call.events, key=lambda e: (e.frame, e.ts_ns))
+    t0 = call.invite_ts_ns or (events[0].ts_ns if events else 0)
+    rows: list[Row] = []
+    seen: set[int] = set()
+    for ev in events:
+        seen.add(ev.frame)
+        rows.append(
+            Row(
+                frame=ev.frame,
+                time=_offset(ev.ts_ns, t0),
+                src=str(ev.src),
+                dst=str(ev.dst),
                 kind=ev.kind,
                 label=ev.label,
                 step=ev.step,
-                frame=ev.frame,
-                time=f"+{(ev.ts_ns - t0) / 1e9:.3f}s",
+                lane1=at[_lane_key(ev.src, call.roles)],
+                lane2=at[_lane_key(ev.dst, call.roles)],
                 anchor=frame_anchor(index, ev.frame),
+                failing=tuple(failing.get(ev.frame, ())),
+                cited=ev.frame in cited,
             )
         )
-    width = LEFT * 2 + max(len(columns) - 1, 1) * COL_WIDTH
-    height = TOP + 40 + len(arrows) * ROW_HEIGHT
-    return Ladder(width, height, columns, tuple(arrows))
+    elsewhere = []
+    for f in sorted(cited - seen):
+        found = (others or {}).get((call.capture, f))
+        if found is not None:
+            j, other, ev = found
+            note = f"call {j + 1} ({other.call_id})"
+            src, dst, kind, label, time = (
+                str(ev.src),
+                str(ev.dst),
+                ev.kind,
+                ev.label,
+                _iso(ev.ts_ns),
+            )
+        else:
+            note, src, dst, kind, label, time = "not a message of a call", "", "", "", "", ""
+        elsewhere.append(
+            Row(f, time, src, dst, kind, label, "", -1, -1, frame_anchor(index, f),
+                tuple(failing.get(f, ())), True, note)
+        )  # fmt: skip
+    return Ladder(lanes, tuple(_fold(rows)), tuple(elsewhere))
 
 
-@dataclass(frozen=True, slots=True)
-class FrameRow:
-    frame: int
-    src: str
-    dst: str
-    step: str
-    label: str
-
-
-def frame_rows(call: CallRecord) -> list[FrameRow]:
-    """The call's frames table: every ladder event, and every frame a rule or the transcript
-    points at, so that each frame number on the page is a working link."""
-    rows = {
-        e.frame: FrameRow(e.frame, str(e.src), str(e.dst), e.step, e.label) for e in call.events
-    }
-    cited: dict[int, list[str]] = {}
-    for c in call.checks:
-        for f in c.frames:
-            cited.setdefault(f, []).append(c.rule)
-    for m in call.media:
-        for chat in m.chat:
-            cited.setdefault(chat.frame, []).append("chat transcript")
-    for f, why in cited.items():
-        if f not in rows:
-            rows[f] = FrameRow(f, "", "", "", f"(cited by {', '.join(why)})")
-    return [rows[f] for f in sorted(rows)]
+def _offset(ts: int, t0: int) -> str:
+    return f"{(ts - t0) / 1e9:+.3f}"
 
 
 def frame_anchor(call_index: int, frame: int) -> str:
     return f"c{call_index}-f{frame}"
+
+
+def rule_anchor(call_index: int, rule: str) -> str:
+    return f"c{call_index}-{rule}"
+
+
+def what_to_fix(call: CallRecord) -> str:
+    """One sentence for the top of a failing call: the first failing rule's requirement."""
+    failing = call.failing
+    if not failing:
+        return ""
+    first = failing[0]
+    rule = RULES_BY_ID.get(first.rule)
+    need = rule.title if rule is not None else first.message
+    where = f", {wording.frames(first.frames, 4)}" if first.frames else ""
+    n = len(failing) - 1
+    more = f"; {n} more {'rule fails' if n == 1 else 'rules fail'} below" if n else ""
+    return f"Make sure {need} (rule {first.rule} fails{where}){more}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +375,7 @@ def key_table(report: Report) -> list[KeyView]:
                 rows.append(
                     KeyView(
                         "TEK (recovered)",
-                        f"{call.call_id} m-line {m.index}",
+                        f"{call.call_id} m-line {m.index + 1}",
                         fingerprint(m.key.tek),
                         m.key.tek.hex() if report.reveal_keys else None,
                         f"confirmed by {m.key.oracle}",
@@ -284,50 +392,136 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["frame_anchor"] = frame_anchor
+    env.globals.update(
+        frame_anchor=frame_anchor,
+        rule_anchor=rule_anchor,
+        count=wording.count,
+        frames_text=wording.frames,
+        LANE=LANE,
+        KIND_COLOURS=KIND_COLOURS,
+    )
     return env
 
 
+# Up to this many calls the page holds every call; past it, each call has a page of its
+# own beside the index (measured in bench/report.py: 450 calls on one page were 22.7 MB and
+# took Chromium 24.6 s to load).
+INLINE_CALLS = 40
+_VERDICT_ORDER = {Verdict.FAIL: 0, Verdict.INCOMPLETE: 1, Verdict.PASS: 2}
+
+
+def _call_view(i: int, call: CallRecord, others: FrameIndex) -> dict[str, object]:
+    return {
+        "index": i,
+        "call": call,
+        "fix": what_to_fix(call),
+        "ladder": build_ladder(call, i, others),
+        "rules": [(c, RULES_BY_ID.get(c.rule)) for c in call.checks],
+        "media": [
+            {
+                "m": m,
+                "chat": transcript(i, call, m),
+                "floor": floor_timeline(i, call, m) if m.protocol.value == "bfcp" else [],
+                "trees": [t for t in (_tree(m.init), _tree(m.resp)) if t is not None],
+                "ticket": m.key.ticket_tree if m.key is not None else None,
+            }
+            for m in call.media
+        ],
+    }
+
+
+def _frame_index(report: Report) -> FrameIndex:
+    """(capture, frame) -> the call and event it is, to place frames cited across calls."""
+    out: FrameIndex = {}
+    for i, call in enumerate(report.calls):
+        for ev in call.events:
+            out.setdefault((call.capture, ev.frame), (i, call, ev))
+    return out
+
+
+def _overview(report: Report) -> list[tuple[str, dict[str, int]]]:
+    counts: dict[str, Counter[str]] = {}
+    for call in report.calls:
+        counts.setdefault(call.scenario, Counter())[call.verdict.value] += 1
+    return [(s, {v.value: c[v.value] for v in Verdict}) for s, c in sorted(counts.items())]
+
+
+def call_page_name(index: int) -> str:
+    return f"call-{index + 1:04d}.html"
+
+
 def render_html(report: Report) -> str:
+    """The page of the report with every call on it (whatever the number of calls)."""
     buf = io.StringIO()
-    write_html(report, buf)
+    _write_index(report, buf, inline=True, pages="")
     return buf.getvalue()
 
 
-def write_html(report: Report, out: TextIO) -> None:
-    """The page, streamed to ``out`` as the template renders it."""
-    calls = []
+def write_html(report: Report, path: str) -> None:
+    """The report at ``path``; past ``INLINE_CALLS`` calls, one page per call in the folder
+    ``<path>.calls/`` beside it, each written whole or not at all, the index last."""
+    if path == "-" or len(report.calls) <= INLINE_CALLS:
+        with open_text(path) as f:
+            _write_index(report, f, inline=True, pages="")
+        return
+    target = Path(path)
+    folder = target.with_name(target.name + ".calls")
+    folder.mkdir(exist_ok=True)
+    index = _frame_index(report)
+    template = _env().get_template("call.html.j2")
+    written = set()
     for i, call in enumerate(report.calls):
-        calls.append(
-            {
-                "index": i,
-                "call": call,
-                "ladder": build_ladder(call, i),
-                "events": frame_rows(call),
-                "rules": [(c, RULES_BY_ID[c.rule]) for c in call.checks],
-                "media": [
-                    {
-                        "m": m,
-                        "chat": transcript(i, call, m),
-                        "floor": floor_timeline(i, call, m) if m.protocol.value == "bfcp" else [],
-                        "trees": [t for t in (_tree(m.init), _tree(m.resp)) if t is not None],
-                        "ticket": m.key.ticket_tree if m.key is not None else None,
-                    }
-                    for m in call.media
-                ],
-            }
-        )
-    unbound = [
-        {"u": u, "key": unbound_key_text(u, report.reveal_keys)} for u in report.unbound_media
-    ]
+        name = call_page_name(i)
+        written.add(name)
+        with open_text(str(folder / name)) as f:
+            for chunk in template.generate(
+                report=report,
+                c=_call_view(i, call, index),
+                index_page=target.name,
+                Status=Status,
+                generated=_now(),
+            ):
+                f.write(chunk)
+    for stale in folder.glob("call-*.html"):
+        if stale.name not in written:
+            stale.unlink()
+    with open_text(path) as f:
+        _write_index(report, f, inline=False, pages=folder.name + "/")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _write_index(report: Report, out: TextIO, *, inline: bool, pages: str) -> None:
+    """The index: captures, counts per scenario, the calls failing first; with ``inline``
+    every call's detail follows, else each row links to the call's page under ``pages``."""
+    order = sorted(
+        range(len(report.calls)), key=lambda i: (_VERDICT_ORDER[report.calls[i].verdict], i)
+    )
+    index = _frame_index(report) if inline else {}
+
+    def views() -> Iterator[dict[str, object]]:
+        # one call's view at a time: the page streams, the views are not all held
+        for i, call in enumerate(report.calls):
+            yield _call_view(i, call, index)
+
     template = _env().get_template("report.html.j2")
     for chunk in template.generate(
         report=report,
-        calls=calls,
-        unbound=unbound,
+        order=order,
+        calls=views() if inline else (),
+        inline=inline,
+        pages=pages,
+        page_name=call_page_name,
+        overview=_overview(report),
+        start_time=lambda call: _iso(call.invite_ts_ns) if call.invite_ts_ns else "",
+        unbound=[
+            {"u": u, "key": unbound_key_text(u, report.reveal_keys)} for u in report.unbound_media
+        ],
         keys=key_table(report),
         Status=Status,
-        generated=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
+        generated=_now(),
     ):
         out.write(chunk)
 

@@ -93,14 +93,14 @@ def test_demo_report_in_chromium(chromium: str, tmp_path: Path) -> None:
     p = parse_html(dom)
     n_calls = len(result.calls)
     assert n_calls == 3
-    assert p.count("svg", "ladder") == n_calls
+    assert p.count("div", "ladder") == n_calls
     assert p.count("section", "call") == n_calls
     assert p.count("table", "rules") == n_calls
     assert p.count("tr", "rule") == n_calls * 26
     assert p.count("div", "transcript") == n_calls
     assert p.count("svg", "floor") == n_calls
     # every arrow of every ladder links to a frame row of the same call
-    anchors = {a.get("id") for t, a in p.tags if t == "tr" and a.get("id")}
+    anchors = {a.get("id") for t, a in p.tags if t == "div" and a.get("id")}
     links = {
         href[1:]
         for t, a in p.tags
