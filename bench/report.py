@@ -10,6 +10,10 @@ its report is pickled; then, each in its own child process:
   against the same Chromium loading an empty page (its start-up and shutdown).
 
 Prints one table; ``--html-only`` skips JSON and JUnit.
+
+Measured here (450 calls, 100,000 frames): one page with every call was 22.7 MB and took
+Chromium 24.6 s to load (an empty page: 0.9 s); the index with a page per call is 0.32 MB
+and loads in 1.6 s, each call's page about 53 KB.
 """
 
 from __future__ import annotations
