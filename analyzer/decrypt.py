@@ -50,6 +50,8 @@ from mikeyshark.dissectors.tls.constants import (
     HT_SERVER_HELLO,
     HT_SERVER_KEY_EXCHANGE,
     PSK_KEY_EXCHANGE_MODE,
+    TLS10,
+    TLS12,
     TLS12_HANDSHAKE_ORDER,
     TLS13,
     VERSION,
@@ -799,6 +801,19 @@ class TlsConnectionDecoder:
             )
             for dd in self._dirs.values():
                 dd.encrypted = True
+            return
+        if not TLS10 <= version <= TLS12:
+            self._problem(f"ServerHello chose version 0x{version:04x}", frame, "version")
+            self._no_decrypt(f"version 0x{version:04x} is not TLS 1.0-1.3")
+            return
+        if suite.aead and version < TLS12:
+            # RFC 5246 6.2.3.3: AEAD record protection exists from TLS 1.2 on; no key can
+            # decrypt this, so the session is not tried (and the records stay encrypted).
+            label = VERSION.label(version)
+            self._problem(
+                f"{suite.name} needs TLS 1.2, the ServerHello chose {label}", frame, "version"
+            )
+            self._no_decrypt(f"{suite.name} with {label}")
             return
         self.info.ems = bool(
             ch is not None

@@ -17,3 +17,9 @@ class DissectError(ValueError):
         self.field = field
         where = f"{layer}.{field}" if field else layer
         super().__init__(f"{where} at offset {offset}: {reason}")
+
+    def __reduce__(self) -> tuple[type[DissectError], tuple[str, int, str, str | None]]:
+        # An exception pickles as its class and ``args`` (here the one formatted message),
+        # which this constructor cannot take: a worker's error would reach the parent as
+        # BrokenProcessPool instead of itself.
+        return (type(self), (self.layer, self.offset, self.reason, self.field))

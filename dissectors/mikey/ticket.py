@@ -44,6 +44,10 @@ class TicketError(Exception):
         self.reason = reason
         super().__init__(reason)
 
+    def __reduce__(self) -> tuple[type[TicketError], tuple[str, str]]:
+        # pickled by its constructor's arguments, not ``args`` (see DissectError)
+        return (type(self), (self.code, self.reason))
+
 
 @dataclass(frozen=True, slots=True)
 class BaseTicket:

@@ -153,6 +153,10 @@ class TlsError(Exception):
         self.description = description
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[TlsError], tuple[int, str]]:
+        # pickled by its constructor's arguments, not ``args`` (see DissectError)
+        return (type(self), (self.description, self.reason))
+
 
 @dataclass(slots=True)
 class SessionSecrets:

@@ -282,7 +282,8 @@ def tls12_protection(
     """The protection of one direction of a TLS 1.0-1.2 connection."""
     if suite.aead:
         if version < TLS12:
-            raise ValueError(f"{suite.name} needs TLS 1.2")
+            # a ServerHello can pair any version with any suite: bad input, not a bug
+            raise DissectError(LAYER, 0, f"{suite.name} needs TLS 1.2", "version")
         return Tls12Aead(suite, key, iv)
     return Tls12MacCipher(suite, version, key, mac_key, iv, etm, rng)
 
