@@ -34,8 +34,10 @@ from mikeyshark.dissectors.sip import SipMessage
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk, Tunnel, TunnelFrame
 
 SIP_PORTS = frozenset({siplib.PORT})
-# Bounds on what one call may accumulate, so a hostile capture cannot exhaust memory.
-MAX_RECORDS_PER_CALL = 10_000
+# Bounds on what one call may accumulate, so a hostile capture cannot exhaust memory: past
+# either, the call's later messages are reported once and not tracked.
+MAX_RECORDS_PER_CALL = 2_000
+MAX_CALL_BYTES = 4 << 20  # SIP bytes (start line, headers, body) of one call's messages
 MAX_SEEN_KEYS = 50_000
 # Unrelated messages sharing one CSeq, start line and tags, compared with each newcomer.
 MAX_FIRSTS_PER_IDENT = 8
@@ -233,6 +235,9 @@ class Call:
     negotiations: list[OfferAnswer] = field(default_factory=list)
     media: list[MediaSession] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    last_ns: int = 0  # capture time of its latest message
+    size: int = 0  # SIP bytes of its records (see MAX_CALL_BYTES)
+    overflow: bool = False  # a budget was passed: later messages are not tracked
     _txs: dict[tuple[int, str, str | None], _InviteTx] = field(default_factory=dict)
     _reliable: dict[tuple[int, int, str, str | None], SipRecord] = field(default_factory=dict)
     _seen: set[tuple[object, ...]] = field(default_factory=set)
@@ -279,6 +284,12 @@ class Call:
         if failure is not None:
             return CallOutcome("rejected", failure.frame, st, why)
         return CallOutcome("no-final-response", None)
+
+
+def message_size(msg: SipMessage) -> int:
+    """About the message's size on the wire (start line, headers and body), without
+    rebuilding it: what it weighs in the budgets."""
+    return 64 + len(msg.body) + sum(len(h.name) + len(h.value) + 4 for h in msg.headers)
 
 
 def _reason(msg: SipMessage) -> str | None:
@@ -329,6 +340,7 @@ class CallTracker:
         self.calls: dict[str, Call] = {}
         self.records: list[SipRecord] = []
         self.problems: list[Problem] = []
+        self.held = 0  # SIP bytes of the records of the calls in ``calls``
 
     def __iter__(self) -> Iterator[Call]:
         return iter(self.calls.values())
@@ -336,6 +348,11 @@ class CallTracker:
     @property
     def media_sessions(self) -> list[MediaSession]:
         return [m for c in self.calls.values() for m in c.media]
+
+    def release(self, call: Call) -> None:
+        """Forget ``call`` (it was reported, or given up)."""
+        del self.calls[call.call_id]
+        self.held -= call.size
 
     def add(
         self,
@@ -404,13 +421,35 @@ class CallTracker:
         cseq = msg.cseq
         if cseq is None:
             raise DissectError("sip", 0, "no CSeq", "cseq")
+        # The tags too: dialog matching reads From and To of every record of the call.
+        from_tag, to_tag = _tag(msg.from_), _tag(msg.to)
         call = self.calls.get(call_id)
         if call is None:
             call = self.calls[call_id] = Call(call_id)
-        if len(call.records) >= MAX_RECORDS_PER_CALL:
+        size = message_size(msg)
+        if call.overflow or (
+            call.records  # the first message always joins: it makes the call
+            and (len(call.records) >= MAX_RECORDS_PER_CALL or call.size + size > MAX_CALL_BYTES)
+        ):
+            if not call.overflow:
+                call.overflow = True
+                p = Problem(
+                    "sip",
+                    f"call {call_id}: more than {MAX_RECORDS_PER_CALL} messages or "
+                    f"{MAX_CALL_BYTES >> 20} MiB of SIP; this and later messages of the call "
+                    "are not tracked",
+                    rec.frame,
+                    self.file,
+                    "call-id",
+                    severity=Severity.WARNING,
+                )
+                call.problems.append(p)
+                self.problems.append(p)
             return
         call.records.append(rec)
-        from_tag, to_tag = _tag(msg.from_), _tag(msg.to)
+        call.size += size
+        call.last_ns = max(call.last_ns, rec.ts_ns)
+        self.held += size
         key = self._retrans_key(rec, cseq, from_tag, to_tag)
         if key in call._seen:
             rec.retransmission = True
@@ -742,6 +781,10 @@ class _Direction:
     tunnel: Tunnel | None = None
 
 
+# The state of every direction found not to carry SIP (most TCP of a capture): one object.
+_NOT_SIP = _Direction(Endpoint("", 0), Endpoint("", 0), not_sip=True)
+
+
 class SipFlowHandler:
     """A :mod:`mikeyshark.flows` handler that feeds SIP to a :class:`CallTracker`.
 
@@ -825,7 +868,7 @@ class SipFlowHandler:
                 st.pending_offset = chunk.offset
             st.pending += chunk.data
             st.pending_frames.append((chunk.offset, chunk.frame, chunk.ts_ns))
-            framer = self._decide(st, src, dst)
+            framer = self._decide(key, st, src, dst)
             if framer is None:
                 return
             data, offset = bytes(st.pending), st.pending_offset
@@ -838,7 +881,7 @@ class SipFlowHandler:
         self._deliver(st, st.framer.feed(chunk.data, chunk.offset), src, dst)
 
     def _decide(
-        self, st: _Direction, src: Endpoint, dst: Endpoint
+        self, key: tuple[int, bool], st: _Direction, src: Endpoint, dst: Endpoint
     ) -> siplib.SipStreamFramer | None:
         """The framer once the direction is known to carry SIP; None while undecided or not SIP."""
         buf = bytes(st.pending)
@@ -847,9 +890,7 @@ class SipFlowHandler:
             if b"\n" not in buf and len(buf) < 64 and not binary:
                 return None  # the first line is not complete yet
             if binary or (src.port not in self.ports and dst.port not in self.ports):
-                st.not_sip = True
-                st.pending.clear()
-                st.pending_frames.clear()
+                self._tcp[key] = _NOT_SIP  # all there is to know of it now, shared
                 return None
         st.framer = siplib.SipStreamFramer(st.pending_offset)
         return st.framer

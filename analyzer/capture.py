@@ -230,7 +230,9 @@ class CaptureReader:
         mult = 1 if magic == PCAP_MAGIC_NS else 1000
         hdr = struct.Struct(bo + "IIII")
         hlen = 24 if magic == PCAP_MAGIC_KUZNETZOV else 16
-        limit = max(MAX_RECORD, snaplen if snaplen < 0x7FFFFFFF else 0)
+        # A large snaplen admits larger records, but never past a block's bound: the header's
+        # word alone must not make the reader ask for gigabytes.
+        limit = max(MAX_RECORD, min(snaplen, MAX_BLOCK))
         number = self._first
         unpack = hdr.unpack_from
         ns = 1_000_000_000

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from mikeyshark.capture import MAX_RECORD
 from mikeyshark.dissectors import esp as esplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.gtp import GTPU_PORT, MT_GPDU, decode_gtpu
@@ -60,6 +61,9 @@ _NAT_T = esplib.NAT_T_PORT
 _MOD = 1 << 32
 _HALF = 1 << 31
 _NS = 1_000_000_000
+# GTP-U endpoint pairs (gNB/eNB-UPF) whose inner traffic has a table of its own at once; each
+# table has the limits of the outer one, so past this many the least recently active ends.
+MAX_TUNNEL_ZONES = 256
 
 
 class FlowHandler(Protocol):
@@ -344,8 +348,9 @@ class FlowTable:
             max_frag_bytes,
             max_memory,
         )
-        # GTP-U: one table per (lower, higher) outer address pair
-        self._zones: dict[tuple[bytes, bytes], FlowTable] = {}
+        # GTP-U: one table per (lower, higher) outer address pair, least recently active first
+        self._zones: OrderedDict[tuple[bytes, bytes], FlowTable] = OrderedDict()
+        self._zones_dropped = 0  # pairs ended for MAX_TUNNEL_ZONES
         # the tunnel of the packet being fed (set by the parent table on a zone's table)
         self.tunnel: Tunnel | None = None
         self._tunnel_src = b""
@@ -498,7 +503,9 @@ class FlowTable:
                 st.other_ip += 1
         except DissectError as e:
             st.bad += 1
-            short = frame.wirelen - len(frame.data)
+            # The wire length is only the record header's claim (up to 4 GiB): pad at most to
+            # the largest frame a capture holds, enough for any IP total length to fit.
+            short = min(frame.wirelen, MAX_RECORD) - len(frame.data)
             ok, tcp = (
                 _decode_padded(frame.linktype, frame.data + bytes(short))
                 if short > 0
@@ -667,7 +674,11 @@ class FlowTable:
             return
         zkey = (src, dst) if src <= dst else (dst, src)
         zone = self._zones.get(zkey)
-        if zone is None:
+        if zone is not None:
+            self._zones.move_to_end(zkey)
+        else:
+            if len(self._zones) >= MAX_TUNNEL_ZONES:
+                self._drop_zone(frame.number)
             (mb, hist, mj, idle, linger, mc, ft, mfb, mm) = self._limits
             zone = self._zones[zkey] = FlowTable(
                 self.handler,
@@ -693,6 +704,22 @@ class FlowTable:
         inner = data[ts:te]
         zone.feed(TunnelFrame(frame.number, frame.ts_ns, LINKTYPE_RAW, inner, len(inner), t))
         zone.stats.frames -= 1  # counted once, as the outer frame
+
+    def _drop_zone(self, frame: int) -> None:
+        """End every connection of the least recently active tunnel pair and forget it."""
+        zkey, zone = next(iter(self._zones.items()))
+        if not self._zones_dropped:
+            self._problem(
+                frame,
+                "gtp",
+                f"more than {MAX_TUNNEL_ZONES} GTP-U tunnel endpoint pairs with state at once: "
+                "the connections of the least recently active pair are ended",
+                severity=Severity.WARNING,
+            )
+        self._zones_dropped += 1
+        zone.finish()
+        self._add_zone_stats(zone)
+        del self._zones[zkey]
 
     def _esp(self, frame: Frame, src: bytes, dst: bytes, data: bytes, start: int, end: int) -> None:
         """An ESP packet at data[start:end] between ``src`` and ``dst``."""

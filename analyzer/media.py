@@ -254,16 +254,16 @@ class MsrpSession(_Session[msrp.Message]):
             self._pending[(rec.sender, m.transaction_id)] = rec.index
             if m.method == "REPORT" and m.message_id is not None:
                 self.reports.setdefault((rec.receiver, m.message_id), []).append(rec.index)
-            done = self._reassembly[rec.sender].add(m, rec.index)
-            if done is not None and done.state == msrp.STATE_DUPLICATE:
-                self._note(
-                    rec,
-                    f"chunk of Message-ID {done.message_id} after the message was complete",
-                    Severity.WARNING,
-                    "Message-ID",
-                )
-            elif done is not None:
-                self._chat(done)
+            for done in self._reassembly[rec.sender].add(m, rec.index):
+                if done.state == msrp.STATE_DUPLICATE:
+                    self._note(
+                        rec,
+                        f"chunk of Message-ID {done.message_id} after the message was complete",
+                        Severity.WARNING,
+                        "Message-ID",
+                    )
+                else:
+                    self._chat(done)
             return
         req = self._pending.pop((rec.receiver, m.transaction_id), None)
         if req is None:
@@ -550,6 +550,15 @@ class BfcpSession(_Session[bfcp.Message]):
         elif p in _ACKED and not paired and m.version == 2 and m.transaction_id != 0:
             self._pending[own] = rec.index  # an RFC 8855 notification awaiting its Ack
         self.timeline.extend(_floor_events(rec))
+        count, deep = sum(1 for _ in bfcp.walk(m.attributes)), bfcp.depth(m.attributes)
+        if count > MAX_ATTRIBUTES or deep > MAX_ATTRIBUTE_DEPTH:
+            self._note(
+                rec,
+                f"{count} attributes nested {deep} deep: the report lists {MAX_ATTRIBUTES} "
+                f"at most, {MAX_ATTRIBUTE_DEPTH} deep, and counts the rest",
+                Severity.WARNING,
+                "attributes",
+            )
 
     def _finish(self) -> None:
         for idx in sorted(self._pending.values()):
@@ -651,7 +660,39 @@ def _floor_events(rec: BfcpRecord) -> list[FloorEvent]:
     return out
 
 
-def attribute_json(a: bfcp.Attribute) -> dict[str, object]:
+# How much of a BFCP message's attribute tree the report keeps. Real messages nest three
+# deep (FLOOR-REQUEST-INFORMATION > FLOOR-REQUEST-STATUS > REQUEST-STATUS) with a handful
+# of attributes; the 8-bit Length allows 63 levels, whose tree in JSON is some 770 times
+# the message. Past either bound a grouped attribute keeps only the count of what it holds.
+MAX_ATTRIBUTE_DEPTH = 4
+MAX_ATTRIBUTES = 64  # attributes kept per message
+
+
+def attributes_json(attrs: Iterable[bfcp.Attribute]) -> list[dict[str, object]]:
+    """The report's list for a message's attributes, within the budgets above."""
+    budget = [MAX_ATTRIBUTES]
+    return [attribute_json(a, 1, budget) for a in attrs if _take(budget)]
+
+
+def attributes_json_count(listed: object) -> int:
+    """Attributes a JSON attribute list stands for in full."""
+    return sum(_kept(d) for d in listed) if isinstance(listed, list) else 0
+
+
+def _kept(d: dict[str, object]) -> int:
+    """Attributes a JSON node stands for in full (itself and what it lists)."""
+    below = d.get("attributes")
+    return 1 + (sum(_kept(c) for c in below) if isinstance(below, list) else 0)
+
+
+def _take(budget: list[int]) -> bool:
+    budget[0] -= 1
+    return budget[0] >= 0
+
+
+def attribute_json(
+    a: bfcp.Attribute, depth: int = 1, budget: list[int] | None = None
+) -> dict[str, object]:
     d: dict[str, object] = {"type": bfcp.attribute_name(a), "mandatory": a.mandatory}
     if isinstance(a, bfcp.BeneficiaryId | bfcp.FloorId | bfcp.FloorRequestId):
         d["value"] = a.value
@@ -685,7 +726,14 @@ def attribute_json(a: bfcp.Attribute) -> dict[str, object]:
         d["value"] = a.contents.hex()
     else:
         d["id"] = a.id
-        d["attributes"] = [attribute_json(n) for n in a.attributes]
+        budget = budget if budget is not None else [MAX_ATTRIBUTES]
+        kept = []
+        if depth < MAX_ATTRIBUTE_DEPTH:
+            kept = [attribute_json(n, depth + 1, budget) for n in a.attributes if _take(budget)]
+        d["attributes"] = kept
+        omitted = sum(1 for _ in bfcp.walk(a.attributes)) - sum(_kept(k) for k in kept)
+        if omitted:
+            d["omitted"] = omitted  # nested attributes past the budgets, not listed
     return d
 
 
@@ -702,8 +750,11 @@ def bfcp_json(rec: BfcpRecord, session: BfcpSession | None = None) -> dict[str, 
         "conference_id": m.conference_id,
         "transaction_id": m.transaction_id,
         "user_id": m.user_id,
-        "attributes": [attribute_json(a) for a in m.attributes],
+        "attributes": attributes_json(m.attributes),
     }
+    listed = attributes_json_count(d["attributes"])
+    if (total := sum(1 for _ in bfcp.walk(m.attributes))) > listed:
+        d["attributes_omitted"] = total - listed
     if session is not None:
         d.update(session.pair_frames(rec.index))
     return d

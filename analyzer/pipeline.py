@@ -21,7 +21,7 @@ import os
 import re
 import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mikeyshark.calls import Call, CallTracker, SipFlowHandler, SipRecord
@@ -56,11 +56,24 @@ FLOW_UDP_PORTS = SIP_PORTS | {GTPU_PORT, NAT_T_PORT}
 MAX_CONN_BYTES = 16 << 20  # bytes kept per TCP connection (both directions)
 MAX_TOTAL_BYTES = 512 << 20  # bytes kept for all connections of one capture
 MAX_PROBLEMS = 10_000  # located problems kept per capture; the count of the rest is reported
+# TCP connections open at once (the flow table evicts the least recently active past it), and
+# connection records held for calls not seen yet (the oldest dropped past it).
+MAX_OPEN_CONNECTIONS = 20_000
+MAX_HELD_CONNECTIONS = 20_000
 # A call whose dialogs have all ended is finalized this long (capture time) after that was
 # first seen: 64*T1 (RFC 3261 timer J), long enough for the BYE's answer and retransmissions
 # and for its media connections to close.
 CALL_LINGER_NS = 64 * 500_000_000
 SWEEP_NS = 1_000_000_000  # capture time between two looks for ended calls
+# A call without BYE is judged once it has been silent this long (capture time): twice the
+# usual session refresh interval (RFC 4028's recommended 1800 s), so that a call which
+# refreshes its session is never cut.
+CALL_IDLE_NS = 3600 * 1_000_000_000
+# Calls held open at once, and the SIP bytes of their messages: past either, the least
+# recently active calls are judged early with what was seen of them (a located warning
+# each), so memory follows these budgets and not the dialogs a capture never ends.
+MAX_OPEN_CALLS = 5_000
+MAX_OPEN_SIP_BYTES = 32 << 20
 
 Progress = Callable[[int, int, int], None]  # (frames, bytes read, file size)
 
@@ -85,6 +98,7 @@ class _Collector:
         self.stored = 0  # bytes kept of connections no SDP seen so far names
         self.problems: list[Problem] = []
         self.dropped_problems = 0
+        self.dropped_connections = 0
         self._sdp_eps: set[Endpoint] = set()
         self._sdp_seen = -1
         self.quiet = _QuietCalls(sip)
@@ -128,6 +142,8 @@ class _Collector:
             )
             self.conns[id(conn)] = rec
             self.order.append(rec)
+            if len(self.order) > MAX_HELD_CONNECTIONS:
+                self._shed(conn.first_frame)
         return rec
 
     def _logged(self, first: bytes) -> bool:
@@ -141,6 +157,28 @@ class _Collector:
         return log.master_secret(hello.random) is not None or (
             log.tls13_secrets(hello.random) is not None
         )
+
+    def _shed(self, frame: int) -> None:
+        """Drop the oldest tenth of the connection records no call has bound yet."""
+        if not self.dropped_connections:
+            self.on_problem(
+                Problem(
+                    "tcp",
+                    f"more than {MAX_HELD_CONNECTIONS} TCP connections held for calls not "
+                    "seen yet: the oldest are dropped (a call naming one later will not find it)",
+                    frame,
+                    self.file,
+                    severity=Severity.WARNING,
+                )
+            )
+        cut = len(self.order) - MAX_HELD_CONNECTIONS * 9 // 10
+        for rec in self.order[:cut]:
+            if not rec.expected:
+                self.stored -= rec.size
+            rec.chunks = []
+            rec.ignored = True  # should it send again, nothing more is kept
+        del self.order[:cut]
+        self.dropped_connections += cut
 
     def on_tcp_open(self, conn: TcpConnection) -> None:
         self.sip.on_tcp_open(conn)
@@ -242,6 +280,25 @@ class _RecordCount(list[SipRecord]):
         return self.numbered
 
 
+class _CappedProblems(list[Problem]):
+    """The SIP layer's problem list (one per malformed message, so as many as the capture
+    has messages): the first ``MAX_PROBLEMS`` kept, the rest counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def append(self, p: Problem) -> None:
+        if len(self) < MAX_PROBLEMS:
+            super().append(p)
+        else:
+            self.dropped += 1
+
+    def extend(self, ps: Iterable[Problem]) -> None:
+        for p in ps:
+            self.append(p)
+
+
 def _ended(call: Call) -> bool:
     """Every dialog of the call is over: a BYE was sent, or the INVITE failed (rejected,
     cancelled). A call without a dialog (no response yet) is open."""
@@ -280,6 +337,9 @@ class _Finalizer:
         for cid, call in self.tracker.calls.items():
             if not _ended(call):
                 self.ended_at.pop(cid, None)  # a new dialog (re-INVITE forked late) reopens it
+                if now - call.last_ns >= CALL_IDLE_NS:
+                    self._early(call, f"no SIP message for {CALL_IDLE_NS // 10**9} s")
+                    due.append(call)
                 continue
             since = self.ended_at.setdefault(cid, now)
             if now - since >= CALL_LINGER_NS:
@@ -287,10 +347,48 @@ class _Finalizer:
         if due:
             self._finalize(due)
 
+    def over_budget(self) -> bool:
+        t = self.tracker
+        return len(t.calls) > MAX_OPEN_CALLS or t.held > MAX_OPEN_SIP_BYTES
+
+    def shed(self) -> None:
+        """Judge the least recently active calls now, until a tenth of each budget is free
+        (so that this runs once per many new calls, not for each)."""
+        t = self.tracker
+        calls = sorted(t.calls.values(), key=lambda c: c.last_ns)
+        count, held = len(calls), t.held
+        due: list[Call] = []
+        for call in calls:
+            if count <= MAX_OPEN_CALLS * 9 // 10 and held <= MAX_OPEN_SIP_BYTES * 9 // 10:
+                break
+            self._early(
+                call,
+                f"more than {MAX_OPEN_CALLS} calls or {MAX_OPEN_SIP_BYTES >> 20} MiB of SIP "
+                "open at once",
+            )
+            due.append(call)
+            count -= 1
+            held -= call.size
+        self._finalize(due)
+
+    @staticmethod
+    def _early(call: Call, why: str) -> None:
+        last = call.records[-1] if call.records else None
+        call.problems.append(
+            Problem(
+                "sip",
+                f"call {call.call_id} judged before it ended ({why}); what follows of it "
+                "is not part of this entry",
+                last.frame if last is not None else None,
+                field="call-id",
+                severity=Severity.WARNING,
+            )
+        )
+
     def _finalize(self, calls: list[Call]) -> None:
         for c in calls:
-            del self.tracker.calls[c.call_id]
-            del self.ended_at[c.call_id]
+            self.tracker.release(c)
+            self.ended_at.pop(c.call_id, None)
         # Calls without an MSRP/BFCP m-line have no report entry: released without
         # correlating (that looks at every connection held).
         calls = [c for c in calls if any(ms.protocol in MEDIA_PROTOCOLS for ms in c.media)]
@@ -344,6 +442,9 @@ _CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 QUIET_MAX_DATAGRAMS = 256  # held per quiet call; past that it is parsed like any other
 QUIET_ENDED_NS = 64 * 500_000_000  # 64*T1 (RFC 3261 timer J): a quiet call's BYE is done
 QUIET_IDLE_NS = 3600 * 1_000_000_000  # a quiet call silent this long is over
+# Quiet calls held at once, and their bytes: past either the oldest is dropped unparsed.
+MAX_QUIET_CALLS = 20_000
+MAX_QUIET_BYTES = 16 << 20
 
 
 @dataclass(slots=True)
@@ -367,7 +468,9 @@ class _QuietCalls:
 
     def __init__(self, sip: SipFlowHandler) -> None:
         self.sip = sip
-        self.calls: dict[bytes, _Quiet] = {}
+        self.calls: dict[bytes, _Quiet] = {}  # least recently active first
+        self.held = 0  # bytes of the datagrams held
+        self.dropped = 0  # calls dropped for the budgets
         self._next_sweep = 0
 
     def hold(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> bool:
@@ -393,6 +496,9 @@ class _QuietCalls:
             ):
                 return False
             self.calls[cid] = _Quiet([(frame, src, dst, payload)], ts)
+            self.held += len(payload)
+            if len(self.calls) > MAX_QUIET_CALLS or self.held > MAX_QUIET_BYTES:
+                self._shed(frame)
             return True
         if (
             media
@@ -400,15 +506,41 @@ class _QuietCalls:
             # the call reached the tracker by another way (SIP over TCP or TLS)
             or cid.decode("utf-8", "replace") in self.sip.tracker.calls
         ):
-            del self.calls[cid]
+            self._drop(cid)
             for f, s, d, p in q.datagrams:
                 self.sip.on_udp(f, s, d, p)
             return False
         q.datagrams.append((frame, src, dst, payload))
         q.last_ns = ts
+        self.held += len(payload)
+        self.calls[cid] = self.calls.pop(cid)  # now the most recently active
         if payload.startswith((b"BYE ", b"CANCEL ")):
             q.ended = True
+        if self.held > MAX_QUIET_BYTES:
+            self._shed(frame)
         return True
+
+    def _drop(self, cid: bytes) -> None:
+        q = self.calls.pop(cid)
+        self.held -= sum(len(d[3]) for d in q.datagrams)
+
+    def _shed(self, frame: Frame) -> None:
+        """Drop the least recently active quiet calls until both budgets hold (they would
+        never be reported; only a later MSRP/BFCP re-INVITE of theirs loses its start)."""
+        if not self.dropped:
+            self.sip.on_problem(
+                Problem(
+                    "sip",
+                    f"more than {MAX_QUIET_CALLS} calls without MSRP/BFCP (or "
+                    f"{MAX_QUIET_BYTES >> 20} MiB of their SIP) at once: the least recently "
+                    "active are dropped unparsed",
+                    frame.number,
+                    severity=Severity.WARNING,
+                )
+            )
+        while self.calls and (len(self.calls) > MAX_QUIET_CALLS or self.held > MAX_QUIET_BYTES):
+            self._drop(next(iter(self.calls)))
+            self.dropped += 1
 
     def _sweep(self, now: int) -> None:
         self._next_sweep = now + 1_000_000_000
@@ -418,7 +550,7 @@ class _QuietCalls:
             if now - q.last_ns > (QUIET_ENDED_NS if q.ended else QUIET_IDLE_NS)
         ]
         for cid in gone:
-            del self.calls[cid]
+            self._drop(cid)
 
 
 # The fields _skippable reads, in one unpack each (a dozen single-byte reads cost more):
@@ -540,10 +672,16 @@ def analyze_capture(
     info = CaptureInfo(path=path, files=tuple(paths))
     tracker = CallTracker(path)
     tracker.records = _RecordCount()
+    tracker.problems = sip_problems = _CappedProblems()
     sip = SipFlowHandler(tracker, path)
     collector = _Collector(sip, path)
     finalizer = _Finalizer(tracker, collector, keys, path, reveal)
-    table = FlowTable(collector, file=path, esp_sas={sa.spi: sa for sa in keys.esp})
+    table = FlowTable(
+        collector,
+        file=path,
+        esp_sas={sa.spi: sa for sa in keys.esp},
+        max_connections=MAX_OPEN_CONNECTIONS,
+    )
     # several files: merged by timestamp (rotated files may overlap), numbered on
     reader = MergedReader(paths)
     # the --tls-keylog secrets and those of the capture's own secrets blocks: SIP over TLS
@@ -558,6 +696,8 @@ def analyze_capture(
         frames += 1
         if not _skippable(frame):
             feed(frame)
+            if finalizer.over_budget():
+                finalizer.shed()
         if frame.ts_ns >= finalizer.next_sweep:
             finalizer.sweep(frame.ts_ns)
         if progress is not None:
@@ -584,11 +724,12 @@ def analyze_capture(
             continue
         seen.add(key)
         info.errors.append(_with_file(p, path))
-    if collector.dropped_problems:
+    dropped = collector.dropped_problems + sip_problems.dropped
+    if dropped:
         info.errors.append(
             Problem(
                 "analyzer",
-                f"{collector.dropped_problems} more problems not listed",
+                f"{dropped} more problems not listed",
                 None,
                 path,
                 severity=Severity.WARNING,

@@ -468,6 +468,13 @@ def walk(attrs: Iterable[Attribute]) -> Iterable[Attribute]:
             yield from walk(a.attributes)
 
 
+def depth(attrs: Iterable[Attribute]) -> int:
+    """Nesting levels of an attribute list: 0 when empty, 1 when none is grouped."""
+    return max(
+        (1 + depth(a.attributes) if isinstance(a, _Grouped) else 1 for a in attrs), default=0
+    )
+
+
 def header_plausible(data: bytes | bytearray, pos: int = 0) -> bool:
     """Could ``data[pos:]`` start a BFCP message? (version 1 or 2, known primitive)."""
     if len(data) - pos < 4:

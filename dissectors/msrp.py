@@ -13,6 +13,7 @@ transaction's end-line, does not end the message (PROTOCOLS.md 6.2).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -719,11 +720,22 @@ class _Partial(Generic[T]):
     content_type: str | None = None
     total: int | None = None
     final_end: int | None = None  # known once the "$" chunk arrived
-    data: bytearray = field(default_factory=bytearray)
+    # The chunks as received, (0-based start, bytes) in arrival order: the body is built
+    # only at the end, so a chunk claiming a far Byte-Range costs its own bytes, not the
+    # bytes before it.
+    pieces: list[tuple[int, bytes]] = field(default_factory=list)
+    stored: int = 0  # bytes in ``pieces``
     have: list[tuple[int, int]] = field(default_factory=list)  # merged, 0-based half-open
     refs: list[T] = field(default_factory=list)
     duplicates: int = 0
     conflicts: list[str] = field(default_factory=list)
+
+
+# Budgets of one reassembler (one sender on one connection); what passes them is reported
+# as a conflict of the message concerned, never held.
+MAX_OPEN_MESSAGES = 32  # messages with chunks still missing; past it the oldest is given up
+MAX_HELD_BYTES = 4 * DEFAULT_MAX_MESSAGE  # chunk bytes held for all open messages together
+MAX_DONE_IDS = 4096  # Message-IDs remembered as complete, to spot late duplicate chunks
 
 
 class Reassembler(Generic[T]):
@@ -731,26 +743,40 @@ class Reassembler(Generic[T]):
 
     Chunks may arrive out of order and more than once; ``*`` ends are taken from the chunk
     length, a ``*`` total from the ``$`` chunk. A ``#`` chunk aborts the message. Memory is
-    bounded by ``max_size`` per message.
+    the bytes received, bounded by ``max_size`` per message, ``max_open`` messages open at
+    once and ``max_held`` bytes for all of them: past the last two the least recently
+    added-to message is given up as incomplete (with the reason among its conflicts).
     """
 
-    def __init__(self, max_size: int = DEFAULT_MAX_MESSAGE) -> None:
+    def __init__(
+        self,
+        max_size: int = DEFAULT_MAX_MESSAGE,
+        max_open: int = MAX_OPEN_MESSAGES,
+        max_held: int = MAX_HELD_BYTES,
+    ) -> None:
         self.max_size = max_size
-        self._open: dict[str, _Partial[T]] = {}
-        self._done: set[str] = set()
+        self.max_open = max_open
+        self.max_held = max_held
+        self.held = 0  # bytes stored for all open messages
+        self._open: dict[str, _Partial[T]] = {}  # least recently added-to first
+        self._done: dict[str, None] = {}  # an ordered set, oldest first
 
-    def add(self, msg: Message, ref: T) -> Reassembled[T] | None:
-        """Take one chunk; return the message when this chunk completes or aborts it."""
+    def add(self, msg: Message, ref: T) -> list[Reassembled[T]]:
+        """Take one chunk; return the messages it completed, aborted or made give up."""
         if msg.method != "SEND":
-            return None
+            return []
         mid = msg.message_id or ""
         if mid in self._done:
-            return Reassembled(
-                mid, STATE_DUPLICATE, msg.content_type, msg.body or b"", None, (ref,)
-            )
-        p = self._open.get(mid)
+            return [
+                Reassembled(mid, STATE_DUPLICATE, msg.content_type, msg.body or b"", None, (ref,))
+            ]
+        out: list[Reassembled[T]] = []
+        p = self._open.pop(mid, None)
         if p is None:
-            p = self._open[mid] = _Partial(mid)
+            p = _Partial(mid)
+            while len(self._open) >= self.max_open:
+                out.append(self._give_up(f"more than {self.max_open} messages open at once"))
+        self._open[mid] = p  # (re)inserted last: the most recently added-to
         p.refs.append(ref)
         body = msg.body or b""
         br = msg.byte_range or ByteRange(1, None, None)
@@ -766,18 +792,24 @@ class Reassembler(Generic[T]):
         hi = lo + len(body)
         if hi > self.max_size:
             p.conflicts.append(f"chunk ends at byte {hi}, beyond the {self.max_size} limit")
+        elif p.stored + len(body) > self.max_size:
+            p.conflicts.append(
+                f"bytes {lo + 1}-{hi} not kept: the chunks of this message exceed "
+                f"{self.max_size} bytes"
+            )
         else:
             self._store(p, lo, body)
+            while self.held > self.max_held and len(self._open) > 1:
+                out.append(self._give_up(f"more than {self.max_held} bytes held for open messages"))
         if msg.flag == FLAG_ABORT:
-            return self._finish(p, STATE_ABORTED)
+            out.append(self._finish(p, STATE_ABORTED))
+            return out
         if msg.flag == FLAG_COMPLETE:
             p.final_end = hi
         size = p.total if p.total is not None else p.final_end
-        if p.final_end is not None and size is not None and p.have == [(0, size)]:
-            return self._finish(p, STATE_COMPLETE)
-        if p.final_end is not None and size == 0 and not p.have:
-            return self._finish(p, STATE_COMPLETE)
-        return None
+        if p.final_end is not None and size is not None and p.have == ([(0, size)] if size else []):
+            out.append(self._finish(p, STATE_COMPLETE))
+        return out
 
     def flush(self) -> list[Reassembled[T]]:
         """End of stream: every message still open, as incomplete."""
@@ -787,35 +819,47 @@ class Reassembler(Generic[T]):
     def pending(self) -> int:
         return len(self._open)
 
-    @staticmethod
-    def _store(p: _Partial[T], lo: int, body: bytes) -> None:
+    def _give_up(self, why: str) -> Reassembled[T]:
+        oldest = next(iter(self._open.values()))
+        oldest.conflicts.append(f"given up: {why}")
+        return self._finish(oldest, STATE_INCOMPLETE)
+
+    def _store(self, p: _Partial[T], lo: int, body: bytes) -> None:
         hi = lo + len(body)
         if hi == lo:
             return
-        covered = any(a <= lo and hi <= b for a, b in p.have)
-        if len(p.data) < hi:
-            p.data.extend(b"\0" * (hi - len(p.data)))
-        if covered:
+        have = p.have
+        # the merged range that starts at or before lo (have is sorted and disjoint)
+        i = bisect.bisect_right(have, (lo, _INF)) - 1
+        if i >= 0 and have[i][0] <= lo and hi <= have[i][1]:
             p.duplicates += 1
-            if bytes(p.data[lo:hi]) != body:
+            if _extract(p.pieces, lo, hi) != body:
                 p.conflicts.append(f"bytes {lo + 1}-{hi} arrived twice with different content")
             return
-        p.data[lo:hi] = body
-        merged: list[tuple[int, int]] = []
-        for a, b in sorted([*p.have, (lo, hi)]):
-            if merged and a <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-            else:
-                merged.append((a, b))
-        p.have = merged
+        p.pieces.append((lo, body))
+        p.stored += len(body)
+        self.held += len(body)
+        # merge (lo, hi) with the ranges it touches
+        j = max(i, 0)
+        if j < len(have) and have[j][1] < lo:
+            j += 1
+        k = j
+        a, b = lo, hi
+        while k < len(have) and have[k][0] <= b:
+            a, b = min(a, have[k][0]), max(b, have[k][1])
+            k += 1
+        have[j:k] = [(a, b)]
 
     def _finish(self, p: _Partial[T], state: str) -> Reassembled[T]:
         del self._open[p.message_id]
+        self.held -= p.stored
         if state == STATE_COMPLETE:
-            self._done.add(p.message_id)
+            self._done[p.message_id] = None
+            if len(self._done) > MAX_DONE_IDS:
+                del self._done[next(iter(self._done))]
         size = p.total if p.total is not None else p.final_end
         prefix = p.have[0][1] if p.have and p.have[0][0] == 0 else 0
-        body = bytes(p.data[:size]) if state == STATE_COMPLETE else bytes(p.data[:prefix])
+        body = _extract(p.pieces, 0, (size or 0) if state == STATE_COMPLETE else prefix)
         return Reassembled(
             p.message_id,
             state,
@@ -827,6 +871,22 @@ class Reassembler(Generic[T]):
             p.duplicates,
             tuple(p.conflicts),
         )
+
+
+_INF = 1 << 64  # above any Byte-Range end, for bisecting (start, end) pairs
+
+
+def _extract(pieces: list[tuple[int, bytes]], lo: int, hi: int) -> bytes:
+    """Bytes [lo, hi) of a message as its chunks wrote them, a later chunk over an earlier
+    one where they overlap (the caller knows the range is covered)."""
+    out = bytearray(hi - lo)
+    for a, data in pieces:
+        b = a + len(data)
+        if b <= lo or a >= hi:
+            continue
+        s, e = max(a, lo), min(b, hi)
+        out[s - lo : e - lo] = data[s - a : e - a]
+    return bytes(out)
 
 
 def _holes(have: list[tuple[int, int]], size: int | None) -> Iterator[tuple[int, int]]:

@@ -47,7 +47,7 @@ def test_chunker_unknown_total_and_errors() -> None:
 
 def feed(chunks: list[msrp.Message]) -> list[msrp.Reassembled[int]]:
     r = msrp.Reassembler[int]()
-    out = [d for i, c in enumerate(chunks) if (d := r.add(c, i)) is not None]
+    out = [d for i, c in enumerate(chunks) for d in r.add(c, i)]
     return out + r.flush()
 
 
@@ -115,7 +115,7 @@ def test_range_and_body_disagree_and_limits() -> None:
     assert done.conflicts[0] == "Byte-Range 1-108/108 but 100 bytes of body"
     assert done.state == "incomplete"
     r = msrp.Reassembler[int](max_size=50)
-    assert r.add(c, 0) is None
+    assert r.add(c, 0) == []
     (over,) = r.flush()
     assert over.conflicts == ("chunk ends at byte 108, beyond the 50 limit",)
 
@@ -126,5 +126,5 @@ def test_empty_message_and_non_send() -> None:
     (done,) = feed([empty])
     assert (done.state, done.body) == ("complete", b"")
     r = msrp.Reassembler[int]()
-    assert r.add(msrp.response(empty), 0) is None
+    assert r.add(msrp.response(empty), 0) == []
     assert r.pending == 0
