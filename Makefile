@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(LAYOUT)
 TSTAMP := $(VENV)/.installed-test-$(LAYOUT)
 EDITABLE := --config-settings editable_mode=strict
 
-.PHONY: demo test lint unit bench clean venv
+.PHONY: demo test lint unit bench fuzz clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ unit: $(TSTAMP)
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 test: lint unit
+
+# The long randomized fuzz campaign (tests/fuzz/campaign.py): mutants through the command line,
+# then a coverage-guided atheris run when atheris installs. Crashers are saved, minimised, in
+# tests/fuzz/corpus, which `make test` replays. E.g. FUZZ_ARGS="--mutants 5000 --seed 1".
+FUZZ_ARGS ?= --mutants 1000 --atheris 600
+fuzz: $(TSTAMP)
+	-$(BIN)/python -m pip install -q atheris
+	nice $(BIN)/python -m tests.fuzz.campaign $(FUZZ_ARGS)
 
 bench: $(TSTAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -3,15 +3,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from mikeyshark.cli import main
 from tests.support.dissect import Result
 from tests.support.paths import VECTORS
 from tests.support.tools import require_tool
+
+# Property tests draw the same examples on every run, with no deadline and no example
+# database: CI passes or fails on the code, never by chance or by the machine's speed.
+# HYPOTHESIS_PROFILE=explore draws new examples (a long campaign: make fuzz).
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
