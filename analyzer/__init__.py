@@ -26,8 +26,8 @@ __version__ = "0.1.0"
 # public name -> the module that defines it (imported on first use)
 _LAZY: dict[str, str] = {
     "analyze": "mikeyshark.judge",
-    "KeyFile": "mikeyshark.keys",
-    "KeyFileError": "mikeyshark.keys",
+    "KeyFile": "mikeyshark.keyfile",
+    "KeyFileError": "mikeyshark.keyfile",
     "Report": "mikeyshark.report.model",
     "CallRecord": "mikeyshark.evidence",
     "CheckResult": "mikeyshark.evidence",
@@ -54,7 +54,7 @@ __all__ = [
 if TYPE_CHECKING:
     from mikeyshark.evidence import CallRecord, CheckResult, Status, Verdict
     from mikeyshark.judge import analyze
-    from mikeyshark.keys import KeyFile, KeyFileError
+    from mikeyshark.keyfile import KeyFile, KeyFileError
     from mikeyshark.report.model import Report
     from mikeyshark.view.frame import FrameView
     from mikeyshark.view.stream import dissect

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from mikeyshark import __version__
 
 if TYPE_CHECKING:
-    from mikeyshark.keys import KeyFile, TekKey
+    from mikeyshark.keyfile import KeyFile, TekKey
 
 # Each module has add_parser(subparsers) and run(args) -> int. Only the module of the verb
 # being run is imported: the synthesizer pulls in scapy, which costs a second at start-up.
@@ -47,8 +47,8 @@ def add_key_options(parser: argparse.ArgumentParser, *, psk_help: str) -> None:
 def keys_from(args: argparse.Namespace) -> tuple[KeyFile | None, tuple[TekKey, ...]]:
     """The key file of ``--keys`` (None without) and the keys of ``--psk``.
 
-    Raises :class:`~mikeyshark.keys.KeyFileError` or ``ValueError`` (a usage error)."""
-    from mikeyshark.keys import KeyFile, parse_psk
+    Raises :class:`~mikeyshark.keyfile.KeyFileError` or ``ValueError`` (a usage error)."""
+    from mikeyshark.keyfile import KeyFile, parse_psk
 
     keys = KeyFile.load(args.keys) if args.keys else None
     return keys, tuple(parse_psk(p) for p in args.psk)

@@ -54,7 +54,8 @@ from mikeyshark.evidence import (
     TlsInfo,
     TreeNode,
 )
-from mikeyshark.keys import KeyFile, Resolution, resolve_exchange, resolve_kms_leg
+from mikeyshark.keyfile import KeyFile
+from mikeyshark.keys import Resolution, resolve_exchange, resolve_kms_leg
 from mikeyshark.ladder import connection_events
 from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
 from mikeyshark.procedure import (

@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mikeyshark.keys import KeyFile
+from mikeyshark.keyfile import KeyFile
 
 
 class ClusterError(RuntimeError):

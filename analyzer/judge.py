@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mikeyshark import __version__
 from mikeyshark.checks.evaluate import Context, Policy, evaluate_call
-from mikeyshark.keys import KeyFile, TekKey, parse_psk
+from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
 from mikeyshark.parallel import Unit, plan_units, run_units
 from mikeyshark.pipeline import CaptureResult, Progress
 from mikeyshark.report.model import KeyRow, Report
@@ -88,7 +88,7 @@ def analyze(
     (``call.verdict``, ``call.checks`` with rule, status, frames and message, and
     ``call.media`` with the key, TCP, TLS and decrypted messages of each m-line).
 
-    Raises :class:`~mikeyshark.keys.KeyFileError` (a ``ValueError``) for an unusable key
+    Raises :class:`~mikeyshark.keyfile.KeyFileError` (a ``ValueError``) for an unusable key
     file, ``ValueError`` for a bad PSK or a capture argument that names nothing,
     ``OSError`` for a file that cannot be read, and ``RuntimeError`` when the Dask cluster
     cannot be used. Damage inside a capture is not an error: it is reported, located, in

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mikeyshark.capture import group_captures
-from mikeyshark.keys import KeyFile
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.pipeline import CaptureResult, Progress, analyze_capture
 
 # pcap/pcapng names, with the counter tcpdump -C appends (cap.pcap1, cap.pcap2, ...)

@@ -42,8 +42,8 @@ from mikeyshark.dissectors.tls.constants import (
 from mikeyshark.dissectors.tls.records import ClientHello, parse_client_hello, parse_record
 from mikeyshark.evidence import CallRecord, CaptureInfo, UnboundMedia
 from mikeyshark.flows import FlowTable, TcpConnection
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.keylog import keylog_from
-from mikeyshark.keys import KeyFile
 from mikeyshark.media import sniff
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from mikeyshark.signalling import annotate_calls

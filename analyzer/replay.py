@@ -33,7 +33,8 @@ from mikeyshark.dissectors.mikey import transfer
 from mikeyshark.dissectors.mikey.payloads import Rand
 from mikeyshark.dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
 from mikeyshark.dissectors.tls import engine as tls
-from mikeyshark.keys import KeyFile, resolve_exchange
+from mikeyshark.keyfile import KeyFile
+from mikeyshark.keys import resolve_exchange
 from mikeyshark.model import Endpoint
 from mikeyshark.synth import media as M
 from mikeyshark.synth.scenarios import (

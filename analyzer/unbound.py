@@ -24,7 +24,7 @@ from mikeyshark.correlate import (
 )
 from mikeyshark.decrypt import DecodedConnection, KnownSecrets, PskCandidate
 from mikeyshark.evidence import MediaRecord, TcpInfo, UnboundMedia
-from mikeyshark.keys import KeyFile
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.media import sniff
 from mikeyshark.model import Problem
 from mikeyshark.procedure import Protocol

@@ -53,6 +53,18 @@ ENCRYPTION = ValueTable(
 )
 ENCRYPTION_NAMES = frozenset(c.name for c in ENCRYPTION)
 INTEGRITY_NAMES = frozenset(c.name for c in INTEGRITY)
+# key octets each algorithm takes (RFC 3602; RFC 4106 with its 4-octet salt; RFC 2403, 2404,
+# 3566, 4868)
+KEY_LENGTHS: dict[str, tuple[int, ...]] = {
+    "null": (0,),
+    "aes-cbc": (16, 24, 32),
+    "aes-gcm": (20, 28, 36),
+    "none": (0,),
+    "hmac-md5-96": (16,),
+    "hmac-sha1-96": (20,),
+    "aes-xcbc-mac-96": (16,),
+    "hmac-sha256-128": (32,),
+}
 # octets of ICV each integrity algorithm appends
 ICV_LEN = {"none": 0, "hmac-md5-96": 12, "hmac-sha1-96": 12, "aes-xcbc-mac-96": 12}
 ICV_LEN["hmac-sha256-128"] = 16

@@ -22,7 +22,7 @@ from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_key_options, 
 from mikeyshark.dask_backend import ClusterError
 from mikeyshark.judge import analyze
 from mikeyshark.judge import build_report as build_report  # for the tests, until they move
-from mikeyshark.keys import KeyFile, parse_psk
+from mikeyshark.keyfile import KeyFile, parse_psk
 from mikeyshark.parallel import plan_units, run_units
 from mikeyshark.pipeline import CaptureResult
 from mikeyshark.report import json_report, junit, terminal

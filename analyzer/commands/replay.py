@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from mikeyshark.keys import KeyFileError
+from mikeyshark.keyfile import KeyFileError
 from mikeyshark.replay import ReplayError, ReplayOptions, resend_pcap, run_replay
 from mikeyshark.synth import SCENARIOS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mikeyshark.cli import EXIT_OK, EXIT_USAGE
-from mikeyshark.keys import KeyFileError
+from mikeyshark.keyfile import KeyFileError
 from mikeyshark.synth import FAULTS, SCENARIOS, synthesize, write_capture
 
 

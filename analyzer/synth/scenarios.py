@@ -35,11 +35,10 @@ from mikeyshark.dissectors.mikey.payloads import (
     V,
 )
 from mikeyshark.dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
-from mikeyshark.keys import KeyFile as GivenKeyFile
+from mikeyshark.keyfile import Conference, KeyFile, KmsKey, PskKey
 from mikeyshark.model import Endpoint, Frame
 from mikeyshark.synth import media as M
 from mikeyshark.synth.faults import FAULTS, applicable, expected_status
-from mikeyshark.synth.keyfile import KeyFile
 from mikeyshark.synth.net import Cursor, Host, Network, TcpConnection
 
 BASE_TIME_NS = 1_767_268_800 * 1_000_000_000  # 2026-01-01T12:00:00Z; + seed minutes
@@ -856,7 +855,7 @@ def make_world(
     """The nodes, keys and random source of one run (synthesized or replayed)."""
     rng = random.Random(seed)
     net = Network(rng)
-    given = GivenKeyFile.parse(keys) if keys is not None else None
+    given = KeyFile.parse(keys) if keys is not None else None
     if given is not None and not given.kms:
         raise ValueError("the key file has no [[kms]] master_key to issue tickets with")
     world = World(
@@ -961,13 +960,12 @@ def synthesize(
 def keyfile(world: World, comment: str) -> str:
     """The key file that opens every ticket of ``world``: its KMS, every user's and the
     focus's key shared with the KMS (mode 3), the conference policy."""
-    kf = KeyFile(
-        kms=[(KMS_URI, world.kms_key)],
-        conference_uri=CONFERENCE_URI,
-        authorized=[f"sip:{u}@{DOMAIN}" for u in USERS],
-    )
     for name in USERS:
         world.psk_of(f"sip:{name}@{DOMAIN}")
     world.psk_of(CONFERENCE_URI)
-    kf.psk = sorted(world.user_psk.items())
-    return kf.to_toml(comment)
+    kf = KeyFile(
+        kms=(KmsKey(KMS_URI, world.kms_key),),
+        psk=tuple(PskKey(i, k) for i, k in sorted(world.user_psk.items())),
+        conference=Conference(CONFERENCE_URI, tuple(f"sip:{u}@{DOMAIN}" for u in USERS)),
+    )
+    return kf.dumps(comment)

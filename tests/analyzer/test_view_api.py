@@ -98,7 +98,7 @@ def test_errors(tmp_path: Path) -> None:
     bad_keys.write_text("[[kms]]\nuri = 3\n")
     with pytest.raises(KeyFileError):
         mikeyshark.dissect(text, keys=bad_keys)
-    with pytest.raises(ValueError, match="not hex"):
+    with pytest.raises(ValueError, match="not an even number of hex digits"):
         mikeyshark.dissect(text, psk=["zz"])
 
 

@@ -1,4 +1,4 @@
-"""mikeyshark.keys.KeyFile: the key-file contract of DESIGN.md, errors naming the line."""
+"""mikeyshark.keyfile: the key file read (errors naming the line) and written back."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from mikeyshark.keys import Conference, KeyFile, KeyFileError, KmsKey, PskKey, TekKey
+from mikeyshark.dissectors.esp import EspSa
+from mikeyshark.keyfile import (
+    Conference,
+    KeyFile,
+    KeyFileError,
+    KmsKey,
+    PskKey,
+    TekKey,
+    parse_psk,
+)
 
 GOOD = """\
 # demo keys
@@ -42,6 +51,8 @@ def test_a_good_file() -> None:
     )
     assert kf.psk == (PskKey("sip:alice@example.org", bytes.fromhex("a0a1a2a3"), 10),)
     assert kf.tek == (TekKey(bytes.fromhex("657bf44e8247bee72094eafe0283ab2f"), None, 14),)
+    # where each key was written (not part of a key's identity)
+    assert [k.line for k in (*kf.kms, *kf.psk, *kf.tek)] == [2, 6, 10, 14]
     assert kf.conference == Conference(
         "sip:conf1@conf.example.org", ("sip:alice@example.org", "sip:bob@example.org")
     )
@@ -127,3 +138,83 @@ def test_load_reads_a_file_and_names_it(tmp_path: Path) -> None:
 def test_inline_array_error_points_at_its_key() -> None:
     e = _error('# keys\nkms = [{uri = "a", master_key = "zz"}]\n')
     assert (e.line, e.message) == (2, "[[kms]] #1 master_key is not an even number of hex digits")
+
+
+def test_profile_mp_holds_the_mp_names() -> None:
+    kf = KeyFile.parse(
+        '[profile]\ntls_prot_type = 2\n\n[profile.mp]\npsk = "mkstls/psk"\n'
+        'tcp_fail_event = "mkstls/tcpfail"\n',
+        "k.toml",
+    )
+    assert kf.mp_profile == {"psk": "mkstls/psk", "tcp_fail_event": "mkstls/tcpfail"}
+    assert kf.profile == {"tls_prot_type": 2}  # the subtable is not a [profile] override
+    assert kf.warnings == ()
+
+
+def test_profile_mp_errors_name_the_line() -> None:
+    e = _error('[profile.mp]\npsk = "mkstls/psk"\npsk_id = "mkstls/pskid"\n')
+    assert (e.line, e.message) == (3, "[profile.mp]: unknown key 'psk_id'")
+    e = _error('[profile.mp]\n\nrole = "role"\n')
+    assert (e.line, e.message) == (3, '[profile.mp] role must be "package/name" (H.248 names)')
+    assert _error('[profile.mp]\nrole = "mkstls/2role"\n').line == 2
+
+
+def test_dumps_writes_what_parse_reads() -> None:
+    kf = KeyFile(
+        kms=(KmsKey("kms.example.org", bytes(range(16))),),
+        psk=(PskKey('sip:"odd"@example.org', b"\x01\x02"),),
+        tek=(TekKey(b"\xaa" * 16), TekKey(b"\xbb" * 16, "mikey:01020304:01")),
+        conference=Conference("sip:conf1@conf.example.org", ("sip:alice@example.org",)),
+        profile={"tls_prot_type": 2, "bfcp_tls_client": "offerer"},
+        esp=(
+            EspSa(0x1234, "aes-cbc", "hmac-sha1-96", b"\x11" * 16, b"\x22" * 20),
+            EspSa(7, "aes-gcm", "none", b"\x33" * 20),
+        ),
+        mp_profile={"psk": "mkstls/psk", "role": "mkstls/role"},
+    )
+    again = KeyFile.parse(kf.dumps("a comment\nover two lines"))
+    assert again == kf
+
+
+def test_dumps_layout_is_the_synthesizers() -> None:
+    # the layout of pcaps/demo-keys.toml, written by hand
+    kf = KeyFile(
+        kms=(KmsKey("kms.example.org", b"\x0f" * 2),),
+        psk=(PskKey("sip:alice@example.org", b"\x05"),),
+        conference=Conference("sip:c@x", ("sip:a@x", "sip:b@x")),
+    )
+    assert kf.dumps("keys") == (
+        '# keys\n\n[[kms]]\nuri = "kms.example.org"\nmaster_key = "0f0f"\n\n'
+        '[[psk]]\nidentity = "sip:alice@example.org"\nkey = "05"\n\n'
+        '[conference]\nuri = "sip:c@x"\nauthorized = ["sip:a@x", "sip:b@x"]\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "identity"),
+    [
+        ("00ff", b"\x00\xff", None),
+        ("0x00FF:mikey:01020304:01", b"\x00\xff", "mikey:01020304:01"),  # the identity may hold ':'
+    ],
+)
+def test_psk_text(text: str, key: bytes, identity: str | None) -> None:
+    assert parse_psk(text) == TekKey(key, identity)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "--psk: the key is empty"),
+        (":id", "--psk: the key is empty"),
+        ("abc", "--psk: the key is not an even number of hex digits"),
+        ("12345g", "--psk: the key is not an even number of hex digits"),
+    ],
+)
+def test_psk_follows_the_key_files_rule_and_never_echoes_digits(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as e:
+        parse_psk(text)
+    assert str(e.value) == message
+    # the key file says the same of the same text
+    assert _error(f'[[tek]]\nkey = "{text.partition(":")[0]}"\n').message.endswith(
+        message.removeprefix("--psk: the key ")
+    )
