@@ -31,13 +31,15 @@ from mikeyshark.decrypt import (
     TlsConnectionDecoder,
     TlsSessionInfo,
 )
+from mikeyshark.dissectors import http
 from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.mikey.message import MikeyMessage
 from mikeyshark.dissectors.mikey.message import parse as parse_mikey
 from mikeyshark.dissectors.mikey.payloads import Rand, T, Ticket
 from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree, show_key
-from mikeyshark.dissectors.sdp import KeyMgmt, MediaDescription, MsrpUri, SessionDescription
+from mikeyshark.dissectors.msrp import MsrpUri
+from mikeyshark.dissectors.sdp import KeyMgmt, MediaDescription, SessionDescription
 from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, Kx
 from mikeyshark.evidence import (
     CallRecord,
@@ -851,19 +853,20 @@ def _roles(call: Call, oa: OfferAnswer, rec: CallRecord) -> None:
 # --- KMS leg -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class HttpMessage:
+@dataclass(frozen=True, slots=True)
+class _HttpSeen:
+    """An HTTP message of a connection, with the frame that completed it."""
+
     frame: int
     ts_ns: int
     from_client: bool
-    start: str
-    headers: dict[str, str]
-    body: bytes
+    message: http.HttpMessage
 
 
-def http_messages(conn: ConnRecord, max_body: int = 1 << 20) -> list[HttpMessage]:
-    """HTTP/1.1 messages with a Content-Length body, per direction, in stream order."""
-    out: list[HttpMessage] = []
+def _http_messages(conn: ConnRecord) -> list[_HttpSeen]:
+    """The HTTP/1.1 messages of both directions, in stream order, each direction up to its
+    first gap or malformed message."""
+    out: list[_HttpSeen] = []
     for from_client in (True, False):
         buf = bytearray()
         frames: list[tuple[int, int, int]] = []
@@ -876,25 +879,15 @@ def http_messages(conn: ConnRecord, max_body: int = 1 << 20) -> list[HttpMessage
             buf += c.data
         pos = 0
         while True:
-            end = buf.find(b"\r\n\r\n", pos)
-            if end < 0:
-                break
-            head = bytes(buf[pos:end]).decode("latin-1").split("\r\n")
-            headers = {}
-            for line in head[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
             try:
-                length = int(headers.get("content-length", "0"))
-            except ValueError:
+                found = http.parse_message(buf, pos)
+            except DissectError:
                 break
-            if length < 0 or length > max_body or end + 4 + length > len(buf):
+            if found is None:
                 break
-            body = bytes(buf[end + 4 : end + 4 + length])
-            last = end + 4 + length - 1
-            frame, ts = next(((f, t) for off, f, t in reversed(frames) if off <= last), (0, 0))
-            out.append(HttpMessage(frame, ts, from_client, head[0], headers, body))
-            pos = end + 4 + length
+            msg, pos = found
+            frame, ts = next(((f, t) for off, f, t in reversed(frames) if off < pos), (0, 0))
+            out.append(_HttpSeen(frame, ts, from_client, msg))
     return sorted(out, key=lambda h: h.frame)
 
 
@@ -911,16 +904,16 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
         if conn.claimed:
             continue
         first = conn.first_data(True)
-        if first is None or not first.data.startswith(b"POST "):
+        if first is None or not http.looks_like_http(first.data):
             continue
-        msgs = http_messages(conn)
-        reqs = [h for h in msgs if h.from_client and "mikey" in h.headers.get("content-type", "")]
-        resps = [
-            h for h in msgs if not h.from_client and "mikey" in h.headers.get("content-type", "")
+        mikey = [
+            h for h in _http_messages(conn) if "mikey" in (h.message.header("content-type") or "")
         ]
+        reqs = [h for h in mikey if h.from_client]
+        resps = [h for h in mikey if not h.from_client]
         for req, resp in zip(reqs, resps + [None] * (len(reqs) - len(resps)), strict=False):
             try:
-                im = parse_mikey(req.body)
+                im = parse_mikey(req.message.body)
             except DissectError:
                 continue
             tk = im.find(Ticket)
@@ -934,7 +927,7 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
             )
             if resp is not None:
                 try:
-                    kl = resolve_kms_leg(req.body, resp.body, keys)
+                    kl = resolve_kms_leg(req.message.body, resp.message.body, keys)
                 except DissectError as e:
                     leg.error = f"RESOLVE_RESP: {e.reason}"
                 else:
@@ -969,14 +962,9 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
                         conn.server,
                         conn.client,
                         "http",
-                        _http_status(resp.start) + " RESOLVE_RESP",
+                        f"{resp.message.status or 'HTTP'} RESOLVE_RESP",
                     )
                 )
-
-
-def _http_status(start: str) -> str:
-    parts = start.split(" ", 2)
-    return parts[1] if len(parts) > 1 else "HTTP"
 
 
 # --- entry point ---------------------------------------------------------------------------

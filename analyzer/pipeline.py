@@ -32,6 +32,7 @@ from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.esp import NAT_T_PORT
 from mikeyshark.dissectors.gtp import GTPU_PORT
+from mikeyshark.dissectors.http import looks_like_http
 from mikeyshark.dissectors.tls.constants import (
     CIPHER_SUITES,
     CT_HANDSHAKE,
@@ -631,7 +632,7 @@ def _offers_psk(first: bytes) -> bool | None:
 def _may_be_media(first: bytes) -> bool:
     if len(first) >= 2 and 0x14 <= first[0] <= 0x17 and first[1] == 3:
         return True  # a TLS record (SSL 3.0 .. TLS 1.3 record versions)
-    if first.startswith((b"POST ", b"HTTP/")):
+    if looks_like_http(first):
         return True
     return sniff(first) is not None
 

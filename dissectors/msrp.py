@@ -81,7 +81,8 @@ def _end_line_re(tid: bytes) -> re.Pattern[bytes]:
 
 @dataclass(frozen=True, slots=True)
 class MsrpUri:
-    """``msrp[s]://[userinfo@]host[:port][/session-id];transport[;param...]``."""
+    """``msrp[s]://[userinfo@]host[:port][/session-id];transport[;param...]`` (RFC 4975 9):
+    in MSRP's To-Path/From-Path/Use-Path and in SDP's ``a=path``."""
 
     scheme: str
     host: str
@@ -94,6 +95,18 @@ class MsrpUri:
     @property
     def secure(self) -> bool:
         return self.scheme.lower() == "msrps"
+
+    def endpoint(self) -> tuple[str, int] | None:
+        """Host (an IPv6 address without its brackets) and port to connect to; None without
+        an explicit port."""
+        if self.port is None:
+            return None
+        return self.host.removeprefix("[").removesuffix("]"), self.port
+
+    @property
+    def key(self) -> tuple[str, int | None, str | None]:
+        """What the path rules compare: host (case-insensitive), port and session id."""
+        return (self.host.lower(), self.port, self.session_id)
 
     def __str__(self) -> str:
         s = f"{self.scheme}://"

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.msrp import MsrpUri
 
 LAYER = "sdp"
 ENC = "utf-8"
@@ -137,39 +138,6 @@ def b64decode(s: str) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class MsrpUri:
-    """``msrp[s]://[user@]host[:port]/session-id;transport`` (RFC 4975 9)."""
-
-    scheme: str
-    host: str
-    port: int | None
-    session_id: str
-    transport: str
-    user: str | None = None
-
-    @classmethod
-    def parse(cls, s: str) -> MsrpUri:
-        m = re.fullmatch(
-            r"(msrps?)://(?:([^@/]*)@)?(\[[0-9A-Fa-f:.]+\]|[^:/;\[]+)(?::([0-9]+))?/([^;]+);(\S+)",
-            s.strip(),
-            re.IGNORECASE,
-        )
-        if not m:
-            raise DissectError(LAYER, 0, f"malformed MSRP URI {s!r}", "path")
-        port = int(m.group(4)) if m.group(4) else None
-        return cls(m.group(1).lower(), m.group(3), port, m.group(5), m.group(6), m.group(2))
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme == "msrps"
-
-    def __str__(self) -> str:
-        user = f"{self.user}@" if self.user is not None else ""
-        port = f":{self.port}" if self.port is not None else ""
-        return f"{self.scheme}://{user}{self.host}{port}/{self.session_id};{self.transport}"
-
-
-@dataclass(frozen=True, slots=True)
 class FloorId:
     """``a=floorid:<id> mstrm:<label> ...`` (older drafts: ``m-stream:``)."""
 
@@ -267,8 +235,12 @@ class MediaDescription(_Section):
 
     @property
     def paths(self) -> tuple[MsrpUri, ...]:
+        """``a=path`` (RFC 4975 8.1): the MSRP URIs, the endpoint's own last."""
         v = self.attr("path")
-        return tuple(MsrpUri.parse(u) for u in v.split()) if v else ()
+        try:
+            return tuple(MsrpUri.parse(u) for u in v.split()) if v else ()
+        except DissectError as e:
+            raise DissectError(LAYER, 0, e.reason, "path") from None
 
     @property
     def accept_types(self) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from mikeyshark.checks.rules import RULES
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
-from mikeyshark.dissectors.sdp import MsrpUri
+from mikeyshark.dissectors.msrp import MsrpUri
 from mikeyshark.dissectors.sip import kms_uid
 from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
 from mikeyshark.model import Endpoint
@@ -524,16 +524,9 @@ def _tcp_direction(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
 
 
 def _msrp_path_endpoint(uri: str) -> tuple[str, int] | None:
-    """host and port of an MSRP URI (msrps://host:port/session;tcp)."""
-    rest = uri.split("://", 1)[-1].split("/", 1)[0]
-    rest = rest.rsplit("@", 1)[-1]
-    if rest.startswith("["):
-        host, _, port = rest[1:].partition("]:")
-    else:
-        host, _, port = rest.rpartition(":")
     try:
-        return host, int(port)
-    except ValueError:
+        return MsrpUri.parse(uri).endpoint()
+    except DissectError:
         return None
 
 
@@ -736,13 +729,11 @@ def _sender_side(m: MediaRecord, ep: Endpoint) -> Side | None:
     return None
 
 
-def _uri_key(uri: str) -> tuple[str, int | None, str]:
-    """MSRP URI comparison (RFC 4975 6.1): host case-insensitive, port, session id."""
+def _uri_key(uri: str) -> tuple[str, int | None, str | None]:
     try:
-        u = MsrpUri.parse(uri)
+        return MsrpUri.parse(uri).key
     except DissectError:
         return (uri, None, "")
-    return (u.host.lower(), u.port, u.session_id)
 
 
 def _as_seq(v: object) -> tuple[object, ...]:

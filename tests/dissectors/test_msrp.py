@@ -187,3 +187,23 @@ def test_detail_tree_unwraps_cpim() -> None:
         (3, "Content-Type: text/plain;charset=UTF-8"),
         (3, "Hello all"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "endpoint"),
+    [
+        ("msrp://alice.example.com:7777/iau39soe2843z;tcp", ("alice.example.com", 7777)),
+        ("msrps://bob@[2001:db8::7]:2855/s1;tcp", ("2001:db8::7", 2855)),
+        ("msrps://relay.example.net;tcp", None),  # no port: nothing to connect to
+    ],
+)
+def test_uri_endpoint(text: str, endpoint: tuple[str, int] | None) -> None:
+    assert msrp.MsrpUri.parse(text).endpoint() == endpoint
+
+
+def test_uri_key_ignores_host_case_not_session_case() -> None:
+    # RFC 4975 6.1: the host compares case-insensitively, the session id exactly
+    a = msrp.MsrpUri.parse("msrp://Alice.Example.com:7777/iau39soe2843z;tcp")
+    b = msrp.MsrpUri.parse("msrp://alice.example.com:7777/iau39soe2843z;tcp")
+    c = msrp.MsrpUri.parse("msrp://alice.example.com:7777/IAU39soe2843z;tcp")
+    assert a.key == b.key != c.key

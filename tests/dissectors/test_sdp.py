@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mikeyshark.dissectors import sdp, sip
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.msrp import MsrpUri
 
 
 def vector_sdp(vectors: Path) -> bytes:
@@ -32,7 +33,7 @@ def test_vector_sdp(vectors: Path) -> None:
     assert (msrp.protocol, bfcp.protocol) == ("msrp", "bfcp")
     assert bfcp.m == sdp.MediaLine("application", 50001, None, "TCP/TLS/BFCP", ("*",))
     assert msrp.accept_types == ("message/cpim", "text/plain")
-    assert msrp.paths == (sdp.MsrpUri("msrps", "192.0.2.1", 50000, "asfd34", "tcp"),)
+    assert msrp.paths == (MsrpUri("msrps", "192.0.2.1", 50000, "asfd34", "tcp"),)
     assert msrp.setup == "actpass" and bfcp.setup == "actpass"
     assert bfcp.connection_attr == "new" and msrp.connection_attr is None
     assert bfcp.floorctrl == ("c-only",)
@@ -83,8 +84,8 @@ def test_bfcp_and_msrp_attributes() -> None:
     assert audio.protocol == "audio" and audio.label == "10"
     assert msrp.protocol == "msrp" and msrp.msrp_cema and not bfcp.msrp_cema
     assert msrp.paths == (
-        sdp.MsrpUri("msrp", "relay.example.org", 2855, "r1", "tcp"),
-        sdp.MsrpUri("msrp", "[2001:db8::2]", None, "s2", "tcp"),
+        MsrpUri("msrp", "relay.example.org", 2855, "r1", "tcp"),
+        MsrpUri("msrp", "[2001:db8::2]", None, "s2", "tcp"),
     )
     # c=: the media's own, else the session's (none here for the audio line).
     assert sd.media_connection(0) == sdp.Connection("IN", "IP6", "2001:db8::2")

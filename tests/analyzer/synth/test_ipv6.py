@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mikeyshark.dissectors import msrp, sdp
+from mikeyshark.dissectors import msrp
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.synth import SCENARIOS, synthesize
 from tests.support.analyze import analyze_synth, statuses
@@ -38,9 +38,9 @@ def test_msrp_uri_ipv6_round_trip(host: str) -> None:
     u = msrp.MsrpUri.parse(text)
     assert (u.host, u.port, u.session_id, u.transport) == (host, 1234, "s3ss10n", "tcp")
     assert str(u) == text and msrp.MsrpUri.parse(str(u)) == u
-    s = sdp.MsrpUri.parse(text)
+    s = msrp.MsrpUri.parse(text)
     assert (s.host, s.port, s.session_id) == (host, 1234, "s3ss10n")
-    assert str(s) == text and sdp.MsrpUri.parse(str(s)) == s
+    assert str(s) == text and msrp.MsrpUri.parse(str(s)) == s
     # Without brackets the port cannot be told from the address: not an MSRP URI.
     with pytest.raises(DissectError):
         msrp.MsrpUri.parse(f"msrps://{host[1:-1]}:1234/s3ss10n;tcp")
