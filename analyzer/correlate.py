@@ -37,9 +37,10 @@ from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.mikey.message import MikeyMessage
 from mikeyshark.dissectors.mikey.message import parse as parse_mikey
 from mikeyshark.dissectors.mikey.payloads import Rand, T, Ticket
-from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree, show_key
+from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree
 from mikeyshark.dissectors.msrp import MsrpUri
 from mikeyshark.dissectors.sdp import KeyMgmt, MediaDescription, SessionDescription
+from mikeyshark.dissectors.secret import show_key
 from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, Kx
 from mikeyshark.evidence import (
     CallRecord,

@@ -11,7 +11,8 @@ from typing import Any, TextIO
 from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from mikeyshark.dissectors.mikey import constants as C
 from mikeyshark.dissectors.mikey.message import MikeyMessage, parse
-from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree, show_key
+from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree
+from mikeyshark.dissectors.secret import show_key
 from mikeyshark.keyfile import KeyFile, KeyFileError
 from mikeyshark.keys import (
     KmsLegResolution,

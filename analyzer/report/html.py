@@ -18,11 +18,12 @@ from typing import TextIO
 import jinja2
 
 from mikeyshark.checks.rules import RULES_BY_ID
+from mikeyshark.dissectors.secret import fingerprint
 from mikeyshark.evidence import CallRecord, LadderEvent, MediaRecord, Status, TreeNode, Verdict
 from mikeyshark.model import Endpoint
 from mikeyshark.procedure import Role
 from mikeyshark.report import wording
-from mikeyshark.report.model import Report, fingerprint, unbound_key_text
+from mikeyshark.report.model import Report, unbound_key_text
 from mikeyshark.report.output import open_text
 
 # the ladder's geometry: the distance between two lifelines, in CSS pixels

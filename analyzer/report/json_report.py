@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any, TextIO
 
 from mikeyshark.checks.rules import RULES
+from mikeyshark.dissectors.secret import fingerprint
 from mikeyshark.evidence import (
     CallRecord,
     CaptureInfo,
@@ -26,7 +27,7 @@ from mikeyshark.evidence import (
     Verdict,
 )
 from mikeyshark.model import Endpoint, Tunnel
-from mikeyshark.report.model import Report, fingerprint
+from mikeyshark.report.model import Report
 
 
 def _ep(ep: Endpoint | None) -> str | None:

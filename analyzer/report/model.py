@@ -7,11 +7,11 @@ keys may be shown.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 # The evidence, re-exported for the tests that still import it from here.
 from mikeyshark.decrypt import DecodedConnection
+from mikeyshark.dissectors.secret import fingerprint
 from mikeyshark.evidence import (
     CallRecord,
     CaptureInfo,
@@ -34,16 +34,11 @@ from mikeyshark.evidence import (
 )
 
 
-def fingerprint(secret: bytes) -> str:
-    """What the report shows instead of a key: the first 8 hex digits of its SHA-256."""
-    return hashlib.sha256(secret).hexdigest()[:8]
-
-
 def unbound_key_text(u: UnboundMedia, reveal: bool) -> str:
     """What opened a connection no call claims, and what proved the PSK, in one line."""
     psk = ""
     if u.psk is not None:
-        shown = u.psk.hex() if reveal else f"sha256 {fingerprint(u.psk)}"
+        shown = u.psk.hex() if reveal else fingerprint(u.psk)
         psk = f"PSK {shown} ({u.psk_label}) proven by {u.tls.oracle}"
     if u.opened_by == "key log":
         return "key log" + (f"; {psk}" if psk else f", {u.tls.oracle}")
@@ -116,6 +111,5 @@ __all__ = [
     "TreeNode",
     "UnboundMedia",
     "Verdict",
-    "fingerprint",
     "unbound_key_text",
 ]

@@ -15,7 +15,7 @@ from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.mikey.payloads import Rand
 from mikeyshark.dissectors.mikey.tree import render_tree as render_mikey_tree
-from mikeyshark.dissectors.mikey.tree import show_key
+from mikeyshark.dissectors.secret import show_key
 from mikeyshark.evidence import TreeNode
 from mikeyshark.keys import KeyFile, Resolution
 from mikeyshark.view.frame import Node, Renderer, register, rows_node

@@ -39,7 +39,7 @@ from mikeyshark.dissectors import msrp as msrplib
 from mikeyshark.dissectors import sdp as sdplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.mikey.payloads import Ticket
-from mikeyshark.dissectors.mikey.tree import fingerprint
+from mikeyshark.dissectors.secret import fingerprint
 from mikeyshark.dissectors.tls.constants import (
     CIPHER_SUITES,
     CT_APPLICATION_DATA,

@@ -43,7 +43,7 @@ from mikeyshark.dissectors.h248.model import (
     Value,
 )
 from mikeyshark.dissectors.h248.names import ERROR_CODES, package_of
-from mikeyshark.dissectors.mikey.tree import show_key
+from mikeyshark.dissectors.secret import show_key
 
 Rows = list[tuple[int, str]]
 

@@ -9,7 +9,6 @@ as fingerprints unless ``reveal`` is set.
 from __future__ import annotations
 
 import datetime
-import hashlib
 
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.mikey import constants as C
@@ -46,18 +45,10 @@ from mikeyshark.dissectors.mikey.payloads import (
     V,
     parse_key_data,
 )
+from mikeyshark.dissectors.secret import show_key
 
 Lines = list[tuple[int, str]]
 _NTP_EPOCH = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
-
-
-def fingerprint(key: bytes) -> str:
-    """First 8 hex digits of SHA-256: identifies a key without revealing it."""
-    return "sha256:" + hashlib.sha256(key).hexdigest()[:8]
-
-
-def show_key(key: bytes, reveal: bool) -> str:
-    return key.hex() if reveal else f"{fingerprint(key)} ({len(key)} bytes)"
 
 
 def ntp_to_text(ts_type: int, value: int) -> str:

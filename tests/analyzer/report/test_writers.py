@@ -74,7 +74,8 @@ def test_json_hides_the_tek_unless_revealed() -> None:
     assert doc["calls"][0]["media"][0]["key"]["tek"] is None
     import hashlib
 
-    fp = hashlib.sha256(TEK).hexdigest()[:8]
+    # the same fingerprint as the dissect view and keys resolve show
+    fp = "sha256:" + hashlib.sha256(TEK).hexdigest()[:8]
     assert doc["calls"][0]["media"][0]["key"]["tek_fingerprint"] == fp
     shown = json.loads(json_report.dumps(_report(reveal=True)))
     assert shown["calls"][0]["media"][0]["key"]["tek"] == TEK.hex()
