@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mikeyshark.model import Endpoint, Problem, Tunnel
+from mikeyshark.model import Endpoint, Problem, Severity, Tunnel
 from mikeyshark.procedure import Direction, Protocol, Role, Side
 
 
@@ -34,7 +34,7 @@ class CheckResult:
     status: Status
     frames: tuple[int, ...]
     message: str
-    severity: str = "error"  # "warning" for a failure CONFORMANCE.md calls a warning
+    severity: Severity = Severity.ERROR  # of a failure: the rule's, or its outcome's
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,16 +9,17 @@ rule: one failing m-line fails the rule; missing evidence is never a pass.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from mikeyshark.checks.rules import RULES
+from mikeyshark.checks.rules import RULES, Need, Rule
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
 from mikeyshark.dissectors.msrp import MsrpUri
 from mikeyshark.dissectors.sip import kms_uid
 from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
-from mikeyshark.model import Endpoint
+from mikeyshark.model import Endpoint, Severity
 from mikeyshark.procedure import (
     Direction,
     Protocol,
@@ -59,6 +60,7 @@ class Outcome:
     status: Status
     message: str
     frames: tuple[int, ...] = ()
+    severity: Severity | None = None  # a failure's, when not the rule's own
 
 
 def _ok(message: str, *frames: int | None) -> Outcome:
@@ -83,6 +85,60 @@ def _frames(frames: Iterable[int | None]) -> tuple[int, ...]:
 
 Evaluator = Callable[[CallRecord, MediaRecord, Context], Outcome]
 _EVALUATORS: dict[str, Evaluator] = {}
+
+T = TypeVar("T")
+
+
+def _given(evidence: T | None) -> T:
+    """Evidence the rule's ``needs`` made sure of before its evaluator runs."""
+    if evidence is None:
+        raise AssertionError("a rule's evaluator ran without the evidence its needs name")
+    return evidence
+
+
+def _missing_init(m: MediaRecord) -> str | None:
+    if m.init is None:
+        return "no MIKEY message in the offer"
+    if not m.init.parsed:
+        return f"the offer's MIKEY message could not be parsed: {m.init.error}"
+    return None
+
+
+def _missing_plaintext(m: MediaRecord) -> str | None:
+    if m.plaintext_frames:
+        return None  # in the clear: visible without keys
+    if m.tls is None:
+        return "no TLS session on this m-line's connection: no media to read"
+    if not m.tls.decrypted:
+        return "the TLS session was not decrypted, the media content is not visible"
+    return None
+
+
+# Need -> why the m-line lacks it (None: present). A rule lists its needs in its row.
+NEEDS: dict[Need, Callable[[MediaRecord], str | None]] = {
+    Need.OFFER: lambda m: "no SDP offer captured" if m.offer is None else None,
+    Need.ANSWER: lambda m: "no SDP answer captured" if m.answer is None else None,
+    Need.INIT: _missing_init,
+    Need.KEY: lambda m: (
+        "no key file with a KMS master key or PSK to open the ticket"
+        if m.key is None or not m.key.keys_configured
+        else None
+    ),
+    Need.RESP: lambda m: (
+        "no TRANSFER_RESP in the answer"
+        if m.resp is None or not m.resp.parsed or m.resp.data_type != TRANSFER_RESP
+        else None
+    ),
+    Need.TCP: lambda m: (
+        "no TCP connection for this m-line in the capture" if m.tcp is None else None
+    ),
+    Need.TLS: lambda m: (
+        "no TLS handshake on this m-line's connection"
+        if m.tls is None or m.tls.client_hello_frame is None
+        else None
+    ),
+    Need.PLAINTEXT: _missing_plaintext,
+}
 
 
 def _rule(rule_id: str) -> Callable[[Evaluator], Evaluator]:
@@ -145,77 +201,63 @@ def _gen_auth(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
 
 @_rule("OFFER-PROTO")
 def _offer_proto(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if m.offer is None:
-        return _unseen("no SDP offer captured")
+    offer = _given(m.offer)
     want = f"TCP/TLS/{m.protocol.value.upper()}"
-    if m.offer.proto.upper() == want:
-        return _ok(f"offer m-line {m.index} uses {m.offer.proto}", m.offer.frame)
+    if offer.proto.upper() == want:
+        return _ok(f"offer m-line {m.index} uses {offer.proto}", offer.frame)
     return _fail(
-        f"offer m-line {m.index} uses '{m.offer.proto}', not {want}: the media would not be "
+        f"offer m-line {m.index} uses '{offer.proto}', not {want}: the media would not be "
         "protected by TLS (TR 29.828 step 1)",
-        m.offer.frame,
+        offer.frame,
     )
 
 
 @_rule("OFFER-KEYMGMT")
 def _offer_keymgmt(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if m.offer is None:
-        return _unseen("no SDP offer captured")
-    if m.offer.key_mgmt is None:
-        other = ", ".join(m.offer.key_mgmt_protocols)
+    offer = _given(m.offer)
+    if offer.key_mgmt is None:
+        other = ", ".join(offer.key_mgmt_protocols)
         extra = f" (only a=key-mgmt:{other})" if other else ""
         return _fail(
             f"offer m-line {m.index} has no a=key-mgmt:mikey at media or session level{extra} "
             "(RFC 4567; TR 29.828 step 1)",
-            m.offer.frame,
+            offer.frame,
         )
     if m.init is None or not m.init.parsed:
         reason = m.init.error if m.init is not None and m.init.error else "unparseable"
         return _fail(
             f"a=key-mgmt:mikey in the offer does not decode to a MIKEY message: {reason}",
-            m.offer.frame,
+            offer.frame,
         )
     return _ok(
-        f"offer carries a=key-mgmt:mikey ({m.offer.key_mgmt_level} level) with a "
+        f"offer carries a=key-mgmt:mikey ({offer.key_mgmt_level} level) with a "
         f"{m.init.data_type_name or 'MIKEY'} message",
-        m.offer.frame,
+        offer.frame,
     )
-
-
-def _need_init(m: MediaRecord) -> Outcome | None:
-    if m.init is None:
-        return _unseen("no MIKEY message in the offer")
-    if not m.init.parsed:
-        return _unseen(f"the offer's MIKEY message could not be parsed: {m.init.error}")
-    return None
 
 
 @_rule("OFFER-TRANSFER-INIT")
 def _offer_transfer_init(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_init(m)) is not None:
-        return missing
-    assert m.init is not None
-    name = m.init.data_type_name or f"data type {m.init.data_type}"
-    if m.init.data_type != TRANSFER_INIT:
+    init = _given(m.init)
+    name = init.data_type_name or f"data type {init.data_type}"
+    if init.data_type != TRANSFER_INIT:
         return _fail(
             f"the offer's MIKEY message is {name}, not TRANSFER_INIT (data type "
             f"{TRANSFER_INIT}, RFC 6043)",
-            m.init.frame,
+            init.frame,
         )
-    if not m.init.has_ticket:
-        return _fail("the offer's TRANSFER_INIT carries no TICKET payload", m.init.frame)
-    return _ok("the offer carries a TRANSFER_INIT with a TICKET payload", m.init.frame)
+    if not init.has_ticket:
+        return _fail("the offer's TRANSFER_INIT carries no TICKET payload", init.frame)
+    return _ok("the offer carries a TRANSFER_INIT with a TICKET payload", init.frame)
 
 
 @_rule("OFFER-IDS")
 def _offer_ids(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_init(m)) is not None:
-        return missing
-    assert m.init is not None
+    init = _given(m.init)
     if call.from_uri is None or call.to_uri is None:
         return _unseen("the INVITE's From/To were not captured")
     want_i, want_r = kms_uid(call.from_uri), kms_uid(call.to_uri)
-    got_i, got_r = m.init.idr_i, m.init.idr_r
+    got_i, got_r = init.idr_i, init.idr_r
     bad = []
     if got_i is None:
         bad.append(f"no initiator identity (IDRi), the INVITE's From gives {want_i}")
@@ -229,101 +271,84 @@ def _offer_ids(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
         return _fail(
             "; ".join(bad) + " (the KMS UIDs must come from From and To, TR 29.828 step 1)",
             call.invite_frame,
-            m.init.frame,
+            init.frame,
         )
-    return _ok(f"IDRi {got_i} and IDRr {got_r} match From and To", m.init.frame)
+    return _ok(f"IDRi {got_i} and IDRr {got_r} match From and To", init.frame)
 
 
 @_rule("OFFER-ONE-CS")
 def _offer_one_cs(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_init(m)) is not None:
-        return missing
-    assert m.init is not None
-    what = m.init.data_type_name or "the MIKEY message"
-    if m.init.cs_count == 1:
-        return _ok(f"{what} holds one crypto session", m.init.frame)
+    init = _given(m.init)
+    what = init.data_type_name or "the MIKEY message"
+    if init.cs_count == 1:
+        return _ok(f"{what} holds one crypto session", init.frame)
     return _fail(
-        f"{what} holds {m.init.cs_count} crypto sessions; TS 33.328 Annex H.3 allows "
+        f"{what} holds {init.cs_count} crypto sessions; TS 33.328 Annex H.3 allows "
         "exactly one for the TLS session",
-        m.init.frame,
+        init.frame,
     )
 
 
 @_rule("OFFER-PROT-TLS")
 def _offer_prot_tls(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_init(m)) is not None:
-        return missing
-    assert m.init is not None
-    if not m.init.prot_types:
-        return _fail("the MIKEY message's CS ID map names no crypto session", m.init.frame)
-    bad = [p for p in m.init.prot_types if p != ctx.tls_prot_type]
+    init = _given(m.init)
+    if not init.prot_types:
+        return _fail("the MIKEY message's CS ID map names no crypto session", init.frame)
+    bad = [p for p in init.prot_types if p != ctx.tls_prot_type]
     if bad:
         return _fail(
             f"crypto session protocol type is {bad[0]}, not TLS ({ctx.tls_prot_type}) "
             "(TR 29.828 step 1: 'The protocol type in the Crypto Session shall be set to TLS')",
-            m.init.frame,
+            init.frame,
         )
-    return _ok(f"crypto session protocol type is TLS ({ctx.tls_prot_type})", m.init.frame)
+    return _ok(f"crypto session protocol type is TLS ({ctx.tls_prot_type})", init.frame)
 
 
 @_rule("OFFER-SETUP")
 def _offer_setup(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if m.offer is None:
-        return _unseen("no SDP offer captured")
-    if m.offer.setup == "actpass":
-        return _ok("offer has a=setup:actpass", m.offer.frame)
-    have = f"a=setup:{m.offer.setup}" if m.offer.setup else "no a=setup (RFC 4145: active)"
-    return _fail(f"offer has {have}; the flow needs a=setup:actpass", m.offer.frame)
+    offer = _given(m.offer)
+    if offer.setup == "actpass":
+        return _ok("offer has a=setup:actpass", offer.frame)
+    have = f"a=setup:{offer.setup}" if offer.setup else "no a=setup (RFC 4145: active)"
+    return _fail(f"offer has {have}; the flow needs a=setup:actpass", offer.frame)
 
 
 # --- the ticket and the MIKEY MACs ------------------------------------------------------
 
 
-def _need_key(m: MediaRecord) -> Outcome | None:
-    if (missing := _need_init(m)) is not None:
-        return missing
-    if m.key is None or not m.key.keys_configured:
-        return _unseen("no key file with a KMS master key or PSK to open the ticket")
-    return None
-
-
 @_rule("TICKET-OPEN")
 def _ticket_open(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_key(m)) is not None:
-        return missing
-    assert m.init is not None and m.key is not None
-    if not m.init.has_ticket:
-        return _unseen("the offer's MIKEY message carries no ticket", m.init.frame)
-    if m.key.ticket_opened:
-        issuer = "issued by a KMS" if m.key.mode == "kms" else "built by the initiator (mode 3)"
-        kind, _, name = (m.key.opened_by or "").partition(" ")
-        key = f"the key file's [[{kind}]] {name}" if name else "a configured key"
-        return _ok(f"ticket opened with {key}; its MAC verifies; {issuer}", m.init.frame)
-    why = m.key.ticket_error or "no configured key gives a valid ticket MAC"
-    return _fail(f"ticket does not open: {why}", m.init.frame)
+    init, key = _given(m.init), _given(m.key)
+    if not init.has_ticket:
+        return _unseen("the offer's MIKEY message carries no ticket", init.frame)
+    if key.ticket_opened:
+        issuer = "issued by a KMS" if key.mode == "kms" else "built by the initiator (mode 3)"
+        kind, _, name = (key.opened_by or "").partition(" ")
+        which = f"the key file's [[{kind}]] {name}" if name else "a configured key"
+        return _ok(f"ticket opened with {which}; its MAC verifies; {issuer}", init.frame)
+    why = key.ticket_error or "no configured key gives a valid ticket MAC"
+    return _fail(f"ticket does not open: {why}", init.frame)
 
 
 @_rule("TICKET-VALID")
 def _ticket_valid(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_key(m)) is not None:
-        return missing
-    assert m.key is not None and m.init is not None
-    if not m.key.ticket_opened:
-        return _unseen("the ticket did not open, its validity is unknown", m.init.frame)
+    init, key = _given(m.init), _given(m.key)
+    if not key.ticket_opened:
+        return _unseen("the ticket did not open, its validity is unknown", init.frame)
     # the offer that carried the ticket: the INVITE, or a re-INVITE that re-keys
-    t = m.init.ts_ns if m.init.ts_ns is not None else call.invite_ts_ns
-    at = m.init.frame if m.init.ts_ns is not None else call.invite_frame
+    t = init.ts_ns if init.ts_ns is not None else call.invite_ts_ns
+    at = init.frame if init.ts_ns is not None else call.invite_frame
     if t is None:
         return _unseen("no INVITE captured to compare the validity with")
-    lo, hi = m.key.valid_from_ns, m.key.valid_to_ns
+    lo, hi = key.valid_from_ns, key.valid_to_ns
     if lo is None or hi is None:
-        return _fail("the ticket carries no validity period (TR start/end)", m.init.frame)
+        return _fail("the ticket carries no validity period (TR start/end)", init.frame)
     if lo <= t <= hi:
         return _ok("the ticket is valid at the INVITE's time", at)
     return _fail(
         f"the INVITE (at {_iso(t)}) is outside the ticket's validity {_iso(lo)} .. {_iso(hi)}",
         at,
-        m.init.frame,
+        init.frame,
     )
 
 
@@ -333,17 +358,15 @@ def _iso(ns: int) -> str:
 
 @_rule("INIT-MAC")
 def _init_mac(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_key(m)) is not None:
-        return missing
-    assert m.key is not None and m.init is not None
-    if m.key.init_mac_ok is None:
-        return _unseen("no MPK from the ticket to verify TRANSFER_INIT's V payload", m.init.frame)
-    if m.key.init_mac_ok:
-        return _ok("TRANSFER_INIT's V payload verifies with the ticket's MPK", m.init.frame)
+    init, key = _given(m.init), _given(m.key)
+    if key.init_mac_ok is None:
+        return _unseen("no MPK from the ticket to verify TRANSFER_INIT's V payload", init.frame)
+    if key.init_mac_ok:
+        return _ok("TRANSFER_INIT's V payload verifies with the ticket's MPK", init.frame)
     return _fail(
         "TRANSFER_INIT's V payload does not verify with the MPK from the ticket "
         "(PROTOCOLS.md 13.5)",
-        m.init.frame,
+        init.frame,
     )
 
 
@@ -382,32 +405,24 @@ def _answer_transfer_resp(call: CallRecord, m: MediaRecord, ctx: Context) -> Out
     )
 
 
-def _need_resp(m: MediaRecord) -> Outcome | None:
-    if m.resp is None or not m.resp.parsed or m.resp.data_type != TRANSFER_RESP:
-        return _unseen("no TRANSFER_RESP in the answer")
-    return None
-
-
 @_rule("RESP-MAC")
 def _resp_mac(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_resp(m)) is not None:
-        return missing
-    assert m.resp is not None
-    if m.init is not None and m.init.parsed and m.resp.csb_id != m.init.csb_id:
+    resp = _given(m.resp)
+    if m.init is not None and m.init.parsed and resp.csb_id != m.init.csb_id:
         return _fail(
-            f"TRANSFER_RESP's CSB ID {m.resp.csb_id:#010x} does not answer TRANSFER_INIT's "
+            f"TRANSFER_RESP's CSB ID {resp.csb_id:#010x} does not answer TRANSFER_INIT's "
             f"{_hex32(m.init.csb_id)}",
             m.init.frame,
-            m.resp.frame,
+            resp.frame,
         )
     if m.key is None or m.key.resp_mac_ok is None:
-        return _unseen("no MPK from the ticket to verify TRANSFER_RESP's V payload", m.resp.frame)
+        return _unseen("no MPK from the ticket to verify TRANSFER_RESP's V payload", resp.frame)
     if m.key.resp_mac_ok:
-        return _ok("TRANSFER_RESP's V payload verifies with the MPK", m.resp.frame)
+        return _ok("TRANSFER_RESP's V payload verifies with the MPK", resp.frame)
     return _fail(
         "TRANSFER_RESP's V payload does not verify with the MPK (MAC over the message and "
         "TRANSFER_INIT's T, PROTOCOLS.md 13.5)",
-        m.resp.frame,
+        resp.frame,
     )
 
 
@@ -417,33 +432,30 @@ def _hex32(v: int | None) -> str:
 
 @_rule("RESP-IDENTITY")
 def _resp_identity(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_resp(m)) is not None:
-        return missing
-    assert m.resp is not None
+    resp = _given(m.resp)
     if call.to_uri is None:
         return _unseen("the INVITE's To was not captured")
     want = kms_uid(call.to_uri)
-    got = m.resp.idr_r
+    got = resp.idr_r
     if got is not None and kms_uid(got) == want:
-        return _ok(f"TRANSFER_RESP's responder {got} is the one called ({want})", m.resp.frame)
+        return _ok(f"TRANSFER_RESP's responder {got} is the one called ({want})", resp.frame)
     return _fail(
         f"TRANSFER_RESP's responder identity is {got!r}, but the offerer called {want!r}; "
         "the offerer must reject it (TR 29.828 step 10 / 9-11)",
-        m.resp.frame,
+        resp.frame,
     )
 
 
 @_rule("ANSWER-SETUP")
 def _answer_setup(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if m.answer is None:
-        return _unseen("no SDP answer captured")
-    if m.answer.setup == "active":
-        return _ok("answer has a=setup:active: the answerer opens TCP", m.answer.frame)
-    have = f"a=setup:{m.answer.setup}" if m.answer.setup else "no a=setup (RFC 4145: passive)"
+    answer = _given(m.answer)
+    if answer.setup == "active":
+        return _ok("answer has a=setup:active: the answerer opens TCP", answer.frame)
+    have = f"a=setup:{answer.setup}" if answer.setup else "no a=setup (RFC 4145: passive)"
     return _fail(
         f"answer has {have}; the flow needs a=setup:active so that "
         f"{_the_side(call, Side.ANSWERER)} opens TCP (TR 29.828 steps 4-6 / 8)",
-        m.answer.frame,
+        answer.frame,
     )
 
 
@@ -484,8 +496,7 @@ def _tcp_client_side(m: MediaRecord) -> Side | None:
 
 @_rule("TCP-DIRECTION")
 def _tcp_direction(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if m.tcp is None:
-        return _unseen("no TCP connection for this m-line in the capture")
+    tcp = _given(m.tcp)
     if m.offer is None or m.answer is None:
         return _unseen("offer or answer missing: the expected TCP direction is unknown")
     active = negotiated_active(m.offer, m.answer)
@@ -500,25 +511,25 @@ def _tcp_direction(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
         if ep is not None:
             want_ip, want_port = ep
             via = "a=path"
-    frame = m.tcp.syn_frame
+    frame = tcp.syn_frame
     opener = _tcp_client_side(m)
     if opener is not None and opener is not active:
         return _fail(
-            f"TCP SYN came from {m.tcp.client} ({_side_name(call, opener)}), but the "
+            f"TCP SYN came from {tcp.client} ({_side_name(call, opener)}), but the "
             f"negotiated a=setup makes {_the_side(call, active)} the active side (RFC 4145; "
             "TR 29.828 step 7 / 12)",
             frame,
             m.answer.frame,
         )
-    if m.tcp.server.ip != want_ip or m.tcp.server.port != want_port:
+    if tcp.server.ip != want_ip or tcp.server.port != want_port:
         return _fail(
-            f"TCP connection from {m.tcp.client} goes to {m.tcp.server}, not to the SDP "
+            f"TCP connection from {tcp.client} goes to {tcp.server}, not to the SDP "
             f"address of {_the_side(call, passive)}, {want_ip}:{want_port} ({via})",
             frame,
         )
     return _ok(
-        f"TCP opened by {m.tcp.client} ({_side_name(call, active)}) towards "
-        f"{m.tcp.server} ({via} of {_the_side(call, passive)})",
+        f"TCP opened by {tcp.client} ({_side_name(call, active)}) towards "
+        f"{tcp.server} ({via} of {_the_side(call, passive)})",
         frame,
     )
 
@@ -567,52 +578,42 @@ def _tls_client(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     )
 
 
-def _need_tls(m: MediaRecord) -> Outcome | None:
-    if m.tls is None or m.tls.client_hello_frame is None:
-        return _unseen("no TLS handshake on this m-line's connection")
-    return None
-
-
 @_rule("TLS-PSK-SUITE")
 def _tls_psk_suite(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_tls(m)) is not None:
-        return missing
-    assert m.tls is not None
-    if m.tls.cipher_suite is None or m.tls.psk_suite is None:
+    tls = _given(m.tls)
+    if tls.cipher_suite is None or tls.psk_suite is None:
         return _unseen("no ServerHello: the suite was not negotiated in the capture")
-    if m.tls.certificate_frame is not None:
+    if tls.certificate_frame is not None:
         return _fail(
-            f"the server sent a Certificate ({m.tls.cipher_suite}); PSK-only TLS sends none",
-            m.tls.certificate_frame,
+            f"the server sent a Certificate ({tls.cipher_suite}); PSK-only TLS sends none",
+            tls.certificate_frame,
         )
-    if m.tls.psk_suite:
-        return _ok(f"negotiated {m.tls.cipher_suite}, a pure PSK suite", m.tls.client_hello_frame)
+    if tls.psk_suite:
+        return _ok(f"negotiated {tls.cipher_suite}, a pure PSK suite", tls.client_hello_frame)
     return _fail(
-        f"negotiated {m.tls.cipher_suite}, which is not a pure PSK suite (RFC 4279, 5487, "
+        f"negotiated {tls.cipher_suite}, which is not a pure PSK suite (RFC 4279, 5487, "
         "6655, 7905)",
-        m.tls.client_hello_frame,
+        tls.client_hello_frame,
     )
 
 
 @_rule("TLS-KEY")
 def _tls_key(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_tls(m)) is not None:
-        return missing
-    assert m.tls is not None
-    if m.tls.key_verified is None:
+    tls = _given(m.tls)
+    if tls.key_verified is None:
         if m.key is None or m.key.tek_candidates == 0:
             return _unseen("no TEK candidate (ticket not opened, no [[tek]] in the key file)")
         return _unseen("the handshake carried nothing a PSK can be verified against")
-    if m.tls.key_verified:
+    if tls.key_verified:
         return _ok(
-            f"the TLS handshake verifies with PSK = TEK ({m.tls.oracle or 'oracle'})",
-            m.tls.client_hello_frame,
+            f"the TLS handshake verifies with PSK = TEK ({tls.oracle or 'oracle'})",
+            tls.client_hello_frame,
         )
     n = m.key.tek_candidates if m.key is not None else 0
     return _fail(
         f"none of the {n} TEK candidate(s) of the crypto session verifies the TLS handshake: "
         "the peers did not use PSK = TEK (TS 33.328; PROTOCOLS.md 13.6)",
-        *m.tls.frames[:4],
+        *tls.frames[:4],
     )
 
 
@@ -622,19 +623,20 @@ _WARN_VERSIONS = ("TLS 1.0", "TLS 1.1")
 
 @_rule("TLS-VERSION")
 def _tls_version(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_tls(m)) is not None:
-        return missing
-    assert m.tls is not None
-    v = m.tls.version
+    tls = _given(m.tls)
+    v = tls.version
     if v is None:
         return _unseen("no ServerHello: the version was not negotiated in the capture")
     if v in _GOOD_VERSIONS:
-        return _ok(f"{v} negotiated", m.tls.client_hello_frame)
+        return _ok(f"{v} negotiated", tls.client_hello_frame)
     if v in _WARN_VERSIONS:
-        return _fail(
-            f"{v} negotiated; TLS 1.2 or later expected (warning)", m.tls.client_hello_frame
+        return Outcome(
+            Status.FAIL,
+            f"{v} negotiated; TLS 1.2 or later expected",
+            _frames([tls.client_hello_frame]),
+            Severity.WARNING,
         )
-    return _fail(f"{v} negotiated; TLS 1.2 or later expected", m.tls.client_hello_frame)
+    return _fail(f"{v} negotiated; TLS 1.2 or later expected", tls.client_hello_frame)
 
 
 @_rule("MEDIA-ENCRYPTED")
@@ -655,22 +657,8 @@ def _media_encrypted(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     return _ok("every payload byte on the connection is TLS", m.data_frames[0])
 
 
-def _need_plaintext(m: MediaRecord) -> Outcome | None:
-    if m.plaintext_frames:
-        return None  # in the clear: visible without keys
-    if m.tls is None:
-        return _unseen("no TLS session on this m-line's connection: no media to read")
-    if not m.tls.decrypted:
-        return _unseen("the TLS session was not decrypted, the media content is not visible")
-    return None
-
-
 @_rule("MSRP-PATHS")
 def _msrp_paths(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if m.protocol is not Protocol.MSRP:
-        return _na("not an MSRP m-line")
-    if (missing := _need_plaintext(m)) is not None:
-        return missing
     if m.media_problems:
         found = "; ".join(r for _, r in m.media_problems[:3])
         return _fail(f"MSRP: {found}", *(f for f, _ in m.media_problems[:10]))
@@ -746,10 +734,6 @@ def _as_seq(v: object) -> tuple[object, ...]:
 
 @_rule("BFCP-IDS")
 def _bfcp_ids(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if m.protocol is not Protocol.BFCP:
-        return _na("not a BFCP m-line")
-    if (missing := _need_plaintext(m)) is not None:
-        return missing
     if m.media_problems:
         return _fail(f"BFCP: {m.media_problems[0][1]}", *(f for f, _ in m.media_problems[:10]))
     if not m.messages:
@@ -842,21 +826,19 @@ def _order(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
 
 @_rule("REPLAY")
 def _replay(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
-    if (missing := _need_init(m)) is not None:
-        return missing
-    assert m.init is not None
+    init = _given(m.init)
     key = replay_key(m)
     if key is None:
-        return _unseen("the MIKEY message has no T or RAND payload", m.init.frame)
+        return _unseen("the MIKEY message has no T or RAND payload", init.frame)
     first = ctx.seen_inits.get(key)
     if first is not None and first[0] != call.call_id:
         return _fail(
             f"this TRANSFER_INIT (CSB ID {key[0]:#010x}, same T and RAND) was already sent in "
             f"call {first[0]} (frame {first[1]}): a replay",
             first[1],
-            m.init.frame,
+            init.frame,
         )
-    return _ok("this exchange (CSB ID, T, RAND) is not seen in another call", m.init.frame)
+    return _ok("this exchange (CSB ID, T, RAND) is not seen in another call", init.frame)
 
 
 def replay_key(m: MediaRecord) -> ReplayKey | None:
@@ -896,22 +878,45 @@ def _kms_resolve(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
 # --- combining ----------------------------------------------------------------------------
 
 
-def evaluate_media(call: CallRecord, m: MediaRecord, ctx: Context) -> dict[str, Outcome]:
-    return {rule.id: _EVALUATORS[rule.id](call, m, ctx) for rule in RULES}
+def judge_media(rule: Rule, call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    """One rule on one m-line: not-applicable for another protocol than the row's, not-observed
+    for the first of its needs the m-line lacks, else what its evaluator says."""
+    if rule.protocol is not None and m.protocol is not rule.protocol:
+        name = rule.protocol.value.upper()
+        # the article of an initialism goes by the sound of its first letter
+        return _na(f"not {'an' if name[0] in 'AEFHILMNORSX' else 'a'} {name} m-line")
+    for need in rule.needs:
+        if (why := NEEDS[need](m)) is not None:
+            return _unseen(why)
+    return _EVALUATORS[rule.id](call, m, ctx)
 
 
-def evaluate_call(call: CallRecord, ctx: Context) -> list[CheckResult]:
+def evaluate_media(
+    call: CallRecord, m: MediaRecord, ctx: Context, rules: Sequence[Rule] = RULES
+) -> dict[str, Outcome]:
+    return {rule.id: judge_media(rule, call, m, ctx) for rule in rules}
+
+
+def evaluate_call(
+    call: CallRecord, ctx: Context, rules: Sequence[Rule] = RULES
+) -> list[CheckResult]:
     """One result per rule for the call; remembers its TRANSFER_INITs for REPLAY."""
-    per_media = [evaluate_media(call, m, ctx) for m in call.media]
+    per_media = [evaluate_media(call, m, ctx, rules) for m in call.media]
     results: list[CheckResult] = []
-    for rule in RULES:
+    for rule in rules:
         outs = [(m, pm[rule.id]) for m, pm in zip(call.media, per_media, strict=True)]
         if not outs:
             results.append(
-                CheckResult(rule.id, Status.NOT_OBSERVED, (), "no MSRP/BFCP m-line in the call")
+                CheckResult(
+                    rule.id,
+                    Status.NOT_OBSERVED,
+                    (),
+                    "no MSRP/BFCP m-line in the call",
+                    rule.severity,
+                )
             )
             continue
-        results.append(_combine(rule.id, outs, many=len(outs) > 1))
+        results.append(_combine(rule, outs, many=len(outs) > 1))
     for m in call.media:
         key = replay_key(m)
         if key is not None and m.init is not None:
@@ -920,7 +925,7 @@ def evaluate_call(call: CallRecord, ctx: Context) -> list[CheckResult]:
     return results
 
 
-def _combine(rule_id: str, outs: list[tuple[MediaRecord, Outcome]], *, many: bool) -> CheckResult:
+def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool) -> CheckResult:
     order = (Status.FAIL, Status.NOT_OBSERVED, Status.PASS, Status.NOT_APPLICABLE)
     worst = min((o.status for _, o in outs), key=order.index)
     chosen = [(m, o) for m, o in outs if o.status is worst]
@@ -931,14 +936,15 @@ def _combine(rule_id: str, outs: list[tuple[MediaRecord, Outcome]], *, many: boo
     else:
         message = chosen[0][1].message
     frames = sorted({f for _, o in chosen for f in o.frames})
-    severity = "error"
-    if (
-        worst is Status.FAIL
-        and rule_id == "TLS-VERSION"
-        and all("(warning)" in o.message for _, o in chosen)
-    ):
-        severity = "warning"
-    return CheckResult(rule_id, worst, tuple(frames), message, severity)
+    # a failure is as severe as the most severe of its m-lines' failures
+    severity = rule.severity
+    if worst is Status.FAIL:
+        severities = {o.severity or rule.severity for _, o in chosen}
+        severity = min(severities, key=_SEVERITY_ORDER.index)
+    return CheckResult(rule.id, worst, tuple(frames), message, severity)
+
+
+_SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
 
 
 def check_registry_complete() -> None:

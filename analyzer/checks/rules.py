@@ -10,6 +10,9 @@ The evaluators in ``evaluate.py`` only judge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+from mikeyshark.model import Severity
 
 # The procedure's vocabulary, re-exported for the tests that still import it from here.
 from mikeyshark.procedure import (
@@ -35,183 +38,212 @@ from mikeyshark.procedure import (
 )
 
 
+class Need(StrEnum):
+    """Evidence a rule cannot be judged without: when an m-line lacks it, the rule is
+    not-observed there (the evaluator does not run), with the sentence ``evaluate.py`` gives
+    each need."""
+
+    OFFER = "offer"  # the SDP offer's m-line
+    ANSWER = "answer"  # the SDP answer's m-line
+    INIT = "init"  # a MIKEY message in the offer that parses
+    KEY = "key"  # a key file with a KMS master key or PSK to open tickets
+    RESP = "resp"  # a TRANSFER_RESP in the answer
+    TCP = "tcp"  # the m-line's TCP connection
+    TLS = "tls"  # a TLS handshake on that connection
+    PLAINTEXT = "plaintext"  # the media readable: in the clear, or decrypted
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One conformance rule: what it checks, where in the flows, and how it is judged."""
+
     id: str
     title: str
-    steps: str  # "dial-in / dial-out" step numbers, as CONFORMANCE.md writes them
-    fault: str | None  # the synthetic fault that must make it fail (analyzer/synth/faults.py
-    # says which other rules necessarily depend on what that fault breaks)
-    protocol: Protocol | None = None  # only for m-lines of this protocol
+    steps: str  # "dial-in / dial-out" step numbers of the flows it covers
+    # the synthetic fault that must make it fail (analyzer/synth/faults.py implements it and
+    # says which other rules necessarily depend on what it breaks)
+    fault: str | None
+    protocol: Protocol | None = None  # only for m-lines of this protocol (else not-applicable)
     clause: str = ""
-
-
-def _r(
-    rid: str,
-    title: str,
-    steps: str,
-    fault: str | None,
-    protocol: Protocol | None = None,
-    clause: str = "",
-) -> Rule:
-    return Rule(rid, title, steps, fault, protocol, clause)
+    needs: tuple[Need, ...] = ()  # checked in this order, before the evaluator runs
+    severity: Severity = Severity.ERROR  # of its failures (an outcome may say otherwise)
 
 
 RULES: tuple[Rule, ...] = (
-    _r(
+    Rule(
         "GEN-AUTH",
         "the UE's KMS identity in the MIKEY-TICKET exchange is authorized for the conference",
         "7.2.1.1.1",
         "unauthorized-user",
         clause="7.2.1.1.1",
     ),
-    _r(
+    Rule(
         "OFFER-PROTO",
         "the SDP offer's m-line uses TCP/TLS/MSRP or TCP/TLS/BFCP",
         "1, 2 / 5, 6",
         "plain-transport",
+        needs=(Need.OFFER,),
     ),
-    _r(
+    Rule(
         "OFFER-KEYMGMT",
         "the offer carries a=key-mgmt:mikey that base64-decodes to a MIKEY message",
         "1, 3 / 5, 7",
         "no-key-mgmt",
+        needs=(Need.OFFER,),
     ),
-    _r(
+    Rule(
         "OFFER-TRANSFER-INIT",
         "the offer's MIKEY message is a TRANSFER_INIT with a TICKET payload",
         "1",
         "wrong-data-type",
+        needs=(Need.INIT,),
     ),
-    _r(
+    Rule(
         "OFFER-IDS",
         "TRANSFER_INIT's initiator/responder identities are the KMS UIDs of From and To",
         "1",
         "id-mismatch",
+        needs=(Need.INIT,),
     ),
-    _r(
+    Rule(
         "OFFER-ONE-CS",
         "TRANSFER_INIT holds exactly one crypto session",
         "1",
         "two-crypto-sessions",
+        needs=(Need.INIT,),
     ),
-    _r(
+    Rule(
         "OFFER-PROT-TLS",
         "the crypto session's protocol type is TLS",
         "1",
         "srtp-prot-type",
+        needs=(Need.INIT,),
     ),
-    _r(
+    Rule(
         "OFFER-SETUP",
         "the offer's m-line has a=setup:actpass",
         "1 / 5",
         "setup-active-offer",
+        needs=(Need.OFFER,),
     ),
-    _r(
+    Rule(
         "TICKET-OPEN",
         "the ticket opens with a configured key and its MAC verifies",
         "1, 3 / 1, 7",
         "bad-ticket-mac",
+        needs=(Need.INIT, Need.KEY),
     ),
-    _r(
+    Rule(
         "TICKET-VALID",
         "the ticket's validity period covers the INVITE's capture time",
         "3 / 7",
         "expired-ticket",
+        needs=(Need.INIT, Need.KEY),
     ),
-    _r(
+    Rule(
         "INIT-MAC",
         "TRANSFER_INIT's verification payload verifies with the ticket's MPK",
         "3 / 7",
         "bad-init-mac",
+        needs=(Need.INIT, Need.KEY),
     ),
-    _r(
+    Rule(
         "ANSWER-TRANSFER-RESP",
         "a 200 OK or reliable 18x carries the SDP answer (same transport) with a TRANSFER_RESP",
         "9, 10 / 8",
         "no-transfer-resp",
     ),
-    _r(
+    Rule(
         "RESP-MAC",
         "TRANSFER_RESP verifies with the MPK and answers this TRANSFER_INIT (same CSB ID)",
         "10 / 9-11",
         "bad-resp-mac",
+        needs=(Need.RESP,),
     ),
-    _r(
+    Rule(
         "RESP-IDENTITY",
         "TRANSFER_RESP's responder identity is the one the offerer called",
         "10 / 9-11",
         "resp-id-mismatch",
+        needs=(Need.RESP,),
     ),
-    _r(
+    Rule(
         "ANSWER-SETUP",
         "the answer has a=setup:active (the answerer opens TCP)",
         "4-6, 9 / 8",
         "setup-passive-answer",
+        needs=(Need.ANSWER,),
     ),
-    _r(
+    Rule(
         "TCP-DIRECTION",
         "TCP is opened by the a=setup active side towards the other side's SDP address and port",
         "7 / 12",
         "offerer-connects",
+        needs=(Need.TCP,),
     ),
-    _r(
+    Rule(
         "TLS-CLIENT",
         "the TLS ClientHello comes from the side the flow names",
         "8 / 13",
         "tls-by-offerer",
     ),
-    _r(
+    Rule(
         "TLS-PSK-SUITE",
         "the negotiated cipher suite is a pure PSK suite, no certificate",
         "8 / 13",
         "certificate-suite",
+        needs=(Need.TLS,),
     ),
-    _r(
+    Rule(
         "TLS-KEY",
         "the TLS handshake verifies with PSK = TEK of the crypto session",
         "8 / 13",
         "psk-mismatch",
+        needs=(Need.TLS,),
     ),
-    _r(
+    Rule(
         "TLS-VERSION",
         "TLS 1.2 or later (1.0/1.1 is a warning)",
         "8 / 13",
         "tls10",
+        needs=(Need.TLS,),
     ),
-    _r(
+    Rule(
         "MEDIA-ENCRYPTED",
         "nothing on the m-line's connection is plaintext MSRP/BFCP",
         "8 / 13",
         "plaintext-media",
     ),
-    _r(
+    Rule(
         "MSRP-PATHS",
         "decrypted MSRP parses, paths match a=path, SENDs get 200, chunks reassemble",
         "after 8 / 13",
         "msrp-wrong-path",
         protocol=Protocol.MSRP,
+        needs=(Need.PLAINTEXT,),
     ),
-    _r(
+    Rule(
         "BFCP-IDS",
         "decrypted BFCP parses; Conference ID, User ID and floor IDs match the SDP",
         "after 8 / 13",
         "bfcp-wrong-confid",
         protocol=Protocol.BFCP,
+        needs=(Need.PLAINTEXT,),
     ),
-    _r(
+    Rule(
         "ORDER",
         "the steps happen in an order the flow allows",
         "all",
         "early-connect",
     ),
-    _r(
+    Rule(
         "REPLAY",
         "a TRANSFER_INIT (same CSB ID, T and RAND) is not seen again in another call",
         "1",
         "replayed-init",
+        needs=(Need.INIT,),
     ),
-    _r(
+    Rule(
         "KMS-RESOLVE",
         "the ticket's resolver is its named responder and RESOLVE_RESP's keys equal the ticket's",
         "3 / 7",
@@ -241,6 +273,7 @@ __all__ = [
     "SCENARIOS",
     "Direction",
     "Flow",
+    "Need",
     "Protocol",
     "Role",
     "Rule",

@@ -157,7 +157,7 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
                 "status": r.status.value,
                 "frames": list(r.frames),
                 "message": r.message,
-                "severity": r.severity,
+                "severity": r.severity.value,
             }
             for r in c.checks
         ],

@@ -79,7 +79,7 @@ def _suite(call: CallRecord) -> str:
         frames = ", ".join(map(str, check.frames))
         detail = f"{check.message}\nframes: {frames}" if frames else check.message
         if check.status is Status.FAIL:
-            attrs = {"message": check.message, "type": check.severity}
+            attrs = {"message": check.message, "type": check.severity.value}
             lines.append("      " + _tag("failure", attrs) + _text(detail) + "</failure>")
         elif check.status in _SKIPPED:
             skipped = {"message": f"{check.status.value}: {check.message}"}

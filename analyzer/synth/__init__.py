@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mikeyshark.synth.faults import FAULTS, RULES, Fault
+from mikeyshark.synth.faults import FAULTS, Fault
 from mikeyshark.synth.net import write_frames
 from mikeyshark.synth.scenarios import (
     SCENARIOS,
@@ -22,7 +22,6 @@ def write_capture(result: SynthResult, path: str | Path) -> None:
 
 __all__ = [
     "FAULTS",
-    "RULES",
     "SCENARIOS",
     "CallFacts",
     "Fault",

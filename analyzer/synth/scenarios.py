@@ -17,6 +17,7 @@ import dataclasses
 import random
 from dataclasses import dataclass, field
 
+from mikeyshark.checks.rules import RULES
 from mikeyshark.dissectors import sdp, sip
 from mikeyshark.dissectors.mikey import crypto as mcrypto
 from mikeyshark.dissectors.mikey import message as mmsg
@@ -836,10 +837,9 @@ def call_specs(scenario: str) -> list[CallSpec]:
 
 def _expected(call: Call, faults: frozenset[str]) -> dict[str, str]:
     exp = expected_status(faults)
-    if "msrp" not in call.protocols:
-        exp["MSRP-PATHS"] = "not-applicable"
-    if "bfcp" not in call.protocols:
-        exp["BFCP-IDS"] = "not-applicable"
+    for rule in RULES:
+        if rule.protocol is not None and rule.protocol.value not in call.protocols:
+            exp[rule.id] = "not-applicable"
     return exp
 
 
