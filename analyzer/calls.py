@@ -24,6 +24,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, BinaryIO, Protocol
 
 from mikeyshark.dissectors import sdp as sdplib
@@ -33,7 +34,7 @@ from mikeyshark.dissectors.sdp import MediaDescription, SessionDescription
 from mikeyshark.dissectors.sip import SipMessage
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk, Tunnel, TunnelFrame
 
-SIP_PORTS = frozenset({siplib.PORT})
+CLEAR_SIP_PORTS = frozenset({siplib.PORT})  # sips: (TLS) is mikeyshark.siptls's
 # Bounds on what one call may accumulate, so a hostile capture cannot exhaust memory: past
 # either, the call's later messages are reported once and not tracked.
 MAX_RECORDS_PER_CALL = 2_000
@@ -41,6 +42,24 @@ MAX_CALL_BYTES = 4 << 20  # SIP bytes (start line, headers, body) of one call's 
 MAX_SEEN_KEYS = 50_000
 # Unrelated messages sharing one CSeq, start line and tags, compared with each newcomer.
 MAX_FIRSTS_PER_IDENT = 8
+
+
+class DialogState(StrEnum):
+    """Where a dialog is (RFC 3261 12): created early by a provisional answer with a tag."""
+
+    EARLY = "early"
+    CONFIRMED = "confirmed"  # a 2xx
+    TERMINATED = "terminated"  # a BYE
+    FAILED = "failed"  # a final non-2xx while early
+
+
+class Ending(StrEnum):
+    """How a call's initial INVITE ended."""
+
+    ESTABLISHED = "established"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    NO_FINAL_RESPONSE = "no-final-response"
 
 
 @dataclass(eq=False, slots=True)
@@ -92,7 +111,7 @@ class Dialog:
     caller_uri: str | None
     callee_uri: str | None
     records: list[SipRecord] = field(default_factory=list)
-    state: str = "early"  # early | confirmed | terminated | failed
+    state: DialogState = DialogState.EARLY
     caller_focus: bool = False  # Contact carried the isfocus feature tag (TS 24.147)
     callee_focus: bool = False
 
@@ -203,7 +222,7 @@ class _InviteTx:
 class CallOutcome:
     """How the call's initial INVITE ended (RFC 3261 13.2.2, 9.1)."""
 
-    state: str  # "established" | "rejected" | "cancelled" | "no-final-response"
+    state: Ending
     frame: int | None  # the final response (for "cancelled": the CANCEL)
     status: int | None = None
     reason: str | None = None
@@ -211,18 +230,18 @@ class CallOutcome:
     @property
     def reached_media(self) -> bool:
         """Only an accepted INVITE leads to media (an early-media answer aside)."""
-        return self.state == "established"
+        return self.state is Ending.ESTABLISHED
 
     def __str__(self) -> str:
         final = f"{self.status} {self.reason}" if self.status is not None else None
         where = f" (frame {self.frame})" if self.frame is not None else ""
-        if self.state == "established":
+        if self.state is Ending.ESTABLISHED:
             return f"established: {final}{where}"
-        if self.state == "cancelled":
+        if self.state is Ending.CANCELLED:
             return f"cancelled by the caller{where}" + (
                 f", INVITE answered {final}" if final else ""
             )
-        if self.state == "rejected":
+        if self.state is Ending.REJECTED:
             return f"rejected: {final}{where}"
         return "no final response to the INVITE in the capture"
 
@@ -274,16 +293,16 @@ class Call:
             if rcs.method != "INVITE" or status < 200:
                 continue
             if status < 300:
-                return CallOutcome("established", r.frame, status, _reason(m))
+                return CallOutcome(Ending.ESTABLISHED, r.frame, status, _reason(m))
             if failure is None:
                 failure = r
         st = failure.msg.status if failure is not None else None
         why = _reason(failure.msg) if failure is not None else None
         if cancel is not None:
-            return CallOutcome("cancelled", cancel.frame, st, why)
+            return CallOutcome(Ending.CANCELLED, cancel.frame, st, why)
         if failure is not None:
-            return CallOutcome("rejected", failure.frame, st, why)
-        return CallOutcome("no-final-response", None)
+            return CallOutcome(Ending.REJECTED, failure.frame, st, why)
+        return CallOutcome(Ending.NO_FINAL_RESPONSE, None)
 
 
 def message_size(msg: SipMessage) -> int:
@@ -612,7 +631,7 @@ class CallTracker:
                 if oa is not None and oa.offer is not itx.request and oa.answer is None:
                     self._answer(call, oa, rec, reliable=True)
         elif method == "BYE" and dialog is not None:
-            dialog.state = "terminated"
+            dialog.state = DialogState.TERMINATED
 
     def _prack_answers(
         self, call: Call, rec: SipRecord, from_tag: str | None, dialog: Dialog | None
@@ -656,9 +675,9 @@ class CallTracker:
                 call._reliable[(rseq, cseq.number, cseq.method, from_tag)] = rec
         if dialog is not None and cseq.method == "INVITE":
             if 200 <= status < 300:
-                dialog.state = "confirmed"
-            elif status >= 300 and dialog.state == "early":
-                dialog.state = "failed"
+                dialog.state = DialogState.CONFIRMED
+            elif status >= 300 and dialog.state is DialogState.EARLY:
+                dialog.state = DialogState.FAILED
         if tx is None or dialog is None or status < 101 or status >= 300:
             return
         sd = rec.sdp
@@ -798,7 +817,7 @@ class SipFlowHandler:
         self,
         tracker: CallTracker | None = None,
         file: str | None = None,
-        ports: frozenset[int] = SIP_PORTS,
+        ports: frozenset[int] = CLEAR_SIP_PORTS,
     ) -> None:
         self.tracker = tracker if tracker is not None else CallTracker(file)
         self.file = file

@@ -45,6 +45,7 @@ BT_NRB = 0x00000004
 BT_ISB = 0x00000005
 BT_EPB = 0x00000006
 BT_DSB = 0x0000000A
+SECRETS_TLS_KEYLOG = 0x544C534B  # Decryption Secrets Block type "TLSK": an NSS key log
 # Block types a resynchronising scan accepts as "a block starts here".
 _KNOWN_BLOCKS = frozenset(
     {PCAPNG_SHB, BT_IDB, BT_PB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, BT_DSB, 0x00000BAD, 0x40000BAD}

@@ -43,12 +43,14 @@ from mikeyshark.dissectors.sdp import KeyMgmt, MediaDescription, SessionDescript
 from mikeyshark.dissectors.secret import show_key
 from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, Kx
 from mikeyshark.evidence import (
+    BoundBy,
     CallRecord,
     ChatEntry,
     FloorStep,
     KeyStatus,
     KmsLeg,
     LadderEvent,
+    Lane,
     MediaMessage,
     MediaRecord,
     MikeyInfo,
@@ -62,10 +64,8 @@ from mikeyshark.keys import Resolution, resolve_exchange, resolve_kms_leg
 from mikeyshark.ladder import connection_events
 from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
 from mikeyshark.procedure import (
-    EV_ANSWER,
-    EV_INVITE,
-    EV_RESOLVE,
     Direction,
+    Event,
     Protocol,
     Role,
     Side,
@@ -728,7 +728,7 @@ def _choose_conn(p: _Pending, index: ConnIndex) -> ConnRecord | None:
     return min(found, key=lambda c: (c.first_frame < offer_frame, abs(c.first_frame - offer_frame)))
 
 
-def _bind(p: _Pending, conn: ConnRecord, how: str, decoded: Decoded | None = None) -> None:
+def _bind(p: _Pending, conn: ConnRecord, how: BoundBy, decoded: Decoded | None = None) -> None:
     conn.claimed = True
     p.conn = conn
     p.decoded = (
@@ -791,13 +791,13 @@ def _events(call: Call, oa: OfferAnswer, rec: CallRecord, pend: list[_Pending]) 
         flow = flow_for(rec.media[0].protocol, rec.direction)
     steps = flow.steps if flow is not None else {}
     for r in call.records:
-        step = event = ""
+        step, event = "", None
         if r is oa.offer:
-            step, event = steps.get(EV_INVITE, ""), EV_INVITE
+            step, event = steps.get(Event.INVITE, ""), Event.INVITE
         elif r is oa.answer:
-            step, event = steps.get(EV_ANSWER, ""), EV_ANSWER
+            step, event = steps.get(Event.ANSWER, ""), Event.ANSWER
         rec.events.append(
-            LadderEvent(r.frame, r.ts_ns, r.src, r.dst, "sip", _sip_label(r, oa), step, event)
+            LadderEvent(r.frame, r.ts_ns, r.src, r.dst, Lane.SIP, _sip_label(r, oa), step, event)
         )
     for p in pend:
         m, conn = p.record, p.conn
@@ -838,11 +838,11 @@ def _roles(call: Call, oa: OfferAnswer, rec: CallRecord) -> None:
         for ep in (ev.src, ev.dst):
             if ep in rec.roles:
                 continue
-            if ev.kind == "http":
-                role = Role.KMS if ep.port in (80, 443, 8080) or ep == ev.dst else Role.MRFC
+            if ev.kind is Lane.HTTP:
+                role = Role.KMS if ep.port in http.PORTS or ep == ev.dst else Role.MRFC
             elif ep.ip in ue_ips:
                 role = Role.UE
-            elif ev.kind == "sip":
+            elif ev.kind is Lane.SIP:
                 role = Role.MRFC if focus_ip is not None and ep.ip == focus_ip else Role.PCSCF
             elif ep.ip in conf_media_ips:
                 role = Role.MRFP
@@ -941,7 +941,7 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
             ev_step = ""
             if owner.call.direction is not None:
                 ev_step = flow_for(owner.record.protocol, owner.call.direction).steps.get(
-                    EV_RESOLVE, ""
+                    Event.RESOLVE, ""
                 )
             owner.kms_events.append(
                 LadderEvent(
@@ -949,10 +949,9 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
                     req.ts_ns,
                     conn.client,
                     conn.server,
-                    "http",
+                    Lane.HTTP,
                     "POST RESOLVE_INIT",
                     ev_step,
-                    EV_RESOLVE,
                 )
             )
             if resp is not None:
@@ -962,7 +961,7 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
                         resp.ts_ns,
                         conn.server,
                         conn.client,
-                        "http",
+                        Lane.HTTP,
                         f"{resp.message.status or 'HTTP'} RESOLVE_RESP",
                     )
                 )
@@ -1017,7 +1016,7 @@ def correlate(
     for p in sorted(pend, key=lambda q: q.session.offer_frame):
         conn = _choose_conn(p, index)
         if conn is not None:
-            _bind(p, conn, "sdp")
+            _bind(p, conn, BoundBy.SDP)
     # 2. by key: a TLS connection nobody claimed whose handshake the m-line's TEK verifies
     for p in pend:
         if p.conn is not None or not p.candidates:
@@ -1029,7 +1028,7 @@ def correlate(
             if first is None or first.data[:1] != b"\x16":
                 continue
             if _verified(decode_connection(conn, p.candidates, PROBE_CHUNKS, p.secrets).info):
-                _bind(p, conn, "key")
+                _bind(p, conn, BoundBy.KEY)
                 break
     _kms_legs(conns, pend, keys)
     for p in pend:

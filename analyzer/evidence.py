@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from mikeyshark.model import Endpoint, Problem, Severity, Tunnel
-from mikeyshark.procedure import Direction, Protocol, Role, Side
+from mikeyshark.procedure import Direction, Event, Protocol, Role, Side
 
 
 class Status(StrEnum):
@@ -26,6 +26,33 @@ class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     INCOMPLETE = "incomplete"
+
+
+class Lane(StrEnum):
+    """What a ladder arrow carries (its colour in the HTML report)."""
+
+    SIP = "sip"
+    TCP = "tcp"
+    TLS = "tls"
+    MSRP = "msrp"
+    BFCP = "bfcp"
+    HTTP = "http"
+
+
+class BoundBy(StrEnum):
+    """How a TCP connection was bound to its m-line."""
+
+    SDP = "sdp"  # the SDP's addresses and ports (or the a=path URI)
+    KEY = "key"  # its TLS handshake verifies with the m-line's TEK (addresses rewritten)
+    NONE = "none"  # bound to no m-line: media without signalling
+
+
+class Signalling(StrEnum):
+    """How a call's SIP was read."""
+
+    CLEAR = "clear"
+    TLS = "tls"  # SIP over TLS, decrypted with a key log
+    ENCRYPTED = "encrypted"  # SIP over TLS that could not be read: the call stands for unknowns
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +81,10 @@ class LadderEvent:
     ts_ns: int
     src: Endpoint
     dst: Endpoint
-    kind: str  # "sip", "tcp", "tls", "msrp", "bfcp", "http"
+    kind: Lane
     label: str
     step: str = ""  # the seed's step number, when the event is one of the flow's steps
-    event: str = ""  # the flow event kind (rules.EV_*) it stands for, if any
+    event: Event | None = None  # the step of the flow it stands for, if any
 
 
 @dataclass(slots=True)
@@ -136,7 +163,7 @@ class TcpInfo:
     server: Endpoint
     syn_frame: int | None
     syn_ts_ns: int | None
-    bound_by: str = "sdp"  # "sdp" (addresses and ports) or "key" (TLS fallback)
+    bound_by: BoundBy = BoundBy.SDP
     client_side: Side | None = None  # which side of the offer/answer opened it
 
 
@@ -250,9 +277,7 @@ class CallRecord:
     checks: list[CheckResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     capture: str = ""
-    # how its SIP was read: "clear", "tls" (SIP over TLS decrypted with a key log), or
-    # "encrypted" (SIP over TLS that could not be read: the entry stands for unknown calls)
-    signalling: str = "clear"
+    signalling: Signalling = Signalling.CLEAR
     # how the initial INVITE ended: "established: 200 OK (frame 11)", "rejected: 486 Busy
     # Here (frame 3)", "cancelled by the caller ...", "no final response ..."
     outcome: str | None = None

@@ -18,6 +18,7 @@ import bisect
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from mikeyshark.capture import MAX_RECORD
@@ -99,21 +100,32 @@ class NullHandler:
         pass
 
 
-# Connection states (TcpConnection.state)
-OPENING = "opening"  # SYN seen, no data yet
-ESTABLISHED = "established"
-CLOSING = "closing"  # one FIN seen
-CLOSED = "closed"  # FIN both ways, everything up to them delivered (or declared missing)
-RESET = "reset"
-EVICTED = "evicted"  # idle too long, or too many connections
-REUSED = "reused"  # a new SYN on the same 4-tuple replaced it
-ENDED = "ended"  # still open at the end of the capture
-_FINAL = frozenset({CLOSED, RESET, EVICTED, REUSED, ENDED})
+class TcpState(StrEnum):
+    """TcpConnection.state."""
 
-# How a connection's client was decided (TcpConnection.opened_by)
-BY_SYN = "syn"
-BY_SYNACK = "syn-ack"  # SYN not captured; the SYN-ACK's receiver is the client
-BY_MIDSTREAM = "midstream"  # no handshake captured; the first sender is called the client
+    OPENING = "opening"  # SYN seen, no data yet
+    ESTABLISHED = "established"
+    CLOSING = "closing"  # one FIN seen
+    CLOSED = "closed"  # FIN both ways, everything up to them delivered (or declared missing)
+    RESET = "reset"
+    EVICTED = "evicted"  # idle too long, or too many connections
+    REUSED = "reused"  # a new SYN on the same 4-tuple replaced it
+    ENDED = "ended"  # still open at the end of the capture
+
+
+class OpenedBy(StrEnum):
+    """How a connection's client was decided (TcpConnection.opened_by)."""
+
+    SYN = "syn"
+    SYNACK = "syn-ack"  # SYN not captured; the SYN-ACK's receiver is the client
+    MIDSTREAM = "midstream"  # no handshake captured; the first sender is called the client
+
+
+OPENING, ESTABLISHED, CLOSING = TcpState.OPENING, TcpState.ESTABLISHED, TcpState.CLOSING
+CLOSED, RESET, EVICTED = TcpState.CLOSED, TcpState.RESET, TcpState.EVICTED
+REUSED, ENDED = TcpState.REUSED, TcpState.ENDED
+_FINAL = frozenset({CLOSED, RESET, EVICTED, REUSED, ENDED})
+BY_SYN, BY_SYNACK, BY_MIDSTREAM = OpenedBy.SYN, OpenedBy.SYNACK, OpenedBy.MIDSTREAM
 
 
 class TcpDirection:
@@ -191,14 +203,14 @@ class TcpConnection:
     server: Endpoint
     first_frame: int
     first_ts_ns: int
-    opened_by: str  # BY_SYN, BY_SYNACK or BY_MIDSTREAM
+    opened_by: OpenedBy
     syn_frame: int | None = None
     synack_frame: int | None = None
     close_frame: int | None = None  # the second FIN or the RST; None when evicted or ended
     rst_frame: int | None = None
     last_frame: int = 0
     last_ts_ns: int = 0
-    state: str = OPENING
+    state: TcpState = TcpState.OPENING
     c2s: TcpDirection = field(default_factory=TcpDirection, repr=False)
     s2c: TcpDirection = field(default_factory=TcpDirection, repr=False)
     # free for handlers to keep their per-connection state (TLS session, parser, ...)
@@ -892,7 +904,7 @@ class FlowTable:
         key: tuple[bytes, int, bytes, int],
         client: tuple[bytes, int],
         server: tuple[bytes, int],
-        opened_by: str,
+        opened_by: OpenedBy,
     ) -> TcpConnection:
         index = self._ids[0]
         self._ids[0] = index + 1
@@ -1381,7 +1393,7 @@ class FlowTable:
         ):
             self._close(conn, CLOSED, frame)
 
-    def _close(self, conn: TcpConnection, state: str, frame: int | None) -> None:
+    def _close(self, conn: TcpConnection, state: TcpState, frame: int | None) -> None:
         """Deliver what is held (across holes), mark the connection final, call the handler."""
         if not conn.is_open:
             return

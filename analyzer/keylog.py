@@ -15,19 +15,19 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from mikeyshark.capture import iter_frames
+from mikeyshark.capture import (
+    BT_DSB,
+    BT_EPB,
+    BT_IDB,
+    OPT_IF_TSRESOL,
+    PCAPNG_BOM,
+    PCAPNG_SHB,
+    SECRETS_TLS_KEYLOG,
+    iter_frames,
+)
 from mikeyshark.decrypt import TlsSessionInfo
 from mikeyshark.dissectors.tls import keyschedule as ks
 from mikeyshark.dissectors.tls.constants import TLS13
-
-# pcapng (draft-ietf-opsawg-pcapng): block types and the TLS key log secrets type.
-_SHB = 0x0A0D0D0A
-_IDB = 0x00000001
-_EPB = 0x00000006
-_DSB = 0x0000000A
-SECRETS_TLS_KEYLOG = 0x544C534B  # Decryption Secrets Block type "TLSK"
-_OPT_IF_TSRESOL = 9
-
 
 _LINE = re.compile(r"^([A-Z_0-9]+) ([0-9A-Fa-f]{64}) ([0-9A-Fa-f]+)$")
 _TLS13_LABELS = (
@@ -210,20 +210,20 @@ class PcapngWriter:
         self._secrets = secrets
         self._interfaces: dict[int, int] = {}
         self.frames = 0
-        f.write(_block(_SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+        f.write(_block(PCAPNG_SHB, struct.pack("<IHHq", PCAPNG_BOM, 1, 0, -1)))
 
     def write(self, linktype: int, ts_ns: int, data: bytes, wirelen: int) -> None:
         f = self._f
         ifc = self._interfaces.get(linktype)
         if ifc is None:
             ifc = self._interfaces[linktype] = len(self._interfaces)
-            opts = _option(_OPT_IF_TSRESOL, b"\x09") + _option(0, b"")
-            f.write(_block(_IDB, struct.pack("<HHI", linktype, 0, 0) + opts))
+            opts = _option(OPT_IF_TSRESOL, b"\x09") + _option(0, b"")
+            f.write(_block(BT_IDB, struct.pack("<HHI", linktype, 0, 0) + opts))
         if self.frames == 0 and self._secrets is not None:
             s = self._secrets
-            f.write(_block(_DSB, struct.pack("<II", SECRETS_TLS_KEYLOG, len(s)) + s))
+            f.write(_block(BT_DSB, struct.pack("<II", SECRETS_TLS_KEYLOG, len(s)) + s))
         hdr = struct.pack("<IIIII", ifc, ts_ns >> 32, ts_ns & 0xFFFFFFFF, len(data), wirelen)
-        f.write(_block(_EPB, hdr + data))
+        f.write(_block(BT_EPB, hdr + data))
         self.frames += 1
 
 

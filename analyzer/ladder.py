@@ -8,7 +8,7 @@ draws one arrow per event, so that every frame a rule cites has its row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mikeyshark.dissectors.tls.constants import (
@@ -23,9 +23,9 @@ from mikeyshark.dissectors.tls.constants import (
     HT_CLIENT_HELLO,
 )
 from mikeyshark.dissectors.tls.records import RECORD_HEADER_LEN
-from mikeyshark.evidence import LadderEvent, MediaMessage
+from mikeyshark.evidence import LadderEvent, Lane, MediaMessage
 from mikeyshark.model import Endpoint, StreamChunk
-from mikeyshark.procedure import EV_MEDIA, EV_TCP, EV_TLS
+from mikeyshark.procedure import Event
 
 # the message summaries named in one frame's label; the rest are counted
 MAX_NAMED = 3
@@ -113,7 +113,7 @@ def connection_events(
     messages: Sequence[MediaMessage],
     protocol: str,
     tls: bool,
-    steps: dict[str, str],
+    steps: Mapping[Event, str],
     mline: int,
 ) -> list[LadderEvent]:
     """One event per frame of the connection (``syn``: its frame and time; ``closes``:
@@ -127,10 +127,10 @@ def connection_events(
                 syn[1],
                 client,
                 server,
-                "tcp",
+                Lane.TCP,
                 f"TCP SYN (m-line {mline})",
-                steps.get(EV_TCP, ""),
-                EV_TCP,
+                steps.get(Event.TCP, ""),
+                Event.TCP,
             )
         )
     by_frame: dict[int, list[MediaMessage]] = {}
@@ -154,24 +154,25 @@ def connection_events(
     for frame, (from_client, ts, names) in frames.items():
         src, dst = (client, server) if from_client else (server, client)
         msgs = by_frame.get(frame, [])
-        step = event = ""
+        step: str = ""
+        event: Event | None = None
         if msgs:
-            kind = protocol
+            kind = Lane(protocol)
             label = ", ".join(m.summary for m in msgs[:MAX_NAMED])
             if len(msgs) > MAX_NAMED:
                 label += f" and {len(msgs) - MAX_NAMED} more"
             if frame == first_media:
-                step, event = steps.get(EV_MEDIA, ""), EV_MEDIA
+                step, event = steps.get(Event.MEDIA, ""), Event.MEDIA
         elif names:
-            kind, label = "tls", "TLS " + _names(names)
+            kind, label = Lane.TLS, "TLS " + _names(names)
             if not hello_seen and names[0] == _title(HANDSHAKE_TYPE.label(HT_CLIENT_HELLO)):
                 hello_seen = True
-                step, event = steps.get(EV_TLS, ""), EV_TLS
+                step, event = steps.get(Event.TLS, ""), Event.TLS
         else:
-            kind = "tcp"
+            kind = Lane.TCP
             label = "TLS segment (record continues)" if tls else f"{protocol.upper()} data"
         out.append(LadderEvent(frame, ts, src, dst, kind, label, step, event))
     for from_client, frame, ts, what in closes:
         src, dst = (client, server) if from_client else (server, client)
-        out.append(LadderEvent(frame, ts, src, dst, "tcp", f"TCP {what}"))
+        out.append(LadderEvent(frame, ts, src, dst, Lane.TCP, f"TCP {what}"))
     return out

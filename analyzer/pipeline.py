@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from mikeyshark.calls import Call, CallTracker, SipFlowHandler, SipRecord
+from mikeyshark.calls import Call, CallTracker, DialogState, SipFlowHandler, SipRecord
 from mikeyshark.capture import MergedReader
 from mikeyshark.correlate import MEDIA_PROTOCOLS, ConnRecord, correlate
 from mikeyshark.decrypt import DecodedConnection, KnownSecrets
@@ -33,6 +33,7 @@ from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.esp import NAT_T_PORT
 from mikeyshark.dissectors.gtp import GTPU_PORT
 from mikeyshark.dissectors.http import looks_like_http
+from mikeyshark.dissectors.sip import SIP_PORTS
 from mikeyshark.dissectors.tls.constants import (
     CIPHER_SUITES,
     CT_HANDSHAKE,
@@ -51,7 +52,6 @@ from mikeyshark.signalling import annotate_calls
 from mikeyshark.siptls import SipTlsHandler, encrypted_call
 from mikeyshark.unbound import unbound_media
 
-SIP_PORTS = frozenset({siplib.PORT, siplib.TLS_PORT})
 # UDP ports whose datagrams the flow layer must always see: SIP, and the tunnels it opens
 FLOW_UDP_PORTS = SIP_PORTS | {GTPU_PORT, NAT_T_PORT}
 MAX_CONN_BYTES = 16 << 20  # bytes kept per TCP connection (both directions)
@@ -300,10 +300,13 @@ class _CappedProblems(list[Problem]):
             self.append(p)
 
 
+_DIALOG_ENDED = frozenset({DialogState.TERMINATED, DialogState.FAILED})
+
+
 def _ended(call: Call) -> bool:
     """Every dialog of the call is over: a BYE was sent, or the INVITE failed (rejected,
     cancelled). A call without a dialog (no response yet) is open."""
-    return bool(call.dialogs) and all(d.state in ("terminated", "failed") for d in call.dialogs)
+    return bool(call.dialogs) and all(d.state in _DIALOG_ENDED for d in call.dialogs)
 
 
 class _Finalizer:

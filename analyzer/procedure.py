@@ -49,7 +49,7 @@ class Flow:
     clause: str
     proto: str  # the SDP transport the m-line must use
     # Step numbers of the seed for the events the analyzer can see, by event kind.
-    steps: dict[str, str]
+    steps: dict[Event, str]
     # CONFORMANCE.md "Roles in the four flows": who offers, who answers, who opens TCP
     # (the answer's a=setup:active side) and who starts TLS.
     offerer: str
@@ -58,38 +58,42 @@ class Flow:
     starts_tls: Side
 
 
-# Event kinds that carry a step number in each flow (the ladder labels and ORDER use them).
-EV_TICKET = "ticket"  # the offerer builds TRANSFER_INIT (not on the wire)
-EV_INVITE = "invite"  # INVITE with the SDP offer
-EV_RESOLVE = "resolve"  # RESOLVE_INIT / RESOLVE_RESP with the KMS (core captures only)
-EV_MP = "mp"  # H.248 on Mp (not dissected)
-EV_TCP = "tcp"  # TCP three-way handshake
-EV_TLS = "tls"  # TLS-PSK handshake
-EV_ANSWER = "answer"  # 200 OK / reliable 18x with the SDP answer and TRANSFER_RESP
-EV_VERIFY = "verify"  # the offerer verifies TRANSFER_RESP (not on the wire)
-EV_MEDIA = "media"  # MSRP / BFCP inside TLS
+class Event(StrEnum):
+    """The steps of a flow the analyzer can place: each carries its step number per flow (the
+    ladder's labels and the ORDER rule use them)."""
+
+    TICKET = "ticket"  # the offerer builds TRANSFER_INIT (not on the wire)
+    INVITE = "invite"  # INVITE with the SDP offer
+    RESOLVE = "resolve"  # RESOLVE_INIT / RESOLVE_RESP with the KMS (core captures only)
+    MP = "mp"  # H.248 on Mp
+    TCP = "tcp"  # TCP three-way handshake
+    TLS = "tls"  # TLS-PSK handshake
+    ANSWER = "answer"  # 200 OK / reliable 18x with the SDP answer and TRANSFER_RESP
+    VERIFY = "verify"  # the offerer verifies TRANSFER_RESP (not on the wire)
+    MEDIA = "media"  # MSRP / BFCP inside TLS
+
 
 _DIAL_IN_STEPS = {
-    EV_TICKET: "1",
-    EV_INVITE: "2",
-    EV_RESOLVE: "3",
-    EV_MP: "4-6",
-    EV_TCP: "7",
-    EV_TLS: "8",
-    EV_ANSWER: "9, 10",
-    EV_VERIFY: "10",
-    EV_MEDIA: "after 8",
+    Event.TICKET: "1",
+    Event.INVITE: "2",
+    Event.RESOLVE: "3",
+    Event.MP: "4-6",
+    Event.TCP: "7",
+    Event.TLS: "8",
+    Event.ANSWER: "9, 10",
+    Event.VERIFY: "10",
+    Event.MEDIA: "after 8",
 }
 _DIAL_OUT_STEPS = {
-    EV_TICKET: "1",
-    EV_MP: "2-4",
-    EV_INVITE: "5, 6",
-    EV_RESOLVE: "7",
-    EV_ANSWER: "8",
-    EV_VERIFY: "9-11",
-    EV_TCP: "12",
-    EV_TLS: "13",
-    EV_MEDIA: "after 13",
+    Event.TICKET: "1",
+    Event.MP: "2-4",
+    Event.INVITE: "5, 6",
+    Event.RESOLVE: "7",
+    Event.ANSWER: "8",
+    Event.VERIFY: "9-11",
+    Event.TCP: "12",
+    Event.TLS: "13",
+    Event.MEDIA: "after 13",
 }
 
 _UE_A, _UE_B, _MRF = "UE-A", "UE-B", "conference (MRFC), media at MRFP"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mikeyshark.calls import CallTracker
-from mikeyshark.evidence import CallRecord
+from mikeyshark.evidence import CallRecord, Signalling
 from mikeyshark.model import Problem, Severity
 
 
@@ -18,7 +18,7 @@ def annotate_calls(calls: Iterable[CallRecord], tracker: CallTracker) -> None:
         if tc is None:
             continue
         if any(r.transport == "TLS" for r in tc.records):
-            c.signalling = "tls"
+            c.signalling = Signalling.TLS
         # The first message that came through a tunnel names it (a probe on N3 may also see
         # the call's SIP again beyond the UPF, outside any tunnel).
         c.tunnel = next((r.tunnel for r in tc.records if r.tunnel is not None), None)

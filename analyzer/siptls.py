@@ -21,7 +21,7 @@ from mikeyshark.calls import SipFlowHandler
 from mikeyshark.decrypt import AppData, TlsConnectionDecoder, TlsSessionInfo
 from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, Kx
-from mikeyshark.evidence import CallRecord
+from mikeyshark.evidence import CallRecord, Signalling
 from mikeyshark.flows import TcpConnection
 from mikeyshark.keylog import KeyLog
 from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
@@ -238,5 +238,5 @@ def encrypted_call(e: EncryptedSignalling, capture: str) -> CallRecord:
         invite_frame=e.first_frame,
         problems=[e.problem(capture)],
         capture=capture,
-        signalling="encrypted",
+        signalling=Signalling.ENCRYPTED,
     )

@@ -23,7 +23,7 @@ from mikeyshark.correlate import (
     tls_info,
 )
 from mikeyshark.decrypt import DecodedConnection, KnownSecrets, PskCandidate
-from mikeyshark.evidence import MediaRecord, TcpInfo, UnboundMedia
+from mikeyshark.evidence import BoundBy, MediaRecord, TcpInfo, UnboundMedia
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.media import sniff
 from mikeyshark.model import Problem
@@ -75,7 +75,7 @@ def _record(conn: ConnRecord, d: Decoded, capture: str, candidates: int) -> Unbo
     frames = conn.data_frames()
     u = UnboundMedia(
         capture=capture,
-        tcp=TcpInfo(conn.client, conn.server, conn.syn_frame, None, bound_by="none"),
+        tcp=TcpInfo(conn.client, conn.server, conn.syn_frame, None, bound_by=BoundBy.NONE),
         tls=tls,
         first_frame=conn.first_frame,
         last_frame=frames[-1] if frames else conn.first_frame,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from mikeyshark.dissectors.errors import DissectError
 
 LAYER = "http"
+# the default ports of http: and https: (RFC 9110 4.2) and the registered alternate (IANA)
+PORTS = frozenset({80, 443, 8080})
 MAX_BODY = 1 << 20  # a larger Content-Length is refused: a KMS message is a few hundred bytes
 _END_OF_HEAD = b"\r\n\r\n"
 _DIGITS = re.compile(r"[0-9]+")

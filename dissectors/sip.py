@@ -26,6 +26,7 @@ ENC = "utf-8"
 ERRS = "surrogateescape"
 PORT = 5060  # RFC 3261 section 19.1, Table 1: default port of sip: over UDP/TCP
 TLS_PORT = 5061  # RFC 3261 section 19.1, Table 1: default port of sips: (TLS)
+SIP_PORTS = frozenset({PORT, TLS_PORT})  # signalling, in the clear or in TLS: never media
 
 # RFC 3261 7.3.3 and the registries of later RFCs (3265, 3515, 3841, 3892, 4028, 4474).
 COMPACT_FORMS: dict[str, str] = {

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from mikeyshark.checks.rules import RULES, Need, Rule
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.mikey.constants import DATA_TYPE
 from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
 from mikeyshark.dissectors.msrp import MsrpUri
 from mikeyshark.dissectors.sip import kms_uid
@@ -22,6 +23,7 @@ from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, SdpMedia, 
 from mikeyshark.model import Endpoint, Severity
 from mikeyshark.procedure import (
     Direction,
+    Event,
     Protocol,
     Side,
     flow_for,
@@ -29,9 +31,8 @@ from mikeyshark.procedure import (
     tls_client_side,
 )
 
-# MIKEY-TICKET data types (PROTOCOLS.md 13.1); the names come with the parsed message.
-TRANSFER_INIT = 14
-TRANSFER_RESP = 15
+TRANSFER_INIT = DATA_TYPE["TRANSFER_INIT"]
+TRANSFER_RESP = DATA_TYPE["TRANSFER_RESP"]
 
 ReplayKey = tuple[int, bytes, bytes]
 
@@ -813,8 +814,8 @@ def _order(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
             return _unseen("no SDP answer captured to order the dial-out SYN after")
         if syn < call.answer_frame:
             return _fail(
-                f"UE-B's TCP SYN (frame {syn}, step {flow.steps['tcp']}) comes before its SDP "
-                f"answer (frame {call.answer_frame}, step {flow.steps['answer']}); in dial-out "
+                f"UE-B's TCP SYN (frame {syn}, step {flow.steps[Event.TCP]}) comes before its SDP "
+                f"answer (frame {call.answer_frame}, step {flow.steps[Event.ANSWER]}); in dial-out "
                 "the MRFP learns the UE's key only from the answer",
                 syn,
                 call.answer_frame,

@@ -16,18 +16,10 @@ from mikeyshark.model import Severity
 
 # The procedure's vocabulary, re-exported for the tests that still import it from here.
 from mikeyshark.procedure import (
-    EV_ANSWER,
-    EV_INVITE,
-    EV_MEDIA,
-    EV_MP,
-    EV_RESOLVE,
-    EV_TCP,
-    EV_TICKET,
-    EV_TLS,
-    EV_VERIFY,
     FLOWS,
     SCENARIOS,
     Direction,
+    Event,
     Flow,
     Protocol,
     Role,
@@ -257,21 +249,13 @@ FAULTS: dict[str, Rule] = {r.fault: r for r in RULES if r.fault is not None}
 
 # the names of this module, and (for one step) the ones it re-exports
 __all__ = [
-    "EV_ANSWER",
-    "EV_INVITE",
-    "EV_MEDIA",
-    "EV_MP",
-    "EV_RESOLVE",
-    "EV_TCP",
-    "EV_TICKET",
-    "EV_TLS",
-    "EV_VERIFY",
     "FAULTS",
     "FLOWS",
     "RULES",
     "RULES_BY_ID",
     "SCENARIOS",
     "Direction",
+    "Event",
     "Flow",
     "Need",
     "Protocol",

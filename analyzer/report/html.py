@@ -198,7 +198,7 @@ def build_ladder(call: CallRecord, index: int, others: FrameIndex | None = None)
             src, dst, kind, label, time = (
                 str(ev.src),
                 str(ev.dst),
-                ev.kind,
+                ev.kind.value,
                 ev.label,
                 _iso(ev.ts_ns),
             )

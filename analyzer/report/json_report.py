@@ -89,7 +89,7 @@ def _media(m: MediaRecord, reveal: bool) -> dict[str, Any]:
             "client": str(m.tcp.client),
             "server": str(m.tcp.server),
             "syn_frame": m.tcp.syn_frame,
-            "bound_by": m.tcp.bound_by,
+            "bound_by": m.tcp.bound_by.value,
         }
         if m.tcp is not None
         else None
@@ -147,7 +147,7 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
         "answerer_address": _ep(c.answerer),
         "invite_frame": c.invite_frame,
         "answer_frame": c.answer_frame,
-        "signalling": c.signalling,
+        "signalling": c.signalling.value,
         "outcome": c.outcome,
         "tunnel": _tunnel(c.tunnel),
         "media": [_media(m, reveal) for m in c.media],

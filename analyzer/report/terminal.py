@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape as markup
 from rich.table import Table
 
-from mikeyshark.evidence import CallRecord, Status, Verdict
+from mikeyshark.evidence import CallRecord, Signalling, Status, Verdict
 from mikeyshark.report import escape, wording
 from mikeyshark.report.model import Report, unbound_key_text
 
@@ -115,7 +115,7 @@ def _scenario_table(console: Console, calls: list[CallRecord]) -> None:
 
 def _call_lines(console: Console, call: CallRecord) -> None:
     who = _wire(call.call_id)
-    if call.signalling == "encrypted":
+    if call.signalling is Signalling.ENCRYPTED:
         for p in call.problems:
             _print(console, f"[yellow]ENCRYPTED[/] {who}: {_wire(p.reason)}")
     if call.outcome is not None and not call.outcome.startswith("established"):

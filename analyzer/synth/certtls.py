@@ -29,6 +29,7 @@ from mikeyshark.dissectors.tls.constants import (
     CT_APPLICATION_DATA,
     CT_CHANGE_CIPHER_SPEC,
     CT_HANDSHAKE,
+    CURVE_TYPE_NAMED,
     EXT_EC_POINT_FORMATS,
     EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
@@ -39,6 +40,7 @@ from mikeyshark.dissectors.tls.constants import (
     HT_SERVER_HELLO_DONE,
     HT_SERVER_KEY_EXCHANGE,
     MAX_PLAINTEXT,
+    SIG_ED25519,
     TLS10,
     TLS12,
 )
@@ -55,8 +57,6 @@ SUITE = CIPHER_SUITE["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]
 # Same record protection and PRF as this PSK suite (AES-128-GCM, SHA-256): its table entry
 # gives the key block layout; only the key exchange differs.
 _SAME_PROTECTION = CIPHER_SUITE["TLS_PSK_WITH_AES_128_GCM_SHA256"]
-SIGALG_ED25519 = 0x0807
-CURVE_NAMED = 3
 
 
 def _self_signed(
@@ -93,7 +93,7 @@ class CertTlsSession:
         cert = _self_signed(signer, rng, day - datetime.timedelta(days=30))
 
         groups = Writer().u16(2).u16(GROUP_X25519).getvalue()
-        sigalgs = Writer().u16(2).u16(SIGALG_ED25519).getvalue()
+        sigalgs = Writer().u16(2).u16(SIG_ED25519).getvalue()
         ch = ClientHello(
             TLS12,
             cr,
@@ -113,9 +113,9 @@ class CertTlsSession:
         certificate = handshake_message(
             HT_CERTIFICATE, Writer().u24(len(certs)).raw(certs).getvalue()
         )
-        params = Writer().u8(CURVE_NAMED).u16(GROUP_X25519).u8(32).raw(_raw(s_dh)).getvalue()
+        params = Writer().u8(CURVE_TYPE_NAMED).u16(GROUP_X25519).u8(32).raw(_raw(s_dh)).getvalue()
         signature = signer.sign(cr + sr + params)
-        ske_body = Writer().raw(params).u16(SIGALG_ED25519).u16(len(signature)).raw(signature)
+        ske_body = Writer().raw(params).u16(SIG_ED25519).u16(len(signature)).raw(signature)
         ske = handshake_message(HT_SERVER_KEY_EXCHANGE, ske_body.getvalue())
         shd = handshake_message(HT_SERVER_HELLO_DONE, b"")
         cke = handshake_message(HT_CLIENT_KEY_EXCHANGE, bytes([32]) + _raw(c_dh))

@@ -21,9 +21,9 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import EDecimal, PcapNgWriter, PcapWriter
 
+from mikeyshark.dissectors.link import LINKTYPE_ETHERNET
 from mikeyshark.model import Endpoint, Frame
 
-LINKTYPE_ETHERNET = 1
 EPHEMERAL_PORTS = (49152, 65535)  # RFC 6335 dynamic range, what Linux and Windows draw from
 _MS = 1_000_000
 

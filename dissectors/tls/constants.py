@@ -351,6 +351,17 @@ NAMED_GROUP = ValueTable(
 )
 GROUP_X25519 = NAMED_GROUP["x25519"]
 
+SIGNATURE_SCHEME = ValueTable(
+    "tls.handshake.sig_hash_alg",
+    [Const(0x0807, "ed25519", "RFC 8446 4.2.3")],
+)
+SIG_ED25519 = SIGNATURE_SCHEME["ed25519"]
+# ServerECDHParams.curve_params.curve_type (RFC 8422 5.4)
+EC_CURVE_TYPE = ValueTable(
+    "tls.handshake.server_curve_type", [Const(3, "named_curve", "RFC 8422 5.4")]
+)
+CURVE_TYPE_NAMED = EC_CURVE_TYPE["named_curve"]
+
 ALERT_LEVEL = ValueTable(
     "tls.alert_message.level",
     [Const(1, "warning", "RFC 5246 7.2"), Const(2, "fatal", "RFC 5246 7.2")],

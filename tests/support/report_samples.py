@@ -7,12 +7,11 @@ signals from 10.0.1.10 and whose MRFP carries media at 10.0.1.20.
 
 from __future__ import annotations
 
-from mikeyshark.checks.rules import Direction, Protocol, Role
-from mikeyshark.model import Endpoint
-from mikeyshark.report.model import (
+from mikeyshark.evidence import (
     CallRecord,
     KeyStatus,
     LadderEvent,
+    Lane,
     MediaMessage,
     MediaRecord,
     MikeyInfo,
@@ -21,6 +20,8 @@ from mikeyshark.report.model import (
     TlsInfo,
     TreeNode,
 )
+from mikeyshark.model import Endpoint
+from mikeyshark.procedure import Direction, Protocol, Role
 
 UE = "10.0.0.5"
 PCSCF = "10.0.0.1"
@@ -216,12 +217,14 @@ def clean_call(
         ]
     pcscf = Endpoint(PCSCF, 5060)
     events = [
-        LadderEvent(invite, T0 + invite * SEC, offerer, answerer, "sip", "INVITE (offer)", "2"),
-        LadderEvent(syn, T0 + syn * SEC, client, server, "tcp", "SYN", "7"),
-        LadderEvent(hello, T0 + hello * SEC, client, server, "tls", "ClientHello", "8"),
-        LadderEvent(answer, T0 + answer * SEC, answerer, offerer, "sip", "200 OK (answer)", "10"),
-        LadderEvent(12, T0 + 12 * SEC, ue_ep, conf_ep, protocol.value, "SEND"),
-        LadderEvent(13, T0 + 13 * SEC, conf_ep, ue_ep, protocol.value, "200"),
+        LadderEvent(invite, T0 + invite * SEC, offerer, answerer, Lane.SIP, "INVITE (offer)", "2"),
+        LadderEvent(syn, T0 + syn * SEC, client, server, Lane.TCP, "SYN", "7"),
+        LadderEvent(hello, T0 + hello * SEC, client, server, Lane.TLS, "ClientHello", "8"),
+        LadderEvent(
+            answer, T0 + answer * SEC, answerer, offerer, Lane.SIP, "200 OK (answer)", "10"
+        ),
+        LadderEvent(12, T0 + 12 * SEC, ue_ep, conf_ep, Lane(protocol.value), "SEND"),
+        LadderEvent(13, T0 + 13 * SEC, conf_ep, ue_ep, Lane(protocol.value), "200"),
     ]
     return CallRecord(
         call_id=f"call-{protocol.value}-{direction.value}@example.org",

@@ -14,18 +14,10 @@ from dataclasses import replace
 import pytest
 
 from mikeyshark.checks.evaluate import Context, Policy, check_registry_complete, evaluate_call
-from mikeyshark.checks.rules import (
-    FAULTS,
-    FLOWS,
-    RULES,
-    RULES_BY_ID,
-    Direction,
-    Protocol,
-    Side,
-    tls_client_side,
-)
+from mikeyshark.checks.rules import FAULTS, RULES, RULES_BY_ID
+from mikeyshark.evidence import CallRecord, KmsLeg, Status, Verdict
 from mikeyshark.model import Endpoint
-from mikeyshark.report.model import CallRecord, KmsLeg, Status, Verdict
+from mikeyshark.procedure import FLOWS, Direction, Event, Protocol, Side, tls_client_side
 from mikeyshark.synth.faults import FAULTS as SYNTH_FAULTS
 from tests.support.report_samples import MRFP, SEC, T0, UE, clean_call
 
@@ -78,10 +70,10 @@ def test_rule_table_matches_conformance_md() -> None:
 
 
 def test_flow_tables_carry_the_seed_step_numbers() -> None:
-    assert FLOWS["msrp-dial-in"].steps["tcp"] == "7"
-    assert FLOWS["msrp-dial-in"].steps["tls"] == "8"
-    assert FLOWS["msrp-dial-out"].steps["tcp"] == "12"
-    assert FLOWS["bfcp-dial-out"].steps["tls"] == "13"
+    assert FLOWS["msrp-dial-in"].steps[Event.TCP] == "7"
+    assert FLOWS["msrp-dial-in"].steps[Event.TLS] == "8"
+    assert FLOWS["msrp-dial-out"].steps[Event.TCP] == "12"
+    assert FLOWS["bfcp-dial-out"].steps[Event.TLS] == "13"
     assert FLOWS["bfcp-dial-in"].clause == "7.2.1.3.1"
     # CONFORMANCE.md roles table: the UE offers in dial-in, the conference in dial-out; the
     # answerer (a=setup:active) opens TCP and starts TLS in all four flows.
