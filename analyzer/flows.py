@@ -48,8 +48,7 @@ from mikeyshark.dissectors.transport import (
     decode_tcp,
     decode_udp,
 )
-from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk, TunnelFrame
-from mikeyshark.model import Tunnel as Tunnel  # re-exported for the tests that import it here
+from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk, Tunnel, TunnelFrame
 
 _ESP = esplib.PROTO_ESP
 # integrity algorithms an ESP-NULL ICV length may come from (TS 33.203 Gm)

@@ -30,17 +30,7 @@ from mikeyshark.dissectors.mikey.payloads import (
     parse_key_data,
 )
 from mikeyshark.dissectors.mikey.ticket import BaseTicket, TicketError, open_ticket
-
-# The key file, re-exported for the tests that still import it from here.
-from mikeyshark.keyfile import (
-    Conference,
-    KeyFile,
-    KeyFileError,
-    KmsKey,
-    PskKey,
-    TekKey,
-    parse_psk,
-)
+from mikeyshark.keyfile import KeyFile, TekKey
 
 
 class KeyResolutionError(Exception):
@@ -472,14 +462,3 @@ def resolve_kms_leg(
         )
     )
     return out
-
-
-__all__ = [
-    "Conference",
-    "KeyFile",
-    "KeyFileError",
-    "KmsKey",
-    "PskKey",
-    "TekKey",
-    "parse_psk",
-]

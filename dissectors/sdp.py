@@ -450,7 +450,6 @@ __all__ = [
     "KeyMgmt",
     "MediaDescription",
     "MediaLine",
-    "MsrpUri",
     "Origin",
     "SdpLine",
     "SessionDescription",

@@ -13,21 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from mikeyshark.model import Severity
-
-# The procedure's vocabulary, re-exported for the tests that still import it from here.
-from mikeyshark.procedure import (
-    FLOWS,
-    SCENARIOS,
-    Direction,
-    Event,
-    Flow,
-    Protocol,
-    Role,
-    Side,
-    flow_for,
-    side_role,
-    tls_client_side,
-)
+from mikeyshark.procedure import Protocol
 
 
 class Need(StrEnum):
@@ -246,23 +232,3 @@ RULES: tuple[Rule, ...] = (
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 FAULTS: dict[str, Rule] = {r.fault: r for r in RULES if r.fault is not None}
-
-# the names of this module, and (for one step) the ones it re-exports
-__all__ = [
-    "FAULTS",
-    "FLOWS",
-    "RULES",
-    "RULES_BY_ID",
-    "SCENARIOS",
-    "Direction",
-    "Event",
-    "Flow",
-    "Need",
-    "Protocol",
-    "Role",
-    "Rule",
-    "Side",
-    "flow_for",
-    "side_role",
-    "tls_client_side",
-]

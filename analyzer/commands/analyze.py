@@ -8,7 +8,6 @@ the one report it returns. Exit codes as in :mod:`mikeyshark.cli`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +20,7 @@ from mikeyshark import keylog, plaintext_pcap, wireshark
 from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.dask_backend import ClusterError
 from mikeyshark.judge import analyze
-from mikeyshark.judge import build_report as build_report  # for the tests, until they move
-from mikeyshark.keyfile import KeyFile, parse_psk
-from mikeyshark.parallel import plan_units, run_units
-from mikeyshark.pipeline import CaptureResult
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.report import json_report, junit, terminal
 from mikeyshark.report.html import write_html
 from mikeyshark.report.model import Report
@@ -214,26 +210,6 @@ def exports(args: argparse.Namespace, report: Report, keys: KeyFile | None) -> N
         plaintext_pcap.write_plaintext_pcap(files, args.decrypted_pcap, conns, esp)
     if args.inject_secrets:
         keylog.write_pcapng_with_secrets(files, args.inject_secrets, sessions)
-
-
-# For the tests that still drive these through the command module (until they move).
-def load_keys(path: str | None, psks: list[str]) -> KeyFile:
-    keys = KeyFile.load(path) if path else KeyFile()
-    extra = tuple(parse_psk(p) for p in psks)
-    return dataclasses.replace(keys, tek=keys.tek + extra) if extra else keys
-
-
-def analyze_all(
-    paths: list[str],
-    keys: KeyFile,
-    *,
-    reveal: bool,
-    jobs: int,
-    console: Console | None,
-    dask: str | None = None,
-    join: bool = False,
-) -> list[CaptureResult]:
-    return run_units(plan_units(paths, join=join), keys, reveal=reveal, jobs=jobs, dask=dask)
 
 
 def profile_export(args: argparse.Namespace, report: Report, console: Console) -> None:

@@ -9,29 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The evidence, re-exported for the tests that still import it from here.
 from mikeyshark.decrypt import DecodedConnection
 from mikeyshark.dissectors.secret import fingerprint
-from mikeyshark.evidence import (
-    CallRecord,
-    CaptureInfo,
-    ChatEntry,
-    CheckResult,
-    FloorStep,
-    KeyStatus,
-    KmsLeg,
-    LadderEvent,
-    MediaMessage,
-    MediaRecord,
-    MikeyInfo,
-    SdpMedia,
-    Status,
-    TcpInfo,
-    TlsInfo,
-    TreeNode,
-    UnboundMedia,
-    Verdict,
-)
+from mikeyshark.evidence import CallRecord, CaptureInfo, UnboundMedia, Verdict
 
 
 def unbound_key_text(u: UnboundMedia, reveal: bool) -> str:
@@ -82,34 +62,3 @@ class Report:
         if strict:
             return bool(self.calls) and all(c.verdict is Verdict.PASS for c in self.calls)
         return not any(c.verdict is Verdict.FAIL for c in self.calls)
-
-    @property
-    def exit_code(self) -> int:
-        """Kept for the tests that still ask for it: 0 compliant, 1 findings."""
-        return 0 if self.compliant() else 1
-
-
-# the names of this module, and (for one step) the ones it re-exports
-__all__ = [
-    "CallRecord",
-    "CaptureInfo",
-    "ChatEntry",
-    "CheckResult",
-    "FloorStep",
-    "KeyRow",
-    "KeyStatus",
-    "KmsLeg",
-    "LadderEvent",
-    "MediaMessage",
-    "MediaRecord",
-    "MikeyInfo",
-    "Report",
-    "SdpMedia",
-    "Status",
-    "TcpInfo",
-    "TlsInfo",
-    "TreeNode",
-    "UnboundMedia",
-    "Verdict",
-    "unbound_key_text",
-]

@@ -17,7 +17,8 @@ from mikeyshark.dissectors.mikey.payloads import Rand
 from mikeyshark.dissectors.mikey.tree import render_tree as render_mikey_tree
 from mikeyshark.dissectors.secret import show_key
 from mikeyshark.evidence import TreeNode
-from mikeyshark.keys import KeyFile, Resolution
+from mikeyshark.keyfile import KeyFile
+from mikeyshark.keys import Resolution
 from mikeyshark.view.frame import Node, Renderer, register, rows_node
 from mikeyshark.view.layers import Fmt, Layer, named_field
 

@@ -53,7 +53,8 @@ from mikeyshark.dissectors.tls.records import (
     plausible_header,
 )
 from mikeyshark.flows import FlowTable
-from mikeyshark.keys import KeyFile, TekKey, parse_psk, resolve_exchange
+from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
+from mikeyshark.keys import resolve_exchange
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from mikeyshark.view.frame import FrameDecoder, FrameView, Node, Pdu
 from mikeyshark.view.sip import KeyedSip, _response_node, _ticket_node

@@ -19,7 +19,7 @@ from mikeyshark.capture import CaptureReader
 from mikeyshark.decrypt import PskCandidate, decrypt_capture
 from mikeyshark.dissectors import sip
 from mikeyshark.flows import FlowTable
-from mikeyshark.keys import KeyFile
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import Endpoint, Frame
 from mikeyshark.synth import synthesize
 from mikeyshark.synth.net import write_frames

@@ -14,7 +14,7 @@ import jsonschema
 
 from mikeyshark.calls import track_capture
 from mikeyshark.capture import CaptureReader
-from mikeyshark.flows import Tunnel
+from mikeyshark.model import Tunnel
 from mikeyshark.report import json_report
 from mikeyshark.synth import synthesize
 from mikeyshark.synth.net import write_frames

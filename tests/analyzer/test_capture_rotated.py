@@ -11,8 +11,8 @@ from pathlib import Path
 from mikeyshark.capture import CaptureReader, MergedReader, group_captures
 from mikeyshark.checks.rules import RULES
 from mikeyshark.cli import main
-from mikeyshark.commands.analyze import build_report
-from mikeyshark.keys import KeyFile
+from mikeyshark.judge import build_report
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import Frame
 from mikeyshark.pipeline import analyze_capture
 from mikeyshark.synth import synthesize

@@ -14,7 +14,8 @@ import pytest
 from mikeyshark.dissectors.mikey import build_resolve_init, build_resolve_resp
 from mikeyshark.dissectors.mikey.message import parse
 from mikeyshark.dissectors.mikey.payloads import Ticket
-from mikeyshark.keys import KeyFile, resolve_exchange
+from mikeyshark.keyfile import KeyFile
+from mikeyshark.keys import resolve_exchange
 from mikeyshark.model import Frame
 from mikeyshark.synth import synthesize
 from mikeyshark.synth.net import Cursor, Network, TcpConnection

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mikeyshark.dissectors import esp
 from mikeyshark.dissectors.errors import DissectError
-from mikeyshark.keys import KeyFile, KeyFileError
+from mikeyshark.keyfile import KeyFile, KeyFileError
 from mikeyshark.model import Frame
 from mikeyshark.synth import synthesize
 from tests.support.analyze import analyze_frames, statuses

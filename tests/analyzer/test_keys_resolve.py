@@ -28,7 +28,8 @@ from mikeyshark.dissectors.mikey.transfer import (
     build_transfer_init,
     build_transfer_resp,
 )
-from mikeyshark.keys import KeyFile, resolve_exchange, resolve_kms_leg
+from mikeyshark.keyfile import KeyFile
+from mikeyshark.keys import resolve_exchange, resolve_kms_leg
 
 KMS_KEY = bytes(range(32))
 ALICE_KEY = bytes(range(100, 116))

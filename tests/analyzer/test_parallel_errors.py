@@ -11,7 +11,7 @@ import pytest
 
 from mikeyshark import parallel
 from mikeyshark.dissectors.errors import DissectError
-from mikeyshark.keys import KeyFile
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.parallel import Unit, run_units
 
 

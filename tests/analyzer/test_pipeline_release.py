@@ -16,7 +16,7 @@ import gc
 import tracemalloc
 from pathlib import Path
 
-from mikeyshark.keys import KeyFile
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.pipeline import CaptureResult, analyze_capture
 from mikeyshark.synth import synthesize
 from mikeyshark.synth.net import write_frames

@@ -14,7 +14,7 @@ import sys
 import tracemalloc
 from pathlib import Path
 
-from mikeyshark.keys import KeyFile
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.pipeline import analyze_capture
 from tests.support.paths import ROOT
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import mikeyshark
-from mikeyshark.keys import KeyFileError
+from mikeyshark.keyfile import KeyFileError
 from mikeyshark.model import Problem
 from mikeyshark.view.layers import FIELDS, Layer, attribute_name
 from tests.support.paths import VECTORS

@@ -15,7 +15,7 @@ import pytest
 from mikeyshark.checks.rules import RULES
 from mikeyshark.cli import main
 from mikeyshark.judge import build_report
-from mikeyshark.keys import KeyFile
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.pipeline import analyze_capture
 from tests.support import mutate
 from tests.support.paths import ROOT

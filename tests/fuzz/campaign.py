@@ -254,7 +254,7 @@ def atheris_run(seconds: int, seeds: list[mutate.Seed], tmp: Path) -> int:
         return 0
     from mikeyshark.cli import main
     from mikeyshark.judge import build_report
-    from mikeyshark.keys import KeyFile
+    from mikeyshark.keyfile import KeyFile
     from mikeyshark.pipeline import analyze_capture
     from mikeyshark.report import json_report, junit
     from mikeyshark.report.html import render_html

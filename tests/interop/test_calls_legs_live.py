@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mikeyshark.commands.analyze import build_report
-from mikeyshark.keys import KeyFile
+from mikeyshark.judge import build_report
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.pipeline import analyze_capture
 from mikeyshark.replay import ReplayError, ReplayOptions, run_replay
 from mikeyshark.synth.scenarios import AddressPlan

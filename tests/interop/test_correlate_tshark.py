@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mikeyshark.cli import main
-from mikeyshark.commands.analyze import analyze_all, build_report, load_keys
+from mikeyshark.judge import analyze
 from mikeyshark.synth import synthesize, write_capture
 
 pytestmark = pytest.mark.tshark
@@ -31,10 +31,7 @@ def test_bindings_agree_with_tshark(tshark: str, tmp_path: Path) -> None:
     pcap, keys = tmp_path / "conf.pcap", tmp_path / "conf.toml"
     write_capture(result, pcap)
     keys.write_text(result.keyfile_text)
-    kf = load_keys(str(keys), [])
-    report = build_report(
-        analyze_all([str(pcap)], kf, reveal=False, jobs=1, console=None), kf, False
-    )
+    report = analyze(pcap, keys=keys)
     syns = {
         (int(n), f"{s}:{sp}", f"{d}:{dp}")
         for n, s, sp, d, dp in _fields(

@@ -18,8 +18,8 @@ import pytest
 from mikeyshark.capture import MergedReader
 from mikeyshark.checks.rules import RULES
 from mikeyshark.cli import main
-from mikeyshark.commands.analyze import build_report
-from mikeyshark.keys import KeyFile
+from mikeyshark.judge import build_report
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import Frame
 from mikeyshark.pipeline import analyze_capture
 from mikeyshark.report import json_report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mikeyshark.commands.analyze import build_report
-from mikeyshark.keys import KeyFile
+from mikeyshark.judge import build_report
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import Frame
 from mikeyshark.pipeline import analyze_capture
 from mikeyshark.report.model import Report

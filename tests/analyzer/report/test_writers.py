@@ -14,9 +14,10 @@ from rich.console import Console
 
 from mikeyshark.checks.evaluate import Context, evaluate_call
 from mikeyshark.cli import main
+from mikeyshark.evidence import CaptureInfo
 from mikeyshark.model import Problem
 from mikeyshark.report import json_report, junit
-from mikeyshark.report.model import CaptureInfo, KeyRow, Report
+from mikeyshark.report.model import KeyRow, Report
 from mikeyshark.report.output import _umask, open_text
 from mikeyshark.report.terminal import print_summary
 from tests.support.paths import PCAPS

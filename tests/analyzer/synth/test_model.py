@@ -17,7 +17,7 @@ from mikeyshark.dissectors.mikey.message import parse as mikey_parse
 from mikeyshark.dissectors.mikey.payloads import Ticket
 from mikeyshark.dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
 from mikeyshark.dissectors.mikey.ticket import TicketError, open_ticket
-from mikeyshark.keys import KeyFile
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.synth import FAULTS, SCENARIOS, synthesize, write_capture
 from mikeyshark.synth.scenarios import SynthResult
 
