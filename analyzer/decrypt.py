@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -412,6 +412,14 @@ class TlsConnectionDecoder:
         """Keep no more records for later keys (and forget those kept)."""
         self.retain = 0
         self._undecrypted_pending()
+
+    def partial_frames(self) -> Iterator[tuple[bool, int]]:
+        """(direction, frame) of the frames whose bytes wait in a record not complete yet."""
+        for d in self._dirs.values():
+            if d.buf:
+                for end, frame, _ in d.frames:
+                    if end > d.base:
+                        yield d.from_client, frame
 
     def oldest_frame(self) -> int | None:
         """The earliest frame whose bytes are still held: part of a record not complete yet,

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     psks = [PskCandidate(t.key, t.identity or "--psk") for t in given]
     reader = CaptureReader(args.capture)
     try:
-        for frame in FrameStream(reader, keys, psks, args.reveal_keys, _problem):
+        stream = FrameStream(reader, keys, psks, args.reveal_keys, _problem, sys.stdout.flush)
+        for frame in stream:
             printer.frame(frame)
         sys.stdout.flush()
     except BrokenPipeError:

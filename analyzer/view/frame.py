@@ -137,7 +137,8 @@ class FrameView:
     tcp_numbers: TcpNumbers | None = None
     pdus: list[Pdu] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    segment_of: int | None = None  # frame in which a message this frame carries part of ends
+    # frame in which a message this frame carries part of ends (0: not complete when shown)
+    segment_of: int | None = None
     # tshark's TLS replaces the Info column of such a segment; SIP appends to TCP's.
     segment_bare: bool = False
     conn: tuple[str, int, str, int] | None = None  # TCP 4-tuple (src, sport, dst, dport)

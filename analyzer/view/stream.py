@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from mikeyshark import media as medialib
-from mikeyshark.calls import MediaSession, SipFlowHandler, SipRecord, TcpConn
+from mikeyshark.calls import Call, SipFlowHandler, SipRecord, TcpConn
 from mikeyshark.capture import CaptureReader
 from mikeyshark.decrypt import (
     KEYS_MAY_FIX,
@@ -54,16 +54,29 @@ from mikeyshark.dissectors.tls.records import (
 )
 from mikeyshark.flows import FlowTable
 from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
-from mikeyshark.keys import resolve_exchange
+from mikeyshark.keys import Resolution, resolve_exchange
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from mikeyshark.view.frame import FrameDecoder, FrameView, Node, Pdu
 from mikeyshark.view.sip import KeyedSip, _response_node, _ticket_node
 from mikeyshark.view.tls import PREVIEW, TlsConnView, TlsFrame, TlsRecordView
 
-# How often (in frames) the flow table's out-of-order buffers are consulted before printing.
+# How often (in frames) what may still change a frame is looked at before printing.
 CHECK_EVERY = 256
 # Frames waiting to be printed before connections still waiting for a key are given up.
 MAX_PENDING_FRAMES = 50_000
+# The frames held back at most (their count and captured bytes): past either, the oldest are
+# shown as they are, and a message that completes in one of them later is reported instead.
+MAX_HELD_FRAMES = 20_000
+MAX_HELD_BYTES = 32 << 20
+# SIP calls whose offers and answers are kept to pair MIKEY exchanges (the least recently
+# active are forgotten first).
+MAX_CALLS = 1024
+# MIKEY exchanges whose resolution is kept (the list and the tree ask for the same ones).
+MAX_RESOLUTIONS = 256
+_RESOLVED = "dissect.resolved"  # MediaSession.attachments: resolved with its answer or not
+
+
+Key = tuple[str, int, str, int]  # a TCP direction: (src, sport, dst, dport)
 
 
 class _Handler(SipFlowHandler):
@@ -92,11 +105,33 @@ class _Handler(SipFlowHandler):
         super().on_tcp_close(conn)
         self.apps.on_tcp_close(conn)
 
+    def oldest_partial_frame(self) -> int | None:
+        """The earliest frame whose bytes wait in a SIP message not complete yet. (Bytes a
+        direction holds while it is not known to be SIP hold no frame back: the message that
+        may come of them completes in a later frame.)"""
+        oldest: int | None = None
+        for st in self._tcp.values():
+            if st.framer is not None and st.framer.buffered and st.chunks:
+                f = st.chunks[0][1]
+                if oldest is None or f < oldest:
+                    oldest = f
+        return oldest
+
+    def partial_frames(self, out: dict[int, tuple[Key, bool]]) -> None:
+        """Add the frames whose bytes wait in a SIP message not complete yet."""
+        for st in self._tcp.values():
+            if st.framer is not None and st.framer.buffered:
+                key = (st.src.ip, st.src.port, st.dst.ip, st.dst.port)
+                for _, frame, _ in st.chunks:
+                    out[frame] = (key, False)
+
 
 class FrameStream:
     """Feeds frames through the flow table and the SIP and TLS/MSRP/BFCP handlers; iterating
     yields each frame's view, in capture order, once nothing can change it any more.
-    ``on_problem`` receives every located problem as it is found."""
+    ``on_problem`` receives every located problem as it is found; ``on_batch`` is called
+    after each run of frames yielded (a printer flushes its output there, so that rows
+    appear while the capture is still being read)."""
 
     def __init__(
         self,
@@ -105,9 +140,11 @@ class FrameStream:
         psks: Sequence[PskCandidate] = (),
         reveal: bool = False,
         on_problem: Callable[[Problem], None] | None = None,
+        on_batch: Callable[[], None] | None = None,
     ) -> None:
         self.reader = reader
         self.on_problem = on_problem
+        self.on_batch = on_batch
         self.keys = keys
         self.reveal = reveal
         self.decoder = FrameDecoder()
@@ -115,9 +152,11 @@ class FrameStream:
         self.sip = _Handler(reader.name, self.apps)
         self.table = FlowTable(self.sip, file=reader.name)
         self.pending: OrderedDict[int, FrameView] = OrderedDict()
-        self._records = 0
-        self._reported = [0, 0, 0]  # problems already printed, per source
-        self._resolved: dict[int, tuple[MediaSession, bool]] = {}  # id -> (session, answered)
+        self.held_bytes = 0  # captured bytes of the pending frames
+        self.forced = 0  # frames shown before what held them back was done
+        self.forgotten_calls = 0
+        self._resolutions: OrderedDict[tuple[bytes, bytes | None, int], Resolution] = OrderedDict()
+        self.first_read_problem: Problem | None = None
         direct = list(psks)
         if keys is not None:
             direct += [
@@ -128,15 +167,40 @@ class FrameStream:
     def __iter__(self) -> Iterator[FrameView]:
         for n, frame in enumerate(self.reader, 1):
             self.pending[frame.number] = self.decoder.decode(frame)
+            self.held_bytes += len(frame.data)
             self.table.feed(frame)
             self._attach()
             if n % CHECK_EVERY == 0:
                 yield from self._release(final=False)
+                if self.on_batch is not None:
+                    self.on_batch()
         self.table.finish()
         self.sip.finish()
         self.apps.finish()
         self._attach()
         yield from self._release(final=True)
+        if self.forced:
+            self._problem(
+                Problem(
+                    "dissect",
+                    f"{self.forced} frames were shown before all that may change them was known",
+                    None,
+                    self.reader.name,
+                    severity=Severity.WARNING,
+                )
+            )
+        if self.forgotten_calls:
+            self._problem(
+                Problem(
+                    "sip",
+                    f"{self.forgotten_calls} SIP calls were forgotten, the least recently active "
+                    f"beyond {MAX_CALLS}: an answer of theirs seen later is not paired with its "
+                    "offer",
+                    None,
+                    self.reader.name,
+                    severity=Severity.WARNING,
+                )
+            )
 
     def _attach(self) -> None:
         for num, src, dst, n in self.sip.datagrams:
@@ -144,13 +208,23 @@ class FrameStream:
             if v is not None and v.protocol in ("IPv4", "IPv6"):
                 v.protocol, v.info = "UDP", f"{src.port} → {dst.port} Len={n}"
         self.sip.datagrams.clear()
-        recs = self.sip.tracker.records
-        if len(recs) > self._records:
-            for rec in recs[self._records :]:
+        tracker = self.sip.tracker
+        if tracker.records:
+            # (the tracker's list of every record is not kept: the frames hold them)
+            recs, tracker.records = tracker.records, []
+            calls = tracker.calls
+            touched: dict[str, Call] = {}
+            for rec in recs:
                 self._place(rec)
-            self._records = len(recs)
+                cid = rec.msg.call_id
+                call = calls.pop(cid, None) if cid is not None else None
+                if call is not None:
+                    calls[call.call_id] = touched[call.call_id] = call  # the most recent last
+            while len(calls) > MAX_CALLS:
+                del calls[next(iter(calls))]
+                self.forgotten_calls += 1
             if self.keys is not None:
-                self._resolve_sessions()
+                self._resolve_sessions(touched.values())
         for num, pdu in self.apps.attach:
             v = self.pending.get(num)
             if v is None:
@@ -166,24 +240,23 @@ class FrameStream:
         self.apps.segments.clear()
         self._report()
 
-    def _resolve_sessions(self) -> None:
-        """TEK candidates of every MIKEY exchange (offer alone, then with its answer)."""
+    def _resolve_sessions(self, calls: Iterable[Call]) -> None:
+        """TEK candidates of the MIKEY exchanges of the calls a message just touched (an
+        offer alone, then again with its answer)."""
         assert self.keys is not None
-        for ms in self.sip.tracker.media_sessions:
+        for ms in (ms for call in calls for ms in call.media):
             answered = ms.answer_key_mgmt is not None
-            seen = self._resolved.get(id(ms))
-            if seen is not None and seen[0] is ms and (seen[1] or not answered):
+            seen: bool | None = ms.attachments.get(_RESOLVED)
+            if seen is not None and (seen or not answered):
                 continue
-            self._resolved[id(ms)] = (ms, answered)
+            ms.attachments[_RESOLVED] = answered
             if ms.offer_key_mgmt is None:
                 continue
             try:
-                res = resolve_exchange(
-                    ms.offer_key_mgmt, ms.answer_key_mgmt, self.keys, ms.offer.ts_ns
-                )
+                res = self._resolve(ms.offer_key_mgmt, ms.answer_key_mgmt, ms.offer.ts_ns)
             except DissectError:
                 continue  # the SDP stage already reported the malformed key-mgmt
-            if not res.ticket_opened and (seen is None or seen[0] is not ms):
+            if not res.ticket_opened and seen is None:
                 err = res.error
                 why = err.reason if err is not None else "no key in the key file opens it"
                 frame = ms.offer_frame
@@ -232,46 +305,98 @@ class FrameStream:
                 if km.protocol.lower() != "mikey" or km.data in out:
                     continue
                 if mikeylib.parse(km.data).find(Ticket) is not None:
-                    res = resolve_exchange(km.data, None, self.keys, rec.ts_ns)
+                    res = self._resolve(km.data, None, rec.ts_ns)
                     out[km.data] = _ticket_node(res, self.keys, self.reveal)
                     continue
+                call = self.sip.tracker.calls.get(rec.msg.call_id or "")
                 ms = next(
-                    (m for m in self.sip.tracker.media_sessions if m.answer_key_mgmt == km.data),
+                    (m for m in (call.media if call else ()) if m.answer_key_mgmt == km.data),
                     None,
                 )
                 if ms is None or ms.offer_key_mgmt is None:
                     continue
-                res = resolve_exchange(ms.offer_key_mgmt, km.data, self.keys, ms.offer.ts_ns)
+                res = self._resolve(ms.offer_key_mgmt, km.data, ms.offer.ts_ns)
             except DissectError:
                 continue  # reported with the SDP
             out[km.data] = _response_node(res, ms.offer_frame, self.reveal)
         return out
 
+    def _resolve(self, offer: bytes, answer: bytes | None, ts_ns: int) -> Resolution:
+        """resolve_exchange, remembered for the latest exchanges (a message's tickets are
+        resolved once for the keys to try and once for its tree)."""
+        assert self.keys is not None
+        key = (offer, answer, ts_ns)
+        got = self._resolutions.get(key)
+        if got is None:
+            got = self._resolutions[key] = resolve_exchange(offer, answer, self.keys, ts_ns)
+            if len(self._resolutions) > MAX_RESOLUTIONS:
+                self._resolutions.popitem(last=False)
+        return got
+
     def _release(self, final: bool) -> Iterator[FrameView]:
-        if final:
-            limit = None
-        else:
+        """The frames nothing can change any more, in order; past the budget (frames or
+        bytes held) also the oldest of the others."""
+        limit: int | None = None
+        if not final:
             if len(self.pending) > MAX_PENDING_FRAMES:
                 self.apps.stop_holding_all(f"{MAX_PENDING_FRAMES} frames waited")
             if self.table.buffered_bytes:
-                return
-            held = [self.sip.oldest_pending_frame(), self.apps.oldest_held_frame()]
-            limit = min((h for h in held if h is not None), default=None)
-        while self.pending:
-            num = next(iter(self.pending))
+                # out-of-order bytes or IP fragments: they may yet complete any frame's message
+                limit = next(iter(self.pending), None)
+            else:
+                held = [self.sip.oldest_partial_frame(), self.apps.oldest_held_frame()]
+                limit = min((h for h in held if h is not None), default=None)
+        pending = self.pending
+        partial: dict[int, tuple[Key, bool]] | None = None
+        while pending:
+            num = next(iter(pending))
+            v = pending[num]
             if limit is not None and num >= limit:
-                break
-            yield self.pending.pop(num)
+                if len(pending) <= MAX_HELD_FRAMES and self.held_bytes <= MAX_HELD_BYTES:
+                    break
+                # over budget: shown as it is now, a segment of a message still incomplete
+                # marked as such (as tshark's single pass does)
+                if partial is None:
+                    partial = {}
+                    self.sip.partial_frames(partial)
+                    self.apps.partial_frames(partial)
+                    if not self.forced:
+                        self._forcing(limit)
+                self.forced += 1
+                mark = partial.get(num)
+                if mark is not None and v.conn == mark[0] and v.has_payload:
+                    v.segment_of, v.segment_bare = 0, mark[1]
+            del pending[num]
+            self.held_bytes -= len(v.data)
+            yield v
+
+    def _forcing(self, held: int) -> None:
+        self._problem(
+            Problem(
+                "dissect",
+                f"more than {MAX_HELD_FRAMES} frames or {MAX_HELD_BYTES >> 20} MiB waited for "
+                "what may still change their rows (a message not complete since this frame, "
+                "out-of-order bytes, a TLS key): frames are shown from now on when the budget "
+                "is full; a message that completes in one already shown is reported instead",
+                held,
+                self.reader.name,
+                severity=Severity.WARNING,
+            )
+        )
 
     def _report(self) -> None:
+        """Pass on the problems found since the last call (and forget them: the frames
+        that have one hold it)."""
+        if self.reader.problems and self.first_read_problem is None:
+            self.first_read_problem = self.reader.problems[0]
         sources = (self.reader.problems, self.sip.problems, self.apps.problems)
         for i, src in enumerate(sources):
-            for p in src[self._reported[i] :]:
+            for p in src:
                 self._problem(p)
                 v = self.pending.get(p.frame) if i == 2 and p.frame is not None else None
                 if v is not None:
                     v.problems.append(p)  # also in the frame's JSON (SIP's come with rec)
-        self._reported = [len(src) for src in sources]
+            src.clear()
 
     def _problem(self, p: Problem) -> None:
         if self.on_problem is not None:
@@ -473,6 +598,21 @@ class AppDecoder:
         for c in list(self.conns.values()):
             self._close(c)
         self.conns.clear()
+
+    def partial_frames(self, out: dict[int, tuple[Key, bool]]) -> None:
+        """Add the frames whose bytes wait in a TLS record or a plaintext MSRP/BFCP message
+        not complete yet (tshark's "[TCP segment of a reassembled PDU]"; a TLS one replaces
+        the Info column)."""
+        for c in self.conns.values():
+            if c.decoder is not None:
+                for from_client, frame in c.decoder.partial_frames():
+                    out[frame] = (_key(c, from_client), True)
+            elif c.kind in ("msrp", "bfcp"):
+                for from_client, m in c.media.items():
+                    if m.framer.buffered and m.starts:
+                        first = max(bisect.bisect_right(m.starts, m.framer.oldest) - 1, 0)
+                        for frame in m.frames[first:]:
+                            out[frame] = (_key(c, from_client), False)
 
     def oldest_held_frame(self) -> int | None:
         """The first frame whose rows may still change (an incomplete record or message,
@@ -759,7 +899,9 @@ def _frames(
     on_problem: Callable[[Problem], None] | None,
 ) -> Iterator[FrameView]:
     reader = CaptureReader(path)
-    yield from FrameStream(reader, keys, psks, reveal, on_problem)
+    stream = FrameStream(reader, keys, psks, reveal, on_problem)
+    yield from stream
     if reader.format is None:
-        why = reader.problems[0].reason if reader.problems else "not a capture"
+        first = stream.first_read_problem
+        why = first.reason if first is not None else "not a capture"
         raise ValueError(f"{reader.name}: {why}")
