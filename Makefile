@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(LAYOUT)
 TSTAMP := $(VENV)/.installed-test-$(LAYOUT)
 EDITABLE := --config-settings editable_mode=strict
 
-.PHONY: demo test lint unit bench fuzz clean venv
+.PHONY: demo test lint unit bench fuzz clean venv docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ FUZZ_ARGS ?= --mutants 1000 --atheris 600
 fuzz: $(TSTAMP)
 	-$(BIN)/python -m pip install -q atheris
 	nice $(BIN)/python -m tests.fuzz.campaign $(FUZZ_ARGS)
+
+# docs/rules.md, cli.md and fields.md are written from the code (a test fails when stale)
+docs: $(STAMP)
+	$(BIN)/python -m mikeyshark.docs docs
 
 bench: $(TSTAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -193,7 +193,7 @@ class MediaSession:
         return self.answer_address is not None and self.answer_address.port == 0
 
     def active_side(self) -> str | None:
-        """Which side opens TCP per RFC 4145 (PROTOCOLS.md 8): "offerer", "answerer" or None.
+        """Which side opens TCP per RFC 4145 (4): "offerer", "answerer" or None.
 
         Without an answer nothing is decided; an absent attribute means active in the offer
         and passive in the answer.

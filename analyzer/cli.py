@@ -25,12 +25,19 @@ COMMANDS: dict[str, str] = {
 }
 
 # The exit codes of every verb (docs/cli.md), defined here only.
-EXIT_OK = 0  # analyze: no rule failed; the other verbs: done
-# analyze: at least one rule failed (--strict: also no call, or a call incomplete);
-# keys resolve: a resolution step failed; replay: the live flow failed
+EXIT_OK = 0
 EXIT_FINDINGS = 1
-EXIT_USAGE = 2  # bad arguments, or input that cannot be used (no capture, bad key file)
-EXIT_INTERNAL = 3  # a bug: an exception nothing expected (never reported as findings)
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "analyze: no rule failed (with --strict: at least one call, and every call passed); "
+    "the other verbs: done",
+    EXIT_FINDINGS: "analyze: at least one rule failed (with --strict: also no call, or a call "
+    "incomplete); keys resolve: a resolution step failed; replay: the live flow failed",
+    EXIT_USAGE: "bad arguments, or input that cannot be used (no capture, an unreadable or "
+    "invalid key file, a bad --psk)",
+    EXIT_INTERNAL: "a bug: an exception nothing expected (never reported as findings)",
+}
 
 
 def add_key_options(parser: argparse.ArgumentParser, *, psk_help: str) -> None:

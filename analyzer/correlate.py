@@ -5,15 +5,15 @@ m-line) and the TCP connections the pipeline saw (each with its reassembled byte
 one :class:`~mikeyshark.report.model.CallRecord` per call with a ``MediaRecord`` per MSRP/BFCP
 m-line, ready for the rules.
 
-Binding a connection to an m-line (issue 6 item 1):
+Binding a connection to an m-line:
 
 1. by the SDP: the connection's server is one side's address and port (``c=``/``m=``, or the
    host and port of its ``a=path`` URI) and its client is at the other side's address;
 2. otherwise by key: a connection nobody claimed whose TLS handshake verifies with the
    m-line's TEK belongs to it (NATs and media relays rewrite addresses, keys they cannot).
 
-Dial-in vs dial-out follows CONFORMANCE.md: the side whose Contact carries ``isfocus`` is the
-conference; failing that the key file's ``[conference] uri``.
+Dial-in vs dial-out (docs/rules.md, the four flows): the side whose Contact carries
+``isfocus`` is the conference; failing that the key file's ``[conference] uri``.
 """
 
 from __future__ import annotations

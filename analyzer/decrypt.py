@@ -1,4 +1,4 @@
-"""Passive TLS-PSK decryption of one TCP connection (PROTOCOLS.md 9.5, 9.6).
+"""Passive TLS-PSK decryption of one TCP connection.
 
 :class:`TlsConnectionDecoder` is fed the reassembled bytes of both directions in capture
 order.  It follows the handshake in the clear, finds the PSK among the candidates with a

@@ -190,7 +190,7 @@ class MediaMessage:
     src: Endpoint
     dst: Endpoint
     summary: str  # "SEND tid=..." / "FloorRequest"
-    fields: dict[str, object]  # the DESIGN.md protocol fields (body, attributes, ...)
+    fields: dict[str, object]  # the JSON report's protocol fields (body, attributes, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +222,7 @@ class FloorStep:
 
 @dataclass(slots=True)
 class KmsLeg:
-    """RESOLVE_INIT / RESOLVE_RESP over HTTP (PROTOCOLS.md 13.7), when captured."""
+    """RESOLVE_INIT / RESOLVE_RESP over HTTP (docs/profile.md, The KMS leg), when captured."""
 
     init_frame: int | None
     resp_frame: int | None

@@ -1,4 +1,4 @@
-"""MIKEY-TICKET key resolution: what the key file's secrets open (PROTOCOLS.md 9, 13).
+"""MIKEY-TICKET key resolution: what the key file's secrets open (docs/profile.md).
 
 The key file (:mod:`mikeyshark.keyfile`) names the secrets we hold: KMS master keys, keys
 users share with the KMS, and TLS PSKs known directly. :func:`resolve_exchange` opens a
@@ -146,7 +146,8 @@ def tek_candidates(
     sessions: list[CryptoSession],
     extra: tuple[TekKey, ...] = (),
 ) -> list[TekCandidate]:
-    """PROTOCOLS.md 9.4 order, TLS sessions first; the first is the profile's TEK (13.6)."""
+    """TLS sessions first; the first candidate is the profile's TEK (docs/profile.md, TEK,
+    PSK and identities), then the other derivations worth a try."""
     rand = msg.find(Rand)
     r_init = rand.value if rand else b""
     randr_r = resp.randr(2) if resp else None
@@ -325,7 +326,8 @@ def _check_v(
         res.fail("malformed", f"{name} lacks T or RAND: its V cannot be checked")
         return
     if msg.hdr.data_type == transfer.DT_RESOLVE_INIT:
-        # 13.7: RESOLVE_INIT's V is keyed from the responder's key with the KMS, not the MPK.
+        # The KMS leg (docs/profile.md): RESOLVE_INIT's V is keyed from the responder's key
+        # with the KMS, not the MPK.
         for p in keys.psk:
             ak = transfer.v_auth_key(p.key, msg.hdr.csb_id, rand.value)
             if transfer.check_v(init, msg, ak, None).ok:
@@ -349,7 +351,7 @@ def _check_v(
             )
 
 
-# --- KMS leg (RESOLVE_INIT / RESOLVE_RESP, profile 13.7) -------------------------------------
+# --- KMS leg (RESOLVE_INIT / RESOLVE_RESP; docs/profile.md, the KMS leg) ------------------
 
 
 @dataclass(slots=True)

@@ -400,7 +400,7 @@ def _text(b: bytes) -> str | None:
 
 
 def msrp_json(rec: MsrpRecord, session: MsrpSession | None = None) -> dict[str, object]:
-    """The JSON report's dict for one MSRP message (DESIGN.md, JSON contract)."""
+    """The JSON report's dict for one MSRP message (schema/report.schema.json)."""
     m = rec.message
     d: dict[str, object] = {"frame": rec.frame, "last_frame": rec.last_frame}
     d["from"] = str(rec.sender)
@@ -738,7 +738,7 @@ def attribute_json(
 
 
 def bfcp_json(rec: BfcpRecord, session: BfcpSession | None = None) -> dict[str, object]:
-    """The JSON report's dict for one BFCP message (DESIGN.md, JSON contract)."""
+    """The JSON report's dict for one BFCP message (schema/report.schema.json)."""
     m = rec.message
     d: dict[str, object] = {
         "frame": rec.frame,

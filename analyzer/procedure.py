@@ -41,7 +41,7 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    """One of the seed's four figures and the roles CONFORMANCE.md gives it."""
+    """One of the seed's four figures and the roles in it (docs/rules.md, the four flows)."""
 
     scenario: str
     protocol: Protocol
@@ -50,7 +50,7 @@ class Flow:
     proto: str  # the SDP transport the m-line must use
     # Step numbers of the seed for the events the analyzer can see, by event kind.
     steps: dict[Event, str]
-    # CONFORMANCE.md "Roles in the four flows": who offers, who answers, who opens TCP
+    # Who offers, who answers, who opens TCP
     # (the answer's a=setup:active side) and who starts TLS.
     offerer: str
     answerer: str

@@ -526,7 +526,7 @@ class Keys:
 
 
 def resolve_init(init: bytes, keys: KeyFile, responder: str, at_ns: int) -> Keys:
-    """Steps 3 / 7: open the ticket, derive the TEK, build TRANSFER_RESP (profile 13.5)."""
+    """Steps 3 / 7: open the ticket, derive the TEK, build TRANSFER_RESP (docs/profile.md)."""
     res = resolve_exchange(init, None, keys, at_ns)
     if res.ticket is None:
         why = res.failures[0].reason if res.failures else "no key opens it"

@@ -1,4 +1,4 @@
-"""Conference benchmark (issue 7): the full analysis against tshark on large captures.
+"""Conference benchmark: the full analysis against tshark on large captures.
 
 Each capture holds ``--conferences`` conferences of the synthesizer (three calls each, every
 call with audio, MSRP and BFCP over TLS-PSK keyed by MIKEY-TICKET) spliced in time order into

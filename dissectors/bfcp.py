@@ -4,7 +4,7 @@ Attributes are typed dataclasses; the grouped ones (BENEFICIARY-INFORMATION,
 FLOOR-REQUEST-INFORMATION, REQUESTED-BY-INFORMATION, FLOOR-REQUEST-STATUS,
 OVERALL-REQUEST-STATUS) hold their nested attributes. Every attribute is padded to a 4-byte
 boundary; its Length excludes its own padding, and a grouped attribute's Length covers its
-4-byte header plus the nested attributes *with* their padding (PROTOCOLS.md 7.3). When
+4-byte header plus the nested attributes *with* their padding (RFC 8855 5.2). When
 parsing, the padding of the last nested attribute is also accepted outside the group's
 Length, which some stacks emit.
 """

@@ -2,7 +2,7 @@
 
 Each protocol keeps one table per field in one module; every entry says where the value
 comes from and whether it was verified against a primary source or adopted by the
-mikeyshark profile (PROTOCOLS.md section 13) because the primary text was unavailable.
+mikeyshark profile (docs/profile.md) because the primary text was unavailable.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ its offset instead of surfacing later.
 
 The end-line is located by scanning for ``CRLF "-------" transact-id flag CRLF`` with the
 transaction id of the start line: body text that merely contains seven dashes, or another
-transaction's end-line, does not end the message (PROTOCOLS.md 6.2).
+transaction's end-line, does not end the message (RFC 4975 7.1).
 """
 
 from __future__ import annotations

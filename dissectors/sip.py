@@ -1123,7 +1123,7 @@ def parse_multipart(body: bytes, boundary: str) -> tuple[BodyPart, ...]:
 
 
 def normalize_uri(value: str) -> str:
-    """The KMS UID form of a SIP identity (PROTOCOLS.md 13.6).
+    """The KMS UID form of a SIP identity (docs/profile.md, TEK, PSK and identities).
 
     Display name, URI parameters and headers go; scheme and host become lower-case; the user
     part is kept as written. ``"Alice" <sip:Alice@Example.ORG;transport=tcp>`` gives

@@ -1,1 +1,1 @@
-"""Conformance rules (CONFORMANCE.md) as data, and their evaluators."""
+"""Conformance rules as data (docs/rules.md is written from them), and their evaluators."""

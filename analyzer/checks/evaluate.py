@@ -1,4 +1,4 @@
-"""Judge one call against the rules of CONFORMANCE.md.
+"""Judge one call against the rules (docs/rules.md).
 
 Each evaluator looks at one m-line of a correlated call (``MediaRecord``) and says pass,
 fail, not-observed or not-applicable, with the frames that show it and a sentence a test
@@ -366,7 +366,7 @@ def _init_mac(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
         return _ok("TRANSFER_INIT's V payload verifies with the ticket's MPK", init.frame)
     return _fail(
         "TRANSFER_INIT's V payload does not verify with the MPK from the ticket "
-        "(PROTOCOLS.md 13.5)",
+        "(docs/profile.md, TRANSFER_INIT and TRANSFER_RESP)",
         init.frame,
     )
 
@@ -422,7 +422,7 @@ def _resp_mac(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
         return _ok("TRANSFER_RESP's V payload verifies with the MPK", resp.frame)
     return _fail(
         "TRANSFER_RESP's V payload does not verify with the MPK (MAC over the message and "
-        "TRANSFER_INIT's T, PROTOCOLS.md 13.5)",
+        "TRANSFER_INIT's T; docs/profile.md, TRANSFER_INIT and TRANSFER_RESP)",
         resp.frame,
     )
 
@@ -613,7 +613,7 @@ def _tls_key(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     n = m.key.tek_candidates if m.key is not None else 0
     return _fail(
         f"none of the {n} TEK candidate(s) of the crypto session verifies the TLS handshake: "
-        "the peers did not use PSK = TEK (TS 33.328; PROTOCOLS.md 13.6)",
+        "the peers did not use PSK = TEK (TS 33.328; docs/profile.md, TEK, PSK and identities)",
         *tls.frames[:4],
     )
 
@@ -864,7 +864,7 @@ def _kms_resolve(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     ):
         return _fail(
             f"the ticket was resolved by {m.kms.resolver}, but it names {named} as "
-            "responder (PROTOCOLS.md 13.7)",
+            "responder (docs/profile.md, The KMS leg)",
             *frames,
         )
     if m.kms.resp_frame is None:

@@ -21,14 +21,26 @@ class Need(StrEnum):
     not-observed there (the evaluator does not run), with the sentence ``evaluate.py`` gives
     each need."""
 
-    OFFER = "offer"  # the SDP offer's m-line
-    ANSWER = "answer"  # the SDP answer's m-line
-    INIT = "init"  # a MIKEY message in the offer that parses
-    KEY = "key"  # a key file with a KMS master key or PSK to open tickets
-    RESP = "resp"  # a TRANSFER_RESP in the answer
-    TCP = "tcp"  # the m-line's TCP connection
-    TLS = "tls"  # a TLS handshake on that connection
-    PLAINTEXT = "plaintext"  # the media readable: in the clear, or decrypted
+    OFFER = "offer"
+    ANSWER = "answer"
+    INIT = "init"
+    KEY = "key"
+    RESP = "resp"
+    TCP = "tcp"
+    TLS = "tls"
+    PLAINTEXT = "plaintext"
+
+
+NEED_MEANING: dict[Need, str] = {
+    Need.OFFER: "the SDP offer's m-line",
+    Need.ANSWER: "the SDP answer's m-line",
+    Need.INIT: "a MIKEY message in the offer that parses",
+    Need.KEY: "a key file with a KMS master key or a PSK to open tickets",
+    Need.RESP: "a TRANSFER_RESP in the answer",
+    Need.TCP: "the m-line's TCP connection",
+    Need.TLS: "a TLS handshake on that connection",
+    Need.PLAINTEXT: "the media readable: in the clear, or decrypted",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +238,7 @@ RULES: tuple[Rule, ...] = (
         "the ticket's resolver is its named responder and RESOLVE_RESP's keys equal the ticket's",
         "3 / 7",
         None,
-        clause="PROTOCOLS.md 13.7",
+        clause="docs/profile.md, The KMS leg",
     ),
 )
 

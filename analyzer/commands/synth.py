@@ -28,7 +28,7 @@ def add_parser(subparsers: Any) -> None:
         default=[],
         metavar="NAME",
         choices=sorted(FAULTS),
-        help="apply a fault of CONFORMANCE.md (repeatable)",
+        help="apply a fault (repeatable; docs/rules.md names the rule each trips)",
     )
     p.add_argument("--seed", type=int, default=0, help="one seed gives one capture, byte for byte")
     p.add_argument("--keys", metavar="FILE", help="issue tickets with this key file's keys")

@@ -1,4 +1,4 @@
-"""The JSON report of DESIGN.md (validated by analyzer/schema/report.schema.json).
+"""The JSON report (its contract: analyzer/schema/report.schema.json).
 
 Written as a stream: one call at a time is turned into JSON and written, so the text of the
 whole report (hundreds of calls with every MSRP and BFCP message) is never held in memory.

@@ -111,7 +111,7 @@ def sdp_addr(ip: str) -> str:
 
 
 def psk_identity(csb_id: int, cs_id: int) -> str:
-    """PROTOCOLS.md 13.6."""
+    """The PSK identity of a crypto session (docs/profile.md, TEK, PSK and identities)."""
     return f"mikey:{csb_id:08x}:{cs_id:02x}"
 
 
@@ -383,7 +383,7 @@ class Call:
         ticket_data: bytes,
         prot: int,
     ) -> bytes:
-        """TRANSFER_INIT as 13.5 builds it but with the two faults the profile builder
+        """TRANSFER_INIT as the profile builds it but with the two faults the profile builder
         cannot express: two crypto sessions in the HDR, or another data type."""
         data_type = 0 if self._has("wrong-data-type") else transfer.DT_TRANSFER_INIT
         entries = tuple(
@@ -700,7 +700,7 @@ class Call:
         tcp_ue = answerer_is_ue  # the answer says active: the answerer's side connects
         if self._has("offerer-connects"):
             tcp_ue = not answerer_is_ue
-        tls_ue = answerer_is_ue  # the table of CONFORMANCE.md: the answerer's side
+        tls_ue = answerer_is_ue  # the flows' roles (docs/rules.md): the answerer's side
         if self._has("tls-by-offerer"):
             tls_ue = not answerer_is_ue
         return tcp_ue, tls_ue

@@ -1,8 +1,8 @@
 """MIKEY (RFC 3830) and MIKEY-TICKET (RFC 6043) value tables, one per field.
 
-``verified=True`` values were checked against an independent source (PROTOCOLS.md sections
-1-2); ``verified=False`` values are the mikeyshark profile's adopted choices (PROTOCOLS.md
-section 13) and are the ones to correct once the RFC 6043 / TS 33.328 text is at hand.
+``verified=True`` values were checked against an independent source; ``verified=False``
+values are the mikeyshark profile's adopted choices (docs/profile.md) and are the ones to
+correct once the RFC 6043 / TS 33.328 text is at hand.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ RFC3830 = "RFC 3830"
 RFC4563 = "RFC 4563"
 RFC6043 = "RFC 6043"
 RFC6509 = "RFC 6509"
-PROFILE = "mikeyshark profile 1 (PROTOCOLS.md 13)"
+PROFILE = "mikeyshark profile 1 (docs/profile.md)"
 
 VERSION = 1
 
@@ -181,7 +181,7 @@ ID_ROLE = ValueTable(
     ],
 )
 
-# RANDR roles share the IDR code space (profile 13.1).
+# RANDR roles share the IDR code space (docs/profile.md, numbers).
 RAND_ROLE = ValueTable(
     "RAND role",
     [
@@ -318,5 +318,5 @@ CONST_TRANSPORT_SALT = Const(0x29B88916, "transport salt_key", RFC3830)
 CONST_TRANSPORT_AUTH = Const(0x2D22AC75, "transport auth_key", RFC3830)
 TRANSPORT_CS_ID = 0xFF
 
-# Profile 13.6: TEK (TLS PSK) length in bytes.
+# docs/profile.md, TEK, PSK and identities: TEK (TLS PSK) length in bytes.
 TEK_LEN = Const(16, "TEK length", PROFILE, verified=False)

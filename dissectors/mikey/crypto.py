@@ -45,7 +45,7 @@ def _p(algo: hashes.HashAlgorithm, s: bytes, label: bytes, m: int) -> bytes:
 
 def _prf(algo: hashes.HashAlgorithm, block: int, inkey: bytes, label: bytes, outlen: int) -> bytes:
     # A key whose length is a multiple of 32 ends on a full chunk (minisip takes an
-    # empty last chunk there; PROTOCOLS.md 1.12 follows the RFC).
+    # empty last chunk there; the RFC 3830 4.1.2 text does not).
     m = -(-outlen // block)
     out = bytes(m * block)
     for i in range(0, max(len(inkey), 1), _CHUNK):
@@ -196,5 +196,5 @@ def v_init(auth_alg: int, auth_key: bytes, message_through_alg: bytes) -> bytes:
 
 
 def v_resp(auth_alg: int, auth_key: bytes, message_through_alg: bytes, init_t: bytes) -> bytes:
-    """V of a response: the same, followed by the initiator's T value (profile 13.5)."""
+    """V of a response: the same, followed by the initiator's T value (docs/profile.md)."""
     return mac(auth_alg, auth_key, message_through_alg + init_t)

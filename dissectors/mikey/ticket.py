@@ -1,4 +1,4 @@
-"""The MIKEY base ticket (ticket type 1) of the mikeyshark profile (PROTOCOLS.md 13.4).
+"""The MIKEY base ticket (ticket type 1) of the mikeyshark profile (docs/profile.md).
 
 Ticket data = one byte naming the first payload, then the chain
 ``TR(issue) TR(start) TR(end) RAND IDRi IDRr IDRkms KEMAC``. The KEMAC holds the MPK and one

@@ -1,4 +1,4 @@
-"""Builders and checks for the MIKEY-TICKET exchanges of the profile (PROTOCOLS.md 13.3-13.7).
+"""Builders and checks for the MIKEY-TICKET exchanges of the profile (docs/profile.md).
 
 Each builder takes the profile's inputs and returns the exact bytes; the matching checks
 recompute a V payload from the MPK (or a pre-shared key) and the initiating message.
@@ -40,12 +40,12 @@ ID_URI = 1
 def profile_cs_map(
     prot_type: int = TLS_PROT_TYPE, cs_id: int = 1, policy_no: int = 0
 ) -> GenericIdMap:
-    """13.3: one GENERIC-ID entry, S = 0, #P = 1, empty session data and SPI."""
+    """The crypto session: one GENERIC-ID entry, S = 0, #P = 1, empty session data and SPI."""
     return GenericIdMap((GenericIdEntry(cs_id, prot_type, False, (policy_no,)),))
 
 
 def v_auth_key(key: bytes, csb_id: int, rand: bytes) -> bytes:
-    """13.5: ``PRF256(key, 0x2D22AC75 || 0xFF || csb_id || RAND, 32)``."""
+    """The V key: ``PRF256(key, 0x2D22AC75 || 0xFF || csb_id || RAND, 32)``."""
     return crypto.transport_keys(key, csb_id, rand, prf_func=PRF_FUNC, mac_alg=V_ALG).auth_key
 
 
@@ -74,7 +74,7 @@ def build_transfer_init(
     prot_type: int = TLS_PROT_TYPE,
     cs_id: int = 1,
 ) -> bytes:
-    """``HDR(14, V=1, PRF 1) T RAND IDRi IDRr IDRkms SP TICKET V`` (13.5)."""
+    """``HDR(14, V=1, PRF 1) T RAND IDRi IDRr IDRkms SP TICKET V``."""
     hdr = Hdr(DT_TRANSFER_INIT, csb_id, profile_cs_map(prot_type, cs_id), True, PRF_FUNC)
     payloads: list[Payload] = [
         T(0, t_ntp),
@@ -98,7 +98,7 @@ def _t_and_rand(msg: MikeyMessage, what: str) -> tuple[T, Rand]:
 
 
 def build_transfer_resp(*, init: bytes, t_ntp: int, responder: bytes, mpk: bytes) -> bytes:
-    """``HDR(15, V=0, PRF 1, same CSB ID and map) T IDRr V`` answering ``init`` (13.5)."""
+    """``HDR(15, V=0, PRF 1, same CSB ID and map) T IDRr V`` answering ``init``."""
     im = parse(init)
     it, ir = _t_and_rand(im, "TRANSFER_INIT")
     hdr = Hdr(DT_TRANSFER_RESP, im.hdr.csb_id, im.hdr.cs_map, False, PRF_FUNC)
@@ -122,7 +122,7 @@ def build_resolve_init(
     psk: bytes,
     cs_map: GenericIdMap | None = None,
 ) -> bytes:
-    """``HDR(16) T RAND IDRr IDRkms TICKET V``, V keyed from the responder's KMS key (13.7).
+    """``HDR(16) T RAND IDRr IDRkms TICKET V``, V keyed from the responder's KMS key.
 
     ``csb_id`` and ``cs_map`` are those of the TRANSFER_INIT the ticket came in: the ticket
     is protected with that CSB ID.
@@ -142,9 +142,9 @@ def build_resolve_init(
 def build_resolve_resp(
     *, resolve_init: bytes, t_ntp: int, kms_uri: bytes, psk: bytes, mpk: bytes, tgks: list[bytes]
 ) -> bytes:
-    """``HDR(18) T IDRkms KEMAC V`` (13.7).
+    """``HDR(18) T IDRkms KEMAC V`` (docs/profile.md, the KMS leg).
 
-    Our reading of 13.7 where it is silent: the KEMAC is AES-CM-128 with transport keys from
+    Our reading of the KMS leg where it is silent: the KEMAC is AES-CM-128 with transport keys from
     ``psk`` and RESOLVE_INIT's CSB ID and RAND, its IV from that CSB ID and this message's T
     (RFC 3830: the T of the message carrying the KEMAC); the KEMAC MAC is NULL because V,
     computed like TRANSFER_RESP's (folding in RESOLVE_INIT's T), covers the whole message.

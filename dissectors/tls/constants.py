@@ -1,5 +1,5 @@
 """TLS value tables: cipher suites with their record-protection parameters, content,
-handshake and extension types, alerts, versions (PROTOCOLS.md 5.1, 5.2, 5.7).
+handshake and extension types, alerts, versions (RFC 5246, 4279, 8446).
 
 Each suite row carries every fact the key schedule and the record layer need, so that a
 suite is described in exactly one place.  Codes were checked against tshark 4.0.17's
@@ -120,7 +120,7 @@ def _suite(code: int, name: str, rfc: str) -> CipherSuite:
 
 
 _SUITE_ROWS: tuple[tuple[int, str, str], ...] = (
-    # plain PSK (PROTOCOLS.md 5.2)
+    # plain PSK
     (0x002C, "TLS_PSK_WITH_NULL_SHA", "RFC 4785"),
     (0x008A, "TLS_PSK_WITH_RC4_128_SHA", "RFC 4279"),
     (0x008B, "TLS_PSK_WITH_3DES_EDE_CBC_SHA", "RFC 4279"),

@@ -1,6 +1,6 @@
 """TLS key schedules for PSK: the TLS 1.0/1.1 and 1.2 PRFs, the RFC 4279 premaster, master
 and extended master secret, key block, Finished, and the TLS 1.3 HKDF schedule with the
-external-PSK binder (PROTOCOLS.md 5.3, 5.4, 5.6, 5.7).  Every primitive is `cryptography`'s.
+external-PSK binder (RFC 4279, 5246, 7627, 8446).  Every primitive is `cryptography`'s.
 """
 
 from __future__ import annotations

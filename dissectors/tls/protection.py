@@ -1,4 +1,4 @@
-"""Record protection and unprotection for the TLS-PSK suites (PROTOCOLS.md 5.5, 5.6, 5.7).
+"""Record protection and unprotection for the TLS-PSK suites (RFC 5246 6.2, 7366, 8446 5).
 
 One :class:`RecordProtection` per direction holds the keys and the 64-bit sequence number.
 ``protect`` and ``unprotect`` are exact mirrors, so the synthesizer and the decryptor share

@@ -1,7 +1,7 @@
 """TLS record and handshake framing, and the hello / key-exchange messages of TLS-PSK.
 
 Sans-IO: bytes in, frozen dataclasses out, and the same dataclasses back to bytes
-(PROTOCOLS.md 5.1, 5.7).  Handshake messages may span several records or share one; the
+(RFC 5246 6.2, 8446 5).  Handshake messages may span several records or share one; the
 :class:`HandshakeBuffer` joins the fragments of one direction.
 """
 

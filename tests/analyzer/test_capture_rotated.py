@@ -105,7 +105,7 @@ def test_equal_timestamps_keep_the_given_file_first(tmp_path: Path) -> None:
 def test_call_split_mid_tls_handshake_is_judged_whole(tmp_path: Path) -> None:
     r = synthesize("msrp-dial-in", seed=11)
     # a clean UE-side MSRP call: every rule passes but BFCP-IDS and KMS-RESOLVE, which do
-    # not apply to it (CONFORMANCE.md)
+    # not apply to it (docs/rules.md)
     na = ("BFCP-IDS", "KMS-RESOLVE")
     whole = {r.calls[0].call_id: {x.id: "not-applicable" if x.id in na else "pass" for x in RULES}}
     assert statuses(analyze_frames(r.frames, r.keyfile_text, tmp_path / "whole.pcap")) == whole

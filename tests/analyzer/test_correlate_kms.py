@@ -1,4 +1,4 @@
-"""The KMS leg (PROTOCOLS.md 13.7): RESOLVE_INIT / RESOLVE_RESP over HTTP between the MRFC and
+"""The KMS leg (docs/profile.md): RESOLVE_INIT / RESOLVE_RESP over HTTP between the MRFC and
 the KMS, captured in the core, is dissected, bound to the call by its ticket and judged by
 KMS-RESOLVE. The leg is built here with the MIKEY codec's profile builders and the
 synthesizer's TCP model, then merged into a synthesized dial-in call."""

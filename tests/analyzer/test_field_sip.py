@@ -53,7 +53,7 @@ def _only_statuses(rep_statuses: dict[str, dict[str, str]]) -> list[dict[str, st
 
 
 def _clean(protocol: str) -> dict[str, str]:
-    """The statuses of a clean UE-side call (CONFORMANCE.md): every rule passes but the other
+    """The statuses of a clean UE-side call (docs/rules.md): every rule passes but the other
     media's rule and KMS-RESOLVE (no KMS leg at the UE), which do not apply."""
     na = {"KMS-RESOLVE", "BFCP-IDS" if protocol == "msrp" else "MSRP-PATHS"}
     return {r.id: "not-applicable" if r.id in na else "pass" for r in RULES}

@@ -174,8 +174,9 @@ def test_wrong_csb_id_in_init_does_not_open_the_ticket() -> None:
     other = bytearray(init)
     other[4:8] = (CSB + 1).to_bytes(4, "big")
     r = resolve_exchange(bytes(other), None, keyfile())
-    # the ticket keys are derived with the CSB ID in their label (PROTOCOLS.md 13.4): the
-    # right KMS key no longer verifies the MAC, and neither does any other configured key
+    # the ticket keys are derived with the CSB ID in their label (docs/profile.md, The base
+    # ticket): the right KMS key no longer verifies the MAC, and neither does any other
+    # configured key
     assert (r.ticket_opened, [f.code for f in r.failures]) == (False, ["ticket-not-opened"])
     assert len(r.attempts) == 4
     assert all(

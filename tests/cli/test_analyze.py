@@ -213,7 +213,7 @@ def test_progress_bar_appears_only_after_a_second(monkeypatch: pytest.MonkeyPatc
 
 def test_strict_counts_incomplete_calls_and_empty_captures_as_findings(tmp_path: Path) -> None:
     # Without keys no ticket opens and no TLS key is proven: the rules that need a key are
-    # not-observed, so the call is incomplete: exit 0 by the DESIGN.md contract (no rule
+    # not-observed, so the call is incomplete: exit 0 by the exit codes (docs/cli.md) (no rule
     # failed), 1 with --strict.
     cap = "pcaps/msrp-dial-in.pcap"
     assert main(["analyze", cap, "--quiet"]) == 0

@@ -90,4 +90,4 @@ def test_truncated_capture_reports_and_analyzes_what_is_there(tmp_path: Path) ->
         ("bfcp-dial-out", "pass"),
         ("msrp-dial-in", "pass"),
     ]
-    assert code == 0  # DESIGN.md: 0 every call compliant (readable input, not a usage error)
+    assert code == 0  # docs/cli.md: 0 every call compliant (readable input, not a usage error)

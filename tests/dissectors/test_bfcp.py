@@ -1,4 +1,4 @@
-"""BFCP codec against hand-written bytes (RFC 4582 / RFC 8855 formats, PROTOCOLS.md 7.3)."""
+"""BFCP codec against hand-written bytes (RFC 4582 / RFC 8855 formats)."""
 
 from __future__ import annotations
 

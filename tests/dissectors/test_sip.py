@@ -1,7 +1,7 @@
 """SIP codec: parsing, typed headers, framing, lying Content-Length, round trips.
 
 Expected values are read off the literal messages by hand (or come from RFC 3261 / the
-project profile in PROTOCOLS.md 13.6), never from the code under test.
+project profile, docs/profile.md), never from the code under test.
 """
 
 from __future__ import annotations

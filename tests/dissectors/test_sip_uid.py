@@ -8,7 +8,7 @@ from mikeyshark.dissectors.sip import kms_uid
 @pytest.mark.parametrize(
     ("given", "uid"),
     [
-        # PROTOCOLS.md 13.6's own example
+        # the profile's own example (docs/profile.md)
         ('"Alice" <sip:Alice@Example.ORG;transport=tcp>', "sip:Alice@example.org"),
         ("<SIP:bob@EXAMPLE.org>;tag=9fxced76sl", "sip:bob@example.org"),
         ("sips:conf1@conf.example.org:5061", "sips:conf1@conf.example.org:5061"),

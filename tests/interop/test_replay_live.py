@@ -1,6 +1,6 @@
 """mikeyshark replay on loopback, recorded by tcpdump: the capture holds the flow's SIP
-dialogs, TCP opened by the side CONFORMANCE.md names, TLS that tshark decrypts with the TEK,
-and `mikeyshark analyze` judges every call compliant."""
+dialogs, TCP opened by the side the flow names (docs/rules.md), TLS that tshark decrypts with
+the TEK, and `mikeyshark analyze` judges every call compliant."""
 
 from __future__ import annotations
 

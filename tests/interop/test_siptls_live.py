@@ -48,7 +48,7 @@ def call() -> SynthResult:
 @pytest.fixture(scope="module")
 def plain(call: SynthResult, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
     """What the call must get, read over TLS or not: a clean UE-side MSRP call passes every
-    rule but BFCP-IDS and KMS-RESOLVE, which do not apply to it (CONFORMANCE.md)."""
+    rule but BFCP-IDS and KMS-RESOLVE, which do not apply to it (docs/rules.md)."""
     want = {
         call.calls[0].call_id: {
             r.id: "not-applicable" if r.id in ("BFCP-IDS", "KMS-RESOLVE") else "pass" for r in RULES

@@ -72,7 +72,7 @@ def test_tcp_connections_opened_by_the_side_the_table_names(
             assert m.tcp_client is not None
             row = [m.tcp_client.ip, str(m.tcp_server.port if m.tcp_server else 0)]
             assert row in syns
-            # dial-in: the MRFP connects; dial-out: the UE does (CONFORMANCE.md roles)
+            # dial-in: the MRFP connects; dial-out: the UE does (the flows' roles, docs/rules.md)
             if by_call_dir[c.call_id]:
                 assert m.tcp_client.ip == "203.0.113.30"
             else:
@@ -273,14 +273,14 @@ def test_tshark_decodes_mikey_fields(tshark: str, tmp_path: Path) -> None:
     ts_type, rand_len, roles, ids, prot = rows[0]
     assert ts_type == "0" and rand_len == "16"
     assert roles.split(",") == ["1", "2", "3"]
-    assert prot == "2"  # profile 13.1: Prot type TLS
+    assert prot == "2"  # docs/profile.md, numbers: Prot type TLS
     assert ids.split(",") == [c.offerer, c.answerer, "kms.example.org"]
 
 
 def test_tshark_decodes_ticket_kemac_and_transfer_resp(tshark: str, tmp_path: Path) -> None:
-    """The ticket's KEMAC (its last payload, profile 13.4: AES-CM-128, key data = MPK and
-    one TGK sub-payload of 1+1+2+16 bytes each, HMAC-SHA-256 MAC of 32 bytes) behind a
-    tshark-readable HDR, and TRANSFER_RESP's T and IDR as tshark reads them."""
+    """The ticket's KEMAC (its last payload; docs/profile.md, the base ticket: AES-CM-128, key
+    data = MPK and one TGK sub-payload of 1+1+2+16 bytes each, HMAC-SHA-256 MAC of 32 bytes)
+    behind a tshark-readable HDR, and TRANSFER_RESP's T and IDR as tshark reads them."""
     r = synthesize("bfcp-dial-out", seed=SEED)
     c = r.calls[0]
     m = c.media[0]

@@ -1,8 +1,8 @@
-"""BFCP messages written out by hand (PROTOCOLS.md 7.3), shared by the codec and framer tests."""
+"""BFCP messages written out by hand (RFC 8855), shared by the codec and framer tests."""
 
 from __future__ import annotations
 
-# PROTOCOLS.md 7.3 examples, verified there against tshark on the vector.
+# Examples in RFC 8855's layout, checked against tshark on the vector.
 HELLO = bytes.fromhex("200b0000 00000001 0001 0002")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# PROTOCOLS.md 6.2, the SEND of the app/ and tls_psk/ vectors (tshark decodes it the same).
+# RFC 4975 7.1, the SEND of the app/ and tls_psk/ vectors (tshark decodes it the same).
 SEND = (
     b"MSRP a786hjs2 SEND\r\n"
     b"To-Path: msrps://192.0.2.2:5061/kjhd37s2s20w2a;tcp\r\n"

@@ -1,6 +1,6 @@
 """Hand-built report records of a compliant call, for the rule and report tests.
 
-The values follow the seed's flows and CONFORMANCE.md's roles table, written out by hand
+The values follow the seed's flows and the flows' roles table (docs/rules.md), written out by hand
 (not produced by the code under test): UE-A 10.0.0.5 calls conference conf1 whose MRFC
 signals from 10.0.1.10 and whose MRFP carries media at 10.0.1.20.
 """
@@ -64,7 +64,7 @@ def _sdp(frame: int, side: str, protocol: Protocol, dial_in: bool) -> SdpMedia:
 def clean_call(
     protocol: Protocol = Protocol.MSRP, direction: Direction = Direction.DIAL_IN
 ) -> CallRecord:
-    """A call that satisfies every rule CONFORMANCE.md lists."""
+    """A call that satisfies every rule (docs/rules.md)."""
     dial_in = direction is Direction.DIAL_IN
     ue_sip, conf_sip = Endpoint(UE, 5060), Endpoint(MRFC, 5060)
     offerer, answerer = (ue_sip, conf_sip) if dial_in else (conf_sip, ue_sip)

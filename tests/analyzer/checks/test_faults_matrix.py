@@ -1,4 +1,4 @@
-"""The fault matrix: every scenario with every fault of CONFORMANCE.md, synthesized and analyzed.
+"""The fault matrix: every scenario with every fault (docs/rules.md), synthesized and analyzed.
 
 The expected outcome of each rule comes from the synthesizer's statement of what it broke
 (``CallFacts.expected``: the fault's rule must fail, the rules it necessarily depends on may

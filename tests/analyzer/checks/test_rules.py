@@ -1,7 +1,7 @@
 """The rules judged on hand-built call records: a clean call passes, each fault trips its rule.
 
 This is the rule-level half of the fault matrix (the synthesized-capture half is in
-test_faults_matrix.py): every rule of CONFORMANCE.md, KMS-RESOLVE included, is tripped here
+test_faults_matrix.py): every rule (docs/rules.md), KMS-RESOLVE included, is tripped here
 by the smallest change of evidence that breaks it, and the test names the exact set of
 rules that must then fail.
 """
@@ -32,7 +32,8 @@ def failing(call: CallRecord, ctx: Context | None = None) -> set[str]:
     return {r for r, s in statuses(call, ctx).items() if s is Status.FAIL}
 
 
-# CONFORMANCE.md's rules table, copied by hand: identifier -> fault that must trip it.
+# The rule/fault pairs of the conformance specification, copied by hand: identifier ->
+# fault that must trip it.
 CONFORMANCE_FAULTS = {
     "GEN-AUTH": "unauthorized-user",
     "OFFER-PROTO": "plain-transport",
@@ -75,8 +76,8 @@ def test_flow_tables_carry_the_seed_step_numbers() -> None:
     assert FLOWS["msrp-dial-out"].steps[Event.TCP] == "12"
     assert FLOWS["bfcp-dial-out"].steps[Event.TLS] == "13"
     assert FLOWS["bfcp-dial-in"].clause == "7.2.1.3.1"
-    # CONFORMANCE.md roles table: the UE offers in dial-in, the conference in dial-out; the
-    # answerer (a=setup:active) opens TCP and starts TLS in all four flows.
+    # the flows' roles table (docs/rules.md): the UE offers in dial-in, the conference in
+    # dial-out; the answerer (a=setup:active) opens TCP and starts TLS in all four flows.
     assert FLOWS["msrp-dial-in"].offerer == "UE-A"
     assert FLOWS["bfcp-dial-out"].answerer == "UE-B"
     assert FLOWS["msrp-dial-out"].offerer.startswith("conference")

@@ -86,7 +86,7 @@ def _ticket_and_tek(r: SynthResult, key: bytes) -> tuple[int, int, int, bytes]:
     opened = open_ticket(key, msg.hdr.csb_id, t.data)
     # HDR 17 bytes, T 10 bytes, then RAND: next payload, length, 16 bytes
     rand = m.mikey_init[17 + 10 + 2 : 17 + 10 + 2 + 16]
-    assert msg.hdr.prf_func == 1  # PRF-HMAC-SHA-256 (PROTOCOLS.md 13.6)
+    assert msg.hdr.prf_func == 1  # PRF-HMAC-SHA-256 (docs/profile.md)
     # TEK = PRF-HMAC-SHA-256(TGK, 0x2AD01C64 || cs 1 || CSB ID || RAND, 16): one HMAC chain
     # block, computed here with hmac rather than with the derivation the synthesizer uses.
     label = struct.pack("!IBI", 0x2AD01C64, 1, msg.hdr.csb_id) + rand

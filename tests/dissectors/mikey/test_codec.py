@@ -425,8 +425,8 @@ def test_builder_rejects_inconsistent_values() -> None:
         build_key_data([KeyData(1, b"k")])
 
 
-# Offset and size of the length fields of each payload, from its first byte (PROTOCOLS.md
-# 1.6 and 13.2).
+# Offset and size of the length fields of each payload, from its first byte (RFC 3830
+# 6 and docs/profile.md, payload layouts).
 LENGTH_FIELDS: dict[type, list[tuple[int, int]]] = {
     Rand: [(1, 1)],
     Idr: [(3, 2)],

@@ -1,7 +1,8 @@
-"""Profile 13.3-13.7 messages built by mikeyshark.dissectors.mikey, checked byte by byte.
+"""Profile 1 messages built by mikeyshark.dissectors.mikey, checked byte by byte.
 
-Every expected byte is written out here from PROTOCOLS.md 13 and every key is computed in the
-test from hmac/hashlib and cryptography's AES-CTR, never taken from the code under test.
+Every expected byte is written out here from the profile (docs/profile.md) and every key is
+computed in the test from hmac/hashlib and cryptography's AES-CTR, never taken from the code
+under test.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def idr(role: int, data: bytes, nxt: int) -> bytes:
     return bytes([nxt, role, 1]) + struct.pack("!H", len(data)) + data
 
 
-# HDR map of 13.3: GENERIC-ID, one entry: CS ID 1, Prot type 2 (TLS), S=0 #P=1, P=[0],
-# session data length 0, SPI length 0.
+# HDR map of the crypto session (docs/profile.md): GENERIC-ID, one entry: CS ID 1, Prot type
+# 2 (TLS), S=0 #P=1, P=[0], session data length 0, SPI length 0.
 GENERIC_MAP = bytes.fromhex("01 02") + bytes.fromhex("01 02 01 00 0000 00")
 
 
@@ -161,7 +162,8 @@ def test_transfer_init_and_resp_every_byte() -> None:
 
 
 def test_profile_tek_and_psk_identity_inputs() -> None:
-    # 13.6: TEK = PRF256(TGK, 0x2AD01C64 || cs_id 1 || csb_id || RAND_init, 16)
+    # docs/profile.md, TEK, PSK and identities:
+    # TEK = PRF256(TGK, 0x2AD01C64 || cs_id 1 || csb_id || RAND_init, 16)
     from mikeyshark.dissectors.mikey.crypto import derive_tek
 
     want = prf256(TGK, lab(0x2AD01C64, 1, RAND), 16)
