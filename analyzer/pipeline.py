@@ -51,6 +51,7 @@ from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from mikeyshark.signalling import annotate_calls
 from mikeyshark.siptls import SipTlsHandler, encrypted_call
 from mikeyshark.unbound import unbound_media
+from mikeyshark.wiretext import scrub
 
 # UDP ports whose datagrams the flow layer must always see: SIP, and the tunnels it opens
 FLOW_UDP_PORTS = SIP_PORTS | {GTPU_PORT, NAT_T_PORT}
@@ -743,4 +744,9 @@ def analyze_capture(
     info.seconds = time.monotonic() - started
     if progress is not None:
         progress(info.frames, size or read, size)
+    # undecodable wire bytes as \xNN in every string a writer will see
+    for c in calls:  # call by call: what the walk remembers stays one call's worth
+        scrub(c)
+    scrub(info.errors)
+    scrub(unbound)
     return CaptureResult(info, calls, connections, unbound)

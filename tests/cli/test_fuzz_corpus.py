@@ -1,4 +1,5 @@
-"""Damaged captures never crash ``analyze`` or ``dissect -V``: a fixed corpus of mutants of
+"""Damaged captures never crash ``analyze`` (terminal summary, JSON, HTML and JUnit all
+written and well-formed) or ``dissect -V``: a fixed corpus of mutants of
 the shipped captures, the vectors and synthesized calls (tests/support/mutate.py; the same
 bytes on every run), and every crasher the fuzz campaign (``make fuzz``) saved in
 tests/fuzz/corpus. Each call still gets a status for every rule."""
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,16 +17,13 @@ import pytest
 
 from mikeyshark.checks.rules import RULES
 from mikeyshark.cli import main
-from mikeyshark.judge import build_report
-from mikeyshark.keyfile import KeyFile
-from mikeyshark.pipeline import analyze_capture
 from tests.support import mutate
 from tests.support.paths import ROOT
 
-# mutants per seed and operator, and damaged calls per MSRP/BFCP scenario: about 700
+# mutants per seed and operator, and damaged calls per MSRP/BFCP scenario: about 450
 # mutants, 30 s on the CI machine (make fuzz runs the long randomized campaign)
-PER_OPERATOR = 4
-PLAINTEXT = 6
+PER_OPERATOR = 3
+PLAINTEXT = 4
 CRASHERS = ROOT / "tests" / "fuzz" / "corpus"
 
 
@@ -32,29 +32,44 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> list[mutate.Seed]:
     return mutate.seeds(tmp_path_factory.mktemp("seeds"))
 
 
+def _utf8_stream() -> io.TextIOWrapper:
+    """A standard output that takes only what UTF-8 can encode, as a pipe or file does."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+
+
 def survives(m: mutate.Mutant, tmp: Path) -> list[str]:
-    """What went wrong with ``m`` (nothing, for a pass): analysis, then the dissect tree."""
+    """What went wrong with ``m`` (nothing, for a pass): ``analyze`` with its terminal
+    summary, JSON, HTML and JUnit, then ``dissect -V``, both run here."""
     path = tmp / ("m.pcapng" if m.data[:4] == b"\x0a\x0d\x0d\x0a" else "m.pcap")
     path.write_bytes(m.data)
-    keys = KeyFile.parse(m.keys) if m.keys else KeyFile()
-    wrong = []
-    try:
-        report = build_report([analyze_capture(str(path), keys)], keys, reveal=False)
-    except Exception as e:
-        wrong.append(f"{m.name}: analyze raised {e!r}")
-    else:
-        expected = [r.id for r in RULES]
-        for call in report.calls:
-            if [c.rule for c in call.checks] != expected or not all(c.message for c in call.checks):
-                wrong.append(f"{m.name}: call {call.call_id!r} lacks rules")
-    args = ["dissect", "-V", str(path)]
+    keyargs: list[str] = []
     if m.keys:
         kf = tmp / "m.toml"
         kf.write_text(m.keys)
-        args += ["--keys", str(kf)]
+        keyargs = ["--keys", str(kf)]
+    out = {k: tmp / f"r.{k}" for k in ("json", "html", "xml")}
+    for f in out.values():
+        f.unlink(missing_ok=True)
+    wrong = []
+    args = [str(path), *keyargs, "--json", str(out["json"]), "--html", str(out["html"])]
+    try:
+        with contextlib.redirect_stdout(_utf8_stream()), contextlib.redirect_stderr(_utf8_stream()):
+            rc = main(["analyze", *args, "--junit", str(out["xml"])])
+    except Exception as e:
+        return [f"{m.name}: analyze raised {e!r}"]
+    if rc not in (0, 1, 2):
+        wrong.append(f"{m.name}: analyze exited {rc}")
+    if rc != 2:
+        report = json.loads(out["json"].read_text(encoding="utf-8"))
+        expected = [r.id for r in RULES]
+        for call in report["calls"]:
+            if [c["rule"] for c in call["checks"]] != expected:
+                wrong.append(f"{m.name}: call {call['call_id']!r} lacks rules")
+        ET.fromstring(out["xml"].read_text(encoding="utf-8"))
+        out["html"].read_text(encoding="utf-8")
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            rc = main(args)
+            rc = main(["dissect", "-V", str(path), *keyargs])
     except Exception as e:
         wrong.append(f"{m.name}: dissect -V raised {e!r}")
     else:

@@ -79,11 +79,18 @@ def _outputs_wrong(out: Path) -> list[str]:
     return wrong
 
 
+def _exception_line(stderr: str) -> str:
+    """The traceback's last line (``ValueError: ...``), before any closing message."""
+    lines = stderr.rstrip().splitlines()
+    tail = lines[lines.index("Traceback (most recent call last):") :]
+    flush = [ln for ln in tail[1:] if ln and not ln.startswith(" ")]
+    return flush[0][:200] if flush else tail[-1][:200]
+
+
 def _judge(run: Run, what: str, limits: argparse.Namespace) -> list[str]:
     wrong = []
     if "Traceback (most recent call last)" in run.stderr:
-        last = run.stderr.strip().splitlines()[-1]
-        wrong.append(f"{what}: traceback ({last})")
+        wrong.append(f"{what}: traceback ({_exception_line(run.stderr)})")
     if run.rc not in OK_CODES:
         wrong.append(f"{what}: exit status {run.rc}")
     if run.seconds > limits.max_seconds:

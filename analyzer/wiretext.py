@@ -1,0 +1,82 @@
+"""Wire text as data: what the analysis hands the writers is text every writer can encode.
+
+SIP and SDP are decoded as UTF-8 with ``surrogateescape`` (``dissectors.sip``), so that a
+message rebuilt from its parts gives back its very bytes; a byte that is not UTF-8 becomes a
+lone surrogate, which no UTF-8 writer accepts (a Latin-1 Call-ID made ``--json``, ``--html``
+and ``--junit`` fail, and ``--json -`` write invalid UTF-8). :func:`shown` turns each such
+byte into a visible ``\\xNN``; :func:`scrub` does it for every string of a finished result
+(calls, problems), in place, before any writer sees it. Control characters stay: each writer
+escapes what its medium cannot hold (``report.escape``: terminals, XML).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _visible(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    # U+DC80..U+DCFF is how surrogateescape carries the byte 0x80..0xFF
+    return f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"\\u{c:04x}"
+
+
+def shown(text: str) -> str:
+    """``text`` with each undecodable wire byte as ``\\xNN`` (other lone surrogates
+    ``\\uNNNN``): a string every UTF-8 writer can encode."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(_visible, text)
+
+
+def scrub(obj: object) -> object:
+    """``obj`` with :func:`shown` applied to every string it holds, through dataclasses
+    (frozen ones too), lists, tuples and dicts; changed in place where it can be, so the
+    same objects (a problem listed by the call and by the capture) stay one. Returns the
+    object to use in its place (a new tuple or string when one changed)."""
+    return _scrub(obj, set())
+
+
+def _scrub(obj: object, seen: set[int]) -> object:
+    if isinstance(obj, str):
+        return shown(obj)
+    if obj is None or isinstance(obj, int | float | bytes | bytearray):
+        return obj
+    if id(obj) in seen:
+        return obj
+    seen.add(id(obj))
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            new = _scrub(v, seen)
+            if new is not v:
+                obj[i] = new
+        return obj
+    if isinstance(obj, tuple):
+        items = [_scrub(v, seen) for v in obj]
+        if all(a is b for a, b in zip(items, obj, strict=True)):
+            return obj
+        if type(obj) is tuple:
+            return tuple(items)
+        make: Any = type(obj)  # a named tuple: its fields in order
+        return make(*items)
+    if isinstance(obj, dict):
+        for k in list(obj):
+            v = obj[k]
+            nk, nv = _scrub(k, seen), _scrub(v, seen)
+            if nk is not k:
+                del obj[k]
+            if nk is not k or nv is not v:
+                obj[nk] = nv
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            v = getattr(obj, f.name)
+            new = _scrub(v, seen)
+            if new is not v:
+                # frozen dataclasses too: the record was made for this report alone
+                object.__setattr__(obj, f.name, new)
+        return obj
+    return obj
