@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mikeyshark import __version__
+from mikeyshark.version import __version__
 
 if TYPE_CHECKING:
     from mikeyshark.keyfile import KeyFile, TekKey

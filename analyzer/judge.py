@@ -14,12 +14,12 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from mikeyshark import __version__
 from mikeyshark.checks.evaluate import Context, Policy, evaluate_call
 from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
 from mikeyshark.parallel import Unit, plan_units, run_units
 from mikeyshark.pipeline import CaptureResult, Progress
 from mikeyshark.report.model import KeyRow, Report
+from mikeyshark.version import __version__
 
 StrPath = str | os.PathLike[str]
 
