@@ -257,6 +257,27 @@ class MediaRecord:
         return self.offer.proto if self.offer else ""
 
 
+@dataclass(frozen=True, slots=True)
+class WiresharkDifference:
+    """One thing Wireshark's dissectors read otherwise than we do."""
+
+    frame: int | None
+    what: str  # "SIP message", "SDP m-line", "decrypted TLS records", "MSRP transactions", ...
+    ours: str
+    wireshark: str
+
+
+@dataclass(slots=True)
+class WiresharkCheck:
+    """``analyze --wireshark-check``: the call read again by tshark with the keys we found."""
+
+    status: str  # "agree" / "disagree" / "not run"
+    tshark: str | None = None  # its version
+    compared: dict[str, int] = field(default_factory=dict)  # what, how many
+    differences: list[WiresharkDifference] = field(default_factory=list)
+    note: str | None = None  # why it did not run, or what it could not compare
+
+
 @dataclass(slots=True)
 class CallRecord:
     call_id: str
@@ -283,6 +304,7 @@ class CallRecord:
     outcome: str | None = None
     # the GTP-U tunnel its SIP came through (a capture on N3 / S1-U); None outside tunnels
     tunnel: Tunnel | None = None
+    wireshark_check: WiresharkCheck | None = None  # analyze --wireshark-check
 
     @property
     def scenario(self) -> str:

@@ -53,14 +53,18 @@ class Profile:
 
     def tshark_command(self, capture: str) -> str:
         """One line that makes tshark show what the profile shows, with options only."""
-        args = ["tshark", "-r", capture, "-o", f"tls.keylog_file:{self.keylog}"]
+        return shlex.join(["tshark", "-r", capture, *self.options()])
+
+    def options(self) -> list[str]:
+        """The tshark options that do what the profile does."""
+        args = ["-o", f"tls.keylog_file:{self.keylog}"]
         args += ["-o", f"{ESP_NULL_PREF}:TRUE"]
         for p in self.ports:
             if self.decode_as:
                 args += ["-d", f"tcp.port=={p.port},tls", "-d", f"tls.port=={p.port},{p.protocol}"]
             else:
                 args += ["-o", f"uat:ssl_keys:{_uat_row(p, self.rsa_key)}"]
-        return shlex.join(args)
+        return args
 
 
 def media_ports(report: Report) -> tuple[MediaPort, ...]:

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mikeyshark import keylog, plaintext_pcap, wireshark
+from mikeyshark import keylog, plaintext_pcap, wireshark, wscheck
 from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.dask_backend import ClusterError
 from mikeyshark.judge import analyze
@@ -75,6 +75,13 @@ def add_parser(subparsers: Any) -> None:
         help="rotated files of one probe: each directory, and each run of consecutive files, "
         "is read as one continuous capture (calls split over the files are joined); "
         "dumpcap ring-buffer pieces are joined without it",
+    )
+    p.add_argument(
+        "--wireshark-check",
+        action="store_true",
+        help="read every call again with tshark (through pyshark) and the keys recovered, and "
+        "report per call whether Wireshark's dissectors agree (SIP/SDP fields, decrypted TLS "
+        "records, MSRP transaction ids, BFCP primitives and attributes); without tshark, a note",
     )
     p.add_argument("--quiet", action="store_true", help="no terminal summary")
     p.add_argument(
@@ -168,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
         what = "--tls-keylog: " if keylog_failed else ""
         err.print(f"mikeyshark analyze: {what}{e}", markup=False, highlight=False)
         return EXIT_USAGE
+    if args.wireshark_check:
+        wscheck.check_report(report, _keylog_text(args, report))
     if not args.quiet:
         terminal.print_summary(report, console)
     writers: list[tuple[str | None, Callable[[str], None]]] = [
@@ -212,12 +221,17 @@ def exports(args: argparse.Namespace, report: Report, keys: KeyFile | None) -> N
         keylog.write_pcapng_with_secrets(files, args.inject_secrets, sessions)
 
 
-def profile_export(args: argparse.Namespace, report: Report, console: Console) -> None:
-    """--wireshark-profile DIR, and the tshark line that does the same."""
+def _keylog_text(args: argparse.Namespace, report: Report) -> str:
+    """The key log for Wireshark: the sessions we decrypted, and the --tls-keylog lines."""
     texts = [keylog.keylog_text(c.info for c in report.connections)]
     if args.tls_keylog:
         texts.append(Path(args.tls_keylog).read_text(encoding="ascii", errors="replace"))
-    profile = wireshark.write_profile(args.wireshark_profile, report, wireshark.keylog_lines(texts))
+    return wireshark.keylog_lines(texts)
+
+
+def profile_export(args: argparse.Namespace, report: Report, console: Console) -> None:
+    """--wireshark-profile DIR, and the tshark line that does the same."""
+    profile = wireshark.write_profile(args.wireshark_profile, report, _keylog_text(args, report))
     files = [f for c in report.captures for f in c.files]
     command = profile.tshark_command(files[0] if len(files) == 1 else "CAPTURE")
     (profile.directory / "tshark-command.txt").write_text(command + "\n", encoding="utf-8")

@@ -136,7 +136,7 @@ def _tunnel(t: Tunnel | None) -> dict[str, Any] | None:
 
 
 def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "call_id": c.call_id,
         "scenario": c.scenario,
         "offerer": c.from_uri or _ep(c.offerer) or "",
@@ -162,6 +162,19 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
             for r in c.checks
         ],
     }
+    w = c.wireshark_check
+    if w is not None:  # only with --wireshark-check
+        out["wireshark_check"] = {
+            "status": w.status,
+            "tshark": w.tshark,
+            "compared": dict(w.compared),
+            "differences": [
+                {"frame": d.frame, "what": d.what, "ours": d.ours, "wireshark": d.wireshark}
+                for d in w.differences
+            ],
+            "note": w.note,
+        }
+    return out
 
 
 def _messages(messages: Iterable[MediaMessage]) -> list[dict[str, Any]]:

@@ -125,6 +125,34 @@ def _call_lines(console: Console, call: CallRecord) -> None:
     for c in call.failing:
         frames = f" [dim]({wording.frames(c.frames, 8)})[/]" if c.frames else ""
         _print(console, f"[red]FAIL[/] {who} [bold]{c.rule}[/]: {_wire(c.message)}{frames}")
+    _wireshark_lines(console, call)
+
+
+WIRESHARK_DIFFERENCES_SHOWN = 8
+
+
+def _wireshark_lines(console: Console, call: CallRecord) -> None:
+    """--wireshark-check: whether tshark read the call as we did, and where it did not."""
+    w = call.wireshark_check
+    if w is None:
+        return
+    who = _wire(call.call_id)
+    what = ", ".join(f"{n} {k}" for k, n in w.compared.items() if n)
+    if w.status == "agree":
+        _print(console, f"[green]WIRESHARK agrees[/] {who}: {_wire(what)}")
+    elif w.status == "not run":
+        _print(console, f"[yellow]WIRESHARK not run[/] {who}: {_wire(w.note or '')}")
+    else:
+        n = len(w.differences)
+        _print(console, f"[red]WIRESHARK differs[/] {who}: {wording.count(n, 'difference')}")
+        for d in w.differences[:WIRESHARK_DIFFERENCES_SHOWN]:
+            at = f"frame {d.frame}: " if d.frame is not None else ""
+            _print(
+                console,
+                f"  {at}{_wire(d.what)}: ours {_wire(d.ours)}, Wireshark {_wire(d.wireshark)}",
+            )
+        if n > WIRESHARK_DIFFERENCES_SHOWN:
+            _print(console, f"  ... {n - WIRESHARK_DIFFERENCES_SHOWN} more (see --json)")
 
 
 def _keys_hint(report: Report) -> str:
