@@ -14,6 +14,7 @@ it: such a call disagrees). Without tshark the check says so and the analysis go
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
@@ -96,20 +97,26 @@ def _version(exe: str) -> str | None:
 def _read(path: str, exe: str, options: list[str]) -> dict[int, _Frame]:
     import pyshark
 
-    cap = pyshark.FileCapture(
-        path,
-        display_filter=DISPLAY_FILTER,
-        use_json=True,
-        tshark_path=exe,
-        custom_parameters=options,
-    )
-    frames: dict[int, _Frame] = {}
+    # an event loop of its own: the thread's may be closed or unset (asyncio.run leaves none)
+    loop = asyncio.new_event_loop()
     try:
-        for pkt in cap:
-            f = _frame(pkt)
-            frames[f.number] = f
+        cap = pyshark.FileCapture(
+            path,
+            display_filter=DISPLAY_FILTER,
+            use_json=True,
+            tshark_path=exe,
+            custom_parameters=options,
+            eventloop=loop,
+        )
+        frames: dict[int, _Frame] = {}
+        try:
+            for pkt in cap:
+                f = _frame(pkt)
+                frames[f.number] = f
+        finally:
+            cap.close()
     finally:
-        cap.close()
+        loop.close()
     return frames
 
 

@@ -7,6 +7,7 @@ padding) - the call is reported as disagreeing, at those frames, not as agreeing
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from pathlib import Path
@@ -86,3 +87,13 @@ def test_tshark_4_nesting_of_bfcp_after_padded_text_is_a_disagreement(
     ]
     # everything else agrees: the primitives, the SIP, the records
     assert w["compared"]["BFCP messages"] == len(call["media"][0]["messages"])
+
+
+def test_the_check_runs_after_asyncio_left_the_thread_without_a_loop(
+    tmp_path: Path, tshark: str
+) -> None:
+    # asyncio.run() leaves the main thread with no current event loop (as the replay
+    # command does); pyshark must not depend on one
+    asyncio.run(asyncio.sleep(0))
+    (call,) = _check(PCAPS / "msrp-dial-in.pcap", DEMO_KEYS, tmp_path)["calls"]
+    assert call["wireshark_check"]["status"] == "agree"
