@@ -15,6 +15,7 @@ it: such a call disagrees). Without tshark the check says so and the analysis go
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import shutil
 import subprocess
@@ -99,6 +100,7 @@ def _read(path: str, exe: str, options: list[str]) -> dict[int, _Frame]:
 
     # an event loop of its own: the thread's may be closed or unset (asyncio.run leaves none)
     loop = asyncio.new_event_loop()
+    frames: dict[int, _Frame] = {}
     try:
         cap = pyshark.FileCapture(
             path,
@@ -108,13 +110,15 @@ def _read(path: str, exe: str, options: list[str]) -> dict[int, _Frame]:
             custom_parameters=options,
             eventloop=loop,
         )
-        frames: dict[int, _Frame] = {}
         try:
             for pkt in cap:
                 f = _frame(pkt)
                 frames[f.number] = f
         finally:
             cap.close()
+            # the capture closes itself once more when collected: while its loop still runs
+            del cap
+            gc.collect()
     finally:
         loop.close()
     return frames
