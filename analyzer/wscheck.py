@@ -19,8 +19,10 @@ import gc
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,8 +100,11 @@ def _version(exe: str) -> str | None:
 def _read(path: str, exe: str, options: list[str]) -> dict[int, _Frame]:
     import pyshark
 
-    # an event loop of its own: the thread's may be closed or unset (asyncio.run leaves none)
+    # an event loop of its own: the thread's may be closed or unset (asyncio.run leaves none);
+    # and tshark waited for through a pidfd: the default child watcher may find its exit
+    # reaped by another waiter and report a crash (pyshark's own note on ThreadedChildWatcher)
     loop = asyncio.new_event_loop()
+    restore = _own_child_watcher(loop)
     frames: dict[int, _Frame] = {}
     try:
         cap = pyshark.FileCapture(
@@ -120,8 +125,30 @@ def _read(path: str, exe: str, options: list[str]) -> dict[int, _Frame]:
             del cap
             gc.collect()
     finally:
+        restore()
         loop.close()
     return frames
+
+
+def _own_child_watcher(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Watch the children of ``loop`` through pidfds (Python < 3.12 on Linux; later Pythons
+    do so by themselves); returns what puts the previous watcher back."""
+    if sys.version_info >= (3, 12) or not hasattr(asyncio, "PidfdChildWatcher"):
+        return lambda: None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        policy = asyncio.get_event_loop_policy()
+        previous = policy.get_child_watcher()
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(loop)
+        policy.set_child_watcher(watcher)
+
+    def restore() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            policy.set_child_watcher(previous)
+
+    return restore
 
 
 def _layers(pkt: Any, name: str) -> list[dict[str, Any]]:
