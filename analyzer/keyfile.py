@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mikeyshark.dissectors import esp as esplib
+from mikeyshark.dissectors.h248.mp import DEFAULT_PROFILE as DEFAULT_MP_PROFILE
+from mikeyshark.dissectors.h248.mp import MpProfile
 from mikeyshark.dissectors.mikey import constants as C
 
 
@@ -94,10 +96,6 @@ def parse_psk(value: str | bytes) -> TekKey:
 
 
 _PROFILE_KEYS: dict[str, type] = {"tls_prot_type": int, "bfcp_tls_client": str}
-# [profile.mp]: the Mp profile's adopted H.248 names, each "package/name"
-MP_PROFILE_KEYS = ("psk", "pskid", "role", "tcp_fail_event", "tls_fail_event")
-# H.248.1 Annex B: NAME = ALPHA *63(ALPHA / DIGIT / "_")
-_H248_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}/[A-Za-z][A-Za-z0-9_]{0,63}")
 _TABLES = ("kms", "psk", "tek", "esp", "conference", "profile")
 _ENTRY_KEYS = {
     "kms": {"uri", "master_key"},
@@ -126,6 +124,11 @@ class KeyFile:
     @property
     def tls_prot_type(self) -> int:
         return int(self.profile.get("tls_prot_type", C.PROT_TYPE["TLS"]))
+
+    @property
+    def mp(self) -> MpProfile:
+        """The Mp profile's item names, the adopted ones renamed by ``[profile.mp]``."""
+        return DEFAULT_MP_PROFILE.with_overrides(self.mp_profile)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> KeyFile:
@@ -415,10 +418,8 @@ class _KeyFileReader:
         if not isinstance(mp, dict):
             raise self.fail("profile", 0, "mp", "[profile] mp must be a table ([profile.mp])")
         for k, v in mp.items():
-            if k not in MP_PROFILE_KEYS:
-                raise self.fail("profile.mp", 0, k, f"[profile.mp]: unknown key {k!r}")
-            if not isinstance(v, str) or not _H248_NAME.fullmatch(v):
-                raise self.fail(
-                    "profile.mp", 0, k, f'[profile.mp] {k} must be "package/name" (H.248 names)'
-                )
+            try:
+                DEFAULT_MP_PROFILE.with_overrides({k: v})
+            except ValueError as e:
+                raise self.fail("profile.mp", 0, k, f"[profile.mp]: {e}") from None
         return dict(mp)

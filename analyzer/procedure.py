@@ -34,6 +34,7 @@ class Role(StrEnum):
 
     UE = "UE"
     PCSCF = "P-CSCF"
+    SCSCF = "S-CSCF"  # the MRFC's SIP peer, seen by a capture at the MRF
     MRFC = "MRFC"
     MRFP = "MRFP"
     KMS = "KMS"
@@ -65,7 +66,8 @@ class Event(StrEnum):
     TICKET = "ticket"  # the offerer builds TRANSFER_INIT (not on the wire)
     INVITE = "invite"  # INVITE with the SDP offer
     RESOLVE = "resolve"  # RESOLVE_INIT / RESOLVE_RESP with the KMS (core captures only)
-    MP = "mp"  # H.248 on Mp
+    MP = "mp"  # H.248 on Mp: the MRFC reserves (dial-out) or reserves and configures (dial-in)
+    MP_CONFIGURE = "mp-configure"  # dial-out: the MRFC configures the reserved termination
     TCP = "tcp"  # TCP three-way handshake
     TLS = "tls"  # TLS-PSK handshake
     ANSWER = "answer"  # 200 OK / reliable 18x with the SDP answer and TRANSFER_RESP
@@ -78,6 +80,7 @@ _DIAL_IN_STEPS = {
     Event.INVITE: "2",
     Event.RESOLVE: "3",
     Event.MP: "4-6",
+    Event.MP_CONFIGURE: "4-6",
     Event.TCP: "7",
     Event.TLS: "8",
     Event.ANSWER: "9, 10",
@@ -91,6 +94,7 @@ _DIAL_OUT_STEPS = {
     Event.RESOLVE: "7",
     Event.ANSWER: "8",
     Event.VERIFY: "9-11",
+    Event.MP_CONFIGURE: "9-11",
     Event.TCP: "12",
     Event.TLS: "13",
     Event.MEDIA: "after 13",

@@ -11,6 +11,8 @@ from typing import Any
 from mikeyshark.cli import EXIT_OK, EXIT_USAGE
 from mikeyshark.keyfile import KeyFileError
 from mikeyshark.synth import FAULTS, SCENARIOS, synthesize, write_capture
+from mikeyshark.synth.faults import CAPTURE_POINTS
+from mikeyshark.synth.mp import TRANSPORTS as MP_TRANSPORTS
 
 
 def add_parser(subparsers: Any) -> None:
@@ -59,6 +61,19 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="every media connection in TLS 1.3 (psk_ke, TLS_AES_128_GCM_SHA256)",
     )
+    p.add_argument(
+        "--capture-point",
+        choices=CAPTURE_POINTS,
+        default="ue",
+        help="where the capture is taken: at the UEs' access (SIP with the P-CSCF, media), or "
+        "beside the MRF (SIP at the MRFC, the Mp leg, the KMS leg, media)",
+    )
+    p.add_argument(
+        "--mp-transport",
+        choices=MP_TRANSPORTS,
+        default="udp",
+        help="the Mp leg over UDP, or over TCP with TPKT framing (capture point mrf)",
+    )
     p.add_argument("--list", action="store_true", help="list scenarios and faults")
     p.set_defaults(func=run)
 
@@ -67,7 +82,7 @@ def _list() -> int:
     print("scenarios:")
     for name, summary in SCENARIOS.items():
         print(f"  {name:<22} {summary}")
-    print("faults:")
+    print("faults (those of the Mp leg need --capture-point mrf):")
     for f in FAULTS.values():
         print(f"  {f.name:<22} {f.rule:<21} {f.summary}")
     return EXIT_OK
@@ -93,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
             now_ns=now_ns,
             ipv6=args.ipv6,
             tls13=args.tls13,
+            capture_point=args.capture_point,
+            mp_transport=args.mp_transport,
         )
     except (OSError, KeyFileError, ValueError, NotImplementedError) as e:
         print(f"mikeyshark synth: {e}", file=sys.stderr)

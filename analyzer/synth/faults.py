@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from mikeyshark.checks.rules import FAULTS as RULE_OF_FAULT
 from mikeyshark.checks.rules import RULES
 
+# Where a synthesized capture is taken: at the UEs' access, or beside the MRF (Mp in view).
+CAPTURE_POINTS = ("ue", "mrf")
+
 # What the analyzer can no longer see or check once the TEK cannot be found or confirmed.
 _NEEDS_TEK = frozenset({"TLS-KEY", "MSRP-PATHS", "BFCP-IDS"})
-_NEEDS_TICKET = frozenset({"TICKET-VALID", "INIT-MAC", "RESP-MAC", "RESP-IDENTITY"}) | _NEEDS_TEK
+_NEEDS_TICKET = (
+    frozenset({"TICKET-VALID", "INIT-MAC", "RESP-MAC", "RESP-IDENTITY", "KMS-RESOLVE"}) | _NEEDS_TEK
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,7 @@ class Fault:
     name: str
     summary: str
     may_not_pass: frozenset[str] = frozenset()
+    capture_points: frozenset[str] = frozenset(CAPTURE_POINTS)  # where it can be seen
 
     @property
     def rule(self) -> str:
@@ -71,6 +77,8 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "id-mismatch",
             "TRANSFER_INIT and its ticket name the conference side as sip:mrfc@conf.example.org",
+            # the MRFC resolves the ticket as the conference, not as the responder it names
+            frozenset({"KMS-RESOLVE"}),
         ),
         Fault(
             "two-crypto-sessions",
@@ -156,18 +164,24 @@ def applicable(fault: str, protocols: frozenset[str] | set[str]) -> bool:
     return bool(FAULTS[fault].protocols & protocols)
 
 
-def expected_status(faults: frozenset[str]) -> dict[str, str]:
-    """Rule -> expected status for a call with ``faults`` applied.
+def expected_status(
+    faults: frozenset[str], capture_point: str = "ue", *, kms_leg: bool = False
+) -> dict[str, str]:
+    """Rule -> expected status for a call with ``faults`` applied, captured at
+    ``capture_point`` (``kms_leg``: with the answerer's KMS leg in the capture).
 
     ``pass`` or ``fail`` where the outcome is fixed, ``any`` where a rule depends on what a
     fault broke (``fail`` or ``not-observed`` are both right then).
     """
-    # The captures are taken at the UE: what no fault can trip (the KMS leg) is not in them,
-    # and a rule left out is expected not-applicable.
+    # What no fault can trip (the KMS leg) is left to the scenario, and a rule left out is
+    # expected not-applicable.
     status = {r.id: "pass" for r in RULES if r.fault is not None}
+    if kms_leg:
+        status["KMS-RESOLVE"] = "pass"
     for name in faults:
         for rule in FAULTS[name].may_not_pass:
-            status[rule] = "any"
+            if rule in status:  # a rule the capture point cannot judge stays as it is
+                status[rule] = "any"
     for name in faults:
         status[FAULTS[name].rule] = "fail"
     return status

@@ -67,6 +67,8 @@ class Channel:
     engines: dict[bool, tls.TlsPskEngine] = field(default_factory=dict)  # key: is the UE
     cert: CertTlsSession | None = None  # the certificate-suite fault instead of the engines
     ue_is_tls_client: bool = False
+    # a handshake that failed: (the fatal alert's description, whether the UE sent it)
+    failure: tuple[int, bool] | None = None
 
     def transmit(self, from_ue: bool, data: bytes, peer_answers: bool = False) -> None:
         self.conn.send(from_ue == self.ue_is_tcp_client, data, peer_answers=peer_answers)
@@ -91,7 +93,9 @@ class Channel:
             raise RuntimeError("TLS peer did not decrypt what was sent")
 
     def keylog_lines(self) -> list[str]:
-        """NSS key log of the session (empty in the clear)."""
+        """NSS key log of the session (empty in the clear or when the handshake failed)."""
+        if self.failure is not None:
+            return []
         if self.cert is not None:
             return [
                 f"CLIENT_RANDOM {self.cert.client_random.hex()} {self.cert.master_secret.hex()}"
@@ -108,7 +112,12 @@ class Channel:
                 self.cursor.wait(150, 1200)
 
     def close(self) -> None:
-        """close_notify from the TLS client, the server's answer, FIN from the TCP client."""
+        """close_notify from the TLS client, the server's answer, FIN from the TCP client
+        (after a failed handshake: FIN from the side that sent the fatal alert)."""
+        if self.failure is not None:
+            self.cursor.wait(0.1, 2)
+            self.conn.close(from_client=self.failure[1] == self.ue_is_tcp_client)
+            return
         if self.cert is not None:
             c = self.ue_is_tls_client
             self.transmit(c, self.cert.close_notify(True), peer_answers=True)
@@ -143,10 +152,12 @@ def start_tls(
     ue_is_tcp_client: bool,
     ue_is_tls_client: bool,
     certificate_at: int | None = None,
+    mrfp_config: tls.PskConfig | None = None,
 ) -> Channel:
     """Steps 8 / 13: the TLS-PSK handshake right after the TCP handshake (none when
     ``config`` is None: the plaintext-media fault; a certificate handshake for the
-    certificate-suite fault)."""
+    certificate-suite fault). ``config`` is the UE's; ``mrfp_config``, when given, the
+    MRFP's: with another PSK the handshake fails, and the channel records the fatal alert."""
     ch = Channel(conn, cursor, ue_is_tcp_client, ue_is_tls_client=ue_is_tls_client)
     if certificate_at is not None:
         # The certificate-suite fault: a certificate handshake made at ``certificate_at``
@@ -159,17 +170,27 @@ def start_tls(
         return ch
     if config is None:
         return ch
-    client = tls.TlsPskEngine(config, True, rng.randbytes)
-    server = tls.TlsPskEngine(config, False, rng.randbytes)
+    mrfp = mrfp_config or config
+    client_cfg, server_cfg = (config, mrfp) if ue_is_tls_client else (mrfp, config)
+    client = tls.TlsPskEngine(client_cfg, True, rng.randbytes)
+    server = tls.TlsPskEngine(server_cfg, False, rng.randbytes)
     ch.engines = {ue_is_tls_client: client, not ue_is_tls_client: server}
     client.start()
     server.start()
     pending, sender_is_client = client.data_to_send(), True
     while pending:
         receiver = server if sender_is_client else client
-        receiver.receive_data(pending)
-        reply = receiver.data_to_send()
         from_ue = ue_is_tls_client == sender_is_client
+        try:
+            receiver.receive_data(pending)
+        except tls.TlsError as e:
+            # the receiver could not go on: its fatal alert answers the flight
+            ch.transmit(from_ue, pending, peer_answers=True)
+            cursor.wait(0.05, 0.5)
+            ch.transmit(not from_ue, receiver.data_to_send())
+            ch.failure = (e.description, not from_ue)
+            return ch
+        reply = receiver.data_to_send()
         ch.transmit(from_ue, pending, peer_answers=bool(reply))
         cursor.wait(0.05, 0.5)
         pending, sender_is_client = reply, not sender_is_client

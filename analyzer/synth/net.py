@@ -76,6 +76,14 @@ class Network:
     def host(self, name: str, ip: str) -> Host:
         return Host(name, ip, ip_id=self.rng.randrange(1, 0xFFFF))
 
+    def view(self, rng: random.Random) -> Network:
+        """The same wire with another random source: a leg that only some captures hold (the
+        Mp and KMS legs at the MRF) draws from its own, so that adding it changes nothing
+        else of the capture."""
+        other = Network(rng)
+        other._frames = self._frames
+        return other
+
     def ephemeral_port(self, host: Host) -> int:
         while True:
             port = self.rng.randint(*EPHEMERAL_PORTS)

@@ -1,14 +1,17 @@
 """The four TR 29.828 call flows (and a conference of them) as traffic, step by step.
 
-A capture point on the Gm side of the access network is modelled: it sees every UE's SIP with
-its P-CSCF over UDP and every UE's TCP media with the MRFP. The MRFC (the conference focus,
-Contact ``;isfocus``) is reached through the P-CSCF and the S-CSCF, so its messages arrive from
-the P-CSCF with their Via and Record-Route chains. Step numbers in comments are the seed's
-("dial-in / dial-out").
+Two capture points are modelled. ``ue``, on the Gm side of the access network, sees every
+UE's SIP with its P-CSCF over UDP and every UE's TCP media with the MRFP. The MRFC (the
+conference focus, Contact ``;isfocus``) is reached through the P-CSCF and the S-CSCF, so its
+messages arrive from the P-CSCF with their Via and Record-Route chains. ``mrf``, beside the
+MRF, sees the same SIP messages between the S-CSCF and the MRFC, the Mp leg (H.248 between
+the MRFC and the MRFP, :mod:`.mp`), the MRFC's KMS leg when it resolves a ticket (dial-in),
+and the same UE-MRFP media. Step numbers in comments are the seed's ("dial-in / dial-out").
 
 Every random value (keys, RANDs, CSB IDs, ports, tags, branches, TLS randoms) is drawn from
 one ``random.Random(seed)``, and time starts at a fixed base offset by the seed, so one
-seed gives one capture byte for byte.
+seed gives one capture byte for byte. What only the MRF sees draws from a source of its own,
+so one seed gives the same calls at both capture points.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ import random
 from dataclasses import dataclass, field
 
 from mikeyshark.checks.rules import RULES
-from mikeyshark.dissectors import sdp, sip
+from mikeyshark.dissectors import http, sdp, sip
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.h248.model import LocalControlDescriptor
+from mikeyshark.dissectors.h248.mp import DEFAULT_PROFILE as DEFAULT_MP_PROFILE
+from mikeyshark.dissectors.h248.mp import local_control_descriptor
 from mikeyshark.dissectors.mikey import crypto as mcrypto
 from mikeyshark.dissectors.mikey import message as mmsg
 from mikeyshark.dissectors.mikey import ticket as mticket
@@ -39,7 +46,8 @@ from mikeyshark.dissectors.mikey.payloads import ntp64_from_unix_ns as ntp
 from mikeyshark.keyfile import Conference, KeyFile, KmsKey, PskKey
 from mikeyshark.model import Endpoint, Frame
 from mikeyshark.synth import media as M
-from mikeyshark.synth.faults import FAULTS, applicable, expected_status
+from mikeyshark.synth import mp as mpleg
+from mikeyshark.synth.faults import CAPTURE_POINTS, FAULTS, applicable, expected_status
 from mikeyshark.synth.net import Cursor, Host, Network, TcpConnection
 
 BASE_TIME_NS = 1_767_268_800 * 1_000_000_000  # 2026-01-01T12:00:00Z; + seed minutes
@@ -53,8 +61,11 @@ UNAUTHORIZED = "mallory"
 
 # Addresses (documentation ranges, RFC 5737): UEs in one access net, IMS core and MRFP apart.
 PCSCF_IP = "192.0.2.10"
+SCSCF_IP = "192.0.2.15"
 MRFC_IP = "192.0.2.20"
+KMS_IP = "192.0.2.40"
 MRFP_IP = "203.0.113.30"
+KMS_PORT = 80
 UE_IPS = ("198.51.100.11", "198.51.100.12", "198.51.100.13", "198.51.100.14", "198.51.100.66")
 
 
@@ -67,6 +78,8 @@ class AddressPlan:
     mrfc: str = MRFC_IP
     mrfp: str = MRFP_IP
     ues: tuple[str, ...] = UE_IPS
+    scscf: str = SCSCF_IP
+    kms: str = KMS_IP
 
 
 # The same nodes over IPv6, in the documentation prefix 2001:db8::/32 (RFC 3849).
@@ -81,6 +94,8 @@ IPV6 = AddressPlan(
         "2001:db8:0:100::14",
         "2001:db8:0:100::66",
     ),
+    scscf="2001:db8:0:2::15",
+    kms="2001:db8:0:2::40",
 )
 
 LOOPBACK = AddressPlan(
@@ -88,6 +103,8 @@ LOOPBACK = AddressPlan(
     "127.0.0.20",
     "127.0.0.30",
     ("127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14", "127.0.0.66"),
+    scscf="127.0.0.15",
+    kms="127.0.0.40",
 )
 
 SCENARIOS: dict[str, str] = {
@@ -146,7 +163,9 @@ class CallFacts:
     mode3: bool
     faults: frozenset[str]
     media: tuple[MediaFacts, ...]
-    expected: dict[str, str]  # rule -> "pass" | "fail" | "any" | "not-applicable"
+    # rule -> "pass" | "fail" | "any" | "not-applicable" | "not-observed" | "warning" | "info"
+    expected: dict[str, str]
+    capture_point: str = "ue"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +189,7 @@ class Options:
     faults: frozenset[str]
     mode3: bool
     reliable_183: bool
+    capture_point: str = "ue"
 
 
 @dataclass(slots=True)
@@ -183,6 +203,7 @@ class World:
     addr: AddressPlan
     user_psk: dict[str, bytes] = field(default_factory=dict)
     ue_hosts: dict[str, Host] = field(default_factory=dict)
+    mrf: Mrf | None = None  # what a capture at the MRF adds
 
     def token(self, n: int = 10) -> str:
         """A random alphanumeric token (tags, branches, session ids)."""
@@ -195,8 +216,33 @@ class World:
         return self.user_psk[uri]
 
 
+@dataclass(slots=True)
+class Mrf:
+    """The nodes and legs only a capture at the MRF sees: the S-CSCF (the MRFC's SIP peer),
+    the MRFC, the KMS, and the Mp leg, with a random source of their own."""
+
+    mp: mpleg.MpLeg
+    scscf: Host
+    mrfc: Host
+    kms: Host
+
+    @property
+    def rng(self) -> random.Random:
+        return self.mp.rng
+
+    @property
+    def net(self) -> Network:
+        return self.mp.net
+
+
 def _flip_last_bit(data: bytes) -> bytes:
     return data[:-1] + bytes([data[-1] ^ 0x01])
+
+
+def _kms_http(start: str, body: bytes) -> bytes:
+    """A KMS leg's HTTP/1.1 request or response carrying a MIKEY message."""
+    host = [("Host", KMS_URI)] if not start.startswith("HTTP/") else []
+    return http.build_message(start, [*host, ("Content-Type", "application/mikey")], body)
 
 
 # ------------------------------------------------------------------------------- one m-line
@@ -227,6 +273,8 @@ class ProtectedMedia:
     tls_client: Endpoint | None = None
     channel: M.Channel | None = None
     keylog: list[str] = field(default_factory=list)
+    mismatch_psk: bytes | None = None  # the psk-mismatch fault's key, drawn when first needed
+    mp_term: mpleg.Termination | None = None  # its termination on the MRFP (capture at the MRF)
 
 
 class Call:
@@ -243,9 +291,13 @@ class Call:
         start_ns: int,
         faults: frozenset[str],
         tls: tuple[str, int] = ("1.2", M.DEFAULT_SUITE),
+        index: int = 0,
     ) -> None:
         self.w = world
         rng = world.rng
+        self.index = index
+        self.mp = world.mrf.mp.numbering(index) if world.mrf is not None else None
+        self.ue_sdp: sdp.SessionDescription | None = None  # as the UE sent it
         self.dial_in = dial_in
         self.faults = faults
         self.protocols = protocols
@@ -519,9 +571,15 @@ class Call:
         ]
 
     def _send(self, msg: sip.SipMessage, from_ue: bool) -> None:
+        """One SIP message on the captured hop: the UE's with the P-CSCF, or at the MRF the
+        MRFC's with the S-CSCF (the same message; only the hop differs)."""
         w = self.w
         data = sip.build(msg)
-        if from_ue:
+        if w.mrf is not None:
+            a, b = w.mrf.scscf, w.mrf.mrfc
+            src, dst = (a, b) if from_ue else (b, a)
+            w.net.udp(self.cursor, src, sip.PORT, dst, sip.PORT, data)
+        elif from_ue:
             w.net.udp(self.cursor, self.ue, self.ue_sip_port, w.pcscf, 5060, data)
         else:
             w.net.udp(self.cursor, w.pcscf, 5060, self.ue, self.ue_sip_port, data)
@@ -614,14 +672,25 @@ class Call:
         if early and self.dial_in:
             self._connect_all()  # fault: the MRFP connects before there is an INVITE
             cur.wait(200, 600)
+        mrf = self.w.mrf is not None
+        late = self._has("mp-late-configure")
+        if mrf and not self.dial_in:
+            self._mp_reserve()  # dial-out steps 2-4: the MRFC reserves on the MRFP
         inv = self.invite()
+        if self.dial_in:
+            self.ue_sdp = sdp.parse(inv.body)
         ue_answers = not self.dial_in
         self._send(inv, from_ue=self.dial_in)  # step 2 / 6
         cur.wait(1, 4)
         self._send(sip.response_to(inv, 100, "Trying"), from_ue=ue_answers)
         if self.dial_in:
+            resolving = cur.now_ns
             cur.wait(40, 160)  # step 3: the MRFC resolves the ticket with the KMS
-            if not early:
+            if mrf:
+                self._resolve_with_kms(resolving)
+                if not late:
+                    self._mp_dial_in()  # steps 4-6: the MRFC reserves and configures the MRFP
+            if not early and not late:
                 self._connect_all()  # steps 7-8: MRFP opens TCP and starts TLS
             cur.wait(5, 30)
         else:
@@ -640,6 +709,8 @@ class Call:
             if early:
                 self._connect_all()  # fault: UE-B connects before its answer
         answer = self.sdp_body(offer=False)
+        if not self.dial_in:
+            self.ue_sdp = sdp.parse(answer)
         to_tag = self.conf_tag if self.dial_in else self.ue_tag
         cseq = 1
         if self.w.opts.reliable_183:
@@ -653,6 +724,8 @@ class Call:
                 content_type="application/sdp",
             )
             self._send(r183, from_ue=ue_answers)  # step 10 / 8 (reliable 18x)
+            if mrf and not self.dial_in and not late:
+                self._mp_configure()  # dial-out steps 9-11, on the answer
             cur.wait(20, 60)
             cseq += 1
             prack = self._in_dialog(
@@ -674,17 +747,25 @@ class Call:
                 content_type="application/sdp",
             )
         self._send(ok, from_ue=ue_answers)  # step 10 / 8
+        if mrf and not self.dial_in and not late and not self.w.opts.reliable_183:
+            self._mp_configure()  # dial-out steps 9-11, on the answer
         cur.wait(20, 60)
         self._send(self._in_dialog("ACK", 1, from_ue=self.dial_in, extra=[]), from_ue=self.dial_in)
+        if self.dial_in and late:
+            self._mp_dial_in()  # the mp-late-configure fault: after the answer
+            self._connect_all()
         if not self.dial_in and not early:
             cur.wait(20, 80)
             self._connect_all()  # steps 12-13: UE-B opens TCP and starts TLS
+        if mrf and not self.dial_in and late:
+            self._mp_configure()  # the mp-late-configure fault: after UE-B's SYN
         cur.wait(200, 900)
         for pm in self.media:
-            self._talk(pm)
-            cur.wait(300, 1500)
+            if pm.channel is not None and pm.channel.failure is None:
+                self._talk(pm)
+                cur.wait(300, 1500)
         for pm in self.media:
-            if pm.channel is not None:
+            if pm.channel is not None and pm.channel.failure is None:
                 pm.keylog = pm.channel.keylog_lines()
                 pm.channel.close()
         cur.wait(100, 400)
@@ -693,6 +774,8 @@ class Call:
         self._send(bye, from_ue=self.dial_in)
         cur.wait(15, 50)
         self._send(sip.response_to(bye, 200, "OK"), from_ue=not self.dial_in)
+        if mrf:
+            self._mp_release()  # the MRFC subtracts the call's terminations
 
     def _sides(self, pm: ProtectedMedia) -> tuple[bool, bool]:
         """(TCP client is the UE, TLS client is the UE) after the faults that move them."""
@@ -701,9 +784,19 @@ class Call:
         if self._has("offerer-connects"):
             tcp_ue = not answerer_is_ue
         tls_ue = answerer_is_ue  # the flows' roles (docs/rules.md): the answerer's side
-        if self._has("tls-by-offerer"):
+        if self._has("tls-by-offerer") or self._has("mp-role-swapped"):
+            # mp-role-swapped: the MRFC gives the MRFP the other TLS role, which it obeys
             tls_ue = not answerer_is_ue
         return tcp_ue, tls_ue
+
+    def _tls_psk(self, pm: ProtectedMedia) -> bytes:
+        """The PSK the UE's TLS uses: the TEK, or the psk-mismatch fault's other key."""
+        if not self._has("psk-mismatch"):
+            return pm.tek
+        if pm.mismatch_psk is None:
+            rng = self.w.mrf.rng if self.w.mrf is not None else self.w.rng
+            pm.mismatch_psk = rng.randbytes(16)
+        return pm.mismatch_psk
 
     def _connect_all(self) -> None:
         for pm in self.media:
@@ -724,10 +817,14 @@ class Call:
         cur.wait(0.1, 2)
         pm.tcp = conn
         pm.tls_client = conn.client if tls_ue == tcp_ue else conn.server
-        psk = w.rng.randbytes(16) if self._has("psk-mismatch") else pm.tek
-        config = None
+        psk = self._tls_psk(pm)
+        config = mrfp_config = None
         if not self._has("plaintext-media"):
-            config = M.engine_config(psk, psk_identity(pm.csb_id, 1), pm.tls_version, pm.suite)
+            identity = psk_identity(pm.csb_id, 1)
+            config = M.engine_config(psk, identity, pm.tls_version, pm.suite)
+            if w.mrf is not None and self._mp_psk(pm) != psk:
+                # the MRFP uses the PSK the MRFC gave it on Mp (the mp-wrong-psk fault)
+                mrfp_config = M.engine_config(self._mp_psk(pm), identity, pm.tls_version, pm.suite)
         cert_at = cur.now_ns // 1_000_000_000 if self._has("certificate-suite") else None
         pm.channel = M.start_tls(
             conn,
@@ -737,7 +834,15 @@ class Call:
             ue_is_tcp_client=tcp_ue,
             ue_is_tls_client=tls_ue,
             certificate_at=cert_at,
+            mrfp_config=mrfp_config,
         )
+        failure = pm.channel.failure
+        if failure is not None:
+            pm.channel.close()  # after the fatal alert, the side that sent it closes TCP
+            if w.mrf is not None and pm.mp_term is not None and self.mp is not None:
+                # the MRFP tells the MRFC, with the alert it sent or received as the cause
+                w.mrf.mp.delay(cur, 1, 5)
+                w.mrf.mp.notify(cur, self.mp, pm.mp_term, "tls_fail_event", failure[0])
 
     def _talk(self, pm: ProtectedMedia) -> None:
         assert pm.channel is not None
@@ -759,6 +864,174 @@ class Call:
                 self.w.rng, confid=confid, userid=pm.userid, floor_id=pm.floor_id
             )
         pm.channel.play(script)
+
+    # ---- at the MRF: the KMS leg and the Mp leg ----------------------------------------
+    def _mline(self, pm: ProtectedMedia) -> int:
+        """The index of ``pm``'s m-line in the SDP bodies (audio first when there is some)."""
+        return (1 if self.audio else 0) + self.media.index(pm)
+
+    def _mp_psk(self, pm: ProtectedMedia) -> bytes:
+        """The PSK the MRFC gives the MRFP on Mp: what the TLS runs with (the TEK), or a
+        key one bit off (the mp-wrong-psk fault)."""
+        psk = self._tls_psk(pm)
+        return _flip_last_bit(psk) if self._has("mp-wrong-psk") else psk
+
+    def _mp_role(self) -> str:
+        """The TLS role the MRFC gives the MRFP: the roles table (the answerer's side is
+        the TLS client), swapped by the mp-role-swapped fault."""
+        client = self.dial_in != self._has("mp-role-swapped")
+        return "client" if client else "server"
+
+    def _mp_control(self, pm: ProtectedMedia) -> LocalControlDescriptor:
+        assert self.w.mrf is not None
+        # mp-pskid-mismatch: the identity of another crypto session of the same exchange
+        pskid = psk_identity(pm.csb_id, 2 if self._has("mp-pskid-mismatch") else 1)
+        return local_control_descriptor(
+            self.w.mrf.mp.profile, psk=self._mp_psk(pm), pskid=pskid, role=self._mp_role()
+        )
+
+    def _mp_local(self, pm: ProtectedMedia, setup: str, concrete: bool) -> sdp.SessionDescription:
+        """Local of ``pm`` as the MRFC asks for it (``$``) or as the MRFP returns it (the
+        mp-local-mismatch fault: a port other than the one the MRFC puts in its SDP)."""
+        conf = self._protected(pm, offer=not self.dial_in)
+        if not concrete:
+            return mpleg.local_sdp(conf, setup, None)
+        port = None
+        if self._has("mp-local-mismatch"):
+            port = conf.m.port + 2 if conf.m.port < 65534 else conf.m.port - 2
+        return mpleg.local_sdp(conf, setup, self.w.mrfp.ip, port)
+
+    def _mp_remote(self, pm: ProtectedMedia) -> sdp.SessionDescription:
+        """Remote: the UE's SDP for ``pm``'s m-line (the mp-wrong-remote fault: another port)."""
+        assert self.ue_sdp is not None
+        i = self._mline(pm)
+        port = None
+        if self._has("mp-wrong-remote"):
+            p = self.ue_sdp.media[i].m.port
+            port = p + 2 if p < 65534 else p - 2
+        return mpleg.remote_sdp(self.ue_sdp, i, port)
+
+    def _mp_dial_in(self) -> None:
+        """Dial-in steps 4-6, "Reserve And Configure IMS resources": an Add per TCP/TLS
+        m-line with Local, Remote, the PSK, its identity, the TLS role and the failure
+        events; each answered by a Reply with the MRFP's Local."""
+        mrf, call = self.w.mrf, self.mp
+        if mrf is None or call is None or self._has("mp-missing"):
+            return
+        for i, pm in enumerate(self.media):
+            pm.mp_term = mrf.mp.add(
+                self.cursor,
+                call,
+                pm.protocol,
+                self._mp_local(pm, "active", False),
+                self._mp_local(pm, "active", True),
+                remote=self._mp_remote(pm),
+                control=self._mp_control(pm),
+                events=not self._has("mp-no-events"),
+                error_first=i == 0 and self._has("mp-error-reply"),
+            )
+
+    def _mp_reserve(self) -> None:
+        """Dial-out steps 2-4, "Reserve IMS resources": an Add with Local only (BFCP's with
+        Mode = SendReceive, the reserve no procedure specifies), before the offer."""
+        mrf, call = self.w.mrf, self.mp
+        if mrf is None or call is None or self._has("mp-missing"):
+            return
+        for i, pm in enumerate(self.media):
+            mode = local_control_descriptor(mrf.mp.profile) if pm.protocol == "bfcp" else None
+            pm.mp_term = mrf.mp.add(
+                self.cursor,
+                call,
+                pm.protocol,
+                self._mp_local(pm, "actpass", False),
+                self._mp_local(pm, "actpass", True),
+                control=mode,
+                error_first=i == 0 and self._has("mp-error-reply"),
+            )
+        mrf.mp.delay(self.cursor, 2, 6)
+
+    def _mp_configure(self) -> None:
+        """Dial-out steps 9-11, "Configure IMS resources": a Modify of each reserved
+        termination with UE-B's answer as Remote, the reserve Reply's Local with
+        a=setup:passive, the PSK, its identity, the TLS role and the failure events."""
+        mrf, call = self.w.mrf, self.mp
+        if mrf is None or call is None:
+            return
+        for pm in self.media:
+            if pm.mp_term is None:
+                continue
+            mrf.mp.modify(
+                self.cursor,
+                call,
+                pm.mp_term,
+                self._mp_local(pm, "passive", True),
+                self._mp_remote(pm),
+                self._mp_control(pm),
+                events=not self._has("mp-no-events"),
+            )
+
+    def _mp_release(self) -> None:
+        """At call release the MRFC subtracts each termination of the call."""
+        mrf, call = self.w.mrf, self.mp
+        if mrf is None or call is None:
+            return
+        mrf.mp.delay(self.cursor, 2, 8)
+        for pm in self.media:
+            if pm.mp_term is not None:
+                mrf.mp.subtract(self.cursor, call, pm.mp_term)
+
+    def _resolve_with_kms(self, start_ns: int) -> None:
+        """Dial-in step 3 as the MRF sees it: the MRFC posts RESOLVE_INIT_PSK for each
+        ticket to the KMS over HTTP and gets RESOLVE_RESP (docs/profile.md, the KMS leg);
+        the call goes on once the keys are back."""
+        mrf = self.w.mrf
+        if mrf is None:
+            return
+        pms = []
+        for pm in self.media:
+            try:
+                msg = mmsg.parse(pm.init)
+            except DissectError:
+                continue
+            ticket = msg.find(Ticket)
+            if ticket is not None and not self._has("no-key-mgmt"):
+                pms.append((pm, msg, ticket))
+        if not pms:
+            return
+        rng = mrf.rng
+        psk = self.w.user_psk.get(CONFERENCE_URI) or self.w.user_psk.setdefault(
+            CONFERENCE_URI, rng.randbytes(32)
+        )
+        cur = Cursor(rng, start_ns + 1_000_000)
+        conn = TcpConnection(
+            mrf.net, cur, mrf.mrfc, mrf.net.ephemeral_port(mrf.mrfc), mrf.kms, KMS_PORT
+        )
+        conn.connect(rtt_ms=(1.0, 4.0))
+        for pm, msg, ticket in pms:
+            cs_map = msg.hdr.cs_map if isinstance(msg.hdr.cs_map, GenericIdMap) else None
+            init = transfer.build_resolve_init(
+                csb_id=msg.hdr.csb_id,
+                t_ntp=ntp(cur.now_ns),
+                rand=rng.randbytes(16),
+                responder=self.answerer_uri.encode(),
+                kms_uri=KMS_URI.encode(),
+                ticket=ticket,
+                psk=psk,
+                cs_map=cs_map,
+            )
+            resp = transfer.build_resolve_resp(
+                resolve_init=init,
+                t_ntp=ntp(cur.now_ns + 2_000_000),
+                kms_uri=KMS_URI.encode(),
+                psk=psk,
+                mpk=pm.mpk,
+                tgks=list(pm.tgks),
+            )
+            conn.send(True, _kms_http("POST /resolve HTTP/1.1", init), peer_answers=True)
+            mrf.mp.delay(cur, 2, 6)
+            conn.send(False, _kms_http("HTTP/1.1 200 OK", resp), rtt_ms=(1.0, 4.0))
+        conn.close(True, rtt_ms=(1.0, 4.0))
+        self.cursor.now_ns = max(self.cursor.now_ns, cur.now_ns + 1_000_000)
 
     # ---- facts -------------------------------------------------------------------------
     def facts(self, expected: dict[str, str]) -> CallFacts:
@@ -798,6 +1071,7 @@ class Call:
             faults=self.faults,
             media=tuple(media),
             expected=expected,
+            capture_point=self.w.opts.capture_point,
         )
 
 
@@ -836,7 +1110,10 @@ def call_specs(scenario: str) -> list[CallSpec]:
 
 
 def _expected(call: Call, faults: frozenset[str]) -> dict[str, str]:
-    exp = expected_status(faults)
+    point = call.w.opts.capture_point
+    # at the MRF the MRFC is seen resolving the dial-in tickets with the KMS
+    kms_leg = point == "mrf" and call.dial_in and "no-key-mgmt" not in faults
+    exp = expected_status(faults, point, kms_leg=kms_leg)
     for rule in RULES:
         if rule.protocol is not None and rule.protocol.value not in call.protocols:
             exp[rule.id] = "not-applicable"
@@ -851,8 +1128,14 @@ def make_world(
     reliable_183: bool = False,
     keys: str | None = None,
     addr: AddressPlan = AddressPlan(),
+    capture_point: str = "ue",
+    mp_transport: str = "udp",
 ) -> World:
-    """The nodes, keys and random source of one run (synthesized or replayed)."""
+    """The nodes, keys and random source of one run (synthesized or replayed); at the
+    capture point ``mrf`` also the nodes and the Mp leg (over ``mp_transport``) only that
+    capture sees, with the Mp item names of the key file's ``[profile.mp]``."""
+    if capture_point not in CAPTURE_POINTS:
+        raise ValueError(f"capture point must be one of {', '.join(CAPTURE_POINTS)}")
     rng = random.Random(seed)
     net = Network(rng)
     given = KeyFile.parse(keys) if keys is not None else None
@@ -861,7 +1144,7 @@ def make_world(
     world = World(
         rng=rng,
         net=net,
-        opts=Options(faults, mode3, reliable_183),
+        opts=Options(faults, mode3, reliable_183, capture_point),
         kms_key=given.kms[0].master_key if given else rng.randbytes(32),
         pcscf=net.host("P-CSCF", addr.pcscf),
         mrfp=net.host("MRFP", addr.mrfp),
@@ -871,11 +1154,29 @@ def make_world(
         world.user_psk.update({p.identity: p.key for p in given.psk})
     for name, ip in zip((*USERS, UNAUTHORIZED), addr.ues, strict=True):
         world.ue_hosts[name] = net.host(name, ip)
+    if capture_point == "mrf":
+        # str seeds are hashed with SHA-512 (random.seed version 2): stable across runs
+        mrf_rng = random.Random(f"mrf:{seed}")
+        leg = mpleg.MpLeg(
+            net.view(mrf_rng),
+            mrf_rng,
+            Host("MRFC", addr.mrfc, ip_id=0x2000),
+            world.mrfp,
+            mp_transport,
+            given.mp if given is not None else DEFAULT_MP_PROFILE,
+        )
+        world.mrf = Mrf(
+            leg, Host("S-CSCF", addr.scscf, ip_id=0x1000), leg.mrfc, Host("KMS", addr.kms, 0x3000)
+        )
     return world
 
 
 def new_call(
-    world: World, spec: CallSpec, start_ns: int, faults: frozenset[str] = frozenset()
+    world: World,
+    spec: CallSpec,
+    start_ns: int,
+    faults: frozenset[str] = frozenset(),
+    index: int = 0,
 ) -> Call:
     user = UNAUTHORIZED if "unauthorized-user" in faults else spec.user
     return Call(
@@ -887,10 +1188,11 @@ def new_call(
         start_ns=start_ns,
         faults=faults,
         tls=spec.tls,
+        index=index,
     )
 
 
-def check_faults(scenario: str, faults: frozenset[str]) -> None:
+def check_faults(scenario: str, faults: frozenset[str], capture_point: str = "ue") -> None:
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
     for f in faults:
@@ -898,6 +1200,11 @@ def check_faults(scenario: str, faults: frozenset[str]) -> None:
             raise ValueError(f"unknown fault {f!r}; see `mikeyshark synth --list`")
         if not applicable(f, frozenset(call_specs(scenario)[0].protocols)):
             raise ValueError(f"fault {f!r} does not apply to scenario {scenario!r}")
+        if capture_point not in FAULTS[f].capture_points:
+            raise ValueError(
+                f"fault {f!r} is seen only in a capture at the "
+                f"{' or '.join(sorted(FAULTS[f].capture_points))} (--capture-point)"
+            )
 
 
 def synthesize(
@@ -911,17 +1218,21 @@ def synthesize(
     now_ns: int | None = None,
     ipv6: bool = False,
     tls13: bool = False,
+    capture_point: str = "ue",
+    mp_transport: str = "udp",
 ) -> SynthResult:
     """Build the capture of ``scenario`` with ``faults`` applied (to the first call).
 
     ``keys`` is the text of a key file to use instead of generating one: its first KMS
-    master key and its PSKs protect the tickets, so its captures open with it.
-    ``now_ns`` replaces the fixed base time (the CLI's ``--now``); ``ipv6`` puts every
-    node on an IPv6 address (:data:`IPV6`); ``tls13`` runs every media connection in
-    TLS 1.3 instead of the scenario's TLS 1.2 suites.
+    master key and its PSKs protect the tickets, so its captures open with it (and its
+    ``[profile.mp]`` names the Mp items). ``now_ns`` replaces the fixed base time (the
+    CLI's ``--now``); ``ipv6`` puts every node on an IPv6 address (:data:`IPV6`);
+    ``tls13`` runs every media connection in TLS 1.3 instead of the scenario's TLS 1.2
+    suites. ``capture_point`` is ``ue`` (the UEs' access) or ``mrf`` (beside the MRF:
+    SIP at the MRFC, the Mp leg over ``mp_transport`` ``udp`` or ``tcp``, the KMS leg).
     """
     fault_set = frozenset(faults)
-    check_faults(scenario, fault_set)
+    check_faults(scenario, fault_set, capture_point)
     world = make_world(
         seed,
         faults=fault_set,
@@ -929,26 +1240,35 @@ def synthesize(
         reliable_183=reliable_183,
         keys=keys,
         addr=IPV6 if ipv6 else AddressPlan(),
+        capture_point=capture_point,
+        mp_transport=mp_transport,
     )
     start = (BASE_TIME_NS + seed * 60_000_000_000) if now_ns is None else now_ns
+    if world.mrf is not None:
+        world.mrf.mp.service_change(start - 1_000_000_000)  # the MRFP came up before the calls
     calls: list[tuple[Call, CallSpec, frozenset[str]]] = []
     specs = call_specs(scenario)
     if tls13:
         specs = [dataclasses.replace(s, tls=("1.3", M.TLS13_SUITE)) for s in specs]
     for i, spec in enumerate(specs):
         call_faults = (fault_set if i == 0 else frozenset()) - {"replayed-init"}
-        call = new_call(world, spec, start + int(spec.offset_s * 1e9), call_faults)
+        call = new_call(world, spec, start + int(spec.offset_s * 1e9), call_faults, i)
         call.run()
         calls.append((call, spec, call_faults))
     if "replayed-init" in fault_set:
         first, spec, _ = calls[0]
-        again = new_call(world, spec, first.cursor.now_ns + 5_000_000_000)
+        again = new_call(world, spec, first.cursor.now_ns + 5_000_000_000, index=len(calls))
         again.run(replay_of=first)
         calls.append((again, spec, frozenset({"replayed-init"})))
+    if world.mrf is not None:
+        world.mrf.mp.emit()
     facts = tuple(c.facts(_expected(c, f)) for c, _, f in calls)
     flags = "".join(f" --fault {f}" for f in sorted(fault_set)) + (" --mode3" if mode3 else "")
     flags += " --ipv6" if ipv6 else ""
     flags += " --tls13" if tls13 else ""
+    if capture_point != "ue":
+        flags += f" --capture-point {capture_point}"
+        flags += f" --mp-transport {mp_transport}" if mp_transport != "udp" else ""
     keyfile_text = (
         keys
         if keys is not None

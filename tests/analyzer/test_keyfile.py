@@ -151,11 +151,28 @@ def test_profile_mp_holds_the_mp_names() -> None:
     assert kf.warnings == ()
 
 
+def test_profile_mp_renames_the_items_of_the_mp_profile() -> None:
+    kf = KeyFile.parse('[profile.mp]\npsk = "tlsbsc/psk"\ntls_fail_event = "tlsbsc/estfail"\n')
+    assert kf.mp.psk == "tlsbsc/psk"
+    assert kf.mp.tls_fail_event == "tlsbsc/estfail"
+    # the items it does not name keep their adopted names (docs/mp-profile.md)
+    assert (kf.mp.pskid, kf.mp.role, kf.mp.tcp_fail_event) == (
+        "mkstls/pskid",
+        "mkstls/role",
+        "mkstls/tcpfail",
+    )
+    assert KeyFile().mp.psk == "mkstls/psk"
+
+
 def test_profile_mp_errors_name_the_line() -> None:
     e = _error('[profile.mp]\npsk = "mkstls/psk"\npsk_id = "mkstls/pskid"\n')
-    assert (e.line, e.message) == (3, "[profile.mp]: unknown key 'psk_id'")
+    assert e.line == 3
+    assert e.message.startswith("[profile.mp]: unknown Mp profile key 'psk_id' (known: psk, ")
     e = _error('[profile.mp]\n\nrole = "role"\n')
-    assert (e.line, e.message) == (3, '[profile.mp] role must be "package/name" (H.248 names)')
+    assert (e.line, e.message) == (
+        3,
+        "[profile.mp]: Mp profile role must be a package/item name, not 'role'",
+    )
     assert _error('[profile.mp]\nrole = "mkstls/2role"\n').line == 2
 
 

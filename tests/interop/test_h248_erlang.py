@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from mikeyshark.dissectors.h248 import binary, text
+from mikeyshark.synth import synthesize, write_capture
 from tests.support.h248_capture import HEPLIFY, udp_payloads
 from tests.support.h248_erlang import erlang_encode, erlang_summaries, summary
 from tests.support.h248_mp import messages
@@ -91,3 +93,29 @@ def test_megaco_ber_reads_back() -> None:
         )
         # binary messages are read to command level: compare without descriptor details
         assert ours == re.sub(r"\{[^{}]*\}", "", t)
+
+
+@pytest.mark.parametrize(
+    "scenario", ["msrp-dial-in", "msrp-dial-out", "bfcp-dial-in", "bfcp-dial-out", "conference"]
+)
+def test_megaco_decodes_every_synthesized_mp_message(scenario: str, tmp_path: Path) -> None:
+    """The Mp leg of a capture synthesized at the MRF, message by message: megaco accepts
+    each and reads what our parser reads; the configuring commands carry the call's TEK as
+    the PSK, its identity and the MRFP's TLS role (from the synthesizer's own facts)."""
+    result = synthesize(scenario, seed=7, capture_point="mrf")
+    pcap = tmp_path / "mrf.pcap"
+    write_capture(result, pcap)
+    sent = [p for _, p in udp_payloads(pcap)]
+    theirs = erlang_summaries(sent)
+    for data, t in zip(sent, theirs, strict=True):
+        assert not t.startswith("error"), t
+        assert summary(text.parse_message(data)) == t
+    configuring = [t for t in theirs if "mkstls/psk=" in t]
+    assert len(configuring) == sum(len(c.media) for c in result.calls)
+    for call in result.calls:
+        role = "client" if call.scenario.endswith("dial-in") else "server"
+        for m in call.media:
+            (line,) = [t for t in configuring if f"mkstls/psk={m.tek.hex()}" in t]
+            assert f"mkstls/pskid={m.psk_identity}" in line
+            assert f"mkstls/role={role}" in line
+            assert ":mkstls/tcpfail,mkstls/tlsfail" in line

@@ -13,6 +13,7 @@ import pytest
 
 from mikeyshark.dissectors.h248 import binary, names, text, tree
 from mikeyshark.dissectors.h248.model import MegacoMessage, TransactionResponseAck
+from mikeyshark.synth import synthesize, write_capture
 from tests.support.h248_capture import HEPLIFY, udp_payloads
 from tests.support.h248_mp import messages
 from tests.support.h248_pcap import write_sctp, write_tcp, write_udp
@@ -34,10 +35,14 @@ def fields(tshark: str, pcap: Path, *names_: str, extra: tuple[str, ...] = ()) -
     return [line.split("\t") for line in out.splitlines()]
 
 
-def flagged(tshark: str, pcap: Path, extra: tuple[str, ...] = ()) -> list[str]:
-    """Frames tshark marks malformed or with an expert info of warning or worse."""
+def flagged(
+    tshark: str, pcap: Path, extra: tuple[str, ...] = (), only: str | None = None
+) -> list[str]:
+    """Frames tshark marks malformed or with an expert info of warning or worse (of those
+    the display filter ``only`` shows)."""
+    shown = f"({only}) && ({_FLAGGED})" if only else _FLAGGED
     out = subprocess.run(
-        [tshark, "-r", str(pcap), *extra, "-Y", _FLAGGED],
+        [tshark, "-r", str(pcap), *extra, "-Y", shown],
         capture_output=True,
         text=True,
         check=True,
@@ -171,3 +176,39 @@ def test_error_code_names_are_wiresharks(tshark: str) -> None:
     }
     for c in names.ERROR_CODES:
         assert theirs[c.value] == c.name
+
+
+_MRF_CASES = [
+    *((s, "udp") for s in ("msrp-dial-in", "msrp-dial-out", "bfcp-dial-in", "bfcp-dial-out")),
+    ("conference", "udp"),
+    ("conference", "tcp"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "transport"), _MRF_CASES)
+def test_synthesized_mp_leg_reads_cleanly(
+    tshark: str, tmp_path: Path, scenario: str, transport: str
+) -> None:
+    """Every Mp frame of a capture synthesized at the MRF: no malformed packet or expert
+    warning, and every Local and Remote handed to tshark's SDP dissector (as many SDP media
+    lines as the frame's text holds ``m=`` lines)."""
+    result = synthesize(scenario, seed=7, capture_point="mrf", mp_transport=transport)
+    pcap = tmp_path / f"{scenario}-{transport}.pcap"
+    write_capture(result, pcap)
+    # (the KMS leg's HTTP bodies are MIKEY-TICKET messages tshark's MIKEY dissector does not
+    # know: only the Mp frames are judged here)
+    assert flagged(tshark, pcap, only="megaco") == []
+    rows = fields(tshark, pcap, "frame.number", "megaco.command", "sdp.media", "tcp.payload",
+                  "udp.payload", extra=("-Y", "megaco"))  # fmt: skip
+    assert len(rows) >= 6
+    sdp_lines = 0
+    for number, command, media, tcp_hex, udp_hex in rows:
+        raw = bytes.fromhex(tcp_hex or udp_hex)
+        assert command, number
+        want = len(re.findall(rb"\r\nm=", raw))
+        assert len([x for x in media.split(",") if x]) == want, number
+        sdp_lines += want
+    calls = len(result.calls)
+    # dial-in: Add (Local, Remote) + Reply (Local); dial-out: reserve Add + Reply, Modify
+    # (Local, Remote): at least three SDP blocks per m-line of every call
+    assert sdp_lines >= 3 * sum(len(c.media) for c in result.calls) >= 3 * calls
