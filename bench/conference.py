@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -40,19 +41,24 @@ DNS_SHARE = 0.05
 TLS_SHARE = 0.5  # of the noise TCP connections: HTTPS-like (certificate TLS), the rest opaque
 
 
-def conference_frames(
-    count: int, slot_ns: int = SLOT_NS
-) -> tuple[list[tuple[int, bytes]], str, str]:
-    """(ts_ns, frame) of ``count`` conferences, the key file that opens them, one TEK (hex).
+class Synthesized(NamedTuple):
+    frames: list[tuple[int, bytes]]  # (ts_ns, frame), in time order
+    keys: str  # the key file that opens every ticket
+    tek: str  # the first call's first TEK (hex)
+    keylog: list[str]  # NSS key log lines of every TLS session
 
-    A conference starts every ``slot_ns``: below ~18 s they overlap in time (each conference
-    has its own addresses and ports, the P-CSCF's SIP port aside)."""
+
+def synthesized(count: int, slot_ns: int = SLOT_NS) -> Synthesized:
+    """``count`` conferences, one starting every ``slot_ns`` (cached in bench/out/).
+
+    Below ~18 s they overlap in time (each conference has its own addresses and ports, the
+    P-CSCF's SIP port aside)."""
     suffix = "" if slot_ns == SLOT_NS else f"-slot{slot_ns // 1_000_000}ms"
-    cache = OUT / f"conferences-{count}{suffix}.pickle"
+    cache = OUT / f"conferences-{count}{suffix}-keylog.pickle"
     if cache.exists():
         with open(cache, "rb") as f:
-            frames, keys, tek = pickle.load(f)
-        return frames, keys, tek
+            got: Synthesized = pickle.load(f)
+        return got
     from mikeyshark.synth import synthesize
     from mikeyshark.synth.scenarios import BASE_TIME_NS
 
@@ -60,15 +66,26 @@ def conference_frames(
     keys = first.keyfile_text
     tek = first.calls[0].media[0].tek.hex()
     frames = [(fr.ts_ns, fr.data) for fr in first.frames]
+    keylog = [line for c in first.calls for m in c.media for line in m.keylog]
     for k in range(1, count):
         # the same key file for all, so one KMS master key opens every ticket
         r = synthesize("conference", seed=k + 1, keys=keys, now_ns=BASE_TIME_NS + k * slot_ns)
         frames.extend((fr.ts_ns, fr.data) for fr in r.frames)
+        keylog.extend(line for c in r.calls for m in c.media for line in m.keylog)
     frames.sort(key=lambda x: x[0])
+    got = Synthesized(frames, keys, tek, keylog)
     OUT.mkdir(parents=True, exist_ok=True)
     with open(cache, "wb") as f:
-        pickle.dump((frames, keys, tek), f)
-    return frames, keys, tek
+        pickle.dump(got, f)
+    return got
+
+
+def conference_frames(
+    count: int, slot_ns: int = SLOT_NS
+) -> tuple[list[tuple[int, bytes]], str, str]:
+    """(ts_ns, frame) of ``count`` conferences, the key file that opens them, one TEK (hex)."""
+    s = synthesized(count, slot_ns)
+    return s.frames, s.keys, s.tek
 
 
 def write_capture(
@@ -78,11 +95,29 @@ def write_capture(
     (three calls each), one every ``slot_ns``, spliced into noise; returns (key file text,
     one TEK hex)."""
     calls, keys, tek = conference_frames(conferences, slot_ns)
+    splice(path, total, calls, conferences, slot_ns)
+    return keys, tek
+
+
+def splice(
+    path: Path,
+    total: int,
+    calls: list[tuple[int, bytes]],
+    conferences: int,
+    slot_ns: int,
+    *,
+    with_calls: bool = True,
+) -> None:
+    """Write ``calls`` (time-ordered (ts_ns, frame)) spliced into the noise, ``total`` frames
+    in all; ``with_calls=False`` writes the very same noise frames at the same times alone
+    (the capture with the calls removed)."""
     noise_count = max(total - len(calls), 0)
     start = calls[0][0] - 1_000_000_000
     # the last conference starts (count - 1) slots in and lasts less than SLOT_NS
     span = (conferences - 1) * slot_ns + SLOT_NS + 2_000_000_000
     step = span // max(noise_count, 1)
+    if not with_calls:
+        calls = []
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     rec = struct.Struct("<IIII")
@@ -109,7 +144,6 @@ def write_capture(
             buf.append(cfr)
         f.write(b"".join(buf))
     tmp.replace(path)
-    return keys, tek
 
 
 def _best(cmd: list[str], repeat: int) -> tuple[float, int]:

@@ -75,8 +75,20 @@ MAX_START_LINE = 1024
 DEFAULT_MAX_MESSAGE = 1 << 22
 
 
-def _end_line_re(tid: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb"\r\n-------" + re.escape(tid) + rb"([$+#])\r\n")
+def _end_line(data: bytes | bytearray, tid: bytes, pos: int = 0) -> tuple[int, int, str] | None:
+    """The first ``CRLF -------<tid><flag> CRLF`` at or after ``pos``: (start, end, flag).
+
+    Found with ``find``: a regular expression of its own for every transaction id would be
+    compiled once per message."""
+    needle = b"\r\n-------" + tid
+    after = len(needle)
+    at = data.find(needle, pos)
+    while at >= 0:
+        flag = data[at + after : at + after + 1]
+        if flag in (b"$", b"+", b"#") and data[at + after + 1 : at + after + 3] == b"\r\n":
+            return at, at + after + 3, flag.decode()
+        at = data.find(needle, at + 1)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,13 +332,12 @@ def parse_message(data: bytes) -> Message:
     if eol < 0:
         raise DissectError(LAYER, 0, "no CRLF after the start line", "start-line")
     tid, method, status, comment = parse_start_line(data[:eol])
-    end_m = _end_line_re(tid.encode()).search(data, eol)
+    end_m = _end_line(data, tid.encode(), eol)
     if end_m is None:
         raise DissectError(LAYER, len(data), f"no end-line for transaction {tid}", "end-line")
-    if end_m.end() != len(data):
-        raise DissectError(LAYER, end_m.end(), "bytes after the end-line", "end-line")
-    flag = end_m[1].decode()
-    body_end = end_m.start()  # the CRLF that precedes the end-line
+    body_end, end, flag = end_m  # body_end: the CRLF that precedes the end-line
+    if end != len(data):
+        raise DissectError(LAYER, end, "bytes after the end-line", "end-line")
     headers: list[Header] = []
     body: bytes | None = None
     pos = eol + 2
@@ -379,7 +390,7 @@ def build_message(msg: Message) -> bytes:
     out = bytearray("\r\n".join(lines).encode("utf-8") + b"\r\n")
     end_line = f"-------{tid}{msg.flag}\r\n".encode()
     if msg.body is not None:
-        if _end_line_re(tid.encode()).search(b"\r\n" + msg.body + b"\r\n"):
+        if _end_line(b"\r\n" + msg.body + b"\r\n", tid.encode()) is not None:
             raise ValueError("body contains the end-line of its transaction")
         out += b"\r\n" + msg.body + b"\r\n"
     out += end_line
@@ -655,7 +666,7 @@ class MsrpFramer(StreamFramer[FramedMessage]):
             except DissectError as e:
                 self._bad_start(e.reason)
                 continue
-            m = _end_line_re(tid.encode()).search(buf, max(eol, self._scanned - len(tid) - 12))
+            m = _end_line(buf, tid.encode(), max(eol, self._scanned - len(tid) - 12))
             if m is None:
                 if self._closing:
                     self._bad_start(
@@ -671,7 +682,7 @@ class MsrpFramer(StreamFramer[FramedMessage]):
                     continue
                 self._scanned = len(buf)
                 return
-            raw = bytes(buf[: m.end()])
+            raw = bytes(buf[: m[1]])
             start = self._base
             try:
                 msg = parse_message(raw)

@@ -14,10 +14,12 @@ next start line so that the following messages are still found.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from mikeyshark.dissectors.errors import DissectError
 
@@ -109,6 +111,7 @@ def looks_like_sip(data: bytes | bytearray) -> bool:
     return _SNIFF_RE.match(data) is not None
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_name(name: str) -> str:
     """Header name as a lower-case full name (``i`` and ``Call-Id`` both give ``call-id``)."""
     n = name.strip()
@@ -164,6 +167,8 @@ class Header:
     @property
     def text(self) -> str:
         """The logical value: folded lines joined with one space, outer whitespace removed."""
+        if "\n" not in self.value:
+            return self.value.strip()  # not folded (most headers): no substitution to make
         return _FOLD_RE.sub(" ", self.value).strip()
 
 
@@ -177,6 +182,8 @@ def _split_params(s: str) -> list[str]:
 
 
 def _split_outside(s: str, sep: str) -> list[str]:
+    if '"' not in s and "<" not in s and ">" not in s:
+        return s.split(sep)  # nothing quoted or bracketed: every separator splits
     out: list[str] = []
     depth = 0
     quoted = False
@@ -416,12 +423,36 @@ class BodyPart:
 # The message
 
 
+_T = TypeVar("_T")
+
+
 @dataclass(frozen=True, slots=True)
 class SipMessage:
     start: RequestLine | StatusLine
     headers: tuple[Header, ...] = ()
     body: bytes = b""
     eol: str = "\r\n"
+    # What the accessors below derived from the headers, kept: the message is immutable and
+    # the analysis reads its Call-ID, CSeq, tags and Vias many times (an error is kept as
+    # its arguments and raised afresh each time).
+    _memo: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    def _once(self, key: str, compute: Callable[[], _T]) -> _T:
+        memo = self._memo
+        try:
+            ok, got = memo[key]
+        except KeyError:
+            try:
+                got = compute()
+                ok = True
+            except DissectError as e:
+                got, ok = (e.layer, e.offset, e.reason, e.field), False
+            memo[key] = (ok, got)
+        if ok:
+            return got  # type: ignore[no-any-return]
+        raise DissectError(*got) from None
 
     # ---- start line
     @property
@@ -441,21 +472,38 @@ class SipMessage:
         return self.start.status if isinstance(self.start, StatusLine) else None
 
     # ---- generic header access
+    def _by_key(self) -> dict[str, tuple[Header, ...]]:
+        def build() -> dict[str, tuple[Header, ...]]:
+            index: dict[str, list[Header]] = {}
+            for h in self.headers:
+                index.setdefault(h.key, []).append(h)
+            return {k: tuple(v) for k, v in index.items()}
+
+        return self._once("", build)
+
     def get_all(self, name: str) -> list[Header]:
-        key = canonical_name(name)
-        return [h for h in self.headers if h.key == key]
+        return list(self._by_key().get(canonical_name(name), ()))
 
     def get(self, name: str) -> str | None:
         """The logical value of the first header called ``name`` (compact forms match too)."""
-        hs = self.get_all(name)
-        return hs[0].text if hs else None
+        key = canonical_name(name)
+
+        def first() -> str | None:
+            hs = self._by_key().get(key)
+            return hs[0].text if hs else None
+
+        return self._once("get " + key, first)
 
     def values(self, name: str) -> list[str]:
         """All comma-separated values of all headers called ``name``, in order."""
-        out: list[str] = []
-        for h in self.get_all(name):
-            out.extend(v.strip() for v in _split_outside(h.text, ",") if v.strip())
-        return out
+
+        def split() -> tuple[str, ...]:
+            out: list[str] = []
+            for h in self._by_key().get(canonical_name(name), ()):
+                out.extend(v.strip() for v in _split_outside(h.text, ",") if v.strip())
+            return tuple(out)
+
+        return list(self._once("values " + canonical_name(name), split))
 
     # ---- typed headers (each raises DissectError with field set when malformed)
     @property
@@ -464,6 +512,9 @@ class SipMessage:
 
     @property
     def cseq(self) -> CSeq | None:
+        return self._once("cseq", self._cseq)
+
+    def _cseq(self) -> CSeq | None:
         v = self.get("cseq")
         if v is None:
             return None
@@ -483,14 +534,17 @@ class SipMessage:
 
     @property
     def from_(self) -> NameAddr | None:
-        return self._name_addr("from")
+        return self._once("from", lambda: self._name_addr("from"))
 
     @property
     def to(self) -> NameAddr | None:
-        return self._name_addr("to")
+        return self._once("to", lambda: self._name_addr("to"))
 
     @property
     def contacts(self) -> tuple[NameAddr, ...]:
+        return self._once("contact", self._contacts)
+
+    def _contacts(self) -> tuple[NameAddr, ...]:
         out = []
         for v in self.values("contact"):
             if v == "*":
@@ -508,12 +562,15 @@ class SipMessage:
 
     @property
     def vias(self) -> tuple[Via, ...]:
-        return tuple(Via.parse(v) for v in self.values("via"))
+        return self._once("via", lambda: tuple(Via.parse(v) for v in self.values("via")))
 
     @property
     def top_via(self) -> Via | None:
-        vs = self.values("via")
-        return Via.parse(vs[0]) if vs else None
+        def top() -> Via | None:
+            vs = self.values("via")
+            return Via.parse(vs[0]) if vs else None
+
+        return self._once("top via", top)
 
     @property
     def require(self) -> tuple[str, ...]:
@@ -525,6 +582,9 @@ class SipMessage:
 
     @property
     def rseq(self) -> int | None:
+        return self._once("rseq", self._rseq)
+
+    def _rseq(self) -> int | None:
         v = self.get("rseq")
         if v is None:
             return None
@@ -1122,6 +1182,7 @@ def parse_multipart(body: bytes, boundary: str) -> tuple[BodyPart, ...]:
 # Identities
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_uri(value: str) -> str:
     """The KMS UID form of a SIP identity (docs/profile.md, TEK, PSK and identities).
 
@@ -1140,6 +1201,7 @@ def normalize_uri(value: str) -> str:
     return uid
 
 
+@functools.lru_cache(maxsize=4096)
 def kms_uid(value: str) -> str:
     """:func:`normalize_uri`, or the text itself (stripped) when it is no SIP URI, so that
     identities of other forms (a tel: URI, a NAI in an IDR) still compare as written."""
