@@ -1,33 +1,56 @@
-"""`make bench`: the conference benchmark (full analysis vs tshark), and on request the others.
+"""`make bench`: the conference and dense benchmarks (full analysis vs tshark), and on request
+the others.
 
-``make bench`` times 100,000 and 1,000,000 frames; ``make bench BENCH_ARGS="--sizes
-100000,1000000,5000000"`` adds the large capture. ``--foundation`` also runs the reading +
-flow layer benchmark (its own arguments after ``--``).
+``make bench`` times the conference benchmark at 100,000 and 1,000,000 frames, then the dense
+one (450 calls in 200,000 frames, 2,000 in 1,000,000). Arguments go to a benchmark after its
+name: ``make bench BENCH_ARGS="conference --sizes 5000000 dense --repeat 3 --workers 2"``
+(arguments before any name go to the conference benchmark); ``--only NAME[,NAME]`` runs just
+those; ``foundation`` (the reading + flow layer benchmark) runs only when named.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import conference
+import dense
 import foundation
+
+BENCHMARKS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
+    "conference": ("mikeyshark analyze vs tshark (PSK decryption; plain SIP)", conference.main),
+    "dense": ("many overlapping calls: analyze vs tshark with every key", dense.main),
+    "foundation": ("capture reading + flows (+ SIP) vs tshark", foundation.main),
+}
+DEFAULT = ("conference", "dense")
 
 
 def main(argv: list[str]) -> int:
-    rest: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, rest = argv[:cut], argv[cut + 1 :]
-    run_foundation = "--foundation" in argv
-    argv = [a for a in argv if a != "--foundation"]
-    print("== conference: mikeyshark analyze vs tshark (PSK decryption; plain SIP) ==")
-    code = conference.main(argv)
-    if run_foundation:
-        print("== foundation: capture reading + flows (+ SIP) vs tshark ==")
-        code = foundation.main(rest) or code
+    only: list[str] = []
+    if "--only" in argv:
+        at = argv.index("--only")
+        only = argv[at + 1].split(",")
+        del argv[at : at + 2]
+    args: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for a in argv:
+        if a in BENCHMARKS:
+            current = args.setdefault(a, [])
+        elif a == "--foundation":  # the former spelling
+            current = args.setdefault("foundation", [])
+        else:
+            if current is None:
+                current = args.setdefault("conference", [])
+            current.append(a)
+    chosen = only or [*DEFAULT, *(n for n in args if n not in DEFAULT)]
+    code = 0
+    for name in chosen:
+        title, run = BENCHMARKS[name]
+        print(f"== {name}: {title} ==")
+        code = run(args.get(name, [])) or code
     return code
 
 
