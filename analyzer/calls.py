@@ -32,7 +32,16 @@ from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.sdp import MediaDescription, SessionDescription
 from mikeyshark.dissectors.sip import SipMessage
-from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk, Tunnel, TunnelFrame
+from mikeyshark.model import (
+    Endpoint,
+    Frame,
+    Problem,
+    Severity,
+    StreamChunk,
+    Tunnel,
+    TunnelFrame,
+    internal_problem,
+)
 
 CLEAR_SIP_PORTS = frozenset({siplib.PORT})  # sips: (TLS) is mikeyshark.siptls's
 # Bounds on what one call may accumulate, so a hostile capture cannot exhaust memory: past
@@ -409,10 +418,14 @@ class CallTracker:
             p = self._problem(e, rec.frame)
             rec.problems = (*rec.problems, p)
             self.problems.append(p)
+        except Exception as e:  # the fault barrier of a message: the next one goes on
+            p = internal_problem(e, "the SIP message", rec.frame, self.file)
+            rec.problems = (*rec.problems, p)
+            self.problems.append(p)
         return rec
 
     def _problem(self, e: DissectError, frame: int) -> Problem:
-        return Problem(e.layer, e.reason, frame, self.file, e.field, None, Severity.ERROR)
+        return Problem(e.layer, e.reason, frame, self.file, e.field, None, code=e.code)
 
     def _attach_sdp(self, rec: SipRecord) -> list[Problem]:
         try:
@@ -461,6 +474,7 @@ class CallTracker:
                     self.file,
                     "call-id",
                     severity=Severity.WARNING,
+                    code="budget.call_messages",
                 )
                 call.problems.append(p)
                 self.problems.append(p)

@@ -468,9 +468,10 @@ class TlsConnectionDecoder:
         field_: str | None = None,
         severity: Severity = Severity.ERROR,
         offset: int | None = None,
+        code: str = "",
     ) -> None:
         self.info.problems.append(
-            Problem(LAYER, reason, frame, field=field_, offset=offset, severity=severity)
+            Problem(LAYER, reason, frame, field=field_, offset=offset, severity=severity, code=code)
         )
 
     def _no_decrypt(self, reason: str) -> None:
@@ -1133,6 +1134,7 @@ class TlsConnectionDecoder:
                 f"record at stream offset {r.offset} does not decrypt: {e.reason}",
                 r.frame,
                 "record",
+                code=e.code,
             )
             return
         self.info.records_ok += 1

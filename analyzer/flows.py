@@ -594,8 +594,11 @@ class FlowTable:
         fld: str | None = None,
         offset: int | None = None,
         severity: Severity = Severity.ERROR,
+        code: str = "",
     ) -> None:
-        self.handler.on_problem(Problem(layer, reason, frame, self.file, fld, offset, severity))
+        self.handler.on_problem(
+            Problem(layer, reason, frame, self.file, fld, offset, severity, code)
+        )
 
     def _endpoints(
         self, src: bytes, sport: int, dst: bytes, dport: int
@@ -726,6 +729,7 @@ class FlowTable:
                 f"more than {MAX_TUNNEL_ZONES} GTP-U tunnel endpoint pairs with state at once: "
                 "the connections of the least recently active pair are ended",
                 severity=Severity.WARNING,
+                code="budget.tunnel_pairs",
             )
         self._zones_dropped += 1
         zone.finish()
@@ -935,6 +939,7 @@ class FlowTable:
                 f"more than {self.max_connections} open connections; "
                 f"evicting stream {victim.index} ({victim.client} -> {victim.server})",
                 severity=Severity.WARNING,
+                code="budget.open_connections",
             )
             self._close(victim, EVICTED, None)
         self.handler.on_tcp_open(conn)

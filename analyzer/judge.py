@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from mikeyshark.checks.evaluate import Context, Policy, evaluate_call
+from mikeyshark.checks.rules import RULES
+from mikeyshark.evidence import CheckResult, Status
 from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
+from mikeyshark.model import internal_problem
 from mikeyshark.parallel import Unit, plan_units, run_units
 from mikeyshark.pipeline import CaptureResult, Progress
 from mikeyshark.report.model import KeyRow, Report
@@ -54,7 +57,20 @@ def build_report(results: list[CaptureResult], keys: KeyFile, reveal: bool) -> R
         report.connections.extend(res.connections)
         report.unbound_media.extend(res.unbound)
         for call in sorted(res.calls, key=lambda c: c.invite_frame or 0):
-            evaluate_call(call, ctx)
+            try:
+                evaluate_call(call, ctx)
+            except Exception as e:  # the fault barrier of a call's judgement
+                problem = internal_problem(
+                    e, f"the rules of call {call.call_id}", None, res.info.path
+                )
+                call.problems.append(problem)
+                res.info.errors.append(problem)
+                call.checks = [
+                    CheckResult(
+                        r.id, Status.NOT_OBSERVED, (), "not judged: internal error", r.severity
+                    )
+                    for r in RULES
+                ]
             report.calls.append(call)
     return report
 

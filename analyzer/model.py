@@ -6,6 +6,9 @@ the types without importing the others.
 
 from __future__ import annotations
 
+import os
+import re
+import traceback
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -47,6 +50,17 @@ class Problem:
     field: str | None = None
     offset: int | None = None
     severity: Severity = Severity.ERROR
+    # A stable name of what went wrong, for tools that count or filter problems: given
+    # where the cause has one ("internal.exception", "budget.open_calls"), else the layer
+    # and field ("sip.cseq", "tls.record").
+    code: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The problem's stable code (given, or ``layer.field``)."""
+        if self.code:
+            return self.code
+        return f"{self.layer}.{self.field}" if self.field else self.layer
 
     def __str__(self) -> str:
         where = [p for p in (self.file, f"frame {self.frame}" if self.frame else None) if p]
@@ -64,7 +78,34 @@ class Problem:
         if self.file is not None:
             d["file"] = self.file
         d["severity"] = self.severity.value
+        d["code"] = self.kind
         return d
+
+
+INTERNAL = "internal.exception"  # the code of an exception nothing expected: a bug
+# what an exception's text may quote that must not reach a report: long hex (a key), bytes
+_SECRETS = re.compile(r"[0-9A-Fa-f]{16,}|b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"")
+
+
+def internal_problem(
+    e: BaseException, what: str, frame: int | None = None, file: str | None = None
+) -> Problem:
+    """An unexpected exception, as a located problem of the unit of work it stopped
+    (``what``: "frame", "SIP message", "call X", ...), so that the others go on. The text
+    names the exception and the line that raised it; hex and bytes it quotes are elided."""
+    where = ""
+    tb = traceback.extract_tb(e.__traceback__)
+    if tb:
+        last = tb[-1]
+        where = f" (at {os.path.basename(last.filename)}:{last.lineno} in {last.name})"
+    text = _SECRETS.sub("...", str(e))[:200]
+    return Problem(
+        "analyzer",
+        f"internal error while handling {what}: {type(e).__name__}: {text}{where}",
+        frame,
+        file,
+        code=INTERNAL,
+    )
 
 
 @dataclass(frozen=True, slots=True)

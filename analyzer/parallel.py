@@ -18,13 +18,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from mikeyshark.capture import group_captures
+from mikeyshark.evidence import CaptureInfo
 from mikeyshark.keyfile import KeyFile
-from mikeyshark.pipeline import CaptureResult, Progress, analyze_capture
+from mikeyshark.model import internal_problem
+from mikeyshark.pipeline import GROUP_SEPARATOR, CaptureResult, Progress, analyze_capture
 
 # pcap/pcapng names, with the counter tcpdump -C appends (cap.pcap1, cap.pcap2, ...)
 CAPTURE_NAME = re.compile(r".*\.(pcap|pcapng|cap|ntar)\d*$", re.IGNORECASE)
@@ -88,10 +90,23 @@ def plan_units(arguments: Sequence[str], *, join: bool = False) -> list[Unit]:
     return units
 
 
-def analyze_unit(unit: Unit, keys: KeyFile, reveal: bool) -> CaptureResult:
-    """The work of one worker (a module-level function: process pools and Dask pickle it)."""
+def analyze_unit(
+    unit: Unit, keys: KeyFile, reveal: bool, progress: Progress | None = None
+) -> CaptureResult:
+    """The work of one worker (a module-level function: process pools and Dask pickle it),
+    and the fault barrier of a capture: should its analysis fail unexpectedly, the result
+    is the capture with that problem (the other captures, and every report, go on)."""
     target: str | tuple[str, ...] = unit.files[0] if len(unit.files) == 1 else unit.files
-    return analyze_capture(target, keys, reveal=reveal)
+    try:
+        return analyze_capture(target, keys, reveal=reveal, progress=progress)
+    except Exception as e:
+        return _failed(unit, e)
+
+
+def _failed(unit: Unit, e: BaseException) -> CaptureResult:
+    path = GROUP_SEPARATOR.join(unit.files)
+    problem = internal_problem(e, "the capture", None, path)
+    return CaptureResult(CaptureInfo(path=path, errors=[problem], files=unit.files))
 
 
 def run_units(
@@ -115,18 +130,26 @@ def run_units(
     if jobs > 1 and len(units) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(units))) as pool:
             futures = [pool.submit(analyze_unit, u, keys, reveal) for u in units]
-            return [f.result() for f in futures]
+            return [_result(f, u) for f, u in zip(futures, units, strict=True)]
     out = []
     for u in units:
         bar = progress(u) if progress is not None else None
-        target: str | tuple[str, ...] = u.files[0] if len(u.files) == 1 else u.files
         try:
-            out.append(analyze_capture(target, keys, reveal=reveal, progress=bar))
+            out.append(analyze_unit(u, keys, reveal, bar))
         finally:
             close = getattr(bar, "close", None)
             if close is not None:
                 close()
     return out
+
+
+def _result(future: Future[CaptureResult], unit: Unit) -> CaptureResult:
+    """A worker's result; a worker that died (killed, out of memory) is that capture's
+    problem, not the end of the others."""
+    try:
+        return future.result()
+    except Exception as e:
+        return _failed(unit, e)
 
 
 def _run_dask(units: Sequence[Unit], keys: KeyFile, reveal: bool, address: str) -> list[Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from mikeyshark.flows import FlowTable, TcpConnection
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.keylog import keylog_from
 from mikeyshark.media import sniff
-from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
+from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk, internal_problem
 from mikeyshark.signalling import annotate_calls
 from mikeyshark.siptls import SipTlsHandler, encrypted_call
 from mikeyshark.unbound import unbound_media
@@ -101,6 +102,7 @@ class _Collector:
         self.problems: list[Problem] = []
         self.dropped_problems = 0
         self.dropped_connections = 0
+        self.broken: set[int] = set()  # connections whose handling raised (by id)
         self._sdp_eps: set[Endpoint] = set()
         self._sdp_seen = -1
         self.quiet = _QuietCalls(sip)
@@ -171,6 +173,7 @@ class _Collector:
                     frame,
                     self.file,
                     severity=Severity.WARNING,
+                    code="budget.held_connections",
                 )
             )
         cut = len(self.order) - MAX_HELD_CONNECTIONS * 9 // 10
@@ -188,6 +191,17 @@ class _Collector:
             self._conn(conn)
 
     def on_tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
+        if id(conn) in self.broken:
+            return
+        try:
+            self._tcp_data(conn, from_client, chunk)
+        except Exception as e:
+            # the fault barrier of a connection: reported once, its later bytes left alone
+            self.broken.add(id(conn))
+            what = f"TCP connection {conn.client} -> {conn.server}"
+            self.on_problem(internal_problem(e, what, chunk.frame, self.file))
+
+    def _tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
         in_tls = self.siptls is not None and self.siptls.on_tcp_data(conn, from_client, chunk)
         if not in_tls:
             self.sip.on_tcp_data(conn, from_client, chunk)
@@ -247,6 +261,7 @@ class _Collector:
         rec.chunks.append((from_client, chunk))
 
     def on_tcp_close(self, conn: TcpConnection) -> None:
+        self.broken.discard(id(conn))  # the id may be reused by a later connection
         if self.siptls is not None:
             self.siptls.on_tcp_close(conn)
         self.sip.on_tcp_close(conn)
@@ -343,7 +358,9 @@ class _Finalizer:
             if not _ended(call):
                 self.ended_at.pop(cid, None)  # a new dialog (re-INVITE forked late) reopens it
                 if now - call.last_ns >= CALL_IDLE_NS:
-                    self._early(call, f"no SIP message for {CALL_IDLE_NS // 10**9} s")
+                    self._early(
+                        call, f"no SIP message for {CALL_IDLE_NS // 10**9} s", "budget.call_idle"
+                    )
                     due.append(call)
                 continue
             since = self.ended_at.setdefault(cid, now)
@@ -370,6 +387,7 @@ class _Finalizer:
                 call,
                 f"more than {MAX_OPEN_CALLS} calls or {MAX_OPEN_SIP_BYTES >> 20} MiB of SIP "
                 "open at once",
+                "budget.open_calls",
             )
             due.append(call)
             count -= 1
@@ -377,7 +395,7 @@ class _Finalizer:
         self._finalize(due)
 
     @staticmethod
-    def _early(call: Call, why: str) -> None:
+    def _early(call: Call, why: str, code: str) -> None:
         last = call.records[-1] if call.records else None
         call.problems.append(
             Problem(
@@ -387,6 +405,7 @@ class _Finalizer:
                 last.frame if last is not None else None,
                 field="call-id",
                 severity=Severity.WARNING,
+                code=code,
             )
         )
 
@@ -402,12 +421,8 @@ class _Finalizer:
         sub = CallTracker(self.path)
         sub.calls = {c.call_id: c for c in calls}
         col = self.collector
-        corr = correlate(
-            sub, col.order, self.keys, capture=self.path, reveal=self.reveal, secrets=self.secrets
-        )
-        annotate_calls(corr.calls, sub)
         first = {c.call_id: c.records[0].index for c in calls}
-        for rec, conns in zip(corr.calls, corr.call_connections, strict=True):
+        for rec, conns in self._correlated(sub):
             self.done.append((first[rec.call_id], rec, conns))
         kept: list[ConnRecord] = []
         for conn in col.order:
@@ -422,22 +437,54 @@ class _Finalizer:
             conn.ignored = True
         col.order = kept
 
-    def finish(self) -> tuple[list[CallRecord], list[DecodedConnection]]:
-        """Correlate the calls still open and merge them with those finalized before."""
-        calls = list(self.tracker.calls.values())
+    def _correlated(self, tracker: CallTracker) -> list[tuple[CallRecord, list[DecodedConnection]]]:
+        """The report entries of the tracker's calls, with a fault barrier per call: should
+        correlating them together fail, each is correlated alone, and a call that fails
+        alone is still reported, with the failure as its problem."""
+        try:
+            return self._correlate(tracker)
+        except Exception:
+            if len(tracker.calls) == 1:
+                (call,) = tracker.calls.values()
+                return self._failed(call)
+        out = []
+        for call in list(tracker.calls.values()):
+            sub = CallTracker(self.path)
+            sub.calls = {call.call_id: call}
+            try:
+                out.extend(self._correlate(sub))
+            except Exception:
+                out.extend(self._failed(call))
+        return out
+
+    def _correlate(self, tracker: CallTracker) -> list[tuple[CallRecord, list[DecodedConnection]]]:
         corr = correlate(
-            self.tracker,
+            tracker,
             self.collector.order,
             self.keys,
             capture=self.path,
             reveal=self.reveal,
             secrets=self.secrets,
         )
-        annotate_calls(corr.calls, self.tracker)
+        annotate_calls(corr.calls, tracker)
+        return list(zip(corr.calls, corr.call_connections, strict=True))
+
+    def _failed(self, call: Call) -> list[tuple[CallRecord, list[DecodedConnection]]]:
+        if not any(ms.protocol in MEDIA_PROTOCOLS for ms in call.media):
+            return []  # it would have had no entry
+        e = sys.exc_info()[1]
+        assert e is not None
+        rec = CallRecord(call_id=call.call_id, capture=self.path)
+        frame = call.records[0].frame if call.records else None
+        rec.problems.append(internal_problem(e, f"call {call.call_id}", frame, self.path))
+        return [(rec, [])]
+
+    def finish(self) -> tuple[list[CallRecord], list[DecodedConnection]]:
+        """Correlate the calls still open and merge them with those finalized before."""
+        calls = list(self.tracker.calls.values())
         first = {c.call_id: c.records[0].index for c in calls}
         merged = self.done + [
-            (first[rec.call_id], rec, conns)
-            for rec, conns in zip(corr.calls, corr.call_connections, strict=True)
+            (first[rec.call_id], rec, conns) for rec, conns in self._correlated(self.tracker)
         ]
         merged.sort(key=lambda t: t[0])
         return [r for _, r, _ in merged], [d for _, _, ds in merged for d in ds]
@@ -541,6 +588,7 @@ class _QuietCalls:
                     "active are dropped unparsed",
                     frame.number,
                     severity=Severity.WARNING,
+                    code="budget.quiet_calls",
                 )
             )
         while self.calls and (len(self.calls) > MAX_QUIET_CALLS or self.held > MAX_QUIET_BYTES):
@@ -700,11 +748,17 @@ def analyze_capture(
     for frame in reader:
         frames += 1
         if not _skippable(frame):
-            feed(frame)
-            if finalizer.over_budget():
-                finalizer.shed()
+            try:
+                feed(frame)
+                if finalizer.over_budget():
+                    finalizer.shed()
+            except Exception as e:  # the fault barrier of a frame: the next one goes on
+                collector.on_problem(internal_problem(e, "the frame", frame.number, path))
         if frame.ts_ns >= finalizer.next_sweep:
-            finalizer.sweep(frame.ts_ns)
+            try:
+                finalizer.sweep(frame.ts_ns)
+            except Exception as e:
+                collector.on_problem(internal_problem(e, "ended calls", frame.number, path))
         if progress is not None:
             read += len(frame.data) + 16  # the record header of classic pcap
             if frames % progress_every == 0:
@@ -738,6 +792,7 @@ def analyze_capture(
                 None,
                 path,
                 severity=Severity.WARNING,
+                code="budget.problems",
             )
         )
     info.errors.sort(key=lambda p: p.frame or 0)

@@ -10,16 +10,28 @@ class DissectError(ValueError):
     application can add the frame number and the layer's position in the frame.
     """
 
-    def __init__(self, layer: str, offset: int, reason: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        layer: str,
+        offset: int,
+        reason: str,
+        field: str | None = None,
+        code: str | None = None,
+    ) -> None:
         self.layer = layer
         self.offset = offset
         self.reason = reason
         self.field = field
         where = f"{layer}.{field}" if field else layer
+        # a stable name of the failure, for tools: given where one is finer than the field
+        # (``tls.record.bad_mac``), else ``layer.field``
+        self.code = code or where
         super().__init__(f"{where} at offset {offset}: {reason}")
 
-    def __reduce__(self) -> tuple[type[DissectError], tuple[str, int, str, str | None]]:
+    def __reduce__(
+        self,
+    ) -> tuple[type[DissectError], tuple[str, int, str, str | None, str]]:
         # An exception pickles as its class and ``args`` (here the one formatted message),
         # which this constructor cannot take: a worker's error would reach the parent as
         # BrokenProcessPool instead of itself.
-        return (type(self), (self.layer, self.offset, self.reason, self.field))
+        return (type(self), (self.layer, self.offset, self.reason, self.field, self.code))

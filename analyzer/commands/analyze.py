@@ -17,10 +17,18 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mikeyshark import keylog, plaintext_pcap, wireshark, wscheck
-from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_key_options, keys_from
+from mikeyshark.cli import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_key_options,
+    keys_from,
+)
 from mikeyshark.dask_backend import ClusterError
 from mikeyshark.judge import analyze
 from mikeyshark.keyfile import KeyFile
+from mikeyshark.model import INTERNAL
 from mikeyshark.report import json_report, junit, terminal
 from mikeyshark.report.html import write_html
 from mikeyshark.report.model import Report
@@ -200,6 +208,16 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
         unwritten = True
+    internal = [p for c in report.captures for p in c.errors if p.kind == INTERNAL]
+    if internal:
+        # every report is written; the exit status says the analysis met a bug
+        err.print(
+            f"mikeyshark analyze: internal error in {len(internal)} place(s), each listed as a "
+            f"problem with code {INTERNAL} (first: {internal[0]}); please report it",
+            markup=False,
+            highlight=False,
+        )
+        return EXIT_INTERNAL
     if unwritten:
         return EXIT_USAGE
     if any(c.unreadable for c in report.captures):

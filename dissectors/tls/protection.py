@@ -26,8 +26,8 @@ LAYER = "tls"
 Rng = Callable[[int], bytes]
 
 
-def _fail(reason: str) -> DissectError:
-    return DissectError(LAYER, 0, reason, "record")
+def _fail(reason: str, code: str = "tls.record.length") -> DissectError:
+    return DissectError(LAYER, 0, reason, "record", code)
 
 
 class RecordProtection(Protocol):
@@ -115,7 +115,9 @@ class Tls12Aead:
         try:
             return content_type, self.aead.decrypt(nonce, body, aad)
         except InvalidTag:
-            raise _fail("bad AEAD tag (wrong key, altered or misordered record)") from None
+            raise _fail(
+                "bad AEAD tag (wrong key, altered or misordered record)", "tls.record.bad_mac"
+            ) from None
 
 
 class Tls12MacCipher:
@@ -204,7 +206,7 @@ class Tls12MacCipher:
                 raise _fail(f"{len(fragment)} bytes: shorter than the MAC")
             data, mac = fragment[: -self.mac_len], fragment[-self.mac_len :]
             if self._mac(seq, content_type, version, data) != mac:
-                raise _fail("bad record MAC")
+                raise _fail("bad record MAC", "tls.record.bad_mac")
             return content_type, data
         b = self.block
         if self.etm:
@@ -214,7 +216,7 @@ class Tls12MacCipher:
             if self._mac(seq, content_type, version, body) != mac:
                 if self.implicit_iv and len(body) % b == 0:
                     self.iv = body[-b:]
-                raise _fail("bad record MAC (encrypt-then-MAC)")
+                raise _fail("bad record MAC (encrypt-then-MAC)", "tls.record.bad_mac")
         else:
             body = fragment
         if self.implicit_iv:
@@ -229,7 +231,7 @@ class Tls12MacCipher:
         inner = dec.update(ct) + dec.finalize()
         pad = inner[-1]
         if pad + 1 > len(inner) or inner[-pad - 1 :] != bytes((pad,)) * (pad + 1):
-            raise _fail("bad CBC padding (wrong key or altered record)")
+            raise _fail("bad CBC padding (wrong key or altered record)", "tls.record.bad_padding")
         inner = inner[: -pad - 1]
         if self.etm:
             return content_type, inner
@@ -237,7 +239,7 @@ class Tls12MacCipher:
             raise _fail("record shorter than its MAC")
         data, mac = inner[: -self.mac_len], inner[-self.mac_len :]
         if self._mac(seq, content_type, version, data) != mac:
-            raise _fail("bad record MAC")
+            raise _fail("bad record MAC", "tls.record.bad_mac")
         return content_type, data
 
 
@@ -266,7 +268,9 @@ class Tls13Aead:
         try:
             inner = self.aead.decrypt(_xor_nonce(self.iv, seq), fragment, aad)
         except InvalidTag:
-            raise _fail("bad AEAD tag (wrong key, altered or misordered record)") from None
+            raise _fail(
+                "bad AEAD tag (wrong key, altered or misordered record)", "tls.record.bad_mac"
+            ) from None
         return parse_inner_plaintext(inner)
 
 

@@ -210,6 +210,8 @@ def test_open_calls_past_the_budget_are_judged_early(
         if any("judged before it ended" in p.reason for p in c.problems)
     ]
     assert len(early) == 81
+    codes = {p.kind for c in result.calls for p in c.problems if "judged before" in p.reason}
+    assert codes == {"budget.open_calls"}
     # the least recently active first: the first 81 dialogs of the capture
     assert sorted(early) == sorted(c.call_id for c in result.calls[:81])
 
@@ -268,5 +270,6 @@ def test_tunnel_pairs_past_the_budget_end_the_least_recent(
     (p,) = rec.problems
     assert (p.frame, p.layer) == (4, "gtp")
     assert p.reason.startswith("more than 3 GTP-U tunnel endpoint pairs")
+    assert p.kind == "budget.tunnel_pairs"
     # the first two pairs' connections ended (closed to the handler), the last three open
     assert [c.client.port for c in rec.closed] == [3000, 3001]

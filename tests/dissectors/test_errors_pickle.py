@@ -25,6 +25,9 @@ def test_dissect_error_round_trip() -> None:
         "cseq",
     )
     assert str(back) == "sip.cseq at offset 42: malformed CSeq '1 INVITEM'"
+    assert back.code == "sip.cseq"  # the default code: layer and field
+    coded = pickle.loads(pickle.dumps(DissectError("tls", 5, "bad MAC", "record", "tls.mac")))
+    assert (coded.code, coded.field) == ("tls.mac", "record")
     plain = pickle.loads(pickle.dumps(DissectError("tcp", 0, "short")))
     assert (plain.field, str(plain)) == (None, "tcp at offset 0: short")
 
