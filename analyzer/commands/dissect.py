@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import TextIO
 
@@ -17,6 +18,7 @@ from mikeyshark.capture import CaptureReader
 from mikeyshark.cli import EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.decrypt import PskCandidate
 from mikeyshark.model import Problem
+from mikeyshark.report import escape
 from mikeyshark.view.frame import FrameView
 from mikeyshark.view.stream import FrameStream
 
@@ -43,19 +45,32 @@ class _Printer:
         self.as_json = as_json
 
     def frame(self, v: FrameView) -> None:
+        # Wire text reaches a terminal: its control characters (ESC, ...) and undecodable
+        # bytes are shown as \xNN, as tshark does, never obeyed.
         if self.as_json:
-            self.out.write(v.json_line(self.verbose) + "\n")
+            self.out.write(_JSON_UNSAFE.sub(_json_escape, v.json_line(self.verbose)) + "\n")
         elif self.verbose:
             for node in v.tree():
                 for line in node.lines():
-                    self.out.write(line + "\n")
+                    self.out.write(escape.terminal(line, keep_tab=True) + "\n")
             self.out.write("\n")
         else:
-            self.out.write(v.row() + "\n")
+            self.out.write(escape.terminal(v.row(), keep_tab=True) + "\n")
+
+
+# what json.dumps leaves as it is but a terminal obeys or cannot encode: DEL, C1, surrogates
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    if 0xDC80 <= c <= 0xDCFF:  # a byte that was not UTF-8: the text \xNN, as elsewhere
+        return f"\\\\x{c - 0xDC00:02x}"
+    return f"\\u{c:04x}"
 
 
 def _problem(p: Problem) -> None:
-    print(f"mikeyshark: {p}", file=sys.stderr)
+    print(f"mikeyshark: {escape.terminal(str(p))}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
