@@ -77,7 +77,9 @@ def test_a_byte_that_is_not_utf8(
     lines = [ln.strip() for ln in tree.stdout.splitlines() if ln.strip().startswith("Call-ID:")]
     assert lines and all(ln.startswith("Call-ID: \\xe9") for ln in lines)
     js = dissect(str(pcap), "-V", "--json")
-    labels = [c["label"] for ln in js.stdout.splitlines() for c in _walk(json.loads(ln)["layers"])]
+    labels = [
+        str(c["label"]) for ln in js.stdout.splitlines() for c in _walk(json.loads(ln)["layers"])
+    ]
     assert any(lab.startswith("Call-ID: \\xe9") for lab in labels)
 
 
