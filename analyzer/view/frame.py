@@ -433,7 +433,7 @@ class FrameDecoder:
             isn = self._base(key, seq, flags)
             rseq = (seq - isn) & 0xFFFFFFFF
             peer = self._isn.get(rkey)
-            opts, shift = _tcp_options(data[start + 20 : ps])
+            opts, shift = _tcp_options(data[start + 20 : ps], peer)
             if flags & TCP_SYN:
                 self._shift[key] = shift
                 if len(self._shift) > self.MAX_DIRECTIONS:
@@ -489,9 +489,10 @@ class FrameDecoder:
 _IP_PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
 
 
-def _tcp_options(raw: bytes) -> tuple[str, int | None]:
+def _tcp_options(raw: bytes, peer_isn: int | None = None) -> tuple[str, int | None]:
     """tshark's option summary for the Info column (`` MSS=1460 SACK_PERM WS=128``) and the
-    window scale shift, if the WS option is present."""
+    window scale shift, if the WS option is present. SACK blocks are in the peer's sequence
+    space, shown relative to its first sequence number."""
     try:
         opts = parse_tcp_options(raw)
     except DissectError:
@@ -509,6 +510,12 @@ def _tcp_options(raw: bytes) -> tuple[str, int | None]:
         elif o.kind == 3 and len(o.data) == 1:
             shift = min(o.data[0], 14)
             text += f" WS={1 << shift}"
+        elif o.kind == 5 and len(o.data) % 8 == 0:  # RFC 2018
+            base = peer_isn or 0
+            for i in range(0, len(o.data), 8):
+                left = (int.from_bytes(o.data[i : i + 4], "big") - base) & 0xFFFFFFFF
+                right = (int.from_bytes(o.data[i + 4 : i + 8], "big") - base) & 0xFFFFFFFF
+                text += f" SLE={left} SRE={right}"
     return text, shift
 
 

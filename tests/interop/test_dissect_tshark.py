@@ -57,7 +57,18 @@ def test_tcp_options_and_window_scaling_like_tshark(
         / TCP(sport=55555, dport=40000, flags="SA", seq=90, ack=11, window=65160, options=opts_s),
         e / c / TCP(sport=40000, dport=55555, flags="A", seq=11, ack=91, window=502),
         e / c / TCP(sport=40000, dport=55555, flags="PA", seq=11, ack=91, window=502) / b"hi",
-        e / s / TCP(sport=55555, dport=40000, flags="A", seq=91, ack=13, window=1000),
+        # an ACK with two SACK blocks (RFC 2018), in the client's sequence space
+        e
+        / s
+        / TCP(
+            sport=55555,
+            dport=40000,
+            flags="A",
+            seq=91,
+            ack=13,
+            window=1000,
+            options=[("NOP", None), ("NOP", None), ("SAck", (20, 30, 40, 50))],
+        ),
     ]
     for i, p in enumerate(pkts):
         p.time = 5.0 + i / 10
@@ -74,6 +85,7 @@ def test_tcp_options_and_window_scaling_like_tshark(
         == "40000 → 55555 [SYN] Seq=0 Win=64240 Len=0 MSS=1460 SACK_PERM TSval=100 TSecr=0 WS=128"
     )
     assert ours[2] == "40000 → 55555 [ACK] Seq=1 Ack=1 Win=64256 Len=0"
+    assert ours[4] == "55555 → 40000 [ACK] Seq=1 Ack=3 Win=8000 Len=0 SLE=10 SRE=20 SLE=30 SRE=40"
 
 
 def test_arp_rows_like_tshark(dissect: Callable[..., Result], tshark: str, tmp_path: Path) -> None:
