@@ -1,25 +1,24 @@
-"""``mikeyshark dissect CAPTURE [--keys FILE] [--psk HEX[:ID]] [-V] [--json]``: a
-Wireshark-like packet list and detail view.
+"""``mikeyshark dissect CAPTURE``: a Wireshark-like packet list, detail view (-V), JSON, and
+tshark's habits (-r, -c, -Y, -T fields -e, -T json).
 
 The frames come from :class:`mikeyshark.view.stream.FrameStream` in capture order, each once
-nothing can change it any more; this command only prints them (one row, the detail tree, or
-one JSON object per line) and the located problems (on stderr).
+nothing can change it any more; this command picks them with the display filter and prints
+them in the form asked for (:mod:`mikeyshark.view.output`), the located problems on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
-from typing import TextIO
 
 from mikeyshark.capture import CaptureReader
 from mikeyshark.cli import EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.decrypt import PskCandidate
 from mikeyshark.model import Problem
 from mikeyshark.report import escape
-from mikeyshark.view.frame import FrameView
+from mikeyshark.view import output
+from mikeyshark.view.filter import FilterError, compile_filter
 from mikeyshark.view.stream import FrameStream
 
 
@@ -27,10 +26,39 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser(
         "dissect",
         help="Wireshark-like packet list (and detail tree with -V) of a capture",
-        description="Print one line per frame like tshark; -V prints the detail tree.",
+        description="Print one line per frame like tshark; -V prints the detail tree. Field "
+        "names are Wireshark's where it has the field (docs/fields.md lists them).",
     )
-    p.add_argument("capture", help="pcap or pcapng file, or - for standard input")
+    p.add_argument("capture", nargs="?", help="pcap or pcapng file, or - for standard input")
+    p.add_argument("-r", dest="read_file", metavar="FILE", help="the capture (as tshark's -r)")
+    p.add_argument("-c", dest="count", type=int, metavar="N", help="read only the first N frames")
+    p.add_argument(
+        "-Y",
+        dest="display_filter",
+        metavar="FILTER",
+        help='show the frames the display filter matches (e.g. "sip.Method == INVITE", '
+        '"msrp && tcp.stream == 2")',
+    )
     p.add_argument("-V", dest="verbose", action="store_true", help="show the packet details")
+    p.add_argument(
+        "-T",
+        dest="format",
+        choices=("text", "fields", "json"),
+        default="text",
+        help="output as text (rows or -V trees), the fields of -e, or tshark's JSON",
+    )
+    p.add_argument(
+        "-e", dest="fields", action="append", default=[], metavar="FIELD", help="(-T fields/json)"
+    )
+    p.add_argument(
+        "-E",
+        dest="field_options",
+        action="append",
+        default=[],
+        metavar="OPTION=VALUE",
+        help="-T fields: header=y|n, separator=/t|/s|C, occurrence=f|l|a, aggregator=,|/s|C, "
+        "quote=d|s|n",
+    )
     p.add_argument(
         "--json", action="store_true", help="one JSON object per frame and line (JSON Lines)"
     )
@@ -38,56 +66,62 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.set_defaults(func=run)
 
 
-class _Printer:
-    def __init__(self, out: TextIO, verbose: bool, as_json: bool) -> None:
-        self.out = out
-        self.verbose = verbose
-        self.as_json = as_json
-
-    def frame(self, v: FrameView) -> None:
-        # Wire text reaches a terminal: its control characters (ESC, ...) and undecodable
-        # bytes are shown as \xNN, as tshark does, never obeyed.
-        if self.as_json:
-            self.out.write(_JSON_UNSAFE.sub(_json_escape, v.json_line(self.verbose)) + "\n")
-        elif self.verbose:
-            for node in v.tree():
-                for line in node.lines():
-                    self.out.write(escape.terminal(line, keep_tab=True) + "\n")
-            self.out.write("\n")
-        else:
-            self.out.write(escape.terminal(v.row(), keep_tab=True) + "\n")
-
-
-# what json.dumps leaves as it is but a terminal obeys or cannot encode: DEL, C1, surrogates
-_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
-
-
-def _json_escape(m: re.Match[str]) -> str:
-    c = ord(m.group())
-    if 0xDC80 <= c <= 0xDCFF:  # a byte that was not UTF-8: the text \xNN, as elsewhere
-        return f"\\\\x{c - 0xDC00:02x}"
-    return f"\\u{c:04x}"
-
-
 def _problem(p: Problem) -> None:
     print(f"mikeyshark: {escape.terminal(str(p))}", file=sys.stderr)
 
 
+def _usage(message: str) -> int:
+    print(f"mikeyshark dissect: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _writer(args: argparse.Namespace) -> output.Writer:
+    """Raises ValueError for options that do not go together or name no field."""
+    out = sys.stdout
+    if args.format == "fields":
+        if not args.fields:
+            raise ValueError("-T fields needs at least one -e FIELD")
+        return output.Fields(out, args.fields, output.FieldOptions.parse(args.field_options))
+    if args.format == "json":
+        return output.TsharkJson(out, args.fields)
+    if args.fields or args.field_options:
+        raise ValueError("-e and -E go with -T fields or -T json")
+    if args.json:
+        return output.JsonLines(out, args.verbose)
+    return output.Rows(out, args.verbose)
+
+
 def run(args: argparse.Namespace) -> int:
     """0 when the capture was read (damage inside it is reported on stderr, not fatal);
-    2 when it could not be opened or is not a capture at all."""
-    printer = _Printer(sys.stdout, args.verbose, args.json)
+    2 when it could not be opened, is not a capture at all, or the options are wrong."""
+    capture = args.read_file or args.capture
+    if capture is None or (args.read_file and args.capture and args.read_file != args.capture):
+        return _usage("one capture: CAPTURE or -r FILE")
+    if args.count is not None and args.count < 1:
+        return _usage("-c needs a count of 1 or more")
     try:
         keys, given = keys_from(args)
     except ValueError as e:  # KeyFileError is one
         print(f"mikeyshark: {e}", file=sys.stderr)
         return EXIT_USAGE
-    psks = [PskCandidate(t.key, t.identity or "--psk") for t in given]
-    reader = CaptureReader(args.capture)
     try:
-        stream = FrameStream(reader, keys, psks, args.reveal_keys, _problem, sys.stdout.flush)
+        shown = compile_filter(args.display_filter or "")
+    except FilterError as e:
+        return _usage(f"-Y: {e.show()}")
+    try:
+        writer = _writer(args)
+    except ValueError as e:
+        return _usage(str(e))
+    psks = [PskCandidate(t.key, t.identity or "--psk") for t in given]
+    reader = CaptureReader(capture)
+    try:
+        stream = FrameStream(
+            reader, keys, psks, args.reveal_keys, _problem, sys.stdout.flush, args.count
+        )
         for frame in stream:
-            printer.frame(frame)
+            if shown.matches(frame):
+                writer.frame(frame)
+        writer.close()
         sys.stdout.flush()
     except BrokenPipeError:
         return _broken_pipe()

@@ -31,6 +31,7 @@ from mikeyshark.model import Frame, Problem
 from mikeyshark.view.layers import (
     FIELDS,
     EthLayer,
+    Fmt,
     FrameLayer,
     IpLayer,
     Ipv6Layer,
@@ -39,6 +40,7 @@ from mikeyshark.view.layers import (
     TcpNumbers,
     UdpLayer,
     mac_text,
+    named_field,
 )
 
 if TYPE_CHECKING:
@@ -189,17 +191,21 @@ class FrameView:
         """Every layer of the frame, outermost first: ``frame``, the link, IP and transport
         layers, then what the application messages hold (SIP, SDP, MIKEY, TLS, MSRP, BFCP)."""
         if self._layers is None:
-            out: list[Layer] = [
-                FrameLayer(self.number, self.ts_ns, self.first_ns, self.length, len(self.data))
-            ]
-            for kind, start, end in self.lower:
-                out.append(self._lower_layer(kind, start, end))
-            for p in self.pdus:
-                r = RENDERERS.get(p.kind)
-                if r is not None and r.layers is not None:
-                    out.extend(r.layers(p.obj))
-            self._layers = out
+            self._layers = [la for group in self._layer_groups() for la in group]
+            self._layers.append(ColumnsLayer(self))
         return self._layers
+
+    def _layer_groups(self) -> list[list[Layer]]:
+        """The layers of each top-level node of :meth:`tree`, in its order."""
+        groups: list[list[Layer]] = [
+            [FrameLayer(self.number, self.ts_ns, self.first_ns, self.length, len(self.data))]
+        ]
+        for kind, start, end in self.lower:
+            groups.append([self._lower_layer(kind, start, end)])
+        for p in self.pdus:
+            r = RENDERERS.get(p.kind)
+            groups.append(r.layers(p.obj) if r is not None and r.layers is not None else [])
+        return groups
 
     def _lower_layer(self, kind: str, start: int, end: int) -> Layer:
         if kind == "eth":
@@ -289,13 +295,55 @@ class FrameView:
             "info": info,
         }
         if detail:
-            d["layers"] = [n.to_json() for n in self.tree()]
+            # each layer's tree, with the named fields it holds (docs/fields.md) beside it
+            tree = []
+            for node, group in zip(self.tree(), self._layer_groups(), strict=True):
+                j = node.to_json()
+                fields = {
+                    info.name: [info.text(x) for x in vals] if info.many else info.text(vals[0])
+                    for la in group
+                    for info, vals in la.items()
+                }
+                if fields:
+                    j["fields"] = fields
+                tree.append(j)
+            d["layers"] = tree
         if self.problems:
             d["problems"] = [p.to_json() for p in self.problems]
         return d
 
     def json_line(self, detail: bool) -> str:
         return json.dumps(self.to_json(detail), ensure_ascii=False)
+
+
+class ColumnsLayer(Layer):
+    """The packet list's columns, by tshark's names for them (``-T fields -e
+    _ws.col.Info``)."""
+
+    name = "_ws"
+
+    def __init__(self, view: FrameView) -> None:
+        self._view = view
+
+    @named_field("_ws.col.Source", "Source", Fmt.TEXT)
+    def col_source(self) -> str:
+        return self._view.src
+
+    @named_field("_ws.col.Destination", "Destination", Fmt.TEXT)
+    def col_destination(self) -> str:
+        return self._view.dst
+
+    @named_field("_ws.col.Protocol", "Protocol", Fmt.TEXT)
+    def col_protocol(self) -> str:
+        return self._view.columns()[0]
+
+    @named_field("_ws.col.Length", "Length")
+    def col_length(self) -> int:
+        return self._view.length
+
+    @named_field("_ws.col.Info", "Information", Fmt.TEXT)
+    def col_info(self) -> str:
+        return self._view.columns()[1]
 
 
 def _eth_node(v: FrameView, start: int) -> Node:

@@ -37,7 +37,9 @@ class Fmt(StrEnum):
     HEX32 = "hex32"  # 0x12345678
     BOOL = "bool"  # 1 / 0
     BYTES = "bytes"  # hex digits, no separator
-    TEXT = "text"  # strings, addresses
+    TEXT = "text"  # strings
+    IP = "ip"  # an IPv4 or IPv6 address (compared as one, networks too)
+    MAC = "mac"  # an Ethernet address
     TIME = "time"  # seconds with nine decimals
 
 
@@ -70,6 +72,7 @@ class FieldInfo:
 
 
 FIELDS: dict[str, FieldInfo] = {}  # by filter name, in declaration order
+LAYER_NAMES: set[str] = set()  # every layer class's name ("sip", "tcp", ...): a protocol
 
 
 def attribute_name(name: str) -> str:
@@ -140,6 +143,7 @@ class Layer:
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
         cls.fields = tuple(v for v in vars(cls).values() if isinstance(v, FieldAttr))
+        LAYER_NAMES.add(cls.name)
 
     def values(self, attr: str) -> list[object]:
         """Every occurrence of the field with attribute ``attr`` in this layer."""
@@ -211,11 +215,11 @@ class EthLayer(Layer):
     def __init__(self, data: bytes, start: int) -> None:
         self._data, self._start = data, start
 
-    @named_field("eth.dst", "Destination", Fmt.TEXT)
+    @named_field("eth.dst", "Destination", Fmt.MAC)
     def dst(self) -> str:
         return mac_text(self._data[self._start : self._start + 6])
 
-    @named_field("eth.src", "Source", Fmt.TEXT)
+    @named_field("eth.src", "Source", Fmt.MAC)
     def src(self) -> str:
         return mac_text(self._data[self._start + 6 : self._start + 12])
 
@@ -233,11 +237,11 @@ class IpLayer(Layer):
     def _header(self) -> IPv4Header:
         return parse_ipv4(self._data[self._start : self._end]).header
 
-    @named_field("ip.src", "Source Address", Fmt.TEXT)
+    @named_field("ip.src", "Source Address", Fmt.IP)
     def src(self) -> str:
         return self._header().src
 
-    @named_field("ip.dst", "Destination Address", Fmt.TEXT)
+    @named_field("ip.dst", "Destination Address", Fmt.IP)
     def dst(self) -> str:
         return self._header().dst
 
@@ -267,11 +271,11 @@ class Ipv6Layer(Layer):
     def _header(self) -> IPv6Header:
         return parse_ipv6(self._data[self._start : self._end]).header
 
-    @named_field("ipv6.src", "Source Address", Fmt.TEXT)
+    @named_field("ipv6.src", "Source Address", Fmt.IP)
     def src(self) -> str:
         return self._header().src
 
-    @named_field("ipv6.dst", "Destination Address", Fmt.TEXT)
+    @named_field("ipv6.dst", "Destination Address", Fmt.IP)
     def dst(self) -> str:
         return self._header().dst
 
@@ -399,6 +403,8 @@ _FMT_DOC = {
     Fmt.BOOL: "boolean",
     Fmt.BYTES: "bytes (hex)",
     Fmt.TEXT: "text",
+    Fmt.IP: "address",
+    Fmt.MAC: "Ethernet address",
     Fmt.TIME: "seconds",
 }
 

@@ -12,6 +12,13 @@ from mikeyshark.view.frame import Renderer, register, rows_node
 from mikeyshark.view.layers import Fmt, Layer, named_field
 
 A = TypeVar("A")
+_IdAttr = bfcplib.BeneficiaryId | bfcplib.FloorId | bfcplib.FloorRequestId
+_Group = (
+    bfcplib.BeneficiaryInformation
+    | bfcplib.FloorRequestInformation
+    | bfcplib.OverallRequestStatus
+    | bfcplib.FloorRequestStatus
+)
 
 
 class MsrpLayer(Layer):
@@ -132,17 +139,31 @@ class BfcpLayer(Layer):
     def attribute_type(self) -> tuple[int, ...]:
         return tuple(bfcplib.attribute_type(a) for a in bfcplib.walk(self.msg.attributes))
 
+    def _ids(self, single: type[_IdAttr], *groups: type[_Group]) -> tuple[int, ...]:
+        """The values of an ID attribute and the ids that head the grouped attributes
+        (RFC 8855 5.2: a FLOOR-REQUEST-STATUS starts with its floor's id, a
+        FLOOR-REQUEST-INFORMATION with its request's), in the message's order."""
+        out = []
+        for a in bfcplib.walk(self.msg.attributes):
+            if isinstance(a, single):
+                out.append(a.value)
+            elif isinstance(a, groups):
+                out.append(a.id)
+        return tuple(out)
+
     @named_field("bfcp.beneficiary_id", "BENEFICIARY-ID", many=True)
     def beneficiary_id(self) -> tuple[int, ...]:
-        return tuple(a.value for a in self._all(bfcplib.BeneficiaryId))
+        return self._ids(bfcplib.BeneficiaryId, bfcplib.BeneficiaryInformation)
 
     @named_field("bfcp.floor_id", "FLOOR-ID", many=True)
     def floor_id(self) -> tuple[int, ...]:
-        return tuple(a.value for a in self._all(bfcplib.FloorId))
+        return self._ids(bfcplib.FloorId, bfcplib.FloorRequestStatus)
 
     @named_field("bfcp.floorrequest_id", "FLOOR-REQUEST-ID", many=True)
     def floorrequest_id(self) -> tuple[int, ...]:
-        return tuple(a.value for a in self._all(bfcplib.FloorRequestId))
+        return self._ids(
+            bfcplib.FloorRequestId, bfcplib.FloorRequestInformation, bfcplib.OverallRequestStatus
+        )
 
     @named_field("bfcp.request_status", "Request Status", many=True)
     def request_status(self) -> tuple[int, ...]:

@@ -131,7 +131,8 @@ class FrameStream:
     yields each frame's view, in capture order, once nothing can change it any more.
     ``on_problem`` receives every located problem as it is found; ``on_batch`` is called
     after each run of frames yielded (a printer flushes its output there, so that rows
-    appear while the capture is still being read)."""
+    appear while the capture is still being read). With ``max_frames`` only that many frames
+    are read (tshark's ``-c``)."""
 
     def __init__(
         self,
@@ -141,8 +142,10 @@ class FrameStream:
         reveal: bool = False,
         on_problem: Callable[[Problem], None] | None = None,
         on_batch: Callable[[], None] | None = None,
+        max_frames: int | None = None,
     ) -> None:
         self.reader = reader
+        self.max_frames = max_frames
         self.on_problem = on_problem
         self.on_batch = on_batch
         self.keys = keys
@@ -174,6 +177,8 @@ class FrameStream:
                 yield from self._release(final=False)
                 if self.on_batch is not None:
                     self.on_batch()
+            if n == self.max_frames:
+                break
         self.table.finish()
         self.sip.finish()
         self.apps.finish()

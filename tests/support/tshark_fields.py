@@ -9,14 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import mikeyshark
+from mikeyshark.view.filter import compile_filter
 from mikeyshark.view.layers import FIELDS
 
 
 def tshark_fields(
-    tshark: str, pcap: Path | str, fields: Sequence[str], opts: Sequence[str] = ()
+    tshark: str,
+    pcap: Path | str,
+    fields: Sequence[str],
+    opts: Sequence[str] = (),
+    display_filter: str | None = None,
 ) -> dict[int, list[str]]:
-    """frame number -> one text per field (all occurrences, comma-separated)."""
+    """frame number -> one text per field (all occurrences, comma-separated), for the frames
+    ``display_filter`` (-Y) shows."""
     cmd = [tshark, "-n", "-r", str(pcap), *opts, "-T", "fields", "-E", "occurrence=a"]
+    if display_filter is not None:
+        cmd += ["-Y", display_filter]
     # (a field named twice comes out empty the first time: frame.number only once)
     cmd += [
         a for f in ("frame.number", *(f for f in fields if f != "frame.number")) for a in ("-e", f)
@@ -27,11 +35,15 @@ def tshark_fields(
     return {int(r[0]): [r[named.index(f)] for f in fields] for r in rows}
 
 
-def our_fields(pcap: Path | str, fields: Sequence[str], **kw: Any) -> dict[int, list[str]]:
+def our_fields(
+    pcap: Path | str, fields: Sequence[str], display_filter: str | None = None, **kw: Any
+) -> dict[int, list[str]]:
     """The same from mikeyshark.dissect (keyword arguments as dissect's)."""
+    shown = compile_filter(display_filter or "")
     return {
         f.number: [",".join(FIELDS[n].text(v) for v in f.values(n)) for n in fields]
         for f in mikeyshark.dissect(pcap, **kw)
+        if shown.matches(f)
     }
 
 
