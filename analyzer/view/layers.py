@@ -410,12 +410,8 @@ _FMT_DOC = {
 
 
 def fields_markdown() -> str:
-    """docs/fields.md: the field table, written from the layer classes (every module of
-    :mod:`mikeyshark.view` imported), so that it cannot drift from them. To write it::
-
-        python -c 'import mikeyshark.view as v; print(v.layers.fields_markdown(), end="")' \
-            > docs/fields.md
-    """
+    """docs/fields.md: the field table, written from the layer classes (``python -m
+    mikeyshark.docs docs``), so that it cannot drift from them."""
     out = [
         "# Field names",
         "",

@@ -116,10 +116,3 @@ def test_import_stays_cheap() -> None:
     code = "import sys, mikeyshark; print('mikeyshark.view' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-def test_docs_list_every_field() -> None:
-    import mikeyshark.view as view
-
-    doc = (Path(__file__).parents[2] / "docs" / "fields.md").read_text(encoding="utf-8")
-    assert doc == view.layers.fields_markdown(), "re-write docs/fields.md (see fields_markdown)"
