@@ -63,6 +63,9 @@ from mikeyshark.keyfile import KeyFile
 from mikeyshark.keys import Resolution, resolve_exchange, resolve_kms_leg
 from mikeyshark.ladder import connection_events
 from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
+from mikeyshark.mp import MpLeg
+from mikeyshark.mp import candidate as mp_candidate
+from mikeyshark.mp import complete as mp_complete
 from mikeyshark.procedure import (
     Direction,
     Event,
@@ -305,6 +308,7 @@ def key_status(res: Resolution | None, keys: KeyFile, reveal: bool) -> KeyStatus
         ks.ticket_idr_r = _text(tk.responder)
         ks.mpk = tk.mpk
         ks.tgks = tk.tgks
+        ks.ticket_teks = tuple(c.key for c in res.tek_candidates if c.from_ticket)
 
         ks.ticket_tree = TreeNode(
             "ticket",
@@ -463,6 +467,7 @@ def tls_info(conn: ConnRecord, d: Decoded, candidates: int) -> TlsInfo | None:
         oracle=info.oracle,
         decrypted=info.decrypted,
         frames=tuple(conn.data_frames()[:50]),
+        alerts=tuple((a.frame, a.description) for a in info.alerts[:20]),
     )
 
 
@@ -786,6 +791,13 @@ def siplib_status(msg: siplib.SipMessage) -> str:
 
 
 def _events(call: Call, oa: OfferAnswer, rec: CallRecord, pend: list[_Pending]) -> None:
+    mp_frames: set[int] = set()
+    for p in pend:
+        # the Mp leg's arrows (a frame once, should two terminations share a message)
+        for ev in mp_complete(rec, p.record):
+            if ev.frame not in mp_frames:
+                mp_frames.add(ev.frame)
+                rec.events.append(ev)
     flow = None
     if rec.direction is not None and rec.media:
         flow = flow_for(rec.media[0].protocol, rec.direction)
@@ -825,7 +837,12 @@ def _roles(call: Call, oa: OfferAnswer, rec: CallRecord) -> None:
     focus_ip = _focus_host(call)
     ue_is_offerer = rec.direction is not Direction.DIAL_OUT
     ue_sig = rec.offerer if ue_is_offerer else rec.answerer
-    ue_ips = {ue_sig.ip} if ue_sig is not None else set()
+    # Captured at the MRF, the focus itself sends and receives the SIP: its peer is the
+    # S-CSCF, not the UE
+    at_mrf = focus_ip is not None and focus_ip in {
+        ep.ip for ep in (rec.offerer, rec.answerer) if ep is not None
+    }
+    ue_ips = {ue_sig.ip} if ue_sig is not None and not at_mrf else set()
     conf_media_ips: set[str] = set()
     for m in rec.media:
         ue_sdp = m.offer if ue_is_offerer else m.answer
@@ -843,7 +860,10 @@ def _roles(call: Call, oa: OfferAnswer, rec: CallRecord) -> None:
             elif ep.ip in ue_ips:
                 role = Role.UE
             elif ev.kind is Lane.SIP:
-                role = Role.MRFC if focus_ip is not None and ep.ip == focus_ip else Role.PCSCF
+                if focus_ip is not None and ep.ip == focus_ip:
+                    role = Role.MRFC
+                else:
+                    role = Role.SCSCF if at_mrf else Role.PCSCF
             elif ep.ip in conf_media_ips:
                 role = Role.MRFP
             else:
@@ -893,12 +913,14 @@ def _http_messages(conn: ConnRecord) -> list[_HttpSeen]:
 
 
 def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) -> None:
-    by_ticket: dict[bytes, _Pending] = {}
+    # a ticket seen in several calls (a replayed TRANSFER_INIT): each resolution belongs to
+    # the latest of them offered before it
+    by_ticket: dict[bytes, list[_Pending]] = {}
     for p in pend:
         if p.resolution is not None:
             tk = p.resolution.init.find(Ticket)
             if tk is not None:
-                by_ticket[tk.data] = p
+                by_ticket.setdefault(tk.data, []).append(p)
     if not by_ticket:
         return
     for conn in conns:
@@ -918,7 +940,11 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
             except DissectError:
                 continue
             tk = im.find(Ticket)
-            owner = by_ticket.get(tk.data) if tk is not None else None
+            owners = by_ticket.get(tk.data, []) if tk is not None else []
+            before = [
+                o for o in owners if o.session.offer_frame <= req.frame and o.record.kms is None
+            ]
+            owner = max(before, key=lambda o: o.session.offer_frame, default=None)
             if owner is None or owner.resolution is None:
                 continue
             conn.claimed = True
@@ -987,9 +1013,11 @@ def correlate(
     capture: str = "",
     reveal: bool = False,
     secrets: KnownSecrets | None = None,
+    mp: MpLeg | None = None,
 ) -> Correlation:
     """Every call with an MSRP or BFCP m-line, with its media bound and decoded (with the
-    TEKs, and the key log's ``secrets`` where the PSK alone cannot open a session)."""
+    TEKs, and the key log's ``secrets`` where the PSK alone cannot open a session); with
+    ``mp``, the capture's Mp leg, each m-line's Mp termination and its PSK as a candidate."""
     records: list[CallRecord] = []
     pend: list[_Pending] = []
     per_call: list[tuple[Call, OfferAnswer, CallRecord, list[_Pending]]] = []
@@ -1011,6 +1039,17 @@ def correlate(
         records.append(rec)
         pend.extend(mine)
         per_call.append((call, oa, rec, mine))
+    # 0. the Mp leg: each m-line's termination, by the SDP it carries; the PSK the MRFC gave
+    #    is a TEK candidate like any other (the handshake alone proves it)
+    if mp is not None:
+        for rec in records:
+            mp.bind(rec)
+        for p in pend:
+            got = mp_candidate(p.record)
+            if got is not None and all(c.key != got[0] for c in p.candidates):
+                p.candidates.append(PskCandidate(*got))
+                if p.record.key is not None:
+                    p.record.key.tek_candidates += 1
     # 1. by the SDP, in order of the offers (earlier calls first claim their connection)
     index = ConnIndex(conns)
     for p in sorted(pend, key=lambda q: q.session.offer_frame):

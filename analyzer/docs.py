@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from mikeyshark.checks.evaluate import NEEDS
+from mikeyshark.checks.evaluate import NEEDS, STATUS_ORDER
 from mikeyshark.checks.rules import NEED_MEANING, RULES
 from mikeyshark.evidence import MediaRecord, Status
 from mikeyshark.procedure import FLOWS, Event, Protocol
@@ -41,6 +41,9 @@ _STATUS_MEANING = {
     "given: never a pass",
     Status.NOT_APPLICABLE: "the rule does not concern this call (another protocol, no policy to "
     "judge by, no KMS leg captured)",
+    Status.WARNING: "worth telling the operator, never a failure (the PSK crossed Mp in the clear)",
+    Status.INFO: "what the capture shows where nothing is specified to judge by (how a BFCP "
+    "dial-out termination was reserved)",
 }
 
 
@@ -57,23 +60,28 @@ def rules_markdown() -> str:
         ),
         "",
         "`mikeyshark analyze` judges every call it finds against each rule below. A rule is",
-        "judged on each MSRP or BFCP m-line of the call, in three steps:",
+        "judged on each MSRP or BFCP m-line of the call, in four steps:",
         "",
         "1. a rule that concerns one protocol only is *not-applicable* on an m-line of the other;",
-        "2. the rule's *needs* are looked for in order: the first that is missing makes the rule",
+        "2. a rule about the Mp leg (`MP-*`, [mp-profile.md](mp-profile.md)) is *not-observed* in",
+        "   a capture that holds no Mp traffic at all (one taken at the UE), and then leaves the",
+        "   call's verdict alone;",
+        "3. the rule's *needs* are looked for in order: the first that is missing makes the rule",
         "   *not-observed* on that m-line, with that need's sentence, and nothing else is judged;",
-        "3. otherwise the rule's check decides, with the frames that show it and a sentence that",
+        "4. otherwise the rule's check decides, with the frames that show it and a sentence that",
         "   says what was expected and why (the TR 29.828 step or the RFC).",
         "",
-        "The m-lines' results combine into one per rule: the first of fail, not-observed, pass,",
-        "not-applicable that any m-line has. A rule identifier never changes.",
+        "The m-lines' results combine into one per rule: the first of "
+        + ", ".join(s.value for s in STATUS_ORDER),
+        "that any m-line has. A rule identifier never changes.",
         "",
         "## Statuses",
         "",
         *_table(["status", "meaning"], [(f"`{s.value}`", _STATUS_MEANING[s]) for s in Status]),
         "",
         "A call's verdict is `fail` when a rule failed, `incomplete` when a rule was not",
-        "observed (or the call has no MSRP/BFCP m-line), and `pass` otherwise. A failure carries",
+        "observed (or the call has no MSRP/BFCP m-line), and `pass` otherwise: `warning` and",
+        "`info` never change it, nor the Mp rules of a capture without Mp. A failure carries",
         "a severity, `error` unless the rule or its check says `warning` (an old TLS version).",
         "The exit codes that follow from the verdicts are in [cli.md](cli.md).",
         "",

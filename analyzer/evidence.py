@@ -20,6 +20,10 @@ class Status(StrEnum):
     FAIL = "fail"
     NOT_OBSERVED = "not-observed"
     NOT_APPLICABLE = "not-applicable"
+    # what the operator should know, which never makes a verdict fail (the PSK crossing Mp
+    # in the clear; which command reserved a BFCP dial-out termination)
+    WARNING = "warning"
+    INFO = "info"
 
 
 class Verdict(StrEnum):
@@ -37,6 +41,7 @@ class Lane(StrEnum):
     MSRP = "msrp"
     BFCP = "bfcp"
     HTTP = "http"
+    H248 = "h248"  # the Mp leg between MRFC and MRFP
 
 
 class BoundBy(StrEnum):
@@ -62,6 +67,14 @@ class CheckResult:
     frames: tuple[int, ...]
     message: str
     severity: Severity = Severity.ERROR  # of a failure: the rule's, or its outcome's
+    # not-observed because the capture point does not see the leg the rule is about (no
+    # Mp in a capture taken at the UE): the call's verdict does not wait for it
+    unseen_leg: bool = False
+
+    @property
+    def counts(self) -> bool:
+        """Whether the result bears on the verdict and the counts of what was observed."""
+        return not self.unseen_leg
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +168,9 @@ class KeyStatus:
     ticket_tree: TreeNode | None = None
     mpk: bytes | None = None
     tgks: tuple[bytes, ...] = ()
+    # the TEK candidates derived from the opened ticket, the profile's TEK first (secrets);
+    # not the key file's [[tek]] nor a PSK seen on Mp
+    ticket_teks: tuple[bytes, ...] = ()
 
 
 @dataclass(slots=True)
@@ -181,6 +197,7 @@ class TlsInfo:
     oracle: str | None = None
     decrypted: bool = False
     frames: tuple[int, ...] = ()
+    alerts: tuple[tuple[int, int], ...] = ()  # (frame, description) of the TLS alerts seen
 
 
 @dataclass(slots=True)
@@ -231,6 +248,130 @@ class KmsLeg:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MpObserved:
+    """A failure the MRFP reported in a Notify's ObservedEvents."""
+
+    frame: int
+    key: str  # tcp_fail_event / tls_fail_event (the Mp profile's item)
+    name: str  # package/event as written
+    cause: int | None = None  # the TLS alert description, for the TLS one
+
+
+@dataclass(frozen=True, slots=True)
+class MpFrame:
+    """A frame of an H.248 transaction: its request, a Pending, its Reply, or a copy."""
+
+    frame: int
+    ts_ns: int
+    from_requester: bool
+    kind: str  # "request", "pending", "reply", "request again", "reply again"
+
+
+@dataclass(slots=True)
+class MpTransaction:
+    """One H.248 transaction: a request and its final Reply, retransmitted copies folded
+    in, Pendings apart (a Pending is not the Reply)."""
+
+    transaction_id: int
+    command: str  # the request's commands: "Add", "Modify", "Notify", ...
+    requester: Endpoint
+    responder: Endpoint
+    request_frame: int | None
+    reply_frame: int | None = None
+    frames: list[MpFrame] = field(default_factory=list)  # every frame, in capture order
+    error: str | None = None  # "510 Insufficient resources": an Error in the Reply
+    transport: str = "udp"  # udp | tcp | sctp
+    binary: bool = False  # BER (H.248.1 Annex A): read to command level only
+    ipsec: bool = False  # carried inside ESP
+
+    @property
+    def pending_frames(self) -> list[int]:
+        return [f.frame for f in self.frames if f.kind == "pending"]
+
+    @property
+    def repeat_frames(self) -> list[int]:
+        return [f.frame for f in self.frames if f.kind.endswith(" again")]
+
+
+@dataclass(slots=True)
+class MpCommand:
+    """One command in a termination's life, with what its request and its Reply carried."""
+
+    name: str  # Add, Modify, Subtract, Notify, ...
+    transaction_id: int
+    sender: Endpoint
+    frame: int | None  # the request's
+    reply_frame: int | None = None  # its final Reply's
+    error: str | None = None
+    local: SdpMedia | None = None  # the request's Local ("$": no address, port 0)
+    remote: SdpMedia | None = None
+    reply_local: SdpMedia | None = None
+    psk: bytes | None = None  # a secret: writers show its fingerprint
+    pskid: str | None = None
+    role: str | None = None  # the MRFP's TLS role: client / server
+    events: tuple[str, ...] = ()  # the failure events asked for (tcp_fail_event, ...)
+    observed: tuple[MpObserved, ...] = ()
+    carried: tuple[str, ...] = ()  # "Local", "Remote", "PSK", ... for the reports
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class MpTermination:
+    """The Mp termination that carries an m-line's SDP (docs/mp-profile.md): its context,
+    every command and transaction of its life (a refused attempt included), and how it was
+    bound to the m-line."""
+
+    context: str
+    termination: str | None  # None when every attempt to create it was refused
+    mrfc: Endpoint
+    mrfp: Endpoint
+    bound_by: str  # "remote": its Remote is the UE's SDP; "local": its Reply's Local ours
+    transport: str
+    binary: bool
+    commands: list[MpCommand] = field(default_factory=list)
+    transactions: list[MpTransaction] = field(default_factory=list)
+    # the m-line's TCP connection joins its Local and Remote (None: no connection)
+    connection_joined: bool | None = None
+
+    @property
+    def configure(self) -> MpCommand | None:
+        """The command that gave the PSK (else the first that gave a Remote): the dial-in
+        Add, the dial-out Modify."""
+        return next((c for c in self.commands if c.psk is not None), None) or next(
+            (c for c in self.commands if c.remote is not None), None
+        )
+
+    @property
+    def reserve(self) -> MpCommand | None:
+        """The command that created the termination (the first Add that was not refused)."""
+        adds = [c for c in self.commands if c.name == "Add"]
+        return next((c for c in adds if c.error is None), adds[0] if adds else None)
+
+    @property
+    def psk(self) -> bytes | None:
+        c = self.configure
+        return c.psk if c is not None else None
+
+    @property
+    def remote(self) -> SdpMedia | None:
+        """The last Remote the MRFC gave."""
+        return next((c.remote for c in reversed(self.commands) if c.remote is not None), None)
+
+    @property
+    def reply_locals(self) -> list[SdpMedia]:
+        """Every concrete Local the MRFP returned in a Reply."""
+        return [
+            c.reply_local
+            for c in self.commands
+            if c.reply_local is not None and c.reply_local.address is not None
+        ]
+
+    @property
+    def observed(self) -> list[MpObserved]:
+        return [o for c in self.commands for o in c.observed]
+
+
 @dataclass(slots=True)
 class MediaRecord:
     """One m-line of one call, with everything bound to it."""
@@ -251,6 +392,7 @@ class MediaRecord:
     floor: list[FloorStep] = field(default_factory=list)
     media_problems: list[tuple[int, str]] = field(default_factory=list)  # (frame, reason)
     kms: KmsLeg | None = None
+    mp: MpTermination | None = None  # its termination on the Mp leg (capture at the MRF)
 
     @property
     def proto(self) -> str:
@@ -304,6 +446,7 @@ class CallRecord:
     outcome: str | None = None
     # the GTP-U tunnel its SIP came through (a capture on N3 / S1-U); None outside tunnels
     tunnel: Tunnel | None = None
+    mp_leg: bool = False  # the capture holds Mp traffic (of this call or another)
     wireshark_check: WiresharkCheck | None = None  # analyze --wireshark-check
 
     @property
@@ -315,7 +458,7 @@ class CallRecord:
 
     @property
     def verdict(self) -> Verdict:
-        statuses = {c.status for c in self.checks}
+        statuses = {c.status for c in self.checks if c.counts}
         if Status.FAIL in statuses:
             return Verdict.FAIL
         if Status.NOT_OBSERVED in statuses or not self.checks:

@@ -26,6 +26,7 @@ from mikeyshark.dissectors import esp as esplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.gtp import GTPU_PORT, MT_GPDU, decode_gtpu
 from mikeyshark.dissectors.ip import (
+    PROTO_SCTP,
     PROTO_TCP,
     PROTO_UDP,
     decode_ipv4,
@@ -47,6 +48,8 @@ from mikeyshark.dissectors.transport import (
     TCP_SYN,
     decode_tcp,
     decode_udp,
+    parse_sctp,
+    parse_sctp_data,
 )
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk, Tunnel, TunnelFrame
 
@@ -64,6 +67,9 @@ _NS = 1_000_000_000
 # GTP-U endpoint pairs (gNB/eNB-UPF) whose inner traffic has a table of its own at once; each
 # table has the limits of the outer one, so past this many the least recently active ends.
 MAX_TUNNEL_ZONES = 256
+# SCTP user messages split over DATA chunks: held at once, and the bytes of one.
+MAX_SCTP_PARTIAL = 256
+MAX_SCTP_MESSAGE = 1 << 16
 
 
 class FlowHandler(Protocol):
@@ -78,6 +84,16 @@ class FlowHandler(Protocol):
     def on_tcp_close(self, conn: TcpConnection) -> None: ...
 
     def on_problem(self, problem: Problem) -> None: ...
+
+
+class SctpHandler(Protocol):
+    """What a handler that reads SCTP defines besides (the Mp leg's H.248): each user
+    message of a DATA chunk (or of chunks reassembled) with its payload protocol id. The
+    flow table never hands SCTP to a handler without ``on_sctp``."""
+
+    def on_sctp(
+        self, frame: Frame, src: Endpoint, dst: Endpoint, ppid: int, payload: bytes
+    ) -> None: ...
 
 
 class NullHandler:
@@ -344,6 +360,11 @@ class FlowTable:
         _ids: list[int] | None = None,
     ) -> None:
         self.handler = handler
+        self._on_sctp = getattr(handler, "on_sctp", None)  # see SctpHandler
+        # SCTP user messages begun and not ended: (addresses, ports, stream) -> parts
+        self._sctp_parts: OrderedDict[tuple[object, ...], list[bytes]] = OrderedDict()
+        # the ESP SPI of the packet being read, while its inner packet is handed on
+        self.esp_spi: int | None = None
         self.file = file
         self.esp_sas: Mapping[int, esplib.EspSa] = esp_sas or {}
         # the next stream index, shared with the tables of tunnelled traffic
@@ -510,6 +531,8 @@ class FlowTable:
                 self._tcp(frame, src, sport, dst, dport, seq, ack, flags, data[ps:end])
             elif proto == _ESP:
                 self._esp(frame, src, dst, data, start, end)
+            elif proto == PROTO_SCTP and self._on_sctp is not None:
+                self._sctp(frame, src, dst, data[start:end])
             else:
                 st.other_ip += 1
         except DissectError as e:
@@ -599,6 +622,37 @@ class FlowTable:
         self.handler.on_problem(
             Problem(layer, reason, frame, self.file, fld, offset, severity, code)
         )
+
+    def _sctp(self, frame: Frame, src: bytes, dst: bytes, packet: bytes) -> None:
+        """The user messages of an SCTP packet's DATA chunks (RFC 9260 3.3.1): a whole one
+        at once, a fragmented one when its last fragment arrives (in order; a message whose
+        parts exceed the budgets is dropped)."""
+        p = parse_sctp(packet)
+        sport, dport = p.header.src_port, p.header.dst_port
+        pair = self._eps.get((src, sport, dst, dport)) or self._endpoints(src, sport, dst, dport)
+        assert self._on_sctp is not None
+        for chunk in p.chunks:
+            if chunk.type != 0:
+                continue  # not DATA (I-DATA and the rest carry no H.248 here)
+            d = parse_sctp_data(chunk)
+            if d.complete:
+                self._on_sctp(frame, pair[0], pair[1], d.ppid, d.payload)
+                continue
+            key = (src, sport, dst, dport, d.stream_id)
+            if d.flags & 0x02:  # B: the first fragment
+                self._sctp_parts[key] = [d.payload]
+                if len(self._sctp_parts) > MAX_SCTP_PARTIAL:
+                    self._sctp_parts.popitem(last=False)
+                continue
+            parts = self._sctp_parts.get(key)
+            if parts is None:
+                continue  # its beginning was not captured
+            parts.append(d.payload)
+            if sum(len(x) for x in parts) > MAX_SCTP_MESSAGE:
+                del self._sctp_parts[key]
+            elif d.flags & 0x01:  # E: the last fragment
+                del self._sctp_parts[key]
+                self._on_sctp(frame, pair[0], pair[1], d.ppid, b"".join(parts))
 
     def _endpoints(
         self, src: bytes, sport: int, dst: bytes, dport: int
@@ -776,6 +830,7 @@ class FlowTable:
         else:
             got.count += 1
             got.last = frame.number
+        self.esp_spi = spi
         try:
             if nh == PROTO_UDP:
                 sport, dport, ps, pe = decode_udp(inner, 0, len(inner))
@@ -798,6 +853,8 @@ class FlowTable:
             self._problem(
                 frame.number, e.layer, f"inside ESP SPI 0x{spi:08x}: {e.reason}", e.field, e.offset
             )
+        finally:
+            self.esp_spi = None
 
     def _esp_unread(self, spi: int, frame: int, why: str) -> None:
         got = self.esp_unread.get(spi)

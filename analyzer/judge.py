@@ -37,6 +37,7 @@ def context_for(keys: KeyFile) -> Context:
         policy=policy,
         tls_prot_type=keys.tls_prot_type,
         bfcp_tls_client=bfcp,
+        mp=keys.mp,
     )
 
 

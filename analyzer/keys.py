@@ -53,6 +53,7 @@ class TekCandidate:
     cs_id: int
     derivation: str
     confirmed_by: str | None = None  # set by the oracle that proves it (the TLS handshake)
+    from_ticket: bool = True  # derived from the ticket's keys (not a key file's [[tek]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +190,11 @@ def tek_candidates(
                     )
     tls_cs = next((s.cs_id for s in sessions if s.is_tls), sessions[0].cs_id if sessions else 0)
     for t in extra:
-        add(TekCandidate(t.key, tls_cs, f"key file [[tek]] {t.identity or ''}".rstrip()))
+        add(
+            TekCandidate(
+                t.key, tls_cs, f"key file [[tek]] {t.identity or ''}".rstrip(), from_ticket=False
+            )
+        )
     return out
 
 

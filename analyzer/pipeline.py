@@ -33,6 +33,7 @@ from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.esp import NAT_T_PORT
 from mikeyshark.dissectors.gtp import GTPU_PORT
+from mikeyshark.dissectors.h248 import SCTP_PPID
 from mikeyshark.dissectors.http import looks_like_http
 from mikeyshark.dissectors.sip import SIP_PORTS
 from mikeyshark.dissectors.tls.constants import (
@@ -49,13 +50,14 @@ from mikeyshark.keyfile import KeyFile
 from mikeyshark.keylog import keylog_from
 from mikeyshark.media import sniff
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk, internal_problem
+from mikeyshark.mp import MP_PORTS, MpLeg
 from mikeyshark.signalling import annotate_calls
 from mikeyshark.siptls import SipTlsHandler, encrypted_call
 from mikeyshark.unbound import unbound_media
 from mikeyshark.wiretext import scrub
 
-# UDP ports whose datagrams the flow layer must always see: SIP, and the tunnels it opens
-FLOW_UDP_PORTS = SIP_PORTS | {GTPU_PORT, NAT_T_PORT}
+# UDP ports whose datagrams the flow layer must always see: SIP, the tunnels it opens, H.248
+FLOW_UDP_PORTS = SIP_PORTS | {GTPU_PORT, NAT_T_PORT} | MP_PORTS
 MAX_CONN_BYTES = 16 << 20  # bytes kept per TCP connection (both directions)
 MAX_TOTAL_BYTES = 512 << 20  # bytes kept for all connections of one capture
 MAX_PROBLEMS = 10_000  # located problems kept per capture; the count of the rest is reported
@@ -91,11 +93,14 @@ class CaptureResult:
 
 
 class _Collector:
-    """The flow handler: SIP to the call tracker, other TCP bytes kept for correlation."""
+    """The flow handler: SIP to the call tracker, H.248 to the Mp leg, other TCP bytes kept
+    for correlation."""
 
-    def __init__(self, sip: SipFlowHandler, file: str) -> None:
+    def __init__(self, sip: SipFlowHandler, file: str, mp: MpLeg | None = None) -> None:
         self.sip = sip
         self.file = file
+        self.mp = mp if mp is not None else MpLeg(file)
+        self.table: FlowTable | None = None  # set once built: which packets came in ESP
         self.conns: dict[int, ConnRecord] = {}
         self.order: list[ConnRecord] = []
         self.stored = 0  # bytes kept of connections no SDP seen so far names
@@ -123,10 +128,26 @@ class _Collector:
             }
         return rec.server in self._sdp_eps
 
+    def _in_esp(self) -> bool:
+        return self.table is not None and self.table.esp_spi is not None
+
     def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
+        if src.port in MP_PORTS or dst.port in MP_PORTS:
+            self.mp.on_datagram(
+                frame.number, frame.ts_ns, src, dst, payload, "udp", ipsec=self._in_esp()
+            )
+            return
         if self.quiet.hold(frame, src, dst, payload):
             return
         self.sip.on_udp(frame, src, dst, payload)
+
+    def on_sctp(
+        self, frame: Frame, src: Endpoint, dst: Endpoint, ppid: int, payload: bytes
+    ) -> None:
+        if ppid == SCTP_PPID or src.port in MP_PORTS or dst.port in MP_PORTS:
+            self.mp.on_datagram(
+                frame.number, frame.ts_ns, src, dst, payload, "sctp", ipsec=self._in_esp()
+            )
 
     def _conn(self, conn: TcpConnection) -> ConnRecord:
         rec = self.conns.get(id(conn))
@@ -187,6 +208,8 @@ class _Collector:
 
     def on_tcp_open(self, conn: TcpConnection) -> None:
         self.sip.on_tcp_open(conn)
+        if conn.client.port in MP_PORTS or conn.server.port in MP_PORTS:
+            return  # H.248 (TPKT): read by the Mp leg, never media
         if siplib.PORT not in (conn.client.port, conn.server.port):
             self._conn(conn)
 
@@ -202,6 +225,10 @@ class _Collector:
             self.on_problem(internal_problem(e, what, chunk.frame, self.file))
 
     def _tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
+        if conn.client.port in MP_PORTS or conn.server.port in MP_PORTS:
+            src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
+            self.mp.on_tcp(conn.index, from_client, src, dst, chunk, ipsec=self._in_esp())
+            return
         in_tls = self.siptls is not None and self.siptls.on_tcp_data(conn, from_client, chunk)
         if not in_tls:
             self.sip.on_tcp_data(conn, from_client, chunk)
@@ -262,6 +289,8 @@ class _Collector:
 
     def on_tcp_close(self, conn: TcpConnection) -> None:
         self.broken.discard(id(conn))  # the id may be reused by a later connection
+        if conn.client.port in MP_PORTS or conn.server.port in MP_PORTS:
+            self.mp.close_tcp(conn.index)
         if self.siptls is not None:
             self.siptls.on_tcp_close(conn)
         self.sip.on_tcp_close(conn)
@@ -465,6 +494,7 @@ class _Finalizer:
             capture=self.path,
             reveal=self.reveal,
             secrets=self.secrets,
+            mp=self.collector.mp,
         )
         annotate_calls(corr.calls, tracker)
         return list(zip(corr.calls, corr.call_connections, strict=True))
@@ -727,7 +757,7 @@ def analyze_capture(
     tracker.records = _RecordCount()
     tracker.problems = sip_problems = _CappedProblems()
     sip = SipFlowHandler(tracker, path)
-    collector = _Collector(sip, path)
+    collector = _Collector(sip, path, MpLeg(path, keys.mp))
     finalizer = _Finalizer(tracker, collector, keys, path, reveal)
     table = FlowTable(
         collector,
@@ -735,6 +765,7 @@ def analyze_capture(
         esp_sas={sa.spi: sa for sa in keys.esp},
         max_connections=MAX_OPEN_CONNECTIONS,
     )
+    collector.table = table
     # several files: merged by timestamp (rotated files may overlap), numbered on
     reader = MergedReader(paths)
     # the --tls-keylog secrets and those of the capture's own secrets blocks: SIP over TLS
@@ -765,6 +796,7 @@ def analyze_capture(
                 progress(frames, read, size)
     info.frames = frames
     table.finish()
+    collector.mp.finish()
     siptls.finish()
     sip.finish()
     calls, connections = finalizer.finish()
@@ -773,7 +805,13 @@ def analyze_capture(
         collector.order, keys, known, capture=path, sip_streams=frozenset(siptls.sip_streams)
     )
     connections.extend(opened)
-    problems = [*reader.problems, *collector.problems, *sip.problems, *siptls.problems]
+    problems = [
+        *reader.problems,
+        *collector.problems,
+        *collector.mp.problems,
+        *sip.problems,
+        *siptls.problems,
+    ]
     for c in calls:
         problems.extend(c.problems)
     seen: set[tuple[object, ...]] = set()

@@ -13,13 +13,25 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from mikeyshark.checks.rules import RULES, Need, Rule
+from mikeyshark.checks.rules import RULES, Leg, Need, Rule
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.h248.mp import DEFAULT_PROFILE as DEFAULT_MP_PROFILE
+from mikeyshark.dissectors.h248.mp import EVENT_KEYS, MpProfile
 from mikeyshark.dissectors.mikey.constants import DATA_TYPE
 from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
 from mikeyshark.dissectors.msrp import MsrpUri
+from mikeyshark.dissectors.secret import fingerprint
 from mikeyshark.dissectors.sip import kms_uid
-from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, SdpMedia, Status
+from mikeyshark.dissectors.tls.constants import ALERT_DESCRIPTION
+from mikeyshark.evidence import (
+    CallRecord,
+    CheckResult,
+    MediaRecord,
+    MpCommand,
+    MpTermination,
+    SdpMedia,
+    Status,
+)
 from mikeyshark.model import Endpoint, Severity
 from mikeyshark.procedure import (
     Direction,
@@ -52,6 +64,7 @@ class Context:
     policy: Policy | None = None
     tls_prot_type: int = TLS_PROT_TYPE
     bfcp_tls_client: str = Side.ANSWERER.value
+    mp: MpProfile = DEFAULT_MP_PROFILE  # the Mp item names (the key file's [profile.mp])
     # TRANSFER_INITs already seen, in capture order: (csb_id, T, RAND) -> (call_id, frame)
     seen_inits: dict[ReplayKey, tuple[str, int]] = field(default_factory=dict)
 
@@ -62,6 +75,7 @@ class Outcome:
     message: str
     frames: tuple[int, ...] = ()
     severity: Severity | None = None  # a failure's, when not the rule's own
+    unseen_leg: bool = False  # not-observed: the capture point does not see the rule's leg
 
 
 def _ok(message: str, *frames: int | None) -> Outcome:
@@ -139,6 +153,7 @@ NEEDS: dict[Need, Callable[[MediaRecord], str | None]] = {
         else None
     ),
     Need.PLAINTEXT: _missing_plaintext,
+    Need.MP: lambda m: "no Mp termination carries this m-line's SDP" if m.mp is None else None,
 }
 
 
@@ -605,6 +620,21 @@ def _tls_key(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
         if m.key is None or m.key.tek_candidates == 0:
             return _unseen("no TEK candidate (ticket not opened, no [[tek]] in the key file)")
         return _unseen("the handshake carried nothing a PSK can be verified against")
+    key = m.key
+    mp_psk = m.mp.psk if m.mp is not None else None
+    if tls.key_verified and key is not None and mp_psk is not None and key.tek == mp_psk:
+        if key.ticket_teks and mp_psk not in key.ticket_teks:
+            return _fail(
+                "the TLS handshake verifies only with the PSK the MRFC gave on Mp, which is "
+                "not a TEK of the ticket: the MRFP did not use PSK = TEK (TS 33.328)",
+                *tls.frames[:4],
+            )
+        if not key.ticket_teks:
+            return _ok(
+                f"the TLS handshake verifies with the PSK the MRFC gave on Mp ("
+                f"{tls.oracle or 'oracle'}); no key opened the ticket to derive the TEK itself",
+                tls.client_hello_frame,
+            )
     if tls.key_verified:
         return _ok(
             f"the TLS handshake verifies with PSK = TEK ({tls.oracle or 'oracle'})",
@@ -876,6 +906,464 @@ def _kms_resolve(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     return _ok(f"resolved by {m.kms.resolver}; RESOLVE_RESP's keys equal the ticket's", *frames)
 
 
+# --- the Mp leg (docs/mp-profile.md) ------------------------------------------------------
+
+
+def _ue_sdp(call: CallRecord, m: MediaRecord) -> SdpMedia | None:
+    """The UE's SDP for the m-line: the offer in dial-in, the answer in dial-out."""
+    if call.direction is Direction.DIAL_IN:
+        return m.offer
+    if call.direction is Direction.DIAL_OUT:
+        return m.answer
+    return None
+
+
+def _conf_sdp(call: CallRecord, m: MediaRecord) -> SdpMedia | None:
+    """The conference's SDP for the m-line: the answer in dial-in, the offer in dial-out."""
+    if call.direction is Direction.DIAL_IN:
+        return m.answer
+    if call.direction is Direction.DIAL_OUT:
+        return m.offer
+    return None
+
+
+def _at(c: MpCommand) -> str:
+    return f"{c.name} (frame {c.frame})"
+
+
+def _sdp_differences(got: SdpMedia, want: SdpMedia, protocol: Protocol) -> list[str]:
+    """What of ``got`` (Local or Remote) differs from ``want`` (an SDP of the call)."""
+    out: list[str] = []
+    if got.address != want.address:
+        out.append(f"c= address {got.address or '$'} (the SDP says {want.address})")
+    if got.port != want.port:
+        out.append(f"m= port {got.port or '$'} (the SDP says {want.port})")
+    if got.proto.upper() != want.proto.upper():
+        out.append(f"proto {got.proto} (the SDP says {want.proto})")
+    if protocol is Protocol.MSRP and want.path:
+        if not got.path:
+            out.append(f"no a=path (the SDP says {want.path[-1]})")
+        elif _uri_key(got.path[-1]) != _uri_key(want.path[-1]):
+            out.append(f"a=path {got.path[-1]} (the SDP says {want.path[-1]})")
+    if protocol is Protocol.BFCP:
+        for attr in ("confid", "userid"):
+            w, g = getattr(want, attr), getattr(got, attr)
+            if w is not None and g is not None and g != w:
+                out.append(f"a={attr}:{g} (the SDP says {w})")
+    return out
+
+
+def _mrfp_side(call: CallRecord) -> Side:
+    return Side.ANSWERER if call.direction is Direction.DIAL_IN else Side.OFFERER
+
+
+@_rule("MP-PRESENT")
+def _mp_present(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if m.mp is None:
+        ue = _ue_sdp(call, m)
+        where = f" ({ue.proto} at {_sdp_ep(ue)})" if ue is not None else ""
+        frames = [x.frame for x in (m.offer, m.answer) if x is not None]
+        return _fail(
+            f"no Mp termination carries m-line {m.index}'s SDP{where}, though the capture "
+            "holds Mp traffic: the MRFC did not reserve and configure the MRFP for it "
+            "(TR 29.828 steps 4-6 / 2-4, 9-11)",
+            *frames,
+        )
+    t = m.mp
+    how = (
+        "its Remote carries the UE's c= address and m= port"
+        if t.bound_by == "remote"
+        else "its Reply's Local carries the conference's c= address and m= port"
+    )
+    first = t.commands[0].frame if t.commands else None
+    return _ok(
+        f"termination {t.termination or '(refused)'} in context {t.context} carries m-line "
+        f"{m.index}'s SDP: {how}",
+        first,
+    )
+
+
+@_rule("MP-PSK")
+def _mp_psk(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    t = _given(m.mp)
+    c = t.configure
+    if c is None or c.psk is None:
+        where = f" in {_at(c)}" if c is not None else ""
+        return _fail(
+            f"no PSK ({ctx.mp.psk}) was given to the MRFP{where}: it cannot run TLS-PSK with "
+            "the UE (TS 23.333 Pre-Shared Key; TR 29.828 steps 4-6 / 9-11)",
+            *(x.frame for x in t.commands),
+        )
+    got = fingerprint(c.psk)
+    key = m.key
+    teks = key.ticket_teks if key is not None else ()
+    if key is not None and teks:
+        proven = key.recovered and key.tek in teks
+        tek = key.tek if proven and key.tek is not None else teks[0]
+        how = "proven by the TLS handshake" if proven else "derived from the ticket"
+        if c.psk == tek:
+            return _ok(f"the PSK given in {_at(c)} is the TEK ({got}, {how})", c.frame)
+        return _fail(
+            f"the PSK given in {_at(c)} ({got}) is not the TEK of the crypto session "
+            f"({fingerprint(tek)}, {how}): the MRFP cannot complete TLS with the UE",
+            c.frame,
+        )
+    if key is not None and key.recovered and key.tek is not None:
+        if key.tek != c.psk:
+            return _fail(
+                f"the TLS handshake verifies with another key ({fingerprint(key.tek)}) than "
+                f"the PSK given in {_at(c)} ({got})",
+                c.frame,
+            )
+        senders = {msg.src for msg in m.messages}
+        if m.tls is not None and m.tls.decrypted and len(senders) > 1:
+            return _ok(
+                f"the PSK given in {_at(c)} ({got}) opens the TLS session both ways: both "
+                "peers use it (no key opened the ticket to derive the TEK itself)",
+                c.frame,
+            )
+        return _unseen(
+            f"the TLS handshake proves only that one peer used the PSK given in {_at(c)}; "
+            "a key file that opens the ticket (--keys) would tell whether it is the TEK",
+            c.frame,
+        )
+    return _unseen(
+        "the TEK is not known: no key opens the ticket (--keys), and the TLS handshake "
+        "proved no candidate",
+        c.frame,
+    )
+
+
+@_rule("MP-REMOTE")
+def _mp_remote(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    t = _given(m.mp)
+    c = next((x for x in reversed(t.commands) if x.remote is not None), None)
+    if c is None or c.remote is None:
+        return _fail(
+            "no Remote was given to the MRFP: it does not know the UE's address, port and "
+            "proto (TS 23.333 Remote descriptor; TR 29.828 steps 4-6 / 9-11)",
+            *(x.frame for x in t.commands),
+        )
+    ue = _ue_sdp(call, m)
+    if ue is None:
+        return _unseen("the UE's SDP for this m-line was not captured", c.frame)
+    diffs = _sdp_differences(c.remote, ue, m.protocol)
+    if diffs:
+        return _fail(
+            f"the Remote of {_at(c)} is not the UE's SDP of frame {ue.frame}: " + "; ".join(diffs),
+            c.frame,
+            ue.frame,
+        )
+    return _ok(
+        f"the Remote of {_at(c)} carries the UE's {ue.proto} at {_sdp_ep(ue)}"
+        + (" and its a=path" if m.protocol is Protocol.MSRP and ue.path else ""),
+        c.frame,
+    )
+
+
+@_rule("MP-LOCAL")
+def _mp_local(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    t = _given(m.mp)
+    replies = [c for c in t.commands if c.reply_local is not None and c.reply_local.address]
+    if not replies:
+        return _fail(
+            "no Reply returned the MRFP's Local with its address and port: the MRFC had no "
+            "values of its own to put in its SDP",
+            *(x.frame for x in t.commands),
+        )
+    conf = _conf_sdp(call, m)
+    if conf is None:
+        return _unseen("the conference's SDP for this m-line was not captured")
+    bad: list[tuple[MpCommand, list[str]]] = []
+    for c in replies:
+        assert c.reply_local is not None
+        diffs = _sdp_differences(c.reply_local, conf, m.protocol)
+        if diffs:
+            bad.append((c, diffs))
+    if bad:
+        c, diffs = bad[0]
+        return _fail(
+            f"the Local of the MRFP's Reply to {_at(c)} (frame {c.reply_frame}) is not what "
+            f"the MRFC put in its SDP (frame {conf.frame}): " + "; ".join(diffs),
+            c.reply_frame,
+            conf.frame,
+        )
+    frames = [c.reply_frame for c in replies]
+    return _ok(
+        f"the MRFP's Local ({_sdp_ep(replies[-1].reply_local)}) is the conference's SDP of "
+        f"frame {conf.frame}",
+        *frames,
+    )
+
+
+@_rule("MP-ROLE")
+def _mp_role(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    t = _given(m.mp)
+    if call.direction is None:
+        return _unseen("could not tell dial-in from dial-out: the MRFP's roles are unknown")
+    c = t.configure
+    if c is None:
+        return _fail(
+            "no command gave the MRFP its Remote and roles", *(x.frame for x in t.commands)
+        )
+    mrfp = _mrfp_side(call)
+    flow = flow_for(m.protocol, call.direction)
+    active = flow.opens_tcp is mrfp
+    want_setup = "active" if active else "passive"
+    tls_client = tls_client_side(m.protocol, call.direction, ctx.bfcp_tls_client) is mrfp
+    want_role = "client" if tls_client else "server"
+    setup = c.local.setup if c.local is not None else None
+    bad = []
+    if setup != want_setup:
+        have = f"a=setup:{setup}" if setup else "no a=setup"
+        bad.append(
+            f"its Local has {have}, not a=setup:{want_setup} (the MRFP "
+            f"{'opens' if active else 'accepts'} the TCP connection)"
+        )
+    if c.role != want_role:
+        have = f"TLS role {c.role}" if c.role else f"no TLS role ({ctx.mp.role})"
+        bad.append(f"it gives {have}, not {want_role}")
+    if bad:
+        return _fail(
+            f"{_at(c)} does not give the MRFP the roles of {call.scenario}: "
+            + "; ".join(bad)
+            + " (docs/rules.md, the four flows)",
+            c.frame,
+        )
+    told = f"{_at(c)} makes the MRFP a=setup:{setup} and TLS {want_role}"
+    if m.tcp is None or t.connection_joined is not True:
+        return _unseen(
+            f"{told}; the TCP connection its Local and Remote describe is not in the capture",
+            c.frame,
+        )
+    local = t.reply_locals[-1] if t.reply_locals else None
+    mrfp_ip = local.address if local is not None else None
+    opened = m.tcp.client.ip == mrfp_ip
+    if opened != active:
+        return _fail(
+            f"{told}, but the TCP connection was opened by {m.tcp.client}",
+            c.frame,
+            m.tcp.syn_frame,
+        )
+    if m.tls is None or m.tls.client is None:
+        return _unseen(f"{told}; it opened TCP so, and no TLS ClientHello is in the capture")
+    hello = m.tls.client.ip == mrfp_ip
+    if hello != tls_client:
+        return _fail(
+            f"{told}, but the TLS ClientHello came from {m.tls.client}",
+            c.frame,
+            m.tls.client_hello_frame,
+        )
+    return _ok(f"{told}, and it acted so", c.frame, m.tcp.syn_frame, m.tls.client_hello_frame)
+
+
+@_rule("MP-ORDER")
+def _mp_order(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    t = _given(m.mp)
+    if call.direction is None:
+        return _unseen("could not tell dial-in from dial-out: the order is unknown")
+    flow = flow_for(m.protocol, call.direction)
+    local = t.reply_locals[-1] if t.reply_locals else None
+    syn = m.tcp.syn_frame if m.tcp is not None else None
+    late: list[str] = []
+    frames: list[int | None] = []
+    if call.direction is Direction.DIAL_IN:
+        c = t.configure
+        if c is None or c.reply_frame is None:
+            return _unseen("no final Reply to the command that configured the MRFP")
+        step = flow.steps[Event.MP]
+        last = max(c.frame or 0, c.reply_frame)
+        mrfp_opened = m.tcp is not None and local is not None and m.tcp.client.ip == local.address
+        for before, what in (
+            (call.answer_frame, "the MRFC's SDP answer"),
+            (syn if mrfp_opened else None, "the MRFP's TCP SYN"),
+        ):
+            if before is not None and last > before:
+                late.append(f"{what} (frame {before})")
+                frames.append(before)
+        if late:
+            return _fail(
+                f"{_at(c)} and its Reply (frame {c.reply_frame}, step {step}) come after "
+                + " and ".join(late)
+                + ": the MRFP must be configured first (TR 29.828 steps 4-6 before 7-10)",
+                c.frame,
+                c.reply_frame,
+                *frames,
+            )
+        return _ok(
+            f"{_at(c)} and its Reply (frame {c.reply_frame}) precede the answer and the MRFP's SYN",
+            c.frame,
+            c.reply_frame,
+        )
+    r, c = t.reserve, t.configure
+    if r is None or r.reply_frame is None:
+        return _unseen("no final Reply to the command that reserved the termination")
+    if call.invite_frame is not None and max(r.frame or 0, r.reply_frame) > call.invite_frame:
+        return _fail(
+            f"the reserve {_at(r)} and its Reply (frame {r.reply_frame}) come after the "
+            f"offer (frame {call.invite_frame}): the offer's address and port must come from "
+            f"the MRFP (TR 29.828 steps {flow.steps[Event.MP]} before "
+            f"{flow.steps[Event.INVITE]})",
+            r.frame,
+            r.reply_frame,
+            call.invite_frame,
+        )
+    if c is None or c.reply_frame is None:
+        return _unseen("no final Reply to the command that configured the MRFP")
+    if syn is not None and max(c.frame or 0, c.reply_frame) > syn:
+        return _fail(
+            f"the configure {_at(c)} and its Reply (frame {c.reply_frame}, steps "
+            f"{flow.steps[Event.MP_CONFIGURE]}) come after UE-B's TCP SYN (frame {syn}, step "
+            f"{flow.steps[Event.TCP]}): the MRFP did not have the PSK when UE-B connected",
+            c.frame,
+            c.reply_frame,
+            syn,
+        )
+    return _ok(
+        f"the reserve (frame {r.frame}) precedes the offer, the configure (frame {c.frame}) "
+        "precedes UE-B's SYN",
+        r.frame,
+        c.frame,
+    )
+
+
+@_rule("MP-EVENTS")
+def _mp_events(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    t = _given(m.mp)
+    c = t.configure
+    if c is None or c.psk is None:
+        return _unseen("no command gave the PSK, with which the events are requested")
+    names = {k: str(getattr(ctx.mp, k)) for k in EVENT_KEYS}
+    missing = [names[k] for k in EVENT_KEYS if k not in c.events]
+    if missing:
+        return _fail(
+            f"{_at(c)} gives the PSK without asking for {' and '.join(missing)}: the MRFC "
+            "would not learn that TCP or TLS establishment failed (TS 23.333)",
+            c.frame,
+        )
+    return _ok(f"{_at(c)} asks for {' and '.join(names.values())} with the PSK", c.frame)
+
+
+def _failure_note(m: MediaRecord, t: MpTermination) -> list[str]:
+    """Each failure the MRFP reported, with what the media shows of it."""
+    out = []
+    for o in t.observed:
+        if o.key == "tls_fail_event":
+            fatal = [(f, d) for f, d in (m.tls.alerts if m.tls is not None else ()) if d != 0]
+            cause = (
+                f"cause {o.cause}, {ALERT_DESCRIPTION.label(o.cause)}" if o.cause else "no cause"
+            )
+            seen = (
+                f"the TLS alert {ALERT_DESCRIPTION.label(fatal[0][1])} is in frame {fatal[0][0]}"
+                if fatal
+                else "no TLS alert is in the capture"
+            )
+            out.append(
+                f"the MRFP reported TLS establishment failure in frame {o.frame} ({cause}); {seen}"
+            )
+        else:
+            seen = (
+                "no TCP connection of this m-line is in the capture"
+                if m.tcp is None
+                else f"its TCP connection is {m.tcp.client} -> {m.tcp.server}"
+            )
+            out.append(f"the MRFP reported TCP establishment failure in frame {o.frame}; {seen}")
+    return out
+
+
+@_rule("MP-REPLY")
+def _mp_reply(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    t = _given(m.mp)
+    bad: list[str] = []
+    frames: list[int | None] = []
+    for tx in t.transactions:
+        if tx.error is not None:
+            bad.append(
+                f"{tx.command} (transaction {tx.transaction_id}) was answered with Error {tx.error}"
+            )
+            frames += [tx.request_frame, tx.reply_frame]
+        elif tx.reply_frame is None:
+            pending = " (Pending only: a Pending is not the Reply)" if tx.pending_frames else ""
+            bad.append(f"{tx.command} (transaction {tx.transaction_id}) got no Reply{pending}")
+            frames += [tx.request_frame, *tx.pending_frames]
+    notes = _failure_note(m, t)
+    frames += [o.frame for o in t.observed]
+    if bad:
+        return _fail("; ".join(bad + notes), *frames)
+    n = len(t.transactions)
+    text = f"{n} transaction{'s' if n != 1 else ''}, each answered by a Reply without Error"
+    return _ok("; ".join([text, *notes]), *(tx.reply_frame for tx in t.transactions), *frames)
+
+
+@_rule("MP-PSKID")
+def _mp_pskid(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    t = _given(m.mp)
+    c = next((x for x in t.commands if x.pskid is not None), None)
+    if c is None or c.pskid is None:
+        return _na(f"no PSK identity ({ctx.mp.pskid}) was given on Mp: it is optional")
+    if m.tcp is None or t.connection_joined is not True:
+        return _unseen(
+            "the TCP connection the termination's Local and Remote describe is not in the capture",
+            c.frame,
+        )
+    if m.tls is None or m.tls.psk_identity is None:
+        return _unseen("the TLS client sent no PSK identity in the capture", c.frame)
+    if c.pskid == m.tls.psk_identity:
+        return _ok(
+            f"{_at(c)} gives the PSK identity {c.pskid!r} the TLS client sent",
+            c.frame,
+            m.tls.client_hello_frame,
+        )
+    return _fail(
+        f"{_at(c)} gives the PSK identity {c.pskid!r}, the TLS client sent {m.tls.psk_identity!r}",
+        c.frame,
+        m.tls.client_hello_frame,
+    )
+
+
+@_rule("MP-CLEARTEXT")
+def _mp_cleartext(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    t = _given(m.mp)
+    given = [c for c in t.commands if c.psk is not None]
+    if not given:
+        return _ok("no PSK crossed Mp")
+    ipsec = {tx.transaction_id for tx in t.transactions if tx.ipsec}
+    clear = [c for c in given if c.transaction_id not in ipsec]
+    if not clear:
+        return _ok("the PSK crossed Mp inside IPsec (ESP)", *(c.frame for c in given))
+    c = clear[0]
+    psk = c.psk
+    assert psk is not None
+    return Outcome(
+        Status.WARNING,
+        f"the PSK ({fingerprint(psk)}) crossed Mp in the clear over {t.transport.upper()} "
+        f"in {_at(c)}: whoever sees the path between MRFC and MRFP can read it (protect Mp, "
+        "e.g. with IPsec)",
+        _frames([x.frame for x in clear]),
+    )
+
+
+@_rule("MP-BFCP-DIALOUT")
+def _mp_bfcp_dialout(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
+    if call.direction is None:
+        return _unseen("could not tell dial-in from dial-out")
+    if call.direction is Direction.DIAL_IN:
+        return _na("not a dial-out call")
+    t = m.mp
+    if t is None:
+        return _unseen(NEEDS[Need.MP](m) or "")
+    r = t.reserve
+    if r is None:
+        return Outcome(Status.INFO, "no command reserved the termination before the configure")
+    what = ", ".join(r.carried) or "nothing"
+    return Outcome(
+        Status.INFO,
+        f"the termination was reserved by {_at(r)} with {what}; TR 29.828 specifies no "
+        "procedure for this step of BFCP dial-out (7.2.1.3.2 NOTE 1)",
+        _frames([r.frame]),
+    )
+
+
 # --- combining ----------------------------------------------------------------------------
 
 
@@ -886,6 +1374,12 @@ def judge_media(rule: Rule, call: CallRecord, m: MediaRecord, ctx: Context) -> O
         name = rule.protocol.value.upper()
         # the article of an initialism goes by the sound of its first letter
         return _na(f"not {'an' if name[0] in 'AEFHILMNORSX' else 'a'} {name} m-line")
+    if rule.leg is Leg.MP and not call.mp_leg:
+        return Outcome(
+            Status.NOT_OBSERVED,
+            "no Mp (H.248) traffic in this capture: the Mp leg is seen beside the MRF",
+            unseen_leg=True,
+        )
     for need in rule.needs:
         if (why := NEEDS[need](m)) is not None:
             return _unseen(why)
@@ -926,8 +1420,19 @@ def evaluate_call(
     return results
 
 
+# A rule's m-lines combine into the first status of this order that any of them has.
+STATUS_ORDER = (
+    Status.FAIL,
+    Status.WARNING,
+    Status.NOT_OBSERVED,
+    Status.INFO,
+    Status.PASS,
+    Status.NOT_APPLICABLE,
+)
+
+
 def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool) -> CheckResult:
-    order = (Status.FAIL, Status.NOT_OBSERVED, Status.PASS, Status.NOT_APPLICABLE)
+    order = STATUS_ORDER
     worst = min((o.status for _, o in outs), key=order.index)
     chosen = [(m, o) for m, o in outs if o.status is worst]
     if many and len({o.message for _, o in chosen}) > 1:
@@ -942,7 +1447,8 @@ def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool)
     if worst is Status.FAIL:
         severities = {o.severity or rule.severity for _, o in chosen}
         severity = min(severities, key=_SEVERITY_ORDER.index)
-    return CheckResult(rule.id, worst, tuple(frames), message, severity)
+    unseen = all(o.unseen_leg for _, o in chosen)
+    return CheckResult(rule.id, worst, tuple(frames), message, severity, unseen)
 
 
 _SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)

@@ -29,6 +29,15 @@ class Need(StrEnum):
     TCP = "tcp"
     TLS = "tls"
     PLAINTEXT = "plaintext"
+    MP = "mp"
+
+
+class Leg(StrEnum):
+    """A part of the flow only some capture points see. A rule about one is not-observed
+    in a capture without any of it, and then leaves the call's verdict alone: a capture at
+    the UE keeps the verdict it has without the Mp leg."""
+
+    MP = "mp"  # H.248 between the MRFC and the MRFP, seen at the MRF
 
 
 NEED_MEANING: dict[Need, str] = {
@@ -40,6 +49,7 @@ NEED_MEANING: dict[Need, str] = {
     Need.TCP: "the m-line's TCP connection",
     Need.TLS: "a TLS handshake on that connection",
     Need.PLAINTEXT: "the media readable: in the clear, or decrypted",
+    Need.MP: "an Mp termination that carries the m-line's SDP (a capture at the MRF)",
 }
 
 
@@ -57,6 +67,7 @@ class Rule:
     clause: str = ""
     needs: tuple[Need, ...] = ()  # checked in this order, before the evaluator runs
     severity: Severity = Severity.ERROR  # of its failures (an outcome may say otherwise)
+    leg: Leg | None = None  # the leg it is about, when only some capture points see it
 
 
 RULES: tuple[Rule, ...] = (
@@ -239,6 +250,102 @@ RULES: tuple[Rule, ...] = (
         "3 / 7",
         None,
         clause="docs/profile.md, The KMS leg",
+    ),
+    # The Mp leg (docs/mp-profile.md): what the MRFC tells the MRFP, seen at the MRF.
+    Rule(
+        "MP-PRESENT",
+        "every TCP/TLS media m-line has an Mp termination carrying its SDP (once the capture "
+        "holds any Mp traffic)",
+        "4-6 / 2-4, 9-11",
+        "mp-missing",
+        clause="docs/mp-profile.md",
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-PSK",
+        "the PSK given to the MRFP equals the TEK of the call's TLS crypto session",
+        "4-6 / 9-11",
+        "mp-wrong-psk",
+        needs=(Need.MP,),
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-REMOTE",
+        "Remote carries the UE's address, port, proto (and a=path, or confid/userid) of the m-line",
+        "4-6 / 9-11",
+        "mp-wrong-remote",
+        needs=(Need.MP,),
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-LOCAL",
+        "the MRFP's Reply Local equals what the MRFC put in its SDP for the m-line",
+        "6 -> 9, 10 / 4 -> 5, 6",
+        "mp-local-mismatch",
+        needs=(Need.MP,),
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-ROLE",
+        "the TCP role (Local a=setup) and TLS role given to the MRFP agree with the flow, and "
+        "the MRFP acts so",
+        "4-8 / 9-13",
+        "mp-role-swapped",
+        needs=(Need.MP,),
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-ORDER",
+        "dial-in: the MRFP's Reply precedes the SDP answer and its SYN; dial-out: the reserve "
+        "Reply precedes the offer, the configure precedes UE-B's SYN",
+        "all",
+        "mp-late-configure",
+        needs=(Need.MP,),
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-EVENTS",
+        "the TCP and TLS establishment failure events are requested with the PSK",
+        "4-6 / 9-11",
+        "mp-no-events",
+        needs=(Need.MP,),
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-REPLY",
+        "every Mp command gets a Reply without Error; a failure Notify is reported with the "
+        "media evidence that explains it",
+        "4-6 / 9-11",
+        "mp-error-reply",
+        needs=(Need.MP,),
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-PSKID",
+        "a PSK identity given on Mp equals the one the TLS client sent",
+        "8 / 13",
+        "mp-pskid-mismatch",
+        needs=(Need.MP,),
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-CLEARTEXT",
+        "the PSK crossed Mp unprotected (plain UDP, TCP or SCTP, no IPsec)",
+        "4-6 / 9-11",
+        None,
+        needs=(Need.MP,),
+        severity=Severity.WARNING,
+        leg=Leg.MP,
+    ),
+    Rule(
+        "MP-BFCP-DIALOUT",
+        "for BFCP dial-out, which command reserved the termination: no procedure is "
+        "specified for it (7.2.1.3.2 NOTE 1)",
+        "2-4",
+        None,
+        protocol=Protocol.BFCP,
+        severity=Severity.INFO,
+        leg=Leg.MP,
     ),
 )
 

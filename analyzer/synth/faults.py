@@ -19,8 +19,13 @@ CAPTURE_POINTS = ("ue", "mrf")
 # What the analyzer can no longer see or check once the TEK cannot be found or confirmed.
 _NEEDS_TEK = frozenset({"TLS-KEY", "MSRP-PATHS", "BFCP-IDS"})
 _NEEDS_TICKET = (
-    frozenset({"TICKET-VALID", "INIT-MAC", "RESP-MAC", "RESP-IDENTITY", "KMS-RESOLVE"}) | _NEEDS_TEK
+    frozenset({"TICKET-VALID", "INIT-MAC", "RESP-MAC", "RESP-IDENTITY", "KMS-RESOLVE", "MP-PSK"})
+    | _NEEDS_TEK
 )
+# What a capture at the MRF can no longer tie to the m-line's connection (docs/rules.md:
+# "rules that need that binding may be not-observed").
+_NEEDS_MP_BINDING = frozenset({"MP-ROLE", "MP-PSKID"})
+_MRF = frozenset({"mrf"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,23 +126,26 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "offerer-connects",
             "the answer says active but the offerer's side opens TCP (TLS client unchanged)",
+            frozenset({"MP-ROLE"}),  # at the MRF: the MRFP does not do what Mp told it
         ),
-        Fault("tls-by-offerer", "the offerer's side sends the ClientHello"),
+        Fault("tls-by-offerer", "the offerer's side sends the ClientHello", frozenset({"MP-ROLE"})),
         Fault(
             "certificate-suite",
             "TLS is ECDHE-ECDSA-AES128-GCM-SHA256 with an Ed25519 certificate, not a PSK suite",
-            frozenset({"TLS-KEY"}) | _NEEDS_TEK | frozenset({"MEDIA-ENCRYPTED"}),
+            frozenset({"TLS-KEY", "MEDIA-ENCRYPTED", "MP-PSKID"}) | _NEEDS_TEK,
         ),
         Fault(
             "psk-mismatch",
-            "TLS runs with a PSK that is not the crypto session's TEK",
-            _NEEDS_TEK,
+            "TLS runs with a PSK that is not the crypto session's TEK (at the MRF: the one "
+            "the MRFC gave on Mp)",
+            _NEEDS_TEK | frozenset({"MP-PSK"}),
         ),
         Fault("tls10", "TLS 1.0 is negotiated"),
         Fault(
             "plaintext-media",
             "MSRP/BFCP runs in the clear on the m-line's TCP connection",
-            frozenset({"TLS-CLIENT", "TLS-PSK-SUITE", "TLS-KEY", "TLS-VERSION"}),
+            frozenset({"TLS-CLIENT", "TLS-PSK-SUITE", "TLS-KEY", "TLS-VERSION"})
+            | _NEEDS_MP_BINDING,
         ),
         Fault(
             "msrp-wrong-path",
@@ -150,10 +158,77 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "early-connect",
             "dial-in: the MRFP connects before the INVITE; dial-out: UE-B before its answer",
+            frozenset({"MP-ORDER"}),  # at the MRF: before the MRFP was configured
         ),
         Fault(
             "replayed-init",
             "a second call from the same UE reuses the first call's TRANSFER_INIT byte for byte",
+        ),
+        # The Mp leg (docs/mp-profile.md), in view only of a capture at the MRF.
+        Fault(
+            "mp-missing",
+            "the MRFC gives the MRFP no command for the call's m-lines (the media still runs)",
+            frozenset(
+                {
+                    "MP-PSK",
+                    "MP-REMOTE",
+                    "MP-LOCAL",
+                    "MP-ROLE",
+                    "MP-ORDER",
+                    "MP-EVENTS",
+                    "MP-REPLY",
+                    "MP-PSKID",
+                    "MP-CLEARTEXT",
+                    "MP-BFCP-DIALOUT",
+                }
+            ),
+            _MRF,
+        ),
+        Fault(
+            "mp-wrong-psk",
+            "the PSK given on Mp is the TEK with its last bit flipped; the MRFP uses it, the "
+            "handshake ends in an alert and the MRFP notifies tlsfail",
+            _NEEDS_TEK,
+            _MRF,
+        ),
+        Fault(
+            "mp-wrong-remote",
+            "the Remote given to the MRFP has the UE's m= port plus 2 (the media is unchanged)",
+            _NEEDS_MP_BINDING,
+            _MRF,
+        ),
+        Fault(
+            "mp-local-mismatch",
+            "the MRFP's Reply Local has another port than the conference puts in its SDP",
+            _NEEDS_MP_BINDING,
+            _MRF,
+        ),
+        Fault(
+            "mp-role-swapped",
+            "the TLS role given to the MRFP is the other one, and the MRFP obeys it",
+            frozenset({"TLS-CLIENT"}),
+            _MRF,
+        ),
+        Fault(
+            "mp-late-configure",
+            "dial-in: the Add comes after the SDP answer (and the MRFP connects after it); "
+            "dial-out: the Modify comes after UE-B's SYN",
+            capture_points=_MRF,
+        ),
+        Fault(
+            "mp-no-events",
+            "the command that gives the PSK asks for no failure events",
+            capture_points=_MRF,
+        ),
+        Fault(
+            "mp-error-reply",
+            "the MRFP answers the first Add with Error 510; the MRFC sends it again",
+            capture_points=_MRF,
+        ),
+        Fault(
+            "mp-pskid-mismatch",
+            "the PSK identity given on Mp names crypto session 2 (the TLS client sends 1's)",
+            capture_points=_MRF,
         ),
     )
 }
@@ -165,10 +240,15 @@ def applicable(fault: str, protocols: frozenset[str] | set[str]) -> bool:
 
 
 def expected_status(
-    faults: frozenset[str], capture_point: str = "ue", *, kms_leg: bool = False
+    faults: frozenset[str],
+    capture_point: str = "ue",
+    *,
+    kms_leg: bool = False,
+    bfcp_dial_out: bool = False,
 ) -> dict[str, str]:
     """Rule -> expected status for a call with ``faults`` applied, captured at
-    ``capture_point`` (``kms_leg``: with the answerer's KMS leg in the capture).
+    ``capture_point`` (``kms_leg``: with the answerer's KMS leg in the capture;
+    ``bfcp_dial_out``: a dial-out call with BFCP).
 
     ``pass`` or ``fail`` where the outcome is fixed, ``any`` where a rule depends on what a
     fault broke (``fail`` or ``not-observed`` are both right then).
@@ -176,6 +256,14 @@ def expected_status(
     # What no fault can trip (the KMS leg) is left to the scenario, and a rule left out is
     # expected not-applicable.
     status = {r.id: "pass" for r in RULES if r.fault is not None}
+    if capture_point == "mrf":
+        status["MP-CLEARTEXT"] = "warning"  # the synthesizer's Mp leg is plain UDP or TCP
+        if bfcp_dial_out:
+            status["MP-BFCP-DIALOUT"] = "info"
+    else:
+        for r in RULES:
+            if r.leg is not None:
+                status[r.id] = "not-observed"
     if kms_leg:
         status["KMS-RESOLVE"] = "pass"
     for name in faults:

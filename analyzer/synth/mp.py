@@ -185,7 +185,8 @@ class MpLeg:
 
     def numbering(self, call_index: int) -> CallMp:
         b = self._base + call_index * _BLOCK
-        return CallMp(tid=b + 1, context=b // _BLOCK + 1, term=1, rid=b + 1, mrfp_tid=b + 51)
+        # termination ids are the MRFP's, unique among all it holds (H.248.1 6.2)
+        return CallMp(tid=b + 1, context=b // _BLOCK + 1, term=b + 1, rid=b + 1, mrfp_tid=b + 51)
 
     # ---- the MRFP registers (before any call) ----------------------------------------
     def service_change(self, ts_ns: int) -> None:

@@ -1113,7 +1113,8 @@ def _expected(call: Call, faults: frozenset[str]) -> dict[str, str]:
     point = call.w.opts.capture_point
     # at the MRF the MRFC is seen resolving the dial-in tickets with the KMS
     kms_leg = point == "mrf" and call.dial_in and "no-key-mgmt" not in faults
-    exp = expected_status(faults, point, kms_leg=kms_leg)
+    bfcp_dial_out = not call.dial_in and "bfcp" in call.protocols
+    exp = expected_status(faults, point, kms_leg=kms_leg, bfcp_dial_out=bfcp_dial_out)
     for rule in RULES:
         if rule.protocol is not None and rule.protocol.value not in call.protocols:
             exp[rule.id] = "not-applicable"

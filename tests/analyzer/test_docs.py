@@ -25,9 +25,10 @@ def test_rules_document_lists_every_rule_once() -> None:
     rows = [
         line.split(" | ")[0].strip("| `") for line in table.splitlines() if line.startswith("| `")
     ]
-    # the 25 rules a synthetic fault trips, and KMS-RESOLVE (seen only at the core)
-    assert len(rows) == 26 and len(set(rows)) == 26
-    assert rows[0] == "GEN-AUTH" and rows[-1] == "KMS-RESOLVE"
+    # the 25 rules a synthetic fault trips, KMS-RESOLVE (seen only in the core), and the 11
+    # rules of the Mp leg (seen at the MRF)
+    assert len(rows) == 37 and len(set(rows)) == 37
+    assert rows[0] == "GEN-AUTH" and rows[25] == "KMS-RESOLVE" and rows[-1] == "MP-BFCP-DIALOUT"
     assert "| `tcp` | the m-line's TCP connection | no TCP connection for this m-line" in text
 
 

@@ -54,9 +54,14 @@ def _only_statuses(rep_statuses: dict[str, dict[str, str]]) -> list[dict[str, st
 
 def _clean(protocol: str) -> dict[str, str]:
     """The statuses of a clean UE-side call (docs/rules.md): every rule passes but the other
-    media's rule and KMS-RESOLVE (no KMS leg at the UE), which do not apply."""
+    media's rules and KMS-RESOLVE (no KMS leg at the UE), which do not apply, and the Mp
+    rules, not observed (no Mp leg at the UE)."""
     na = {"KMS-RESOLVE", "BFCP-IDS" if protocol == "msrp" else "MSRP-PATHS"}
-    return {r.id: "not-applicable" if r.id in na else "pass" for r in RULES}
+    if protocol == "msrp":
+        na.add("MP-BFCP-DIALOUT")
+    return {
+        r.id: "not-applicable" if r.id in na else "not-observed" if r.leg else "pass" for r in RULES
+    }
 
 
 def _sip_payload(f: Frame) -> bytes | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mikeyshark.checks.rules import RULES
 from mikeyshark.judge import build_report
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import Frame
@@ -24,6 +25,22 @@ def analyze_frames(
 
 def analyze_synth(result: SynthResult, path: Path) -> Report:
     return analyze_frames(result.frames, result.keyfile_text, path)
+
+
+def clean_ue_statuses(protocols: set[str] | frozenset[str]) -> dict[str, str]:
+    """Rule -> status of a clean call captured at the UE (docs/rules.md), with media of
+    ``protocols``: every rule passes but KMS-RESOLVE (no KMS leg in view) and the rules of a
+    protocol the call lacks, which do not apply, and the Mp rules, not observed (no Mp in
+    view at the UE)."""
+    out = {}
+    for r in RULES:
+        if r.id == "KMS-RESOLVE" or (r.protocol is not None and r.protocol.value not in protocols):
+            out[r.id] = "not-applicable"
+        elif r.leg is not None:
+            out[r.id] = "not-observed"
+        else:
+            out[r.id] = "pass"
+    return out
 
 
 def statuses(report: Report) -> dict[str, dict[str, str]]:

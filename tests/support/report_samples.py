@@ -2,10 +2,14 @@
 
 The values follow the seed's flows and the flows' roles table (docs/rules.md), written out by hand
 (not produced by the code under test): UE-A 10.0.0.5 calls conference conf1 whose MRFC
-signals from 10.0.1.10 and whose MRFP carries media at 10.0.1.20.
+signals from 10.0.1.10 and whose MRFP carries media at 10.0.1.20. With ``mp=True`` the call
+is seen beside the MRF: the MRFC (10.0.1.10:2944) configures the MRFP (10.0.1.20:2944) over
+Mp as docs/mp-profile.md says, its commands numbered into the frames of the flow.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from mikeyshark.evidence import (
     CallRecord,
@@ -15,6 +19,10 @@ from mikeyshark.evidence import (
     MediaMessage,
     MediaRecord,
     MikeyInfo,
+    MpCommand,
+    MpFrame,
+    MpTermination,
+    MpTransaction,
     SdpMedia,
     TcpInfo,
     TlsInfo,
@@ -32,6 +40,10 @@ CONF = "sip:conf1@conf.example.org"
 T0 = 1_780_000_000_000_000_000  # 2026-05-28, inside the ticket validity below
 SEC = 1_000_000_000
 TEK = bytes(range(16))
+PSKID = "mikey:01020304:01"
+MRFC_MP = Endpoint(MRFC, 2944)
+MRFP_MP = Endpoint(MRFP, 2944)
+BOTH_EVENTS = ("tcp_fail_event", "tls_fail_event")
 
 
 def _sdp(frame: int, side: str, protocol: Protocol, dial_in: bool) -> SdpMedia:
@@ -62,9 +74,12 @@ def _sdp(frame: int, side: str, protocol: Protocol, dial_in: bool) -> SdpMedia:
 
 
 def clean_call(
-    protocol: Protocol = Protocol.MSRP, direction: Direction = Direction.DIAL_IN
+    protocol: Protocol = Protocol.MSRP,
+    direction: Direction = Direction.DIAL_IN,
+    *,
+    mp: bool = False,
 ) -> CallRecord:
-    """A call that satisfies every rule (docs/rules.md)."""
+    """A call that satisfies every rule (docs/rules.md); with ``mp``, seen at the MRF."""
     dial_in = direction is Direction.DIAL_IN
     ue_sip, conf_sip = Endpoint(UE, 5060), Endpoint(MRFC, 5060)
     offerer, answerer = (ue_sip, conf_sip) if dial_in else (conf_sip, ue_sip)
@@ -73,10 +88,12 @@ def clean_call(
     # The answerer is a=setup:active and opens TCP from an ephemeral port.
     if dial_in:
         client, server = Endpoint(MRFP, 50001), ue_media
-        invite, syn, hello, answer = 1, 3, 6, 10
+        # at the MRF: the MRFC's Add in frame 2, the MRFP's Reply in 3
+        invite, syn, hello, answer = 1, (4 if mp else 3), 6, 10
     else:
         client, server = Endpoint(UE, 50001), conf_media
-        invite, answer, syn, hello = 1, 3, 5, 8
+        # at the MRF: the reserve Add and Reply in 1, 2; the configure Modify and Reply in 5, 6
+        invite, answer, syn, hello = (3, 4, 7, 8) if mp else (1, 3, 5, 8)
     init = MikeyInfo(
         frame=invite,
         data_b64="AQ4B",
@@ -121,6 +138,7 @@ def clean_call(
         oracle="TLS Finished",
         tek_candidates=4,
         ticket_tree=TreeNode("ticket", "", (TreeNode("IDRi", from_uri),)),
+        ticket_teks=(TEK, bytes(range(16, 32))),
     )
     media = MediaRecord(
         index=0,
@@ -138,7 +156,7 @@ def clean_call(
             version="TLS 1.2",
             cipher_suite="TLS_PSK_WITH_AES_128_GCM_SHA256",
             psk_suite=True,
-            psk_identity="mikey:01020304:01",
+            psk_identity=PSKID,
             key_verified=True,
             oracle="TLS Finished",
             decrypted=True,
@@ -226,7 +244,7 @@ def clean_call(
         LadderEvent(12, T0 + 12 * SEC, ue_ep, conf_ep, Lane(protocol.value), "SEND"),
         LadderEvent(13, T0 + 13 * SEC, conf_ep, ue_ep, Lane(protocol.value), "200"),
     ]
-    return CallRecord(
+    call = CallRecord(
         call_id=f"call-{protocol.value}-{direction.value}@example.org",
         from_uri=from_uri,
         to_uri=to_uri,
@@ -251,4 +269,66 @@ def clean_call(
             pcscf: Role.PCSCF,
         },
         capture="sample.pcap",
+    )
+    if mp:
+        call.mp_leg = True
+        media.mp = termination(media, dial_in)
+    return call
+
+
+def _mp_sdp(sdp: SdpMedia, frame: int, **changes: object) -> SdpMedia:
+    """An m-line's SDP as a Local or Remote carries it (no a=connection, key-mgmt)."""
+    return replace(sdp, frame=frame, connection=None, key_mgmt=None, key_mgmt_protocols=(),
+                   key_mgmt_level=None, **changes)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _txn(tid: int, command: str, frame: int, reply: int | None, **kw: object) -> MpTransaction:
+    frames = [MpFrame(frame, T0 + frame * SEC, True, "request")]
+    if reply is not None:
+        frames.append(MpFrame(reply, T0 + reply * SEC, False, "reply"))
+    return MpTransaction(tid, command, MRFC_MP, MRFP_MP, frame, reply, frames, **kw)  # type: ignore[arg-type]
+
+
+def termination(media: MediaRecord, dial_in: bool) -> MpTermination:
+    """The Mp termination of the m-line: dial-in one Add (steps 4-6) in frames 2/3; dial-out
+    a reserve Add (2-4) in frames 1/2 and a configure Modify (9-11) in 5/6; a Subtract at
+    release in frames 14/15."""
+    assert media.offer is not None and media.answer is not None
+    ue, conf = (media.offer, media.answer) if dial_in else (media.answer, media.offer)
+    proto = conf.proto
+    ask = SdpMedia(0, 0, conf.media, 0, proto, None, setup="active" if dial_in else "actpass")
+    subtract = MpCommand("Subtract", 103, MRFC_MP, 14, 15)
+    if dial_in:
+        add = MpCommand(
+            "Add", 101, MRFC_MP, 2, 3,
+            local=replace(ask, frame=2), remote=_mp_sdp(ue, 2), reply_local=_mp_sdp(conf, 3),
+            psk=TEK, pskid=PSKID, role="client", events=BOTH_EVENTS,
+            carried=("Local", "Remote", "PSK", "PSK identity", "TLS role", "Events"),
+        )  # fmt: skip
+        commands = [add, subtract]
+        txns = [_txn(101, "Add", 2, 3), _txn(103, "Subtract", 14, 15)]
+    else:
+        reserve = MpCommand(
+            "Add", 101, MRFC_MP, 1, 2, local=replace(ask, frame=1),
+            reply_local=_mp_sdp(conf, 2, setup="actpass"), carried=("Local",),
+        )  # fmt: skip
+        configure = MpCommand(
+            "Modify", 102, MRFC_MP, 5, 6,
+            local=_mp_sdp(conf, 5, setup="passive"), remote=_mp_sdp(ue, 5),
+            psk=TEK, pskid=PSKID, role="server", events=BOTH_EVENTS,
+            carried=("Local", "Remote", "PSK", "PSK identity", "TLS role", "Events"),
+        )  # fmt: skip
+        commands = [reserve, configure, subtract]
+        txns = [_txn(101, "Add", 1, 2), _txn(102, "Modify", 5, 6), _txn(103, "Subtract", 14, 15)]
+    return MpTermination(
+        context="7",
+        termination=f"{media.protocol.value}/1",
+        mrfc=MRFC_MP,
+        mrfp=MRFP_MP,
+        bound_by="remote",
+        transport="udp",
+        binary=False,
+        commands=commands,
+        transactions=txns,
+        connection_joined=True,
     )

@@ -1,9 +1,12 @@
-"""The fault matrix: every scenario with every fault (docs/rules.md), synthesized and analyzed.
+"""The fault matrix: every scenario with every fault (docs/rules.md), synthesized and analyzed,
+at both capture points where the fault can be seen (the UEs' access, and beside the MRF).
 
 The expected outcome of each rule comes from the synthesizer's statement of what it broke
 (``CallFacts.expected``: the fault's rule must fail, the rules it necessarily depends on may
-fail or be not-observed, every other rule must pass), not from the analyzer. KMS-RESOLVE is
-not-applicable because synthesized captures are taken at the UE (no KMS leg).
+fail or be not-observed, every other rule must pass), not from the analyzer. At the UE the
+Mp rules are not-observed and KMS-RESOLVE not-applicable (no Mp, no KMS leg in view); at the
+MRF the MRFC's KMS leg of a dial-in call is in view, MP-CLEARTEXT warns (the synthesizer's
+Mp is plain UDP) and MP-BFCP-DIALOUT informs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from mikeyshark.synth.faults import applicable
 from tests.support.analyze import analyze_frames, analyze_synth
 
 SCENARIOS = ("msrp-dial-in", "msrp-dial-out", "bfcp-dial-in", "bfcp-dial-out")
+POINTS = ("ue", "mrf")
 
 
 def _synthesizable(fault: str) -> bool:
@@ -37,10 +41,13 @@ def _synthesizable(fault: str) -> bool:
 UNSYNTHESIZABLE = {f for f in ("certificate-suite",) if not _synthesizable(f)}
 
 CASES = [
-    (s, f)
+    (s, f, point)
     for s in SCENARIOS
     for f in sorted(FAULTS)
-    if f not in UNSYNTHESIZABLE and applicable(f, {s.split("-")[0]})
+    for point in POINTS
+    if f not in UNSYNTHESIZABLE
+    and applicable(f, {s.split("-")[0]})
+    and point in FAULTS[f].capture_points
 ]
 
 
@@ -54,7 +61,8 @@ def _check(report_calls: list, facts: tuple) -> None:  # type: ignore[type-arg]
             want = f.expected.get(rule.id, "not-applicable")
             status = got[rule.id]
             if want == "any":
-                assert status in (Status.FAIL, Status.NOT_OBSERVED, Status.PASS), rule.id
+                # whatever the broken evidence gives, but the rule still concerns the call
+                assert status is not Status.NOT_APPLICABLE, rule.id
             else:
                 assert status.value == want, (rule.id, status, call.checks)
 
@@ -65,10 +73,14 @@ def test_clean_scenario_passes_every_rule(scenario: str, tmp_path: Path) -> None
     report = analyze_synth(result, tmp_path / "clean.pcap")
     assert len(report.calls) == 1
     call = report.calls[0]
-    other = "BFCP-IDS" if scenario.startswith("msrp") else "MSRP-PATHS"
+    msrp = scenario.startswith("msrp")
+    other = "BFCP-IDS" if msrp else "MSRP-PATHS"
     for check in call.checks:
-        if check.rule in (other, "KMS-RESOLVE"):
+        if check.rule in (other, "KMS-RESOLVE") or (check.rule == "MP-BFCP-DIALOUT" and msrp):
             assert check.status is Status.NOT_APPLICABLE, check
+        elif check.rule.startswith("MP-"):
+            # no Mp in a capture at the UE: not observed, and no bearing on the verdict
+            assert check.status is Status.NOT_OBSERVED and check.unseen_leg, check
         else:
             assert check.status is Status.PASS, check
     assert call.verdict is Verdict.PASS
@@ -76,9 +88,33 @@ def test_clean_scenario_passes_every_rule(scenario: str, tmp_path: Path) -> None
     assert report.compliant()
 
 
-@pytest.mark.parametrize(("scenario", "fault"), CASES)
-def test_fault_trips_its_rule(scenario: str, fault: str, tmp_path: Path) -> None:
-    result = synthesize(scenario, faults=[fault], seed=5)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_clean_scenario_at_the_mrf_passes_every_rule(scenario: str, tmp_path: Path) -> None:
+    result = synthesize(scenario, seed=11, capture_point="mrf")
+    report = analyze_synth(result, tmp_path / "clean.pcap")
+    (call,) = report.calls
+    msrp = scenario.startswith("msrp")
+    dial_in = scenario.endswith("dial-in")
+    other = "BFCP-IDS" if msrp else "MSRP-PATHS"
+    for check in call.checks:
+        if check.rule == other or (check.rule == "KMS-RESOLVE" and not dial_in):
+            assert check.status is Status.NOT_APPLICABLE, check
+        elif check.rule == "MP-BFCP-DIALOUT":
+            want = Status.NOT_APPLICABLE if msrp or dial_in else Status.INFO
+            assert check.status is want, check
+        elif check.rule == "MP-CLEARTEXT":
+            assert check.status is Status.WARNING, check
+            assert "crossed Mp in the clear over UDP" in check.message
+        else:
+            assert check.status is Status.PASS, check
+    # a warning and an info never make the verdict fail
+    assert call.verdict is Verdict.PASS
+    assert report.compliant()
+
+
+@pytest.mark.parametrize(("scenario", "fault", "point"), CASES)
+def test_fault_trips_its_rule(scenario: str, fault: str, point: str, tmp_path: Path) -> None:
+    result = synthesize(scenario, faults=[fault], seed=5, capture_point=point)
     report = analyze_synth(result, tmp_path / "fault.pcap")
     _check(report.calls, result.calls)
     rule = RULE_FAULTS[fault].id
@@ -127,10 +163,19 @@ def test_certificate_suite_trips_tls_psk_suite(scenario: str, tmp_path: Path) ->
 
 
 def test_every_rule_is_tripped_by_a_synthesized_capture() -> None:
-    tripped = {FAULTS[f].rule for _, f in CASES} | {"TLS-PSK-SUITE"}
-    # KMS-RESOLVE has no synthetic fault (the synthesizer captures at the UE); it is tripped
-    # on hand-built evidence in tests/analyzer/checks/test_rules.py.
-    assert tripped == {r.id for r in RULES} - {"KMS-RESOLVE"}
+    tripped = {FAULTS[f].rule for _, f, _ in CASES} | {"TLS-PSK-SUITE"}
+    # KMS-RESOLVE has no synthetic fault; it is tripped on hand-built evidence in
+    # tests/analyzer/checks/test_rules.py. MP-CLEARTEXT warns of every plain Mp leg and
+    # MP-BFCP-DIALOUT informs: neither can fail.
+    assert tripped == {r.id for r in RULES} - {"KMS-RESOLVE", "MP-CLEARTEXT", "MP-BFCP-DIALOUT"}
+    # the Mp faults are synthesized at the MRF only, every other fault at both points
+    for _, f, point in CASES:
+        assert point == "mrf" or not f.startswith("mp-")
+
+
+def test_mp_faults_are_refused_at_the_ue() -> None:
+    with pytest.raises(ValueError, match="only in a capture at the mrf"):
+        synthesize("msrp-dial-in", faults=["mp-wrong-psk"])
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

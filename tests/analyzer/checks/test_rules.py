@@ -60,12 +60,33 @@ CONFORMANCE_FAULTS = {
     "BFCP-IDS": "bfcp-wrong-confid",
     "ORDER": "early-connect",
     "REPLAY": "replayed-init",
+    "MP-PRESENT": "mp-missing",
+    "MP-PSK": "mp-wrong-psk",
+    "MP-REMOTE": "mp-wrong-remote",
+    "MP-LOCAL": "mp-local-mismatch",
+    "MP-ROLE": "mp-role-swapped",
+    "MP-ORDER": "mp-late-configure",
+    "MP-EVENTS": "mp-no-events",
+    "MP-REPLY": "mp-error-reply",
+    "MP-PSKID": "mp-pskid-mismatch",
+}
+MP_RULES = {r for r in CONFORMANCE_FAULTS if r.startswith("MP-")} | {
+    "MP-CLEARTEXT",
+    "MP-BFCP-DIALOUT",
 }
 
 
 def test_rule_table_matches_conformance_md() -> None:
     assert {r.id: r.fault for r in RULES if r.fault} == CONFORMANCE_FAULTS
-    assert [r.id for r in RULES if r.fault is None] == ["KMS-RESOLVE"]
+    assert [r.id for r in RULES if r.fault is None] == [
+        "KMS-RESOLVE",
+        "MP-CLEARTEXT",
+        "MP-BFCP-DIALOUT",
+    ]
+    # a warning and an info: never a verdict's failure
+    assert RULES_BY_ID["MP-CLEARTEXT"].severity == "warning"
+    assert RULES_BY_ID["MP-BFCP-DIALOUT"].severity == "info"
+    assert {r.id for r in RULES if r.leg is not None} == MP_RULES
     assert {f: r.id for f, r in FAULTS.items()} == {f: r for r, f in CONFORMANCE_FAULTS.items()}
     check_registry_complete()
 
@@ -100,7 +121,35 @@ def test_clean_call_passes_every_rule(protocol: Protocol, direction: Direction) 
             other: Status.NOT_APPLICABLE,
         }
     )
+    # captured at the UE: no Mp traffic, the Mp rules are not observed (the BFCP one is not
+    # applicable to an MSRP m-line first) and leave the verdict alone
+    expected.update({r: Status.NOT_OBSERVED for r in MP_RULES})
+    if protocol is Protocol.MSRP:
+        expected["MP-BFCP-DIALOUT"] = Status.NOT_APPLICABLE
     assert got == expected
+    unseen = {c.rule for c in call.checks if c.unseen_leg}
+    assert unseen == MP_RULES - ({"MP-BFCP-DIALOUT"} if protocol is Protocol.MSRP else set())
+    assert call.verdict is Verdict.PASS
+
+
+@pytest.mark.parametrize(("protocol", "direction"), ALL)
+def test_clean_call_at_the_mrf_passes_every_rule(protocol: Protocol, direction: Direction) -> None:
+    call = clean_call(protocol, direction, mp=True)
+    got = statuses(call)
+    other = "BFCP-IDS" if protocol is Protocol.MSRP else "MSRP-PATHS"
+    expected = {r.id: Status.PASS for r in RULES}
+    bfcp_dial_out = protocol is Protocol.BFCP and direction is Direction.DIAL_OUT
+    expected.update(
+        {
+            "GEN-AUTH": Status.NOT_APPLICABLE,
+            "KMS-RESOLVE": Status.NOT_APPLICABLE,
+            other: Status.NOT_APPLICABLE,
+            "MP-CLEARTEXT": Status.WARNING,
+            "MP-BFCP-DIALOUT": Status.INFO if bfcp_dial_out else Status.NOT_APPLICABLE,
+        }
+    )
+    assert got == expected
+    # the PSK crossed Mp in the clear: a warning, never a failure of the verdict
     assert call.verdict is Verdict.PASS
 
 
@@ -245,6 +294,63 @@ def _kms_wrong_keys(c: CallRecord) -> None:
     _m(c).kms = KmsLeg(20, 21, _m(c).init.idr_r, False)
 
 
+def _mp(c: CallRecord):  # type: ignore[no-untyped-def]
+    return _m(c).mp
+
+
+def _configure(c: CallRecord):  # type: ignore[no-untyped-def]
+    return _mp(c).configure
+
+
+def _mp_missing(c: CallRecord) -> None:
+    _m(c).mp = None  # the capture still holds Mp traffic (another UE's, a ServiceChange)
+
+
+def _mp_wrong_psk(c: CallRecord) -> None:
+    _configure(c).psk = bytes(range(1, 17))
+
+
+def _mp_wrong_remote(c: CallRecord) -> None:
+    _configure(c).remote.port = 43122
+
+
+def _mp_local(c: CallRecord) -> None:
+    _mp(c).commands[0].reply_local.port = 2857
+
+
+def _mp_role(c: CallRecord) -> None:
+    cfg = _configure(c)
+    cfg.role = "server" if cfg.role == "client" else "client"
+
+
+def _mp_setup(c: CallRecord) -> None:
+    cfg = _configure(c)
+    cfg.local.setup = "passive" if cfg.local.setup == "active" else "active"
+
+
+def _mp_late(c: CallRecord) -> None:
+    # dial-in: the MRFP's Reply after the SDP answer of frame 10
+    _configure(c).reply_frame = 11
+
+
+def _mp_late_configure(c: CallRecord) -> None:
+    # dial-out: the configure after UE-B's SYN of frame 7
+    cfg = _configure(c)
+    cfg.frame, cfg.reply_frame = 9, 11
+
+
+def _mp_no_events(c: CallRecord) -> None:
+    _configure(c).events = ("tls_fail_event",)
+
+
+def _mp_error(c: CallRecord) -> None:
+    _mp(c).transactions[0].error = "510 Insufficient resources"
+
+
+def _mp_pskid(c: CallRecord) -> None:
+    _configure(c).pskid = "mikey:01020304:02"
+
+
 CASES: list[tuple[str, Protocol, Direction, Mutation, set[str]]] = [
     ("OFFER-PROTO", Protocol.MSRP, Direction.DIAL_IN, _offer_proto, {"OFFER-PROTO"}),
     ("OFFER-KEYMGMT", Protocol.MSRP, Direction.DIAL_IN, _no_keymgmt, {"OFFER-KEYMGMT"}),
@@ -284,6 +390,20 @@ CASES: list[tuple[str, Protocol, Direction, Mutation, set[str]]] = [
     ("ORDER", Protocol.MSRP, Direction.DIAL_OUT, _early_connect, {"ORDER"}),
     ("KMS-RESOLVE", Protocol.MSRP, Direction.DIAL_IN, _kms_wrong_resolver, {"KMS-RESOLVE"}),
     ("KMS-RESOLVE", Protocol.BFCP, Direction.DIAL_OUT, _kms_wrong_keys, {"KMS-RESOLVE"}),
+    ("MP-PRESENT", Protocol.MSRP, Direction.DIAL_IN, _mp_missing, {"MP-PRESENT"}),
+    ("MP-PSK", Protocol.BFCP, Direction.DIAL_OUT, _mp_wrong_psk, {"MP-PSK"}),
+    ("MP-REMOTE", Protocol.MSRP, Direction.DIAL_IN, _mp_wrong_remote, {"MP-REMOTE"}),
+    ("MP-REMOTE", Protocol.MSRP, Direction.DIAL_OUT, _mp_wrong_remote, {"MP-REMOTE"}),
+    ("MP-LOCAL", Protocol.BFCP, Direction.DIAL_IN, _mp_local, {"MP-LOCAL"}),
+    # dial-out: the reserve Reply is the one that carries a Local (docs/mp-profile.md)
+    ("MP-LOCAL", Protocol.MSRP, Direction.DIAL_OUT, _mp_local, {"MP-LOCAL"}),
+    ("MP-ROLE", Protocol.MSRP, Direction.DIAL_IN, _mp_role, {"MP-ROLE"}),
+    ("MP-ROLE", Protocol.BFCP, Direction.DIAL_OUT, _mp_setup, {"MP-ROLE"}),
+    ("MP-ORDER", Protocol.MSRP, Direction.DIAL_IN, _mp_late, {"MP-ORDER"}),
+    ("MP-ORDER", Protocol.BFCP, Direction.DIAL_OUT, _mp_late_configure, {"MP-ORDER"}),
+    ("MP-EVENTS", Protocol.BFCP, Direction.DIAL_IN, _mp_no_events, {"MP-EVENTS"}),
+    ("MP-REPLY", Protocol.MSRP, Direction.DIAL_OUT, _mp_error, {"MP-REPLY"}),
+    ("MP-PSKID", Protocol.MSRP, Direction.DIAL_IN, _mp_pskid, {"MP-PSKID"}),
 ]
 
 
@@ -295,7 +415,7 @@ CASES: list[tuple[str, Protocol, Direction, Mutation, set[str]]] = [
 def test_each_rule_trips_on_its_evidence(
     rule: str, protocol: Protocol, direction: Direction, mutate: Mutation, expected: set[str]
 ) -> None:
-    call = clean_call(protocol, direction)
+    call = clean_call(protocol, direction, mp=rule.startswith("MP-"))
     mutate(call)
     assert failing(call) == expected
     assert call.verdict is Verdict.FAIL
@@ -307,7 +427,8 @@ def test_each_rule_trips_on_its_evidence(
 
 def test_every_rule_is_tripped_by_a_case() -> None:
     tripped = {c[0] for c in CASES} | {"GEN-AUTH", "REPLAY"}
-    assert tripped == {r.id for r in RULES}
+    # the warning and the info cannot fail (tests/analyzer/checks/test_mp_rules.py)
+    assert tripped == {r.id for r in RULES} - {"MP-CLEARTEXT", "MP-BFCP-DIALOUT"}
 
 
 def test_replay_fails_only_the_second_call() -> None:

@@ -66,16 +66,19 @@ def test_a_long_chat_is_drawn_whole_with_no_cited_frame_folded(
 
 SCENARIOS = ("msrp-dial-in", "bfcp-dial-out")
 CASES = [
-    (s, f)
+    # the Mp faults at the MRF, the others at the UE
+    (s, f, "ue" if "ue" in FAULTS[f].capture_points else "mrf")
     for f in sorted(FAULTS)
     for s in SCENARIOS
     if applicable(f, {s.split("-")[0]}) and f != "certificate-suite"
 ]
 
 
-@pytest.mark.parametrize(("scenario", "fault"), CASES)
-def test_the_failing_rule_marks_its_arrows(scenario: str, fault: str, tmp_path: Path) -> None:
-    result = synthesize(scenario, faults=[fault], seed=5)
+@pytest.mark.parametrize(("scenario", "fault", "point"), CASES)
+def test_the_failing_rule_marks_its_arrows(
+    scenario: str, fault: str, point: str, tmp_path: Path
+) -> None:
+    result = synthesize(scenario, faults=[fault], seed=5, capture_point=point)
     report = analyze_synth(result, tmp_path / "fault.pcap")
     rule = FAULTS[fault].rule
     html = render_html(report)

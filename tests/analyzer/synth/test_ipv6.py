@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mikeyshark.checks.rules import RULES_BY_ID
 from mikeyshark.dissectors import msrp
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.synth import SCENARIOS, synthesize
@@ -24,7 +25,9 @@ def test_ipv6_judged_like_ipv4(scenario: str, tmp_path: Path) -> None:
     assert list(v6.values()) == list(v4.values())
     protocols = {"msrp", "bfcp"} if scenario == "conference" else {scenario.split("-")[0]}
     for checks in v6.values():
-        assert set(checks.values()) <= {"pass", "not-applicable"}
+        # (the Mp rules wait for a capture at the MRF)
+        judged = {v for k, v in checks.items() if RULES_BY_ID[k].leg is None}
+        assert judged <= {"pass", "not-applicable"}
         # The decrypted media matched the bracketed a=path URIs / the BFCP ids of the SDP.
         assert {r: checks[r] for r in ("MSRP-PATHS", "BFCP-IDS")} == {
             "MSRP-PATHS": "pass" if "msrp" in protocols else "not-applicable",
