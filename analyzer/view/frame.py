@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from mikeyshark.dissectors import esp as esplib
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.gtp import GTPU_PORT, MT_GPDU, decode_gtpu
+from mikeyshark.dissectors.gtp import MESSAGE_TYPE as GTP_MESSAGE_TYPE
 from mikeyshark.dissectors.ip import PROTO_TCP, PROTO_UDP, decode_ipv4, decode_ipv6, ntop
 from mikeyshark.dissectors.link import LINKTYPE_ETHERNET, NET_IPV4, NET_IPV6, network_offset
 from mikeyshark.dissectors.transport import (
@@ -30,9 +33,11 @@ from mikeyshark.dissectors.transport import (
 from mikeyshark.model import Frame, Problem
 from mikeyshark.view.layers import (
     FIELDS,
+    EspLayer,
     EthLayer,
     Fmt,
     FrameLayer,
+    GtpLayer,
     IpLayer,
     Ipv6Layer,
     Layer,
@@ -145,6 +150,8 @@ class FrameView:
     segment_bare: bool = False
     conn: tuple[str, int, str, int] | None = None  # TCP 4-tuple (src, sport, dst, dport)
     has_payload: bool = False
+    tunnel: str | None = None  # "GTP": the columns are the tunnelled packet's, marked
+    esp_note: str | None = None  # how an ESP packet was read (or why not)
     _layers: list[Layer] | None = None
 
     def columns(self) -> tuple[str, str]:
@@ -155,6 +162,7 @@ class FrameView:
             # tshark 4.0's MSRP and BFCP dissect the first message of a segment only; the
             # tree here holds every message, the columns name the first like tshark.
             pdus = pdus[:1]
+        proto, info = self.protocol, self.info
         if pdus:
             kinds = [RENDERERS[p.kind] for p in pdus if p.kind in RENDERERS]
             proto = kinds[-1].protocol(pdus[-1].obj) if kinds else self.protocol
@@ -162,11 +170,13 @@ class FrameView:
             last = RENDERERS.get(pdus[-1].kind)
             if last is not None and last.suffix is not None:
                 info += last.suffix(pdus[-1].obj)
-            return proto, info.rstrip()
-        if self.segment_of is not None:
+            info = info.rstrip()
+        elif self.segment_of is not None:
             note = "[TCP segment of a reassembled PDU]"
-            return self.protocol, note if self.segment_bare else f"{self.info} {note}"
-        return self.protocol, self.info
+            info = note if self.segment_bare else f"{self.info} {note}"
+        if self.tunnel is not None:
+            proto = f"{self.tunnel} <{proto}>"
+        return proto, info
 
     def row(self) -> str:
         proto, info = self.columns()
@@ -216,6 +226,10 @@ class FrameView:
             return Ipv6Layer(self.data, start, end)
         if kind == "udp":
             return UdpLayer(self.data, start, end)
+        if kind == "gtp":
+            return GtpLayer(self.data, start, end)
+        if kind == "esp":
+            return EspLayer(self.data, start)
         assert kind == "tcp" and self.tcp_numbers is not None
         return TcpLayer(self.data, start, self.tcp_numbers)
 
@@ -386,12 +400,41 @@ def _tcp_node(v: FrameView, start: int) -> Node:
     )
 
 
+def _gtp_node(v: FrameView, start: int) -> Node:
+    node = Node("GPRS Tunneling Protocol")
+    try:
+        h = GtpLayer(v.data, start, len(v.data)).header()
+    except DissectError as e:
+        node.add(f"[Malformed: {e.field or e.layer}: {e.reason}]")
+        return node
+    node.add(f"Message Type: {GTP_MESSAGE_TYPE.label(h.message_type)} (0x{h.message_type:02x})")
+    node.add(f"Length: {h.length}")
+    node.add(f"TEID: 0x{h.teid:08x} ({h.teid})")
+    if h.sequence is not None:
+        node.add(f"Sequence number: 0x{h.sequence:04x} ({h.sequence})")
+    if h.qfi is not None:
+        node.add(f"QoS Flow Identifier (QFI): {h.qfi}")
+    return node
+
+
+def _esp_node(v: FrameView, start: int) -> Node:
+    esp = EspLayer(v.data, start)
+    node = Node("Encapsulating Security Payload")
+    node.add(f"ESP SPI: 0x{esp.spi:08x} ({esp.spi})")
+    node.add(f"ESP Sequence: {esp.sequence}")
+    if v.esp_note is not None:
+        node.add(f"[{v.esp_note}]")
+    return node
+
+
 _LOWER_NODES: dict[str, Callable[[FrameView, int], Node]] = {
     "eth": _eth_node,
     "ip": _ip_node,
     "ipv6": _ipv6_node,
     "udp": _udp_node,
     "tcp": _tcp_node,
+    "gtp": _gtp_node,
+    "esp": _esp_node,
 }
 
 
@@ -406,7 +449,8 @@ class FrameDecoder:
 
     MAX_DIRECTIONS = 65536
 
-    def __init__(self) -> None:
+    def __init__(self, esp_sas: Mapping[int, esplib.EspSa] | None = None) -> None:
+        self.esp_sas: Mapping[int, esplib.EspSa] = esp_sas or {}
         self._first_ts: int | None = None
         self._isn: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
         # window scale shift offered in each direction's SYN (None: not offered)
@@ -432,7 +476,22 @@ class FrameDecoder:
         kind, off = network_offset(frame.linktype, data)
         if frame.linktype == LINKTYPE_ETHERNET:
             v.lower.append(("eth", 0, off))
-        if kind == NET_IPV4:
+        if kind in (NET_IPV4, NET_IPV6):
+            self._ip(v, data, kind == NET_IPV4, off, 0)
+        elif frame.linktype == LINKTYPE_ETHERNET:
+            v.src = mac_text(data[6:12])
+            v.dst = "Broadcast" if data[0:6] == b"\xff" * 6 else mac_text(data[0:6])
+            etype = int.from_bytes(data[off - 2 : off], "big")
+            if etype == 0x0806:
+                v.protocol, v.info = "ARP", _arp_info(data[off:])
+            else:
+                v.protocol, v.info = f"0x{etype:04x}", "Ethernet II"
+        else:
+            v.protocol, v.info = "Unknown", f"link type {frame.linktype}"
+
+    def _ip(self, v: FrameView, data: bytes, v4: bool, off: int, depth: int) -> None:
+        """An IP packet at ``off``; ``depth`` counts the tunnels around it (GTP-U, ESP)."""
+        if v4:
             s, d, proto, start, end, ident, fragoff, mf = decode_ipv4(data, off)
             v.src, v.dst = ntop(s), ntop(d)
             v.lower.append(("ip", off, end))
@@ -443,7 +502,7 @@ class FrameDecoder:
                     f"Fragmented IP protocol (proto={name} {proto}, off={fragoff}, ID={ident:04x})"
                 )
                 return
-        elif kind == NET_IPV6:
+        else:
             s, d, proto, start, end, frag = decode_ipv6(data, off)
             v.src, v.dst = ntop(s), ntop(d)
             v.lower.append(("ipv6", off, end))
@@ -455,54 +514,109 @@ class FrameDecoder:
                     f"ident=0x{ident:08x} nxt={proto})"
                 )
                 return
-        elif frame.linktype == LINKTYPE_ETHERNET:
-            v.src = mac_text(data[6:12])
-            v.dst = "Broadcast" if data[0:6] == b"\xff" * 6 else mac_text(data[0:6])
-            etype = int.from_bytes(data[off - 2 : off], "big")
-            if etype == 0x0806:
-                v.protocol, v.info = "ARP", _arp_info(data[off:])
-            else:
-                v.protocol, v.info = f"0x{etype:04x}", "Ethernet II"
-            return
-        else:
-            v.protocol, v.info = "Unknown", f"link type {frame.linktype}"
-            return
+        self._transport(v, data, proto, start, end, depth)
+
+    def _transport(
+        self, v: FrameView, data: bytes, proto: int, start: int, end: int, depth: int
+    ) -> None:
         if proto == PROTO_UDP:
             sport, dport, ps, pe = decode_udp(data, start, end)
             v.protocol, v.info = "UDP", f"{sport} → {dport} Len={pe - ps}"
             v.lower.append(("udp", start, end))
             v.has_payload = pe > ps
+            if depth == 0 and GTPU_PORT in (sport, dport):
+                self._gtp(v, data, ps, pe)
+            elif (
+                depth < _MAX_TUNNELS
+                and esplib.NAT_T_PORT in (sport, dport)
+                and pe - ps > 8
+                and data[ps : ps + 4] != b"\0\0\0\0"
+            ):
+                # RFC 3948: UDP 4500 carries ESP unless the non-ESP marker (4 zeros) leads
+                self._esp(v, data, ps, pe, depth)
         elif proto == PROTO_TCP:
-            sport, dport, seq, ack, flags, ps, win = decode_tcp(data, start, end)
-            n = end - ps
-            key = (v.src, sport, v.dst, dport)
-            rkey = (v.dst, dport, v.src, sport)
-            stream = self._stream(key, rkey, seq, flags)
-            isn = self._base(key, seq, flags)
-            rseq = (seq - isn) & 0xFFFFFFFF
-            peer = self._isn.get(rkey)
-            opts, shift = _tcp_options(data[start + 20 : ps], peer)
-            if flags & TCP_SYN:
-                self._shift[key] = shift
-                if len(self._shift) > self.MAX_DIRECTIONS:
-                    self._shift.popitem(last=False)
-            else:
-                # Window scaling applies once both SYNs offered it (RFC 7323 2.2).
-                mine, theirs = self._shift.get(key), self._shift.get(rkey)
-                if mine is not None and theirs is not None:
-                    win <<= mine
-            info = f"{sport} → {dport} [{flag_names(flags)}] Seq={rseq}"
-            rack: int | None = 0  # tshark's tcp.ack of a segment without ACK
-            if flags & TCP_ACK:
-                rack = None if peer is None else (ack - peer) & 0xFFFFFFFF
-                if rack is not None:
-                    info += f" Ack={rack}"
-            info += f" Win={win} Len={n}{opts}"
-            v.protocol, v.info, v.conn, v.has_payload = "TCP", info, key, n > 0
-            v.tcp_numbers = TcpNumbers(rseq, rack, win, n, stream, flags)
-            v.lower.append(("tcp", start, end))
+            self._tcp(v, data, start, end)
+        elif proto == esplib.PROTO_ESP and depth < _MAX_TUNNELS:
+            self._esp(v, data, start, end, depth)
         else:
             v.protocol, v.info = "IP", f"IP protocol {proto}"
+
+    def _gtp(self, v: FrameView, data: bytes, ps: int, pe: int) -> None:
+        """GTP-U (TS 29.281): the packet a G-PDU carries is the frame's (its addresses in the
+        columns, its protocol marked "GTP <...>", as tshark shows them)."""
+        try:
+            _, mt, _, ts, te = decode_gtpu(data, ps, pe)
+        except DissectError:
+            return  # not GTP-U after all: a UDP datagram (the flow layer reports it)
+        v.lower.append(("gtp", ps, pe))
+        v.has_payload = False
+        if mt != MT_GPDU or te <= ts or data[ts] >> 4 not in (4, 6):
+            v.protocol, v.info = "GTP", GTP_MESSAGE_TYPE.label(mt)
+            return
+        v.tunnel = "GTP"
+        self._ip(v, data, data[ts] >> 4 == 4, ts, 1)
+
+    def _esp(self, v: FrameView, data: bytes, start: int, end: int, depth: int) -> None:
+        """ESP (RFC 4303): opened with the key file's SA for its SPI, else read when it is
+        ESP-NULL; what it carries is then the frame's, as tshark shows it with its ESP-NULL
+        heuristic."""
+        v.lower.append(("esp", start, end))
+        v.has_payload = False
+        spi = int.from_bytes(data[start : start + 4], "big")
+        v.protocol, v.info = "ESP", f"ESP (SPI=0x{spi:08x})"
+        sa = self.esp_sas.get(spi)
+        if sa is not None:
+            try:
+                nh, inner = esplib.open_packet(sa, data[start:end])
+            except DissectError as e:
+                v.esp_note = f"not opened with the key file's [[esp]] SA: {e.reason}"
+                return
+            if sa.encryption != "null":
+                v.esp_note = f"{sa.encryption}, opened with the key file's [[esp]] SA"
+                return  # (the inner packet is not the frame's bytes)
+            v.esp_note = f"NULL encryption, {sa.integrity} ICV verified with the key file's SA"
+            ps, pe = start + 8, start + 8 + len(inner)
+        else:
+            found = esplib.find_null(data, start, end)
+            if found is None:
+                v.esp_note = "not read: no key for this SPI, and not ESP-NULL"
+                return
+            icv, nh, ps, pe = found
+            v.esp_note = f"NULL encryption, {icv}-octet ICV not verified: no key"
+        if nh in (4, 41):
+            self._ip(v, data, nh == 4, ps, depth + 1)
+        else:
+            self._transport(v, data, nh, ps, pe, depth + 1)
+
+    def _tcp(self, v: FrameView, data: bytes, start: int, end: int) -> None:
+        sport, dport, seq, ack, flags, ps, win = decode_tcp(data, start, end)
+        n = end - ps
+        key = (v.src, sport, v.dst, dport)
+        rkey = (v.dst, dport, v.src, sport)
+        stream = self._stream(key, rkey, seq, flags)
+        isn = self._base(key, seq, flags)
+        rseq = (seq - isn) & 0xFFFFFFFF
+        peer = self._isn.get(rkey)
+        opts, shift = _tcp_options(data[start + 20 : ps], peer)
+        if flags & TCP_SYN:
+            self._shift[key] = shift
+            if len(self._shift) > self.MAX_DIRECTIONS:
+                self._shift.popitem(last=False)
+        else:
+            # Window scaling applies once both SYNs offered it (RFC 7323 2.2).
+            mine, theirs = self._shift.get(key), self._shift.get(rkey)
+            if mine is not None and theirs is not None:
+                win <<= mine
+        info = f"{sport} → {dport} [{flag_names(flags)}] Seq={rseq}"
+        rack: int | None = 0  # tshark's tcp.ack of a segment without ACK
+        if flags & TCP_ACK:
+            rack = None if peer is None else (ack - peer) & 0xFFFFFFFF
+            if rack is not None:
+                info += f" Ack={rack}"
+        info += f" Win={win} Len={n}{opts}"
+        v.protocol, v.info, v.conn, v.has_payload = "TCP", info, key, n > 0
+        v.tcp_numbers = TcpNumbers(rseq, rack, win, n, stream, flags)
+        v.lower.append(("tcp", start, end))
 
     def _stream(
         self, key: tuple[str, int, str, int], rkey: tuple[str, int, str, int], seq: int, flags: int
@@ -535,6 +649,7 @@ class FrameDecoder:
 
 
 _IP_PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
+_MAX_TUNNELS = 2  # GTP-U or ESP inside another (ESP tunnel mode, NAT-T): deeper is not read
 
 
 def _tcp_options(raw: bytes, peer_isn: int | None = None) -> tuple[str, int | None]:

@@ -20,7 +20,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
+from mikeyshark.dissectors import gtp
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.gtp import GtpuHeader
 from mikeyshark.dissectors.ip import IPv4Header, IPv6Header, parse_ipv4, parse_ipv6
 from mikeyshark.dissectors.transport import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, decode_udp
 
@@ -390,6 +392,51 @@ class TcpLayer(Layer):
     @named_field("tcp.window_size", "Calculated window size")
     def window_size(self) -> int:
         return self._n.window
+
+
+class GtpLayer(Layer):
+    """A GTP-U header (TS 29.281)."""
+
+    name = "gtp"
+
+    def __init__(self, data: bytes, start: int, end: int) -> None:
+        self._data, self._start, self._end = data, start, end
+
+    def header(self) -> GtpuHeader:
+        return gtp.parse(self._data[self._start : self._end]).header
+
+    @named_field("gtp.message", "Message Type", Fmt.HEX8)
+    def message(self) -> int:
+        return self.header().message_type
+
+    @named_field("gtp.teid", "TEID", Fmt.HEX32)
+    def teid(self) -> int:
+        return self.header().teid
+
+    @named_field("gtp.seq_number", "Sequence number", Fmt.HEX16)
+    def seq_number(self) -> int | None:
+        return self.header().sequence
+
+    @named_field("gtp.ext_hdr.pdu_ses_con.qos_flow_id", "QoS Flow Identifier (QFI)")
+    def ext_hdr_pdu_ses_con_qos_flow_id(self) -> int | None:
+        return self.header().qfi
+
+
+class EspLayer(Layer):
+    """An ESP header (RFC 4303); how it was read is the frame's ``esp_note``."""
+
+    name = "esp"
+
+    def __init__(self, data: bytes, start: int) -> None:
+        self._data, self._start = data, start
+
+    @named_field("esp.spi", "ESP SPI", Fmt.HEX32)
+    def spi(self) -> int:
+        return int.from_bytes(self._data[self._start : self._start + 4], "big")
+
+    @named_field("esp.sequence", "ESP Sequence")
+    def sequence(self) -> int:
+        return int.from_bytes(self._data[self._start + 4 : self._start + 8], "big")
 
 
 # --------------------------------------------------------------------------------------------

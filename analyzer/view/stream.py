@@ -150,10 +150,11 @@ class FrameStream:
         self.on_batch = on_batch
         self.keys = keys
         self.reveal = reveal
-        self.decoder = FrameDecoder()
+        esp_sas = {sa.spi: sa for sa in keys.esp} if keys is not None else {}
+        self.decoder = FrameDecoder(esp_sas)
         self.apps = AppDecoder(reader.name, keys is not None or bool(psks), reveal)
         self.sip = _Handler(reader.name, self.apps)
-        self.table = FlowTable(self.sip, file=reader.name)
+        self.table = FlowTable(self.sip, file=reader.name, esp_sas=esp_sas)
         self.pending: OrderedDict[int, FrameView] = OrderedDict()
         self.held_bytes = 0  # captured bytes of the pending frames
         self.forced = 0  # frames shown before what held them back was done
