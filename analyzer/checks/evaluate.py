@@ -1336,9 +1336,8 @@ def _mp_cleartext(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     assert psk is not None
     return Outcome(
         Status.WARNING,
-        f"the PSK ({fingerprint(psk)}) crossed Mp in the clear over {t.transport.upper()} "
-        f"in {_at(c)}: whoever sees the path between MRFC and MRFP can read it (protect Mp, "
-        "e.g. with IPsec)",
+        f"the PSK ({fingerprint(psk)}) crossed Mp in the clear ({t.transport.upper()}, "
+        f"{_at(c)}): readable on the MRFC-MRFP path; protect Mp (IPsec)",
         _frames([x.frame for x in clear]),
     )
 

@@ -11,17 +11,25 @@ import datetime
 import io
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 import jinja2
 
 from mikeyshark.checks.rules import RULES_BY_ID
-from mikeyshark.dissectors.secret import fingerprint
-from mikeyshark.evidence import CallRecord, LadderEvent, MediaRecord, Status, TreeNode, Verdict
+from mikeyshark.dissectors.secret import fingerprint, show_key
+from mikeyshark.evidence import (
+    CallRecord,
+    LadderEvent,
+    MediaRecord,
+    SdpMedia,
+    Status,
+    TreeNode,
+    Verdict,
+)
 from mikeyshark.model import Endpoint
-from mikeyshark.procedure import Role
+from mikeyshark.procedure import Direction, Role
 from mikeyshark.report import wording
 from mikeyshark.report.model import Report, unbound_key_text
 from mikeyshark.report.output import open_text
@@ -45,7 +53,7 @@ KIND_COLOURS: dict[str, str] = {
     "h248": "#953800",
 }
 _MEDIA_KINDS = frozenset({"msrp", "bfcp", "tls", "tcp"})
-_ROLE_ORDER = (Role.UE, Role.PCSCF, Role.MRFC, Role.MRFP, Role.KMS)
+_ROLE_ORDER = (Role.UE, Role.PCSCF, Role.SCSCF, Role.MRFC, Role.MRFP, Role.KMS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +419,75 @@ INLINE_CALLS = 40
 _VERDICT_ORDER = {Verdict.FAIL: 0, Verdict.INCOMPLETE: 1, Verdict.PASS: 2}
 
 
-def _call_view(i: int, call: CallRecord, others: FrameIndex) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class MpRow:
+    """One item of an Mp termination beside the SIP SDP it must equal."""
+
+    item: str
+    mp: str
+    sdp: str
+    same: bool
+
+
+def _sdp_items(sd: SdpMedia | None) -> dict[str, str]:
+    if sd is None:
+        return {}
+    return {
+        "c= address": sd.address or "$",
+        "m= port": str(sd.port) if sd.port else "$",
+        "proto": sd.proto,
+        "a=path": sd.path[-1] if sd.path else "-",
+        "a=setup": sd.setup or "-",
+    }
+
+
+def _mp_rows(what: str, got: SdpMedia | None, sdp_name: str, want: SdpMedia | None) -> list[MpRow]:
+    g, w = _sdp_items(got), _sdp_items(want)
+    rows = []
+    for item in g:
+        if item == "a=path" and g[item] == "-" and w.get(item, "-") == "-":
+            continue
+        mine = f"{g[item]}"
+        theirs = w.get(item, "not captured")
+        # a=setup differs by design between the sides: the MRFP's role is MP-ROLE's to judge
+        same = item == "a=setup" or mine == theirs
+        rows.append(MpRow(f"{what} {item}", mine, f"{theirs}" if want else "not captured", same))
+    if rows and got is not None and want is not None:
+        rows[0] = replace(
+            rows[0], item=f"{rows[0].item} (frame {got.frame} / {sdp_name} frame {want.frame})"
+        )
+    return rows
+
+
+def mp_view(call: CallRecord, m: MediaRecord, reveal: bool) -> dict[str, object] | None:
+    """The m-line's Mp termination for the call page: its Remote beside the UE's SDP, the
+    MRFP's Local beside the conference's, and what it was given."""
+    t = m.mp
+    if t is None:
+        return None
+    out = call.direction is Direction.DIAL_OUT
+    ue, conf = (m.answer, m.offer) if out else (m.offer, m.answer)
+    ue_name, conf_name = ("answer", "offer") if out else ("offer", "answer")
+    c = t.configure
+    locals_ = t.reply_locals
+    rows = _mp_rows("Remote", t.remote, f"UE's {ue_name}", ue)
+    rows += _mp_rows("Reply's Local", locals_[-1] if locals_ else None, conf_name, conf)
+    psk = t.psk
+    return {
+        "t": t,
+        "rows": rows,
+        "psk": show_key(psk, reveal) if psk is not None else "none given",
+        "pskid": (c.pskid if c is not None else None) or "-",
+        "role": (c.role if c is not None else None) or "-",
+        "setup": (c.local.setup if c is not None and c.local is not None else None) or "-",
+        "events": ", ".join(c.events) if c is not None and c.events else "none",
+        "observed": [f"{o.name} (frame {o.frame}, cause {o.cause})" for o in t.observed],
+    }
+
+
+def _call_view(
+    i: int, call: CallRecord, others: FrameIndex, reveal: bool = False
+) -> dict[str, object]:
     return {
         "index": i,
         "call": call,
@@ -425,6 +501,7 @@ def _call_view(i: int, call: CallRecord, others: FrameIndex) -> dict[str, object
                 "floor": floor_timeline(i, call, m) if m.protocol.value == "bfcp" else [],
                 "trees": [t for t in (_tree(m.init), _tree(m.resp)) if t is not None],
                 "ticket": m.key.ticket_tree if m.key is not None else None,
+                "mp": mp_view(call, m, reveal),
             }
             for m in call.media
         ],
@@ -477,7 +554,7 @@ def write_html(report: Report, path: str) -> None:
         with open_text(str(folder / name)) as f:
             for chunk in template.generate(
                 report=report,
-                c=_call_view(i, call, index),
+                c=_call_view(i, call, index, report.reveal_keys),
                 index_page=target.name,
                 Status=Status,
                 generated=_now(),
@@ -505,7 +582,7 @@ def _write_index(report: Report, out: TextIO, *, inline: bool, pages: str) -> No
     def views() -> Iterator[dict[str, object]]:
         # one call's view at a time: the page streams, the views are not all held
         for i, call in enumerate(report.calls):
-            yield _call_view(i, call, index)
+            yield _call_view(i, call, index, report.reveal_keys)
 
     template = _env().get_template("report.html.j2")
     for chunk in template.generate(

@@ -22,6 +22,8 @@ from mikeyshark.evidence import (
     MediaMessage,
     MediaRecord,
     MikeyInfo,
+    MpTermination,
+    SdpMedia,
     Status,
     UnboundMedia,
     Verdict,
@@ -83,6 +85,60 @@ def _key(m: MediaRecord, reveal: bool) -> dict[str, Any]:
     }
 
 
+def _mp_sdp(sd: SdpMedia | None) -> dict[str, Any] | None:
+    if sd is None:
+        return None
+    return {
+        "frame": sd.frame,
+        "address": sd.address,
+        "port": sd.port or None,
+        "proto": sd.proto,
+        "path": list(sd.path),
+        "setup": sd.setup,
+    }
+
+
+def _mp(t: MpTermination, reveal: bool) -> dict[str, Any]:
+    """``media[].mp``: the m-line's Mp termination, its transactions and what it was given."""
+    c = t.configure
+    psk = t.psk
+    locals_ = t.reply_locals
+    return {
+        "context": t.context,
+        "termination": t.termination,
+        "mrfc": str(t.mrfc),
+        "mrfp": str(t.mrfp),
+        "transport": t.transport,
+        "binary": t.binary,
+        "bound_by": t.bound_by,
+        "psk": psk.hex() if psk is not None and reveal else None,
+        "psk_fingerprint": fingerprint(psk) if psk is not None else None,
+        "pskid": c.pskid if c is not None else None,
+        "role": c.role if c is not None else None,
+        "setup": c.local.setup if c is not None and c.local is not None else None,
+        "events": list(c.events) if c is not None else [],
+        "observed": [
+            {"frame": o.frame, "event": o.key, "name": o.name, "cause": o.cause} for o in t.observed
+        ],
+        "remote": _mp_sdp(t.remote),
+        "local": _mp_sdp(locals_[-1] if locals_ else None),
+        "connection_joined": t.connection_joined,
+        "transactions": [
+            {
+                "transaction_id": tx.transaction_id,
+                "command": tx.command,
+                "requester": str(tx.requester),
+                "request_frame": tx.request_frame,
+                "reply_frame": tx.reply_frame,
+                "pending_frames": tx.pending_frames,
+                "repeat_frames": tx.repeat_frames,
+                "error": tx.error,
+            }
+            for tx in t.transactions
+        ],
+    }
+
+
 def _media(m: MediaRecord, reveal: bool) -> dict[str, Any]:
     tcp = (
         {
@@ -105,7 +161,7 @@ def _media(m: MediaRecord, reveal: bool) -> dict[str, Any]:
         if m.tls is not None
         else None
     )
-    return {
+    out = {
         "index": m.index,
         "protocol": m.protocol.value,
         "proto": m.proto,
@@ -115,6 +171,9 @@ def _media(m: MediaRecord, reveal: bool) -> dict[str, Any]:
         "tls": tls,
         "messages": _messages(m.messages),
     }
+    if m.mp is not None:  # only a capture at the MRF has it: the UE's reports stay as they were
+        out["mp"] = _mp(m.mp, reveal)
+    return out
 
 
 def _jsonable(v: Any) -> Any:

@@ -126,6 +126,12 @@ def _call_lines(console: Console, call: CallRecord) -> None:
     for c in call.failing:
         frames = f" [dim]({wording.frames(c.frames, 8)})[/]" if c.frames else ""
         _print(console, f"[red]FAIL[/] {who} [bold]{c.rule}[/]: {_wire(c.message)}{frames}")
+    # what the operator should know although nothing failed (the PSK crossing Mp in the clear)
+    for c in call.checks:
+        if c.status in _NOTED:
+            frames = f" [dim]({wording.frames(c.frames, 8)})[/]" if c.frames else ""
+            label = _NOTED[c.status]
+            _print(console, f"{label} {who} [bold]{c.rule}[/]: {_wire(c.message)}{frames}")
     _wireshark_lines(console, call)
 
 
@@ -154,6 +160,9 @@ def _wireshark_lines(console: Console, call: CallRecord) -> None:
             )
         if n > WIRESHARK_DIFFERENCES_SHOWN:
             _print(console, f"  ... {n - WIRESHARK_DIFFERENCES_SHOWN} more (see --json)")
+
+
+_NOTED = {Status.WARNING: "[yellow]WARN[/]", Status.INFO: "[cyan]INFO[/]"}
 
 
 def _keys_hint(report: Report) -> str:

@@ -104,7 +104,7 @@ def test_clean_scenario_at_the_mrf_passes_every_rule(scenario: str, tmp_path: Pa
             assert check.status is want, check
         elif check.rule == "MP-CLEARTEXT":
             assert check.status is Status.WARNING, check
-            assert "crossed Mp in the clear over UDP" in check.message
+            assert "crossed Mp in the clear (UDP, " in check.message
         else:
             assert check.status is Status.PASS, check
     # a warning and an info never make the verdict fail

@@ -209,7 +209,7 @@ def test_the_psk_in_the_clear_is_a_warning_and_inside_ipsec_a_pass() -> None:
     got = checks(call)["MP-CLEARTEXT"]
     assert got.status is Status.WARNING
     assert got.message.startswith("the PSK (sha256:")
-    assert "crossed Mp in the clear over UDP in Add (frame 2)" in got.message
+    assert "crossed Mp in the clear (UDP, Add (frame 2))" in got.message
     assert call.verdict is Verdict.PASS
     t = call.media[0].mp
     assert t is not None
