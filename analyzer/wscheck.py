@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from mikeyshark.decrypt import DecodedConnection
 from mikeyshark.dissectors import bfcp
@@ -38,6 +38,7 @@ AGREE, DISAGREE, NOT_RUN = "agree", "disagree", "not run"
 MAX_DIFFERENCES = 50  # per call; the count of the rest is said
 
 BfcpTree = tuple[tuple[int, "BfcpTree"], ...]
+_Ts = TypeVarTuple("_Ts")
 
 
 @dataclass(slots=True)
@@ -101,8 +102,7 @@ def _read(path: str, exe: str, options: list[str]) -> dict[int, _Frame]:
     import pyshark
 
     # an event loop of its own: the thread's may be closed or unset (asyncio.run leaves none);
-    # and tshark waited for through a pidfd: the default child watcher may find its exit
-    # reaped by another waiter and report a crash (pyshark's own note on ThreadedChildWatcher)
+    # and a child watcher that keeps tshark's exit status whoever reaps it (_ChildWatcher)
     loop = asyncio.new_event_loop()
     restore = _own_child_watcher(loop)
     frames: dict[int, _Frame] = {}
@@ -131,24 +131,87 @@ def _read(path: str, exe: str, options: list[str]) -> dict[int, _Frame]:
 
 
 def _own_child_watcher(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
-    """Watch the children of ``loop`` through pidfds (Python < 3.12 on Linux; later Pythons
-    do so by themselves); returns what puts the previous watcher back."""
-    if sys.version_info >= (3, 12) or not hasattr(asyncio, "PidfdChildWatcher"):
+    """Watch the children of ``loop`` with :class:`_ChildWatcher` where the child watcher can
+    still be chosen (Python < 3.14 on Linux); returns what puts the previous watcher back."""
+    if not hasattr(asyncio, "PidfdChildWatcher") or not hasattr(os, "pidfd_open"):
         return lambda: None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         policy = asyncio.get_event_loop_policy()
         previous = policy.get_child_watcher()
-        watcher = asyncio.PidfdChildWatcher()
-        watcher.attach_loop(loop)
+        watcher = _ChildWatcher(loop)
         policy.set_child_watcher(watcher)
 
     def restore() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             policy.set_child_watcher(previous)
+        watcher.close()
 
     return restore
+
+
+class _ChildWatcher(asyncio.AbstractChildWatcher):
+    """A child's exit seen through its pidfd, with the exit status kept when the child was
+    reaped by its own ``Popen`` first.
+
+    At the end of the file pyshark kills tshark if the loop has not yet seen it exit, and
+    ``Popen.send_signal`` polls before signalling: tshark is reaped there, asyncio's own
+    watchers then find no status, report 255, and pyshark says tshark crashed. The status
+    is in the ``Popen`` of the subprocess transport (the first argument of the callback).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._children: dict[int, tuple[int, Callable[..., object], tuple[Any, ...]]] = {}
+
+    def add_child_handler(
+        self, pid: int, callback: Callable[[int, int, *_Ts], object], *args: *_Ts
+    ) -> None:
+        pidfd = os.pidfd_open(pid)
+        self._loop.add_reader(pidfd, self._exited, pid)
+        self._children[pid] = (pidfd, callback, args)
+
+    def remove_child_handler(self, pid: int) -> bool:
+        child = self._children.pop(pid, None)
+        if child is None:
+            return False
+        self._forget(child[0])
+        return True
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if loop is not None:
+            self._loop = loop
+
+    def close(self) -> None:
+        for pidfd, _, _ in self._children.values():
+            self._forget(pidfd)
+        self._children.clear()
+
+    def is_active(self) -> bool:
+        return not self._loop.is_closed()
+
+    def __enter__(self) -> _ChildWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def _forget(self, pidfd: int) -> None:
+        if not self._loop.is_closed():
+            self._loop.remove_reader(pidfd)
+        os.close(pidfd)
+
+    def _exited(self, pid: int) -> None:
+        pidfd, callback, args = self._children.pop(pid)
+        self._forget(pidfd)
+        try:
+            _, status = os.waitpid(pid, 0)
+            code: int | None = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            popen = getattr(args[0], "_proc", None) if args else None
+            code = getattr(popen, "returncode", None)
+        callback(pid, 255 if code is None else code, *args)
 
 
 def _layers(pkt: Any, name: str) -> list[dict[str, Any]]:
