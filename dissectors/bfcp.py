@@ -20,7 +20,7 @@ from mikeyshark.dissectors.buffer import Reader, Writer
 from mikeyshark.dissectors.consts import Const, ValueTable
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.framing import FramingError as FramingError
-from mikeyshark.dissectors.framing import StreamFramer
+from mikeyshark.dissectors.framing import LengthFramer
 
 LAYER = "bfcp"
 HEADER_LEN = 12
@@ -686,7 +686,7 @@ class FramedMessage:
 Framed = FramedMessage | FramingError
 
 
-class BfcpFramer(StreamFramer[FramedMessage]):
+class BfcpFramer(LengthFramer[FramedMessage]):
     """Splits one direction of a BFCP byte stream into messages (sans-IO).
 
     The length comes from the header. A message that does not parse (a lying Payload
@@ -696,42 +696,7 @@ class BfcpFramer(StreamFramer[FramedMessage]):
     """
 
     layer = LAYER
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._resyncing = False  # after a bad message: headers must parse to be believed
-
-    def feed(self, data: bytes, gap: int = 0) -> list[Framed]:
-        out: list[Framed] = []
-        if gap:
-            if self._buf and self._garbage_from is None:
-                self._bad(out, self._base, "stream", f"message cut by {gap} missing bytes")
-            self._flush_garbage(out, self.offset)
-            self._base = self.offset + gap
-            self._buf.clear()
-            self._resyncing = True
-        self._buf += data
-        self._drain(out)
-        return out
-
-    def close(self) -> list[Framed]:
-        """End of stream: frame what still can be, report the rest."""
-        out: list[Framed] = []
-        self._closing = True
-        self._drain(out)
-        if self._buf and self._garbage_from is None:
-            self._garbage_from = self._base
-        self._flush_garbage(out, self.offset)
-        self._consume(len(self._buf))
-        return out
-
-    def _bad(self, out: list[Framed], at: int, field: str, reason: str) -> None:
-        """The message at the buffer head is bad: its error spans it and whatever else is
-        skipped until framing resumes."""
-        self._flush_garbage(out, self._base)
-        self._garbage_from = self._base
-        self._garbage_why = (at, field, reason)
-        self._resyncing = True
+    unit = "message"
 
     def _skip(self, n: int) -> None:
         if self._garbage_from is None:

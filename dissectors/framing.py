@@ -1,4 +1,4 @@
-"""What the stream framers (MSRP, BFCP) share: the buffer of one direction with its stream
+"""What the stream framers (MSRP, BFCP, TPKT) share: the buffer of one direction with its stream
 offset, and the bookkeeping that turns every run of skipped bytes into one error.
 
 A framer that loses sync skips bytes until it finds a message again; the whole skipped run
@@ -70,3 +70,50 @@ class StreamFramer(Generic[M]):
 
     def _error(self, start: int, end: int, at: int, field: str | None, reason: str) -> FramingError:
         return FramingError(start, end, DissectError(self.layer, at, reason, field))
+
+
+class LengthFramer(StreamFramer[M]):
+    """Base of a framer of messages whose header gives their length (BFCP, TPKT): after a
+    bad message or a gap it resynchronises, and then believes only a header whose message
+    parses. Subclasses frame in ``_drain`` and name what they frame in ``unit``."""
+
+    unit: ClassVar[str]  # "message", "packet": what a gap cuts
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._resyncing = False
+
+    def feed(self, data: bytes, gap: int = 0) -> list[M | FramingError]:
+        out: list[M | FramingError] = []
+        if gap:
+            if self._buf and self._garbage_from is None:
+                self._bad(out, self._base, "stream", f"{self.unit} cut by {gap} missing bytes")
+            self._flush_garbage(out, self.offset)
+            self._base = self.offset + gap
+            self._buf.clear()
+            self._resyncing = True
+        self._buf += data
+        self._drain(out)
+        return out
+
+    def close(self) -> list[M | FramingError]:
+        """End of stream: frame what still can be, report the rest."""
+        out: list[M | FramingError] = []
+        self._closing = True
+        self._drain(out)
+        if self._buf and self._garbage_from is None:
+            self._garbage_from = self._base
+        self._flush_garbage(out, self.offset)
+        self._consume(len(self._buf))
+        return out
+
+    def _bad(self, out: list[M | FramingError], at: int, field: str, reason: str) -> None:
+        """The message at the buffer head is bad: its error spans it and whatever else is
+        skipped until framing resumes."""
+        self._flush_garbage(out, self._base)
+        self._garbage_from = self._base
+        self._garbage_why = (at, field, reason)
+        self._resyncing = True
+
+    def _drain(self, out: list[M | FramingError]) -> None:
+        raise NotImplementedError

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.framing import FramingError as FramingError
-from mikeyshark.dissectors.framing import StreamFramer
+from mikeyshark.dissectors.framing import LengthFramer
 from mikeyshark.dissectors.h248.text import looks_like_text
 
 LAYER = "tpkt"
@@ -66,41 +66,9 @@ class TpktPacket:
 Framed = TpktPacket | FramingError
 
 
-class TpktFramer(StreamFramer[TpktPacket]):
+class TpktFramer(LengthFramer[TpktPacket]):
     layer = LAYER
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._resyncing = False  # after a bad packet: a header must carry a Megaco payload
-
-    def feed(self, data: bytes, gap: int = 0) -> list[Framed]:
-        out: list[Framed] = []
-        if gap:
-            if self._buf and self._garbage_from is None:
-                self._bad(out, self._base, "stream", f"packet cut by {gap} missing bytes")
-            self._flush_garbage(out, self.offset)
-            self._base = self.offset + gap
-            self._buf.clear()
-            self._resyncing = True
-        self._buf += data
-        self._drain(out)
-        return out
-
-    def close(self) -> list[Framed]:
-        out: list[Framed] = []
-        self._closing = True
-        self._drain(out)
-        if self._buf and self._garbage_from is None:
-            self._garbage_from = self._base
-        self._flush_garbage(out, self.offset)
-        self._consume(len(self._buf))
-        return out
-
-    def _bad(self, out: list[Framed], at: int, field: str, reason: str) -> None:
-        self._flush_garbage(out, self._base)
-        self._garbage_from = self._base
-        self._garbage_why = (at, field, reason)
-        self._resyncing = True
+    unit = "packet"
 
     def _skip(self, n: int) -> None:
         if self._garbage_from is None:
