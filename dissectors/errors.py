@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 
 class DissectError(ValueError):
     """Bytes that do not parse: which layer, at which offset, which field, and why.
@@ -35,3 +38,24 @@ class DissectError(ValueError):
         # which this constructor cannot take: a worker's error would reach the parent as
         # BrokenProcessPool instead of itself.
         return (type(self), (self.layer, self.offset, self.reason, self.field, self.code))
+
+
+_T = TypeVar("_T")
+
+
+def once(memo: dict[str, Any], key: str, compute: Callable[[], _T]) -> _T:
+    """``compute()``, kept in ``memo`` under ``key``: for what an immutable message derives
+    from its own text (a typed header, an attribute list), read many times by the analysis.
+    A :class:`DissectError` is kept as its arguments and raised afresh on every read."""
+    try:
+        ok, got = memo[key]
+    except KeyError:
+        try:
+            got = compute()
+            ok = True
+        except DissectError as e:
+            got, ok = (e.layer, e.offset, e.reason, e.field, e.code), False
+        memo[key] = (ok, got)
+    if ok:
+        return got  # type: ignore[no-any-return]
+    raise DissectError(*got) from None

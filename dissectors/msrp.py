@@ -14,6 +14,7 @@ transaction's end-line, does not end the message (RFC 4975 7.1).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -135,18 +136,28 @@ class MsrpUri:
 
     @classmethod
     def parse(cls, text: str, offset: int = 0, field: str | None = "uri") -> MsrpUri:
-        m = _URI_RE.match(text)
-        if m is None or m["scheme"].lower() not in ("msrp", "msrps"):
-            raise DissectError(LAYER, offset, f"not an MSRP URI: {text!r}", field)
-        port = None
-        if m["port"] is not None:
-            port = int(m["port"])
-            if port > 65535:
-                raise DissectError(LAYER, offset, f"port {port} out of range", field)
-        params = tuple(m["params"].split(";")[1:]) if m["params"] else ()
-        return cls(
-            m["scheme"], m["host"], port, m["session"], m["transport"], m["userinfo"], params
-        )
+        got = _parse_uri(text)
+        if isinstance(got, str):
+            raise DissectError(LAYER, offset, got, field)
+        return got
+
+
+# Every message of a session repeats the same To-Path and From-Path: parsed once each.
+@functools.lru_cache(maxsize=1024)
+def _parse_uri(text: str) -> MsrpUri | str:
+    """The URI, or why it is none."""
+    m = _URI_RE.match(text)
+    if m is None or m["scheme"].lower() not in ("msrp", "msrps"):
+        return f"not an MSRP URI: {text!r}"
+    port = None
+    if m["port"] is not None:
+        port = int(m["port"])
+        if port > 65535:
+            return f"port {port} out of range"
+    params = tuple(m["params"].split(";")[1:]) if m["params"] else ()
+    return MsrpUri(
+        m["scheme"], m["host"], port, m["session"], m["transport"], m["userinfo"], params
+    )
 
 
 @dataclass(frozen=True, slots=True)

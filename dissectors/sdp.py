@@ -14,9 +14,10 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.errors import DissectError, once
 from mikeyshark.dissectors.msrp import MsrpUri
 
 LAYER = "sdp"
@@ -154,21 +155,32 @@ class _Section:
     def _lines(self) -> tuple[SdpLine, ...]:
         raise NotImplementedError
 
+    @property
+    def _memo(self) -> dict[str, Any]:
+        raise NotImplementedError
+
     def values(self, type_: str) -> tuple[str, ...]:
         return tuple(ln.value for ln in self._lines if ln.type == type_)
 
     @property
     def attributes(self) -> tuple[Attribute, ...]:
-        out = []
-        for v in self.values("a"):
-            name, colon, value = v.partition(":")
-            out.append(Attribute(name.strip(), value if colon else None))
-        return tuple(out)
+        def parse() -> tuple[Attribute, ...]:
+            out = []
+            for v in self.values("a"):
+                name, colon, value = v.partition(":")
+                out.append(Attribute(name.strip(), value if colon else None))
+            return tuple(out)
+
+        return once(self._memo, "a", parse)
 
     def attrs(self, name: str) -> tuple[str, ...]:
         """Values of every ``a=name`` (``""`` for a flag), case-insensitive name."""
         n = name.lower()
-        return tuple(a.value or "" for a in self.attributes if a.name.lower() == n)
+        return once(
+            self._memo,
+            "a=" + n,
+            lambda: tuple(a.value or "" for a in self.attributes if a.name.lower() == n),
+        )
 
     def attr(self, name: str) -> str | None:
         vs = self.attrs(name)
@@ -179,8 +191,11 @@ class _Section:
 
     @property
     def connection(self) -> Connection | None:
-        vs = self.values("c")
-        return Connection.parse(vs[0]) if vs else None
+        def parse() -> Connection | None:
+            vs = self.values("c")
+            return Connection.parse(vs[0]) if vs else None
+
+        return once(self._memo, "c", parse)
 
     def key_mgmts(self) -> tuple[KeyMgmt, ...]:
         return tuple(KeyMgmt.parse(v) for v in self.attrs("key-mgmt"))
@@ -196,6 +211,11 @@ class _Section:
 @dataclass(frozen=True, slots=True)
 class MediaDescription(_Section):
     lines: tuple[SdpLine, ...]  # lines[0] is the m= line
+    # What the section derives from its lines (attributes, c=, m=), kept once read: a
+    # description is immutable and the analysis reads the same attributes many times.
+    _memo: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @property
     def _lines(self) -> tuple[SdpLine, ...]:
@@ -203,7 +223,7 @@ class MediaDescription(_Section):
 
     @property
     def m(self) -> MediaLine:
-        return MediaLine.parse(self.lines[0].value)
+        return once(self._memo, "m", lambda: MediaLine.parse(self.lines[0].value))
 
     @property
     def proto(self) -> str:
@@ -335,6 +355,9 @@ class SessionDescription(_Section):
     media: tuple[MediaDescription, ...] = ()
     eol: str = "\r\n"
     final_eol: bool = True
+    _memo: dict[str, Any] = field(  # as MediaDescription's
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @property
     def _lines(self) -> tuple[SdpLine, ...]:

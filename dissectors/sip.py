@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.errors import DissectError, once
 
 LAYER = "sip"
 ENC = "utf-8"
@@ -440,19 +440,7 @@ class SipMessage:
     )
 
     def _once(self, key: str, compute: Callable[[], _T]) -> _T:
-        memo = self._memo
-        try:
-            ok, got = memo[key]
-        except KeyError:
-            try:
-                got = compute()
-                ok = True
-            except DissectError as e:
-                got, ok = (e.layer, e.offset, e.reason, e.field), False
-            memo[key] = (ok, got)
-        if ok:
-            return got  # type: ignore[no-any-return]
-        raise DissectError(*got) from None
+        return once(self._memo, key, compute)
 
     # ---- start line
     @property

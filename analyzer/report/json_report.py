@@ -321,10 +321,100 @@ def summary(report: Report) -> dict[str, Any]:
 
 
 def _dump(value: Any, level: int) -> str:
-    """``value`` as ``json.dumps(indent=2)`` writes it ``level`` levels deep in a document
-    (JSON text has no raw newline inside a string, so every newline is indentation)."""
-    text = json.dumps(value, indent=2, ensure_ascii=False)
-    return text.replace("\n", "\n" + "  " * level) if level else text
+    """``value`` as ``json.dumps(indent=2, ensure_ascii=False)`` writes it ``level`` levels
+    deep in a document (JSON text has no raw newline inside a string, so every newline is
+    indentation).
+
+    The standard library writes indented JSON with its pure-Python encoder, generators
+    within generators; this one writes the same text with one list of pieces (strings go
+    through the C escaper), several times as fast on a report's thousands of small objects.
+    """
+    out: list[str] = []
+    _encode(value, "\n" + "  " * level, out)
+    return "".join(out)
+
+
+_escape = json.encoder.encode_basestring  # the C function when the accelerator is there
+_INFINITY = float("inf")
+
+
+def _float(f: float) -> str:
+    if f != f:
+        return "NaN"
+    if f == _INFINITY:
+        return "Infinity"
+    if f == -_INFINITY:
+        return "-Infinity"
+    return float.__repr__(f)
+
+
+def _json_key(k: object) -> str:
+    # the standard library's order of tests (json.encoder._make_iterencode)
+    if isinstance(k, str):
+        return k
+    if isinstance(k, float):
+        return _float(k)
+    if k is True:
+        return "true"
+    if k is False:
+        return "false"
+    if k is None:
+        return "null"
+    if isinstance(k, int):
+        return int.__repr__(k)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
+
+
+def _encode(o: Any, nl: str, out: list[str]) -> None:
+    """Append the pieces of ``o``; ``nl`` is the newline and indentation of its own line."""
+    t = type(o)
+    if t is str:
+        out.append(_escape(o))
+    elif o is None:
+        out.append("null")
+    elif o is True:
+        out.append("true")
+    elif o is False:
+        out.append("false")
+    elif t is int:
+        out.append(int.__repr__(o))
+    elif t is dict:
+        if not o:
+            out.append("{}")
+            return
+        inner = nl + "  "
+        sep = "{" + inner
+        for k, v in o.items():
+            out.append(sep + _escape(k if type(k) is str else _json_key(k)) + ": ")
+            sep = "," + inner
+            if type(v) is str:  # most values: no call
+                out.append(_escape(v))
+            else:
+                _encode(v, inner, out)
+        out.append(nl + "}")
+    elif t is list or t is tuple:
+        if not o:
+            out.append("[]")
+            return
+        inner = nl + "  "
+        sep = "[" + inner
+        for v in o:
+            out.append(sep)
+            sep = "," + inner
+            _encode(v, inner, out)
+        out.append(nl + "]")
+    elif isinstance(o, str):  # StrEnum and other subclasses: as the standard library does
+        out.append(_escape(o))
+    elif isinstance(o, int):
+        out.append(int.__repr__(o))
+    elif isinstance(o, float):
+        out.append(_float(o))
+    elif isinstance(o, list | tuple):
+        _encode(list(o), nl, out)
+    elif isinstance(o, dict):
+        _encode(dict(o), nl, out)
+    else:
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
 def write(report: Report, out: TextIO) -> None:

@@ -47,11 +47,10 @@ def _prf(algo: hashes.HashAlgorithm, block: int, inkey: bytes, label: bytes, out
     # A key whose length is a multiple of 32 ends on a full chunk (minisip takes an
     # empty last chunk there; the RFC 3830 4.1.2 text does not).
     m = -(-outlen // block)
-    out = bytes(m * block)
+    acc = 0  # the pieces XORed, as one integer
     for i in range(0, max(len(inkey), 1), _CHUNK):
-        piece = _p(algo, inkey[i : i + _CHUNK], label, m)
-        out = bytes(x ^ y for x, y in zip(out, piece, strict=True))
-    return out[:outlen]
+        acc ^= int.from_bytes(_p(algo, inkey[i : i + _CHUNK], label, m), "big")
+    return acc.to_bytes(m * block, "big")[:outlen]
 
 
 def prf_mikey1(inkey: bytes, label: bytes, outlen: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import json
 import xml.etree.ElementTree as ET
@@ -246,3 +247,31 @@ def test_an_unwritable_report_does_not_stop_the_others(tmp_path: Path) -> None:
     assert html.read_text().startswith("<!DOCTYPE html>")
     assert ET.parse(junit_out).getroot().get("tests") == str(len(RULES))
     assert not missing.parent.exists()
+
+
+class _Colour(enum.StrEnum):
+    RED = "r\u00e9d"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 7
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+def test_json_pieces_are_what_the_standard_library_writes(level: int) -> None:
+    # The report's own encoder against json.dumps(indent=2): every kind of value a report
+    # holds or could hold (enums, tuples, non-string keys, escapes, empty containers).
+    doc: dict[Any, Any] = {
+        "numbers": [0, -1, 10**30, 2.5, -0.0, 1e300, float("nan"), float("inf"), -float("inf")],
+        "flags": [True, False, None],
+        "empty": [{}, [], ()],
+        "nested": {"a": [{"b": [[[]]]}], "c": {"d": {}}, "t": (1, (2, "3"))},
+        "text": 'quote" backslash\\ nul\x00 line\n tab\t é 漢 \U0001f600',
+        3: "int key",
+        2.5: "float key",
+        None: "None key",
+        True: "bool key",
+        _Colour.RED: [_Colour.RED, _Level.HIGH],
+    }
+    want = json.dumps(doc, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
+    assert json_report._dump(doc, level) == want
