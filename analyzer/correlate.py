@@ -18,11 +18,13 @@ Dial-in vs dial-out (docs/rules.md, the four flows): the side whose Contact carr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from mikeyshark import media as medialib
-from mikeyshark.calls import Call, CallTracker, MediaSession, OfferAnswer, SipRecord
+from mikeyshark.calls import Call, MediaSession, OfferAnswer, SipRecord
 from mikeyshark.decrypt import (
     AppData,
     DecodedConnection,
@@ -54,6 +56,7 @@ from mikeyshark.evidence import (
     MediaMessage,
     MediaRecord,
     MikeyInfo,
+    MpTermination,
     SdpMedia,
     TcpInfo,
     TlsInfo,
@@ -96,6 +99,8 @@ class ConnRecord:
     # its FINs and RSTs once it closed: (from the client, frame, capture time, "FIN"/"RST")
     closes: list[tuple[bool, int, int, str]] = field(default_factory=list)
     expected: bool = False  # an SDP seen before its first byte names its server
+    seq: int = 0  # its place in the order connections were seen (ConnPool)
+    client_data: bool = False  # ``chunks`` holds data from the client (ConnPool.tls/http)
 
     def first_data(self, from_client: bool) -> StreamChunk | None:
         return next((c for fc, c in self.chunks if fc == from_client and c.data), None)
@@ -195,6 +200,24 @@ def _sdp_media(
         return None
 
 
+def _sdp_addresses(rec: SipRecord, sd: SessionDescription, index: int) -> SdpMedia | None:
+    """The part of :func:`_sdp_media` binding by SDP reads (where the side listens and may
+    connect from), None where it gives None: what claiming a connection needs, quickly."""
+    if index >= len(sd.media):
+        return None
+    md = sd.media[index]
+    try:
+        m = md.m
+        conn = sd.media_connection(index)
+    except DissectError:
+        return None
+    paths: tuple[str, ...] = ()
+    with contextlib.suppress(DissectError):  # as _sdp_media: no paths
+        paths = tuple(str(p) for p in md.paths)
+    address = conn.address if conn is not None else None
+    return SdpMedia(rec.frame, index, m.media, m.port, m.proto, address, path=paths)
+
+
 def _problem(e: DissectError, frame: int | None) -> Problem:
     return Problem(e.layer, e.reason, frame, field=e.field, offset=e.offset)
 
@@ -230,8 +253,11 @@ def lines_to_tree(lines: list[tuple[int, str]]) -> TreeNode | None:
     return TreeNode("MIKEY", "", tuple(roots))
 
 
-def mikey_info(frame: int, encoded: str | None, reveal: bool) -> tuple[MikeyInfo, bytes | None]:
-    """Decode one a=key-mgmt:mikey value; never raises."""
+def mikey_info(
+    frame: int, encoded: str | None, reveal: bool, tree: bool = True
+) -> tuple[MikeyInfo, bytes | None]:
+    """Decode one a=key-mgmt:mikey value; never raises. ``tree``: with the payload tree (only
+    the HTML report shows it)."""
     data_b64 = encoded or ""
     try:
         km = KeyMgmt.parse(f"mikey {data_b64}")
@@ -241,7 +267,7 @@ def mikey_info(frame: int, encoded: str | None, reveal: bool) -> tuple[MikeyInfo
         msg = parse_mikey(km.data)
     except DissectError as e:
         return MikeyInfo(frame, data_b64, False, error=f"{e.reason} at offset {e.offset}"), km.data
-    return _info_from(frame, data_b64, msg, reveal), km.data
+    return _info_from(frame, data_b64, msg, reveal, tree), km.data
 
 
 def _text(b: bytes | None) -> str | None:
@@ -250,7 +276,9 @@ def _text(b: bytes | None) -> str | None:
     return b.decode("utf-8", "replace")
 
 
-def _info_from(frame: int, data_b64: str, msg: MikeyMessage, reveal: bool) -> MikeyInfo:
+def _info_from(
+    frame: int, data_b64: str, msg: MikeyMessage, reveal: bool, tree: bool = True
+) -> MikeyInfo:
     t = msg.find(T)
     r = msg.find(Rand)
     idr = {role: msg.idr(role) for role in (1, 2, 3)}
@@ -274,7 +302,7 @@ def _info_from(frame: int, data_b64: str, msg: MikeyMessage, reveal: bool) -> Mi
         idr_kms=_text(idr[3].data) if idr[3] else None,
         t_value=t_value,
         rand=r.value if r is not None else None,
-        tree=lines_to_tree(render_tree(msg, reveal)),
+        tree=lines_to_tree(render_tree(msg, reveal)) if tree else None,
     )
 
 
@@ -282,7 +310,7 @@ def _ntp_text(v: int) -> str:
     return ntp_to_text(0, v)  # TS type 0: NTP-UTC, the profile's ticket timestamps
 
 
-def key_status(res: Resolution | None, keys: KeyFile, reveal: bool) -> KeyStatus:
+def key_status(res: Resolution | None, keys: KeyFile, reveal: bool, tree: bool = True) -> KeyStatus:
     configured = bool(keys.kms or keys.psk)
     if res is None:
         return KeyStatus(keys_configured=configured)
@@ -309,7 +337,7 @@ def key_status(res: Resolution | None, keys: KeyFile, reveal: bool) -> KeyStatus
         ks.mpk = tk.mpk
         ks.tgks = tk.tgks
         ks.ticket_teks = tuple(c.key for c in res.tek_candidates if c.from_ticket)
-
+    if tk is not None and tree:
         ks.ticket_tree = TreeNode(
             "ticket",
             f"opened with {res.opened_by} ({res.mode})",
@@ -474,13 +502,16 @@ def tls_info(conn: ConnRecord, d: Decoded, candidates: int) -> TlsInfo | None:
 # --- media messages -------------------------------------------------------------------------
 
 
-def _media_messages(p: _Pending, problems: list[Problem]) -> None:
+def _media_messages(p: _Pending, problems: list[Problem], detail: bool = True) -> None:
     assert p.conn is not None and p.decoded is not None
-    media_messages(p.record, p.conn, p.decoded, problems)
+    media_messages(p.record, p.conn, p.decoded, problems, detail)
 
 
-def media_messages(m: MediaRecord, conn: ConnRecord, d: Decoded, problems: list[Problem]) -> None:
-    """Parse the connection's plaintext as ``m``'s protocol: its messages, chat and floor."""
+def media_messages(
+    m: MediaRecord, conn: ConnRecord, d: Decoded, problems: list[Problem], detail: bool = True
+) -> None:
+    """Parse the connection's plaintext as ``m``'s protocol: its messages, chat and floor
+    (``detail``: the chat transcript and the floor's steps, which only the HTML shows)."""
     sess = medialib.make_session(m.protocol.value, conn.client, conn.server)
     for app in d.plaintext:
         sender = conn.client if app.from_client else conn.server
@@ -501,7 +532,7 @@ def media_messages(m: MediaRecord, conn: ConnRecord, d: Decoded, problems: list[
         if prob.severity is Severity.ERROR:
             m.media_problems.append((prob.frame or 0, prob.reason))
         problems.append(prob)
-    if isinstance(sess, medialib.BfcpSession):
+    if isinstance(sess, medialib.BfcpSession) and detail:
         steps = [
             FloorStep(
                 e.frame,
@@ -528,6 +559,8 @@ def media_messages(m: MediaRecord, conn: ConnRecord, d: Decoded, problems: list[
         for chat in sess.transcript():
             for issue in chat.problems:
                 m.media_problems.append((chat.frame, f"message {chat.message_id}: {issue}"))
+            if not detail:
+                continue
             text = chat.text
             if text is None:
                 text = f"[{len(chat.content)} bytes of {chat.inner_type or 'unknown type'}]"
@@ -674,6 +707,7 @@ def _media_record(
     rec: CallRecord,
     keys: KeyFile,
     reveal: bool,
+    detail: bool = True,
 ) -> tuple[MediaRecord, Resolution | None]:
     oa = ms.negotiation
     problems = rec.problems
@@ -684,10 +718,10 @@ def _media_record(
     m = MediaRecord(index=ms.index, protocol=Protocol(ms.protocol), offer=offer, answer=answer)
     init_bytes = resp_bytes = None
     if offer is not None and offer.key_mgmt is not None:
-        m.init, init_bytes = mikey_info(offer.frame, offer.key_mgmt, reveal)
+        m.init, init_bytes = mikey_info(offer.frame, offer.key_mgmt, reveal, detail)
         m.init.ts_ns = oa.offer.ts_ns  # a re-INVITE's ticket is judged at its own time
     if answer is not None and answer.key_mgmt is not None:
-        m.resp, resp_bytes = mikey_info(answer.frame, answer.key_mgmt, reveal)
+        m.resp, resp_bytes = mikey_info(answer.frame, answer.key_mgmt, reveal, detail)
     res: Resolution | None = None
     if init_bytes is not None and m.init is not None and m.init.parsed:
         try:
@@ -701,31 +735,77 @@ def _media_record(
             problems.append(_problem(e, m.init.frame))
         else:
             m.init.prot_types = tuple(cs.prot_type for cs in res.crypto_sessions)
-    m.key = key_status(res, keys, reveal)
+    m.key = key_status(res, keys, reveal, detail)
     return m, res
 
 
-class ConnIndex:
-    """The connections by server address, in the order they were seen."""
+class ConnPool:
+    """The TCP connections held for calls not correlated yet, in the order they were seen,
+    indexed by server address (binding by SDP) and by what their client sent first (a TLS
+    handshake may be bound by key, HTTP may be a KMS leg), so that finalizing a call costs
+    what the call has, not what the capture holds."""
 
-    def __init__(self, conns: Iterable[ConnRecord]) -> None:
-        self.by_server: dict[Endpoint, list[tuple[int, ConnRecord]]] = {}
-        for pos, c in enumerate(conns):
-            self.by_server.setdefault(c.server, []).append((pos, c))
+    def __init__(self) -> None:
+        self._next = 0
+        self._all: dict[int, ConnRecord] = {}  # by seq: insertion order is the order seen
+        self._by_server: dict[Endpoint, dict[int, ConnRecord]] = {}
+        # by seq: connections whose first client bytes are a TLS record / HTTP
+        self.tls: dict[int, ConnRecord] = {}
+        self.http: dict[int, ConnRecord] = {}
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def __iter__(self) -> Iterator[ConnRecord]:
+        return iter(list(self._all.values()))
+
+    def add(self, conn: ConnRecord) -> None:
+        conn.seq = self._next
+        self._next += 1
+        self._all[conn.seq] = conn
+        self._by_server.setdefault(conn.server, {})[conn.seq] = conn
+
+    def first_client_data(self, conn: ConnRecord, data: bytes) -> None:
+        """The first bytes the client sent were kept (``conn.first_data(True)``)."""
+        if conn.seq not in self._all:
+            return
+        if data[:1] == b"\x16":
+            self.tls[conn.seq] = conn
+        if http.looks_like_http(data):
+            self.http[conn.seq] = conn
+
+    def emptied(self, conn: ConnRecord) -> None:
+        """Its bytes were dropped: it no longer has first client data."""
+        self.tls.pop(conn.seq, None)
+        self.http.pop(conn.seq, None)
+
+    def discard(self, conn: ConnRecord) -> None:
+        if self._all.pop(conn.seq, None) is None:
+            return
+        same = self._by_server.get(conn.server)
+        if same is not None:
+            same.pop(conn.seq, None)
+            if not same:
+                del self._by_server[conn.server]
+        self.emptied(conn)
+
+    def oldest(self, n: int) -> list[ConnRecord]:
+        return list(itertools.islice(self._all.values(), n))
 
     def matching(self, addrs: SdpAddresses) -> list[ConnRecord]:
+        """Unclaimed connections whose addresses the m-line allows, in the order seen."""
         found = [
-            pc
+            c
             for ep in addrs.servers
-            for pc in self.by_server.get(ep, ())
-            if not pc[1].claimed and addrs.match(pc[1])
+            for c in self._by_server.get(ep, {}).values()
+            if not c.claimed and addrs.match(c)
         ]
-        found.sort(key=lambda pc: pc[0])
-        return [c for _, c in found]
+        found.sort(key=lambda c: c.seq)
+        return found
 
 
-def _choose_conn(p: _Pending, index: ConnIndex) -> ConnRecord | None:
-    found = index.matching(SdpAddresses.of(p.record))
+def _choose_conn(p: _Pending, pool: ConnPool) -> ConnRecord | None:
+    found = pool.matching(SdpAddresses.of(p.record))
     if not found:
         return None
     offer_frame = p.session.offer_frame
@@ -912,7 +992,18 @@ def _http_messages(conn: ConnRecord) -> list[_HttpSeen]:
     return sorted(out, key=lambda h: h.frame)
 
 
-def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) -> None:
+def _kms_legs(
+    conns: Iterable[ConnRecord],
+    pend: list[_Pending],
+    keys: KeyFile,
+    *,
+    claimed: bool = False,
+    claims_only: bool = False,
+) -> list[ConnRecord]:
+    """The KMS legs of the m-lines: HTTP connections whose RESOLVE_INIT carries an m-line's
+    ticket are claimed (returned, in order) and, unless ``claims_only``, each becomes its
+    m-line's KmsLeg. ``claimed``: ``conns`` were claimed already (by :func:`claim`)."""
+    found: list[ConnRecord] = []
     # a ticket seen in several calls (a replayed TRANSFER_INIT): each resolution belongs to
     # the latest of them offered before it
     by_ticket: dict[bytes, list[_Pending]] = {}
@@ -922,9 +1013,9 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
             if tk is not None:
                 by_ticket.setdefault(tk.data, []).append(p)
     if not by_ticket:
-        return
+        return found
     for conn in conns:
-        if conn.claimed:
+        if conn.claimed and not claimed:
             continue
         first = conn.first_data(True)
         if first is None or not http.looks_like_http(first.data):
@@ -947,7 +1038,12 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
             owner = max(before, key=lambda o: o.session.offer_frame, default=None)
             if owner is None or owner.resolution is None:
                 continue
+            if not found or found[-1] is not conn:
+                found.append(conn)
             conn.claimed = True
+            if claims_only:
+                owner.record.kms = KmsLeg(req.frame, None, None, None)  # taken (see ``before``)
+                continue
             idr_r = im.idr(2)
             leg = KmsLeg(
                 req.frame, resp.frame if resp else None, _text(idr_r.data) if idr_r else None, None
@@ -991,6 +1087,7 @@ def _kms_legs(conns: Iterable[ConnRecord], pend: list[_Pending], keys: KeyFile) 
                         f"{resp.message.status or 'HTTP'} RESOLVE_RESP",
                     )
                 )
+    return found
 
 
 # --- entry point ---------------------------------------------------------------------------
@@ -1005,77 +1102,216 @@ class Correlation:
     call_connections: list[list[DecodedConnection]]
 
 
+def _selected(call: Call) -> tuple[OfferAnswer, list[MediaSession]] | None:
+    """The negotiation a call is judged on and its MSRP/BFCP m-lines (with those of later
+    offers that re-key); None for a call without any."""
+    oa = _pick_negotiation(call)
+    if oa is None:
+        return None
+    rekeyed = {id(ms) for ms in _rekeyed(call, oa)}
+    return oa, [
+        ms
+        for ms in call.media
+        if (ms.negotiation is oa or id(ms) in rekeyed) and ms.protocol in MEDIA_PROTOCOLS
+    ]
+
+
+# An m-line of a batch of calls: the call's place in the batch, the m-line's among the call's
+MLine = tuple[int, int]
+
+
+@dataclass(slots=True)
+class Bindings:
+    """The connections a batch of calls claimed: what :func:`claim` decided and
+    :func:`correlate` applies."""
+
+    by_sdp: dict[MLine, ConnRecord] = field(default_factory=dict)  # in the order bound
+    by_key: dict[MLine, ConnRecord] = field(default_factory=dict)
+    kms: list[ConnRecord] = field(default_factory=list)  # KMS legs' HTTP connections
+    mp: dict[MLine, MpTermination] = field(default_factory=dict)  # Mp terminations bound
+    mp_leg: dict[int, bool] = field(default_factory=dict)  # by call: Mp traffic seen by then
+
+    def claimed(self) -> list[ConnRecord]:
+        return [*self.by_sdp.values(), *self.by_key.values(), *self.kms]
+
+    def of_call(self, i: int) -> Bindings:
+        """What the batch's call ``i`` claimed, as a batch of that call alone (the KMS legs
+        are matched again by ticket: those of other calls find no m-line of this one)."""
+        return Bindings(
+            {(0, j): c for (k, j), c in self.by_sdp.items() if k == i},
+            {(0, j): c for (k, j), c in self.by_key.items() if k == i},
+            list(self.kms),
+            {(0, j): t for (k, j), t in self.mp.items() if k == i},
+            {0: self.mp_leg[i]} if i in self.mp_leg else {},
+        )
+
+
+def _mp_candidate(p: _Pending) -> None:
+    """The PSK the MRFC gave on Mp for the m-line, a TEK candidate like any other."""
+    got = mp_candidate(p.record)
+    if got is not None and all(c.key != got[0] for c in p.candidates):
+        p.candidates.append(PskCandidate(*got))
+        if p.record.key is not None:
+            p.record.key.tek_candidates += 1
+
+
+def claim(
+    calls: Sequence[Call],
+    pool: ConnPool,
+    keys: KeyFile,
+    *,
+    secrets: KnownSecrets | None = None,
+    mp: MpLeg | None = None,
+) -> Bindings:
+    """Which held connections the calls' m-lines claim, as :func:`correlate` would bind them,
+    without decoding what is bound: by the SDP in the order of the offers, then a TLS
+    connection nobody claimed by the key its handshake verifies, then the KMS legs by
+    ticket. The connections are marked claimed. MIKEY tickets are opened only when a key
+    or a KMS leg can decide (a connection is left that no SDP names, or HTTP is held)."""
+    out = Bindings()
+    pend: list[_Pending] = []
+    where: list[tuple[Call, MediaSession]] = []
+    names: list[MLine] = []
+    records: list[tuple[int, CallRecord]] = []
+    for ci, call in enumerate(calls):
+        sel = _selected(call)
+        if sel is None:
+            continue
+        oa, mlines = sel
+        rec = _new_call_record(call, oa, keys, "")  # the direction, for the Mp leg
+        records.append((ci, rec))
+        for mj, ms in enumerate(mlines):
+            names.append((ci, mj))
+            n = ms.negotiation
+            answer = None
+            if n.answer is not None and n.answer_sdp is not None:
+                answer = _sdp_addresses(n.answer, n.answer_sdp, ms.index)
+            m = MediaRecord(
+                index=ms.index,
+                protocol=Protocol(ms.protocol),
+                offer=_sdp_addresses(n.offer, n.offer_sdp, ms.index),
+                answer=answer,
+            )
+            rec.media.append(m)
+            pend.append(_Pending(rec, ms, m, None, [], secrets))
+            where.append((call, ms))
+    if mp is not None:
+        for ci, rec in records:
+            mp.bind(rec)
+            out.mp_leg[ci] = rec.mp_leg
+        for k, p in zip(names, pend, strict=True):
+            if p.record.mp is not None:
+                out.mp[k] = p.record.mp
+    resolved: set[int] = set()
+
+    def resolve(i: int) -> None:
+        if i in resolved:
+            return
+        resolved.add(i)
+        call, ms = where[i]
+        p = pend[i]
+        _, p.resolution = _media_record(call, ms, CallRecord(call.call_id), keys, False, False)
+        p.candidates = _candidates(p.resolution, keys)
+        _mp_candidate(p)
+
+    order = sorted(range(len(pend)), key=lambda i: pend[i].session.offer_frame)
+    for i in order:
+        conn = _choose_conn(pend[i], pool)
+        if conn is not None:
+            conn.claimed = True
+            pend[i].conn = conn
+            out.by_sdp[names[i]] = conn
+    for i, p in enumerate(pend):
+        if p.conn is not None:
+            continue
+        tls = sorted((c for c in pool.tls.values() if not c.claimed), key=lambda c: c.seq)
+        if not tls:
+            continue
+        resolve(i)
+        if not p.candidates:
+            continue
+        for conn in tls:
+            if _verified(decode_connection(conn, p.candidates, PROBE_CHUNKS, p.secrets).info):
+                conn.claimed = True
+                p.conn = conn
+                out.by_key[names[i]] = conn
+                break
+    http_conns = sorted((c for c in pool.http.values() if not c.claimed), key=lambda c: c.seq)
+    if http_conns:
+        for i in range(len(pend)):
+            resolve(i)
+        out.kms = _kms_legs(http_conns, pend, keys, claims_only=True)
+    return out
+
+
 def correlate(
-    tracker: CallTracker,
-    conns: list[ConnRecord],
+    calls: Sequence[Call],
+    conns: ConnPool | Bindings,
     keys: KeyFile,
     *,
     capture: str = "",
     reveal: bool = False,
     secrets: KnownSecrets | None = None,
+    detail: bool = True,
     mp: MpLeg | None = None,
 ) -> Correlation:
     """Every call with an MSRP or BFCP m-line, with its media bound and decoded (with the
-    TEKs, and the key log's ``secrets`` where the PSK alone cannot open a session); with
-    ``mp``, the capture's Mp leg, each m-line's Mp termination and its PSK as a candidate."""
+    TEKs, and the key log's ``secrets`` where the PSK alone cannot open a session).
+
+    ``conns``: the held connections to bind from (with ``mp``, the capture's Mp leg: each
+    m-line's Mp termination, its PSK a candidate), or what :func:`claim` bound for these
+    calls. ``detail``: with what only the HTML report shows (payload trees, the ladder's
+    events and roles, the chat transcript)."""
+    bindings = (
+        conns if isinstance(conns, Bindings) else claim(calls, conns, keys, secrets=secrets, mp=mp)
+    )
     records: list[CallRecord] = []
     pend: list[_Pending] = []
+    named: dict[MLine, _Pending] = {}
+    per_call_rec: dict[int, CallRecord] = {}
     per_call: list[tuple[Call, OfferAnswer, CallRecord, list[_Pending]]] = []
-    for call in tracker:
-        oa = _pick_negotiation(call)
-        if oa is None:
+    for ci, call in enumerate(calls):
+        sel = _selected(call)
+        if sel is None:
             continue
+        oa, mlines = sel
         rec = _new_call_record(call, oa, keys, capture)
         mine: list[_Pending] = []
-        rekeyed = {id(ms) for ms in _rekeyed(call, oa)}
-        for ms in call.media:
-            if (
-                ms.negotiation is not oa and id(ms) not in rekeyed
-            ) or ms.protocol not in MEDIA_PROTOCOLS:
-                continue
-            m, res = _media_record(call, ms, rec, keys, reveal)
+        for mj, ms in enumerate(mlines):
+            m, res = _media_record(call, ms, rec, keys, reveal, detail)
             rec.media.append(m)
-            mine.append(_Pending(rec, ms, m, res, _candidates(res, keys), secrets))
+            mine.append(p := _Pending(rec, ms, m, res, _candidates(res, keys), secrets))
+            named[ci, mj] = p
         records.append(rec)
+        per_call_rec[ci] = rec
         pend.extend(mine)
         per_call.append((call, oa, rec, mine))
-    # 0. the Mp leg: each m-line's termination, by the SDP it carries; the PSK the MRFC gave
-    #    is a TEK candidate like any other (the handshake alone proves it)
-    if mp is not None:
-        for rec in records:
-            mp.bind(rec)
-        for p in pend:
-            got = mp_candidate(p.record)
-            if got is not None and all(c.key != got[0] for c in p.candidates):
-                p.candidates.append(PskCandidate(*got))
-                if p.record.key is not None:
-                    p.record.key.tek_candidates += 1
-    # 1. by the SDP, in order of the offers (earlier calls first claim their connection)
-    index = ConnIndex(conns)
-    for p in sorted(pend, key=lambda q: q.session.offer_frame):
-        conn = _choose_conn(p, index)
-        if conn is not None:
-            _bind(p, conn, BoundBy.SDP)
-    # 2. by key: a TLS connection nobody claimed whose handshake the m-line's TEK verifies
+    # 0. the Mp leg, as claim() bound it: each m-line's termination; the PSK the MRFC gave is
+    #    a TEK candidate like any other (the handshake alone proves it)
+    for ci, leg in bindings.mp_leg.items():
+        per_call_rec[ci].mp_leg = leg
+    for k, term in bindings.mp.items():
+        named[k].record.mp = term
     for p in pend:
-        if p.conn is not None or not p.candidates:
-            continue
-        for conn in conns:
-            if conn.claimed:
-                continue
-            first = conn.first_data(True)
-            if first is None or first.data[:1] != b"\x16":
-                continue
-            if _verified(decode_connection(conn, p.candidates, PROBE_CHUNKS, p.secrets).info):
-                _bind(p, conn, BoundBy.KEY)
-                break
-    _kms_legs(conns, pend, keys)
+        _mp_candidate(p)
+    # 1. by the SDP, 2. by key (as claim() decided)
+    for k, conn in bindings.by_sdp.items():
+        _bind(named[k], conn, BoundBy.SDP)
+    for k, conn in bindings.by_key.items():
+        _bind(named[k], conn, BoundBy.KEY)
+    # 3. the KMS legs
+    _kms_legs(bindings.kms, pend, keys, claimed=True)
     for p in pend:
         if p.conn is not None:
-            _media_messages(p, p.call.problems)
-    for call, oa, rec, mine in per_call:
-        _events(call, oa, rec, mine)
-        _roles(call, oa, rec)
+            _media_messages(p, p.call.problems, detail)
+    if detail:
+        for call, oa, rec, mine in per_call:
+            _events(call, oa, rec, mine)
+            _roles(call, oa, rec)
+    else:
+        for _, _, rec, mine in per_call:
+            for p in mine:
+                mp_complete(rec, p.record)  # whether the connection joins its termination
     decoded = [
         [
             DecodedConnection(

@@ -12,16 +12,15 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from mikeyshark.checks.evaluate import Context, Policy, evaluate_call
-from mikeyshark.checks.rules import RULES
-from mikeyshark.evidence import CheckResult, Status
+from mikeyshark.checks.evaluate import Context, Policy, evaluate_call, not_judged
 from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
-from mikeyshark.model import internal_problem
-from mikeyshark.parallel import Unit, plan_units, run_units
+from mikeyshark.parallel import Unit, Within, plan_units, run_units
 from mikeyshark.pipeline import CaptureResult, Progress
 from mikeyshark.report.model import KeyRow, Report
+from mikeyshark.spool import Entry, LeanSink, assemble
 from mikeyshark.version import __version__
 
 StrPath = str | os.PathLike[str]
@@ -61,17 +60,9 @@ def build_report(results: list[CaptureResult], keys: KeyFile, reveal: bool) -> R
             try:
                 evaluate_call(call, ctx)
             except Exception as e:  # the fault barrier of a call's judgement
-                problem = internal_problem(
-                    e, f"the rules of call {call.call_id}", None, res.info.path
-                )
+                problem = not_judged(call, e, res.info.path)
                 call.problems.append(problem)
                 res.info.errors.append(problem)
-                call.checks = [
-                    CheckResult(
-                        r.id, Status.NOT_OBSERVED, (), "not judged: internal error", r.severity
-                    )
-                    for r in RULES
-                ]
             report.calls.append(call)
     return report
 
@@ -87,6 +78,7 @@ def analyze(
     dask: str | None = None,
     join: bool = False,
     progress: Callable[[tuple[str, ...]], Progress | None] | None = None,
+    workers: int = 0,
 ) -> Report:
     """Analyze capture files and judge every call in them.
 
@@ -98,8 +90,10 @@ def analyze(
     (``sip_keylog``: its former name, still taken). ``reveal_keys`` lets reports show keys
     instead of fingerprints. ``jobs`` > 1 analyzes that many captures at once in processes, ``dask``
     on a Dask cluster (a scheduler address); ``join`` reads rotated files of one probe as
-    one capture. ``progress(files)`` may return a callback ``(frames, bytes read, size)``
-    for each capture analyzed in this process.
+    one capture. ``workers`` > 0 correlates the calls of each capture in up to that many
+    more processes while it is read (:mod:`mikeyshark.workers`); the report is the same.
+    ``progress(files)`` may return a callback ``(frames, bytes read, size)`` for each
+    capture analyzed in this process.
 
     Returns the :class:`~mikeyshark.report.model.Report`: ``report.calls`` are judged
     (``call.verdict``, ``call.checks`` with rule, status, frames and message, and
@@ -111,8 +105,34 @@ def analyze(
     cannot be used. Damage inside a capture is not an error: it is reported, located, in
     ``report.captures[i].errors`` and in the calls it touches.
     """
+    keyfile, units = _plan(captures, keys, psk, tls_keylog, sip_keylog, jobs, join, workers)
+    results = run_units(
+        units,
+        keyfile,
+        reveal=reveal_keys,
+        jobs=jobs,
+        dask=dask,
+        progress=_bars(progress),
+        within=Within(workers=workers),
+    )
+    return build_report(results, keyfile, reveal_keys)
+
+
+def _plan(
+    captures: tuple[StrPath, ...],
+    keys: KeyFile | StrPath | None,
+    psk: Iterable[str | bytes | TekKey],
+    tls_keylog: StrPath | None,
+    sip_keylog: StrPath | None,
+    jobs: int,
+    join: bool,
+    workers: int,
+) -> tuple[KeyFile, list[Unit]]:
+    """The key file with the extra PSKs and key logs, and the units of work."""
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
+    if workers < 0:
+        raise ValueError("workers must be at least 0")
     keyfile = keys if isinstance(keys, KeyFile) else KeyFile.load(keys) if keys else KeyFile()
     extra = tuple(p if isinstance(p, TekKey) else parse_psk(p) for p in psk)
     if extra:
@@ -122,10 +142,69 @@ def analyze(
         # carried in the key file object, so that --jobs / --dask workers get it too
         text = "".join(Path(p).read_text(encoding="ascii") + "\n" for p in logs)
         keyfile = dataclasses.replace(keyfile, tls_keylog=text)
+    return keyfile, plan_units([os.fspath(c) for c in captures], join=join)
 
+
+def _bars(
+    progress: Callable[[tuple[str, ...]], Progress | None] | None,
+) -> Callable[[Unit], Progress | None]:
     def bar(unit: Unit) -> Progress | None:
         return progress(unit.files) if progress is not None else None
 
-    units = plan_units([os.fspath(c) for c in captures], join=join)
-    results = run_units(units, keyfile, reveal=reveal_keys, jobs=jobs, dask=dask, progress=bar)
-    return build_report(results, keyfile, reveal_keys)
+    return bar
+
+
+@dataclass(slots=True)
+class Streamed:
+    """A report whose calls were judged and their JSON entries written as they ended
+    (:mod:`mikeyshark.spool`): ``report.calls`` are slim (verdicts, checks, MIKEY facts,
+    problems), ``entries`` write each call's JSON entry (``json_report.write``). Close it
+    once the reports are written."""
+
+    report: Report
+    entries: list[Entry]
+    sink: LeanSink
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+def analyze_streamed(
+    *captures: StrPath,
+    keys: KeyFile | StrPath | None = None,
+    psk: Iterable[str | bytes | TekKey] = (),
+    tls_keylog: StrPath | None = None,
+    reveal_keys: bool = False,
+    jobs: int = 1,
+    join: bool = False,
+    progress: Callable[[tuple[str, ...]], Progress | None] | None = None,
+    workers: int = 0,
+    json: bool = True,
+    keylog: bool = False,
+) -> Streamed:
+    """:func:`analyze` for the reports written call by call (JSON, JUnit, terminal summary,
+    ``keylog``: the sessions' secrets, no plaintext): memory follows the calls open at once,
+    not the calls of the captures. Not for Dask: the spool is on this machine."""
+    keyfile, units = _plan(captures, keys, psk, tls_keylog, None, jobs, join, workers)
+    ctx = context_for(keyfile)
+    sink = LeanSink(ctx, reveal_keys, json=json, keylog=keylog)
+    try:
+        results = run_units(
+            units,
+            keyfile,
+            reveal=reveal_keys,
+            jobs=jobs,
+            progress=_bars(progress),
+            within=Within(workers=workers, detail=False, sink=sink),
+        )
+        calls, entries = assemble(results, ctx, sink)
+    except BaseException:
+        sink.close()
+        raise
+    report = Report(version=__version__, keys=key_rows(keyfile), reveal_keys=reveal_keys)
+    for res in results:
+        report.captures.append(res.info)
+        report.connections.extend(res.connections)
+        report.unbound_media.extend(res.unbound)
+    report.calls = calls
+    return Streamed(report, entries, sink)

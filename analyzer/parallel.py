@@ -26,7 +26,13 @@ from mikeyshark.capture import group_captures
 from mikeyshark.evidence import CaptureInfo
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import internal_problem
-from mikeyshark.pipeline import GROUP_SEPARATOR, CaptureResult, Progress, analyze_capture
+from mikeyshark.pipeline import (
+    GROUP_SEPARATOR,
+    CallSink,
+    CaptureResult,
+    Progress,
+    analyze_capture,
+)
 
 # pcap/pcapng names, with the counter tcpdump -C appends (cap.pcap1, cap.pcap2, ...)
 CAPTURE_NAME = re.compile(r".*\.(pcap|pcapng|cap|ntar)\d*$", re.IGNORECASE)
@@ -90,15 +96,37 @@ def plan_units(arguments: Sequence[str], *, join: bool = False) -> list[Unit]:
     return units
 
 
+@dataclass(frozen=True, slots=True)
+class Within:
+    """How each unit is analyzed in its process (:func:`~pipeline.analyze_capture`):
+    ``workers`` processes for its calls, ``detail`` for the HTML, the ``sink`` of its calls."""
+
+    workers: int = 0
+    detail: bool = True
+    sink: CallSink | None = None
+
+
 def analyze_unit(
-    unit: Unit, keys: KeyFile, reveal: bool, progress: Progress | None = None
+    unit: Unit,
+    keys: KeyFile,
+    reveal: bool,
+    within: Within = Within(),
+    progress: Progress | None = None,
 ) -> CaptureResult:
     """The work of one worker (a module-level function: process pools and Dask pickle it),
     and the fault barrier of a capture: should its analysis fail unexpectedly, the result
     is the capture with that problem (the other captures, and every report, go on)."""
     target: str | tuple[str, ...] = unit.files[0] if len(unit.files) == 1 else unit.files
     try:
-        return analyze_capture(target, keys, reveal=reveal, progress=progress)
+        return analyze_capture(
+            target,
+            keys,
+            reveal=reveal,
+            progress=progress,
+            workers=within.workers,
+            detail=within.detail,
+            sink=within.sink,
+        )
     except Exception as e:
         return _failed(unit, e)
 
@@ -117,25 +145,27 @@ def run_units(
     jobs: int = 1,
     dask: str | None = None,
     progress: Callable[[Unit], Progress | None] | None = None,
+    within: Within = Within(),
 ) -> list[CaptureResult]:
     """Every unit's result, in the order of ``units``.
 
     ``dask``: a scheduler address (``tcp://host:8786``); its workers need the package
     installed and the capture paths readable under the same names. Else ``jobs`` > 1 spreads
     the units over that many local processes; else they run here, one after the other, each
-    with the progress callback ``progress(unit)`` returns.
+    with the progress callback ``progress(unit)`` returns. ``within``: how each unit is
+    analyzed (``within.workers`` processes for the calls of each).
     """
     if dask is not None:
         return _run_dask(units, keys, reveal, dask)
     if jobs > 1 and len(units) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(units))) as pool:
-            futures = [pool.submit(analyze_unit, u, keys, reveal) for u in units]
+            futures = [pool.submit(analyze_unit, u, keys, reveal, within) for u in units]
             return [_result(f, u) for f, u in zip(futures, units, strict=True)]
     out = []
     for u in units:
         bar = progress(u) if progress is not None else None
         try:
-            out.append(analyze_unit(u, keys, reveal, bar))
+            out.append(analyze_unit(u, keys, reveal, within, bar))
         finally:
             close = getattr(bar, "close", None)
             if close is not None:

@@ -20,14 +20,21 @@ from __future__ import annotations
 import os
 import re
 import struct
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from mikeyshark.calls import Call, CallTracker, DialogState, SipFlowHandler, SipRecord
 from mikeyshark.capture import MergedReader
-from mikeyshark.correlate import MEDIA_PROTOCOLS, ConnRecord, correlate
+from mikeyshark.correlate import (
+    MEDIA_PROTOCOLS,
+    Bindings,
+    ConnPool,
+    ConnRecord,
+    claim,
+    correlate,
+)
 from mikeyshark.decrypt import DecodedConnection, KnownSecrets
 from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
@@ -90,6 +97,8 @@ class CaptureResult:
     # the decrypted TLS connections: bound to m-lines, then those no call claims
     connections: list[DecodedConnection] = field(default_factory=list)
     unbound: list[UnboundMedia] = field(default_factory=list)  # TLS no call claims
+    # what the sink kept of each call of ``calls`` elsewhere (analyze_capture's ``sink``)
+    spooled: list[Any] = field(default_factory=list)
 
 
 class _Collector:
@@ -102,7 +111,7 @@ class _Collector:
         self.mp = mp if mp is not None else MpLeg(file)
         self.table: FlowTable | None = None  # set once built: which packets came in ESP
         self.conns: dict[int, ConnRecord] = {}
-        self.order: list[ConnRecord] = []
+        self.pool = ConnPool()  # held for calls not correlated yet, in the order seen
         self.stored = 0  # bytes kept of connections no SDP seen so far names
         self.problems: list[Problem] = []
         self.dropped_problems = 0
@@ -166,8 +175,8 @@ class _Collector:
                 first_ts_ns=conn.first_ts_ns,
             )
             self.conns[id(conn)] = rec
-            self.order.append(rec)
-            if len(self.order) > MAX_HELD_CONNECTIONS:
+            self.pool.add(rec)
+            if len(self.pool) > MAX_HELD_CONNECTIONS:
                 self._shed(conn.first_frame)
         return rec
 
@@ -197,13 +206,13 @@ class _Collector:
                     code="budget.held_connections",
                 )
             )
-        cut = len(self.order) - MAX_HELD_CONNECTIONS * 9 // 10
-        for rec in self.order[:cut]:
+        cut = len(self.pool) - MAX_HELD_CONNECTIONS * 9 // 10
+        for rec in self.pool.oldest(cut):
             if not rec.expected:
                 self.stored -= rec.size
             rec.chunks = []
             rec.ignored = True  # should it send again, nothing more is kept
-        del self.order[:cut]
+            self.pool.discard(rec)
         self.dropped_connections += cut
 
     def on_tcp_open(self, conn: TcpConnection) -> None:
@@ -247,6 +256,7 @@ class _Collector:
             if not rec.expected:
                 self.stored -= rec.size
             rec.chunks, rec.size = [], 0
+            self.pool.emptied(rec)
             return
         if not rec.chunks and chunk.data and not _may_be_media(chunk.data):
             # Neither TLS, MSRP, BFCP nor the KMS's HTTP: no m-line can use it; keep nothing.
@@ -285,6 +295,9 @@ class _Collector:
         if not rec.expected:
             self.stored += size
         rec.size += size
+        if from_client and chunk.data and not rec.client_data:
+            rec.client_data = True
+            self.pool.first_client_data(rec, chunk.data)
         rec.chunks.append((from_client, chunk))
 
     def on_tcp_close(self, conn: TcpConnection) -> None:
@@ -354,31 +367,170 @@ def _ended(call: Call) -> bool:
     return bool(call.dialogs) and all(d.state in _DIALOG_ENDED for d in call.dialogs)
 
 
+@dataclass(slots=True)
+class Finalized:
+    """One call out of the finalizer: its report entry and the TLS it decrypted."""
+
+    first: int  # the index of its first SIP record: calls are reported in that order
+    record: CallRecord
+    connections: list[DecodedConnection]
+    spooled: Any = None  # what a sink kept of it elsewhere (see :mod:`mikeyshark.spool`)
+
+
+# What becomes of the finalized calls of a batch where the batch is processed (in a worker
+# process, with --workers): judged and written to a spool, for instance.
+CallSink = Callable[[list[Finalized]], list[Finalized]]
+
+
+@dataclass(slots=True)
+class CallWork:
+    """What turning a batch of ended calls into report entries needs."""
+
+    keys: KeyFile
+    path: str
+    reveal: bool
+    secrets: KnownSecrets | None = None  # the TLS key log, for the media too
+    detail: bool = True  # what only the HTML report shows (correlate's ``detail``)
+    sink: CallSink | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """Calls finalized together and the connections they claimed, with what was seen of
+    those connections when they were claimed (their SYN and closes: a connection may go on
+    after its call was finalized, and a worker process may start later). ``failed``: the
+    claiming itself failed (the fault barrier): the call is reported with the problem."""
+
+    calls: list[Call]
+    bindings: Bindings
+    seen: list[tuple[ConnRecord, int | None, int]] = field(default_factory=list)
+    failed: Problem | None = None
+
+    def process(self, work: CallWork) -> list[Finalized]:
+        for conn, syn, closes in self.seen:
+            conn.syn_frame = syn
+            del conn.closes[closes:]
+        out = self._correlated(work)
+        for f in out:  # call by call: what the walk remembers stays one call's worth
+            scrub(f.record)
+        return work.sink(out) if work.sink is not None else out
+
+    def _correlated(self, work: CallWork) -> list[Finalized]:
+        """With a fault barrier per call: should correlating the calls together fail, each
+        is correlated alone (with what it claimed), and a call that fails alone is still
+        reported, with the failure as its problem."""
+        if self.failed is not None:
+            return _failed(self.calls[0], self.failed, work.path)
+        try:
+            return _correlated(self.calls, self.bindings, work)
+        except Exception as e:
+            if len(self.calls) == 1:
+                return _failed(self.calls[0], _internal(e, self.calls[0], work.path), work.path)
+        out = []
+        for i, call in enumerate(self.calls):
+            try:
+                out += _correlated([call], self.bindings.of_call(i), work)
+            except Exception as e:
+                out += _failed(call, _internal(e, call, work.path), work.path)
+        return out
+
+    def release(self) -> None:
+        """The claimed connections' bytes are of no further use here."""
+        for conn, _, _ in self.seen:
+            conn.chunks = []
+
+
+def _correlated(calls: list[Call], bindings: Bindings, work: CallWork) -> list[Finalized]:
+    corr = correlate(
+        calls,
+        bindings,
+        work.keys,
+        capture=work.path,
+        reveal=work.reveal,
+        secrets=work.secrets,
+        detail=work.detail,
+    )
+    sub = CallTracker(work.path)
+    sub.calls = {c.call_id: c for c in calls}
+    annotate_calls(corr.calls, sub)
+    first = {c.call_id: c.records[0].index for c in calls}
+    return [
+        Finalized(first[rec.call_id], rec, conns)
+        for rec, conns in zip(corr.calls, corr.call_connections, strict=True)
+    ]
+
+
+def _internal(e: BaseException, call: Call, path: str) -> Problem:
+    frame = call.records[0].frame if call.records else None
+    return internal_problem(e, f"call {call.call_id}", frame, path)
+
+
+def _failed(call: Call, problem: Problem, path: str) -> list[Finalized]:
+    """A call whose correlation failed: reported with the problem, without its media (none
+    for a call that would have had no entry)."""
+    if not any(ms.protocol in MEDIA_PROTOCOLS for ms in call.media):
+        return []
+    rec = CallRecord(call_id=call.call_id, capture=path)
+    rec.problems.append(problem)
+    first = call.records[0].index if call.records else 0
+    return [Finalized(first, rec, [])]
+
+
+class InProcess:
+    """Batches processed as they come, in this process."""
+
+    def __init__(self, work: CallWork) -> None:
+        self.work = work
+        self.done: list[Finalized] = []
+
+    def submit(self, batch: Batch) -> None:
+        self.done.extend(batch.process(self.work))
+        batch.release()
+
+    def poll(self) -> None:
+        pass
+
+    def finish(self) -> list[Finalized]:
+        return self.done
+
+    def close(self) -> None:
+        pass
+
+
+class Runner(Protocol):
+    """Where batches of ended calls are processed: :class:`InProcess`, or worker processes
+    (:class:`mikeyshark.workers.Forks`)."""
+
+    work: CallWork
+
+    def submit(self, batch: Batch) -> None: ...
+
+    def poll(self) -> None: ...
+
+    def finish(self) -> list[Finalized]: ...
+
+    def close(self) -> None: ...
+
+
 class _Finalizer:
     """Correlates and releases each call once it has ended, instead of all at the end.
 
-    A call is finalized ``CALL_LINGER_NS`` after its dialogs were seen ended: its media
-    (bound, decrypted, parsed) becomes its compact :class:`CallRecord`, and its SIP records,
-    the bytes of the connections it bound and their decoders are released; memory follows
-    the calls open at once, not the calls of the capture. Connections it did not bind stay
-    for the calls still open. The calls open at the end are correlated together as before,
-    and the records are put back in the order the calls were first seen.
+    A call is finalized ``CALL_LINGER_NS`` after its dialogs were seen ended: the connections
+    its m-lines bind are claimed (:func:`~mikeyshark.correlate.claim`) and the call with them
+    goes to the runner, which turns them into the call's compact :class:`CallRecord` (here,
+    or in a worker process: :mod:`mikeyshark.workers`); its SIP records, the bytes of the
+    connections it bound and their decoders are then released, so memory follows the calls
+    open at once, not the calls of the capture. Connections it did not bind stay for the
+    calls still open. The calls open at the end are correlated together, and the records are
+    put back in the order the calls were first seen.
     """
 
-    def __init__(
-        self, tracker: CallTracker, collector: _Collector, keys: KeyFile, path: str, reveal: bool
-    ) -> None:
+    def __init__(self, tracker: CallTracker, collector: _Collector, runner: Runner) -> None:
         self.tracker = tracker
         self.collector = collector
-        self.keys = keys
-        self.path = path
-        self.reveal = reveal
+        self.runner = runner
         self.next_sweep = 0
         self.ended_at: dict[str, int] = {}
-        # (first record's index, record, its decoded connections): the index orders calls as
-        # the tracker does (by the first message of each)
-        self.done: list[tuple[int, CallRecord, list[DecodedConnection]]] = []
-        self.secrets: KnownSecrets | None = None  # the TLS key log, for the media too
 
     def sweep(self, now: int) -> None:
         self.next_sweep = now + SWEEP_NS
@@ -447,77 +599,44 @@ class _Finalizer:
         calls = [c for c in calls if any(ms.protocol in MEDIA_PROTOCOLS for ms in c.media)]
         if not calls:
             return
-        sub = CallTracker(self.path)
-        sub.calls = {c.call_id: c for c in calls}
-        col = self.collector
-        first = {c.call_id: c.records[0].index for c in calls}
-        for rec, conns in self._correlated(sub):
-            self.done.append((first[rec.call_id], rec, conns))
-        kept: list[ConnRecord] = []
-        for conn in col.order:
-            if not conn.claimed:
-                kept.append(conn)
-                continue
-            # Bound and judged: its bytes are of no further use; should it still send, the
-            # rest is not kept (it is no longer in ``order`` for any call to bind).
+        try:
+            batches = [self._batch(calls)]
+        except Exception:  # claimed together they fail: each call alone
+            batches = [self._batch([c]) for c in calls]
+        for b in batches:
+            self.runner.submit(b)
+        self.runner.poll()
+
+    def _batch(self, calls: list[Call]) -> Batch:
+        col, work = self.collector, self.runner.work
+        try:
+            bindings = claim(calls, col.pool, work.keys, secrets=work.secrets, mp=col.mp)
+        except Exception as e:  # the fault barrier of the calls' claims
+            if len(calls) > 1:
+                raise
+            return Batch(calls, Bindings(), failed=_internal(e, calls[0], work.path))
+        batch = Batch(calls, bindings)
+        for conn in bindings.claimed():
+            # Bound: should it still send, the rest is not kept (it is no longer in the pool
+            # for any call to bind).
+            col.pool.discard(conn)
             if not conn.expected:
                 col.stored -= conn.size
-            conn.chunks = []
             conn.ignored = True
-        col.order = kept
+            batch.seen.append((conn, conn.syn_frame, len(conn.closes)))
+        return batch
 
-    def _correlated(self, tracker: CallTracker) -> list[tuple[CallRecord, list[DecodedConnection]]]:
-        """The report entries of the tracker's calls, with a fault barrier per call: should
-        correlating them together fail, each is correlated alone, and a call that fails
-        alone is still reported, with the failure as its problem."""
-        try:
-            return self._correlate(tracker)
-        except Exception:
-            if len(tracker.calls) == 1:
-                (call,) = tracker.calls.values()
-                return self._failed(call)
-        out = []
-        for call in list(tracker.calls.values()):
-            sub = CallTracker(self.path)
-            sub.calls = {call.call_id: call}
-            try:
-                out.extend(self._correlate(sub))
-            except Exception:
-                out.extend(self._failed(call))
-        return out
-
-    def _correlate(self, tracker: CallTracker) -> list[tuple[CallRecord, list[DecodedConnection]]]:
-        corr = correlate(
-            tracker,
-            self.collector.order,
-            self.keys,
-            capture=self.path,
-            reveal=self.reveal,
-            secrets=self.secrets,
-            mp=self.collector.mp,
-        )
-        annotate_calls(corr.calls, tracker)
-        return list(zip(corr.calls, corr.call_connections, strict=True))
-
-    def _failed(self, call: Call) -> list[tuple[CallRecord, list[DecodedConnection]]]:
-        if not any(ms.protocol in MEDIA_PROTOCOLS for ms in call.media):
-            return []  # it would have had no entry
-        e = sys.exc_info()[1]
-        assert e is not None
-        rec = CallRecord(call_id=call.call_id, capture=self.path)
-        frame = call.records[0].frame if call.records else None
-        rec.problems.append(internal_problem(e, f"call {call.call_id}", frame, self.path))
-        return [(rec, [])]
-
-    def finish(self) -> tuple[list[CallRecord], list[DecodedConnection]]:
+    def finish(self) -> list[Finalized]:
         """Correlate the calls still open and merge them with those finalized before."""
+        done = self.runner.finish()
         calls = list(self.tracker.calls.values())
-        first = {c.call_id: c.records[0].index for c in calls}
-        merged = self.done + [
-            (first[rec.call_id], rec, conns) for rec, conns in self._correlated(self.tracker)
-        ]
-        merged.sort(key=lambda t: t[0])
-        return [r for _, r, _ in merged], [d for _, _, ds in merged for d in ds]
+        try:
+            last = [self._batch(calls)]
+        except Exception:
+            last = [self._batch([c]) for c in calls]
+        merged = done + [f for b in last for f in b.process(self.runner.work)]
+        merged.sort(key=lambda f: f.first)
+        return merged
 
 
 _CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
@@ -742,12 +861,20 @@ def analyze_capture(
     reveal: bool = False,
     progress: Progress | None = None,
     progress_every: int = 2000,
+    workers: int = 0,
+    detail: bool = True,
+    sink: CallSink | None = None,
 ) -> CaptureResult:
     """Read ``path`` and return its calls, correlated but not yet judged.
 
     ``path`` may be several files: pieces of one capture (rotated files of one probe), read
     as one stream merged in timestamp order, frame numbers running on from file to file; they
     are reported as one capture named by the files joined with ``GROUP_SEPARATOR``.
+
+    ``workers`` > 0: the calls are correlated in up to that many worker processes while this
+    one reads on (:mod:`mikeyshark.workers`); the result is the same. ``detail``: with what
+    only the HTML report shows. ``sink``: what becomes of each finalized call, where it is
+    correlated (``CaptureResult.spooled`` keeps what it returns beside each call).
     """
     started = time.monotonic()
     paths = [path] if isinstance(path, str) else list(path)
@@ -758,7 +885,6 @@ def analyze_capture(
     tracker.problems = sip_problems = _CappedProblems()
     sip = SipFlowHandler(tracker, path)
     collector = _Collector(sip, path, MpLeg(path, keys.mp))
-    finalizer = _Finalizer(tracker, collector, keys, path, reveal)
     table = FlowTable(
         collector,
         file=path,
@@ -772,37 +898,57 @@ def analyze_capture(
     # and the media alike
     known = keylog_from([keys.tls_keylog], reader.secrets)
     siptls = collector.siptls = SipTlsHandler(sip, known)
-    finalizer.secrets = known
+    work = CallWork(keys, path, reveal, known, detail, sink)
+    runner: Runner = InProcess(work)
+    if workers > 0:
+        from mikeyshark.workers import Forks, available  # only --workers needs it
+
+        if available():
+            runner = Forks(work, workers)
+    finalizer = _Finalizer(tracker, collector, runner)
     size = sum(_size(p) for p in paths)
     read = frames = 0
     feed = table.feed
-    for frame in reader:
-        frames += 1
-        if not _skippable(frame):
-            try:
-                feed(frame)
-                if finalizer.over_budget():
-                    finalizer.shed()
-            except Exception as e:  # the fault barrier of a frame: the next one goes on
-                collector.on_problem(internal_problem(e, "the frame", frame.number, path))
-        if frame.ts_ns >= finalizer.next_sweep:
-            try:
-                finalizer.sweep(frame.ts_ns)
-            except Exception as e:
-                collector.on_problem(internal_problem(e, "ended calls", frame.number, path))
-        if progress is not None:
-            read += len(frame.data) + 16  # the record header of classic pcap
-            if frames % progress_every == 0:
-                progress(frames, read, size)
-    info.frames = frames
-    table.finish()
-    collector.mp.finish()
-    siptls.finish()
-    sip.finish()
-    calls, connections = finalizer.finish()
-    calls.extend(encrypted_call(e, path) for e in siptls.encrypted)
+    try:
+        for frame in reader:
+            frames += 1
+            if not _skippable(frame):
+                try:
+                    feed(frame)
+                    if finalizer.over_budget():
+                        finalizer.shed()
+                except Exception as e:  # the fault barrier of a frame: the next one goes on
+                    collector.on_problem(internal_problem(e, "the frame", frame.number, path))
+            if frame.ts_ns >= finalizer.next_sweep:
+                try:
+                    finalizer.sweep(frame.ts_ns)
+                except Exception as e:
+                    collector.on_problem(internal_problem(e, "ended calls", frame.number, path))
+            if progress is not None:
+                read += len(frame.data) + 16  # the record header of classic pcap
+                if frames % progress_every == 0:
+                    progress(frames, read, size)
+        info.frames = frames
+        table.finish()
+        collector.mp.finish()
+        siptls.finish()
+        sip.finish()
+        done = finalizer.finish()
+    finally:
+        runner.close()
+    # SIP over TLS no key opened: a call each, after the others (as the tracker's order ends)
+    late = [Finalized(-1, encrypted_call(e, path), []) for e in siptls.encrypted]
+    for f in late:
+        scrub(f.record)
+    done += sink(late) if sink is not None and late else late
+    calls = [f.record for f in done]
+    connections = [d for f in done for d in f.connections]
     unbound, opened = unbound_media(
-        collector.order, keys, known, capture=path, sip_streams=frozenset(siptls.sip_streams)
+        list(collector.pool),
+        keys,
+        known,
+        capture=path,
+        sip_streams=frozenset(siptls.sip_streams),
     )
     connections.extend(opened)
     problems = [
@@ -837,9 +983,8 @@ def analyze_capture(
     info.seconds = time.monotonic() - started
     if progress is not None:
         progress(info.frames, size or read, size)
-    # undecodable wire bytes as \xNN in every string a writer will see
-    for c in calls:  # call by call: what the walk remembers stays one call's worth
-        scrub(c)
+    # undecodable wire bytes as \xNN in every string a writer will see (each call's when it
+    # was finalized: Batch.process)
     scrub(info.errors)
     scrub(unbound)
-    return CaptureResult(info, calls, connections, unbound)
+    return CaptureResult(info, calls, connections, unbound, [f.spooled for f in done])

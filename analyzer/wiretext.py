@@ -40,6 +40,33 @@ def scrub(obj: object) -> object:
     return _scrub(obj, set())
 
 
+# Exact types that hold no text: returned as they are without a look (subclasses, such as a
+# bool or an IntEnum, take the general path).
+_ATOMIC: frozenset[type] = frozenset({int, float, bool, bytes, bytearray, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass's field names, by class
+
+
+def _field_names(obj: object) -> tuple[str, ...]:
+    t = type(obj)
+    names = _FIELDS.get(t)
+    if names is None:
+        names = ()
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            names = tuple(f.name for f in dataclasses.fields(obj))
+        _FIELDS[t] = names
+    return names
+
+
+def _item(v: object, seen: set[int]) -> object:
+    """:func:`_scrub` of a member, with the commonest members (ASCII text, numbers, None)
+    decided here: a report holds tens of thousands of them."""
+    if type(v) is str:
+        return v if v.isascii() else _SURROGATE.sub(_visible, v)
+    if type(v) in _ATOMIC:
+        return v
+    return _scrub(v, seen)
+
+
 def _scrub(obj: object, seen: set[int]) -> object:
     if isinstance(obj, str):
         return shown(obj)
@@ -50,12 +77,12 @@ def _scrub(obj: object, seen: set[int]) -> object:
     seen.add(id(obj))
     if isinstance(obj, list):
         for i, v in enumerate(obj):
-            new = _scrub(v, seen)
+            new = _item(v, seen)
             if new is not v:
                 obj[i] = new
         return obj
     if isinstance(obj, tuple):
-        items = [_scrub(v, seen) for v in obj]
+        items = [_item(v, seen) for v in obj]
         if all(a is b for a, b in zip(items, obj, strict=True)):
             return obj
         if type(obj) is tuple:
@@ -65,18 +92,16 @@ def _scrub(obj: object, seen: set[int]) -> object:
     if isinstance(obj, dict):
         for k in list(obj):
             v = obj[k]
-            nk, nv = _scrub(k, seen), _scrub(v, seen)
+            nk, nv = _item(k, seen), _item(v, seen)
             if nk is not k:
                 del obj[k]
             if nk is not k or nv is not v:
                 obj[nk] = nv
         return obj
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        for f in dataclasses.fields(obj):
-            v = getattr(obj, f.name)
-            new = _scrub(v, seen)
-            if new is not v:
-                # frozen dataclasses too: the record was made for this report alone
-                object.__setattr__(obj, f.name, new)
-        return obj
+    for name in _field_names(obj):
+        v = getattr(obj, name)
+        new = _item(v, seen)
+        if new is not v:
+            # frozen dataclasses too: the record was made for this report alone
+            object.__setattr__(obj, name, new)
     return obj

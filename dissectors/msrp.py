@@ -228,6 +228,11 @@ class Message:
     headers: tuple[Header, ...] = ()
     body: bytes | None = None
     flag: str = FLAG_COMPLETE
+    # the first value of each header by lower-case name, built on first read: a message is
+    # read header by header many times (paths, ids, ranges, the JSON report)
+    _first: dict[str, str] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     @property
     def is_request(self) -> bool:
@@ -235,11 +240,13 @@ class Message:
 
     def header(self, name: str) -> str | None:
         """The first header of that name (names compare case-insensitively)."""
-        low = name.lower()
-        for h in self.headers:
-            if h.name.lower() == low:
-                return h.value
-        return None
+        first = self._first
+        if first is None:
+            first = {}
+            for h in self.headers:
+                first.setdefault(h.name.lower(), h.value)
+            object.__setattr__(self, "_first", first)
+        return first.get(name.lower())
 
     @property
     def to_path(self) -> tuple[MsrpUri, ...]:

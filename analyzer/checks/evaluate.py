@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from mikeyshark.checks.rules import RULES, Leg, Need, Rule
+from mikeyshark.checks.rules import RULES, RULES_BY_ID, Leg, Need, Rule
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.h248.mp import DEFAULT_PROFILE as DEFAULT_MP_PROFILE
 from mikeyshark.dissectors.h248.mp import EVENT_KEYS, MpProfile
@@ -32,7 +32,7 @@ from mikeyshark.evidence import (
     SdpMedia,
     Status,
 )
-from mikeyshark.model import Endpoint, Severity
+from mikeyshark.model import Endpoint, Problem, Severity, internal_problem
 from mikeyshark.procedure import (
     Direction,
     Event,
@@ -1411,10 +1411,7 @@ def evaluate_call(
             )
             continue
         results.append(_combine(rule, outs, many=len(outs) > 1))
-    for m in call.media:
-        key = replay_key(m)
-        if key is not None and m.init is not None:
-            ctx.seen_inits.setdefault(key, (call.call_id, m.init.frame))
+    remember(call, ctx)
     call.checks = results
     return results
 
@@ -1430,9 +1427,46 @@ STATUS_ORDER = (
 )
 
 
+def not_judged(call: CallRecord, e: BaseException, path: str) -> Problem:
+    """The fault barrier of a call's judgement: every rule not observed, and the problem
+    that says why (for the call's and the capture's problems)."""
+    call.checks = [
+        CheckResult(r.id, Status.NOT_OBSERVED, (), "not judged: internal error", r.severity)
+        for r in RULES
+    ]
+    return internal_problem(e, f"the rules of call {call.call_id}", None, path)
+
+
+def remember(call: CallRecord, ctx: Context) -> None:
+    """Note the call's TRANSFER_INITs, for REPLAY in the calls after it."""
+    for m in call.media:
+        key = replay_key(m)
+        if key is not None and m.init is not None:
+            ctx.seen_inits.setdefault(key, (call.call_id, m.init.frame))
+
+
+def replayed(call: CallRecord, ctx: Context) -> bool:
+    """Whether a TRANSFER_INIT of the call was seen in another call already: when not, a
+    call judged without the calls before it (``ctx.seen_inits`` empty) was judged alike."""
+    for m in call.media:
+        key = replay_key(m)
+        if key is not None and (first := ctx.seen_inits.get(key)) and first[0] != call.call_id:
+            return True
+    return False
+
+
+def revise(call: CallRecord, ctx: Context, rule_id: str) -> None:
+    """Judge one rule of a judged call again with ``ctx`` (REPLAY, once the calls before it
+    are known) and put its result in place; it reads no more than that rule's m-line facts."""
+    rule = RULES_BY_ID[rule_id]
+    outs = [(m, judge_media(rule, call, m, ctx)) for m in call.media]
+    if outs:
+        new = _combine(rule, outs, many=len(outs) > 1)
+        call.checks = [new if c.rule == rule_id else c for c in call.checks]
+
+
 def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool) -> CheckResult:
-    order = STATUS_ORDER
-    worst = min((o.status for _, o in outs), key=order.index)
+    worst = min((o.status for _, o in outs), key=_WORST_FIRST.__getitem__)
     chosen = [(m, o) for m, o in outs if o.status is worst]
     if many and len({o.message for _, o in chosen}) > 1:
         message = "; ".join(
@@ -1451,6 +1485,8 @@ def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool)
 
 
 _SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
+# which m-line's outcome a rule's result takes: the worst
+_WORST_FIRST = {s: i for i, s in enumerate(STATUS_ORDER)}
 
 
 def check_registry_complete() -> None:

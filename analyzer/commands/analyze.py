@@ -11,7 +11,7 @@ import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,13 +26,14 @@ from mikeyshark.cli import (
     keys_from,
 )
 from mikeyshark.dask_backend import ClusterError
-from mikeyshark.judge import analyze
+from mikeyshark.judge import Streamed, analyze, analyze_streamed
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import INTERNAL
 from mikeyshark.report import json_report, junit, terminal
 from mikeyshark.report.html import write_html
 from mikeyshark.report.model import Report
 from mikeyshark.report.output import open_text
+from mikeyshark.spool import Entry
 
 
 def add_parser(subparsers: Any) -> None:
@@ -70,6 +71,15 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--jobs", type=int, default=1, metavar="N", help="captures analyzed at once (processes)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes that correlate and judge the calls of each capture while it is read "
+        "(all the cores on one capture: N = cores; with --jobs, each capture's); the report "
+        "is the same (docs/scale.md)",
     )
     p.add_argument(
         "--dask",
@@ -145,15 +155,26 @@ class _LazyProgress:
             self.bar.stop()
 
 
-def _stream(path: str, report: Report, write: Callable[[Report, TextIO], None]) -> None:
+def _stream(
+    path: str,
+    report: Report,
+    write: Callable[..., None],
+    entries: list[Entry] | None = None,
+) -> None:
     with open_text(path) as f:
-        write(report, f)
+        if entries is not None:
+            write(report, f, entries)
+        else:
+            write(report, f)
 
 
 def run(args: argparse.Namespace) -> int:
     err = terminal.console(stderr=True)
     if args.jobs < 1:
         err.print("mikeyshark analyze: --jobs must be at least 1")
+        return EXIT_USAGE
+    if args.workers < 0:
+        err.print("mikeyshark analyze: --workers must be at least 0")
         return EXIT_USAGE
     try:
         keys, psks = keys_from(args)
@@ -165,30 +186,78 @@ def run(args: argparse.Namespace) -> int:
     def bar(files: tuple[str, ...]) -> _LazyProgress:
         return _LazyProgress(err, " + ".join(Path(f).name for f in files))
 
+    streamed: Streamed | None = None
     try:
-        report = analyze(
-            *args.captures,
-            keys=keys,
-            psk=psks,
-            tls_keylog=args.tls_keylog,
-            reveal_keys=args.reveal_keys,
-            jobs=args.jobs,
-            dask=args.dask,
-            join=args.join,
-            progress=None if args.quiet else bar,
-        )
+        if _streamable(args):
+            streamed = analyze_streamed(
+                *args.captures,
+                keys=keys,
+                psk=psks,
+                tls_keylog=args.tls_keylog,
+                reveal_keys=args.reveal_keys,
+                jobs=args.jobs,
+                join=args.join,
+                progress=None if args.quiet else bar,
+                workers=args.workers,
+                json=bool(args.json),
+                keylog=bool(args.keylog),
+            )
+            report = streamed.report
+        else:
+            report = analyze(
+                *args.captures,
+                keys=keys,
+                psk=psks,
+                tls_keylog=args.tls_keylog,
+                reveal_keys=args.reveal_keys,
+                jobs=args.jobs,
+                dask=args.dask,
+                join=args.join,
+                progress=None if args.quiet else bar,
+                workers=args.workers,
+            )
     except (ValueError, ClusterError, OSError) as e:
         # PlanError is a ValueError; the key log is the one file read before the captures
         keylog_failed = args.tls_keylog and getattr(e, "filename", None) == args.tls_keylog
         what = "--tls-keylog: " if keylog_failed else ""
         err.print(f"mikeyshark analyze: {what}{e}", markup=False, highlight=False)
         return EXIT_USAGE
+    try:
+        return _report(args, report, keys, console, err, streamed)
+    finally:
+        if streamed is not None:
+            streamed.close()
+
+
+def _streamable(args: argparse.Namespace) -> bool:
+    """Whether every output asked for can be written from calls judged as they ended
+    (:func:`mikeyshark.judge.analyze_streamed`): not the HTML, the decrypted capture, the
+    secrets-injected capture, the Wireshark profile or check, nor on Dask."""
+    return not (
+        args.html
+        or args.decrypted_pcap
+        or args.inject_secrets
+        or args.wireshark_profile
+        or args.wireshark_check
+        or args.dask
+    )
+
+
+def _report(
+    args: argparse.Namespace,
+    report: Report,
+    keys: KeyFile | None,
+    console: Console,
+    err: Console,
+    streamed: Streamed | None,
+) -> int:
     if args.wireshark_check:
         wscheck.check_report(report, _keylog_text(args, report))
     if not args.quiet:
         terminal.print_summary(report, console)
+    entries = streamed.entries if streamed is not None else None
     writers: list[tuple[str | None, Callable[[str], None]]] = [
-        (args.json, lambda path: _stream(path, report, json_report.write)),
+        (args.json, lambda path: _stream(path, report, json_report.write, entries)),
         (args.html, lambda path: write_html(report, path)),
         (args.junit, lambda path: _stream(path, report, junit.write)),
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from typing import Any, TextIO
 
@@ -417,14 +417,40 @@ def _encode(o: Any, nl: str, out: list[str]) -> None:
         raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
-def write(report: Report, out: TextIO) -> None:
-    """The JSON report, streamed to ``out`` call by call."""
+def call_parts(c: CallRecord, reveal: bool) -> tuple[str, str, str]:
+    """The call's entry, as :func:`write` places it, in three parts: what comes before its
+    m-lines, its m-lines, and what follows them (its verdict and checks are in the first and
+    the last: a verdict judged again leaves the m-lines as they were)."""
+    nl = "\n" + "  " * 2
+    inner = nl + "  "
+    out: list[str] = []
+    cut: list[int] = []
+    sep = "{" + inner
+    for k, v in call_json(c, reveal).items():
+        out.append(sep + _escape(k) + ": ")
+        sep = "," + inner
+        if k == "media":
+            cut.append(len(out))
+        _encode(v, inner, out)
+        if k == "media":
+            cut.append(len(out))
+    out.append(nl + "}")
+    a, b = cut
+    return "".join(out[:a]), "".join(out[a:b]), "".join(out[b:])
+
+
+def write(report: Report, out: TextIO, entries: Sequence[Callable[[], str]] | None = None) -> None:
+    """The JSON report, streamed to ``out`` call by call; ``entries``: for each call of the
+    report, what gives its entry's text (written already, :mod:`mikeyshark.spool`)."""
     out.write('{\n  "tool": ' + _dump({"name": "mikeyshark", "version": report.version}, 1))
     out.write(',\n  "captures": ' + _dump([_capture(c) for c in report.captures], 1))
     out.write(',\n  "calls": [')
     counted = Summary(report.captures)
     for i, call in enumerate(report.calls):
-        out.write(("," if i else "") + "\n    " + _dump(call_json(call, report.reveal_keys), 2))
+        text = (
+            entries[i]() if entries is not None else _dump(call_json(call, report.reveal_keys), 2)
+        )
+        out.write(("," if i else "") + "\n    " + text)
         counted.add(call)
     out.write("\n  ]" if report.calls else "]")
     unbound = [unbound_json(u, report.reveal_keys) for u in report.unbound_media]

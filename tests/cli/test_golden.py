@@ -26,3 +26,15 @@ def test_outputs_as_recorded(capture: str, tmp_path: Path) -> None:
             else f"{stem(capture)}.analyze.{kind}"
         )
         assert text == (OUT / name).read_text(encoding="utf-8"), name
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+@pytest.mark.parametrize("capture", sorted(CASES), ids=stem)
+def test_streamed_outputs_as_recorded(capture: str, workers: str, tmp_path: Path) -> None:
+    # without the HTML the calls are judged and written as they end, with --workers in
+    # worker processes: the same terminal, JSON and JUnit
+    args = [*CASES[capture], "--workers", workers]
+    got = analyze_outputs(MIKEYSHARK, capture, args, tmp_path, html=False)
+    for kind, text in got.items():
+        name = f"{stem(capture)}.analyze.{kind}"
+        assert text == (OUT / name).read_text(encoding="utf-8"), name

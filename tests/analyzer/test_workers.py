@@ -1,0 +1,166 @@
+"""One capture on several processes (--workers) and calls judged as they end (the streamed
+report): the JSON and JUnit are byte for byte those of one process judging at the end.
+
+The capture holds conferences that overlap in time (calls end in another order than they
+begin, and are finalized in many batches), a replayed TRANSFER_INIT (REPLAY reads the calls
+before it), a call seen beside the MRF with its KMS leg (a connection claimed by ticket) and
+a call behind a NAT (a connection claimed by key). Nothing here depends on timing: a batch
+of two calls per worker process makes several processes run whatever the machine's speed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+
+from mikeyshark import workers
+from mikeyshark.judge import analyze, analyze_streamed
+from mikeyshark.model import Frame
+from mikeyshark.report import json_report, junit
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import write_frames
+from mikeyshark.synth.scenarios import BASE_TIME_NS
+
+SEC = 1_000_000_000
+MRFP = "203.0.113.30"
+NAT = "100.64.0.9"
+CONFERENCES = 6  # three calls each, one starting every 10 s: they overlap (each lasts ~17 s)
+
+
+def _behind_nat(frames: tuple[Frame, ...]) -> list[Frame]:
+    """The MRFP's TCP as a NAT in front of it rewrites it: bound by key, not by the SDP."""
+    out = []
+    for f in frames:
+        p = Ether(f.data)
+        if TCP in p and MRFP in (p[IP].src, p[IP].dst):
+            if p[IP].src == MRFP:
+                p[IP].src = NAT
+            else:
+                p[IP].dst = NAT
+            del p[IP].chksum, p[TCP].chksum
+            f = dataclasses.replace(f, data=bytes(p))
+        out.append(f)
+    return out
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    first = synthesize("conference", seed=1, now_ns=BASE_TIME_NS)
+    keys = first.keyfile_text
+    frames = list(first.frames)
+    for k in range(1, CONFERENCES):
+        r = synthesize("conference", seed=k + 1, keys=keys, now_ns=BASE_TIME_NS + k * 10 * SEC)
+        frames += r.frames
+    later = BASE_TIME_NS + 100 * SEC  # after the conferences: their addresses are reused
+    replay = synthesize("msrp-dial-in", faults=("replayed-init",), seed=50, keys=keys, now_ns=later)
+    frames += replay.frames
+    mrf = synthesize(
+        "msrp-dial-in", seed=60, keys=keys, now_ns=later + 60 * SEC, capture_point="mrf"
+    )
+    frames += mrf.frames
+    nat = synthesize("msrp-dial-in", seed=80, keys=keys, now_ns=later + 120 * SEC)
+    frames += _behind_nat(nat.frames)
+    frames.sort(key=lambda f: f.ts_ns)
+    frames = [dataclasses.replace(f, number=n) for n, f in enumerate(frames, 1)]
+    d = tmp_path_factory.mktemp("workers")
+    write_frames(frames, d / "many.pcap")
+    (d / "keys.toml").write_text(keys)
+    return d / "many.pcap", d / "keys.toml"
+
+
+def _texts(report: object, entries: object = None) -> tuple[str, str]:
+    j, x = io.StringIO(), io.StringIO()
+    if entries is None:
+        json_report.write(report, j)  # type: ignore[arg-type]
+    else:
+        json_report.write(report, j, entries)  # type: ignore[arg-type]
+    junit.write(report, x)  # type: ignore[arg-type]
+    return j.getvalue(), x.getvalue()
+
+
+@pytest.fixture(scope="module")
+def one_process(capture: tuple[Path, Path]) -> tuple[str, str]:
+    pcap, keys = capture
+    report = analyze(pcap, keys=keys)
+    # what the capture was built to exercise (counted by hand from the scenarios)
+    assert len(report.calls) == 3 * CONFERENCES + 2 + 1 + 1
+    replays = [c.call_id for c in report.calls for r in c.checks if r.rule == "REPLAY"]
+    failed = [c.call_id for c in report.calls for r in c.checks if r.rule == "REPLAY"
+              and r.status.value == "fail"]  # fmt: skip
+    assert len(replays) == len(report.calls) and len(failed) == 1  # the replayed call's
+    assert any(m.kms is not None for c in report.calls for m in c.media)
+    assert any(m.tcp and m.tcp.bound_by == "key" for c in report.calls for m in c.media)
+    return _texts(report)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_worker_processes_give_the_one_process_report(
+    capture: tuple[Path, Path],
+    one_process: tuple[str, str],
+    n: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(workers, "BATCH_CALLS", 2)
+    pcap, keys = capture
+    assert _texts(analyze(pcap, keys=keys, workers=n)) == one_process
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_calls_judged_as_they_end_give_the_same_report(
+    capture: tuple[Path, Path],
+    one_process: tuple[str, str],
+    n: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(workers, "BATCH_CALLS", 2)
+    pcap, keys = capture
+    streamed = analyze_streamed(pcap, keys=keys, workers=n)
+    try:
+        assert _texts(streamed.report, streamed.entries) == one_process
+        # only what the slim records need is kept: no message, ladder or transcript
+        assert not any(m.messages or m.chat for c in streamed.report.calls for m in c.media)
+    finally:
+        streamed.close()
+
+
+def test_faults_of_a_call_are_the_same_in_workers_and_when_judged_as_it_ends(
+    capture: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a call whose correlation raises (in a worker process) and one whose judgement raises
+    # (where it ends): each is its own problem, in the same place as in one process
+    from mikeyshark import judge, pipeline, spool
+    from mikeyshark.checks.evaluate import evaluate_call
+    from mikeyshark.correlate import correlate
+
+    pcap, keys = capture
+    one = analyze(pcap, keys=keys)
+    broken, unjudged = one.calls[4].call_id, one.calls[7].call_id
+
+    def corr(batch: list[Any], *a: Any, **kw: Any) -> Any:
+        if any(c.call_id == broken for c in batch):
+            raise IndexError("binding bug")
+        return correlate(batch, *a, **kw)
+
+    def evaluate(call: Any, ctx: Any) -> Any:
+        if call.call_id == unjudged:
+            raise AttributeError("rule bug")
+        return evaluate_call(call, ctx)
+
+    monkeypatch.setattr(pipeline, "correlate", corr)
+    monkeypatch.setattr(judge, "evaluate_call", evaluate)
+    monkeypatch.setattr(spool, "evaluate_call", evaluate)
+    monkeypatch.setattr(workers, "BATCH_CALLS", 2)
+    want = _texts(analyze(pcap, keys=keys))
+    assert "binding bug" in want[0] and "rule bug" in want[0]
+    assert _texts(analyze(pcap, keys=keys, workers=2)) == want
+    streamed = analyze_streamed(pcap, keys=keys, workers=2)
+    try:
+        assert _texts(streamed.report, streamed.entries) == want
+    finally:
+        streamed.close()
