@@ -18,7 +18,9 @@ each run a child process (peak memory: its ``ru_maxrss``):
   frame.number``: what a Wireshark user runs when handed the key log of every TLS session;
 - ``tshark -n -r FILE -Y sip -T fields -e frame.number``: plain SIP dissection, the floor.
 
-Usage: ``python bench/dense.py [--sizes 200000:150,1000000:667] [--repeat 3] [--workers 2]``.
+Usage: ``python bench/dense.py [--sizes 200000:150,1000000:667] [--repeat 3] [--workers 2]
+[--baseline COMMAND]`` (``--baseline``: another mikeyshark, e.g. an older checkout, timed with
+the others, and its own per-call figure).
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,11 +138,18 @@ def run_size(
     me = str(Path(sys.executable).parent / "mikeyshark")
     report = cap.path.with_suffix(".json")
 
-    def analyze(path: Path, out: Path, *extra: str) -> list[str]:
-        cmd = [me, "analyze", str(path), "--keys", str(cap.keys), "--json", str(out), "--quiet"]
-        return cmd + list(extra)
+    def analyze(path: Path, out: Path, *extra: str, exe: Sequence[str] = (me,)) -> list[str]:
+        cmd = [*exe, "analyze", str(path), "--keys", str(cap.keys), "--json", str(out)]
+        return [*cmd, "--quiet", *extra]
 
     runs = [Runs("mikeyshark analyze --json", analyze(cap.path, report))]
+    baseline: list[Runs] = []
+    if args.baseline:
+        exe = shlex.split(args.baseline)
+        baseline = [
+            Runs("baseline analyze --json", analyze(cap.path, OUT / "baseline.json", exe=exe)),
+            Runs("  baseline, calls removed", analyze(cap.noise, OUT / "baseline.n.json", exe=exe)),
+        ]
     for n in args.workers:
         runs.append(
             Runs(
@@ -148,6 +159,7 @@ def run_size(
         )
     noise = Runs("  the same, calls removed", analyze(cap.noise, cap.noise.with_suffix(".json")))
     runs.append(noise)
+    runs += baseline
     if tshark:
         fields = ["-T", "fields", "-e", "frame.number"]
         keylog = f"tls.keylog_file:{cap.keylog}"
@@ -170,6 +182,9 @@ def run_size(
         print(f"  --workers {n}: JSON {'identical to' if same else 'DIFFERS from'} one process")
     ours = runs[0].median
     per_call = (ours - noise.median) / cap.calls * 1000
+    if baseline:
+        before = (baseline[0].median - baseline[1].median) / cap.calls * 1000
+        print(f"  baseline: per call {before:.2f} ms")
     tail = ""
     if tshark:
         tail = f"; tshark -2 found {runs[-2].lines:,} frames, -Y sip {runs[-1].lines:,}"
@@ -180,7 +195,7 @@ def run_size(
     lines = []
     for r in runs:
         mn, md, mx = min(r.seconds), r.median, max(r.seconds)
-        ratio = f"{md / ours:6.2f}x" if r.name.startswith("tshark") else ""
+        ratio = f"{md / ours:6.2f}x" if r.name.startswith(("tshark", "baseline")) else ""
         lines.append(
             f"| {frames:>9,} | {cap.calls:>5} | {r.name:42} | {mn:6.2f} | {md:6.2f} | {mx:6.2f} "
             f"| {frames / md:9,.0f} | {ratio:>7} | {max(r.rss) / 1024:8.1f} |"
@@ -210,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         type=lambda s: [int(n) for n in s.split(",") if n],
         default=[],
         help="also time analyze --workers N (comma-separated Ns)",
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="COMMAND",
+        help="also time this mikeyshark command line (e.g. an older checkout's: "
+        "'env PYTHONPATH=DIR python -m mikeyshark'), in the same run",
     )
     ap.add_argument("--regenerate", action="store_true", help="write the captures again")
     ap.add_argument("--no-tshark", action="store_true", help="time mikeyshark only")

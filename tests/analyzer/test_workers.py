@@ -4,7 +4,9 @@ report): the JSON and JUnit are byte for byte those of one process judging at th
 The capture holds conferences that overlap in time (calls end in another order than they
 begin, and are finalized in many batches), a replayed TRANSFER_INIT (REPLAY reads the calls
 before it), a call seen beside the MRF with its KMS leg (a connection claimed by ticket) and
-a call behind a NAT (a connection claimed by key). Nothing here depends on timing: a batch
+a call behind a NAT (a connection claimed by key), and overlapping conferences seen beside
+the MRF (their m-lines bound to Mp terminations when claimed). Dropping, adding or reordering
+a call in any path changes the bytes compared. Nothing here depends on timing: a batch
 of two calls per worker process makes several processes run whatever the machine's speed.
 """
 
@@ -31,6 +33,7 @@ SEC = 1_000_000_000
 MRFP = "203.0.113.30"
 NAT = "100.64.0.9"
 CONFERENCES = 6  # three calls each, one starting every 10 s: they overlap (each lasts ~17 s)
+MRF_CONFERENCES = 2  # the same seen beside the MRF, 8 s apart
 
 
 def _behind_nat(frames: tuple[Frame, ...]) -> list[Frame]:
@@ -66,6 +69,12 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     frames += mrf.frames
     nat = synthesize("msrp-dial-in", seed=80, keys=keys, now_ns=later + 120 * SEC)
     frames += _behind_nat(nat.frames)
+    for k in range(MRF_CONFERENCES):  # beside the MRF, overlapping: MSRP and BFCP with Mp
+        mrf_conf = synthesize(
+            "conference", seed=90 + k, keys=keys, now_ns=later + (180 + 8 * k) * SEC,
+            capture_point="mrf",
+        )  # fmt: skip
+        frames += mrf_conf.frames
     frames.sort(key=lambda f: f.ts_ns)
     frames = [dataclasses.replace(f, number=n) for n, f in enumerate(frames, 1)]
     d = tmp_path_factory.mktemp("workers")
@@ -89,12 +98,16 @@ def one_process(capture: tuple[Path, Path]) -> tuple[str, str]:
     pcap, keys = capture
     report = analyze(pcap, keys=keys)
     # what the capture was built to exercise (counted by hand from the scenarios)
-    assert len(report.calls) == 3 * CONFERENCES + 2 + 1 + 1
+    assert len(report.calls) == 3 * CONFERENCES + 2 + 1 + 1 + 3 * MRF_CONFERENCES
     replays = [c.call_id for c in report.calls for r in c.checks if r.rule == "REPLAY"]
     failed = [c.call_id for c in report.calls for r in c.checks if r.rule == "REPLAY"
               and r.status.value == "fail"]  # fmt: skip
     assert len(replays) == len(report.calls) and len(failed) == 1  # the replayed call's
     assert any(m.kms is not None for c in report.calls for m in c.media)
+    # the MRF-side dial-in's MSRP m-line and each MRF-side conference call's MSRP and BFCP
+    # m-lines have their Mp termination
+    mp = sum(m.mp is not None for c in report.calls for m in c.media)
+    assert mp == 1 + 2 * 3 * MRF_CONFERENCES
     assert any(m.tcp and m.tcp.bound_by == "key" for c in report.calls for m in c.media)
     return _texts(report)
 
