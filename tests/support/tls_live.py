@@ -7,6 +7,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -110,46 +111,73 @@ def tcpdump_capture(
     tcpdump: str, path: Path, ports: list[int], net: str | None = None
 ) -> Iterator[None]:
     """Capture loopback TCP on ``ports`` (between addresses of ``net`` only, when given)
-    into ``path`` while the block runs."""
-    filt = " or ".join(f"tcp port {p}" for p in sorted(set(ports)))
-    if net is not None:
-        filt = f"net {net} and ({filt})"
-    proc = subprocess.Popen(
-        [tcpdump, "-i", "lo", "-U", "-s", "0", "-w", str(path), filt],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        assert proc.stderr is not None
-        end = time.monotonic() + TIMEOUT
-        seen = b""
-        while b"listening on" not in seen:
-            if proc.poll() is not None or time.monotonic() > end:
-                raise RuntimeError(f"tcpdump did not start: {seen!r}")
-            r, _, _ = select.select([proc.stderr], [], [], 0.1)
-            if r:
-                seen += os.read(proc.stderr.fileno(), 4096)
-        time.sleep(0.2)
-        yield
-        # let the last segments reach the file: wait until it stops growing
-        size = -1
-        end = time.monotonic() + TIMEOUT
-        while time.monotonic() < end:
-            time.sleep(0.4)
-            now = path.stat().st_size if path.exists() else 0
-            if now == size:
-                break
-            size = now
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+    into ``path`` while the block runs.
+
+    The end is a marker: a UDP datagram sent once the block is done, waited for in the
+    file (tcpdump writes in order, so every segment before it is there), then removed. A
+    file that merely stops growing proves nothing on a busy machine: tcpdump may not have
+    been scheduled, and segments still in the kernel's ring when it is interrupted are lost.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as marker:
+        marker.bind(("127.0.0.1", 0))
+        mport = int(marker.getsockname()[1])
+        token = b"tcpdump-capture-end-" + os.urandom(8).hex().encode()
+        filt = " or ".join(f"tcp port {p}" for p in sorted(set(ports)))
+        if net is not None:
+            filt = f"net {net} and ({filt})"
+        filt = f"({filt}) or (udp and dst port {mport})"
+        cmd = [tcpdump, "-i", "lo", "--immediate-mode", "-B", "8192", "-U", "-s", "0"]
+        proc = subprocess.Popen(
+            [*cmd, "-w", str(path), filt],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert proc.stderr is not None
+            end = time.monotonic() + TIMEOUT
+            seen = b""
+            while b"listening on" not in seen:
+                if proc.poll() is not None or time.monotonic() > end:
+                    raise RuntimeError(f"tcpdump did not start: {seen!r}")
+                r, _, _ = select.select([proc.stderr], [], [], 0.1)
+                if r:
+                    seen += os.read(proc.stderr.fileno(), 4096)
+            time.sleep(0.2)
+            yield
+            marker.sendto(token, ("127.0.0.1", mport))
+            end = time.monotonic() + TIMEOUT
+            while token not in (path.read_bytes() if path.exists() else b""):
+                if time.monotonic() > end:
+                    raise RuntimeError(f"tcpdump did not write the end marker to {path}")
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
+    if path.exists():
+        _drop_records(path, token)
+
+
+def _drop_records(path: Path, token: bytes) -> None:
+    """Rewrite the pcap at ``path`` (tcpdump's native byte order) without the records that
+    hold ``token``."""
+    data = path.read_bytes()
+    order = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" or data[:4] == b"\x4d\x3c\xb2\xa1" else ">"
+    out = bytearray(data[:24])
+    at = 24
+    while at + 16 <= len(data):
+        (caplen,) = struct.unpack_from(order + "I", data, at + 8)
+        record = data[at : at + 16 + caplen]
+        if token not in record:
+            out += record
+        at += 16 + caplen
+    path.write_bytes(bytes(out))
 
 
 def _read_until(proc: subprocess.Popen[bytes], want: bytes) -> bytes:
