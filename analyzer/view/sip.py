@@ -579,9 +579,24 @@ def mikey_detail(msg: mikeylib.MikeyMessage) -> Node:
     return rows_node(render_mikey_tree(msg))
 
 
+@dataclass(frozen=True, slots=True)
+class MikeyDatagram:
+    """A MIKEY message on its own UDP port (RFC 3830 section 10), as tshark lists it."""
+
+    sport: int
+    dport: int
+    length: int  # of the UDP payload
+    msg: mikeylib.MikeyMessage
+
+
 register(
     "mikey",
-    Renderer(lambda m: "MIKEY", lambda m: f"{m.data_type_name} | ", mikey_detail),
+    Renderer(
+        lambda d: "UDP/MIKEY",
+        lambda d: f"{d.sport} → {d.dport} Len={d.length}, Mikey: {d.msg.data_type_name}",
+        lambda d: mikey_detail(d.msg),
+        layers=lambda d: [MikeyLayer(d.msg)],
+    ),
 )
 
 

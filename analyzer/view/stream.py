@@ -34,10 +34,15 @@ from mikeyshark.decrypt import (
     TlsConnectionDecoder,
 )
 from mikeyshark.dissectors import bfcp as bfcplib
+from mikeyshark.dissectors import h248
 from mikeyshark.dissectors import mikey as mikeylib
 from mikeyshark.dissectors import msrp as msrplib
 from mikeyshark.dissectors import sdp as sdplib
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.framing import FramingError
+from mikeyshark.dissectors.h248 import mp as h248mp
+from mikeyshark.dissectors.h248.framing import TpktFramer, TpktPacket
+from mikeyshark.dissectors.mikey.constants import UDP_PORT as MIKEY_PORT
 from mikeyshark.dissectors.mikey.payloads import Ticket
 from mikeyshark.dissectors.secret import fingerprint
 from mikeyshark.dissectors.tls.constants import (
@@ -57,7 +62,8 @@ from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
 from mikeyshark.keys import Resolution, resolve_exchange
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from mikeyshark.view.frame import FrameDecoder, FrameView, Node, Pdu
-from mikeyshark.view.sip import KeyedSip, _response_node, _ticket_node
+from mikeyshark.view.megaco import MegacoPdu
+from mikeyshark.view.sip import KeyedSip, MikeyDatagram, _response_node, _ticket_node
 from mikeyshark.view.tls import PREVIEW, TlsConnView, TlsFrame, TlsRecordView
 
 # How often (in frames) what may still change a frame is looked at before printing.
@@ -91,7 +97,19 @@ class _Handler(SipFlowHandler):
 
     def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
         self.datagrams.append((frame.number, src, dst, len(payload)))
-        super().on_udp(frame, src, dst, payload)
+        ports = (src.port, dst.port)
+        if not _MEGACO_PORTS.isdisjoint(ports):
+            self.apps.megaco(frame.number, payload)
+        elif MIKEY_PORT in ports:
+            self.apps.mikey(frame.number, src, dst, payload)
+        else:
+            super().on_udp(frame, src, dst, payload)
+
+    def on_sctp(
+        self, frame: Frame, src: Endpoint, dst: Endpoint, ppid: int, payload: bytes
+    ) -> None:
+        if ppid == h248.SCTP_PPID or not _MEGACO_PORTS.isdisjoint((src.port, dst.port)):
+            self.apps.megaco(frame.number, payload)
 
     def on_tcp_open(self, conn: TcpConn) -> None:
         super().on_tcp_open(conn)
@@ -152,7 +170,8 @@ class FrameStream:
         self.reveal = reveal
         esp_sas = {sa.spi: sa for sa in keys.esp} if keys is not None else {}
         self.decoder = FrameDecoder(esp_sas)
-        self.apps = AppDecoder(reader.name, keys is not None or bool(psks), reveal)
+        mp_profile = keys.mp if keys is not None else h248mp.DEFAULT_PROFILE
+        self.apps = AppDecoder(reader.name, keys is not None or bool(psks), reveal, mp_profile)
         self.sip = _Handler(reader.name, self.apps)
         self.table = FlowTable(self.sip, file=reader.name, esp_sas=esp_sas)
         self.pending: OrderedDict[int, FrameView] = OrderedDict()
@@ -417,19 +436,26 @@ class FrameStream:
 MAX_HELD_CONN = 1 << 20
 MAX_HELD_TOTAL = 16 << 20
 _PSK_KX = frozenset({Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.RSA_PSK})  # RFC 4279, 5489
+_FRAMED = frozenset({"msrp", "bfcp", "megaco"})  # what _MediaDir frames
+_MEGACO_PORTS = frozenset({h248.PORT_TEXT, h248.PORT_BINARY})
 MAX_KEY_GROUPS = 4096  # m-lines whose TEK candidates are kept (the newest)
 MAX_CANDIDATES = 256  # keys one TLS connection is offered
 MAX_AWAITING = 4096  # encrypted records of one connection waiting for their plaintext
 
 
 class _MediaDir:
-    """One direction of plaintext MSRP/BFCP: the framer and which frame carried which
-    stream offset (forgotten as the framer moves on, so bounded by the framer's buffer)."""
+    """One direction of plaintext MSRP/BFCP (or H.248 in TPKT): the framer and which frame
+    carried which stream offset (forgotten as the framer moves on, so bounded by the
+    framer's buffer)."""
 
     def __init__(self, protocol: str) -> None:
         self.protocol = protocol
-        self.framer: msrplib.MsrpFramer | bfcplib.BfcpFramer = (
-            msrplib.MsrpFramer() if protocol == "msrp" else bfcplib.BfcpFramer()
+        self.framer: msrplib.MsrpFramer | bfcplib.BfcpFramer | TpktFramer = (
+            msrplib.MsrpFramer()
+            if protocol == "msrp"
+            else TpktFramer()
+            if protocol == "megaco"
+            else bfcplib.BfcpFramer()
         )
         self.starts: list[int] = []
         self.frames: list[int] = []
@@ -498,9 +524,16 @@ class AppDecoder:
     the PSK candidates it is given and frames the MSRP/BFCP inside. Results are (frame, Pdu)
     pairs to attach and located problems."""
 
-    def __init__(self, file: str, candidates_wanted: bool, reveal: bool = False) -> None:
+    def __init__(
+        self,
+        file: str,
+        candidates_wanted: bool,
+        reveal: bool = False,
+        mp_profile: h248mp.MpProfile = h248mp.DEFAULT_PROFILE,
+    ) -> None:
         self.file = file
         self.reveal = reveal
+        self.mp_profile = mp_profile
         self.keys_wanted = candidates_wanted
         self._direct: list[PskCandidate] = []
         self._groups: list[tuple[frozenset[Endpoint], list[PskCandidate]]] = []
@@ -574,7 +607,7 @@ class AppDecoder:
         if c is None:
             if not chunk.data:
                 return
-            kind = _classify(chunk.data)
+            kind = _classify(chunk.data, (conn.client.port, conn.server.port))
             if kind is None:
                 self.conns[id(conn)] = _Conn(conn, "")  # neither: SIP, HTTP, ...
                 return
@@ -613,7 +646,7 @@ class AppDecoder:
             if c.decoder is not None:
                 for from_client, frame in c.decoder.partial_frames():
                     out[frame] = (_key(c, from_client), True)
-            elif c.kind in ("msrp", "bfcp"):
+            elif c.kind in _FRAMED:
                 for from_client, m in c.media.items():
                     if m.framer.buffered and m.starts:
                         first = max(bisect.bisect_right(m.starts, m.framer.oldest) - 1, 0)
@@ -763,7 +796,26 @@ class AppDecoder:
             if c.retaining and not c.confirmed:
                 self.stop_holding(c, why)
 
-    # ---------------------------------------------------------------- MSRP / BFCP
+    # ---------------------------------------------------------------- MSRP / BFCP / H.248
+
+    def mikey(self, frame: int, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
+        """A MIKEY message on its own UDP port."""
+        try:
+            msg = mikeylib.parse(payload)
+        except DissectError as e:
+            self._problem(e.layer, e.reason, frame, e.field, e.offset)
+            return
+        shown = MikeyDatagram(src.port, dst.port, len(payload), msg)
+        self.attach.append((frame, Pdu("mikey", shown)))
+
+    def megaco(self, frame: int, payload: bytes) -> None:
+        """An H.248 message (a UDP datagram, an SCTP or TPKT payload) to show in ``frame``."""
+        try:
+            msg = h248.parse_any(payload)
+        except DissectError as e:
+            self._problem(e.layer, e.reason, frame, e.field, e.offset)
+            return
+        self.attach.append((frame, Pdu("megaco", MegacoPdu(msg, self.mp_profile, self.reveal))))
 
     def _media(
         self,
@@ -776,7 +828,7 @@ class AppDecoder:
     ) -> None:
         m = c.media.get(from_client)
         if m is None:
-            proto = c.kind if c.kind in ("msrp", "bfcp") else medialib.sniff(data)
+            proto = c.kind if c.kind in _FRAMED else medialib.sniff(data)
             if proto is None:
                 return
             m = c.media[from_client] = _MediaDir(proto)
@@ -791,12 +843,15 @@ class AppDecoder:
         decrypted: bool,
     ) -> None:
         for first, last, f in located:
-            if isinstance(f, msrplib.FramingError | bfcplib.FramingError):
+            if isinstance(f, FramingError):
                 src, dst = (c.client, c.server) if from_client else (c.server, c.client)
                 e = f.error
                 self._problem(m.protocol, f"{src} -> {dst}: {e.reason}", first, e.field, e.offset)
                 continue
-            self.attach.append((last, Pdu(m.protocol, f.message)))  # type: ignore[attr-defined]
+            if isinstance(f, TpktPacket):
+                self.megaco(last, f.payload)
+            else:
+                self.attach.append((last, Pdu(m.protocol, f.message)))  # type: ignore[attr-defined]
             if not decrypted:
                 for num in range(first, last):
                     self.segments.append((num, last, _key(c, from_client), False))
@@ -849,9 +904,11 @@ def _key(c: _Conn, from_client: bool) -> tuple[str, int, str, int]:
     return (c.key[2], c.key[3], c.key[0], c.key[1])
 
 
-def _classify(first: bytes) -> str | None:
+def _classify(first: bytes, ports: tuple[int, int]) -> str | None:
     """ "tls", "msrp" or "bfcp" from a connection's first bytes (any port, like the heuristic
-    dissectors); None for anything else."""
+    dissectors), "megaco" for TPKT on the H.248 ports; None for anything else."""
+    if first[:2] == b"\x03\x00" and not _MEGACO_PORTS.isdisjoint(ports):
+        return "megaco"  # (a TPKT header: no TLS record starts with content type 3)
     if plausible_header(first) or (len(first) < RECORD_HEADER_LEN and first[:1] == b"\x16"):
         return "tls"
     return medialib.sniff(first)

@@ -14,6 +14,7 @@ RFC4563 = "RFC 4563"
 RFC6043 = "RFC 6043"
 RFC6509 = "RFC 6509"
 PROFILE = "mikeyshark profile 1 (docs/profile.md)"
+UDP_PORT = 2269  # MIKEY on its own (IANA "mikey", RFC 3830 section 10); in SIP it rides the SDP
 
 VERSION = 1
 
