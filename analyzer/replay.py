@@ -8,6 +8,12 @@ ticket with the key file and answers with TRANSFER_RESP, TCP from the side the a
 active (before the 200 OK in dial-in, as steps 7-8 come before 9-10), TLS-PSK with the TEK
 by our engine, then MSRP chat or BFCP floor control, close_notify, FIN, BYE.
 
+The MRFC drives the MRFP over Mp (H.248 on UDP 2944, docs/mp-profile.md): an Add in dial-in
+(steps 4-6), a reserve Add and a configure Modify in dial-out (2-4, 9-11), a Subtract at
+release. The MRFP does what it is told: it connects to the Remote or accepts on its Local as
+the a=setup of its Local says, as the TLS client or server the role says, with the PSK and
+identity it was given.
+
 ``resend_pcap`` re-sends the frames of a capture with their timing, for feeding a probe.
 """
 
@@ -28,6 +34,29 @@ from pathlib import Path
 from typing import cast
 
 from mikeyshark.dissectors import bfcp, msrp, sdp, sip
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.h248 import PORT_TEXT
+from mikeyshark.dissectors.h248.model import (
+    CONTEXT_CHOOSE,
+    Action,
+    Command,
+    Descriptor,
+    EventsDescriptor,
+    MegacoMessage,
+    Mid,
+    MidKind,
+    Transaction,
+    TransactionReply,
+    TransactionRequest,
+)
+from mikeyshark.dissectors.h248.mp import (
+    MpProfile,
+    MpStream,
+    events_descriptor,
+    local_control_descriptor,
+    read_command,
+)
+from mikeyshark.dissectors.h248.text import build_message, parse_message
 from mikeyshark.dissectors.mikey import crypto as mcrypto
 from mikeyshark.dissectors.mikey import transfer
 from mikeyshark.dissectors.mikey.payloads import Rand
@@ -36,7 +65,9 @@ from mikeyshark.dissectors.tls import engine as tls
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.keys import resolve_exchange
 from mikeyshark.model import Endpoint
+from mikeyshark.mp import sdp_of
 from mikeyshark.synth import media as M
+from mikeyshark.synth import mp as mpleg
 from mikeyshark.synth.scenarios import (
     LOOPBACK,
     AddressPlan,
@@ -570,6 +601,10 @@ class Side:
         self.accepted: dict[
             int, asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
         ] = {}
+        self.mp: MrfcMp | None = None  # the conference's: its end of the Mp leg
+        # what the MRFP started when the MRFC configured it, by m-line
+        self.mrfp_pipes: dict[int, asyncio.Future[TlsPipe]] = {}
+        self.terminations: list[tuple[str, str]] = []  # (context, id) on the MRFP
 
     @property
     def media_ip(self) -> str:
@@ -616,6 +651,7 @@ class Side:
         *,
         connect_to: tuple[str, int] | None,
         tls_client: bool,
+        identity: str | None = None,
     ) -> TlsPipe:
         if connect_to is not None:
             reader, writer = await asyncio.wait_for(
@@ -635,7 +671,7 @@ class Side:
         lm.tcp_client, lm.tcp_server = (me, them) if connect_to else (them, me)
         lm.tls_client = me if tls_client else them
         self.live.media.append(lm)
-        cfg = M.engine_config(tek, psk_identity(csb_id, 1), pm.tls_version, pm.suite)
+        cfg = M.engine_config(tek, identity or psk_identity(csb_id, 1), pm.tls_version, pm.suite)
         pipe = TlsPipe(reader, writer, tls.TlsPskEngine(cfg, tls_client, self.call.w.rng.randbytes))
         pipe.live, pipe.connected_out = lm, connect_to is not None
         await pipe.handshake()
@@ -684,6 +720,237 @@ class Side:
             while await pipe.recv(timeout=30):
                 pass
             await _answer_close(pipe)
+
+
+# ---------------------------------------------------------------------------------- Mp
+
+
+def _mid(ip: str) -> Mid:
+    return Mid(MidKind.IPV6 if ":" in ip else MidKind.IPV4, ip, PORT_TEXT)
+
+
+class MpEnd(asyncio.DatagramProtocol):
+    """One end of the Mp leg on UDP 2944."""
+
+    def __init__(self, ip: str, profile: MpProfile) -> None:
+        self.mid = _mid(ip)
+        self.profile = profile
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def send(self, addr: tuple[str, int], *transactions: Transaction) -> None:
+        if self.transport is not None:
+            self.transport.sendto(build_message(MegacoMessage(1, self.mid, transactions)), addr)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            msg = parse_message(data)
+        except DissectError:
+            return  # not H.248: a real network has such things
+        for t in msg.transactions:
+            self.on_transaction(t, addr)
+
+    def on_transaction(self, t: Transaction, addr: tuple[str, int]) -> None:
+        raise NotImplementedError
+
+
+class MrfpMp(MpEnd):
+    """The MRFP: answers each command with its Local and does what the command says."""
+
+    def __init__(self, ip: str, profile: MpProfile) -> None:
+        super().__init__(ip, profile)
+        # Which m-line of which call an MRFC transaction is about: the resources the
+        # replay's MRFP chooses (the ports it listens on) are the call's plan's
+        self.slots: dict[int, tuple[Side, int, ProtectedMedia]] = {}
+        self.terms: dict[str, tuple[Side, int, ProtectedMedia]] = {}
+        self._contexts = 0
+        self._ids = 0
+
+    def on_transaction(self, t: Transaction, addr: tuple[str, int]) -> None:
+        if not isinstance(t, TransactionRequest):
+            return
+        actions = []
+        for a in t.actions:
+            context = a.context
+            if context == CONTEXT_CHOOSE:
+                self._contexts += 1
+                context = str(self._contexts)
+            actions.append(Action(context, tuple(self._command(t.id, c) for c in a.commands)))
+        self.send(addr, TransactionReply(t.id, tuple(actions)))
+
+    def _command(self, tid: int, c: Command) -> Command:
+        if c.name == "Add":
+            slot = self.slots.pop(tid, None)
+            if slot is None:
+                return Command("Add", c.termination_ids)
+            self._ids += 1
+            term = f"{slot[2].protocol}/{self._ids}"
+            self.terms[term] = slot
+        else:
+            term = c.termination_ids[0] if c.termination_ids else ""
+            slot = self.terms.get(term)
+            if slot is None or c.name != "Modify":
+                if c.name == "Subtract":
+                    self.terms.pop(term, None)
+                return Command(c.name, (term,))
+        side, index, pm = slot
+        reading = read_command(c, self.profile)
+        stream = reading.streams[0] if reading.streams else None
+        local = sdp_of(0, stream.local) if stream is not None else None
+        setup = local.setup if local is not None and local.setup else "actpass"
+        if stream is not None and stream.psk is not None:
+            self._act(side, index, pm, stream, setup)
+        if c.name == "Modify":
+            return Command("Modify", (term,))
+        concrete = side.call.mp_local(pm, setup, True)
+        return Command("Add", (term,), (mpleg.media_descriptor(concrete, None, None),))
+
+    @staticmethod
+    def _act(side: Side, index: int, pm: ProtectedMedia, stream: MpStream, setup: str) -> None:
+        """Connect to the Remote (a=setup:active) or accept on the Local, TLS with the role,
+        the PSK and the identity given."""
+        remote = sdp_of(0, stream.remote)
+        target = None
+        if setup == "active" and remote is not None and remote.address is not None:
+            target = (remote.address, remote.port)
+        assert stream.psk is not None
+        side.mrfp_pipes[index] = asyncio.ensure_future(
+            side.open_media(
+                index,
+                pm,
+                stream.psk,
+                pm.csb_id,
+                connect_to=target,
+                tls_client=stream.role == "client",
+                identity=stream.pskid,
+            )
+        )
+
+
+class MrfcMp(MpEnd):
+    """The MRFC: sends a command and waits for its final Reply (a Pending is not it)."""
+
+    def __init__(self, ip: str, mrfp: MrfpMp, mrfp_addr: tuple[str, int]) -> None:
+        super().__init__(ip, mrfp.profile)
+        self.mrfp = mrfp
+        self.mrfp_addr = mrfp_addr
+        self.waiting: dict[int, asyncio.Future[TransactionReply]] = {}
+        self._tid = 1000
+        self.rid = 0
+
+    def on_transaction(self, t: Transaction, addr: tuple[str, int]) -> None:
+        if isinstance(t, TransactionReply):
+            fut = self.waiting.pop(t.id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(t)
+        elif isinstance(t, TransactionRequest):  # the MRFP's Notify: acknowledged
+            acts = tuple(
+                Action(a.context, tuple(Command(c.name, c.termination_ids) for c in a.commands))
+                for a in t.actions
+            )
+            self.send(addr, TransactionReply(t.id, acts))
+
+    async def transact(
+        self, context: str, command: Command, about: tuple[Side, int, ProtectedMedia]
+    ) -> tuple[str, str]:
+        """The command and its Reply: the context and termination id the Reply names."""
+        self._tid += 1
+        tid = self._tid
+        fut: asyncio.Future[TransactionReply] = asyncio.get_running_loop().create_future()
+        self.waiting[tid] = fut
+        self.mrfp.slots[tid] = about
+        self.send(self.mrfp_addr, TransactionRequest(tid, (Action(context, (command,)),)))
+        try:
+            reply = await asyncio.wait_for(fut, STEP_TIMEOUT)
+        except TimeoutError:
+            raise ReplayError(f"the MRFP did not answer {command.name} {tid}") from None
+        if reply.error is not None or not reply.actions or not reply.actions[0].commands:
+            raise ReplayError(f"the MRFP refused {command.name} {tid}: {reply.error}")
+        a = reply.actions[0]
+        return a.context, (a.commands[0].termination_ids or ("",))[0]
+
+    def events(self) -> EventsDescriptor:
+        self.rid += 1
+        return events_descriptor(self.rid, self.profile)
+
+
+async def _mp_dial_in(
+    side: Side, offer: sdp.SessionDescription, keys: list[Keys]
+) -> list[tuple[int, ProtectedMedia, asyncio.Future[TlsPipe]]]:
+    """Dial-in steps 4-6: an Add per TCP/TLS m-line with the UE's offer as Remote, the PSK
+    (the TEK the MRFC resolved), its identity and the TLS role client; the MRFP connects."""
+    mp = side.mp
+    assert mp is not None
+    call = side.call
+    prot = _protected(offer)
+    if len(prot) != len(call.media):
+        raise ReplayError(
+            f"the offer has {len(prot)} TCP/TLS m-lines, the scenario {len(call.media)}"
+        )
+    out = []
+    context = CONTEXT_CHOOSE
+    for (index, _md), pm, k in zip(prot, call.media, keys, strict=True):
+        control = local_control_descriptor(
+            mp.profile, psk=k.tek, pskid=psk_identity(k.csb_id, 1), role="client"
+        )
+        media = mpleg.media_descriptor(
+            call.mp_local(pm, "active", False), mpleg.remote_sdp(offer, index), control
+        )
+        descs: tuple[Descriptor, ...] = (media, mp.events())
+        context, term = await mp.transact(
+            context, Command("Add", (CONTEXT_CHOOSE,), descs), (side, call.media.index(pm), pm)
+        )
+        side.terminations.append((context, term))
+        out.append((index, pm, side.mrfp_pipes[call.media.index(pm)]))
+    return out
+
+
+async def _mp_reserve(side: Side, offer: sdp.SessionDescription) -> None:
+    """Dial-out steps 2-4: an Add per m-line with Local only (BFCP's with Mode as well)."""
+    mp = side.mp
+    assert mp is not None
+    call = side.call
+    context = CONTEXT_CHOOSE
+    for i, pm in enumerate(call.media):
+        control = local_control_descriptor(mp.profile) if pm.protocol == "bfcp" else None
+        media = mpleg.media_descriptor(call.mp_local(pm, "actpass", False), None, control)
+        context, term = await mp.transact(
+            context, Command("Add", (CONTEXT_CHOOSE,), (media,)), (side, i, pm)
+        )
+        side.terminations.append((context, term))
+
+
+async def _mp_configure(
+    side: Side, offer: sdp.SessionDescription, answer: sdp.SessionDescription
+) -> list[tuple[int, ProtectedMedia, asyncio.Future[TlsPipe]]]:
+    """Dial-out steps 9-11: a Modify of each termination with UE-B's answer as Remote, the
+    PSK, its identity and the TLS role server; the MRFP accepts UE-B's connection."""
+    mp = side.mp
+    assert mp is not None
+    call = side.call
+    out = []
+    for i, ((index, _md), pm) in enumerate(zip(_protected(offer), call.media, strict=True)):
+        context, term = side.terminations[i]
+        control = local_control_descriptor(
+            mp.profile, psk=pm.tek, pskid=psk_identity(pm.csb_id, 1), role="server"
+        )
+        media = mpleg.media_descriptor(
+            call.mp_local(pm, "passive", True), mpleg.remote_sdp(answer, index), control
+        )
+        await mp.transact(context, Command("Modify", (term,), (media, mp.events())), (side, i, pm))
+        out.append((index, pm, side.mrfp_pipes[i]))
+    return out
+
+
+async def _mp_release(side: Side) -> None:
+    """At release the MRFC subtracts the call's terminations."""
+    mp = side.mp
+    if mp is None:
+        return
+    for i, (context, term) in enumerate(side.terminations):
+        await mp.transact(context, Command("Subtract", (term,)), (side, i, side.call.media[i]))
 
 
 def _sdp_of(msg: sip.SipMessage) -> sdp.SessionDescription:
@@ -817,7 +1084,11 @@ async def answerer_dial_in_conf(side: Side) -> None:
     side.sock.send(sip.response_to(inv, 100, "Trying"), src)
     offer = _sdp_of(inv)
     keys = _resolve_offer(side, offer, time.time_ns())
-    tasks = await _answerer_media(side, offer, keys)
+    tasks: Sequence[tuple[int, ProtectedMedia, asyncio.Future[TlsPipe]]]
+    if side.mp is not None:
+        tasks = await _mp_dial_in(side, offer, keys)  # the MRFP connects as told
+    else:
+        tasks = await _answerer_media(side, offer, keys)
     for _, _, t in tasks:
         await asyncio.wait_for(asyncio.shield(t), STEP_TIMEOUT)
     answer_body = call.sdp_body(offer=False)
@@ -834,6 +1105,7 @@ async def answerer_dial_in_conf(side: Side) -> None:
         call.call_id, lambda m: m.method == "BYE" and m.status is None, "BYE"
     )
     side.sock.send(sip.response_to(bye, 200, "OK"), bsrc)
+    await _mp_release(side)
 
 
 async def _wait_invite(side: Side) -> tuple[sip.SipMessage, tuple[str, int]]:
@@ -900,18 +1172,24 @@ async def offerer_dial_out_conf(side: Side, ue_target: tuple[str, int] | None) -
         ("Allow", "INVITE, ACK, BYE, CANCEL, PRACK, UPDATE"),
     ]
     inv = sip.request("INVITE", ruri, headers, body, "application/sdp")
+    if side.mp is not None:
+        await _mp_reserve(side, offer)  # steps 2-4, before the offer leaves
     side.sock.send(inv, side.next_hop)
-    pipes = [
-        (
-            idx,
-            pm,
-            asyncio.ensure_future(
-                side.open_media(i, pm, pm.tek, pm.csb_id, connect_to=None, tls_client=False)
-            ),
-        )
-        for i, ((idx, _), pm) in enumerate(zip(_protected(offer), call.media, strict=True))
-    ]
+    pipes: Sequence[tuple[int, ProtectedMedia, asyncio.Future[TlsPipe]]] = []
+    if side.mp is None:
+        pipes = [
+            (
+                idx,
+                pm,
+                asyncio.ensure_future(
+                    side.open_media(i, pm, pm.tek, pm.csb_id, connect_to=None, tls_client=False)
+                ),
+            )
+            for i, ((idx, _), pm) in enumerate(zip(_protected(offer), call.media, strict=True))
+        ]
     answer, dlg = await _uac_wait_answer(side, inv)
+    if side.mp is not None:
+        pipes = await _mp_configure(side, offer, answer)  # the MRFP accepts UE-B as told
     await _talk_all(side, pipes, offer, answer, hang_up=True)
     side.sock.send(dlg.request("BYE"), side.next_hop)
     await side.sock.expect(
@@ -919,6 +1197,7 @@ async def offerer_dial_out_conf(side: Side, ue_target: tuple[str, int] | None) -
         lambda m: m.status == 200 and m.cseq is not None and m.cseq.method == "BYE",
         "200 to BYE",
     )
+    await _mp_release(side)
 
 
 async def answerer_dial_out_ue(side: Side) -> None:
@@ -986,8 +1265,14 @@ async def _run(opts: ReplayOptions) -> ReplayResult:
     if opts.side == "both":
         await udp(Relay(addr.pcscf, (addr.mrfc, SIP_PORT), world.token), addr.pcscf, SIP_PORT)
     conf_sock = SipSocket("MRFC")
+    mrfc_mp: MrfcMp | None = None
     if local_conf:
         await udp(conf_sock, addr.mrfc, SIP_PORT)
+        # the Mp leg between the conference's MRFC and MRFP (UDP 2944 both)
+        mrfp_mp = MrfpMp(addr.mrfp, keys.mp)
+        await udp(mrfp_mp, addr.mrfp, PORT_TEXT)
+        mrfc_mp = MrfcMp(addr.mrfc, mrfp_mp, (addr.mrfp, PORT_TEXT))
+        await udp(mrfc_mp, addr.mrfc, PORT_TEXT)
     jobs: list[asyncio.Future[None]] = []
     sides: list[Side] = []
     start = time.time_ns()
@@ -1012,6 +1297,7 @@ async def _run(opts: ReplayOptions) -> ReplayResult:
                 False,
                 pcscf if opts.side == "both" else (opts.target or pcscf),
             )
+            conf.mp = mrfc_mp
             sides.append(conf)
             target = opts.target if opts.side == "conference" else None
             job = (
@@ -1046,7 +1332,8 @@ def run_replay(
 ) -> ReplayResult:
     """Play ``opts.scenario`` live; with ``capture``, record loopback with tcpdump (or
     dumpcap) while it runs: by default what a probe at the UEs' access sees (SIP with the
-    P-CSCF, media with the MRFP), like the synthesizer; ``all_legs`` adds P-CSCF <-> MRFC."""
+    P-CSCF, media with the MRFP), like the synthesizer; ``all_legs`` adds P-CSCF <-> MRFC
+    and the Mp leg MRFC <-> MRFP."""
     ips = (opts.addr.pcscf, opts.addr.mrfc, opts.addr.mrfp, *opts.addr.ues)
     with _capturing(capture, ips if all_legs else opts.addr.ues):
         result = asyncio.run(_run(opts))

@@ -62,6 +62,23 @@ _NOT_COPIED = frozenset({"connection", "key-mgmt", "msrp-cema"})
 _LOCAL_ATTRS = ("path", "floorctrl", "confid", "userid", "floorid")
 
 
+def media_descriptor(
+    local: sdp.SessionDescription | None,
+    remote: sdp.SessionDescription | None,
+    control: LocalControlDescriptor | None,
+) -> MediaDescriptor:
+    """Media with one stream: LocalControl, Local and Remote as given (profile 1 has one
+    stream per termination)."""
+    parms: list[StreamParm] = []
+    if control is not None:
+        parms.append(control)
+    if local is not None:
+        parms.append(LocalRemoteDescriptor.of(False, [local]))
+    if remote is not None:
+        parms.append(LocalRemoteDescriptor.of(True, [remote]))
+    return MediaDescriptor((StreamDescriptor(1, tuple(parms)),))
+
+
 def stamp(ts_ns: int) -> str:
     """An H.248 time stamp (H.248.1 Annex B): ``yyyymmddThhmmsshh``, hundredths, UTC."""
     t = datetime.datetime.fromtimestamp(ts_ns // 1_000_000_000, datetime.UTC)
@@ -210,14 +227,7 @@ class MpLeg:
         remote: sdp.SessionDescription | None,
         control: LocalControlDescriptor | None,
     ) -> MediaDescriptor:
-        parms: list[StreamParm] = []
-        if control is not None:
-            parms.append(control)
-        if local is not None:
-            parms.append(LocalRemoteDescriptor.of(False, [local]))
-        if remote is not None:
-            parms.append(LocalRemoteDescriptor.of(True, [remote]))
-        return MediaDescriptor((StreamDescriptor(1, tuple(parms)),))
+        return media_descriptor(local, remote, control)
 
     def _transact(
         self,
@@ -346,6 +356,7 @@ __all__ = [
     "Sent",
     "Termination",
     "local_sdp",
+    "media_descriptor",
     "remote_sdp",
     "stamp",
 ]

@@ -890,7 +890,7 @@ class Call:
             self.w.mrf.mp.profile, psk=self._mp_psk(pm), pskid=pskid, role=self._mp_role()
         )
 
-    def _mp_local(self, pm: ProtectedMedia, setup: str, concrete: bool) -> sdp.SessionDescription:
+    def mp_local(self, pm: ProtectedMedia, setup: str, concrete: bool) -> sdp.SessionDescription:
         """Local of ``pm`` as the MRFC asks for it (``$``) or as the MRFP returns it (the
         mp-local-mismatch fault: a port other than the one the MRFC puts in its SDP)."""
         conf = self._protected(pm, offer=not self.dial_in)
@@ -923,8 +923,8 @@ class Call:
                 self.cursor,
                 call,
                 pm.protocol,
-                self._mp_local(pm, "active", False),
-                self._mp_local(pm, "active", True),
+                self.mp_local(pm, "active", False),
+                self.mp_local(pm, "active", True),
                 remote=self._mp_remote(pm),
                 control=self._mp_control(pm),
                 events=not self._has("mp-no-events"),
@@ -943,8 +943,8 @@ class Call:
                 self.cursor,
                 call,
                 pm.protocol,
-                self._mp_local(pm, "actpass", False),
-                self._mp_local(pm, "actpass", True),
+                self.mp_local(pm, "actpass", False),
+                self.mp_local(pm, "actpass", True),
                 control=mode,
                 error_first=i == 0 and self._has("mp-error-reply"),
             )
@@ -964,7 +964,7 @@ class Call:
                 self.cursor,
                 call,
                 pm.mp_term,
-                self._mp_local(pm, "passive", True),
+                self.mp_local(pm, "passive", True),
                 self._mp_remote(pm),
                 self._mp_control(pm),
                 events=not self._has("mp-no-events"),

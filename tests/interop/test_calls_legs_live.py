@@ -81,11 +81,37 @@ def test_all_legs_capture_judged_like_access_capture(
     assert len(core.stdout.splitlines()) >= 4  # the capture really holds the second hop
     full_v, access_v = _verdicts(full, keys), _verdicts(access, keys)
     assert sorted(full_v) == sorted(c.call_id for c in result.calls)
-    assert full_v == access_v
+
+    def without_mp(v: dict[str, tuple[str, dict[str, str]]]) -> dict[str, object]:
+        return {
+            c: (verdict, {r: s for r, s in st.items() if r[:3] != "MP-"})
+            for c, (verdict, st) in v.items()
+        }
+
+    assert without_mp(full_v) == without_mp(access_v)
     assert {v for v, _ in full_v.values()} == {"pass"}
+    # The full capture holds the Mp leg the replay's MRFC drove the MRFP with: judged, the
+    # PSK in the clear a warning; the access capture has none (not observed).
+    mrfp_mp = f"host {plan.mrfc} and host {plan.mrfp} and udp port 2944"
+    mp = subprocess.run(
+        [tcpdump, "-nr", str(full), mrfp_mp], capture_output=True, text=True, timeout=60
+    )
+    assert len(mp.stdout.splitlines()) >= 4  # Add (or reserve and Modify), Reply, Subtract, ...
+    bfcp_out = scenario == "bfcp-dial-out"
+    for _, st in full_v.values():
+        mp_rules = {r: s for r, s in st.items() if r[:3] == "MP-"}
+        assert mp_rules.pop("MP-CLEARTEXT") == "warning"
+        assert mp_rules.pop("MP-BFCP-DIALOUT") == ("info" if bfcp_out else "not-applicable")
+        assert set(mp_rules.values()) == {"pass"}, mp_rules
+    for _, st in access_v.values():
+        assert {s for r, s in st.items() if r[:3] == "MP-"} <= {"not-observed", "not-applicable"}
     # The ladder shows the other hop's INVITE and answer as copies of the first seen.
     kf = KeyFile.parse(result.keyfile_text)
     for c in build_report([analyze_capture(str(full), kf)], kf, reveal=False).calls:
+        # the MRFP ran TLS with the PSK the MRFC gave it on Mp: the TEK of the ticket
+        for m in c.media:
+            assert m.mp is not None and m.key is not None and m.key.recovered
+            assert m.mp.psk == m.key.tek
         labels = {e.frame: e.label for e in c.events if e.kind == "sip"}
         assert c.invite_frame is not None and c.answer_frame is not None
         assert labels[c.invite_frame] == "INVITE (offer)"
