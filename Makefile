@@ -32,7 +32,8 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mikeyshark analyze pcaps/conference.pcap --keys pcaps/demo-keys.toml --html report.html
-	@echo "wrote report.html"
+	$(BIN)/mikeyshark analyze pcaps/conference-mrf.pcap --keys pcaps/demo-keys.toml --html report-mrf.html
+	@echo "wrote report.html (the conference at the UEs) and report-mrf.html (at the MRF, with the Mp leg)"
 
 lint: $(TSTAMP)
 	$(BIN)/ruff check .

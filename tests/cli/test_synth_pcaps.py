@@ -23,6 +23,7 @@ def test_readme_names_every_synthesized_capture() -> None:
     outputs = {Path(c[c.index("-o") + 1]).name for c in _commands()}
     assert outputs == {
         "conference.pcap",
+        "conference-mrf.pcap",
         "msrp-dial-in.pcap",
         "msrp-dial-out.pcap",
         "bfcp-dial-in.pcap",

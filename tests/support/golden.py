@@ -19,6 +19,7 @@ OUT = ROOT / "tests" / "golden" / "out"
 # capture (relative to the root) -> extra analyze/dissect arguments
 CASES: dict[str, list[str]] = {
     "pcaps/conference.pcap": ["--keys", "pcaps/demo-keys.toml"],
+    "pcaps/conference-mrf.pcap": ["--keys", "pcaps/demo-keys.toml"],
     "pcaps/msrp-dial-in.pcap": ["--keys", "pcaps/demo-keys.toml"],
     "pcaps/msrp-dial-out.pcap": ["--keys", "pcaps/demo-keys.toml"],
     "pcaps/bfcp-dial-in.pcap": ["--keys", "pcaps/demo-keys.toml"],
