@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,10 @@ from mikeyshark.dissectors.h248.model import (
     StreamDescriptor,
     TransactionRequest,
 )
+from mikeyshark.dissectors.h248.mp import MP_ITEMS
 from mikeyshark.dissectors.h248.text import build_message
 from mikeyshark.evidence import CallRecord, MediaRecord, SdpMedia, Status, Verdict
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import Endpoint, Frame, StreamChunk
 from mikeyshark.mp import MpLeg
 from mikeyshark.procedure import Direction, Protocol
@@ -307,3 +310,27 @@ def test_the_tls_failure_the_mrfp_notifies_carries_the_alert_seen(tmp_path: Path
     assert fatal and fatal[0][1] == 20
     reply = {c.rule: c for c in call.checks}["MP-REPLY"]
     assert f"the TLS alert bad_record_mac is in frame {fatal[0][0]}" in reply.message
+
+
+def test_the_readme_names_each_adopted_item_and_how_to_rename_it() -> None:
+    """The README's Mp section lists every adopted name with its key-file key, and its
+    [profile.mp] example is a key file that renames what it names and nothing else."""
+    readme = (VECTORS.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Captures at the MRF: the Mp leg", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+)` \| `([\w/]+)` \|", section, re.M))
+    assert rows == {
+        "psk": "mkstls/psk",
+        "pskid": "mkstls/pskid",
+        "role": "mkstls/role",
+        "tcp_fail_event": "mkstls/tcpfail",
+        "tls_fail_event": "mkstls/tlsfail",
+    }
+    assert rows == {i.key: i.name for i in MP_ITEMS}
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    profile = KeyFile.parse(example).mp
+    assert (profile.psk, profile.role, profile.tls_fail_event) == (
+        "tlsbsc/psk",
+        "tlsbsc/role",
+        "tlsbsc/estfail",
+    )
+    assert (profile.pskid, profile.tcp_fail_event) == ("mkstls/pskid", "mkstls/tcpfail")
