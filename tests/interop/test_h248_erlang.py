@@ -119,3 +119,35 @@ def test_megaco_decodes_every_synthesized_mp_message(scenario: str, tmp_path: Pa
             assert f"mkstls/pskid={m.psk_identity}" in line
             assert f"mkstls/role={role}" in line
             assert ":mkstls/tcpfail,mkstls/tlsfail" in line
+
+
+@pytest.mark.parametrize(
+    ("scenario", "fault", "expected"),
+    [
+        # the MRFP's Notify of the failed handshake, its cause the alert it got
+        # (bad_record_mac, 20: RFC 5246 7.2), and the MRFC's Reply
+        (
+            "msrp-dial-out",
+            "mp-wrong-psk",
+            [
+                r"\| req \d+ / C=\d+ \+ Notify=\S+\{OE\d+:mkstls/tlsfail\(cause=20\)\}$",
+                r"\| rep \d+ / C=\d+ \+ Notify=\S+$",
+            ],
+        ),
+        # the MRFP's Error 510 to the first Add (then the Add is sent again)
+        ("bfcp-dial-in", "mp-error-reply", [r"\| rep \d+ error 510$"]),
+    ],
+)
+def test_megaco_decodes_the_messages_only_faults_make(
+    scenario: str, fault: str, expected: list[str], tmp_path: Path
+) -> None:
+    result = synthesize(scenario, seed=7, capture_point="mrf", faults=[fault])
+    pcap = tmp_path / "mrf.pcap"
+    write_capture(result, pcap)
+    sent = [p for _, p in udp_payloads(pcap)]
+    theirs = erlang_summaries(sent)
+    for data, t in zip(sent, theirs, strict=True):
+        assert not t.startswith("error"), t
+        assert summary(text.parse_message(data)) == t
+    for pattern in expected:
+        assert [t for t in theirs if re.search(pattern, t)], (pattern, theirs)

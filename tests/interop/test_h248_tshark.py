@@ -178,21 +178,32 @@ def test_error_code_names_are_wiresharks(tshark: str) -> None:
         assert theirs[c.value] == c.name
 
 
+_FLOWS = ("msrp-dial-in", "msrp-dial-out", "bfcp-dial-in", "bfcp-dial-out")
 _MRF_CASES = [
-    *((s, "udp") for s in ("msrp-dial-in", "msrp-dial-out", "bfcp-dial-in", "bfcp-dial-out")),
-    ("conference", "udp"),
-    ("conference", "tcp"),
+    *((s, t, None) for s in _FLOWS for t in ("udp", "tcp")),
+    ("conference", "tcp", None),
+    # the MRFP's tlsfail Notify and the MRFC's Reply to it
+    ("msrp-dial-out", "udp", "mp-wrong-psk"),
+    # an Error reply (no command in it) and the Add sent again
+    ("bfcp-dial-in", "tcp", "mp-error-reply"),
 ]
 
 
-@pytest.mark.parametrize(("scenario", "transport"), _MRF_CASES)
+@pytest.mark.parametrize(("scenario", "transport", "fault"), _MRF_CASES)
 def test_synthesized_mp_leg_reads_cleanly(
-    tshark: str, tmp_path: Path, scenario: str, transport: str
+    tshark: str, tmp_path: Path, scenario: str, transport: str, fault: str | None
 ) -> None:
-    """Every Mp frame of a capture synthesized at the MRF: no malformed packet or expert
+    """Every Mp frame of a capture synthesized at the MRF (the four flows over UDP and over
+    TCP with TPKT, and the messages only faults make): no malformed packet or expert
     warning, and every Local and Remote handed to tshark's SDP dissector (as many SDP media
     lines as the frame's text holds ``m=`` lines)."""
-    result = synthesize(scenario, seed=7, capture_point="mrf", mp_transport=transport)
+    result = synthesize(
+        scenario,
+        seed=7,
+        capture_point="mrf",
+        mp_transport=transport,
+        faults=[fault] if fault else [],
+    )
     pcap = tmp_path / f"{scenario}-{transport}.pcap"
     write_capture(result, pcap)
     # (the KMS leg's HTTP bodies are MIKEY-TICKET messages tshark's MIKEY dissector does not
@@ -201,10 +212,14 @@ def test_synthesized_mp_leg_reads_cleanly(
     rows = fields(tshark, pcap, "frame.number", "megaco.command", "sdp.media", "tcp.payload",
                   "udp.payload", extra=("-Y", "megaco"))  # fmt: skip
     assert len(rows) >= 6
-    sdp_lines = 0
+    sdp_lines, seen = 0, set()
     for number, command, media, tcp_hex, udp_hex in rows:
         raw = bytes.fromhex(tcp_hex or udp_hex)
-        assert command, number
+        if transport == "tcp":
+            assert raw[:2] == b"\x03\x00", number  # TPKT version 3
+        errored = re.search(rb"\r\n\s*Error = 510", raw) is not None
+        assert bool(command) != errored, number
+        seen.update(command.split(",") if command else ["Error"])
         want = len(re.findall(rb"\r\nm=", raw))
         assert len([x for x in media.split(",") if x]) == want, number
         sdp_lines += want
@@ -212,3 +227,9 @@ def test_synthesized_mp_leg_reads_cleanly(
     # dial-in: Add (Local, Remote) + Reply (Local); dial-out: reserve Add + Reply, Modify
     # (Local, Remote): at least three SDP blocks per m-line of every call
     assert sdp_lines >= 3 * sum(len(c.media) for c in result.calls) >= 3 * calls
+    assert {"Add", "Subtract"} <= seen
+    assert ("Modify" in seen) == scenario.endswith("dial-out") or scenario == "conference"
+    if fault == "mp-wrong-psk":
+        assert "Notify" in seen
+    if fault == "mp-error-reply":
+        assert "Error" in seen

@@ -19,6 +19,7 @@ from mikeyshark.report.html import render_html
 from mikeyshark.report.terminal import print_summary
 from mikeyshark.synth import synthesize
 from tests.support.analyze import analyze_synth
+from tests.support.golden import CASES, OUT
 from tests.support.html import ladder_rows
 
 MRFC, MRFP = "192.0.2.20", "203.0.113.30"
@@ -51,6 +52,44 @@ def test_the_ladder_draws_mp_arrows_between_mrfc_and_mrfp(
     assert (lanes[MRFC], lanes[MRFP]) == ("MRFC", "MRFP")
     # captured at the MRF, the focus's SIP peer is the S-CSCF
     assert lanes["192.0.2.15"] == "S-CSCF"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "fault", "arrows"),
+    [
+        # dial-out: the reserve Add, the configure Modify, the release Subtract, each answered
+        (
+            "bfcp-dial-out",
+            None,
+            [("MRFC", "Add"), ("MRFP", "Reply"), ("MRFC", "Modify"), ("MRFP", "Reply"),
+             ("MRFC", "Subtract"), ("MRFP", "Reply")],
+        ),
+        # the MRFP reports the failed handshake: its Notify (no step of the seed) and the
+        # MRFC's Reply travel the other way
+        (
+            "msrp-dial-in",
+            "mp-wrong-psk",
+            [("MRFC", "Add"), ("MRFP", "Reply"), ("MRFP", "Notify"), ("MRFC", "Reply"),
+             ("MRFC", "Subtract"), ("MRFP", "Reply")],
+        ),
+    ],
+)  # fmt: skip
+def test_every_mp_command_and_reply_is_an_arrow_from_its_sender(
+    scenario: str, fault: str | None, arrows: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    result = synthesize(scenario, seed=8, capture_point="mrf", faults=[fault] if fault else [])
+    report = analyze_synth(result, tmp_path / "c.pcap")
+    rows = [
+        r
+        for r in ladder_rows(render_html(report)).rows.values()
+        if r.id.startswith("c0-f") and r.cells[3] == "H248"
+    ]
+    sender = {MRFC: "MRFC", MRFP: "MRFP"}
+    got = [(sender[r.cells[4].split(":")[0]], r.cells[6].split()[1]) for r in rows]
+    assert got == arrows
+    if fault:
+        (notify,) = [r for r in rows if r.cells[6].startswith("MEGACO Notify")]
+        assert "mkstls/tlsfail" in notify.cells[6] and notify.cells[2] == ""
 
 
 def test_the_call_page_sets_the_termination_beside_the_sdp(tmp_path: Path) -> None:
@@ -109,3 +148,44 @@ def test_the_terminal_warns_of_the_psk_in_the_clear(tmp_path: Path) -> None:
     assert "MP-CLEARTEXT: the PSK (sha256:" in line
     assert "crossed Mp in the clear (UDP, Add (frame " in line
     assert "1 pass, 0 fail" in out
+
+
+# the Mp rules of docs/rules.md
+MP_RULES = {
+    "MP-PRESENT", "MP-PSK", "MP-REMOTE", "MP-LOCAL", "MP-ROLE", "MP-ORDER", "MP-EVENTS",
+    "MP-REPLY", "MP-PSKID", "MP-CLEARTEXT", "MP-BFCP-DIALOUT",
+}  # fmt: skip
+
+
+def test_ue_side_golden_reports_differ_only_by_the_not_observed_mp_rules() -> None:
+    """The recorded outputs of every shipped capture without an Mp leg: each call gains the
+    eleven Mp rules, not observed (MP-BFCP-DIALOUT not applicable without BFCP dial-out), no
+    ``mp`` in its media, and its verdict is still the one the other rules give; the
+    terminal says nothing of Mp."""
+    judged = 0
+    for capture in CASES:
+        if capture == "pcaps/conference-mrf.pcap":
+            continue
+        name = Path(capture).stem
+        doc = json.loads((OUT / f"{name}.analyze.json").read_text(encoding="utf-8"))
+        for call in doc["calls"]:
+            assert all("mp" not in m for m in call["media"])
+            mp = {r["rule"]: r["status"] for r in call["checks"] if r["rule"].startswith("MP-")}
+            assert set(mp) == MP_RULES, name
+            dialout_bfcp = call["scenario"].endswith("dial-out") and any(
+                m["protocol"] == "bfcp" for m in call["media"]
+            )
+            for rule, status in mp.items():
+                if rule == "MP-BFCP-DIALOUT" and not dialout_bfcp:
+                    assert status in ("not-applicable", "not-observed"), (name, rule)
+                else:
+                    assert status == "not-observed", (name, rule)
+            others = {r["status"] for r in call["checks"] if not r["rule"].startswith("MP-")}
+            want = (
+                "fail" if "fail" in others else "incomplete" if "not-observed" in others else "pass"
+            )
+            assert call["verdict"] == want, name
+            judged += 1
+        terminal = (OUT / f"{name}.analyze.txt").read_text(encoding="utf-8")
+        assert "MP-" not in terminal and "WARN" not in terminal, name
+    assert judged >= 8
