@@ -58,6 +58,8 @@ def keys_from(args: argparse.Namespace) -> tuple[KeyFile | None, tuple[TekKey, .
     from mikeyshark.keyfile import KeyFile, parse_psk
 
     keys = KeyFile.load(args.keys) if args.keys else None
+    for w in keys.warnings if keys is not None else ():
+        print(f"mikeyshark: warning: {w}", file=sys.stderr)
     return keys, tuple(parse_psk(p) for p in args.psk)
 
 

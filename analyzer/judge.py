@@ -13,10 +13,10 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from mikeyshark.checks.evaluate import Context, Policy, evaluate_call, not_judged
 from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
+from mikeyshark.keylog import read_keylog_text
 from mikeyshark.parallel import Unit, Within, plan_units, run_units
 from mikeyshark.pipeline import CaptureResult, Progress
 from mikeyshark.report.model import KeyRow, Report
@@ -140,7 +140,7 @@ def _plan(
     logs = [p for p in (tls_keylog, sip_keylog) if p is not None]
     if logs:
         # carried in the key file object, so that --jobs / --dask workers get it too
-        text = "".join(Path(p).read_text(encoding="ascii") + "\n" for p in logs)
+        text = "".join(read_keylog_text(p) + "\n" for p in logs)
         keyfile = dataclasses.replace(keyfile, tls_keylog=text)
     return keyfile, plan_units([os.fspath(c) for c in captures], join=join)
 

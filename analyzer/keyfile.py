@@ -68,6 +68,9 @@ class Conference:
     authorized: tuple[str, ...] = ()
 
 
+SHORT_KEY = 16  # bytes: a key shorter than this is loaded with a warning
+
+
 def parse_hex_key(text: str) -> bytes:
     """A key written in hex (an optional ``0x``, surrounding blanks ignored): the one rule for
     keys in the key file and on the command line. The message never repeats the digits."""
@@ -248,9 +251,17 @@ class _KeyFileReader:
         if not isinstance(v, str):
             raise self.fail(table, i, key, f"{where} must be a hex string")
         try:
-            return parse_hex_key(v)
+            got = parse_hex_key(v)
         except ValueError as e:
             raise self.fail(table, i, key, f"{where} {e}") from None
+        if len(got) < SHORT_KEY:
+            # any length is allowed (PROTOCOLS.md 13.4), but a truncated paste is the usual
+            # cause: say so before the call fails TICKET-OPEN or TLS-KEY
+            self.warnings.append(
+                f"{self.name}:{self.line_of(table, i, key)}: {where} is {len(got)} bytes, "
+                f"under {SHORT_KEY}: is it whole?"
+            )
+        return got
 
     def _str(
         self, table: str, i: int, entry: dict[str, Any], key: str, required: bool

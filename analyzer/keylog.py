@@ -38,6 +38,31 @@ _TLS13_LABELS = (
 )
 
 
+class KeyLogError(ValueError):
+    """A key log file that is not text: names the file (``filename``) and the first byte."""
+
+    def __init__(self, filename: str, reason: str) -> None:
+        self.filename = filename
+        self.reason = reason
+        super().__init__(f"{filename}: {reason}")
+
+    def __reduce__(self) -> tuple[type[KeyLogError], tuple[str, str]]:
+        return (type(self), (self.filename, self.reason))
+
+
+def read_keylog_text(path: str | os.PathLike[str]) -> str:
+    """The text of an NSS key log file (ASCII). Raises OSError when it cannot be read and
+    :class:`KeyLogError` when it is not text (a pcap, an image: a wrong file given)."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise KeyLogError(
+            os.fspath(path),
+            f"not an NSS key log (byte 0x{data[e.start]:02x} at offset {e.start} is not text)",
+        ) from None
+
+
 class KeyLog:
     """NSS key log secrets by client random (the :class:`mikeyshark.decrypt.KnownSecrets` the
     TLS decoder asks). Lines it cannot use are counted in ``skipped``, never fatal."""
@@ -56,8 +81,8 @@ class KeyLog:
 
     @classmethod
     def load(cls, path: str | Path) -> KeyLog:
-        """Raises OSError / UnicodeDecodeError when the file cannot be read."""
-        return cls.parse(Path(path).read_text(encoding="ascii"))
+        """Raises OSError / :class:`KeyLogError` when the file cannot be read."""
+        return cls.parse(read_keylog_text(path))
 
     def __len__(self) -> int:
         return len(self._by_random)
@@ -177,17 +202,23 @@ def write_keylog(path: str | os.PathLike[str], sessions: Iterable[TlsSessionInfo
     return text.count("\n")
 
 
-def write_private(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` into a file only its owner can read (mode 0600, also when it existed):
-    key logs hold secrets."""
+def open_private(path: str | os.PathLike[str]) -> BinaryIO:
+    """A new file only its owner can read (mode 0600, also when it existed), for writing:
+    every file that holds key material (key logs, key files, a pcapng with a Decryption
+    Secrets Block) is created so, never made private after the fact."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
+        return os.fdopen(fd, "wb")
+    except BaseException:
         os.close(fd)
+        raise
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` into a file only its owner can read (see :func:`open_private`)."""
+    with open_private(path) as f:
+        f.write(data)
 
 
 def _block(block_type: int, body: bytes) -> bytes:
@@ -236,7 +267,7 @@ def write_pcapng_with_secrets(
     Decryption Secrets Block (before the first packet) holds the key log.  Returns the
     number of frames written."""
     secrets = keylog_text(sessions).encode("ascii")
-    with open(out, "wb") as f:
+    with open_private(out) as f:
         w = PcapngWriter(f, secrets)
         for frame in iter_frames(*captures):
             w.write(frame.linktype, frame.ts_ns, frame.data, frame.wirelen)

@@ -218,9 +218,13 @@ def run(args: argparse.Namespace) -> int:
             )
     except (ValueError, ClusterError, OSError) as e:
         # PlanError is a ValueError; the key log is the one file read before the captures
-        keylog_failed = args.tls_keylog and getattr(e, "filename", None) == args.tls_keylog
-        what = "--tls-keylog: " if keylog_failed else ""
-        err.print(f"mikeyshark analyze: {what}{e}", markup=False, highlight=False)
+        text = str(e)
+        if args.tls_keylog and getattr(e, "filename", None) == args.tls_keylog:
+            why = (
+                e.reason if isinstance(e, keylog.KeyLogError) else getattr(e, "strerror", None) or e
+            )
+            text = f"--tls-keylog {args.tls_keylog}: {why}"
+        err.print(f"mikeyshark analyze: {text}", markup=False, highlight=False)
         return EXIT_USAGE
     try:
         return _report(args, report, keys, console, err, streamed)
@@ -277,6 +281,11 @@ def _report(
     except OSError as e:
         err.print(f"mikeyshark analyze: cannot write: {e}", markup=False, highlight=False)
         unwritten = True
+    unreadable = [c for c in report.captures if c.unreadable]
+    for c in unreadable:
+        # on stderr even with --quiet: the summary (stdout) is not where an error goes
+        why = next(p.reason for p in c.errors if p.layer == "capture")
+        err.print(f"mikeyshark analyze: {c.path}: {why}", markup=False, highlight=False)
     internal = [p for c in report.captures for p in c.errors if p.kind == INTERNAL]
     if internal:
         # every report is written; the exit status says the analysis met a bug
@@ -289,7 +298,7 @@ def _report(
         return EXIT_INTERNAL
     if unwritten:
         return EXIT_USAGE
-    if any(c.unreadable for c in report.captures):
+    if unreadable:
         return EXIT_USAGE
     return EXIT_OK if report.compliant(strict=args.strict) else EXIT_FINDINGS
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from mikeyshark.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from mikeyshark.keyfile import KeyFileError
+from mikeyshark.keylog import write_private
 from mikeyshark.replay import ReplayError, ReplayOptions, resend_pcap, run_replay
 from mikeyshark.synth import SCENARIOS
 
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.key_out) if args.key_out else (capture.with_suffix(".toml") if capture else None)
     )
     if key_out is not None and keys is None:
-        key_out.write_text(result.keyfile_text, encoding="utf-8")
+        write_private(key_out, result.keyfile_text.encode("utf-8"))
     for call in result.calls:
         media = ", ".join(f"{m.protocol} {m.messages} messages" for m in call.media)
         print(f"{call.call_id}: {call.scenario} {call.offerer} -> {call.answerer}: {media}")

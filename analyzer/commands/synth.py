@@ -10,6 +10,7 @@ from typing import Any
 
 from mikeyshark.cli import EXIT_OK, EXIT_USAGE
 from mikeyshark.keyfile import KeyFileError
+from mikeyshark.keylog import write_private
 from mikeyshark.synth import FAULTS, SCENARIOS, synthesize, write_capture
 from mikeyshark.synth.faults import CAPTURE_POINTS
 from mikeyshark.synth.mp import TRANSPORTS as MP_TRANSPORTS
@@ -95,6 +96,13 @@ def run(args: argparse.Namespace) -> int:
         print("mikeyshark synth: SCENARIO and -o FILE are required (or --list)", file=sys.stderr)
         return EXIT_USAGE
     out = Path(args.output)
+    for option, target in (("-o", out), ("--key-out", args.key_out), ("--keylog", args.keylog)):
+        if target and not Path(target).parent.is_dir():
+            print(
+                f"mikeyshark synth: {option} {target}: no such directory {Path(target).parent}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     try:
         keys = Path(args.keys).read_text(encoding="utf-8") if args.keys else None
         now_ns = time.time_ns() if args.now else None
@@ -114,15 +122,20 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, KeyFileError, ValueError, NotImplementedError) as e:
         print(f"mikeyshark synth: {e}", file=sys.stderr)
         return EXIT_USAGE
-    write_capture(result, out)
     written = [str(out)]
-    if args.keylog:
-        lines = [ln for c in result.calls for m in c.media for ln in m.keylog]
-        Path(args.keylog).write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
-        written.append(args.keylog)
-    if keys is None:
-        key_out = Path(args.key_out) if args.key_out else out.with_suffix(".toml")
-        key_out.write_text(result.keyfile_text, encoding="utf-8")
-        written.append(str(key_out))
+    try:
+        write_capture(result, out)
+        if args.keylog:
+            lines = [ln for c in result.calls for m in c.media for ln in m.keylog]
+            write_private(args.keylog, "".join(f"{ln}\n" for ln in lines).encode("ascii"))
+            written.append(args.keylog)
+        # the key file beside the capture, unless the keys came from one; --key-out always
+        if keys is None or args.key_out:
+            key_out = Path(args.key_out) if args.key_out else out.with_suffix(".toml")
+            write_private(key_out, result.keyfile_text.encode("utf-8"))
+            written.append(str(key_out))
+    except OSError as e:
+        print(f"mikeyshark synth: cannot write: {e}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"{len(result.frames)} frames, {len(result.calls)} calls -> {', '.join(written)}")
     return EXIT_OK

@@ -202,6 +202,7 @@ class World:
     mrfp: Host
     addr: AddressPlan
     user_psk: dict[str, bytes] = field(default_factory=dict)
+    keys_given: bool = False  # the keys come from a key file: none may be made up
     ue_hosts: dict[str, Host] = field(default_factory=dict)
     mrf: Mrf | None = None  # what a capture at the MRF adds
 
@@ -212,6 +213,12 @@ class World:
 
     def psk_of(self, uri: str) -> bytes:
         if uri not in self.user_psk:
+            if self.keys_given:
+                # a made-up key would be in no key file: nothing could open the ticket
+                raise ValueError(
+                    f"--mode3: the key file has no [[psk]] for {uri} (the initiator's key "
+                    "shared with the KMS, with which it builds its ticket)"
+                )
             self.user_psk[uri] = self.rng.randbytes(32)
         return self.user_psk[uri]
 
@@ -1153,6 +1160,7 @@ def make_world(
     )
     if given:
         world.user_psk.update({p.identity: p.key for p in given.psk})
+        world.keys_given = True
     for name, ip in zip((*USERS, UNAUTHORIZED), addr.ues, strict=True):
         world.ue_hosts[name] = net.host(name, ip)
     if capture_point == "mrf":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,11 @@ def test_a_good_file() -> None:
         "sip:conf1@conf.example.org", ("sip:alice@example.org", "sip:bob@example.org")
     )
     assert kf.tls_prot_type == 7
-    assert kf.warnings == ()
+    # loaded, but said: a key under 16 bytes is most often a truncated paste
+    assert kf.warnings == (
+        "demo.toml:8: [[kms]] #2 master_key is 2 bytes, under 16: is it whole?",
+        "demo.toml:12: [[psk]] #1 key is 4 bytes, under 16: is it whole?",
+    )
 
 
 def test_profile_default_is_the_adopted_tls_value() -> None:
@@ -190,7 +195,8 @@ def test_dumps_writes_what_parse_reads() -> None:
         mp_profile={"psk": "mkstls/psk", "role": "mkstls/role"},
     )
     again = KeyFile.parse(kf.dumps("a comment\nover two lines"))
-    assert again == kf
+    assert again.warnings == ("<keys>:10: [[psk]] #1 key is 2 bytes, under 16: is it whole?",)
+    assert dataclasses.replace(again, warnings=()) == kf
 
 
 def test_dumps_layout_is_the_synthesizers() -> None:
