@@ -521,6 +521,11 @@ def media_messages(
         proto = d.info.plaintext_protocol or medialib.sniff(d.plaintext[0].data)
         if proto in MEDIA_PROTOCOLS:
             m.plaintext_frames = sorted({a.frame for a in d.plaintext})
+    elif d.info.outside:
+        # TLS, but with MSRP/BFCP beside its records (after close_notify, between records):
+        # any media byte outside the records is media in the clear
+        clear = [o.frame for o in d.info.outside if medialib.sniff(o.head) in MEDIA_PROTOCOLS]
+        m.plaintext_frames = sorted(set(clear))
     for rec in sess.messages:
         fields = sess.to_json(rec)  # type: ignore[arg-type]
         fields.pop("frame", None)

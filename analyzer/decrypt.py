@@ -177,6 +177,22 @@ class RecordFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class OutsideRecords:
+    """Bytes of a TLS stream that are no TLS record (where records stopped parsing): their
+    first bytes, to tell what they are (MSRP or BFCP sent in the clear, say after
+    close_notify)."""
+
+    from_client: bool
+    frame: int
+    stream_offset: int
+    head: bytes  # up to OUTSIDE_HEAD bytes
+
+
+OUTSIDE_HEAD = 64  # bytes kept of each run of bytes outside records
+MAX_OUTSIDE = 32  # runs kept per connection
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSeen:
     from_client: bool
     frame: int
@@ -216,6 +232,7 @@ class TlsSessionInfo:
     records_failed: list[RecordFailure] = field(default_factory=list)
     records_undecrypted: int = 0
     alerts: list[AlertSeen] = field(default_factory=list)
+    outside: list[OutsideRecords] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     client_random: bytes | None = None
     server_random: bytes | None = None
@@ -566,6 +583,9 @@ class TlsConnectionDecoder:
             except DissectError as e:
                 frame, _ = self._frame_at(d, d.base + 1)
                 self._problem(f"{e.reason} at stream offset {d.base + e.offset}", frame, e.field)
+                if len(self.info.outside) < MAX_OUTSIDE:
+                    head = bytes(d.buf[:OUTSIDE_HEAD])
+                    self.info.outside.append(OutsideRecords(d.from_client, frame, d.base, head))
                 d.lost = True
                 continue
             if got is None:

@@ -41,7 +41,8 @@ _STATUS_MEANING = {
     "given: never a pass",
     Status.NOT_APPLICABLE: "the rule does not concern this call (another protocol, no policy to "
     "judge by, no KMS leg captured)",
-    Status.WARNING: "worth telling the operator, never a failure (the PSK crossed Mp in the clear)",
+    Status.WARNING: "worth telling the operator, never a failure (TLS 1.0 or 1.1 negotiated; the "
+    "PSK crossed Mp in the clear)",
     Status.INFO: "what the capture shows where nothing is specified to judge by (how a BFCP "
     "dial-out termination was reserved)",
 }

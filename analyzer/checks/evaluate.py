@@ -22,7 +22,7 @@ from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
 from mikeyshark.dissectors.msrp import MsrpUri
 from mikeyshark.dissectors.secret import fingerprint
 from mikeyshark.dissectors.sip import kms_uid
-from mikeyshark.dissectors.tls.constants import ALERT_DESCRIPTION
+from mikeyshark.dissectors.tls.constants import ALERT_DESCRIPTION, CIPHER_SUITE, CIPHER_SUITES, Kx
 from mikeyshark.evidence import (
     CallRecord,
     CheckResult,
@@ -613,9 +613,24 @@ def _tls_psk_suite(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     )
 
 
+def _certificate_suite(name: str | None) -> bool:
+    """A suite that authenticates with certificates alone: no PSK in its key exchange."""
+    try:
+        suite = CIPHER_SUITES.get(CIPHER_SUITE[name]) if name else None
+    except KeyError:
+        return False  # a suite we do not know: not claimed either way
+    return suite is not None and suite.kx not in _PSK_KX
+
+
+_PSK_KX = frozenset({Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.RSA_PSK, Kx.TLS13})
+
+
 @_rule("TLS-KEY")
 def _tls_key(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     tls = _given(m.tls)
+    if tls.key_verified is None and _certificate_suite(tls.cipher_suite):
+        # CONFORMANCE.md, Readings: no PSK to check (TLS-PSK-SUITE fails it)
+        return _na(f"{tls.cipher_suite} uses no PSK")
     if tls.key_verified is None:
         if m.key is None or m.key.tek_candidates == 0:
             return _unseen("no TEK candidate (ticket not opened, no [[tek]] in the key file)")
@@ -661,8 +676,9 @@ def _tls_version(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     if v in _GOOD_VERSIONS:
         return _ok(f"{v} negotiated", tls.client_hello_frame)
     if v in _WARN_VERSIONS:
+        # a warning: reported, never the reason a call fails (CONFORMANCE.md, Readings)
         return Outcome(
-            Status.FAIL,
+            Status.WARNING,
             f"{v} negotiated; TLS 1.2 or later expected",
             _frames([tls.client_hello_frame]),
             Severity.WARNING,
@@ -674,10 +690,9 @@ def _tls_version(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
 def _media_encrypted(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     name = m.protocol.value.upper()
     if m.plaintext_frames:
+        # (its frames are the check's, which every report shows)
         return _fail(
-            f"{name} in the clear on the m-line's TCP connection (frames "
-            f"{', '.join(map(str, m.plaintext_frames[:5]))})",
-            *m.plaintext_frames[:20],
+            f"{name} in the clear on the m-line's TCP connection", *m.plaintext_frames[:20]
         )
     if m.tcp is None or not m.data_frames:
         return _unseen("no payload on this m-line's TCP connection in the capture")
@@ -1477,7 +1492,7 @@ def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool)
     frames = sorted({f for _, o in chosen for f in o.frames})
     # a failure is as severe as the most severe of its m-lines' failures
     severity = rule.severity
-    if worst is Status.FAIL:
+    if worst in (Status.FAIL, Status.WARNING, Status.INFO):
         severities = {o.severity or rule.severity for _, o in chosen}
         severity = min(severities, key=_SEVERITY_ORDER.index)
     unseen = all(o.unseen_leg for _, o in chosen)

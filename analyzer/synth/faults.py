@@ -34,6 +34,10 @@ class Fault:
     summary: str
     may_not_pass: frozenset[str] = frozenset()
     capture_points: frozenset[str] = frozenset(CAPTURE_POINTS)  # where it can be seen
+    # the status it gives its rule: "fail", or "warning" for what the rules only warn
+    # about (TLS 1.0/1.1: reported, never failing the call)
+    trips: str = "fail"
+    not_applicable: frozenset[str] = frozenset()  # rules it leaves nothing to judge for
 
     @property
     def rule(self) -> str:
@@ -132,7 +136,9 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "certificate-suite",
             "TLS is ECDHE-ECDSA-AES128-GCM-SHA256 with an Ed25519 certificate, not a PSK suite",
-            frozenset({"TLS-KEY", "MEDIA-ENCRYPTED", "MP-PSKID"}) | _NEEDS_TEK,
+            (_NEEDS_TEK - {"TLS-KEY"}) | frozenset({"MEDIA-ENCRYPTED", "MP-PSKID"}),
+            # no PSK to check (CONFORMANCE.md, Readings)
+            not_applicable=frozenset({"TLS-KEY"}),
         ),
         Fault(
             "psk-mismatch",
@@ -140,7 +146,7 @@ FAULTS: dict[str, Fault] = {
             "the MRFC gave on Mp)",
             _NEEDS_TEK | frozenset({"MP-PSK"}),
         ),
-        Fault("tls10", "TLS 1.0 is negotiated"),
+        Fault("tls10", "TLS 1.0 is negotiated", trips="warning"),
         Fault(
             "plaintext-media",
             "MSRP/BFCP runs in the clear on the m-line's TCP connection",
@@ -271,5 +277,7 @@ def expected_status(
             if rule in status:  # a rule the capture point cannot judge stays as it is
                 status[rule] = "any"
     for name in faults:
-        status[FAULTS[name].rule] = "fail"
+        for rule in FAULTS[name].not_applicable:
+            status[rule] = "not-applicable"
+        status[FAULTS[name].rule] = FAULTS[name].trips
     return status

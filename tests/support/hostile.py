@@ -18,8 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mikeyshark.synth.media as synth_media
+import mikeyshark.synth.net as synth_net
+from mikeyshark.dissectors import bfcp
 from mikeyshark.synth import SynthResult, synthesize, write_capture
 
 PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
@@ -203,3 +206,24 @@ def measured(*args: str, cwd: Path, timeout: float = 300.0) -> Run:
         out.read_text(errors="replace"),
         err.read_text(errors="replace"),
     )
+
+
+def clear_after_close_call() -> SynthResult:
+    """bfcp-dial-in whose peers, after both close_notify alerts, say BFCP Goodbye and
+    GoodbyeAck (RFC 8855 13.2) in the clear before the FIN: media outside TLS records."""
+    goodbye = bfcp.build_message(bfcp.Message(bfcp.PRIMITIVES["Goodbye"], 1, 9, 2, version=2))
+    ack = bfcp.build_message(
+        bfcp.Message(bfcp.PRIMITIVES["GoodbyeAck"], 1, 9, 2, version=2, responder=True)
+    )
+    orig = synth_net.TcpConnection.close
+
+    def close(self: synth_net.TcpConnection, from_client: bool, *a: Any, **kw: Any) -> None:
+        self.send(True, goodbye, peer_answers=True)
+        self.send(False, ack)
+        orig(self, from_client, *a, **kw)
+
+    synth_net.TcpConnection.close = close  # type: ignore[method-assign]
+    try:
+        return synthesize("bfcp-dial-in", seed=1)
+    finally:
+        synth_net.TcpConnection.close = orig  # type: ignore[method-assign]

@@ -88,14 +88,15 @@ def test_a_failure_has_the_rows_severity() -> None:
     assert (got.status, got.severity) == (Status.FAIL, Severity.WARNING)
 
 
-def test_an_outcome_may_lower_a_failure_to_a_warning() -> None:
+def test_an_outcome_may_be_a_warning() -> None:
     call = clean_call()
     assert call.media[0].tls is not None
     call.media[0].tls.version = "TLS 1.1"
     got = _judge(call, RULES_BY_ID["TLS-VERSION"])["TLS-VERSION"]
-    # the severity is a field: the sentence no longer carries it
+    # the severity is a field: the sentence no longer carries it; the status says warning
+    # (CONFORMANCE.md, Readings), which never makes the call fail
     assert (got.status, got.severity, got.message) == (
-        Status.FAIL,
+        Status.WARNING,
         Severity.WARNING,
         "TLS 1.1 negotiated; TLS 1.2 or later expected",
     )

@@ -118,11 +118,13 @@ def test_fault_trips_its_rule(scenario: str, fault: str, point: str, tmp_path: P
     report = analyze_synth(result, tmp_path / "fault.pcap")
     _check(report.calls, result.calls)
     rule = RULE_FAULTS[fault].id
+    trips = Status(FAULTS[fault].trips)
     faulty = [
-        c for c in report.calls if any(r.rule == rule and r.status is Status.FAIL for r in c.checks)
+        c for c in report.calls if any(r.rule == rule and r.status is trips for r in c.checks)
     ]
-    assert faulty, f"{fault} did not make {rule} fail"
-    assert not report.compliant()
+    assert faulty, f"{fault} did not make {rule} {trips.value}"
+    # a warning is reported and never makes the call fail (CONFORMANCE.md, Readings)
+    assert report.compliant() is (trips is Status.WARNING)
 
 
 def _certificate_suite(frames: tuple[Frame, ...]) -> list[Frame]:
