@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, Protocol
 from mikeyshark.dissectors import sdp as sdplib
 from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.ip import canonical_address
 from mikeyshark.dissectors.sdp import MediaDescription, SessionDescription
 from mikeyshark.dissectors.sip import SipMessage
 from mikeyshark.model import (
@@ -357,7 +358,7 @@ def _media_address(sd: SessionDescription, index: int) -> Endpoint | None:
         port = sd.media[index].m.port
     except DissectError:
         return None
-    return Endpoint(c.address, port) if c is not None else None
+    return Endpoint(canonical_address(c.address), port) if c is not None else None
 
 
 class CallTracker:

@@ -36,6 +36,7 @@ from mikeyshark.decrypt import (
 from mikeyshark.dissectors import http
 from mikeyshark.dissectors import sip as siplib
 from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.ip import canonical_address
 from mikeyshark.dissectors.mikey.message import MikeyMessage
 from mikeyshark.dissectors.mikey.message import parse as parse_mikey
 from mikeyshark.dissectors.mikey.payloads import Rand, T, Ticket
@@ -182,7 +183,7 @@ def _sdp_media(
             media=m.media,
             port=m.port,
             proto=m.proto,
-            address=conn.address if conn is not None else None,
+            address=canonical_address(conn.address) if conn is not None else None,
             setup=md.setup,
             connection=md.connection_attr,
             path=paths,

@@ -17,6 +17,7 @@ from mikeyshark.checks.rules import RULES, RULES_BY_ID, Leg, Need, Rule
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.h248.mp import DEFAULT_PROFILE as DEFAULT_MP_PROFILE
 from mikeyshark.dissectors.h248.mp import EVENT_KEYS, MpProfile
+from mikeyshark.dissectors.ip import canonical_address
 from mikeyshark.dissectors.mikey.constants import DATA_TYPE
 from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
 from mikeyshark.dissectors.msrp import MsrpUri
@@ -179,9 +180,11 @@ def _the_side(call: CallRecord, side: Side) -> str:
 
 
 def _sdp_ep(sdp: SdpMedia | None) -> str:
-    if sdp is None:
-        return "?"
-    return f"{sdp.address}:{sdp.port}"
+    return "?" if sdp is None else _ep_text(sdp.address, sdp.port)
+
+
+def _ep_text(address: str | None, port: int) -> str:
+    return str(Endpoint(address, port)) if address else f"?:{port}"
 
 
 # --- the offer ---------------------------------------------------------------------------
@@ -540,7 +543,7 @@ def _tcp_direction(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     if tcp.server.ip != want_ip or tcp.server.port != want_port:
         return _fail(
             f"TCP connection from {tcp.client} goes to {tcp.server}, not to the SDP "
-            f"address of {_the_side(call, passive)}, {want_ip}:{want_port} ({via})",
+            f"address of {_the_side(call, passive)}, {_ep_text(want_ip, want_port)} ({via})",
             frame,
         )
     return _ok(
@@ -552,9 +555,10 @@ def _tcp_direction(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
 
 def _msrp_path_endpoint(uri: str) -> tuple[str, int] | None:
     try:
-        return MsrpUri.parse(uri).endpoint()
+        ep = MsrpUri.parse(uri).endpoint()
     except DissectError:
         return None
+    return (canonical_address(ep[0]), ep[1]) if ep is not None else None
 
 
 def _tls_client_side(m: MediaRecord) -> Side | None:

@@ -505,3 +505,19 @@ def test_ipv6_round_trip(
     else:
         assert parsed.extensions == tuple(chain[: stop + 1])
     assert ip.build_ipv6(parsed) == raw
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("2001:DB8::1", "2001:db8::1"),  # RFC 5952 4.3: lower case
+        ("2001:db8:0:0:0:0:2:1", "2001:db8::2:1"),  # 4.2.1: the run shortened as far as it goes
+        ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),  # 4.2.2: never :: for one group
+        ("2001:0:0:1:0:0:0:1", "2001:0:0:1::1"),  # 4.2.3: the longest run
+        ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),  # 4.2.3: the first of equal runs
+        ("192.0.2.1", "192.0.2.1"),
+        ("conf.example.org", "conf.example.org"),  # a name is left as it is
+    ],
+)
+def test_canonical_address_is_rfc5952(text: str, shown: str) -> None:
+    assert ip.canonical_address(text) == shown

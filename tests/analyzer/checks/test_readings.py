@@ -116,3 +116,28 @@ def test_tls_psk_suite_readings(tmp_path: Path) -> None:
         "RSA_PSK": (Status.FAIL, False),
         "RSA": (Status.FAIL, True),
     }
+
+
+def test_ipv6_sdp_addresses_are_compared_and_shown_in_rfc5952_form(tmp_path: Path) -> None:
+    """JSON "ip:port" for IPv6 is [address]:port in RFC 5952 form: an SDP that writes the
+    UE's address in capitals (RFC 4566 allows any IPv6 text form) names the same address as
+    the packets (RFC 5952 4.3: lower case), so TCP-DIRECTION passes and says it that way."""
+    result = synthesize("msrp-dial-in", seed=2, ipv6=True)
+    wire, upper = b"2001:db8:0:100::11", b"2001:DB8:0:100::11"  # the UE, as synth places it
+    frames = [
+        dataclasses.replace(
+            f,
+            data=f.data.replace(b"c=IN IP6 " + wire, b"c=IN IP6 " + upper).replace(
+                b"://[" + wire + b"]", b"://[" + upper + b"]"
+            ),
+        )
+        for f in result.frames
+    ]
+    assert sum(upper in f.data for f in frames) == 1  # the INVITE
+    report = analyze_frames(frames, result.keyfile_text, tmp_path / "v6.pcap")
+    (call,) = report.calls
+    (check,) = [c for c in call.checks if c.rule == "TCP-DIRECTION"]
+    assert check.status is Status.PASS, check.message
+    assert check.message.endswith("towards [2001:db8:0:100::11]:42979 (c=/m= of the offerer (UE))")
+    (media,) = call.media
+    assert media.offer is not None and media.offer.address == "2001:db8:0:100::11"
