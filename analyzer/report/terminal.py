@@ -27,10 +27,11 @@ _UNWRAPPED = 1 << 16
 
 
 def console(*, stderr: bool = False) -> Console:
-    """The console of the summary: the terminal's width, or unwrapped when not a terminal."""
-    c = Console(stderr=stderr)
+    """The console of the summary: the terminal's width, or unwrapped when not a terminal;
+    no emoji codes (``:100:`` is part of an IPv6 address more often than a wish for one)."""
+    c = Console(stderr=stderr, emoji=False)
     if not c.is_terminal:
-        c = Console(stderr=stderr, width=_UNWRAPPED, soft_wrap=True)
+        c = Console(stderr=stderr, width=_UNWRAPPED, soft_wrap=True, emoji=False)
     return c
 
 
@@ -41,7 +42,7 @@ def _wire(text: str) -> str:
 
 def _print(con: Console, text: str) -> None:
     # one logical line stays one line whatever the width: a terminal wraps it visually
-    con.print(text, soft_wrap=True, highlight=False)
+    con.print(text, soft_wrap=True, highlight=False, emoji=False)
 
 
 def print_summary(report: Report, console: Console) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from mikeyshark.checks.evaluate import Context, evaluate_call
 from mikeyshark.report import escape, wording
 from mikeyshark.report.model import Report
-from mikeyshark.report.terminal import print_summary
+from mikeyshark.report.terminal import console, print_summary
 from tests.support.report_samples import clean_call
 
 
@@ -71,6 +72,18 @@ def test_control_characters_from_the_wire_are_shown_not_obeyed() -> None:
     assert "FAIL evil\\x1b]0;pwned\\x07\\x9b2J\\x0a@example.org TLS-CLIENT" in out
     assert escape.terminal("tab\there") == "tab\\x09here"
     assert escape.xml("ok\tnew\nline\x01\x7f\x85") == "ok\tnew\nline\\x01\x7f\x85"
+
+
+def test_emoji_codes_from_the_wire_stay_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """rich reads ``:100:`` as an emoji code: an IPv6 Call-ID host such as 2001:db8:0:100::11
+    was printed 2001:db8:0\U0001f4af:11."""
+    report = _calls(1, {0})
+    report.calls[0].call_id = "nck1z6x826rcbx3u@2001:db8:0:100::11"
+    print_summary(report, console())
+    out = capsys.readouterr().out
+    assert "\U0001f4af" not in out
+    assert "FAIL nck1z6x826rcbx3u@2001:db8:0:100::11 TLS-CLIENT" in out
+    assert "│ nck1z6x826rcbx3u@2001:db8:0:100::11 │" in out
 
 
 def test_words_in_their_number() -> None:
