@@ -16,49 +16,13 @@ import time
 from pathlib import Path
 
 from mikeyshark.synth import synthesize, write_capture
+from tests.support.hostile import PCAP_HEADER, hole_frames, record
 
 MIKEYSHARK = str(Path(sys.executable).parent / "mikeyshark")
-PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
-MAC = b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00"
-
-
-def _csum(b: bytes) -> int:
-    s = sum((b[i] << 8) | b[i + 1] for i in range(0, len(b) - 1, 2))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def _ip(proto: int, l4: bytes, src: bytes = b"\x0a\0\0\x01", dst: bytes = b"\x0a\0\0\x02") -> bytes:
-    h = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0x4000, 64, proto, 0, src, dst)
-    return MAC + h[:10] + struct.pack(">H", _csum(h)) + h[12:] + l4
-
-
-def _tcp(sp: int, dp: int, seq: int, ack: int, flags: int, payload: bytes = b"") -> bytes:
-    return struct.pack(">HHIIBBHHH", sp, dp, seq, ack, 0x50, flags, 65535, 0, 0) + payload
-
-
-def _record(frame: bytes, ts: int = 1_700_000_000) -> bytes:
-    return struct.pack("<IIII", ts, 0, len(frame), len(frame)) + frame
-
-
-def _hole(udp_frames: int, with_hole: bool = True) -> list[bytes]:
-    """A TCP handshake and 11 bytes that never become a message ("hello world"), then
-    ``udp_frames`` unrelated datagrams (the review's reproducer of defect 3)."""
-    a, b = b"\x0a\0\0\x01", b"\x0a\0\0\x02"
-    frames = [
-        _ip(6, _tcp(40000, 5000, 1000, 0, 0x02)),
-        _ip(6, _tcp(5000, 40000, 9000, 1001, 0x12), b, a),
-        _ip(6, _tcp(40000, 5000, 1001, 9001, 0x10)),
-    ]
-    if with_hole:
-        frames.append(_ip(6, _tcp(40000, 5000, 1001, 9001, 0x18, b"hello world")))
-    udp = _ip(17, struct.pack(">HHHH", 7000, 7001, 18, 0) + b"0123456789")
-    return frames + [udp] * udp_frames
 
 
 def _write(path: Path, frames: list[bytes]) -> Path:
-    path.write_bytes(PCAP_HEADER + b"".join(_record(f) for f in frames))
+    path.write_bytes(PCAP_HEADER + b"".join(record(f) for f in frames))
     return path
 
 
@@ -87,8 +51,8 @@ def _measure(*args: str) -> tuple[int, float]:
 
 
 def test_an_unfinished_message_holds_no_frame_back(tmp_path: Path) -> None:
-    with_hole = _write(tmp_path / "hole.pcap", _hole(60_000))
-    without = _write(tmp_path / "plain.pcap", _hole(60_000, with_hole=False))
+    with_hole = _write(tmp_path / "hole.pcap", hole_frames(60_000))
+    without = _write(tmp_path / "plain.pcap", hole_frames(60_000, with_hole=False))
     rss_hole, cpu_hole = _measure("dissect", str(with_hole))
     rss_plain, cpu_plain = _measure("dissect", str(without))
     # before: 550 MB against 40 MB at 300,000 frames (the held frames grew with the capture)
@@ -99,7 +63,7 @@ def test_an_unfinished_message_holds_no_frame_back(tmp_path: Path) -> None:
 def test_rows_come_out_before_the_capture_ends() -> None:
     """`tcpdump -w - | mikeyshark dissect -`: the first rows are printed while the input is
     still open (before: nothing until the end, once a stream held an unfinished message)."""
-    frames = _hole(2_000)
+    frames = hole_frames(2_000)
     proc = subprocess.Popen(
         [MIKEYSHARK, "dissect", "-"],
         stdin=subprocess.PIPE,
@@ -108,7 +72,7 @@ def test_rows_come_out_before_the_capture_ends() -> None:
     )
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        proc.stdin.write(PCAP_HEADER + b"".join(_record(f) for f in frames))
+        proc.stdin.write(PCAP_HEADER + b"".join(record(f) for f in frames))
         proc.stdin.flush()
         got = b""
         deadline = time.monotonic() + 60

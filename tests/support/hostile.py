@@ -49,6 +49,43 @@ def claimed_length_pcap(orig_len: int, records: int = 1) -> bytes:
     return PCAP_HEADER + record(frame, orig_len) * records
 
 
+_MAC = b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00"
+
+
+def _csum(b: bytes) -> int:
+    s = sum((b[i] << 8) | b[i + 1] for i in range(0, len(b) - 1, 2))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ipv4_frame(
+    proto: int, l4: bytes, src: bytes = b"\x0a\0\0\x01", dst: bytes = b"\x0a\0\0\x02"
+) -> bytes:
+    """Ethernet + IPv4 (checksum right) around ``l4``."""
+    h = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0x4000, 64, proto, 0, src, dst)
+    return _MAC + h[:10] + struct.pack(">H", _csum(h)) + h[12:] + l4
+
+
+def tcp_segment(sp: int, dp: int, seq: int, ack: int, flags: int, payload: bytes = b"") -> bytes:
+    return struct.pack(">HHIIBBHHH", sp, dp, seq, ack, 0x50, flags, 65535, 0, 0) + payload
+
+
+def hole_frames(udp_frames: int, with_hole: bool = True) -> list[bytes]:
+    """Defect 3: a TCP handshake and 11 bytes that never become a message ("hello world"),
+    then ``udp_frames`` unrelated datagrams."""
+    a, b = b"\x0a\0\0\x01", b"\x0a\0\0\x02"
+    frames = [
+        ipv4_frame(6, tcp_segment(40000, 5000, 1000, 0, 0x02)),
+        ipv4_frame(6, tcp_segment(5000, 40000, 9000, 1001, 0x12), b, a),
+        ipv4_frame(6, tcp_segment(40000, 5000, 1001, 9001, 0x10)),
+    ]
+    if with_hole:
+        frames.append(ipv4_frame(6, tcp_segment(40000, 5000, 1001, 9001, 0x18, b"hello world")))
+    udp = ipv4_frame(17, struct.pack(">HHHH", 7000, 7001, 18, 0) + b"0123456789")
+    return frames + [udp] * udp_frames
+
+
 @contextmanager
 def patched(name: str, make: Callable[..., object]) -> Iterator[None]:
     """Replace a conversation script of ``mikeyshark.synth.media`` while synthesizing."""
