@@ -24,6 +24,7 @@ from mikeyshark.dissectors.mikey.payloads import (
     KeyData,
     Rand,
     Sp,
+    SrtpIdMap,
     T,
     Ticket,
     ntp64_to_unix_ns,
@@ -133,9 +134,13 @@ def _candidate_keys(init: MikeyMessage, keys: KeyFile) -> list[tuple[str, str, b
 
 
 def _sessions(msg: MikeyMessage) -> list[tuple[int, int]]:
+    """(cs_id, Prot type) of each crypto session: as the HDR's CS ID map says (an SRTP-ID map
+    is SRTP's, RFC 3830 6.1.1); the SP payload only for a map that names none."""
     m = msg.hdr.cs_map
     if isinstance(m, GenericIdMap):
         return [(e.cs_id, e.prot_type) for e in m.entries]
+    if isinstance(m, SrtpIdMap):
+        return [(cs, C.SRTP_PROT_TYPE) for cs in msg.hdr.cs_ids()]
     sp = msg.find(Sp)
     prot = sp.prot_type if sp is not None else 0
     return [(cs, prot) for cs in msg.hdr.cs_ids()]

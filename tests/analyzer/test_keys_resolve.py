@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from mikeyshark.cli import main
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.mikey import Randr, Ticket, build, parse
+from mikeyshark.dissectors.mikey.payloads import SrtpIdEntry, SrtpIdMap
 from mikeyshark.dissectors.mikey.ticket import BaseTicket, TicketError, open_ticket, protect_ticket
 from mikeyshark.dissectors.mikey.transfer import (
     build_resolve_init,
@@ -119,6 +121,18 @@ def test_kms_issued_ticket_opens_and_everything_verifies() -> None:
     assert r.tek_candidates[1].key == tek(RAND, 32)
     # the attempts say the first KMS key failed and the one IDRkms names was tried first
     assert r.attempts == ["kms kms.example.org: ticket MAC verifies"]
+
+
+def test_an_srtp_id_map_names_srtp_whatever_the_sp_payload_says() -> None:
+    """CONFORMANCE.md's reading of OFFER-PROT-TLS: the crypto session's Prot type is the one
+    of the HDR's CS ID map; an SRTP-ID map is SRTP's (RFC 3830 6.1.1), even when the SP payload
+    (here TLS, 2) says otherwise."""
+    msg = parse(exchange()[0])
+    srtp = replace(msg.hdr, cs_map=SrtpIdMap((SrtpIdEntry(0, 0x01020304, 0),)))
+    init = build(replace(msg, hdr=srtp))
+    assert init[9] == 0  # the CS ID map type of the HDR on the wire: SRTP-ID (RFC 3830 6.1)
+    (cs,) = resolve_exchange(init, None, keyfile()).crypto_sessions
+    assert (cs.cs_id, cs.prot_type, cs.is_tls) == (1, 0, False)
 
 
 def test_mode3_ticket_built_by_initiator_opens_with_its_psk() -> None:
