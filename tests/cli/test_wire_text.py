@@ -33,3 +33,20 @@ def test_latin1_call_id_in_every_report(tmp_path: Path) -> None:
     piped = subprocess.run([*cmd, "--json", "-"], capture_output=True, timeout=120)
     assert piped.returncode == 0, piped.stderr
     assert json.loads(piped.stdout.decode("utf-8"))["calls"][0]["call_id"].startswith("\\xe9")
+
+
+def test_escape_call_id_is_shown_in_the_summary_and_junit(tmp_path: Path) -> None:
+    """The review's esc.pcap (defects 7 and 8): the Call-ID begins with an SGR colour and an
+    OSC 8 hyperlink; the summary printed 12 raw ESC[31m and the JUnit file was not XML."""
+    crasher = CRASHER.with_name("review-escape-call-id")
+    pcap, keys = crasher.with_suffix(".pcap"), crasher.with_suffix(".toml")
+    junit = tmp_path / "r.xml"
+    cmd = [sys.executable, "-m", "mikeyshark", "analyze", str(pcap), "--keys", str(keys)]
+    done = subprocess.run([*cmd, "--junit", str(junit)], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shown = "\\x1b[31m\\x1b]8;;x\\x1b\\"  # the 13 bytes, each control as \xNN
+    out = done.stdout.decode("utf-8")
+    assert "\x1b" not in out and "\x1b" not in done.stderr.decode("utf-8")
+    assert shown in out
+    suite = ET.fromstring(junit.read_text(encoding="utf-8")).find("testsuite")
+    assert suite is not None and shown in suite.get("name", "")
