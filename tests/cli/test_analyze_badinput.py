@@ -14,6 +14,7 @@ from mikeyshark.model import Frame
 from mikeyshark.synth import synthesize
 from mikeyshark.synth.net import write_frames
 from tests.support.analyze import analyze_frames
+from tests.support.paths import ROOT
 
 
 def _two_calls() -> tuple[list[Frame], str]:
@@ -91,3 +92,24 @@ def test_truncated_capture_reports_and_analyzes_what_is_there(tmp_path: Path) ->
         ("msrp-dial-in", "pass"),
     ]
     assert code == 0  # docs/cli.md: 0 every call compliant (readable input, not a usage error)
+
+
+def test_a_malformed_cseq_in_a_response_is_a_problem_of_its_frame(tmp_path: Path) -> None:
+    """The review's defect 5: the 200 OK's CSeq with its CR turned into 'M' (a bare LF inside
+    the header) made analyze crash with a DissectError traceback; it is now a problem of that
+    frame (11, where tshark reads CSeq "1 INVITEM") and the call is still judged."""
+    crasher = ROOT / "tests" / "fuzz" / "corpus" / "review-cseq-bare-lf"
+    out = tmp_path / "r.json"
+    args = [str(crasher.with_suffix(".pcap")), "--keys", str(crasher.with_suffix(".toml"))]
+    assert main(["analyze", *args, "--quiet", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    errors = [(e["frame"], e["code"]) for e in report["captures"][0]["errors"]]
+    assert (11, "sip.cseq") in errors
+    (call,) = report["calls"]
+    assert call["call_id"] == "g5by1a2rogubbb8a@198.51.100.11"
+    # without a usable answer, what needs it is not observed; the offer is judged
+    statuses = {c["rule"]: c["status"] for c in call["checks"]}
+    assert (statuses["OFFER-TRANSFER-INIT"], statuses["ANSWER-TRANSFER-RESP"]) == (
+        "pass",
+        "not-observed",
+    )
