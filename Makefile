@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(LAYOUT)
 TSTAMP := $(VENV)/.installed-test-$(LAYOUT)
 EDITABLE := --config-settings editable_mode=strict
 
-.PHONY: demo test lint unit bench fuzz clean venv docs
+.PHONY: demo test lint unit bench bombs fuzz clean venv docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,9 @@ test: lint unit
 
 # The long randomized fuzz campaign (tests/fuzz/campaign.py): mutants through the command line,
 # then a coverage-guided atheris run when atheris installs. Crashers are saved, minimised, in
-# tests/fuzz/corpus, which `make test` replays. E.g. FUZZ_ARGS="--mutants 5000 --seed 1".
-FUZZ_ARGS ?= --mutants 1000 --atheris 600
+# tests/fuzz/corpus, which `make test` replays. The acceptance campaign (about an hour on two
+# cores): FUZZ_ARGS="--mutants 5000 --seed 1 --jobs 2 --fork".
+FUZZ_ARGS ?= --mutants 1000 --fork --atheris 600
 fuzz: $(TSTAMP)
 	-$(BIN)/python -m pip install -q atheris
 	nice $(BIN)/python -m tests.fuzz.campaign $(FUZZ_ARGS)
@@ -61,6 +62,10 @@ docs: $(STAMP)
 
 bench: $(TSTAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The review's resource bombs at its sizes and ten times them: peak RSS and time of each run
+bombs: $(TSTAMP)
+	nice $(BIN)/python bench/bombs.py $(BOMBS_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

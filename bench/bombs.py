@@ -13,8 +13,9 @@ run stays under 300 MB and that the time grows at most linearly (x10 or less fro
 | nested BFCP | 1,000 FloorRequests nesting 63 attributes deep | analyze --keys --json |
 | endless dialogs | 10,000 INVITE dialogs that never end | analyze --keys --json, dissect -V |
 
-Usage: ``python bench/bombs.py [--only NAME,...] [--scales 1,10]``; ``nice`` it on a shared
-machine (the 10x dialogs capture is 300 MB and takes minutes).
+Usage: ``make bombs`` (``BOMBS_ARGS="--only NAME,... --scales 1,10"``), or ``python
+bench/bombs.py`` ``nice``d on a shared machine (the 10x dialogs capture is 300 MB and takes
+minutes).
 """
 
 from __future__ import annotations
