@@ -231,6 +231,9 @@ def _option(code: int, value: bytes) -> bytes:
     return struct.pack("<HH", code, len(value)) + value + bytes(-len(value) % 4)
 
 
+_MAX_U32, _MAX_U64 = (1 << 32) - 1, (1 << 64) - 1
+
+
 class PcapngWriter:
     """A pcapng file written frame by frame: one section, an interface per link type (in
     order of first use, nanosecond timestamps), an optional Decryption Secrets Block before
@@ -253,7 +256,10 @@ class PcapngWriter:
         if self.frames == 0 and self._secrets is not None:
             s = self._secrets
             f.write(_block(BT_DSB, struct.pack("<II", SECRETS_TLS_KEYLOG, len(s)) + s))
-        hdr = struct.pack("<IIIII", ifc, ts_ns >> 32, ts_ns & 0xFFFFFFFF, len(data), wirelen)
+        # a damaged capture's time or length may not fit its field: the nearest one that does
+        ts = min(max(ts_ns, 0), _MAX_U64)
+        wirelen = min(max(wirelen, len(data)), _MAX_U32)
+        hdr = struct.pack("<IIIII", ifc, ts >> 32, ts & _MAX_U32, len(data), wirelen)
         f.write(_block(BT_EPB, hdr + data))
         self.frames += 1
 

@@ -3,13 +3,16 @@ with secrets and the plaintext re-emission, read by tshark: tests/interop/test_k
 
 from __future__ import annotations
 
+import io
 import json
+import struct
 from pathlib import Path
 
 import pytest
 
 from mikeyshark.decrypt import decrypt_capture
 from mikeyshark.keylog import (
+    PcapngWriter,
     keylog_lines,
     keylog_text,
     write_keylog,
@@ -40,3 +43,24 @@ def test_tls12_keylog_equals_openssl(vectors: Path, stem: str) -> None:
     (conn,) = decrypt_capture([vectors / "tls_psk" / f"{stem}.pcap"], [TEK])
     openssl = (vectors / "tls_psk" / f"{stem}.keylog").read_text().splitlines()[1:]
     assert keylog_lines(conn.info) == openssl
+
+
+def test_pcapng_writer_keeps_out_of_range_times_and_lengths_in_their_fields() -> None:
+    """A damaged capture's frame may claim a time past 2^64 ns, before 1970 (a negative
+    if_tsoffset) or a wire length past 2^32: each is written at the nearest value its EPB field
+    holds (pcapng 4.3: 64-bit timestamp, 32-bit original length), not a struct.error that
+    lost the export (exit 3, found by the fuzz campaign on a mutated pcapng)."""
+    buf = io.BytesIO()
+    w = PcapngWriter(buf)
+    for ts, wirelen in ((1 << 70, 1 << 40), (-5, 1)):
+        w.write(1, ts, b"abcd", wirelen)
+    data, pos, fields = buf.getvalue(), 0, []
+    while pos < len(data):  # block type, total length (pcapng 3.1)
+        block_type, length = struct.unpack_from("<II", data, pos)
+        if block_type == 6:  # Enhanced Packet Block
+            fields.append(struct.unpack_from("<5I", data, pos + 8))
+        pos += length
+    assert fields == [
+        (0, 0xFFFFFFFF, 0xFFFFFFFF, 4, 0xFFFFFFFF),  # the latest time, the longest packet
+        (0, 0, 0, 4, 4),  # 1970, and never shorter than the bytes captured
+    ]
