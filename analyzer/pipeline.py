@@ -83,9 +83,12 @@ SWEEP_NS = 1_000_000_000  # capture time between two looks for ended calls
 CALL_IDLE_NS = 3600 * 1_000_000_000
 # Calls held open at once, and the SIP bytes of their messages: past either, the least
 # recently active calls are judged early with what was seen of them (a located warning
-# each), so memory follows these budgets and not the dialogs a capture never ends.
-MAX_OPEN_CALLS = 5_000
-MAX_OPEN_SIP_BYTES = 32 << 20
+# each), so memory follows these budgets and not the dialogs a capture never ends. An open
+# call costs about 50 KB (its SIP parsed, SDP, MIKEY, records), some ten times its SIP bytes:
+# 1,000 calls or 8 MiB of SIP, with 10,000 never-ending dialogs judged, stay well under
+# 300 MB (bench/bombs.py; 5,000 calls took 436 MB).
+MAX_OPEN_CALLS = 1_000
+MAX_OPEN_SIP_BYTES = 8 << 20
 
 Progress = Callable[[int, int, int], None]  # (frames, bytes read, file size)
 

@@ -11,7 +11,11 @@ run stays under 300 MB and that the time grows at most linearly (x10 or less fro
 | far MSRP chunks | 200 chunks at Byte-Range 4194000, own Message-IDs | analyze --keys --json |
 | unfinished TCP message | a handshake, 11 bytes, then 300,000 UDP frames | dissect |
 | nested BFCP | 1,000 FloorRequests nesting 63 attributes deep | analyze --keys --json |
-| endless dialogs | 10,000 INVITE dialogs that never end | analyze --keys --json, dissect -V |
+| endless dialogs | 1,000 INVITE dialogs that never end | analyze --keys --json, dissect -V |
+
+The review measured the dialogs at 1,000, 3,000 and 10,000; 1,000 (measured on a quiet
+machine) is the 1x here, so 10x is its largest size (``--scales 1,10,100`` for 100,000: a
+300 MB capture, the better part of an hour on two shared cores).
 
 Usage: ``make bombs`` (``BOMBS_ARGS="--only NAME,... --scales 1,10"``), or ``python
 bench/bombs.py`` ``nice``d on a shared machine (the 10x dialogs capture is 300 MB and takes
@@ -95,7 +99,7 @@ BOMBS: dict[str, tuple[int, Build, tuple[tuple[str, ...], ...]]] = {
         (("analyze", "--json", "{out}.json"),),
     ),
     "endless-dialogs": (
-        10_000,
+        1_000,
         _dialogs,
         (("analyze", "--json", "{out}.json"), ("dissect", "-V")),
     ),
