@@ -164,6 +164,26 @@ def test_certificate_suite_trips_tls_psk_suite(scenario: str, tmp_path: Path) ->
     assert {r for r, c in got.items() if c.status is Status.FAIL} <= allowed
 
 
+# each Mp fault once more with the Mp leg over TCP (TPKT framing), the four flows taken in turn
+MP_TCP_CASES = [
+    (SCENARIOS[i % len(SCENARIOS)], f)
+    for i, f in enumerate(sorted(f for f in FAULTS if f.startswith("mp-")))
+]
+
+
+@pytest.mark.parametrize(("scenario", "fault"), MP_TCP_CASES)
+def test_mp_fault_over_tcp_trips_its_rule(scenario: str, fault: str, tmp_path: Path) -> None:
+    assert applicable(fault, {scenario.split("-")[0]})
+    result = synthesize(scenario, faults=[fault], seed=5, capture_point="mrf", mp_transport="tcp")
+    report = analyze_synth(result, tmp_path / "fault.pcap")
+    _check(report.calls, result.calls)
+    (call,) = report.calls
+    got = {c.rule: c for c in call.checks}
+    assert got[RULE_FAULTS[fault].id].status is Status.FAIL
+    if fault != "mp-missing":  # (no PSK crosses Mp at all then)
+        assert "crossed Mp in the clear (TCP, " in got["MP-CLEARTEXT"].message
+
+
 def test_every_rule_is_tripped_by_a_synthesized_capture() -> None:
     tripped = {FAULTS[f].rule for _, f, _ in CASES} | {"TLS-PSK-SUITE"}
     # KMS-RESOLVE has no synthetic fault; it is tripped on hand-built evidence in
@@ -173,6 +193,9 @@ def test_every_rule_is_tripped_by_a_synthesized_capture() -> None:
     # the Mp faults are synthesized at the MRF only, every other fault at both points
     for _, f, point in CASES:
         assert point == "mrf" or not f.startswith("mp-")
+    mp_faults = {f for f in FAULTS if f.startswith("mp-")}
+    assert {f for _, f in MP_TCP_CASES} == mp_faults
+    assert {s for s, _ in MP_TCP_CASES} == set(SCENARIOS)
 
 
 def test_mp_faults_are_refused_at_the_ue() -> None:
