@@ -37,9 +37,10 @@ def _utf8_stream() -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
 
 
-def survives(m: mutate.Mutant, tmp: Path) -> list[str]:
+def survives(m: mutate.Mutant, tmp: Path, exports: bool = False) -> list[str]:
     """What went wrong with ``m`` (nothing, for a pass): ``analyze`` with its terminal
-    summary, JSON, HTML and JUnit, then ``dissect -V``, both run here."""
+    summary, JSON, HTML and JUnit (``exports``: the key log, decrypted pcap and pcapng with
+    secrets too), then ``dissect -V``, both run here."""
     path = tmp / ("m.pcapng" if m.data[:4] == b"\x0a\x0d\x0d\x0a" else "m.pcap")
     path.write_bytes(m.data)
     keyargs: list[str] = []
@@ -52,6 +53,9 @@ def survives(m: mutate.Mutant, tmp: Path) -> list[str]:
         f.unlink(missing_ok=True)
     wrong = []
     args = [str(path), *keyargs, "--json", str(out["json"]), "--html", str(out["html"])]
+    if exports:
+        args += ["--keylog", str(tmp / "k.log"), "--decrypted-pcap", str(tmp / "d.pcap")]
+        args += ["--inject-secrets", str(tmp / "s.pcapng")]
     try:
         with contextlib.redirect_stdout(_utf8_stream()), contextlib.redirect_stderr(_utf8_stream()):
             rc = main(["analyze", *args, "--junit", str(out["xml"])])
@@ -113,4 +117,4 @@ def test_saved_crasher(capture: Path, tmp_path: Path) -> None:
     m = mutate.Mutant(
         capture.name, capture.read_bytes(), keys.read_text() if keys.exists() else None
     )
-    assert survives(m, tmp_path) == []
+    assert survives(m, tmp_path, exports=True) == []
