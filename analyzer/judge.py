@@ -78,7 +78,7 @@ def analyze(
     dask: str | None = None,
     join: bool = False,
     progress: Callable[[tuple[str, ...]], Progress | None] | None = None,
-    workers: int = 0,
+    workers: int | None = 0,
 ) -> Report:
     """Analyze capture files and judge every call in them.
 
@@ -92,6 +92,8 @@ def analyze(
     on a Dask cluster (a scheduler address); ``join`` reads rotated files of one probe as
     one capture. ``workers`` > 0 correlates the calls of each capture in up to that many
     more processes while it is read (:mod:`mikeyshark.workers`); the report is the same.
+    ``workers=None``: every core for a large capture analyzed alone
+    (:func:`~mikeyshark.parallel.workers_for`).
     ``progress(files)`` may return a callback ``(frames, bytes read, size)`` for each
     capture analyzed in this process.
 
@@ -126,12 +128,12 @@ def _plan(
     sip_keylog: StrPath | None,
     jobs: int,
     join: bool,
-    workers: int,
+    workers: int | None,
 ) -> tuple[KeyFile, list[Unit]]:
     """The key file with the extra PSKs and key logs, and the units of work."""
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
-    if workers < 0:
+    if workers is not None and workers < 0:
         raise ValueError("workers must be at least 0")
     keyfile = keys if isinstance(keys, KeyFile) else KeyFile.load(keys) if keys else KeyFile()
     extra = tuple(p if isinstance(p, TekKey) else parse_psk(p) for p in psk)
@@ -178,7 +180,7 @@ def analyze_streamed(
     jobs: int = 1,
     join: bool = False,
     progress: Callable[[tuple[str, ...]], Progress | None] | None = None,
-    workers: int = 0,
+    workers: int | None = 0,
     json: bool = True,
     keylog: bool = False,
 ) -> Streamed:

@@ -15,12 +15,12 @@ e.g. tcpdump's ``-C``/``-G`` pieces), and each run of consecutive file arguments
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mikeyshark.capture import group_captures
 from mikeyshark.evidence import CaptureInfo
@@ -33,6 +33,9 @@ from mikeyshark.pipeline import (
     Progress,
     analyze_capture,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # pcap/pcapng names, with the counter tcpdump -C appends (cap.pcap1, cap.pcap2, ...)
 CAPTURE_NAME = re.compile(r".*\.(pcap|pcapng|cap|ntar)\d*$", re.IGNORECASE)
@@ -96,12 +99,34 @@ def plan_units(arguments: Sequence[str], *, join: bool = False) -> list[Unit]:
     return units
 
 
+# A capture this large read alone gets every core by default (``workers=None``): below it,
+# forking costs more than the calls' work it spreads (bench/dense.py).
+AUTO_WORKERS_BYTES = 32 << 20
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def workers_for(unit: Unit, workers: int | None) -> int:
+    """``workers`` as given, or for ``None`` (the default): every core for a unit of at least
+    ``AUTO_WORKERS_BYTES``, else none (one process). The report is the same either way."""
+    if workers is not None:
+        return workers
+    size = sum(os.path.getsize(f) for f in unit.files if f != "-" and os.path.isfile(f))
+    n = cores()
+    return n if size >= AUTO_WORKERS_BYTES and n > 1 else 0
+
+
 @dataclass(frozen=True, slots=True)
 class Within:
     """How each unit is analyzed in its process (:func:`~pipeline.analyze_capture`):
-    ``workers`` processes for its calls, ``detail`` for the HTML, the ``sink`` of its calls."""
+    ``workers`` processes for its calls (``None``: :func:`workers_for` decides), ``detail``
+    for the HTML, the ``sink`` of its calls."""
 
-    workers: int = 0
+    workers: int | None = 0
     detail: bool = True
     sink: CallSink | None = None
 
@@ -123,7 +148,7 @@ def analyze_unit(
             keys,
             reveal=reveal,
             progress=progress,
-            workers=within.workers,
+            workers=workers_for(unit, within.workers),
             detail=within.detail,
             sink=within.sink,
         )
@@ -155,9 +180,14 @@ def run_units(
     with the progress callback ``progress(unit)`` returns. ``within``: how each unit is
     analyzed (``within.workers`` processes for the calls of each).
     """
+    if within.workers is None and (dask is not None or (jobs > 1 and len(units) > 1)):
+        within = dataclasses.replace(within, workers=0)  # the cores go to the units
     if dask is not None:
         return _run_dask(units, keys, reveal, dask)
     if jobs > 1 and len(units) > 1:
+        # imported here: the process pool (multiprocessing) costs every other run its import
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=min(jobs, len(units))) as pool:
             futures = [pool.submit(analyze_unit, u, keys, reveal, within) for u in units]
             return [_result(f, u) for f, u in zip(futures, units, strict=True)]

@@ -10,8 +10,9 @@ conferences (2,001 calls). Every MSRP/BFCP session belongs to a call that is jud
 Timed, in turn (A B C D A B C D ...) so that a drift of the shared machine touches all alike,
 each run a child process (peak memory: its ``ru_maxrss``):
 
-- ``mikeyshark analyze FILE --keys KEYS --json OUT --quiet`` (and with ``--workers N`` when
-  ``--workers`` is given);
+- ``mikeyshark analyze FILE --keys KEYS --json OUT --quiet --workers 0`` (one process; and
+  with ``--workers N`` when ``--workers`` is given: a capture this large gets every core by
+  default);
 - the same on the capture with the calls removed (the same noise frames at the same times):
   the per-call figure is (time with calls - time without) / calls;
 - ``tshark -n -2 -r FILE -o tls.keylog_file:KEYLOG -Y "sip || msrp || bfcp" -T fields -e
@@ -142,7 +143,10 @@ def run_size(
         cmd = [*exe, "analyze", str(path), "--keys", str(cap.keys), "--json", str(out)]
         return [*cmd, "--quiet", *extra]
 
-    runs = [Runs("mikeyshark analyze --json", analyze(cap.path, report))]
+    # one process (a large capture gets every core by default: timed apart with --workers)
+    runs = [
+        Runs("mikeyshark analyze --json --workers 0", analyze(cap.path, report, "--workers", "0"))
+    ]
     baseline: list[Runs] = []
     if args.baseline:
         exe = shlex.split(args.baseline)
@@ -157,7 +161,10 @@ def run_size(
                 analyze(cap.path, cap.path.with_suffix(f".w{n}.json"), "--workers", str(n)),
             )
         )
-    noise = Runs("  the same, calls removed", analyze(cap.noise, cap.noise.with_suffix(".json")))
+    noise = Runs(
+        "  the same, calls removed",
+        analyze(cap.noise, cap.noise.with_suffix(".json"), "--workers", "0"),
+    )
     runs.append(noise)
     runs += baseline
     if tshark:
@@ -188,6 +195,8 @@ def run_size(
     tail = ""
     if tshark:
         tail = f"; tshark -2 found {runs[-2].lines:,} frames, -Y sip {runs[-1].lines:,}"
+        for r in runs[1 : 1 + len(args.workers)]:
+            print(f"  {r.name}: {runs[-2].median / r.median:.2f}x faster than tshark -2")
     print(
         f"  {frames:,} frames: {count} calls {judged} (expected {cap.calls}); "
         f"per call {per_call:.2f} ms{tail}"

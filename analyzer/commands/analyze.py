@@ -11,12 +11,9 @@ import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-from mikeyshark import keylog, plaintext_pcap, wireshark, wscheck
+from mikeyshark import keylog, plaintext_pcap
 from mikeyshark.cli import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -29,11 +26,18 @@ from mikeyshark.dask_backend import ClusterError
 from mikeyshark.judge import Streamed, analyze, analyze_streamed
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import INTERNAL
+from mikeyshark.parallel import AUTO_WORKERS_BYTES
 from mikeyshark.report import json_report, junit, terminal
-from mikeyshark.report.html import write_html
 from mikeyshark.report.model import Report
 from mikeyshark.report.output import open_text
 from mikeyshark.spool import Entry
+
+# What only some options need is imported where it is used, so that a run without them does
+# not pay for it: the HTML (jinja2), the Wireshark check (asyncio, pyshark) and profile, and
+# the progress bar of a long capture.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 
 def add_parser(subparsers: Any) -> None:
@@ -75,11 +79,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
         help="processes that correlate and judge the calls of each capture while it is read "
-        "(all the cores on one capture: N = cores; with --jobs, each capture's); the report "
-        "is the same (docs/scale.md)",
+        "(with --jobs, each capture's); the report is the same (docs/scale.md); default: "
+        f"every core for a capture of {AUTO_WORKERS_BYTES >> 20} MiB or more analyzed alone, "
+        "else 0 (one process)",
     )
     p.add_argument(
         "--dask",
@@ -136,6 +141,8 @@ class _LazyProgress:
         if self.bar is None:
             if elapsed < 1.0:
                 return
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
             self.bar = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -173,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         err.print("mikeyshark analyze: --jobs must be at least 1")
         return EXIT_USAGE
-    if args.workers < 0:
+    if args.workers is not None and args.workers < 0:
         err.print("mikeyshark analyze: --workers must be at least 0")
         return EXIT_USAGE
     try:
@@ -256,13 +263,15 @@ def _report(
     streamed: Streamed | None,
 ) -> int:
     if args.wireshark_check:
+        from mikeyshark import wscheck
+
         wscheck.check_report(report, _keylog_text(args, report))
     if not args.quiet:
         terminal.print_summary(report, console)
     entries = streamed.entries if streamed is not None else None
     writers: list[tuple[str | None, Callable[[str], None]]] = [
         (args.json, lambda path: _stream(path, report, json_report.write, entries)),
-        (args.html, lambda path: write_html(report, path)),
+        (args.html, lambda path: _html(report, path)),
         (args.junit, lambda path: _stream(path, report, junit.write)),
     ]
     unwritten = False
@@ -303,6 +312,12 @@ def _report(
     return EXIT_OK if report.compliant(strict=args.strict) else EXIT_FINDINGS
 
 
+def _html(report: Report, path: str) -> None:
+    from mikeyshark.report.html import write_html
+
+    write_html(report, path)
+
+
 def exports(args: argparse.Namespace, report: Report, keys: KeyFile | None) -> None:
     """--keylog, --decrypted-pcap, --inject-secrets: the TLS secrets the analysis proved."""
     conns = report.connections
@@ -319,6 +334,8 @@ def exports(args: argparse.Namespace, report: Report, keys: KeyFile | None) -> N
 
 def _keylog_text(args: argparse.Namespace, report: Report) -> str:
     """The key log for Wireshark: the sessions we decrypted, and the --tls-keylog lines."""
+    from mikeyshark import wireshark
+
     texts = [keylog.keylog_text(c.info for c in report.connections)]
     if args.tls_keylog:
         texts.append(Path(args.tls_keylog).read_text(encoding="ascii", errors="replace"))
@@ -327,6 +344,8 @@ def _keylog_text(args: argparse.Namespace, report: Report) -> str:
 
 def profile_export(args: argparse.Namespace, report: Report, console: Console) -> None:
     """--wireshark-profile DIR, and the tshark line that does the same."""
+    from mikeyshark import wireshark
+
     profile = wireshark.write_profile(args.wireshark_profile, report, _keylog_text(args, report))
     files = [f for c in report.captures for f in c.files]
     command = profile.tshark_command(files[0] if len(files) == 1 else "CAPTURE")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from scapy.layers.l2 import Ether
 from mikeyshark import workers
 from mikeyshark.judge import analyze, analyze_streamed
 from mikeyshark.model import Frame
+from mikeyshark.parallel import Unit, workers_for
 from mikeyshark.report import json_report, junit
 from mikeyshark.synth import synthesize
 from mikeyshark.synth.net import write_frames
@@ -177,3 +179,20 @@ def test_faults_of_a_call_are_the_same_in_workers_and_when_judged_as_it_ends(
         assert _texts(streamed.report, streamed.entries) == want
     finally:
         streamed.close()
+
+
+def test_by_default_a_large_capture_read_alone_gets_every_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small, big = tmp_path / "small.pcap", tmp_path / "big.pcap"
+    small.write_bytes(bytes(24))
+    with big.open("wb") as f:
+        f.truncate(32 * 1024 * 1024)  # sparse: the documented threshold, 32 MiB
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert workers_for(Unit((str(big),)), None) == 3
+    assert workers_for(Unit((str(small),)), None) == 0
+    assert workers_for(Unit((str(small), str(big))), None) == 3  # rotated pieces read as one
+    assert workers_for(Unit((str(big),)), 0) == 0  # as asked
+    assert workers_for(Unit((str(small),)), 2) == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert workers_for(Unit((str(big),)), None) == 0  # one core: nothing to spread
