@@ -51,17 +51,20 @@ SLOT_S = 15.0
 
 @dataclass(slots=True)
 class Runs:
-    """One command's runs: wall seconds and peak RSS (KiB) of each; what it printed last."""
+    """One command's runs: wall seconds, CPU seconds (its processes') and peak RSS (KiB) of
+    each; what it printed last."""
 
     name: str
     cmd: list[str]
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
     lines: int = 0  # lines the last run printed (tshark: frames matching the filter)
 
     def run(self) -> None:
-        dt, rss, lines = child(self.cmd)
+        dt, cpu, rss, lines = child(self.cmd)
         self.seconds.append(dt)
+        self.cpu.append(cpu)
         self.rss.append(rss)
         self.lines = lines
 
@@ -70,8 +73,10 @@ class Runs:
         return statistics.median(self.seconds)
 
 
-def child(cmd: list[str]) -> tuple[float, int, int]:
-    """Run a child: (wall seconds, peak RSS KiB, lines it printed on stdout)."""
+def child(cmd: list[str]) -> tuple[float, float, int, int]:
+    """Run a child: (wall seconds, CPU seconds of it and the children it waited for, peak
+    RSS KiB, lines it printed on stdout). On a machine others share, the CPU seconds move
+    less than the wall time."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
@@ -85,7 +90,7 @@ def child(cmd: list[str]) -> tuple[float, int, int]:
     if code not in (0, 1):
         sys.stderr.write(err.decode(errors="replace")[-2000:])
         raise SystemExit(f"{' '.join(cmd[:2])} failed with exit code {code}")
-    return dt, ru.ru_maxrss, lines
+    return dt, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +194,12 @@ def run_size(
         print(f"  --workers {n}: JSON {'identical to' if same else 'DIFFERS from'} one process")
     ours = runs[0].median
     per_call = (ours - noise.median) / cap.calls * 1000
+    cpu = statistics.median(runs[0].cpu) - statistics.median(noise.cpu)
+    print(f"  per call, CPU time: {cpu / cap.calls * 1000:.2f} ms")
     if baseline:
         before = (baseline[0].median - baseline[1].median) / cap.calls * 1000
-        print(f"  baseline: per call {before:.2f} ms")
+        cpu = statistics.median(baseline[0].cpu) - statistics.median(baseline[1].cpu)
+        print(f"  baseline: per call {before:.2f} ms, CPU time {cpu / cap.calls * 1000:.2f} ms")
     tail = ""
     if tshark:
         tail = f"; tshark -2 found {runs[-2].lines:,} frames, -Y sip {runs[-1].lines:,}"
@@ -207,16 +215,17 @@ def run_size(
         ratio = f"{md / ours:6.2f}x" if r.name.startswith(("tshark", "baseline")) else ""
         lines.append(
             f"| {frames:>9,} | {cap.calls:>5} | {r.name:42} | {mn:6.2f} | {md:6.2f} | {mx:6.2f} "
-            f"| {frames / md:9,.0f} | {ratio:>7} | {max(r.rss) / 1024:8.1f} |"
+            f"| {frames / md:9,.0f} | {ratio:>7} | {max(r.rss) / 1024:8.1f} "
+            f"| {statistics.median(r.cpu):6.2f} |"
         )
     return lines
 
 
 HEADER = (
     "|    frames | calls | run                                        |    min | median |"
-    "    max |  frames/s | ours is | peak MiB |\n"
+    "    max |  frames/s | ours is | peak MiB |  CPU s |\n"
     "|-----------|-------|--------------------------------------------|--------|--------|"
-    "--------|-----------|---------|----------|"
+    "--------|-----------|---------|----------|--------|"
 )
 
 
@@ -253,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     print(
         "seconds: wall time of each child; 'ours is': how many times faster mikeyshark's "
-        "full analysis is than that run (medians); peak: the largest ru_maxrss of its runs"
+        "full analysis is than that run (medians); peak: the largest ru_maxrss of its runs; "
+        "CPU s: median user+system seconds"
     )
     return 0
 
