@@ -2,7 +2,8 @@
 the others.
 
 ``make bench`` times the conference benchmark at 100,000 and 1,000,000 frames, then the dense
-one (450 calls in 200,000 frames, 2,000 in 1,000,000). Arguments go to a benchmark after its
+one (450 calls in 200,000 frames, 2,000 in 1,000,000) and the dense capture's packet list
+(dissect). Arguments go to a benchmark after its
 name: ``make bench BENCH_ARGS="conference --sizes 5000000 dense --repeat 3 --workers 2"``
 (arguments before any name go to the conference benchmark); ``--only NAME[,NAME]`` runs just
 those; ``foundation`` (the reading + flow layer benchmark) runs only when named.
@@ -18,14 +19,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import conference
 import dense
+import dissect
 import foundation
 
 BENCHMARKS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "conference": ("mikeyshark analyze vs tshark (PSK decryption; plain SIP)", conference.main),
     "dense": ("many overlapping calls: analyze vs tshark with every key", dense.main),
+    "dissect": ("the dense capture's packet list: dissect vs tshark's lists", dissect.main),
     "foundation": ("capture reading + flows (+ SIP) vs tshark", foundation.main),
 }
-DEFAULT = ("conference", "dense")
+DEFAULT = ("conference", "dense", "dissect")
 
 
 def main(argv: list[str]) -> int:

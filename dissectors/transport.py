@@ -73,7 +73,15 @@ _TCP = struct.Struct("!HHIIHHHH")
 
 def flag_names(flags: int) -> str:
     """Wireshark-like ``SYN, ACK`` text of a flags value."""
-    return ", ".join(c.name for c in TCP_FLAG if flags & c.value) or "<none>"
+    text = _FLAG_NAMES.get(flags)
+    if text is None:
+        text = ", ".join(c.name for c in TCP_FLAG if flags & c.value) or "<none>"
+        if 0 <= flags < 0x1000:  # (every packet list asks for a handful of values)
+            _FLAG_NAMES[flags] = text
+    return text
+
+
+_FLAG_NAMES: dict[int, str] = {}
 
 
 # -- UDP -----------------------------------------------------------------------------------------

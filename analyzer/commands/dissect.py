@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from mikeyshark.capture import CaptureReader
 from mikeyshark.cli import EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.decrypt import PskCandidate
+from mikeyshark.keylog import keylog_from
 from mikeyshark.model import Problem
 from mikeyshark.report import escape
 from mikeyshark.view import output
@@ -63,6 +65,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--json", action="store_true", help="one JSON object per frame and line (JSON Lines)"
     )
     add_key_options(p, psk_help="a TLS PSK to try on every TLS connection (repeatable)")
+    p.add_argument(
+        "--tls-keylog",
+        dest="tls_keylog",
+        metavar="FILE",
+        help="NSS key log (SSLKEYLOGFILE, openssl -keylogfile) of the endpoints, for every TLS "
+        "connection: what the PSK alone cannot open (TLS 1.3 psk_dhe_ke, (EC)DHE-PSK, "
+        "certificates); TLS 1.2 CLIENT_RANDOM and TLS 1.3 traffic secrets",
+    )
     p.set_defaults(func=run)
 
 
@@ -112,11 +122,24 @@ def run(args: argparse.Namespace) -> int:
         writer = _writer(args)
     except ValueError as e:
         return _usage(str(e))
+    keylog = ""
+    if args.tls_keylog:
+        try:
+            keylog = Path(args.tls_keylog).read_text(encoding="ascii", errors="replace")
+        except OSError as e:
+            return _usage(f"--tls-keylog: {e}")
     psks = [PskCandidate(t.key, t.identity or "--psk") for t in given]
     reader = CaptureReader(capture)
     try:
         stream = FrameStream(
-            reader, keys, psks, args.reveal_keys, _problem, sys.stdout.flush, args.count
+            reader,
+            keys,
+            psks,
+            args.reveal_keys,
+            _problem,
+            sys.stdout.flush,
+            args.count,
+            keylog_from([keylog], reader.secrets),
         )
         for frame in stream:
             if shown.matches(frame):

@@ -156,6 +156,8 @@ class FrameView:
 
     def columns(self) -> tuple[str, str]:
         """(Protocol, Info) once the application messages are attached."""
+        if not self.pdus and self.segment_of is None and self.tunnel is None:
+            return self.protocol, self.info  # (most frames)
         # What TLS carried replaces TLS in the columns, as tshark's upper dissectors do.
         pdus = [p for p in self.pdus if p.kind != "tls"] or self.pdus
         if pdus and pdus[0].kind in _FIRST_ONLY:
@@ -457,6 +459,15 @@ class FrameDecoder:
         self._shift: OrderedDict[tuple[str, int, str, int], int | None] = OrderedDict()
         self._streams: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
         self._next_stream = 0
+        self._names: dict[bytes, str] = {}  # address text by address bytes (bounded)
+
+    def _name(self, addr: bytes) -> str:
+        text = self._names.get(addr)
+        if text is None:
+            if len(self._names) >= self.MAX_DIRECTIONS:
+                self._names.clear()
+            text = self._names[addr] = ntop(addr)
+        return text
 
     def decode(self, frame: Frame) -> FrameView:
         if self._first_ts is None:
@@ -473,7 +484,10 @@ class FrameDecoder:
 
     def _decode(self, frame: Frame, v: FrameView) -> None:
         data = frame.data
-        kind, off = network_offset(frame.linktype, data)
+        if frame.linktype == LINKTYPE_ETHERNET and data[12:14] == b"\x08\x00":
+            kind, off = NET_IPV4, 14  # (most frames: no call)
+        else:
+            kind, off = network_offset(frame.linktype, data)
         if frame.linktype == LINKTYPE_ETHERNET:
             v.lower.append(("eth", 0, off))
         if kind in (NET_IPV4, NET_IPV6):
@@ -493,7 +507,7 @@ class FrameDecoder:
         """An IP packet at ``off``; ``depth`` counts the tunnels around it (GTP-U, ESP)."""
         if v4:
             s, d, proto, start, end, ident, fragoff, mf = decode_ipv4(data, off)
-            v.src, v.dst = ntop(s), ntop(d)
+            v.src, v.dst = self._name(s), self._name(d)
             v.lower.append(("ip", off, end))
             if fragoff or mf:
                 name = _IP_PROTO_NAMES.get(proto, str(proto))
@@ -504,7 +518,7 @@ class FrameDecoder:
                 return
         else:
             s, d, proto, start, end, frag = decode_ipv6(data, off)
-            v.src, v.dst = ntop(s), ntop(d)
+            v.src, v.dst = self._name(s), self._name(d)
             v.lower.append(("ipv6", off, end))
             if frag is not None:
                 ident, fragoff, more, _ = frag
@@ -656,6 +670,13 @@ def _tcp_options(raw: bytes, peer_isn: int | None = None) -> tuple[str, int | No
     """tshark's option summary for the Info column (`` MSS=1460 SACK_PERM WS=128``) and the
     window scale shift, if the WS option is present. SACK blocks are in the peer's sequence
     space, shown relative to its first sequence number."""
+    if not raw:
+        return "", None
+    if len(raw) == 12 and raw[:4] == b"\x01\x01\x08\x0a":  # NOP NOP timestamps: most segments
+        return (
+            f" TSval={int.from_bytes(raw[4:8], 'big')} TSecr={int.from_bytes(raw[8:], 'big')}",
+            None,
+        )
     try:
         opts = parse_tcp_options(raw)
     except DissectError:

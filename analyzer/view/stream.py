@@ -21,6 +21,8 @@ import bisect
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
 
 from mikeyshark import media as medialib
 from mikeyshark.calls import Call, SipFlowHandler, SipRecord, TcpConn
@@ -28,6 +30,7 @@ from mikeyshark.capture import CaptureReader
 from mikeyshark.decrypt import (
     KEYS_MAY_FIX,
     AppData,
+    KnownSecrets,
     PskCandidate,
     RecordEvent,
     RecordOpened,
@@ -59,6 +62,7 @@ from mikeyshark.dissectors.tls.records import (
 )
 from mikeyshark.flows import FlowTable
 from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
+from mikeyshark.keylog import keylog_from
 from mikeyshark.keys import Resolution, resolve_exchange
 from mikeyshark.model import Endpoint, Frame, Problem, Severity, StreamChunk
 from mikeyshark.view.frame import FrameDecoder, FrameView, Node, Pdu
@@ -161,6 +165,7 @@ class FrameStream:
         on_problem: Callable[[Problem], None] | None = None,
         on_batch: Callable[[], None] | None = None,
         max_frames: int | None = None,
+        secrets: KnownSecrets | None = None,
     ) -> None:
         self.reader = reader
         self.max_frames = max_frames
@@ -171,7 +176,9 @@ class FrameStream:
         esp_sas = {sa.spi: sa for sa in keys.esp} if keys is not None else {}
         self.decoder = FrameDecoder(esp_sas)
         mp_profile = keys.mp if keys is not None else h248mp.DEFAULT_PROFILE
-        self.apps = AppDecoder(reader.name, keys is not None or bool(psks), reveal, mp_profile)
+        self.apps = AppDecoder(
+            reader.name, keys is not None or bool(psks), reveal, mp_profile, secrets
+        )
         self.sip = _Handler(reader.name, self.apps)
         self.table = FlowTable(self.sip, file=reader.name, esp_sas=esp_sas)
         self.pending: OrderedDict[int, FrameView] = OrderedDict()
@@ -228,11 +235,12 @@ class FrameStream:
             )
 
     def _attach(self) -> None:
-        for num, src, dst, n in self.sip.datagrams:
-            v = self.pending.get(num)
-            if v is not None and v.protocol in ("IPv4", "IPv6"):
-                v.protocol, v.info = "UDP", f"{src.port} → {dst.port} Len={n}"
-        self.sip.datagrams.clear()
+        if self.sip.datagrams:
+            for num, src, dst, n in self.sip.datagrams:
+                v = self.pending.get(num)
+                if v is not None and v.protocol in ("IPv4", "IPv6"):
+                    v.protocol, v.info = "UDP", f"{src.port} → {dst.port} Len={n}"
+            self.sip.datagrams.clear()
         tracker = self.sip.tracker
         if tracker.records:
             # (the tracker's list of every record is not kept: the frames hold them)
@@ -250,19 +258,23 @@ class FrameStream:
                 self.forgotten_calls += 1
             if self.keys is not None:
                 self._resolve_sessions(touched.values())
-        for num, pdu in self.apps.attach:
-            v = self.pending.get(num)
-            if v is None:
-                self._problem(Problem(pdu.kind, "message completed late", num, self.reader.name))
-            else:
-                v.pdus.append(pdu)
-        self.apps.attach.clear()
-        for num, end, key, bare in self.apps.segments:
-            seg = self.pending.get(num)
-            if seg is not None and seg.conn == key and seg.has_payload:
-                seg.segment_of = end
-                seg.segment_bare = bare
-        self.apps.segments.clear()
+        if self.apps.attach:
+            for num, pdu in self.apps.attach:
+                v = self.pending.get(num)
+                if v is None:
+                    self._problem(
+                        Problem(pdu.kind, "message completed late", num, self.reader.name)
+                    )
+                else:
+                    v.pdus.append(pdu)
+            self.apps.attach.clear()
+        if self.apps.segments:
+            for num, end, key, bare in self.apps.segments:
+                seg = self.pending.get(num)
+                if seg is not None and seg.conn == key and seg.has_payload:
+                    seg.segment_of = end
+                    seg.segment_bare = bare
+            self.apps.segments.clear()
         self._report()
 
     def _resolve_sessions(self, calls: Iterable[Call]) -> None:
@@ -412,6 +424,8 @@ class FrameStream:
     def _report(self) -> None:
         """Pass on the problems found since the last call (and forget them: the frames
         that have one hold it)."""
+        if not (self.reader.problems or self.sip.problems or self.apps.problems):
+            return  # (most frames)
         if self.reader.problems and self.first_read_problem is None:
             self.first_read_problem = self.reader.problems[0]
         sources = (self.reader.problems, self.sip.problems, self.apps.problems)
@@ -530,13 +544,20 @@ class AppDecoder:
         candidates_wanted: bool,
         reveal: bool = False,
         mp_profile: h248mp.MpProfile = h248mp.DEFAULT_PROFILE,
+        secrets: KnownSecrets | None = None,
     ) -> None:
         self.file = file
+        self.secrets = secrets  # the TLS key log (--tls-keylog, the capture's secrets blocks)
         self.reveal = reveal
         self.mp_profile = mp_profile
         self.keys_wanted = candidates_wanted
         self._direct: list[PskCandidate] = []
-        self._groups: list[tuple[frozenset[Endpoint], list[PskCandidate]]] = []
+        # the key groups by arrival (oldest first), and which of them name each endpoint and
+        # each host: a new connection's ranking reads these instead of every group
+        self._groups: dict[int, tuple[frozenset[Endpoint], list[PskCandidate]]] = {}
+        self._next_group = 0
+        self._by_ep: dict[Endpoint, set[int]] = {}
+        self._by_ip: dict[str, set[int]] = {}
         self._known: set[bytes] = set()
         self.conns: dict[int, _Conn] = {}
         self.attach: list[tuple[int, Pdu]] = []
@@ -558,9 +579,15 @@ class AppDecoder:
         if endpoints is None:
             self._direct.extend(new)
         else:
-            self._groups.append((frozenset(endpoints), new))
+            gid = self._next_group
+            self._next_group += 1
+            eps = frozenset(endpoints)
+            self._groups[gid] = (eps, new)
+            for ep in eps:
+                self._by_ep.setdefault(ep, set()).add(gid)
+                self._by_ip.setdefault(ep.ip, set()).add(gid)
             if len(self._groups) > MAX_KEY_GROUPS:
-                del self._groups[0]
+                self._forget_group(next(iter(self._groups)))
         for c in self.conns.values():
             dec = c.decoder
             if dec is not None and not c.confirmed and c.retaining:
@@ -571,23 +598,33 @@ class AppDecoder:
                     dec.add_candidates(fresh[:room])
                     self._settle(c)
 
+    def _forget_group(self, gid: int) -> None:
+        eps, _ = self._groups.pop(gid)
+        for ep in eps:
+            _unindex(self._by_ep, ep, gid)
+            _unindex(self._by_ip, ep.ip, gid)
+
     def _candidates_for(self, c: _Conn) -> list[PskCandidate]:
         """The keys for one connection: direct ones, then those of the m-lines whose SDP
-        names its server, then whose addresses share its hosts, then the newest others;
-        at most MAX_CANDIDATES (the oracle tries them in order)."""
-        ips = {c.client.ip, c.server.ip}
-
-        def rank(
-            item: tuple[int, tuple[frozenset[Endpoint], list[PskCandidate]]],
-        ) -> tuple[int, int]:
-            i, (eps, _) = item
-            score = 2 if c.server in eps else 1 if any(ep.ip in ips for ep in eps) else 0
-            return (-score, -i)
-
-        ordered = sorted(enumerate(self._groups), key=rank)
+        names its server, then whose addresses share its hosts, then the newest others
+        (each newest first); at most MAX_CANDIDATES (the oracle tries them in order)."""
         out = list(self._direct)
-        for _, (_, keys) in ordered:
-            out.extend(keys)
+        groups = self._groups
+        named = self._by_ep.get(c.server, set())
+        hosts: set[int] = set()
+        for ip in {c.client.ip, c.server.ip}:
+            hosts |= self._by_ip.get(ip, set())
+        hosts -= named
+        for ranked in (named, hosts):
+            for gid in sorted(ranked, reverse=True):
+                if len(out) >= MAX_CANDIDATES:
+                    return out[:MAX_CANDIDATES]
+                out.extend(groups[gid][1])
+        for gid in reversed(groups):
+            if len(out) >= MAX_CANDIDATES:
+                break
+            if gid not in named and gid not in hosts:
+                out.extend(groups[gid][1])
         return out[:MAX_CANDIDATES]
 
     def _new_decoder(self, c: _Conn) -> TlsConnectionDecoder:
@@ -598,6 +635,7 @@ class AppDecoder:
             on_data=lambda a: self._decrypted(c, a),
             on_record=lambda ev: self._record(c, ev),
             retain=MAX_HELD_CONN if self.keys_wanted else 0,
+            secrets=self.secrets,
         )
 
     # ---------------------------------------------------------------- flow events
@@ -763,6 +801,9 @@ class AppDecoder:
             if c.view.key_note is None:
                 shown = info.psk.hex() if self.reveal else fingerprint(info.psk)
                 c.view.key_note = f"PSK {shown} ({info.psk_label}), confirmed by: {info.oracle}"
+        elif info.from_key_log:
+            c.view.decrypted = bool(info.decryptable) or info.records_ok > 0
+            c.view.key_note = "secrets from the TLS key log"
         self.held_total += dec.retained_bytes - c.retained
         c.retained = dec.retained_bytes
         if c.retaining and not dec.retaining:
@@ -898,6 +939,17 @@ class AppDecoder:
         self.problems.append(Problem(layer, reason, frame, self.file, fld, offset, severity))
 
 
+_K = TypeVar("_K")
+
+
+def _unindex(index: dict[_K, set[int]], k: _K, gid: int) -> None:
+    ids = index.get(k)
+    if ids is not None:
+        ids.discard(gid)
+        if not ids:
+            del index[k]
+
+
 def _key(c: _Conn, from_client: bool) -> tuple[str, int, str, int]:
     if from_client:
         return c.key
@@ -925,6 +977,7 @@ def dissect(
     psk: Iterable[str | bytes | TekKey] = (),
     reveal_keys: bool = False,
     on_problem: Callable[[Problem], None] | None = None,
+    tls_keylog: str | os.PathLike[str] | None = None,
 ) -> Iterator[FrameView]:
     """The frames of a capture as ``mikeyshark dissect`` shows them, in order, streaming.
 
@@ -934,7 +987,9 @@ def dissect(
     ``"HEX[:IDENTITY]"`` of ``--psk``. ``reveal_keys`` shows keys instead of fingerprints in
     the detail trees. ``on_problem`` receives every located problem (damaged frames,
     undecryptable records, ...) as it is found; those of a frame are also in its
-    ``problems``.
+    ``problems``. ``tls_keylog`` names the endpoints' NSS key log, for the TLS sessions a
+    PSK alone cannot open (TLS 1.3 psk_dhe_ke, certificates); a pcapng's Decryption
+    Secrets Blocks are used too.
 
     Each :class:`~mikeyshark.view.frame.FrameView` has its row (``row()``), its detail tree
     (``tree()``) and its layers with named fields: ``frame.sip.call_id``,
@@ -949,9 +1004,10 @@ def dissect(
     keyfile = keys if isinstance(keys, KeyFile) or keys is None else KeyFile.load(keys)
     given = [p if isinstance(p, TekKey) else parse_psk(p) for p in psk]
     psks = [PskCandidate(t.key, t.identity or "psk") for t in given]
+    log = "" if tls_keylog is None else Path(tls_keylog).read_text(encoding="ascii")
     with open(capture, "rb"):
         pass  # an unreadable file is an OSError now, not at the first frame
-    return _frames(os.fspath(capture), keyfile, psks, reveal_keys, on_problem)
+    return _frames(os.fspath(capture), keyfile, psks, reveal_keys, on_problem, log)
 
 
 def _frames(
@@ -960,9 +1016,11 @@ def _frames(
     psks: list[PskCandidate],
     reveal: bool,
     on_problem: Callable[[Problem], None] | None,
+    keylog: str,
 ) -> Iterator[FrameView]:
     reader = CaptureReader(path)
-    stream = FrameStream(reader, keys, psks, reveal, on_problem)
+    secrets = keylog_from([keylog], reader.secrets)
+    stream = FrameStream(reader, keys, psks, reveal, on_problem, None, None, secrets)
     yield from stream
     if reader.format is None:
         first = stream.first_read_problem

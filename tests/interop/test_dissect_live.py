@@ -114,6 +114,44 @@ def test_live_tls13_psk_dhe_session_stays_encrypted(
     assert "PSK Key Exchange Mode: PSK with (EC)DHE key establishment (psk_dhe_ke) (1)" in detail
 
 
+def test_live_tls13_psk_dhe_session_opened_by_the_key_log(
+    tshark: str, tcpdump: str, openssl: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the client's key log (openssl -keylogfile) the psk_dhe_ke session opens: the
+    MSRP inside shows as it does over plain TCP, the other rows as tshark's with the same
+    key log, and the PSK is still confirmed by the binder."""
+    port = free_port()
+    pcap, keylog = tmp_path / "live13.pcap", tmp_path / "keys.log"
+    with tcpdump_capture(tcpdump, pcap, [port]):
+        args = ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"]
+        client = [*args, "-keylogfile", str(keylog)]
+        openssl_pair(openssl, port, PSK, IDENTITY, args, client, SEND, OK)
+    psk = f"{PSK.hex()}:{IDENTITY.decode()}"
+    rows, err = ours(pcap, capsys, "--psk", psk, "--tls-keylog", str(keylog))
+    assert err == ""
+    tls = theirs(tshark, pcap, "-d", f"tcp.port=={port},tls", "-o", f"tls.keylog_file:{keylog}")
+    app = [i for i, (p, _) in enumerate(rows) if p == "MSRP"]
+    assert len(app) == 2
+    for i, (o, t) in enumerate(zip(rows, tls, strict=True)):
+        if i in app:
+            # tshark decrypted it but has no MSRP under TLS
+            assert t[0] == "TLSv1.3" and t[1].startswith("Application Data"), t
+        else:
+            same_rows([o], [t])
+    assert any("Encrypted Extensions" in t[1] for t in tls)  # tshark opened the handshake too
+    plain = tmp_path / "plain.pcap"
+    write_tcp_pcap(plain, [(port, [(True, SEND), (False, OK)])])
+    msrp = [t for t in theirs(tshark, plain, "-d", f"tcp.port=={port},msrp") if t[0] == "MSRP"]
+    assert [rows[i] for i in app] == msrp
+    rc = main(["dissect", str(pcap), "-V", "--psk", psk, "--tls-keylog", str(keylog)])
+    detail = capsys.readouterr().out
+    assert rc == 0
+    assert "confirmed by: binder]" in detail
+    # without the key log the same session stays encrypted
+    rows, _ = ours(pcap, capsys, "--psk", psk)
+    assert not [r for r in rows if r[0] == "MSRP"]
+
+
 @pytest.fixture
 def cert(openssl: str, tmp_path: Path) -> tuple[Path, Path]:
     key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
