@@ -5,19 +5,25 @@ conferences spliced into RTP, TCP, TLS and DNS noise), with its key file and the
 of every TLS session. Timed in turn (A B C ... A B C ...), each run a child process whose
 standard output is counted (one line per frame) and whose ``ru_maxrss`` is its peak memory:
 
-- ``mikeyshark dissect FILE --keys KEYS`` (and with ``--workers N`` for each ``--workers``);
+- ``mikeyshark dissect FILE --keys KEYS`` (and the same with ``--baseline COMMAND``, another
+  mikeyshark such as an older checkout);
 - ``tshark -n -2 -r FILE -o tls.keylog_file:KEYLOG``: tshark's decrypting two-pass list, what
   a Wireshark user runs when handed every key;
 - ``tshark -n -r FILE``: tshark's plain one-pass list, the floor.
 
-Usage: ``python bench/dissect.py [--sizes 200000:150] [--repeat 3] [--workers 2]``.
+Usage: ``python bench/dissect.py [--sizes 200000:150] [--repeat 3] [--baseline COMMAND]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import shutil
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,26 +33,49 @@ import dense
 DEFAULT_SIZES = "200000:150"
 
 
+class Runs(dense.Runs):
+    """dense.Runs whose child writes its standard error to a file: dissect reports every
+    damaged record there (megabytes on this capture), more than a pipe holds while the rows
+    are read."""
+
+    def run(self) -> None:
+        with tempfile.TemporaryFile() as err:
+            t = time.perf_counter()
+            proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err)
+            assert proc.stdout is not None
+            lines = 0
+            while block := proc.stdout.read(1 << 16):
+                lines += block.count(b"\n")
+            _, status, ru = os.wait4(proc.pid, 0)
+            dt = time.perf_counter() - t
+            code = os.waitstatus_to_exitcode(status)
+            if code not in (0, 1):
+                err.seek(0)
+                sys.stderr.write(err.read()[-2000:].decode(errors="replace"))
+                raise SystemExit(f"{' '.join(self.cmd[:2])} failed with exit code {code}")
+        self.seconds.append(dt)
+        self.rss.append(ru.ru_maxrss)
+        self.lines = lines
+
+
 def run_size(
     frames: int, conferences: int, args: argparse.Namespace, tshark: str | None
 ) -> list[str]:
     cap = dense.capture(frames, conferences, args.slot, args.regenerate)
     me = str(Path(sys.executable).parent / "mikeyshark")
     base = [me, "dissect", str(cap.path), "--keys", str(cap.keys)]
-    runs = [dense.Runs("mikeyshark dissect --keys", base)]
-    for n in args.workers:
-        runs.append(
-            dense.Runs(f"mikeyshark dissect --keys --workers {n}", [*base, "--workers", str(n)])
-        )
+    runs = [Runs("mikeyshark dissect --keys", base)]
+    if args.baseline:
+        runs.append(Runs("baseline dissect --keys", [*shlex.split(args.baseline), *base[1:]]))
     if tshark:
         keylog = f"tls.keylog_file:{cap.keylog}"
         runs.append(
-            dense.Runs(
+            Runs(
                 "tshark -n -2 -o tls.keylog_file",
                 [tshark, "-n", "-2", "-r", str(cap.path), "-o", keylog],
             )
         )
-        runs.append(dense.Runs("tshark -n -r", [tshark, "-n", "-r", str(cap.path)]))
+        runs.append(Runs("tshark -n -r", [tshark, "-n", "-r", str(cap.path)]))
     for _ in range(args.repeat):
         for r in runs:
             r.run()
@@ -54,7 +83,7 @@ def run_size(
     lines = []
     for r in runs:
         mn, md, mx = min(r.seconds), r.median, max(r.seconds)
-        ratio = f"{md / ours:6.2f}x" if r.name.startswith("tshark") else ""
+        ratio = f"{md / ours:6.2f}x" if r is not runs[0] else ""
         lines.append(
             f"| {frames:>9,} | {r.name:40} | {r.lines:>9,} | {mn:6.2f} | {md:6.2f} | {mx:6.2f} "
             f"| {frames / md:9,.0f} | {ratio:>7} | {max(r.rss) / 1024:8.1f} |"
@@ -78,10 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slot", type=float, default=dense.SLOT_S, help="seconds between conferences")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each command")
     ap.add_argument(
-        "--workers",
-        type=lambda s: [int(n) for n in s.split(",") if n],
-        default=[],
-        help="also time dissect --workers N (comma-separated Ns)",
+        "--baseline",
+        metavar="COMMAND",
+        help="also time another mikeyshark (e.g. 'env PYTHONPATH=OLD python -m mikeyshark')",
     )
     ap.add_argument("--regenerate", action="store_true", help="write the captures again")
     ap.add_argument("--no-tshark", action="store_true", help="time mikeyshark only")

@@ -9,6 +9,7 @@ them in the form asked for (:mod:`mikeyshark.view.output`), the located problems
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -130,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
             return _usage(f"--tls-keylog: {e}")
     psks = [PskCandidate(t.key, t.identity or "--psk") for t in given]
     reader = CaptureReader(capture)
+    # Every frame allocates a view and its strings, few of them in cycles: the default
+    # threshold runs a young-generation collection every 700 allocations, about every frame.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
     try:
         stream = FrameStream(
             reader,
@@ -148,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         return _broken_pipe()
+    finally:
+        gc.set_threshold(*thresholds)
     if reader.format is None:
         return EXIT_USAGE
     return EXIT_OK
