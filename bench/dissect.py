@@ -20,6 +20,7 @@ import argparse
 import os
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,10 @@ class Runs(dense.Runs):
     damaged record there (megabytes on this capture), more than a pipe holds while the rows
     are read."""
 
+    def __init__(self, name: str, cmd: list[str]) -> None:
+        super().__init__(name, cmd)
+        self.cpu: list[float] = []  # user + system seconds of each run
+
     def run(self) -> None:
         with tempfile.TemporaryFile() as err:
             t = time.perf_counter()
@@ -55,6 +60,7 @@ class Runs(dense.Runs):
                 raise SystemExit(f"{' '.join(self.cmd[:2])} failed with exit code {code}")
         self.seconds.append(dt)
         self.rss.append(ru.ru_maxrss)
+        self.cpu.append(ru.ru_utime + ru.ru_stime)
         self.lines = lines
 
 
@@ -80,22 +86,26 @@ def run_size(
         for r in runs:
             r.run()
     ours = runs[0].median
+    ours_cpu = statistics.median(runs[0].cpu)
     lines = []
     for r in runs:
         mn, md, mx = min(r.seconds), r.median, max(r.seconds)
         ratio = f"{md / ours:6.2f}x" if r is not runs[0] else ""
+        cpu = statistics.median(r.cpu)
+        cpu_ratio = f"{cpu / ours_cpu:6.2f}x" if r is not runs[0] else ""
         lines.append(
             f"| {frames:>9,} | {r.name:40} | {r.lines:>9,} | {mn:6.2f} | {md:6.2f} | {mx:6.2f} "
-            f"| {frames / md:9,.0f} | {ratio:>7} | {max(r.rss) / 1024:8.1f} |"
+            f"| {frames / md:9,.0f} | {ratio:>7} | {cpu:6.2f} | {cpu_ratio:>7} "
+            f"| {max(r.rss) / 1024:8.1f} |"
         )
     return lines
 
 
 HEADER = (
     "|    frames | run                                      |      rows |    min | median |"
-    "    max |  frames/s | ours is | peak MiB |\n"
+    "    max |  frames/s | ours is |  cpu s | ours is | peak MiB |\n"
     "|-----------|------------------------------------------|-----------|--------|--------|"
-    "--------|-----------|---------|----------|"
+    "--------|-----------|---------|--------|---------|----------|"
 )
 
 
@@ -123,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     print(
         "seconds: wall time of each child; rows: lines it printed; 'ours is': how many times "
-        "faster the first mikeyshark dissect run is than that run (medians); peak: the largest "
+        "faster the first mikeyshark dissect run is than that run (medians of wall time, then of "
+        "the user + system CPU seconds, which a shared machine disturbs less); peak: the largest "
         "ru_maxrss of its runs"
     )
     return 0
