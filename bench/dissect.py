@@ -39,10 +39,6 @@ class Runs(dense.Runs):
     damaged record there (megabytes on this capture), more than a pipe holds while the rows
     are read."""
 
-    def __init__(self, name: str, cmd: list[str]) -> None:
-        super().__init__(name, cmd)
-        self.cpu: list[float] = []  # user + system seconds of each run
-
     def run(self) -> None:
         with tempfile.TemporaryFile() as err:
             t = time.perf_counter()
