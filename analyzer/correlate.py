@@ -215,7 +215,7 @@ def _sdp_addresses(rec: SipRecord, sd: SessionDescription, index: int) -> SdpMed
     paths: tuple[str, ...] = ()
     with contextlib.suppress(DissectError):  # as _sdp_media: no paths
         paths = tuple(str(p) for p in md.paths)
-    address = conn.address if conn is not None else None
+    address = canonical_address(conn.address) if conn is not None else None
     return SdpMedia(rec.frame, index, m.media, m.port, m.proto, address, path=paths)
 
 
@@ -375,10 +375,9 @@ def _endpoints(sdp: SdpMedia | None, msrp_paths: bool) -> tuple[set[Endpoint], s
                 u = MsrpUri.parse(p)
             except DissectError:
                 continue
-            host = u.host.strip("[]")
-            ips.add(host)
+            ips.add(u.address)
             if u.port is not None:
-                eps.add(Endpoint(host, u.port))
+                eps.add(Endpoint(u.address, u.port))
     return eps, ips
 
 

@@ -39,6 +39,7 @@ from mikeyshark.dissectors.h248.model import (
     TransactionRequest,
 )
 from mikeyshark.dissectors.h248.mp import DEFAULT_PROFILE, MpProfile, read_command
+from mikeyshark.dissectors.ip import canonical_address
 from mikeyshark.dissectors.msrp import MsrpUri
 from mikeyshark.evidence import (
     CallRecord,
@@ -404,7 +405,7 @@ def sdp_of(frame: int, d: LocalRemoteDescriptor | None) -> SdpMedia | None:
         return None
     port = int(parts[1]) if parts[1].isdigit() else 0
     conn = md.connection or sd.connection
-    address = conn.address if conn is not None and conn.address != "$" else None
+    address = canonical_address(conn.address) if conn is not None and conn.address != "$" else None
     paths = tuple(v.strip() for v in md.attrs("path") for v in v.split() if v != "$")
     floorids = tuple(v.split()[0] for v in md.attrs("floorid") if v.split())
     return SdpMedia(
@@ -593,7 +594,7 @@ def _listens(sd: SdpMedia | None, msrp: bool) -> set[tuple[str, int]]:
             except DissectError:
                 continue
             if u.port is not None:
-                out.add((u.host.strip("[]"), u.port))
+                out.add((u.address, u.port))
     return out
 
 

@@ -25,6 +25,7 @@ from mikeyshark.dissectors.consts import Const, ValueTable
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.framing import FramingError as FramingError
 from mikeyshark.dissectors.framing import StreamFramer
+from mikeyshark.dissectors.ip import canonical_address
 
 LAYER = "msrp"
 
@@ -110,11 +111,16 @@ class MsrpUri:
         return self.scheme.lower() == "msrps"
 
     def endpoint(self) -> tuple[str, int] | None:
-        """Host (an IPv6 address without its brackets) and port to connect to; None without
-        an explicit port."""
+        """Host (an IP address as the packets show it: IPv6 without its brackets, in RFC 5952
+        form) and port to connect to; None without an explicit port."""
         if self.port is None:
             return None
-        return self.host.removeprefix("[").removesuffix("]"), self.port
+        return self.address, self.port
+
+    @property
+    def address(self) -> str:
+        """The host as :meth:`endpoint` gives it, whether or not the URI has a port."""
+        return canonical_address(self.host.removeprefix("[").removesuffix("]"))
 
     @property
     def key(self) -> tuple[str, int | None, str | None]:

@@ -17,7 +17,6 @@ from mikeyshark.checks.rules import RULES, RULES_BY_ID, Leg, Need, Rule
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.h248.mp import DEFAULT_PROFILE as DEFAULT_MP_PROFILE
 from mikeyshark.dissectors.h248.mp import EVENT_KEYS, MpProfile
-from mikeyshark.dissectors.ip import canonical_address
 from mikeyshark.dissectors.mikey.constants import DATA_TYPE
 from mikeyshark.dissectors.mikey.transfer import TLS_PROT_TYPE
 from mikeyshark.dissectors.msrp import MsrpUri
@@ -555,10 +554,9 @@ def _tcp_direction(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
 
 def _msrp_path_endpoint(uri: str) -> tuple[str, int] | None:
     try:
-        ep = MsrpUri.parse(uri).endpoint()
+        return MsrpUri.parse(uri).endpoint()
     except DissectError:
         return None
-    return (canonical_address(ep[0]), ep[1]) if ep is not None else None
 
 
 def _tls_client_side(m: MediaRecord) -> Side | None:

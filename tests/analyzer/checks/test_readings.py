@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from mikeyshark.cli import main
-from mikeyshark.evidence import Status
+from mikeyshark.evidence import BoundBy, Status
 from mikeyshark.model import Frame
 from mikeyshark.synth import synthesize, write_capture
 from tests.support.analyze import analyze_frames, analyze_synth
@@ -141,3 +141,19 @@ def test_ipv6_sdp_addresses_are_compared_and_shown_in_rfc5952_form(tmp_path: Pat
     assert check.message.endswith("towards [2001:db8:0:100::11]:42979 (c=/m= of the offerer (UE))")
     (media,) = call.media
     assert media.offer is not None and media.offer.address == "2001:db8:0:100::11"
+    # bound by the c=/m= it names, not only later by the key
+    assert media.tcp is not None and media.tcp.bound_by is BoundBy.SDP
+
+
+def test_ipv6_sdp_addresses_in_capitals_bind_the_mp_termination(tmp_path: Path) -> None:
+    """Beside the MRF: the Remote the MRFC hands over carries the UE's SDP as the UE wrote
+    it; in capitals it names the same address (RFC 5952 4.3), so MP-REMOTE passes."""
+    result = synthesize("msrp-dial-in", seed=2, ipv6=True, capture_point="mrf")
+    wire, upper = b"2001:db8:0:100::11", b"2001:DB8:0:100::11"  # the UE, as synth places it
+    frames = [dataclasses.replace(f, data=f.data.replace(wire, upper)) for f in result.frames]
+    report = analyze_frames(frames, result.keyfile_text, tmp_path / "v6mrf.pcap")
+    (call,) = report.calls
+    st = _statuses(call)
+    assert (st["MP-REMOTE"], st["MP-PSK"], call.verdict) == (Status.PASS, Status.PASS, "pass")
+    (media,) = call.media
+    assert media.tcp is not None and media.tcp.bound_by is BoundBy.SDP
