@@ -26,6 +26,7 @@ from mikeyshark.dask_backend import ClusterError
 from mikeyshark.judge import Streamed, analyze, analyze_streamed
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import INTERNAL
+from mikeyshark.parallel import AUTO_WORKERS_BYTES
 from mikeyshark.report import json_report, junit, terminal
 from mikeyshark.report.model import Report
 from mikeyshark.report.output import open_text
@@ -78,11 +79,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
         help="processes that correlate and judge the calls of each capture while it is read "
-        "(with --jobs, each capture's); the report is the same; it pays only where calls are "
-        "dense and cores idle (docs/scale.md)",
+        "(with --jobs, each capture's); the report is the same (docs/scale.md); default: "
+        f"every core for a capture of {AUTO_WORKERS_BYTES >> 20} MiB or more analyzed alone, "
+        "else 0 (one process)",
     )
     p.add_argument(
         "--dask",
@@ -178,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         err.print("mikeyshark analyze: --jobs must be at least 1")
         return EXIT_USAGE
-    if args.workers < 0:
+    if args.workers is not None and args.workers < 0:
         err.print("mikeyshark analyze: --workers must be at least 0")
         return EXIT_USAGE
     try:
