@@ -127,7 +127,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 class _LazyProgress:
-    """A progress bar that appears only when a capture takes more than a second."""
+    """A progress bar that appears only on a terminal, when a capture takes more than a
+    second (rich still writes a line to a file or a pipe)."""
 
     def __init__(self, console: Console, name: str) -> None:
         self.console = console
@@ -139,7 +140,7 @@ class _LazyProgress:
     def __call__(self, frames: int, done: int, total: int) -> None:
         elapsed = time.monotonic() - self.start
         if self.bar is None:
-            if elapsed < 1.0:
+            if elapsed < 1.0 or not self.console.is_terminal:
                 return
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -3,12 +3,16 @@ rule with its frames, nothing wrapped, the totals last; a hint when keys would j
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from rich.console import Console
+
+from mikeyshark.commands.analyze import _LazyProgress
 from mikeyshark.synth import synthesize, write_capture
 from tests.support.paths import PCAPS
 
@@ -66,3 +70,16 @@ def test_without_keys_a_hint_names_the_option_that_would_judge_more() -> None:
         "analyze", str(PCAPS / "conference.pcap"), "--keys", str(PCAPS / "demo-keys.toml")
     )
     assert not any(ln.startswith("hint") for ln in with_keys.stdout.splitlines())
+
+
+def test_no_progress_bar_where_stderr_is_not_a_terminal() -> None:
+    # a capture read for over a second, its progress told to a console writing to a file
+    # (stderr redirected, a pipe, a test's capture): nothing, not even rich's blank line
+    out = io.StringIO()
+    console = Console(file=out)
+    assert not console.is_terminal
+    progress = _LazyProgress(console, "long.pcap")
+    progress.start -= 5.0
+    progress(1000, 50, 100)
+    progress.close()
+    assert out.getvalue() == ""
