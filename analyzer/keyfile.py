@@ -255,8 +255,8 @@ class _KeyFileReader:
         except ValueError as e:
             raise self.fail(table, i, key, f"{where} {e}") from None
         if len(got) < SHORT_KEY:
-            # any length is allowed (PROTOCOLS.md 13.4), but a truncated paste is the usual
-            # cause: say so before the call fails TICKET-OPEN or TLS-KEY
+            # any length is allowed (docs/profile.md, The base ticket), but a truncated paste is
+            # the usual cause: say so before the call fails TICKET-OPEN or TLS-KEY
             self.warnings.append(
                 f"{self.name}:{self.line_of(table, i, key)}: {where} is {len(got)} bytes, "
                 f"under {SHORT_KEY}: is it whole?"

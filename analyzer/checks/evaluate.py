@@ -631,7 +631,7 @@ _PSK_KX = frozenset({Kx.PSK, Kx.DHE_PSK, Kx.ECDHE_PSK, Kx.RSA_PSK, Kx.TLS13})
 def _tls_key(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     tls = _given(m.tls)
     if tls.key_verified is None and _certificate_suite(tls.cipher_suite):
-        # CONFORMANCE.md, Readings: no PSK to check (TLS-PSK-SUITE fails it)
+        # a certificate suite has no PSK to check (TLS-PSK-SUITE fails it)
         return _na(f"{tls.cipher_suite} uses no PSK")
     if tls.key_verified is None:
         if m.key is None or m.key.tek_candidates == 0:
@@ -678,7 +678,7 @@ def _tls_version(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     if v in _GOOD_VERSIONS:
         return _ok(f"{v} negotiated", tls.client_hello_frame)
     if v in _WARN_VERSIONS:
-        # a warning: reported, never the reason a call fails (CONFORMANCE.md, Readings)
+        # a warning: reported, never the reason a call fails (docs/rules.md, Statuses)
         return Outcome(
             Status.WARNING,
             f"{v} negotiated; TLS 1.2 or later expected",

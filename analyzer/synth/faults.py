@@ -137,7 +137,7 @@ FAULTS: dict[str, Fault] = {
             "certificate-suite",
             "TLS is ECDHE-ECDSA-AES128-GCM-SHA256 with an Ed25519 certificate, not a PSK suite",
             (_NEEDS_TEK - {"TLS-KEY"}) | frozenset({"MEDIA-ENCRYPTED", "MP-PSKID"}),
-            # no PSK to check (CONFORMANCE.md, Readings)
+            # a certificate suite has no PSK to check
             not_applicable=frozenset({"TLS-KEY"}),
         ),
         Fault(

@@ -4,6 +4,7 @@ and the installed package finds its data through importlib.resources, not throug
 from __future__ import annotations
 
 import importlib.resources
+import re
 import tomllib
 from pathlib import Path
 
@@ -59,3 +60,16 @@ def test_python_dash_m(tmp_path: Path) -> None:
         check=True,
     )
     assert run.stdout.strip() == f"mikeyshark {__version__}"
+
+
+def test_the_code_cites_only_documents_it_ships() -> None:
+    # a user of the repository or the wheel has docs/ and the README, nothing beside them
+    shipped = {p.name for p in ROOT.glob("*.md")} | {p.name for p in (ROOT / "docs").glob("*.md")}
+    cited: dict[str, set[str]] = {}
+    for top in ("analyzer", "dissectors", "templates"):
+        for path in (ROOT / top).rglob("*"):
+            if path.suffix in (".py", ".j2", ".json") and "__pycache__" not in path.parts:
+                for name in re.findall(r"[\w-]+\.md\b", path.read_text(encoding="utf-8")):
+                    cited.setdefault(name, set()).add(str(path.relative_to(ROOT)))
+    assert {n: sorted(w) for n, w in cited.items() if n not in shipped} == {}
+    assert "rules.md" in cited  # the scan sees the citations there are
