@@ -41,7 +41,6 @@ from mikeyshark.dissectors.mikey.message import MikeyMessage
 from mikeyshark.dissectors.mikey.message import parse as parse_mikey
 from mikeyshark.dissectors.mikey.payloads import Rand, T, Ticket
 from mikeyshark.dissectors.mikey.tree import ntp_to_text, render_tree
-from mikeyshark.dissectors.msrp import MsrpUri
 from mikeyshark.dissectors.sdp import KeyMgmt, MediaDescription, SessionDescription
 from mikeyshark.dissectors.secret import show_key
 from mikeyshark.dissectors.tls.constants import CIPHER_SUITES, Kx
@@ -360,25 +359,10 @@ def key_status(res: Resolution | None, keys: KeyFile, reveal: bool, tree: bool =
 # --- TCP / TLS ---------------------------------------------------------------------------
 
 
-def _endpoints(sdp: SdpMedia | None, msrp_paths: bool) -> tuple[set[Endpoint], set[str]]:
-    """Addresses a side listens on (SDP c=/m= and a=path) and the IPs it may connect from."""
-    eps: set[Endpoint] = set()
-    ips: set[str] = set()
-    if sdp is None:
-        return eps, ips
-    if sdp.address is not None:
-        eps.add(Endpoint(sdp.address, sdp.port))
-        ips.add(sdp.address)
-    if msrp_paths:
-        for p in sdp.path:
-            try:
-                u = MsrpUri.parse(p)
-            except DissectError:
-                continue
-            ips.add(u.address)
-            if u.port is not None:
-                eps.add(Endpoint(u.address, u.port))
-    return eps, ips
+def _endpoints(
+    sdp: SdpMedia | None, msrp_paths: bool
+) -> tuple[frozenset[Endpoint], frozenset[str]]:
+    return sdp.listens(msrp_paths) if sdp is not None else (frozenset(), frozenset())
 
 
 def _client_side(conn: ConnRecord, m: MediaRecord) -> Side | None:
@@ -410,13 +394,7 @@ class SdpAddresses:
     def of(cls, m: MediaRecord) -> SdpAddresses:
         o_eps, o_ips = _endpoints(m.offer, m.protocol is Protocol.MSRP)
         a_eps, a_ips = _endpoints(m.answer, m.protocol is Protocol.MSRP)
-        return cls(
-            frozenset(o_eps),
-            frozenset(o_ips),
-            frozenset(a_eps),
-            frozenset(a_ips),
-            m.answer is not None,
-        )
+        return cls(o_eps, o_ips, a_eps, a_ips, m.answer is not None)
 
     @property
     def servers(self) -> frozenset[Endpoint]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.dissectors.msrp import MsrpUri
 from mikeyshark.model import Endpoint, Problem, Severity, Tunnel
 from mikeyshark.procedure import Direction, Event, Protocol, Role, Side
 
@@ -121,6 +123,25 @@ class SdpMedia:
     userid: str | None = None
     floorids: tuple[str, ...] = ()
     floorctrl: str | None = None
+
+    def listens(self, msrp_paths: bool) -> tuple[frozenset[Endpoint], frozenset[str]]:
+        """Where this side listens (c=/m=, and with ``msrp_paths`` each a=path URI with a
+        port) and the IPs it may connect from."""
+        eps: set[Endpoint] = set()
+        ips: set[str] = set()
+        if self.address is not None:
+            eps.add(Endpoint(self.address, self.port))
+            ips.add(self.address)
+        if msrp_paths:
+            for p in self.path:
+                try:
+                    u = MsrpUri.parse(p)
+                except DissectError:
+                    continue
+                ips.add(u.address)
+                if u.port is not None:
+                    eps.add(Endpoint(u.address, u.port))
+        return frozenset(eps), frozenset(ips)
 
 
 @dataclass(slots=True)

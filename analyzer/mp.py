@@ -580,24 +580,6 @@ def _evidence(main: _Term, parts: list[_Term], how: str, profile: MpProfile) -> 
 # --- once the media is bound -----------------------------------------------------------
 
 
-def _listens(sd: SdpMedia | None, msrp: bool) -> set[tuple[str, int]]:
-    """Where a side of the termination listens: its c=/m=, and for MSRP its a=path."""
-    out: set[tuple[str, int]] = set()
-    if sd is None:
-        return out
-    if sd.address is not None and sd.port:
-        out.add((sd.address, sd.port))
-    if msrp:
-        for p in sd.path:
-            try:
-                u = MsrpUri.parse(p)
-            except DissectError:
-                continue
-            if u.port is not None:
-                out.add((u.address, u.port))
-    return out
-
-
 def joined(t: MpTermination, m: MediaRecord) -> bool | None:
     """Whether the m-line's TCP connection is the one the termination's Local and Remote
     describe: one end where one of them listens, the other end at the other's address."""
@@ -609,9 +591,8 @@ def joined(t: MpTermination, m: MediaRecord) -> bool | None:
     local = locals_[-1] if locals_ else None
     if remote is None or local is None:
         return False
-    server = (tcp.server.ip, tcp.server.port)
-    return (server in _listens(remote, msrp) and tcp.client.ip == local.address) or (
-        server in _listens(local, msrp) and tcp.client.ip == remote.address
+    return (tcp.server in remote.listens(msrp)[0] and tcp.client.ip == local.address) or (
+        tcp.server in local.listens(msrp)[0] and tcp.client.ip == remote.address
     )
 
 
