@@ -138,9 +138,10 @@ class SdpMedia:
                     u = MsrpUri.parse(p)
                 except DissectError:
                     continue
-                ips.add(u.address)
+                host = u.address
+                ips.add(host)
                 if u.port is not None:
-                    eps.add(Endpoint(u.address, u.port))
+                    eps.add(Endpoint(host, u.port))
         return frozenset(eps), frozenset(ips)
 
 
