@@ -130,6 +130,10 @@ CLIENT_HELLO = _record(
     struct.pack("!H32sBH3HBB", 0x0303, bytes(range(32)), 0, 6, 0xC02F, 0xC030, 0x009C, 1, 0),
 )
 SERVER_HELLO = _record(22, 0x0303, 2, struct.pack("!H32sBHB", 0x0303, bytes(32), 0, 0xC02F, 0))
+# RFC 5246 7.1, 7.4.9: ChangeCipherSpec, then a Finished under the new keys (opaque here: an
+# AES-GCM record of 8 bytes explicit nonce, 12 of verify_data with its header, 16 of tag)
+CHANGE_CIPHER_SPEC = struct.pack("!BHHB", 20, 0x0303, 1, 1)
+ENCRYPTED_FINISHED = struct.pack("!BHH", 22, 0x0303, 40) + bytes(range(40))
 
 
 class _Tcp:
@@ -154,13 +158,18 @@ class _Tcp:
         ]
         self.cs += 1
         self.ss += 1
-        if tls:  # certificate TLS 1.2 hellos (no PSK suite), then records
-            self.queue += [
-                self._c(self.cs, self.ss, 0x18, CLIENT_HELLO),
-                self._s(self.ss, self.cs + len(CLIENT_HELLO), 0x18, SERVER_HELLO),
-            ]
-            self.cs += len(CLIENT_HELLO)
-            self.ss += len(SERVER_HELLO)
+        if tls:  # certificate TLS 1.2 hellos (no PSK suite), both Finished, then records
+            # ChangeCipherSpec + an encrypted Finished each way, as a real handshake has: an
+            # application data record before them is a protocol error a dissector reports.
+            client = CLIENT_HELLO
+            server = SERVER_HELLO + CHANGE_CIPHER_SPEC + ENCRYPTED_FINISHED
+            client_fin = CHANGE_CIPHER_SPEC + ENCRYPTED_FINISHED
+            self.queue += [self._c(self.cs, self.ss, 0x18, client)]
+            self.cs += len(client)
+            self.queue += [self._s(self.ss, self.cs, 0x18, server)]
+            self.ss += len(server)
+            self.queue += [self._c(self.cs, self.ss, 0x18, client_fin)]
+            self.cs += len(client_fin)
 
     def _c(self, seq: int, ack: int, flags: int, data: bytes = b"") -> bytes:
         return _eth4(self.c, self.s, 6, _tcp(self.cp, self.sp, seq, ack, flags, data))
