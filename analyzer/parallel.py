@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mikeyshark.capture import group_captures
 from mikeyshark.evidence import CaptureInfo
+from mikeyshark.gcpolicy import streaming
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import internal_problem
 from mikeyshark.pipeline import (
@@ -143,15 +144,16 @@ def analyze_unit(
     is the capture with that problem (the other captures, and every report, go on)."""
     target: str | tuple[str, ...] = unit.files[0] if len(unit.files) == 1 else unit.files
     try:
-        return analyze_capture(
-            target,
-            keys,
-            reveal=reveal,
-            progress=progress,
-            workers=workers_for(unit, within.workers),
-            detail=within.detail,
-            sink=within.sink,
-        )
+        with streaming():
+            return analyze_capture(
+                target,
+                keys,
+                reveal=reveal,
+                progress=progress,
+                workers=workers_for(unit, within.workers),
+                detail=within.detail,
+                sink=within.sink,
+            )
     except Exception as e:
         return _failed(unit, e)
 

@@ -9,7 +9,6 @@ them in the form asked for (:mod:`mikeyshark.view.output`), the located problems
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from mikeyshark.capture import CaptureReader
 from mikeyshark.cli import EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.decrypt import PskCandidate
+from mikeyshark.gcpolicy import streaming
 from mikeyshark.keylog import keylog_from
 from mikeyshark.model import Problem
 from mikeyshark.report import escape
@@ -131,30 +131,25 @@ def run(args: argparse.Namespace) -> int:
             return _usage(f"--tls-keylog: {e}")
     psks = [PskCandidate(t.key, t.identity or "--psk") for t in given]
     reader = CaptureReader(capture)
-    # Every frame allocates a view and its strings, few of them in cycles: the default
-    # threshold runs a young-generation collection every 700 allocations, about every frame.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 100)
     try:
-        stream = FrameStream(
-            reader,
-            keys,
-            psks,
-            args.reveal_keys,
-            _problem,
-            sys.stdout.flush,
-            args.count,
-            keylog_from([keylog], reader.secrets),
-        )
-        for frame in stream:
-            if shown.matches(frame):
-                writer.frame(frame)
-        writer.close()
-        sys.stdout.flush()
+        with streaming():
+            stream = FrameStream(
+                reader,
+                keys,
+                psks,
+                args.reveal_keys,
+                _problem,
+                sys.stdout.flush,
+                args.count,
+                keylog_from([keylog], reader.secrets),
+            )
+            for frame in stream:
+                if shown.matches(frame):
+                    writer.frame(frame)
+            writer.close()
+            sys.stdout.flush()
     except BrokenPipeError:
         return _broken_pipe()
-    finally:
-        gc.set_threshold(*thresholds)
     if reader.format is None:
         return EXIT_USAGE
     return EXIT_OK
