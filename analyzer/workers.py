@@ -11,9 +11,12 @@ batch and hands back its finalized calls as one pickle in a file. The finalizer 
 in the order of the calls' first messages, as it does for calls processed in-process, so the
 result is the one a single process gives (``tests/analyzer/test_workers.py``).
 
-A fork costs the reading process about a millisecond, so ended calls are forked in batches
-of ``BATCH_CALLS``; at most ``workers`` children run at once, and the reader waits for the
-oldest when it has that many. Without ``os.fork`` (Windows) calls are processed in-process.
+A fork costs more than the fork: every page either process writes afterwards is copied by
+the kernel, so ended calls are forked in batches of at least ``BATCH_CALLS``. The reader never
+waits for a worker while it has room: when every worker is busy, ended calls queue and the
+next child takes them all, so batches grow where the workers are the slower side; only past
+``MAX_QUEUED_CALLS`` queued calls (their connections' bytes are held) does the reader wait
+for the oldest child. Without ``os.fork`` (Windows) calls are processed in-process.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from collections import deque
 
 from mikeyshark.pipeline import Batch, CallWork, Finalized
 
-BATCH_CALLS = 16
+BATCH_CALLS = 64
+MAX_QUEUED_CALLS = 512
 
 
 class WorkerError(RuntimeError):
@@ -53,7 +57,10 @@ class Forks:
     def submit(self, batch: Batch) -> None:
         self.queue.append(batch)
         self.queued += len(batch.calls)
-        if self.queued >= self.batch_calls:
+        if self.queued < self.batch_calls:
+            return
+        self.poll()
+        if len(self.running) < self.workers or self.queued >= MAX_QUEUED_CALLS:
             self._fork()
 
     def poll(self) -> None:

@@ -196,3 +196,45 @@ def test_by_default_a_large_capture_read_alone_gets_every_core(
     assert workers_for(Unit((str(small),)), 2) == 2
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     assert workers_for(Unit((str(big),)), None) == 0  # one core: nothing to spread
+
+
+class _Batch:
+    """A batch of one call (the stand-in for a real call: what is checked is where the
+    reader queues, not what a call becomes)."""
+
+    calls = ("call",)
+
+    def process(self, work: object) -> list[Any]:
+        return []
+
+    def release(self) -> None:
+        pass
+
+
+def test_the_reader_queues_while_workers_are_busy_up_to_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # one worker, a batch of at least one call, at most 3 calls queued; a child is seen
+    # still busy whenever the reader looks without waiting (whatever the machine's speed):
+    # the first call is forked at once, the next ones queue instead of each waiting for
+    # the worker, and the reader waits for it only when the queue reaches its budget
+    waitpid = os.waitpid
+
+    def busy(pid: int, options: int) -> tuple[int, int]:
+        return (0, 0) if options & os.WNOHANG else waitpid(pid, options)
+
+    monkeypatch.setattr(workers, "MAX_QUEUED_CALLS", 3)
+    monkeypatch.setattr(os, "waitpid", busy)
+    forks = workers.Forks(work=None, workers=1, batch_calls=1)  # type: ignore[arg-type]
+    queued, forked = [], []
+    try:
+        for _ in range(8):
+            forks.submit(_Batch())  # type: ignore[arg-type]
+            queued.append(forks.queued)
+            forked.append(forks.forked)
+        forks.finish()
+    finally:
+        forks.close()
+    assert queued == [0, 1, 2, 0, 1, 2, 0, 1]
+    assert forked == [1, 1, 1, 2, 2, 2, 3, 3]
+    assert forks.forked == 4  # the last child takes the queued rest
