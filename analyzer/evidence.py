@@ -15,6 +15,7 @@ from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.msrp import MsrpUri
 from mikeyshark.model import Endpoint, Problem, Severity, Tunnel
 from mikeyshark.procedure import Direction, Event, Protocol, Role, Side
+from mikeyshark.wiretext import strict_text
 
 
 class Status(StrEnum):
@@ -222,6 +223,7 @@ class TlsInfo:
     alerts: tuple[tuple[int, int], ...] = ()  # (frame, description) of the TLS alerts seen
 
 
+@strict_text  # made of the strictly decoded MSRP/BFCP message and the packets' addresses
 @dataclass(slots=True)
 class MediaMessage:
     frame: int

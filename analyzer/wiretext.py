@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -43,7 +43,19 @@ def scrub(obj: object) -> object:
 # Exact types that hold no text: returned as they are without a look (subclasses, such as a
 # bool or an IntEnum, take the general path).
 _ATOMIC: frozenset[type] = frozenset({int, float, bool, bytes, bytearray, type(None)})
+# Those and the classes whose text never held a wire byte that is not UTF-8 (strict_text)
+_PASS: set[type] = set(_ATOMIC)
 _FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass's field names, by class
+_C = TypeVar("_C", bound=type)
+
+
+def strict_text(cls: _C) -> _C:
+    """Class decorator: every string an instance holds was decoded as strict UTF-8 (MSRP,
+    BFCP, CPIM) or written by the analysis (addresses of packets, names), never with
+    ``surrogateescape``: :func:`scrub` passes its instances by without a look (a call's MSRP
+    and BFCP messages are most of what a report holds)."""
+    _PASS.add(cls)
+    return cls
 
 
 def _field_names(obj: object) -> tuple[str, ...]:
@@ -62,26 +74,37 @@ def _item(v: object, seen: set[int]) -> object:
     decided here: a report holds tens of thousands of them."""
     if type(v) is str:
         return v if v.isascii() else _SURROGATE.sub(_visible, v)
-    if type(v) in _ATOMIC:
+    if type(v) in _PASS:
         return v
     return _scrub(v, seen)
 
 
 def _scrub(obj: object, seen: set[int]) -> object:
+    # The loops test the commonest members inline (a call is a few thousand of them): only
+    # text that is not ASCII and containers go through _item.
     if isinstance(obj, str):
         return shown(obj)
     if obj is None or isinstance(obj, int | float | bytes | bytearray):
         return obj
-    if id(obj) in seen:
+    if id(obj) in seen or type(obj) in _PASS:
         return obj
     seen.add(id(obj))
     if isinstance(obj, list):
         for i, v in enumerate(obj):
+            t = type(v)
+            if t in _PASS or (t is str and v.isascii()):
+                continue
             new = _item(v, seen)
             if new is not v:
                 obj[i] = new
         return obj
     if isinstance(obj, tuple):
+        for v in obj:
+            t = type(v)
+            if not (t in _PASS or (t is str and v.isascii())):
+                break
+        else:
+            return obj
         items = [_item(v, seen) for v in obj]
         if all(a is b for a, b in zip(items, obj, strict=True)):
             return obj
@@ -100,6 +123,9 @@ def _scrub(obj: object, seen: set[int]) -> object:
         return obj
     for name in _field_names(obj):
         v = getattr(obj, name)
+        t = type(v)
+        if t in _PASS or (t is str and v.isascii()):
+            continue
         new = _item(v, seen)
         if new is not v:
             # frozen dataclasses too: the record was made for this report alone

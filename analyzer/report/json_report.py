@@ -139,7 +139,7 @@ def _mp(t: MpTermination, reveal: bool) -> dict[str, Any]:
     }
 
 
-def _media(m: MediaRecord, reveal: bool) -> dict[str, Any]:
+def _media(m: MediaRecord, reveal: bool, lazy: bool = False) -> dict[str, Any]:
     tcp = (
         {
             "client": str(m.tcp.client),
@@ -169,7 +169,7 @@ def _media(m: MediaRecord, reveal: bool) -> dict[str, Any]:
         "key": _key(m, reveal),
         "tcp": tcp,
         "tls": tls,
-        "messages": _messages(m.messages),
+        "messages": _Messages(m.messages) if lazy else _messages(m.messages),
     }
     if m.mp is not None:  # only a capture at the MRF has it: the UE's reports stay as they were
         out["mp"] = _mp(m.mp, reveal)
@@ -195,6 +195,11 @@ def _tunnel(t: Tunnel | None) -> dict[str, Any] | None:
 
 
 def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
+    return _call_json(c, reveal, False)
+
+
+def _call_json(c: CallRecord, reveal: bool, lazy: bool) -> dict[str, Any]:
+    """``lazy``: the m-lines' messages as :class:`_Messages`, for :func:`_encode` alone."""
     out: dict[str, Any] = {
         "call_id": c.call_id,
         "scenario": c.scenario,
@@ -209,7 +214,7 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
         "signalling": c.signalling.value,
         "outcome": c.outcome,
         "tunnel": _tunnel(c.tunnel),
-        "media": [_media(m, reveal) for m in c.media],
+        "media": [_media(m, reveal, lazy) for m in c.media],
         "checks": [
             {
                 "rule": r.rule,
@@ -238,6 +243,92 @@ def call_json(c: CallRecord, reveal: bool) -> dict[str, Any]:
 
 def _messages(messages: Iterable[MediaMessage]) -> list[dict[str, Any]]:
     return [{**_jsonable(m.fields), "frame": m.frame, "from": str(m.src)} for m in messages]
+
+
+class _Messages:
+    """``media[].messages`` for :func:`_encode` to write as :func:`_messages` gives them,
+    without the intermediate dicts (a report's messages are most of its values)."""
+
+    __slots__ = ("messages",)
+
+    def __init__(self, messages: list[MediaMessage]) -> None:
+        self.messages = messages
+
+    def encode(self, nl: str, out: list[str]) -> None:
+        if not self.messages:
+            out.append("[]")
+            return
+        inner = nl + "  "
+        deeper = inner + "  "
+        sep = "[" + inner
+        for m in self.messages:
+            f = m.fields
+            if "frame" in f or "from" in f or not all(type(k) is str for k in f):
+                out.append(sep)  # keys the merge or str() would fold: as _messages does
+                _encode({**_jsonable(f), "frame": m.frame, "from": str(m.src)}, inner, out)
+            else:
+                out.append(sep + "{")
+                for k, v in f.items():
+                    out.append(deeper + _escape(k) + ": ")
+                    if type(v) is str:
+                        out.append(_escape(v))
+                    else:
+                        _encode_jsonable(v, deeper, out)
+                    out.append(",")
+                out.append(deeper + '"frame": ')
+                _encode(m.frame, deeper, out)
+                out.append("," + deeper + '"from": ' + _escape(str(m.src)) + inner + "}")
+            sep = "," + inner
+        out.append(nl + "]")
+
+
+def _encode_jsonable(o: Any, nl: str, out: list[str]) -> None:
+    """``_encode(_jsonable(o), nl, out)`` in one walk."""
+    t = type(o)
+    if t is str:
+        out.append(_escape(o))
+    elif o is None:
+        out.append("null")
+    elif o is True:
+        out.append("true")
+    elif o is False:
+        out.append("false")
+    elif t is int:
+        out.append(int.__repr__(o))
+    elif isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        if not all(type(k) is str for k in o):  # str() may fold two keys into one
+            _encode(_jsonable(o), nl, out)
+            return
+        inner = nl + "  "
+        sep = "{" + inner
+        for k, v in o.items():
+            out.append(sep + _escape(k) + ": ")
+            sep = "," + inner
+            if type(v) is str:
+                out.append(_escape(v))
+            else:
+                _encode_jsonable(v, inner, out)
+        out.append(nl + "}")
+    elif isinstance(o, list | tuple):
+        if not o:
+            out.append("[]")
+            return
+        inner = nl + "  "
+        sep = "[" + inner
+        for v in o:
+            out.append(sep)
+            sep = "," + inner
+            _encode_jsonable(v, inner, out)
+        out.append(nl + "]")
+    elif isinstance(o, bytes):
+        out.append(_escape(o.hex()))
+    elif isinstance(o, bool | int | float | str):
+        _encode(o, nl, out)
+    else:
+        out.append(_escape(str(o)))
 
 
 def unbound_json(u: UnboundMedia, reveal: bool) -> dict[str, Any]:
@@ -413,6 +504,8 @@ def _encode(o: Any, nl: str, out: list[str]) -> None:
         _encode(list(o), nl, out)
     elif isinstance(o, dict):
         _encode(dict(o), nl, out)
+    elif t is _Messages:
+        o.encode(nl, out)
     else:
         raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
@@ -426,7 +519,7 @@ def call_parts(c: CallRecord, reveal: bool) -> tuple[str, str, str]:
     out: list[str] = []
     cut: list[int] = []
     sep = "{" + inner
-    for k, v in call_json(c, reveal).items():
+    for k, v in _call_json(c, reveal, True).items():
         out.append(sep + _escape(k) + ": ")
         sep = "," + inner
         if k == "media":

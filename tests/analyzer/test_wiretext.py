@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mikeyshark.model import Problem
+import pytest
+
+from mikeyshark.dissectors import msrp
+from mikeyshark.dissectors.errors import DissectError
+from mikeyshark.evidence import MediaMessage
+from mikeyshark.model import Endpoint, Problem
 from mikeyshark.wiretext import scrub, shown
 
 
@@ -50,3 +55,20 @@ def test_scrub_reaches_every_string_in_place() -> None:
     # the frozen problem changed in place: the call and the capture list the same one
     assert tree.problem is problem and problem.reason == "Call-ID \\xe9x"
     assert shared[0].reason == "Call-ID \\xe9x"
+
+
+def test_media_messages_hold_strict_text_and_are_passed_by() -> None:
+    # MSRP text that is not UTF-8 does not parse (RFC 4975 9: UTF-8): a MediaMessage, made of
+    # parsed MSRP/BFCP, never holds a wire byte as a surrogate, so scrub need not look at it
+    bad = (
+        b"MSRP a786hjs2 SEND\r\nTo-Path: msrp://a.example:1/caf\xe9;tcp\r\n"
+        b"From-Path: msrp://b.example:2/x;tcp\r\n-------a786hjs2$\r\n"
+    )
+    with pytest.raises(DissectError, match="invalid UTF-8"):
+        msrp.parse_message(bad)
+    ep = Endpoint("192.0.2.1", 5000)
+    msg = MediaMessage(1, 0, ep, ep, "SEND t1", {"body": "\udce9"})
+    holder = [msg, "\udce9"]
+    scrub(holder)
+    assert holder[0] is msg and msg.fields == {"body": "\udce9"}  # passed by
+    assert holder[1] == "\\xe9"  # beside it, text is still scrubbed

@@ -16,7 +16,7 @@ from rich.console import Console
 from mikeyshark.checks.evaluate import Context, evaluate_call
 from mikeyshark.checks.rules import RULES
 from mikeyshark.cli import main
-from mikeyshark.evidence import CaptureInfo
+from mikeyshark.evidence import CaptureInfo, MediaMessage
 from mikeyshark.model import Problem
 from mikeyshark.report import json_report, junit
 from mikeyshark.report.model import KeyRow, Report
@@ -275,3 +275,27 @@ def test_json_pieces_are_what_the_standard_library_writes(level: int) -> None:
     }
     want = json.dumps(doc, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
     assert json_report._dump(doc, level) == want
+
+
+def test_a_spooled_entry_is_the_json_of_the_call() -> None:
+    """call_parts writes the messages straight from their fields: the text must be the one
+    json.dumps(indent=2) gives for call_json, whatever the fields hold."""
+    call = clean_call()
+    first = call.media[0].messages[0]
+    odd: list[dict[Any, Any]] = [
+        {"nested": {"list": [1, (2, "3")], "empty": {}, "none": []}, "raw": b"\x01\xff"},
+        {"level": _Level.HIGH, "colour": _Colour.RED, "where": first.src, "ratio": 0.5},
+        {3: "an int key", "3": "the same key once made text"},
+        {"frame": 99, "from": "fields that name the keys added after them"},
+        {},
+    ]
+    base = first.fields
+    call.media[0].messages += [
+        MediaMessage(7 + i, 0, first.src, first.dst, "odd", {**base, **f})
+        for i, f in enumerate(odd)
+    ]
+    head, media, tail = json_report.call_parts(call, False)
+    want = json.dumps(json_report.call_json(call, False), indent=2, ensure_ascii=False)
+    assert head + media + tail == want.replace("\n", "\n    ")
+    assert media.startswith("[\n")
+    assert json.loads(media)[0]["messages"][-5]["raw"] == "01ff"
