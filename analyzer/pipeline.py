@@ -631,13 +631,15 @@ class _Finalizer:
 
     def finish(self) -> list[Finalized]:
         """Correlate the calls still open and merge them with those finalized before."""
-        done = self.runner.finish()
         calls = list(self.tracker.calls.values())
-        try:
-            last = [self._batch(calls)]
-        except Exception:
-            last = [self._batch([c]) for c in calls]
-        merged = done + [f for b in last for f in b.process(self.runner.work)]
+        if calls:
+            try:
+                last = [self._batch(calls)]
+            except Exception:
+                last = [self._batch([c]) for c in calls]
+            for b in last:  # (with workers, beside the calls still queued)
+                self.runner.submit(b)
+        merged = self.runner.finish()
         merged.sort(key=lambda f: f.first)
         return merged
 

@@ -75,6 +75,14 @@ class Forks:
 
     def finish(self) -> list[Finalized]:
         try:
+            # what is left queued is split among the workers: the reader only waits now
+            share = -(-self.queued // self.workers)
+            rest, self.queue, self.queued = self.queue, [], 0
+            for batch in rest:
+                self.queue.append(batch)
+                self.queued += len(batch.calls)
+                if self.queued >= share:
+                    self._fork()
             self._fork()
             while self.running:
                 self._wait_oldest()

@@ -238,3 +238,26 @@ def test_the_reader_queues_while_workers_are_busy_up_to_its_budget(
     assert queued == [0, 1, 2, 0, 1, 2, 0, 1]
     assert forked == [1, 1, 1, 2, 2, 2, 3, 3]
     assert forks.forked == 4  # the last child takes the queued rest
+
+
+def test_what_is_queued_at_the_end_is_split_among_the_workers() -> None:
+    # five calls, none forked while reading (a batch needs ten): at the end they go to both
+    # workers, three and two, rather than one child taking them all while the other idles
+    forks = workers.Forks(work=None, workers=2, batch_calls=10)  # type: ignore[arg-type]
+    sizes: list[int] = []
+    fork = forks._fork
+
+    def counted() -> None:
+        if forks.queue:
+            sizes.append(forks.queued)
+        fork()
+
+    forks._fork = counted  # type: ignore[method-assign]
+    try:
+        for _ in range(5):
+            forks.submit(_Batch())  # type: ignore[arg-type]
+        assert forks.forked == 0
+        forks.finish()
+    finally:
+        forks.close()
+    assert sizes == [3, 2]
