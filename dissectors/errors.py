@@ -47,15 +47,13 @@ def once(memo: dict[str, Any], key: str, compute: Callable[[], _T]) -> _T:
     """``compute()``, kept in ``memo`` under ``key``: for what an immutable message derives
     from its own text (a typed header, an attribute list), read many times by the analysis.
     A :class:`DissectError` is kept as its arguments and raised afresh on every read."""
-    try:
-        ok, got = memo[key]
-    except KeyError:
+    kept = memo.get(key)
+    if kept is None:
         try:
-            got = compute()
-            ok = True
+            kept = (True, compute())
         except DissectError as e:
-            got, ok = (e.layer, e.offset, e.reason, e.field, e.code), False
-        memo[key] = (ok, got)
-    if ok:
-        return got  # type: ignore[no-any-return]
-    raise DissectError(*got) from None
+            kept = (False, (e.layer, e.offset, e.reason, e.field, e.code))
+        memo[key] = kept
+    if kept[0]:
+        return kept[1]  # type: ignore[no-any-return]
+    raise DissectError(*kept[1]) from None

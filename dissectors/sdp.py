@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,8 +27,6 @@ ERRS = "surrogateescape"
 MSRP_PROTOS = frozenset({"TCP/MSRP", "TCP/TLS/MSRP"})
 BFCP_PROTOS = frozenset({"TCP/BFCP", "TCP/TLS/BFCP", "UDP/BFCP", "UDP/TLS/BFCP", "TCP/DTLS/BFCP"})
 TLS_PROTOS = frozenset({"TCP/TLS/MSRP", "TCP/TLS/BFCP", "UDP/TLS/BFCP", "TCP/DTLS/BFCP"})
-
-_LINE_RE = re.compile(r"^([a-z])=(.*)$", re.DOTALL)
 
 
 def _digits(s: str) -> bool:
@@ -164,23 +161,27 @@ class _Section:
 
     @property
     def attributes(self) -> tuple[Attribute, ...]:
-        def parse() -> tuple[Attribute, ...]:
+        got: tuple[Attribute, ...] | None = self._memo.get("a")
+        if got is None:  # (parsing attributes cannot fail: kept as is, not through once)
             out = []
             for v in self.values("a"):
                 name, colon, value = v.partition(":")
                 out.append(Attribute(name.strip(), value if colon else None))
-            return tuple(out)
-
-        return once(self._memo, "a", parse)
+            got = self._memo["a"] = tuple(out)
+        return got
 
     def attrs(self, name: str) -> tuple[str, ...]:
         """Values of every ``a=name`` (``""`` for a flag), case-insensitive name."""
-        n = name.lower()
-        return once(
-            self._memo,
-            "a=" + n,
-            lambda: tuple(a.value or "" for a in self.attributes if a.name.lower() == n),
-        )
+        memo = self._memo
+        index: dict[str, tuple[str, ...]] | None = memo.get("a=")
+        if index is None:
+            # every attribute's values by lower-case name, in one pass (no error possible:
+            # kept as is, not through once)
+            lists: dict[str, list[str]] = {}
+            for a in self.attributes:
+                lists.setdefault(a.name.lower(), []).append(a.value or "")
+            index = memo["a="] = {k: tuple(v) for k, v in lists.items()}
+        return index.get(name.lower(), ())
 
     def attr(self, name: str) -> str | None:
         vs = self.attrs(name)
@@ -420,10 +421,12 @@ def decode(data: bytes) -> tuple[SessionDescription, tuple[DissectError, ...]]:
     session: list[SdpLine] = []
     media: list[list[SdpLine]] = []
     pos = 0
+    ascii = text.isascii()  # (then a line's length in bytes is its length)
+    step = len(eol)
     for raw in body.split(eol) if body else []:
-        m = _LINE_RE.match(raw)
-        if m:
-            line = SdpLine(m.group(1), m.group(2))
+        # RFC 8866 5: <type>=<value>, the type one lower-case (ASCII) letter
+        if len(raw) > 1 and raw[1] == "=" and "a" <= raw[0] <= "z":
+            line = SdpLine(raw[0], raw[2:])
         else:
             errors.append(DissectError(LAYER, pos, f"not a type=value line: {raw[:60]!r}", "line"))
             line = SdpLine("", raw)
@@ -433,7 +436,7 @@ def decode(data: bytes) -> tuple[SessionDescription, tuple[DissectError, ...]]:
             media[-1].append(line)
         else:
             session.append(line)
-        pos += len(raw.encode(ENC, ERRS)) + len(eol)
+        pos += (len(raw) if ascii else len(raw.encode(ENC, ERRS))) + step
     if not session or session[0] != SdpLine("v", "0"):
         errors.insert(0, DissectError(LAYER, 0, "does not start with v=0", "v"))
     for mlines in media:

@@ -96,6 +96,12 @@ _EMBEDDED_RE = re.compile(
     + rb") [^\s]+ SIP/2\.0|SIP/2\.0 [1-6]\d\d(?: [^\r\n]*)?)"
     + rb"\r?\n[A-Za-z][A-Za-z0-9.!%*_+`'~-]*[ \t]*:"
 )
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_VIA_RE = re.compile(r"^\s*(\S+?)\s*/\s*(\S+?)\s*/\s*(\S+)\s+([^;]+)(.*)$", re.DOTALL)
+_CSEQ_RE = re.compile(r"([0-9]{1,10})\s+(\S+)")
+_RACK_RE = re.compile(r"([0-9]{1,10})\s+([0-9]{1,10})\s+(\S+)")
+_NUMBER_RE = re.compile(r"[0-9]{1,10}")  # RSeq, Content-Length
+_ESCAPED_RE = re.compile(r"\\(.)")
 _SNIFF_RE = re.compile(
     rb"^(?:(?:" + _METHODS_ALT + rb") [^\s]+ SIP/2\.0\r?\n|SIP/2\.0 \d{3}[ \r\n])"
 )
@@ -250,7 +256,7 @@ class SipUri:
     def parse(cls, s: str) -> SipUri:
         s = s.strip()
         scheme, colon, rest = s.partition(":")
-        if not colon or not scheme or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        if not colon or not scheme or not _SCHEME_RE.fullmatch(scheme):
             raise DissectError(LAYER, 0, f"not a URI: {s!r}", "uri")
         rest, q, headers = rest.partition("?")
         main, *params = rest.split(";")
@@ -313,7 +319,7 @@ class NameAddr:
                 raise DissectError(LAYER, 0, f"unterminated <URI> in {s!r}", "name-addr")
             display = s[:lt].strip()
             if display.startswith('"') and display.endswith('"') and len(display) >= 2:
-                display = re.sub(r"\\(.)", r"\1", display[1:-1])
+                display = _ESCAPED_RE.sub(r"\1", display[1:-1])
             uri = s[lt + 1 : gt].strip()
             params = _parse_params(_split_params(s[gt + 1 :])[1:])
             return cls(display or None, uri, params)
@@ -335,6 +341,8 @@ class NameAddr:
 
 
 def _find_unquoted(s: str, ch: str) -> int:
+    if '"' not in s:
+        return s.find(ch)  # nothing quoted (most values): the first one is outside quotes
     quoted = False
     i = 0
     while i < len(s):
@@ -377,7 +385,7 @@ class Via:
 
     @classmethod
     def parse(cls, s: str) -> Via:
-        m = re.match(r"^\s*(\S+?)\s*/\s*(\S+?)\s*/\s*(\S+)\s+([^;]+)(.*)$", s, re.DOTALL)
+        m = _VIA_RE.match(s)
         if not m:
             raise DissectError(LAYER, 0, f"malformed Via {s!r}", "via")
         proto = f"{m.group(1)}/{m.group(2)}/{m.group(3)}"
@@ -434,12 +442,18 @@ class SipMessage:
     eol: str = "\r\n"
     # What the accessors below derived from the headers, kept: the message is immutable and
     # the analysis reads its Call-ID, CSeq, tags and Vias many times (an error is kept as
-    # its arguments and raised afresh each time).
+    # its arguments and raised afresh each time). Keys: "" the headers by canonical name,
+    # "get NAME" and "values NAME" a header's value(s) (none of these can fail), any other
+    # an accessor's result as ``once`` keeps it.
     _memo: dict[str, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
 
     def _once(self, key: str, compute: Callable[[], _T]) -> _T:
+        got = self._memo.get(key)
+        if got is not None and got[0]:
+            return got[1]  # type: ignore[no-any-return]
+        # not read yet, or read and failed: once computes it, or raises the error afresh
         return once(self._memo, key, compute)
 
     # ---- start line
@@ -461,37 +475,44 @@ class SipMessage:
 
     # ---- generic header access
     def _by_key(self) -> dict[str, tuple[Header, ...]]:
-        def build() -> dict[str, tuple[Header, ...]]:
-            index: dict[str, list[Header]] = {}
+        # (no error can happen here: kept as is, not through once)
+        index: dict[str, tuple[Header, ...]] | None = self._memo.get("")
+        if index is None:
+            lists: dict[str, list[Header]] = {}
             for h in self.headers:
-                index.setdefault(h.key, []).append(h)
-            return {k: tuple(v) for k, v in index.items()}
-
-        return self._once("", build)
+                key = canonical_name(h.name)
+                got = lists.get(key)
+                if got is None:
+                    lists[key] = [h]
+                else:
+                    got.append(h)
+            index = self._memo[""] = {k: tuple(v) for k, v in lists.items()}
+        return index
 
     def get_all(self, name: str) -> list[Header]:
         return list(self._by_key().get(canonical_name(name), ()))
 
     def get(self, name: str) -> str | None:
         """The logical value of the first header called ``name`` (compact forms match too)."""
-        key = canonical_name(name)
-
-        def first() -> str | None:
-            hs = self._by_key().get(key)
-            return hs[0].text if hs else None
-
-        return self._once("get " + key, first)
+        key = "get " + canonical_name(name)
+        memo = self._memo
+        if key in memo:
+            return memo[key]  # type: ignore[no-any-return]
+        hs = self._by_key().get(key[4:])
+        got = memo[key] = hs[0].text if hs else None
+        return got
 
     def values(self, name: str) -> list[str]:
         """All comma-separated values of all headers called ``name``, in order."""
-
-        def split() -> tuple[str, ...]:
+        key = canonical_name(name)
+        memo = self._memo
+        got: tuple[str, ...] | None = memo.get("values " + key)
+        if got is None:
             out: list[str] = []
-            for h in self._by_key().get(canonical_name(name), ()):
+            for h in self._by_key().get(key, ()):
                 out.extend(v.strip() for v in _split_outside(h.text, ",") if v.strip())
-            return tuple(out)
-
-        return list(self._once("values " + canonical_name(name), split))
+            got = memo["values " + key] = tuple(out)
+        return list(got)
 
     # ---- typed headers (each raises DissectError with field set when malformed)
     @property
@@ -506,7 +527,7 @@ class SipMessage:
         v = self.get("cseq")
         if v is None:
             return None
-        m = re.fullmatch(r"([0-9]{1,10})\s+(\S+)", v)
+        m = _CSEQ_RE.fullmatch(v)
         if not m:
             raise DissectError(LAYER, 0, f"malformed CSeq {v!r}", "cseq")
         return CSeq(int(m.group(1)), m.group(2))
@@ -576,7 +597,7 @@ class SipMessage:
         v = self.get("rseq")
         if v is None:
             return None
-        if not re.fullmatch(r"[0-9]{1,10}", v):
+        if not _NUMBER_RE.fullmatch(v):
             raise DissectError(LAYER, 0, f"malformed RSeq {v!r}", "rseq")
         return int(v)
 
@@ -585,7 +606,7 @@ class SipMessage:
         v = self.get("rack")
         if v is None:
             return None
-        m = re.fullmatch(r"([0-9]{1,10})\s+([0-9]{1,10})\s+(\S+)", v)
+        m = _RACK_RE.fullmatch(v)
         if not m:
             raise DissectError(LAYER, 0, f"malformed RAck {v!r}", "rack")
         return RAck(int(m.group(1)), int(m.group(2)), m.group(3))
@@ -605,7 +626,7 @@ class SipMessage:
         v = self.get("content-length")
         if v is None:
             return None
-        if not re.fullmatch(r"[0-9]{1,10}", v):
+        if not _NUMBER_RE.fullmatch(v):
             raise DissectError(LAYER, 0, f"malformed Content-Length {v!r}", "content-length")
         return int(v)
 
@@ -719,19 +740,22 @@ def _parse_header_block(
     errors: list[DissectError] = []
     headers: list[Header] = []
     pos = offset
+    ascii = text.isascii()  # (then a line's length in bytes is its length)
+    step = len(eol)
+    match = _HEADER_RE.match
     for line in text.split(eol):
         if line[:1] in (" ", "\t") and headers:
             last = headers[-1]
             headers[-1] = replace(last, value=last.value + eol + line)
         else:
-            m = _HEADER_RE.match(line)
+            m = match(line)
             if m:
-                headers.append(Header(m.group(1), m.group(3), m.group(2)))
+                headers.append(Header(*m.group(1, 3, 2)))
             else:
                 reason = f"malformed header line {line[:60]!r}"
                 errors.append(DissectError(LAYER, pos, reason, "header"))
                 headers.append(Header("", line, ""))
-        pos += len(_bytes(line)) + len(eol)
+        pos += (len(line) if ascii else len(_bytes(line))) + step
     return headers, errors
 
 
@@ -740,7 +764,7 @@ def _declared_length(headers: Sequence[Header], at: int) -> tuple[int | None, Di
     for h in headers:
         if h.key == "content-length":
             v = h.text
-            if re.fullmatch(r"[0-9]{1,10}", v):
+            if _NUMBER_RE.fullmatch(v):
                 return int(v), None
             return None, DissectError(LAYER, at, f"invalid Content-Length {v!r}", "content-length")
     return None, None

@@ -209,3 +209,45 @@ def test_session_level_setup_applies_to_media_without_one() -> None:
     sd = sdp.parse(raw)
     assert [sd.media_setup(0), sd.media_setup(1)] == ["passive", "active"]
     assert sd.media[0].setup is None
+
+
+def test_attributes_by_name_read_twice_and_case_insensitive() -> None:
+    sd = sdp.parse(
+        b"v=0\r\ns=-\r\na=Setup:passive\r\nm=message 9 TCP/TLS/MSRP *\r\n"
+        b"a=accept-types:text/plain\r\na=msrp-cema\r\na=SETUP:active\r\na=setup:x\r\n"
+    )
+    md = sd.media[0]
+    for _ in range(2):
+        assert md.attrs("setup") == ("active", "x")  # in order, whatever the name's case
+        assert md.attrs("SeTuP") == ("active", "x")
+        assert md.attrs("msrp-cema") == ("",)  # a flag
+        assert md.attrs("label") == ()
+        assert md.setup == "active"
+        assert sd.attrs("setup") == ("passive",)  # the session's own, not the media's
+    assert md.has("msrp-cema") and not md.has("path")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # RFC 8866 5: one lower-case letter, "=", the value (possibly empty, possibly "=")
+        ("a=", [("a", "")]),
+        ("b==x", [("b", "=x")]),
+        ("A=x", [("", "A=x")]),  # an upper-case type is not a type
+        ("é=x", [("", "é=x")]),  # nor a letter outside ASCII
+        ("ab=x", [("", "ab=x")]),
+        ("a", [("", "a")]),
+        ("=x", [("", "=x")]),
+    ],
+)
+def test_line_types(raw: str, expected: list[tuple[str, str]]) -> None:
+    sd, errors = sdp.decode(f"v=0\r\n{raw}\r\n".encode())
+    assert [(ln.type, ln.value) for ln in sd.session[1:]] == expected
+    assert [e.offset for e in errors] == ([] if expected[0][0] else [5])
+
+
+def test_malformed_line_after_non_ascii_located_in_bytes() -> None:
+    # "s=é" is 4 bytes on the wire (é is 2 in UTF-8), 3 characters: the bad line is at 5+6
+    raw = "v=0\r\ns=é\r\nnot sdp\r\n".encode()
+    _, errors = sdp.decode(raw)
+    assert [(e.field, e.offset) for e in errors] == [("line", 11)]

@@ -378,3 +378,53 @@ def test_response_builder() -> None:
     # with_body replaces the length in place and keeps the header order.
     m2 = sip.with_body(m, b"")
     assert sip.build(m2).endswith(b"Content-Type: application/sdp\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_typed_headers_read_twice_give_the_same_and_errors_are_raised_each_time() -> None:
+    # What a message derives from its headers is kept (the tracker reads it many times): a
+    # second read returns the first value; a malformed header fails on every read, with the
+    # same error, and does not spoil the headers read from it before or after.
+    m = sip.parse(
+        msg(
+            "BYE sip:bob@example.net SIP/2.0",
+            "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-7",
+            "From: <sip:alice@example.org>;tag=f1",
+            "To: <sip:bob@example.net>;tag=t1",
+            "Call-ID: twice-1",
+            "CSeq: two BYE",
+            "RSeq: 17",
+        )
+    )
+    assert m.get("from") == "<sip:alice@example.org>;tag=f1"
+    for _ in range(2):
+        assert m.call_id == "twice-1"
+        assert m.get("i") == "twice-1"  # the compact form is the same header
+        assert m.from_ is not None and m.from_.tag == "f1"
+        assert m.to is not None and m.to.tag == "t1"
+        assert m.rseq == 17
+        assert m.top_via is not None and m.top_via.branch == "z9hG4bK-7"
+        assert m.values("via") == ["SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-7"]
+        with pytest.raises(DissectError) as ei:
+            _ = m.cseq
+        assert (ei.value.field, ei.value.reason) == ("cseq", "malformed CSeq 'two BYE'")
+    # a list handed out is the caller's: changing it changes no later read
+    m.values("via").append("SIP/2.0/UDP x")
+    assert len(m.values("via")) == 1
+    assert m.get("content-length") is None
+
+
+def test_display_names_and_quoted_angle_brackets() -> None:
+    # an angle bracket inside a quoted display name is not where the URI starts
+    na = sip.NameAddr.parse('"A <not> \\"B\\"" <sip:ab@example.org>;tag=x')
+    assert na == sip.NameAddr('A <not> "B"', "sip:ab@example.org", (("tag", "x"),))
+    assert sip.NameAddr.parse("Bob <sip:bob@example.net>") == sip.NameAddr(
+        "Bob", "sip:bob@example.net", ()
+    )
+
+
+def test_malformed_header_after_non_ascii_located_in_bytes() -> None:
+    # "Subject: é" is 11 bytes on the wire, 10 characters: the bad line starts at
+    # 23 (start line and CRLF) + 11 + 2
+    raw = "OPTIONS sip:x SIP/2.0\r\nSubject: é\r\nno colon here\r\n\r\n".encode()
+    d = sip.decode_datagram(raw)
+    assert [(e.field, e.offset) for e in d.errors] == [("header", 36)]
