@@ -47,7 +47,7 @@ def once(memo: dict[str, Any], key: str, compute: Callable[[], _T]) -> _T:
     """``compute()``, kept in ``memo`` under ``key``: for what an immutable message derives
     from its own text (a typed header, an attribute list), read many times by the analysis.
     A :class:`DissectError` is kept as its arguments and raised afresh on every read."""
-    kept = memo.get(key)
+    kept: Any = memo.get(key)  # (ok, value) or (False, the error's arguments)
     if kept is None:
         try:
             kept = (True, compute())
