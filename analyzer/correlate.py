@@ -258,16 +258,25 @@ def mikey_info(
 ) -> tuple[MikeyInfo, bytes | None]:
     """Decode one a=key-mgmt:mikey value; never raises. ``tree``: with the payload tree (only
     the HTML report shows it)."""
+    info, data, _ = _mikey_info(frame, encoded, reveal, tree)
+    return info, data
+
+
+def _mikey_info(
+    frame: int, encoded: str | None, reveal: bool, tree: bool = True
+) -> tuple[MikeyInfo, bytes | None, MikeyMessage | None]:
+    """:func:`mikey_info` and the message parsed (for key resolution: parsed once)."""
     data_b64 = encoded or ""
     try:
         km = KeyMgmt.parse(f"mikey {data_b64}")
     except DissectError as e:
-        return MikeyInfo(frame, data_b64, False, error=e.reason), None
+        return MikeyInfo(frame, data_b64, False, error=e.reason), None, None
     try:
         msg = parse_mikey(km.data)
     except DissectError as e:
-        return MikeyInfo(frame, data_b64, False, error=f"{e.reason} at offset {e.offset}"), km.data
-    return _info_from(frame, data_b64, msg, reveal, tree), km.data
+        why = f"{e.reason} at offset {e.offset}"
+        return MikeyInfo(frame, data_b64, False, error=why), km.data, None
+    return _info_from(frame, data_b64, msg, reveal, tree), km.data, msg
 
 
 def _text(b: bytes | None) -> str | None:
@@ -700,19 +709,21 @@ def _media_record(
         answer = _sdp_media(oa.answer, oa.answer_sdp, ms.index, problems)
     m = MediaRecord(index=ms.index, protocol=Protocol(ms.protocol), offer=offer, answer=answer)
     init_bytes = resp_bytes = None
+    init_msg = resp_msg = None
     if offer is not None and offer.key_mgmt is not None:
-        m.init, init_bytes = mikey_info(offer.frame, offer.key_mgmt, reveal, detail)
+        m.init, init_bytes, init_msg = _mikey_info(offer.frame, offer.key_mgmt, reveal, detail)
         m.init.ts_ns = oa.offer.ts_ns  # a re-INVITE's ticket is judged at its own time
     if answer is not None and answer.key_mgmt is not None:
-        m.resp, resp_bytes = mikey_info(answer.frame, answer.key_mgmt, reveal, detail)
+        m.resp, resp_bytes, resp_msg = _mikey_info(answer.frame, answer.key_mgmt, reveal, detail)
     res: Resolution | None = None
-    if init_bytes is not None and m.init is not None and m.init.parsed:
+    if init_bytes is not None and init_msg is not None and m.init is not None:
         try:
             res = resolve_exchange(
                 init_bytes,
-                resp_bytes if m.resp is not None and m.resp.parsed else None,
+                resp_bytes if resp_msg is not None else None,
                 keys,
                 oa.offer.ts_ns,
+                parsed=(init_msg, resp_msg),
             )
         except DissectError as e:
             problems.append(_problem(e, m.init.frame))

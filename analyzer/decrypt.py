@@ -593,7 +593,11 @@ class TlsConnectionDecoder:
             rec, end = got
             offset = d.base
             frame, ts = self._frame_at(d, d.base + end)
-            earlier = self._earlier_frames(d, offset, offset + end, frame)
+            on_record = self.on_record
+            # which frames carried the record: only the dissect view (on_record) shows them
+            earlier = (
+                () if on_record is None else self._earlier_frames(d, offset, offset + end, frame)
+            )
             del d.buf[:end]
             d.base += end
             # forget the frames whose bytes are all consumed (keep the last one)
@@ -601,8 +605,8 @@ class TlsConnectionDecoder:
             del d.frames[: min(done, len(d.frames) - 1)]
             r = _Pending(rec.content_type, rec.version, rec.fragment, frame, ts, offset)
             if self._is_protected(d, r):
-                if self.on_record is not None:
-                    self.on_record(
+                if on_record is not None:
+                    on_record(
                         RecordRead(
                             d.from_client,
                             frame,
@@ -617,8 +621,8 @@ class TlsConnectionDecoder:
                 self._on_protected(d, r)
             else:
                 content = self._plain_record(d, r)
-                if self.on_record is not None:
-                    self.on_record(
+                if on_record is not None:
+                    on_record(
                         RecordRead(
                             d.from_client,
                             frame,
@@ -954,22 +958,21 @@ class TlsConnectionDecoder:
 
     def _tls12_prots(self, psk: bytes) -> tuple[RecordProtection, RecordProtection, bytes]:
         """(client protection, server protection, master secret) for a candidate PSK."""
+        ms = self._tls12_master(psk)
+        c, s = self._tls12_prots_ms(ms)
+        return c, s, ms
+
+    def _tls12_master(self, psk: bytes) -> bytes:
         suite = self._suite
         v = self.info.version
         assert suite is not None and v is not None
         cr, sr = self.info.client_random or b"", self.info.server_random or b""
         pms = ks.psk_premaster(psk)
         if self.info.ems:
-            ms = ks.extended_master_secret(
+            return ks.extended_master_secret(
                 v, suite.prf, pms, ks.transcript_hash(v, suite.prf, self._t12_transcript(False))
             )
-        else:
-            ms = ks.master_secret(v, suite.prf, pms, cr, sr)
-        kb = ks.key_block(v, suite, ms, cr, sr)
-        etm = self.info.etm
-        c = tls12_protection(suite, v, kb.client_key, kb.client_mac_key, kb.client_iv, etm)
-        s = tls12_protection(suite, v, kb.server_key, kb.server_mac_key, kb.server_iv, etm)
-        return c, s, ms
+        return ks.master_secret(v, suite.prf, pms, cr, sr)
 
     def _try_keys(self, d: _Dir) -> None:
         """Find the PSK with the first encrypted record of ``d`` (the Finished, in TLS 1.2)."""
@@ -1001,7 +1004,9 @@ class TlsConnectionDecoder:
         first = d.pending[0]
         tls_client = self._is_tls_client(d)
         for cand in candidates:
-            c, s, ms = self._tls12_prots(cand.key)
+            ms = self._tls12_master(cand.key)
+            kb = self._key_block(ms)
+            c, s = self._tls12_prots_kb(kb)
             prot = c if tls_client else s
             try:
                 ct, plain = prot.unprotect(first.content_type, first.version, first.fragment)
@@ -1027,7 +1032,7 @@ class TlsConnectionDecoder:
             self.info.master_secret = ms
             self.info.decryptable = True
             # Fresh states: the trial consumed a sequence number.
-            fresh_c, fresh_s, _ = self._tls12_prots(cand.key)
+            fresh_c, fresh_s = self._tls12_prots_kb(kb)
             for dd in self._dirs.values():
                 dd.prot = fresh_c if self._is_tls_client(dd) else fresh_s
             self._flush_pending()
@@ -1035,10 +1040,17 @@ class TlsConnectionDecoder:
         self._no_match()
 
     def _tls12_prots_ms(self, ms: bytes) -> tuple[RecordProtection, RecordProtection]:
+        return self._tls12_prots_kb(self._key_block(ms))
+
+    def _key_block(self, ms: bytes) -> ks.KeyBlock:
         suite, v = self._suite, self.info.version
         assert suite is not None and v is not None
         cr, sr = self.info.client_random or b"", self.info.server_random or b""
-        kb = ks.key_block(v, suite, ms, cr, sr)
+        return ks.key_block(v, suite, ms, cr, sr)
+
+    def _tls12_prots_kb(self, kb: ks.KeyBlock) -> tuple[RecordProtection, RecordProtection]:
+        suite, v = self._suite, self.info.version
+        assert suite is not None and v is not None
         etm = self.info.etm
         c = tls12_protection(suite, v, kb.client_key, kb.client_mac_key, kb.client_iv, etm)
         s = tls12_protection(suite, v, kb.server_key, kb.server_mac_key, kb.server_iv, etm)
@@ -1158,14 +1170,19 @@ class TlsConnectionDecoder:
             )
             return
         self.info.records_ok += 1
-        content = RecordContent(ct, len(plain))
         if ct == CT_APPLICATION_DATA:
             end = r.offset + RECORD_HEADER_LEN + len(r.fragment)
             self._emit(
                 AppData(d.from_client, r.frame, r.ts_ns, plain, d.plain_offset, r.offset, end)
             )
             d.plain_offset += len(plain)
-        elif ct == CT_ALERT and len(plain) == 2:
+            if self.on_record is not None:
+                self.on_record(
+                    RecordOpened(d.from_client, r.frame, r.offset, RecordContent(ct, len(plain)))
+                )
+            return
+        content = RecordContent(ct, len(plain))
+        if ct == CT_ALERT and len(plain) == 2:
             self.info.alerts.append(AlertSeen(d.from_client, r.frame, plain[0], plain[1], True))
             content = RecordContent(ct, 2, alert=(plain[0], plain[1]))
         elif ct == CT_HANDSHAKE:

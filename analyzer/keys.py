@@ -204,14 +204,20 @@ def tek_candidates(
 
 
 def resolve_exchange(
-    init: bytes, resp: bytes | None, keys: KeyFile, at_time_ns: int | None = None
+    init: bytes,
+    resp: bytes | None,
+    keys: KeyFile,
+    at_time_ns: int | None = None,
+    *,
+    parsed: tuple[MikeyMessage, MikeyMessage | None] | None = None,
 ) -> Resolution:
     """Open the ticket of TRANSFER_INIT ``init``, check V payloads, list TEK candidates.
 
     Raises :class:`DissectError` when ``init`` is not a MIKEY message; every later problem
     is a :class:`KeyResolutionError` in ``Resolution.failures`` (first one: ``error``).
+    ``parsed``: ``init`` and ``resp`` (when given) as the caller parsed them already.
     """
-    msg = parse(init)
+    msg = parsed[0] if parsed is not None else parse(init)
     res = Resolution(msg, csb_id=msg.hdr.csb_id)
     res.notes += [f"unknown value: {u}" for u in msg.unknowns()]
     if not msg.is_ticket_message():
@@ -222,7 +228,7 @@ def resolve_exchange(
     resp_msg: MikeyMessage | None = None
     if resp is not None:
         try:
-            resp_msg = parse(resp)
+            resp_msg = parsed[1] if parsed is not None and parsed[1] is not None else parse(resp)
         except DissectError as e:
             res.fail("resp-malformed", f"TRANSFER_RESP: {e}")
         else:

@@ -424,14 +424,13 @@ def msrp_json(rec: MsrpRecord, session: MsrpSession | None = None) -> dict[str, 
         d["body_base64"] = base64.b64encode(m.body).decode()
     d["to_path"] = m.header("To-Path")
     d["from_path"] = m.header("From-Path")
-    if m.header("Status") is not None:
-        d["report_status"] = m.header("Status")
-    br = m.byte_range
+    if (status := m.header("Status")) is not None:
+        d["report_status"] = status
     if (
         m.media_type == cpim.MEDIA_TYPE
         and m.body is not None
         and m.flag == msrp.FLAG_COMPLETE
-        and (br is None or br.start == 1)
+        and ((br := m.byte_range) is None or br.start == 1)
     ):
         try:
             w = cpim.parse_cpim(m.body)

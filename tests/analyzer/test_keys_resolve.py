@@ -123,6 +123,23 @@ def test_kms_issued_ticket_opens_and_everything_verifies() -> None:
     assert r.attempts == ["kms kms.example.org: ticket MAC verifies"]
 
 
+def test_messages_parsed_by_the_caller_are_not_parsed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # correlate parses both messages for the report, then resolves with what it parsed
+    init, resp = exchange()
+    parsed = (parse(init), parse(resp))
+
+    def no_parse(data: bytes) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr("mikeyshark.keys.parse", no_parse)
+    r = resolve_exchange(init, resp, keyfile(), parsed=parsed)
+    assert r.init is parsed[0] and r.resp is parsed[1]
+    assert (r.init_mac_ok, r.resp_mac_ok, r.same_csb) == (True, True, True)
+    assert r.tek_candidates[0].key == tek(RAND)
+
+
 def test_an_srtp_id_map_names_srtp_whatever_the_sp_payload_says() -> None:
     """CONFORMANCE.md's reading of OFFER-PROT-TLS: the crypto session's Prot type is the one
     of the HDR's CS ID map; an SRTP-ID map is SRTP's (RFC 3830 6.1.1), even when the SP payload
