@@ -929,6 +929,10 @@ class SipFlowHandler:
         st.framer = siplib.SipStreamFramer(st.pending_offset)
         return st.framer
 
+    def declined(self, conn: TcpConn, from_client: bool) -> bool:
+        """This direction of ``conn`` was found not to carry SIP: its later bytes are ignored."""
+        return self._tcp.get((id(conn), from_client)) is _NOT_SIP
+
     def on_tcp_close(self, conn: TcpConn) -> None:
         for from_client in (True, False):
             st = self._tcp.pop((id(conn), from_client), None)

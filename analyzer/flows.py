@@ -73,7 +73,11 @@ MAX_SCTP_MESSAGE = 1 << 16
 
 
 class FlowHandler(Protocol):
-    """What the flow table calls. Subclass :class:`NullHandler` to implement only some."""
+    """What the flow table calls. Subclass :class:`NullHandler` to implement only some.
+
+    A handler that will never look at one direction of a connection again sets that
+    :class:`TcpDirection`'s ``unwanted``: its bytes are still reassembled (counters,
+    problems, the close) but no longer handed to ``on_tcp_data``."""
 
     def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None: ...
 
@@ -170,6 +174,7 @@ class TcpDirection:
         "rst_frame",
         "rst_ts_ns",
         "segments",
+        "unwanted",
     )
 
     def __init__(self) -> None:
@@ -202,6 +207,10 @@ class TcpDirection:
         self._hist_bytes = 0
         # a segment dropped as a wild jump, kept to resynchronise if the stream really jumped
         self._wild: tuple[int, bytes, int, int] | None = None
+        # Set by the handler when it wants no more of this direction's bytes (not media, not
+        # signalling): reassembly goes on, with its counters and problems, but no chunk is
+        # built or handed on (most TCP of a busy capture is such noise).
+        self.unwanted = False
 
     @property
     def buffered(self) -> int:
@@ -1093,7 +1102,8 @@ class FlowTable:
             if other.base is None:
                 # Picked up mid-stream: the peer's next byte is what this side acknowledges.
                 other.base = ack
-            else:
+            elif other._pending or other.fin_off is not None:
+                # (only then can an acknowledgement give up a hole: _acked's own test)
                 self._acked(conn, not from_client, ack, frame)
                 if conn.state in _FINAL:
                     # that acknowledgement completed the close (both FINs delivered)
@@ -1101,7 +1111,13 @@ class FlowTable:
                         self._after_close(conn, src, sport, seq, payload, frame.number)
                     return
         if payload:
-            self._segment(conn, d, from_client, seq, payload, frame)
+            nxt = d.next
+            if not d._pending and (seq - d.base - nxt) % _MOD == 0:
+                # the common case, _segment's first: the next bytes, nothing waiting
+                d.segments += 1
+                self._deliver(conn, d, from_client, nxt, payload, frame.number, frame.ts_ns)
+            else:
+                self._segment(conn, d, from_client, seq, payload, frame)
             if self._held > self.max_memory:
                 self._relieve(frame.number)
         if flags & TCP_RST:
@@ -1407,19 +1423,23 @@ class FlowTable:
         gap = off - d._last_end
         d.next = d._last_end = off + n
         d.bytes += n
-        if self.history:
+        history = self.history
+        if history:
             hist = d._hist
             if hist is None:
                 hist = d._hist = deque()
             hist.append((off, data))
-            d._hist_bytes += n
-            self._held += n
+            kept = d._hist_bytes + n
+            held = self._held + n
             # keep the newest chunks that hold at least ``history`` bytes
-            while d._hist_bytes - len(hist[0][1]) >= self.history:
+            while kept - len(hist[0][1]) >= history:
                 dropped = len(hist.popleft()[1])
-                d._hist_bytes -= dropped
-                self._held -= dropped
-        self.handler.on_tcp_data(conn, from_client, StreamChunk(frame, ts, off, data, gap))
+                kept -= dropped
+                held -= dropped
+            d._hist_bytes = kept
+            self._held = held
+        if not d.unwanted:
+            self.handler.on_tcp_data(conn, from_client, StreamChunk(frame, ts, off, data, gap))
 
     def _gap(
         self,

@@ -253,6 +253,14 @@ class _Collector:
             return  # SIP the key log opened on another port
         rec = self._conn(conn)
         if rec.truncated or rec.ignored:
+            if (
+                not in_tls
+                and self.sip.declined(conn, from_client)
+                and (self.siptls is None or self.siptls.declined(conn))
+            ):
+                # nobody will look at this direction's bytes again: the flow table need not
+                # hand them on
+                (conn.c2s if from_client else conn.s2c).unwanted = True
             return
         if tls_port and self.siptls is not None and conn.index in self.siptls.sip_streams:
             rec.ignored = True  # it is SIP after all: its bytes are of no use here

@@ -130,6 +130,14 @@ class SipTlsHandler:
             self._drop(conn, st)
         return st.known_port or st.sip is True
 
+    def declined(self, conn: TcpConnection) -> bool:
+        """``conn`` was found not to be SIP/TLS, nor on a SIP/TLS port: ``on_tcp_data`` will
+        return False for all its later bytes without looking at them."""
+        if id(conn) in self._ignored:
+            return True
+        st = self._conns.get(id(conn))
+        return st is not None and st.done and not st.known_port
+
     def _start(self, conn: TcpConnection, chunk: StreamChunk) -> _Session | None:
         known = conn.client.port in self.ports or conn.server.port in self.ports
         d = chunk.data

@@ -646,3 +646,29 @@ class NullCounter(NullHandler):
 
     def on_tcp_close(self, conn: TcpConnection) -> None:
         self.closed += 1
+
+
+def test_unwanted_direction_is_reassembled_but_not_handed_on() -> None:
+    # A handler that wants no more of one direction: its bytes are no longer handed on, yet
+    # reassembly goes on - the counters, a conflicting retransmission, a hole - and the
+    # other direction is delivered as before.
+    n = Net()
+    n.handshake()
+    n.c(0, b"abcdef")
+    n.s(0, b"123")
+    n.rec.opened[0].c2s.unwanted = True
+    n.c(6, b"gh")
+    n.c(6, b"gh")  # a retransmission: counted
+    bad = n.c(2, b"XY")  # differs from what was delivered before: reported
+    late = n.c(20, b"late")  # past a hole of 12 bytes ...
+    n.s(3, b"45", ack=25)  # ... which the server acknowledges: a gap, located at "late"
+    conn = n.rec.opened[0]
+    assert n.rec.stream(0, True) == b"abcdef"
+    assert n.rec.stream(0, False) == b"12345"
+    assert (conn.c2s.bytes, conn.c2s.segments) == (12, 5)
+    assert (conn.c2s.retransmissions, conn.c2s.conflicts) == (2, 1)
+    assert (conn.c2s.gaps, conn.c2s.gap_bytes) == (1, 12)
+    assert [(p.frame, p.reason[:24]) for p in n.rec.problems] == [
+        (bad, "retransmitted bytes at s"),
+        (late, "12 bytes of stream 0 (cl"),
+    ]

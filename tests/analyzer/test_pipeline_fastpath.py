@@ -145,3 +145,52 @@ def test_a_quiet_call_the_tracker_got_another_way_is_handed_over() -> None:
     # what was held went to the tracker when the next datagram came
     assert [r.frame for r in tracker.calls["c3"].records] == [2, 1, 3]
     assert quiet.calls == {}
+
+
+def _tcp(n: int, src: int, dst: int, seq: int, ack: int, data: bytes) -> Frame:
+    # 10.0.0.<src>:<40000 + src> -> 10.0.0.<dst>:<40000 + dst>, ACK and PSH set
+    tcp = struct.pack("!HHIIBBHHH", 40000 + src, 40000 + dst, seq, ack, 5 << 4, 0x18, 8192, 0, 0)
+    ip = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        40 + len(data),
+        n,
+        0x4000,
+        64,
+        6,
+        0,
+        bytes([10, 0, 0, src]),
+        bytes([10, 0, 0, dst]),
+    )
+    raw = MAC + b"\x08\x00" + ip + tcp + data
+    return Frame(n, n * 1000, 1, raw, len(raw))
+
+
+def test_a_direction_nobody_reads_is_no_longer_handed_on_by_the_flow_table() -> None:
+    from mikeyshark.flows import FlowTable
+    from mikeyshark.mp import MpLeg
+    from mikeyshark.pipeline import _Collector
+    from mikeyshark.siptls import SipTlsHandler
+
+    tracker = CallTracker("x")
+    sip = SipFlowHandler(tracker, "x")
+    col = _Collector(sip, "x", MpLeg("x"))
+    col.siptls = SipTlsHandler(sip, None)
+    table = FlowTable(col)
+    hello = _hello((0xC02F, 0x009C))  # offers no PSK, and no SDP names the server: not media
+    options = b"OPTIONS sip:b@example.org SIP/2.0\r\nCall-ID: t1\r\nCSeq: 1 OPTIONS\r\n"
+    frames = [
+        _tcp(1, 1, 2, 100, 500, hello),
+        _tcp(2, 1, 2, 100 + len(hello), 500, b"\x17\x03\x03\x00\x01x"),
+        # the server answers with SIP (on no SIP port): the SIP handler reads that direction
+        _tcp(3, 2, 1, 500, 106 + len(hello), options),
+        _tcp(4, 2, 1, 500 + len(options), 106 + len(hello), b"Content-Length: 0\r\n\r\n"),
+    ]
+    for f in frames:
+        table.feed(f)
+    [conn] = table._open.values()
+    # the client's: not media (ignored after its first bytes), not SIP, not SIP/TLS
+    assert conn.c2s.unwanted and not conn.s2c.unwanted
+    assert [r.frame for r in tracker.calls["t1"].records] == [4]
+    assert conn.c2s.bytes == len(hello) + 6  # reassembled all the same
