@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -316,7 +316,7 @@ class FrameStream:
             )
             return
         if self.keys is not None and rec.sdp is not None:
-            v.pdus.append(Pdu("sip-keys", KeyedSip(rec, self._tickets(rec))))
+            v.pdus.append(Pdu("sip-keys", KeyedSip(rec, _Tickets(self, rec))))
         else:
             v.pdus.append(Pdu("sip", rec))
         v.problems.extend(rec.problems)
@@ -327,7 +327,21 @@ class FrameStream:
                 if seg is not None and seg.conn == key and seg.has_payload:
                     seg.segment_of = rec.frame
 
-    def _tickets(self, rec: SipRecord) -> dict[bytes, Node]:
+    def _answered(self, rec: SipRecord) -> list[tuple[bytes, bytes | None, int, int]]:
+        """(answer key-mgmt, offer key-mgmt, offer time, offer frame) of each m-line of the
+        message's call answered so far: what its tickets need of the call as it is now."""
+        call = self.sip.tracker.calls.get(rec.msg.call_id or "")
+        if call is None:
+            return []
+        return [
+            (ms.answer_key_mgmt, ms.offer_key_mgmt, ms.offer.ts_ns, ms.offer_frame)
+            for ms in call.media
+            if ms.answer_key_mgmt is not None
+        ]
+
+    def tickets(
+        self, rec: SipRecord, answered: list[tuple[bytes, bytes | None, int, int]]
+    ) -> dict[bytes, Node]:
         """By key-mgmt data: the opened ticket of each MIKEY message carrying one, and for
         an answer's TRANSFER_RESP what its exchange with the offer gives."""
         assert self.keys is not None and rec.sdp is not None
@@ -345,17 +359,13 @@ class FrameStream:
                     res = self._resolve(km.data, None, rec.ts_ns)
                     out[km.data] = _ticket_node(res, self.keys, self.reveal)
                     continue
-                call = self.sip.tracker.calls.get(rec.msg.call_id or "")
-                ms = next(
-                    (m for m in (call.media if call else ()) if m.answer_key_mgmt == km.data),
-                    None,
-                )
-                if ms is None or ms.offer_key_mgmt is None:
+                ms = next((a for a in answered if a[0] == km.data), None)
+                if ms is None or ms[1] is None:
                     continue
-                res = self._resolve(ms.offer_key_mgmt, km.data, ms.offer.ts_ns)
+                res = self._resolve(ms[1], km.data, ms[2])
             except DissectError:
                 continue  # reported with the SDP
-            out[km.data] = _response_node(res, ms.offer_frame, self.reveal)
+            out[km.data] = _response_node(res, ms[3], self.reveal)
         return out
 
     def _resolve(self, offer: bytes, answer: bytes | None, ts_ns: int) -> Resolution:
@@ -937,6 +947,32 @@ class AppDecoder:
         severity: Severity = Severity.ERROR,
     ) -> None:
         self.problems.append(Problem(layer, reason, frame, self.file, fld, offset, severity))
+
+
+class _Tickets(Mapping[bytes, Node]):
+    """What a SIP message's key-mgmt lines open (FrameStream.tickets), worked out when its
+    detail tree is first shown: the packet list never needs it. The call's answers are
+    noted now (the call changes as the capture goes on); the rest depends only on the
+    message and the key file."""
+
+    def __init__(self, stream: FrameStream, rec: SipRecord) -> None:
+        self._stream, self._rec = stream, rec
+        self._answered = stream._answered(rec)
+        self._got: dict[bytes, Node] | None = None
+
+    def _all(self) -> dict[bytes, Node]:
+        if self._got is None:
+            self._got = self._stream.tickets(self._rec, self._answered)
+        return self._got
+
+    def __getitem__(self, key: bytes) -> Node:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 _K = TypeVar("_K")
