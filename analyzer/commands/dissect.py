@@ -11,17 +11,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from mikeyshark.capture import CaptureReader
-from mikeyshark.cli import EXIT_OK, EXIT_USAGE, add_key_options, keys_from
+from mikeyshark.cli import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, add_key_options, keys_from
 from mikeyshark.decrypt import PskCandidate
 from mikeyshark.gcpolicy import streaming
+from mikeyshark.keyfile import KeyFile
 from mikeyshark.keylog import keylog_from
 from mikeyshark.model import Problem
+from mikeyshark.parallel import cores
 from mikeyshark.report import escape
 from mikeyshark.view import output
 from mikeyshark.view.filter import FilterError, compile_filter
+from mikeyshark.view.parallel import RowsSide, SignallingSide, Step, rows_in_child
 from mikeyshark.view.stream import FrameStream
 
 
@@ -74,7 +78,35 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "connection: what the PSK alone cannot open (TLS 1.3 psk_dhe_ke, (EC)DHE-PSK, "
         "certificates); TLS 1.2 CLIENT_RANDOM and TLS 1.3 traffic secrets",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="0: one process; 1 or more: the packet list of a capture file is shown by a "
+        "second process while this one follows the signalling (the rows are the same); "
+        f"default: two processes for a capture of {AUTO_PARALLEL_BYTES >> 20} MiB or more on "
+        "a machine with more than one core",
+    )
     p.set_defaults(func=run)
+
+
+# Below this size a second process costs more than it spares.
+AUTO_PARALLEL_BYTES = 4 << 20
+
+
+def _parallel(args: argparse.Namespace, capture: str, writer: output.Writer) -> bool:
+    """Whether the packet list goes to a second process: only the plain packet list (the
+    other forms and a display filter need what SIP holds), only from a file both can read."""
+    if args.workers == 0 or not hasattr(os, "fork") or capture == "-":
+        return False
+    if not isinstance(writer, output.Rows) or writer.verbose or args.display_filter:
+        return False
+    if not os.path.isfile(capture):
+        return False
+    if args.workers is None:
+        return cores() > 1 and os.path.getsize(capture) >= AUTO_PARALLEL_BYTES
+    return True
 
 
 def _problem(p: Problem) -> None:
@@ -129,7 +161,11 @@ def run(args: argparse.Namespace) -> int:
             keylog = Path(args.tls_keylog).read_text(encoding="ascii", errors="replace")
         except OSError as e:
             return _usage(f"--tls-keylog: {e}")
+    if args.workers is not None and args.workers < 0:
+        return _usage("--workers must be at least 0")
     psks = [PskCandidate(t.key, t.identity or "--psk") for t in given]
+    if _parallel(args, capture, writer):
+        return _run_parallel(args, capture, keys, psks, keylog, writer)
     reader = CaptureReader(capture)
     try:
         with streaming():
@@ -150,6 +186,44 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
     except BrokenPipeError:
         return _broken_pipe()
+    if reader.format is None:
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _run_parallel(
+    args: argparse.Namespace,
+    capture: str,
+    keys: KeyFile | None,
+    psks: list[PskCandidate],
+    keylog: str,
+    writer: output.Writer,
+) -> int:
+    def print_rows(reader: CaptureReader, steps: Iterator[Step]) -> None:
+        secrets = keylog_from([keylog], reader.secrets)
+        rows = RowsSide(
+            reader,
+            keys,
+            psks,
+            args.reveal_keys,
+            _problem,
+            sys.stdout.flush,
+            args.count,
+            secrets,
+            steps,
+        )
+        for frame in rows:
+            writer.frame(frame)
+        writer.close()
+        sys.stdout.flush()
+
+    with streaming():
+        reader, code = rows_in_child(
+            capture, print_rows, lambda r: SignallingSide(r, keys, psks, args.count)
+        )
+    if code != EXIT_OK:
+        print(f"mikeyshark: internal error (exit {EXIT_INTERNAL})", file=sys.stderr)
+        return EXIT_INTERNAL
     if reader.format is None:
         return EXIT_USAGE
     return EXIT_OK

@@ -166,6 +166,7 @@ class FrameStream:
         on_batch: Callable[[], None] | None = None,
         max_frames: int | None = None,
         secrets: KnownSecrets | None = None,
+        apps: AppDecoder | None = None,
     ) -> None:
         self.reader = reader
         self.max_frames = max_frames
@@ -176,7 +177,7 @@ class FrameStream:
         esp_sas = {sa.spi: sa for sa in keys.esp} if keys is not None else {}
         self.decoder = FrameDecoder(esp_sas)
         mp_profile = keys.mp if keys is not None else h248mp.DEFAULT_PROFILE
-        self.apps = AppDecoder(
+        self.apps = apps or AppDecoder(
             reader.name, keys is not None or bool(psks), reveal, mp_profile, secrets
         )
         self.sip = _Handler(reader.name, self.apps)
@@ -211,6 +212,10 @@ class FrameStream:
         self.apps.finish()
         self._attach()
         yield from self._release(final=True)
+        self._warn_end()
+
+    def _warn_end(self) -> None:
+        """What the budgets changed, said once at the end."""
         if self.forced:
             self._problem(
                 Problem(
@@ -236,11 +241,24 @@ class FrameStream:
 
     def _attach(self) -> None:
         if self.sip.datagrams:
-            for num, src, dst, n in self.sip.datagrams:
-                v = self.pending.get(num)
-                if v is not None and v.protocol in ("IPv4", "IPv6"):
-                    v.protocol, v.info = "UDP", f"{src.port} → {dst.port} Len={n}"
+            self._datagrams((f, s.port, d.port, n) for f, s, d, n in self.sip.datagrams)
             self.sip.datagrams.clear()
+        self._calls()
+        self._attach_apps()
+        self._report()
+
+    def _datagrams(self, datagrams: Iterable[tuple[int, int, int, int]]) -> None:
+        """The frames that completed a reassembled datagram show it as UDP (each given as
+        frame, source port, destination port, length)."""
+        for num, sport, dport, n in datagrams:
+            v = self.pending.get(num)
+            if v is not None and v.protocol in ("IPv4", "IPv6"):
+                v.protocol, v.info = "UDP", f"{sport} → {dport} Len={n}"
+
+    def _calls(self) -> None:
+        """The SIP messages completed since the last call: placed in their frames, their
+        calls kept (the least recently active forgotten past MAX_CALLS) and, with keys, the
+        MIKEY exchanges they touched resolved for the TLS decoder."""
         tracker = self.sip.tracker
         if tracker.records:
             # (the tracker's list of every record is not kept: the frames hold them)
@@ -258,6 +276,9 @@ class FrameStream:
                 self.forgotten_calls += 1
             if self.keys is not None:
                 self._resolve_sessions(touched.values())
+
+    def _attach_apps(self) -> None:
+        """What the TLS/MSRP/BFCP decoder completed: attached to its frames."""
         if self.apps.attach:
             for num, pdu in self.apps.attach:
                 v = self.pending.get(num)
@@ -275,7 +296,6 @@ class FrameStream:
                     seg.segment_of = end
                     seg.segment_bare = bare
             self.apps.segments.clear()
-        self._report()
 
     def _resolve_sessions(self, calls: Iterable[Call]) -> None:
         """TEK candidates of the MIKEY exchanges of the calls a message just touched (an
@@ -387,11 +407,12 @@ class FrameStream:
         if not final:
             if len(self.pending) > MAX_PENDING_FRAMES:
                 self.apps.stop_holding_all(f"{MAX_PENDING_FRAMES} frames waited")
-            if self.table.buffered_bytes:
+            buffered, sip_held = self._flows_held()
+            if buffered:
                 # out-of-order bytes or IP fragments: they may yet complete any frame's message
                 limit = next(iter(self.pending), None)
             else:
-                held = [self.sip.oldest_partial_frame(), self.apps.oldest_held_frame()]
+                held = [sip_held, self.apps.oldest_held_frame()]
                 limit = min((h for h in held if h is not None), default=None)
         pending = self.pending
         partial: dict[int, tuple[Key, bool]] | None = None
@@ -404,8 +425,7 @@ class FrameStream:
                 # over budget: shown as it is now, a segment of a message still incomplete
                 # marked as such (as tshark's single pass does)
                 if partial is None:
-                    partial = {}
-                    self.sip.partial_frames(partial)
+                    partial = self._sip_partial()
                     self.apps.partial_frames(partial)
                     if not self.forced:
                         self._forcing(limit)
@@ -416,6 +436,19 @@ class FrameStream:
             del pending[num]
             self.held_bytes -= len(v.data)
             yield v
+
+    def _flows_held(self) -> tuple[bool, int | None]:
+        """Whether the flow table holds out-of-order bytes or IP fragments and, if not, the
+        oldest frame of a SIP message not complete yet."""
+        if self.table.buffered_bytes:
+            return True, None
+        return False, self.sip.oldest_partial_frame()
+
+    def _sip_partial(self) -> dict[int, tuple[Key, bool]]:
+        """The frames whose bytes wait in a SIP message not complete yet."""
+        partial: dict[int, tuple[Key, bool]] = {}
+        self.sip.partial_frames(partial)
+        return partial
 
     def _forcing(self, held: int) -> None:
         self._problem(

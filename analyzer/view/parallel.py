@@ -1,0 +1,395 @@
+"""The packet list on two cores: one process follows the signalling, the other shows the rows.
+
+:class:`~mikeyshark.view.stream.FrameStream` does everything in one process. Here the work is
+cut where the data flows one way only:
+
+- the *signalling* process (:class:`SignallingSide`, the command's own) reads the capture,
+  reassembles it (flow table), follows SIP and resolves the MIKEY exchanges with the key
+  file. What it finds for each frame (the TCP bytes of TLS, MSRP, BFCP and H.248
+  connections, H.248 and MIKEY datagrams, SIP messages with their columns already
+  rendered, the keys to try, the located problems, and at each check what the flow table
+  and SIP still hold back) becomes a :data:`Step`, sent in batches down a pipe;
+- the *rows* process (:class:`RowsSide`, forked) reads the capture too, decodes the lower
+  layers of every frame, replays each frame's step into its TLS/MSRP/BFCP decoder and
+  releases and prints the frames exactly as ``FrameStream`` does.
+
+Every step is replayed at the point of the single process's loop where it happened (after
+that frame was fed, in the same order within ``_attach``), so the decoders' states, the
+frames held back and the problems (their order included) are the single process's: the
+rows are byte-identical (tests/analyzer/test_view_parallel.py compares them). Nothing flows
+back, so neither process waits for the other but on a full pipe, and memory stays bounded
+by the pipe and by the rows process's own budgets. Only the packet list takes this path: a
+display filter, the detail tree and the other output forms need the SIP messages themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any, cast
+
+from mikeyshark.calls import Call, SipRecord, TcpConn
+from mikeyshark.capture import CaptureReader
+from mikeyshark.decrypt import KnownSecrets, PskCandidate
+from mikeyshark.keyfile import KeyFile
+from mikeyshark.model import Endpoint, Problem, StreamChunk
+from mikeyshark.view.frame import RENDERERS, FrameView, Node, Pdu, Renderer, register
+from mikeyshark.view.stream import (
+    CHECK_EVERY,
+    MAX_CALLS,
+    AppDecoder,
+    FrameStream,
+    Key,
+    _classify,
+)
+
+# events of the TLS/MSRP/BFCP decoder, in the order the flow table made them
+_NEW, _DATA, _CLOSE, _MEGACO, _MIKEY = range(5)
+# what resolving the MIKEY exchanges gave, in order: a problem, keys to try
+_PROBLEM, _CANDIDATES = range(2)
+END = 0  # the step number of what the end of the capture completes (frames count from 1)
+
+# A step: (frame number (END at the end), decoder events, reassembled datagrams, SIP messages
+# placed, problems and keys, problems of the reader, problems of the flow table and SIP, at
+# each check: (out-of-order bytes held, oldest frame of a SIP message not complete, frames of
+# SIP messages not complete), at END: SIP calls forgotten); or for a frame that only
+# completed datagrams (most UDP): (frame number, datagrams).
+Step = tuple[Any, ...]
+
+
+def _columns_node(cols: tuple[str, str, str]) -> Node:
+    return Node(f"{cols[0]}: {cols[1]}")
+
+
+# A SIP message as the rows process gets it: its columns, rendered where it was followed.
+register(
+    "sip-columns",
+    Renderer(lambda c: c[0], lambda c: c[1], _columns_node, lambda c: c[2]),
+)
+
+
+class _Recorder(AppDecoder):
+    """The signalling process's TLS/MSRP/BFCP decoder: notes what it is given, for the rows
+    process's decoder. A connection whose first bytes are none of TLS, MSRP, BFCP or TPKT is
+    not passed on (the decoder would ignore it: the same test decides here)."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__(file, False)
+        self.events: list[tuple[Any, ...]] = []
+        self.ops: list[tuple[Any, ...]] | None = None  # None: before the first frame
+        self._sent: dict[int, bool] = {}  # by id(conn): passed on or not
+
+    def on_tcp_data(self, conn: TcpConn, from_client: bool, chunk: StreamChunk) -> None:
+        cid = id(conn)
+        sent = self._sent.get(cid)
+        if sent is None:
+            if not chunk.data:
+                return
+            ports = (conn.client.port, conn.server.port)
+            sent = self._sent[cid] = _classify(chunk.data, ports) is not None
+            if sent:
+                self.events.append((_NEW, cid, conn.client, conn.server))
+        if sent:
+            c = chunk
+            self.events.append((_DATA, cid, from_client, c.frame, c.ts_ns, c.offset, c.data, c.gap))
+
+    def on_tcp_close(self, conn: TcpConn) -> None:
+        if self._sent.pop(id(conn), False):
+            self.events.append((_CLOSE, id(conn)))
+
+    def megaco(self, frame: int, payload: bytes) -> None:
+        self.events.append((_MEGACO, frame, payload))
+
+    def mikey(self, frame: int, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
+        self.events.append((_MIKEY, frame, src, dst, payload))
+
+    def add_candidates(
+        self, cands: Sequence[PskCandidate], endpoints: Sequence[Endpoint] | None = None
+    ) -> None:
+        if self.ops is not None:
+            eps = list(endpoints) if endpoints is not None else None
+            self.ops.append((_CANDIDATES, list(cands), eps))
+
+    def finish(self) -> None:
+        pass
+
+
+class SignallingSide(FrameStream):
+    """Reads, reassembles and follows SIP; :meth:`steps` gives what the rows process needs."""
+
+    def __init__(
+        self,
+        reader: CaptureReader,
+        keys: KeyFile | None,
+        psks: Sequence[PskCandidate],
+        max_frames: int | None,
+    ) -> None:
+        self.recorder = _Recorder(reader.name)
+        super().__init__(reader, keys, psks, max_frames=max_frames, apps=self.recorder)
+        self.ops: list[tuple[Any, ...]] = []
+        self.recorder.ops = self.ops
+
+    def _problem(self, p: Problem) -> None:
+        self.ops.append((_PROBLEM, p))
+
+    def steps(self) -> Iterator[list[Step]]:
+        """Batches of the steps of the frames that have one (every CHECK_EVERY-th frame
+        has), the last one ending with the END step."""
+        batch: list[Step] = []
+        rec, sip, reader, feed = self.recorder, self.sip, self.reader, self.table.feed
+        dgrams = sip.datagrams
+        for n, frame in enumerate(reader, 1):
+            feed(frame)
+            check = n % CHECK_EVERY == 0
+            if check or rec.events or sip.tracker.records or sip.problems or reader.problems:
+                batch.append(self._step(n, self._check() if check else None))
+            elif dgrams:
+                # (most UDP datagrams: nothing else happened in their frame)
+                batch.append((n, _datagrams(dgrams)))
+                dgrams.clear()
+            if check:
+                yield batch
+                batch = []
+            if n == self.max_frames:
+                break
+        self.table.finish()
+        self.sip.finish()
+        last = self._step(END, None)
+        batch.append((*last[:7], self.forgotten_calls))
+        yield batch
+
+    def _check(self) -> tuple[bool, int | None, dict[int, tuple[Key, bool]]]:
+        buffered, held = self._flows_held()
+        return buffered, held, self._sip_partial() if held is not None else {}
+
+    def _step(self, n: int, check: Any) -> Step:
+        rec, sip = self.recorder, self.sip
+        events, rec.events = rec.events, []
+        datagrams = _datagrams(sip.datagrams)
+        sip.datagrams.clear()
+        placed: list[tuple[Any, ...]] = []
+        self.ops = rec.ops = []
+        tracker = sip.tracker
+        if tracker.records:
+            recs, tracker.records = tracker.records, []
+            calls = tracker.calls
+            touched: dict[str, Call] = {}
+            for r in recs:
+                placed.append(_placed(r))
+                cid = r.msg.call_id
+                call = calls.pop(cid, None) if cid is not None else None
+                if call is not None:
+                    calls[call.call_id] = touched[call.call_id] = call
+            while len(calls) > MAX_CALLS:
+                del calls[next(iter(calls))]
+                self.forgotten_calls += 1
+            if self.keys is not None:
+                self._resolve_sessions(touched.values())
+        read = list(self.reader.problems)
+        self.reader.problems.clear()
+        if read and self.first_read_problem is None:
+            self.first_read_problem = read[0]
+        found = list(sip.problems)
+        sip.problems.clear()
+        return (n, events, datagrams, placed, self.ops, read, found, check)
+
+
+def _datagrams(got: list[tuple[int, Endpoint, Endpoint, int]]) -> list[tuple[int, int, int, int]]:
+    """(frame, source port, destination port, length) of each datagram: what a frame that
+    completed one shows."""
+    return [(num, src.port, dst.port, n) for num, src, dst, n in got]
+
+
+def _placed(rec: SipRecord) -> tuple[Any, ...]:
+    """What the rows process needs of a SIP message: where it goes, its columns."""
+    r = RENDERERS["sip"]
+    assert r.suffix is not None
+    key = (rec.src.ip, rec.src.port, rec.dst.ip, rec.dst.port)
+    cols = (r.protocol(rec), r.info(rec), r.suffix(rec))
+    return (rec.frame, rec.first_frame, key, cols, rec.summary(), rec.problems)
+
+
+class _Conn:
+    """A TCP connection as the rows process's decoder sees it: its two ends."""
+
+    __slots__ = ("client", "server")
+
+    def __init__(self, client: Endpoint, server: Endpoint) -> None:
+        self.client, self.server = client, server
+
+
+class RowsSide(FrameStream):
+    """A FrameStream whose flow table and SIP are the signalling process's: their steps
+    (from ``steps``) are replayed in their frames."""
+
+    def __init__(
+        self,
+        reader: CaptureReader,
+        keys: KeyFile | None,
+        psks: Sequence[PskCandidate],
+        reveal: bool,
+        on_problem: Callable[[Problem], None] | None,
+        on_batch: Callable[[], None] | None,
+        max_frames: int | None,
+        secrets: KnownSecrets | None,
+        steps: Iterator[Step],
+    ) -> None:
+        super().__init__(reader, keys, psks, reveal, on_problem, on_batch, max_frames, secrets)
+        self.steps = steps
+        self._conns: dict[int, _Conn] = {}
+        self._check: Any = None
+
+    def __iter__(self) -> Iterator[FrameView]:
+        steps, reader, decode, pending = self.steps, self.reader, self.decoder.decode, self.pending
+        step = next(steps)
+        for n, frame in enumerate(reader, 1):
+            pending[frame.number] = decode(frame)
+            self.held_bytes += len(frame.data)
+            reader.problems.clear()  # (the signalling process reports them)
+            if step[0] == n:
+                if len(step) == 2:  # datagrams only
+                    self._datagrams(step[1])
+                else:
+                    self._replay(step)
+                    self._check = step[7]
+                step = next(steps)
+            if n % CHECK_EVERY == 0:
+                yield from self._release(final=False)
+                if self.on_batch is not None:
+                    self.on_batch()
+            if n == self.max_frames:
+                break
+        if step[0] != END:
+            raise RuntimeError(f"the signalling process's step {step[0]} has no frame here")
+        self.forgotten_calls = step[7]
+        self._replay(step)
+        yield from self._release(final=True)
+        self._warn_end()
+
+    def _replay(self, step: Step) -> None:
+        n, events, datagrams, placed, ops, read, found, _ = step
+        apps = self.apps
+        conns = self._conns
+        for ev in events:
+            kind = ev[0]
+            if kind == _DATA:
+                conn = cast(TcpConn, conns[ev[1]])
+                apps.on_tcp_data(conn, ev[2], StreamChunk(ev[3], ev[4], ev[5], ev[6], ev[7]))
+            elif kind == _NEW:
+                conns[ev[1]] = _Conn(ev[2], ev[3])
+            elif kind == _CLOSE:
+                apps.on_tcp_close(cast(TcpConn, conns.pop(ev[1])))
+            elif kind == _MEGACO:
+                apps.megaco(ev[1], ev[2])
+            else:
+                apps.mikey(ev[1], ev[2], ev[3], ev[4])
+        if n == END:
+            apps.finish()
+        if datagrams:
+            self._datagrams(datagrams)
+        for p in placed:
+            self._place_columns(p)
+        for op in ops:
+            if op[0] == _PROBLEM:
+                self._problem(op[1])
+            else:
+                apps.add_candidates(op[1], op[2])
+        self._attach_apps()
+        if read or found or apps.problems:
+            self._report_all(read, found)
+
+    def _place_columns(self, placed: tuple[Any, ...]) -> None:
+        """FrameStream._place, for a SIP message followed in the signalling process."""
+        frame, first, key, cols, summary, problems = placed
+        v = self.pending.get(frame)
+        if v is None:
+            self._problem(
+                Problem("sip", f"message completed late: {summary}", frame, self.reader.name)
+            )
+            return
+        v.pdus.append(Pdu("sip-columns", cols))
+        v.problems.extend(problems)
+        if first != frame:
+            for num in range(first, frame):
+                seg = self.pending.get(num)
+                if seg is not None and seg.conn == key and seg.has_payload:
+                    seg.segment_of = frame
+
+    def _report_all(self, read: list[Problem], found: list[Problem]) -> None:
+        """FrameStream._report with the signalling process's problems."""
+        if read and self.first_read_problem is None:
+            self.first_read_problem = read[0]
+        for i, src in enumerate((read, found, self.apps.problems)):
+            for p in src:
+                self._problem(p)
+                v = self.pending.get(p.frame) if i == 2 and p.frame is not None else None
+                if v is not None:
+                    v.problems.append(p)
+        self.apps.problems.clear()
+
+    def _flows_held(self) -> tuple[bool, int | None]:
+        return self._check[0], self._check[1]
+
+    def _sip_partial(self) -> dict[int, tuple[Key, bool]]:
+        return dict(self._check[2])
+
+
+# --------------------------------------------------------------------------------------------
+# The two processes
+
+
+def _batches(pipe: IO[bytes]) -> Iterator[Step]:
+    while True:
+        try:
+            batch: list[Step] = pickle.load(pipe)
+        except EOFError:
+            raise RuntimeError("the signalling process stopped") from None
+        yield from batch
+        if batch and batch[-1][0] == END:
+            return
+
+
+def rows_in_child(
+    capture: str,
+    print_rows: Callable[[CaptureReader, Iterator[Step]], None],
+    signalling: Callable[[CaptureReader], SignallingSide],
+) -> tuple[CaptureReader, int]:
+    """Forks: the child reads ``capture`` and prints its rows (``print_rows`` gets its
+    reader and the steps it is sent); this process follows
+    the signalling of its own reader. Returns that reader and the child's exit status (its
+    exit code; 3 when it failed; a broken pipe of the rows is not a failure)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the rows process
+        os.close(w)
+        code = 0
+        try:
+            with os.fdopen(r, "rb", buffering=1 << 16) as pipe:
+                print_rows(CaptureReader(capture), _batches(pipe))
+        except BrokenPipeError:
+            code = -1
+        except BaseException:
+            traceback.print_exc()
+            code = 3
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except BrokenPipeError:
+                pass
+            os._exit(max(code, 0))
+    os.close(r)
+    reader = CaptureReader(capture)
+    side = signalling(reader)
+    try:
+        with os.fdopen(w, "wb", buffering=1 << 16) as pipe:
+            for batch in side.steps():
+                pickle.dump(batch, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.flush()
+    except BrokenPipeError:
+        pass  # the rows process stopped (its reader went away, or it failed): see its status
+    _, status = os.waitpid(pid, 0)
+    return reader, os.waitstatus_to_exitcode(status)

@@ -1,0 +1,222 @@
+"""The packet list on two processes (mikeyshark.view.parallel): the signalling process's
+steps replayed in the rows process give the rows and the problems (in their order) of the
+one-process FrameStream, on every shipped capture and on synthesized ones that exercise
+what the steps carry: TLS decrypted with keys from MIKEY tickets and with a key log, TLS 1.3,
+plain MSRP/BFCP, H.248 over UDP and TPKT, GTP-U, ESP, IPv6, IP fragments, TCP segments out
+of order, a capture cut short (-c).
+
+The steps are pickled and read back as the pipe between the processes does
+(tests/cli/test_dissect_workers.py runs the command both ways, forked). Dropping, reordering
+or misplacing anything a step carries changes a row or the problems compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP, UDP, fragment
+from scapy.layers.l2 import Ether
+
+from mikeyshark.capture import CaptureReader
+from mikeyshark.decrypt import PskCandidate
+from mikeyshark.keyfile import KeyFile
+from mikeyshark.keylog import keylog_from
+from mikeyshark.model import Frame, Problem
+from mikeyshark.synth import synthesize
+from mikeyshark.synth.net import write_frames
+from mikeyshark.synth.scenarios import BASE_TIME_NS
+from mikeyshark.view.parallel import RowsSide, SignallingSide, Step
+from mikeyshark.view.stream import CHECK_EVERY, FrameStream
+from tests.support.golden import CASES, ROOT
+from tests.support.tunnels import NULL_SAS, sip_in_esp, tunnelled
+
+Rows = tuple[list[str], list[str]]
+
+
+def _one_process(
+    path: Path, keys: KeyFile | None, psks: list[PskCandidate], keylog: str, count: int | None
+) -> Rows:
+    problems: list[Problem] = []
+    reader = CaptureReader(str(path))
+    secrets = keylog_from([keylog], reader.secrets)
+    stream = FrameStream(reader, keys, psks, False, problems.append, None, count, secrets)
+    return [v.row() for v in stream], [str(p) for p in problems]
+
+
+def _two_processes(
+    path: Path, keys: KeyFile | None, psks: list[PskCandidate], keylog: str, count: int | None
+) -> Rows:
+    side = SignallingSide(CaptureReader(str(path)), keys, psks, count)
+    sent = [pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL) for b in side.steps()]
+
+    def steps() -> Iterator[Step]:
+        for b in sent:
+            yield from pickle.loads(b)
+
+    problems: list[Problem] = []
+    reader = CaptureReader(str(path))
+    secrets = keylog_from([keylog], reader.secrets)
+    rows = RowsSide(reader, keys, psks, False, problems.append, None, count, secrets, steps())
+    return [v.row() for v in rows], [str(p) for p in problems]
+
+
+def _same(
+    path: Path,
+    keys: KeyFile | None = None,
+    psks: list[PskCandidate] | None = None,
+    keylog: str = "",
+    count: int | None = None,
+) -> list[str]:
+    one = _one_process(path, keys, psks or [], keylog, count)
+    two = _two_processes(path, keys, psks or [], keylog, count)
+    assert two[0] == one[0]
+    assert two[1] == one[1]
+    return one[0]
+
+
+def _shipped_args(args: list[str]) -> tuple[KeyFile | None, list[PskCandidate]]:
+    keys = KeyFile.load(ROOT / args[1]) if args[:1] == ["--keys"] else None
+    psks = [PskCandidate(bytes.fromhex(args[1]), "psk")] if args[:1] == ["--psk"] else []
+    return keys, psks
+
+
+@pytest.mark.parametrize("capture", sorted(CASES))
+def test_shipped_captures(capture: str) -> None:
+    keys, psks = _shipped_args(CASES[capture])
+    rows = _same(ROOT / capture, keys, psks)
+    assert len(rows) == sum(1 for _ in CaptureReader(str(ROOT / capture)))
+
+
+@pytest.mark.parametrize("name", ["psk_aes128_gcm_sha256", "tls13_psk_ke_aes128gcm"])
+def test_tls_with_a_key_log(name: str) -> None:
+    base = ROOT / "tests/vectors/tls_psk" / name
+    keylog = base.with_suffix(".keylog").read_text(encoding="ascii")
+    rows = _same(base.with_suffix(".pcap"), keylog=keylog)
+    assert any(" TLSv1" in r for r in rows)
+
+
+def test_megaco_datagrams() -> None:
+    rows = _same(ROOT / "tests/vectors/megaco/megaco-heplify.pcap")
+    assert any(" MEGACO " in r for r in rows)
+
+
+def _write(frames: list[Frame] | tuple[Frame, ...], tmp: Path, name: str) -> Path:
+    path = tmp / f"{name}.pcap"
+    write_frames(frames, path)
+    return path
+
+
+def _keys(text: str, tmp: Path) -> KeyFile:
+    path = tmp / "keys.toml"
+    path.write_text(text, encoding="utf-8")
+    return KeyFile.load(path)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"tls13": True},
+        {"ipv6": True},
+        {"capture_point": "mrf", "mp_transport": "tcp"},
+        {"capture_point": "mrf", "mp_transport": "udp"},
+    ],
+    ids=["tls12", "tls13", "ipv6", "mrf-tpkt", "mrf-udp"],
+)
+def test_conference(options: dict[str, object], tmp_path: Path) -> None:
+    s = synthesize("conference", seed=3, now_ns=BASE_TIME_NS, **options)  # type: ignore[arg-type]
+    keys = _keys(s.keyfile_text, tmp_path)
+    rows = _same(_write(s.frames, tmp_path, "conference"), keys)
+    assert any(" MSRP " in r for r in rows) and any(" BFCP " in r for r in rows)
+    # without keys nothing is decrypted: the TLS rows are the records themselves
+    _same(_write(s.frames, tmp_path, "conference"))
+
+
+def test_cut_short(tmp_path: Path) -> None:
+    s = synthesize("conference", seed=3, now_ns=BASE_TIME_NS)
+    path = _write(s.frames, tmp_path, "conference")
+    keys = _keys(s.keyfile_text, tmp_path)
+    for count in (1, 40, len(s.frames) // 2):
+        assert len(_same(path, keys, count=count)) == count
+
+
+def test_gtp_u(tmp_path: Path) -> None:
+    s = synthesize("msrp-dial-in", seed=2, now_ns=BASE_TIME_NS)
+    rows = _same(_write(tunnelled(s.frames), tmp_path, "gtp"), _keys(s.keyfile_text, tmp_path))
+    assert any(" GTP <MSRP> " in r for r in rows)
+
+
+@pytest.mark.parametrize("with_sa", [True, False], ids=["sa", "heuristic"])
+def test_esp(with_sa: bool, tmp_path: Path) -> None:
+    s = synthesize("bfcp-dial-out", seed=2, now_ns=BASE_TIME_NS)
+    sa = NULL_SAS["hmac-sha1-96"]
+    frames = sip_in_esp(s.frames, sa)
+    keys = s.keyfile_text
+    if with_sa:
+        keys += (
+            f'\n[[esp]]\nspi = {sa.spi}\nencryption = "null"\nintegrity = "{sa.integrity}"\n'
+            f'integrity_key = "{sa.integrity_key.hex()}"\n'
+        )
+    rows = _same(_write(frames, tmp_path, "esp"), _keys(keys, tmp_path))
+    assert any(" SIP" in r for r in rows)
+
+
+def _noise(i: int, ts_ns: int) -> list[Frame]:
+    """A UDP datagram of no protocol of ours; every fifth cut in IP fragments."""
+    pkt = IP(src="192.0.2.7", dst="192.0.2.9", id=i) / UDP(sport=40000, dport=40002)
+    pkt = pkt / bytes(range(256))
+    parts = fragment(pkt, fragsize=128) if i % 5 == 0 else [pkt]  # type: ignore[no-untyped-call]
+    eth = Ether(src="02:00:00:00:00:07", dst="02:00:00:00:00:09")
+    out = []
+    for j, part in enumerate(parts):
+        data = bytes(eth / part)
+        out.append(Frame(0, ts_ns + j, 1, data, len(data)))
+    return out
+
+
+def _direction(f: Frame) -> tuple[str, int, str, int] | None:
+    p = Ether(f.data)
+    if TCP not in p or not len(p[TCP].payload):
+        return None
+    return (p[IP].src, p[TCP].sport, p[IP].dst, p[TCP].dport)
+
+
+def test_fragments_and_reordered_segments(tmp_path: Path) -> None:
+    """Between the frames of a call, UDP datagrams of no protocol of ours (some in IP
+    fragments: shown as UDP in the frame that completes them) so that the checks of what
+    may still change a frame (every CHECK_EVERY frames) fall inside it; SIP datagrams in IP
+    fragments; and at each check a TCP segment swapped with the next one of its direction
+    after the check (the flow table holds the out-of-order bytes across the check)."""
+    s = synthesize("conference", seed=4, now_ns=BASE_TIME_NS)
+    frames: list[Frame] = []
+    for i, f in enumerate(s.frames):
+        p = Ether(f.data)
+        if UDP in p and 5060 in (p[UDP].sport, p[UDP].dport) and len(p[UDP].payload) > 600:
+            for j, part in enumerate(fragment(p[IP], fragsize=400)):  # type: ignore[no-untyped-call]
+                data = bytes(Ether(src=p.src, dst=p.dst) / part)
+                frames.append(dataclasses.replace(f, ts_ns=f.ts_ns + j * 1000, data=data))
+        else:
+            frames.append(f)
+        for k in range(4):
+            frames += _noise(i * 4 + k, f.ts_ns + 10_000 * (k + 1))
+    swapped = 0
+    for check in range(CHECK_EVERY - 1, len(frames), CHECK_EVERY):
+        before = next(i for i in range(check, 0, -1) if _direction(frames[i]) is not None)
+        way = _direction(frames[before])
+        after = next(
+            (i for i in range(check + 1, len(frames)) if _direction(frames[i]) == way), None
+        )
+        if after is None:
+            continue
+        a, b = frames[before], frames[after]
+        frames[before] = dataclasses.replace(a, data=b.data)
+        frames[after] = dataclasses.replace(b, data=a.data)
+        swapped += 1
+    assert swapped > 3
+    rows = _same(_write(frames, tmp_path, "damaged"), _keys(s.keyfile_text, tmp_path))
+    assert any(" IPv4 " in r and "Fragmented IP protocol" in r for r in rows)
+    assert sum(" UDP " in r and "40000 → 40002" in r for r in rows) == len(s.frames) * 4
