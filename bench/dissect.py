@@ -5,8 +5,9 @@ conferences spliced into RTP, TCP, TLS and DNS noise), with its key file and the
 of every TLS session. Timed in turn (A B C ... A B C ...), each run a child process whose
 standard output is counted (one line per frame) and whose ``ru_maxrss`` is its peak memory:
 
-- ``mikeyshark dissect FILE --keys KEYS`` (and the same with ``--baseline COMMAND``, another
-  mikeyshark such as an older checkout);
+- ``mikeyshark dissect FILE --keys KEYS`` (two processes: one follows the signalling, the
+  other prints the rows), the same with ``--workers 0`` (one process), and with ``--baseline
+  COMMAND`` another mikeyshark such as an older checkout;
 - ``tshark -n -2 -r FILE -o tls.keylog_file:KEYLOG``: tshark's decrypting two-pass list, what
   a Wireshark user runs when handed every key;
 - ``tshark -n -r FILE``: tshark's plain one-pass list, the floor.
@@ -67,6 +68,7 @@ def run_size(
     me = str(Path(sys.executable).parent / "mikeyshark")
     base = [me, "dissect", str(cap.path), "--keys", str(cap.keys)]
     runs = [Runs("mikeyshark dissect --keys", base)]
+    runs.append(Runs("mikeyshark dissect --keys --workers 0", [*base, "--workers", "0"]))
     if args.baseline:
         runs.append(Runs("baseline dissect --keys", [*shlex.split(args.baseline), *base[1:]]))
     if tshark:

@@ -11,6 +11,7 @@ rendered by the :class:`Renderer` registered for their kind (:func:`register`; t
 from __future__ import annotations
 
 import json
+import struct
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -485,7 +486,9 @@ class FrameDecoder:
     def _decode(self, frame: Frame, v: FrameView) -> None:
         data = frame.data
         if frame.linktype == LINKTYPE_ETHERNET and data[12:14] == b"\x08\x00":
-            kind, off = NET_IPV4, 14  # (most frames: no call)
+            if data[14:15] == b"\x45" and self._plain_ipv4(v, data):
+                return  # (most frames: no call)
+            kind, off = NET_IPV4, 14
         else:
             kind, off = network_offset(frame.linktype, data)
         if frame.linktype == LINKTYPE_ETHERNET:
@@ -502,6 +505,37 @@ class FrameDecoder:
                 v.protocol, v.info = f"0x{etype:04x}", "Ethernet II"
         else:
             v.protocol, v.info = "Unknown", f"link type {frame.linktype}"
+
+    def _plain_ipv4(self, v: FrameView, data: bytes) -> bool:
+        """Ethernet, IPv4 without options, not a fragment, then TCP or UDP that is neither
+        GTP-U nor NAT-T, all lengths consistent (most frames): decoded here at once, as
+        :meth:`_ip` and :meth:`_transport` would. False (nothing changed) for any other."""
+        n = len(data)
+        if n < 34:
+            return False
+        total, ff, proto, s, d = _PLAIN_V4.unpack_from(data, 14)
+        end = 14 + total
+        if total < 20 or end > n or ff & 0x3FFF:
+            return False  # (0: the captured length stands for it; short; a fragment)
+        if proto == PROTO_UDP:
+            if total < 28:
+                return False
+            sport, dport, ulen = _PLAIN_UDP.unpack_from(data, 34)
+            if ulen < 8 or 34 + ulen > end or GTPU_PORT in (sport, dport):
+                return False
+            if esplib.NAT_T_PORT in (sport, dport):
+                return False
+            v.src, v.dst = self._name(s), self._name(d)
+            v.lower += [("eth", 0, 14), ("ip", 14, end), ("udp", 34, end)]
+            v.protocol, v.info = "UDP", f"{sport} → {dport} Len={ulen - 8}"
+            v.has_payload = ulen > 8
+            return True
+        if proto == PROTO_TCP:
+            v.src, v.dst = self._name(s), self._name(d)
+            v.lower += [("eth", 0, 14), ("ip", 14, end)]
+            self._tcp(v, data, 34, end)
+            return True
+        return False
 
     def _ip(self, v: FrameView, data: bytes, v4: bool, off: int, depth: int) -> None:
         """An IP packet at ``off``; ``depth`` counts the tunnels around it (GTP-U, ESP)."""
@@ -663,6 +697,9 @@ class FrameDecoder:
 
 
 _IP_PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
+# of an IPv4 header without options: total length, flags + fragment offset, protocol, addresses
+_PLAIN_V4 = struct.Struct("!2xH2xH xB2x 4s4s")
+_PLAIN_UDP = struct.Struct("!HHH")  # ports, length
 _MAX_TUNNELS = 2  # GTP-U or ESP inside another (ESP tunnel mode, NAT-T): deeper is not read
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +35,10 @@ from typing import IO, Any, cast
 from mikeyshark.calls import Call, SipRecord, TcpConn
 from mikeyshark.capture import CaptureReader
 from mikeyshark.decrypt import KnownSecrets, PskCandidate
+from mikeyshark.dissectors.esp import NAT_T_PORT
+from mikeyshark.dissectors.gtp import GTPU_PORT
+from mikeyshark.dissectors.ip import PROTO_UDP
+from mikeyshark.dissectors.link import LINKTYPE_ETHERNET
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.model import Endpoint, Problem, StreamChunk
 from mikeyshark.view.frame import RENDERERS, FrameView, Node, Pdu, Renderer, register
@@ -148,7 +153,8 @@ class SignallingSide(FrameStream):
                 batch.append(self._step(n, self._check() if check else None))
             elif dgrams:
                 # (most UDP datagrams: nothing else happened in their frame)
-                batch.append((n, _datagrams(dgrams)))
+                if not _whole_udp(frame.linktype, frame.data):
+                    batch.append((n, _datagrams(dgrams)))
                 dgrams.clear()
             if check:
                 yield batch
@@ -201,6 +207,21 @@ def _datagrams(got: list[tuple[int, Endpoint, Endpoint, int]]) -> list[tuple[int
     """(frame, source port, destination port, length) of each datagram: what a frame that
     completed one shows."""
     return [(num, src.port, dst.port, n) for num, src, dst, n in got]
+
+
+def _whole_udp(linktype: int, data: bytes) -> bool:
+    """Whether the frame is Ethernet, IPv4 without options, not a fragment, UDP on neither the
+    GTP-U nor the NAT-T port: it shows as UDP (or malformed) whatever datagram completes in
+    it, so the rows process needs no word of it (FrameStream._datagrams relabels only the
+    frames shown as IP fragments)."""
+    if linktype != LINKTYPE_ETHERNET or len(data) < 38 or data[12:15] != b"\x08\x00\x45":
+        return False
+    ff, proto, sport, dport = _V4_UDP.unpack_from(data, 20)
+    return not ff & 0x3FFF and proto == PROTO_UDP and _TUNNEL_PORTS.isdisjoint((sport, dport))
+
+
+_V4_UDP = struct.Struct("!HxB8xHH")  # flags + fragment offset, protocol, ports
+_TUNNEL_PORTS = frozenset({GTPU_PORT, NAT_T_PORT})
 
 
 def _placed(rec: SipRecord) -> tuple[Any, ...]:
