@@ -75,11 +75,15 @@ def _ntop6(b: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, b)
 
 
+_FAMILIES = ((socket.AF_INET6, _ntop6), (socket.AF_INET, _ntop4))
+
+
 def canonical_address(text: str) -> str:
     """An IP address written in text (SDP, a URI) as the packets' addresses are shown: IPv6 in
     RFC 5952 form (lower case, the longest run of zero groups as ``::``), so that the two
     compare equal; a host name or anything else as it is."""
-    for family, ntop in ((socket.AF_INET6, _ntop6), (socket.AF_INET, _ntop4)):
+    # (text without a colon is no IPv6 address: not tried, its failure costs an exception)
+    for family, ntop in _FAMILIES if ":" in text else _FAMILIES[1:]:
         try:
             return ntop(socket.inet_pton(family, text))
         except (OSError, ValueError):

@@ -257,6 +257,9 @@ class MediaDescription(_Section):
     @property
     def paths(self) -> tuple[MsrpUri, ...]:
         """``a=path`` (RFC 4975 8.1): the MSRP URIs, the endpoint's own last."""
+        return once(self._memo, "path", self._paths)
+
+    def _paths(self) -> tuple[MsrpUri, ...]:
         v = self.attr("path")
         try:
             return tuple(MsrpUri.parse(u) for u in v.split()) if v else ()
@@ -420,14 +423,17 @@ def decode(data: bytes) -> tuple[SessionDescription, tuple[DissectError, ...]]:
     errors: list[DissectError] = []
     session: list[SdpLine] = []
     media: list[list[SdpLine]] = []
-    pos = 0
-    ascii = text.isascii()  # (then a line's length in bytes is its length)
-    step = len(eol)
-    for raw in body.split(eol) if body else []:
+    raws = body.split(eol) if body else []
+    # where a malformed line starts, in bytes: counted up to it only when there is one
+    pos = upto = 0
+    for i, raw in enumerate(raws):
         # RFC 8866 5: <type>=<value>, the type one lower-case (ASCII) letter
         if len(raw) > 1 and raw[1] == "=" and "a" <= raw[0] <= "z":
             line = SdpLine(raw[0], raw[2:])
         else:
+            for before in raws[upto:i]:
+                pos += len(before.encode(ENC, ERRS)) + len(eol)
+            upto = i
             errors.append(DissectError(LAYER, pos, f"not a type=value line: {raw[:60]!r}", "line"))
             line = SdpLine("", raw)
         if line.type == "m":
@@ -436,7 +442,6 @@ def decode(data: bytes) -> tuple[SessionDescription, tuple[DissectError, ...]]:
             media[-1].append(line)
         else:
             session.append(line)
-        pos += (len(raw) if ascii else len(raw.encode(ENC, ERRS))) + step
     if not session or session[0] != SdpLine("v", "0"):
         errors.insert(0, DissectError(LAYER, 0, "does not start with v=0", "v"))
     for mlines in media:

@@ -251,3 +251,23 @@ def test_malformed_line_after_non_ascii_located_in_bytes() -> None:
     raw = "v=0\r\ns=é\r\nnot sdp\r\n".encode()
     _, errors = sdp.decode(raw)
     assert [(e.field, e.offset) for e in errors] == [("line", 11)]
+
+
+def test_malformed_lines_after_good_ones_each_located() -> None:
+    # 5 + "bad1\r\n" 6 + "s=é\r\n" 6 (é is 2 bytes) = 17; then 17 + 6 + "t=0 0\r\n" 7 = 30
+    raw = "v=0\r\nbad1\r\ns=é\r\nbad2\r\nt=0 0\r\nbad3\r\n".encode()
+    _, errors = sdp.decode(raw)
+    assert [e.offset for e in errors] == [5, 17, 30]
+
+
+def test_paths_read_twice_and_a_bad_one_fails_each_time() -> None:
+    md = sdp.parse(
+        b"v=0\r\nm=message 9 TCP/TLS/MSRP *\r\na=path:msrps://h.example:9/s1;tcp\r\n"
+    ).media[0]
+    assert md.paths == md.paths
+    assert [str(u) for u in md.paths] == ["msrps://h.example:9/s1;tcp"]
+    bad = sdp.parse(b"v=0\r\nm=message 9 TCP/MSRP *\r\na=path:not-a-uri\r\n").media[0]
+    for _ in range(2):
+        with pytest.raises(DissectError) as ei:
+            _ = bad.paths
+        assert (ei.value.layer, ei.value.field) == ("sdp", "path")
