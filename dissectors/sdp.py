@@ -444,14 +444,14 @@ def decode(data: bytes) -> tuple[SessionDescription, tuple[DissectError, ...]]:
             session.append(line)
     if not session or session[0] != SdpLine("v", "0"):
         errors.insert(0, DissectError(LAYER, 0, "does not start with v=0", "v"))
-    for mlines in media:
-        try:
-            MediaLine.parse(mlines[0].value)
-        except DissectError as e:
-            errors.append(e)
     sd = SessionDescription(
         tuple(session), tuple(MediaDescription(tuple(m)) for m in media), eol, final_eol
     )
+    for md in sd.media:
+        try:
+            _ = md.m  # checked now, and kept: every reader of the m-line wants it
+        except DissectError as e:
+            errors.append(e)
     return sd, tuple(errors)
 
 

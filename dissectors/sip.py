@@ -703,15 +703,16 @@ def _head_end(data: bytes | bytearray, start: int, end: int) -> tuple[int, int] 
     ``data[start:text_end]`` is the start line and headers with the line breaks between them
     but not the one after the last line.
     """
-    i = data.find(b"\n", start, end)
-    while i >= 0:
-        text_end = i - 1 if i > start and data[i - 1] == 0x0D else i
-        if i + 1 < end and data[i + 1] == 0x0A:
-            return text_end, i + 2
-        if i + 2 < end and data[i + 1 : i + 3] == b"\r\n":
-            return text_end, i + 3
-        i = data.find(b"\n", i + 1, end)
-    return None
+    # the first line break followed by another (LF or CRLF): the earlier of the two patterns
+    lf = data.find(b"\n\n", start, end)
+    crlf = data.find(b"\n\r\n", start, end)
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        i, body = crlf, crlf + 3
+    elif lf >= 0:
+        i, body = lf, lf + 2
+    else:
+        return None
+    return (i - 1 if i > start and data[i - 1] == 0x0D else i), body
 
 
 def _parse_head(

@@ -428,3 +428,18 @@ def test_malformed_header_after_non_ascii_located_in_bytes() -> None:
     raw = "OPTIONS sip:x SIP/2.0\r\nSubject: é\r\nno colon here\r\n\r\n".encode()
     d = sip.decode_datagram(raw)
     assert [(e.field, e.offset) for e in d.errors] == [("header", 36)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "body"),
+    [
+        (b"OPTIONS sip:x SIP/2.0\r\nA: 1\r\n\r\nbody", b"body"),
+        (b"OPTIONS sip:x SIP/2.0\nA: 1\n\nbody", b"body"),
+        # mixed line breaks: the first empty line ends the head, whichever form it takes
+        (b"OPTIONS sip:x SIP/2.0\r\nA: 1\n\r\nB: 2\r\n\r\nbody", b"B: 2\r\n\r\nbody"),
+        (b"OPTIONS sip:x SIP/2.0\r\nA: 1\r\n\nB: 2\n\nbody", b"B: 2\n\nbody"),
+    ],
+)
+def test_the_first_empty_line_ends_the_head(raw: bytes, body: bytes) -> None:
+    d = sip.decode_datagram(raw)
+    assert d.message.get("a") == "1" and d.message.body == body
