@@ -332,6 +332,8 @@ class TlsConnectionDecoder:
         self._binder_match: tuple[PskCandidate, int] | None = None
         self._psk_selected: int | None = None  # the TLS 1.3 ServerHello's selected identity
         self._key_share = False  # the TLS 1.3 ServerHello chose psk_dhe_ke
+        # the last TLS 1.2 Finished computed: ((master secret, client, transcript), verify_data)
+        self._finished: tuple[tuple[bytes, bool, bytes], bytes] | None = None
 
     # ------------------------------------------------------------ input
 
@@ -1014,13 +1016,7 @@ class TlsConnectionDecoder:
                 continue
             oracle = "aead-tag" if suite.aead else "record-mac"
             if ct == CT_HANDSHAKE and plain[:1] == bytes((HT_FINISHED,)) and tls_client:
-                expected = ks.finished_verify_data(
-                    v,
-                    suite.prf,
-                    ms,
-                    True,
-                    ks.transcript_hash(v, suite.prf, self._t12_transcript(False)),
-                )
+                expected = self._finished12(ms, True, self._t12_transcript(False))
                 if plain[4:] == expected:
                     oracle = "finished"
                 else:
@@ -1038,6 +1034,19 @@ class TlsConnectionDecoder:
             self._flush_pending()
             return
         self._no_match()
+
+    def _finished12(self, ms: bytes, client: bool, transcript: bytes) -> bytes:
+        """A TLS 1.2 Finished's verify_data; the trial's for the client Finished is kept, as
+        the record is opened once more with the fresh states."""
+        key = (ms, client, transcript)
+        if self._finished is not None and self._finished[0] == key:
+            return self._finished[1]
+        suite, v = self._suite, self.info.version
+        assert suite is not None and v is not None
+        h = ks.transcript_hash(v, suite.prf, transcript)
+        got = ks.finished_verify_data(v, suite.prf, ms, client, h)
+        self._finished = (key, got)
+        return got
 
     def _tls12_prots_ms(self, ms: bytes) -> tuple[RecordProtection, RecordProtection]:
         return self._tls12_prots_kb(self._key_block(ms))
@@ -1228,13 +1237,7 @@ class TlsConnectionDecoder:
             if t == HT_FINISHED and not d.finished_seen:
                 d.finished_seen = True
                 ms = self.info.master_secret or b""
-                expected = ks.finished_verify_data(
-                    v,
-                    suite.prf,
-                    ms,
-                    tls_client,
-                    ks.transcript_hash(v, suite.prf, self._t12_transcript(not tls_client)),
-                )
+                expected = self._finished12(ms, tls_client, self._t12_transcript(not tls_client))
                 if body != expected:
                     self._problem(
                         f"{'client' if tls_client else 'server'} Finished does not verify", frame

@@ -196,6 +196,7 @@ class KeyStatus:
     ticket_teks: tuple[bytes, ...] = ()
 
 
+@strict_text  # the packets' addresses and the analysis's own values
 @dataclass(slots=True)
 class TcpInfo:
     client: Endpoint
@@ -206,6 +207,7 @@ class TcpInfo:
     client_side: Side | None = None  # which side of the offer/answer opened it
 
 
+@strict_text  # packets' addresses, table names; the PSK identity decoded with "replace"
 @dataclass(slots=True)
 class TlsInfo:
     client: Endpoint | None  # who sent the ClientHello

@@ -183,8 +183,11 @@ def tek_candidates(
             continue
         for prf_func in (hdr_prf, 1 - hdr_prf):
             for rname, r in rands:
+                # a shorter output of the PRF is the start of a longer one (RFC 3830 4.1.2:
+                # the same blocks, cut): the 16-byte TEK is the 32-byte one's first half
+                full = crypto.derive_tek(cs.tgk, cs.cs_id, csb, r, 32, prf_func)
                 for n in (16, 32):
-                    key = crypto.derive_tek(cs.tgk, cs.cs_id, csb, r, n, prf_func)
+                    key = full[:n]
                     add(
                         TekCandidate(
                             key,

@@ -358,7 +358,8 @@ class MsrpSession(_Session[msrp.Message]):
         out = []
         for c in self.chat:
             delivered, report = self._delivery(c.sender, c.message_id, c.chunks)
-            out.append(replace(c, delivered=delivered, report=report))
+            same = delivered is c.delivered and report == c.report  # (mostly, at the end)
+            out.append(c if same else replace(c, delivered=delivered, report=report))
         return out
 
     def unanswered(self) -> list[MsrpRecord]:

@@ -355,10 +355,22 @@ def parse_message(data: bytes) -> Message:
     eol = data.find(b"\r\n")
     if eol < 0:
         raise DissectError(LAYER, 0, "no CRLF after the start line", "start-line")
-    tid, method, status, comment = parse_start_line(data[:eol])
-    end_m = _end_line(data, tid.encode(), eol)
+    start = parse_start_line(data[:eol])
+    end_m = _end_line(data, start[0].encode(), eol)
     if end_m is None:
-        raise DissectError(LAYER, len(data), f"no end-line for transaction {tid}", "end-line")
+        raise DissectError(LAYER, len(data), f"no end-line for transaction {start[0]}", "end-line")
+    return _parse_message(data, eol, start, end_m)
+
+
+def _parse_message(
+    data: bytes,
+    eol: int,
+    start: tuple[str, str | None, int | None, str | None],
+    end_m: tuple[int, int, str],
+) -> Message:
+    """:func:`parse_message` past what the framer found already: the start line's CRLF at
+    ``eol``, the start line parsed, the end-line (its CRLF, its end, the flag)."""
+    tid, method, status, comment = start
     body_end, end, flag = end_m  # body_end: the CRLF that precedes the end-line
     if end != len(data):
         raise DissectError(LAYER, end, "bytes after the end-line", "end-line")
@@ -686,10 +698,11 @@ class MsrpFramer(StreamFramer[FramedMessage]):
                     continue
                 return
             try:
-                tid = parse_start_line(bytes(buf[:eol]), self._base)[0]
+                start_line = parse_start_line(bytes(buf[:eol]), self._base)
             except DissectError as e:
                 self._bad_start(e.reason)
                 continue
+            tid = start_line[0]
             m = _end_line(buf, tid.encode(), max(eol, self._scanned - len(tid) - 12))
             if m is None:
                 if self._closing:
@@ -709,7 +722,9 @@ class MsrpFramer(StreamFramer[FramedMessage]):
             raw = bytes(buf[: m[1]])
             start = self._base
             try:
-                msg = parse_message(raw)
+                # the start line and end-line as found here (the end-line search started at
+                # the start line's CRLF, as parse_message's does)
+                msg = _parse_message(raw, eol, start_line, m)
             except DissectError as e:
                 err = self._error(start, start + len(raw), start + e.offset, e.field, e.reason)
                 out.append(err)

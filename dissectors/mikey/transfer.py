@@ -46,7 +46,9 @@ def profile_cs_map(
 
 def v_auth_key(key: bytes, csb_id: int, rand: bytes) -> bytes:
     """The V key: ``PRF256(key, 0x2D22AC75 || 0xFF || csb_id || RAND, 32)``."""
-    return crypto.transport_keys(key, csb_id, rand, prf_func=PRF_FUNC, mac_alg=V_ALG).auth_key
+    # transport_keys(...).auth_key alone: its encryption and salt keys are not needed here
+    label = crypto.label(C.CONST_TRANSPORT_AUTH.value, C.TRANSPORT_CS_ID, csb_id, rand)
+    return crypto.prf(PRF_FUNC, key, label, C.MAC_LEN[V_ALG])
 
 
 def _with_v(msg: MikeyMessage, auth_key: bytes, init_t: bytes | None) -> bytes:

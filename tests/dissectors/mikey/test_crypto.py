@@ -86,3 +86,41 @@ def test_prf_other_derivations_use_their_constants() -> None:
     assert crypto.derive_encr(tgk, 3, CSB, RAND, 16) == _mikey1(tgk, lab, 16)
     with pytest.raises(ValueError):
         crypto.prf(2, tgk, lab, 16)
+
+
+@pytest.mark.parametrize("prf_func", [0, 1])
+@pytest.mark.parametrize("tgk_len", [16, 32, 48, 64])
+def test_a_shorter_tek_is_the_start_of_a_longer_one(prf_func: int, tgk_len: int) -> None:
+    # keys.tek_candidates derives the 32-byte TEK once and takes the 16-byte one from it
+    # (RFC 3830 4.1.2: P's blocks, cut to length, XORed over the key's 256-bit pieces)
+    tgk = bytes(range(1, tgk_len + 1))
+    digest = hashlib.sha1 if prf_func == 0 else hashlib.sha256
+    label = struct.pack("!IBI", 0x2AD01C64, 1, CSB) + RAND
+
+    def p(key: bytes, n: int) -> bytes:
+        out, a = b"", label
+        while len(out) < n:
+            a = hmac.new(key, a, digest).digest()
+            out += hmac.new(key, a + label, digest).digest()
+        return out[:n]
+
+    for n in (16, 32):
+        want = bytes(n)
+        for i in range(0, tgk_len, 32):
+            want = bytes(x ^ y for x, y in zip(want, p(tgk[i : i + 32], n), strict=True))
+        assert crypto.derive_tek(tgk, 1, CSB, RAND, n, prf_func) == want
+    full = crypto.derive_tek(tgk, 1, CSB, RAND, 32, prf_func)
+    assert crypto.derive_tek(tgk, 1, CSB, RAND, 16, prf_func) == full[:16]
+
+
+def test_the_v_key_is_the_transport_auth_key() -> None:
+    # docs/profile.md: PRF-HMAC-SHA-256(key, 0x2D22AC75 || 0xFF || CSB ID || RAND, 32),
+    # computed here with hmac, and the auth key transport_keys derives alike
+    from mikeyshark.dissectors.mikey.transfer import v_auth_key
+
+    key = bytes(range(32))
+    label = struct.pack("!IBI", 0x2D22AC75, 0xFF, CSB) + RAND
+    a1 = hmac.new(key, label, hashlib.sha256).digest()
+    want = hmac.new(key, a1 + label, hashlib.sha256).digest()
+    assert v_auth_key(key, CSB, RAND) == want
+    assert crypto.transport_keys(key, CSB, RAND, prf_func=1, mac_alg=2).auth_key == want
