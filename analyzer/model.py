@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though never changed: a frame is built for every record of a capture, and a
+# frozen dataclass sets each field through object.__setattr__ (several times slower).
+@dataclass(slots=True)
 class Frame:
     """One captured frame. ``number`` is 1-based and counts like Wireshark's frame.number."""
 
@@ -140,7 +142,7 @@ class Tunnel:
         return f"GTP-U TEID 0x{self.teid:08x} {self.outer_src} -> {self.outer_dst}{q}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TunnelFrame(Frame):
     """The inner packet of a G-PDU, fed to a tunnel zone's table: the frame a handler's
     ``on_udp`` gets for a datagram that came through GTP-U, so the handler can tell which
