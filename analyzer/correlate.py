@@ -500,9 +500,12 @@ def media_messages(
     """Parse the connection's plaintext as ``m``'s protocol: its messages, chat and floor
     (``detail``: the chat transcript and the floor's steps, which only the HTML shows)."""
     sess = medialib.make_session(m.protocol.value, conn.client, conn.server)
+    client, server = conn.client, conn.server
+    feed = sess.feed_data
     for app in d.plaintext:
-        sender = conn.client if app.from_client else conn.server
-        sess.feed(sender, StreamChunk(app.frame, app.ts_ns, app.stream_offset, app.data))
+        feed(
+            client if app.from_client else server, app.frame, app.ts_ns, app.stream_offset, app.data
+        )
     sess.close()
     if not d.info.is_tls and d.plaintext:
         proto = d.info.plaintext_protocol or medialib.sniff(d.plaintext[0].data)

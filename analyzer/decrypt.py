@@ -594,7 +594,9 @@ class TlsConnectionDecoder:
                 return
             rec, end = got
             offset = d.base
-            frame, ts = self._frame_at(d, d.base + end)
+            frames = d.frames
+            # the commonest case, a record in one piece of the stream: that piece's frame
+            frame, ts = frames[0][1:] if len(frames) == 1 else self._frame_at(d, offset + end)
             on_record = self.on_record
             # which frames carried the record: only the dissect view (on_record) shows them
             earlier = (
@@ -603,8 +605,9 @@ class TlsConnectionDecoder:
             del d.buf[:end]
             d.base += end
             # forget the frames whose bytes are all consumed (keep the last one)
-            done = bisect.bisect_right(d.frames, (d.base, 1 << 62, 0))
-            del d.frames[: min(done, len(d.frames) - 1)]
+            if len(frames) > 1:
+                done = bisect.bisect_right(frames, (d.base, 1 << 62, 0))
+                del frames[: min(done, len(frames) - 1)]
             r = _Pending(rec.content_type, rec.version, rec.fragment, frame, ts, offset)
             if self._is_protected(d, r):
                 if on_record is not None:

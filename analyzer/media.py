@@ -108,16 +108,21 @@ class _Session(Generic[M]):
 
     def feed(self, sender: Endpoint, chunk: StreamChunk) -> list[Located[M]]:
         """Take the next plaintext piece sent by ``sender``; return the messages it completed."""
+        return self.feed_data(sender, chunk.frame, chunk.ts_ns, chunk.offset, chunk.data)
+
+    def feed_data(
+        self, sender: Endpoint, frame: int, ts_ns: int, offset: int, data: bytes
+    ) -> list[Located[M]]:
+        """:meth:`feed` with the piece's fields (no StreamChunk made for each record)."""
         d = self._dirs[sender]
-        data = chunk.data
-        gap = chunk.offset - d.expected
+        gap = offset - d.expected
         if gap < 0:  # overlap with what was already fed: keep only the new bytes
             data = data[-gap:]
             gap = 0
             if not data:
                 return []
         start = d.expected + gap
-        d.frames.add(start, chunk.frame, chunk.ts_ns)
+        d.frames.add(start, frame, ts_ns)
         d.expected = start + len(data)
         out = self._take(d, d.framer.feed(data, gap))
         d.frames.forget_before(d.framer.oldest)

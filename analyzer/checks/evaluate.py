@@ -1483,15 +1483,23 @@ def revise(call: CallRecord, ctx: Context, rule_id: str) -> None:
 
 
 def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool) -> CheckResult:
-    worst = min((o.status for _, o in outs), key=_WORST_FIRST.__getitem__)
-    chosen = [(m, o) for m, o in outs if o.status is worst]
-    if many and len({o.message for _, o in chosen}) > 1:
+    statuses = {o.status for _, o in outs}
+    if len(statuses) == 1:  # most rules: every m-line alike
+        (worst,) = statuses
+        chosen = outs
+    else:
+        worst = min(statuses, key=_WORST_FIRST.__getitem__)
+        chosen = [(m, o) for m, o in outs if o.status is worst]
+    first = chosen[0][1]
+    if many and len(chosen) > 1 and any(o.message != first.message for _, o in chosen):
         message = "; ".join(
             f"m-line {m.index} ({m.protocol.value}): {o.message}" for m, o in chosen
         )
     else:
-        message = chosen[0][1].message
-    frames = sorted({f for _, o in chosen for f in o.frames})
+        message = first.message
+    frames = (
+        sorted({f for _, o in chosen for f in o.frames}) if any(o.frames for _, o in chosen) else []
+    )
     # a failure is as severe as the most severe of its m-lines' failures
     severity = rule.severity
     if worst in (Status.FAIL, Status.WARNING, Status.INFO):

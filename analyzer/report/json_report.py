@@ -19,6 +19,7 @@ from mikeyshark.dissectors.secret import fingerprint
 from mikeyshark.evidence import (
     CallRecord,
     CaptureInfo,
+    CheckResult,
     MediaMessage,
     MediaRecord,
     MikeyInfo,
@@ -215,16 +216,7 @@ def _call_json(c: CallRecord, reveal: bool, lazy: bool) -> dict[str, Any]:
         "outcome": c.outcome,
         "tunnel": _tunnel(c.tunnel),
         "media": [_media(m, reveal, lazy) for m in c.media],
-        "checks": [
-            {
-                "rule": r.rule,
-                "status": r.status.value,
-                "frames": list(r.frames),
-                "message": r.message,
-                "severity": r.severity.value,
-            }
-            for r in c.checks
-        ],
+        "checks": _Checks(c.checks) if lazy else [_check(r) for r in c.checks],
     }
     w = c.wireshark_check
     if w is not None:  # only with --wireshark-check
@@ -239,6 +231,72 @@ def _call_json(c: CallRecord, reveal: bool, lazy: bool) -> dict[str, Any]:
             "note": w.note,
         }
     return out
+
+
+def _check(r: CheckResult) -> dict[str, Any]:
+    return {
+        "rule": r.rule,
+        "status": r.status.value,
+        "frames": list(r.frames),
+        "message": r.message,
+        "severity": r.severity.value,
+    }
+
+
+class _Checks:
+    """``checks`` for :func:`_encode` to write as :func:`_check` gives them, each in one
+    piece (a call has one per rule)."""
+
+    __slots__ = ("checks",)
+
+    def __init__(self, checks: list[CheckResult]) -> None:
+        self.checks = checks
+
+    def encode(self, nl: str, out: list[str]) -> None:
+        if not self.checks:
+            out.append("[]")
+            return
+        inner = nl + "  "
+        deeper = inner + "  "
+        deepest = deeper + "  "
+        rule_, status_ = "{" + deeper + '"rule": ', "," + deeper + '"status": '
+        frames_, message_ = "," + deeper + '"frames": ', "," + deeper + '"message": '
+        severity_, between = "," + deeper + '"severity": ', "," + deepest
+        sep = "[" + inner
+        for r in self.checks:
+            status, severity, frames = r.status.value, r.severity.value, r.frames
+            if (
+                type(r.rule) is str
+                and type(status) is str
+                and type(r.message) is str
+                and type(severity) is str
+                and all(type(f) is int for f in frames)
+            ):
+                listed = (
+                    "[" + deepest + between.join(map(int.__repr__, frames)) + deeper + "]"
+                    if frames
+                    else "[]"
+                )
+                out.append(
+                    sep
+                    + rule_
+                    + _escape(r.rule)
+                    + status_
+                    + _escape(status)
+                    + frames_
+                    + listed
+                    + message_
+                    + _escape(r.message)
+                    + severity_
+                    + _escape(severity)
+                    + inner
+                    + "}"
+                )
+            else:
+                out.append(sep)
+                _encode(_check(r), inner, out)
+            sep = "," + inner
+        out.append(nl + "]")
 
 
 def _messages(messages: Iterable[MediaMessage]) -> list[dict[str, Any]]:
@@ -504,7 +562,7 @@ def _encode(o: Any, nl: str, out: list[str]) -> None:
         _encode(list(o), nl, out)
     elif isinstance(o, dict):
         _encode(dict(o), nl, out)
-    elif t is _Messages:
+    elif t is _Messages or t is _Checks:
         o.encode(nl, out)
     else:
         raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")

@@ -16,8 +16,8 @@ from rich.console import Console
 from mikeyshark.checks.evaluate import Context, evaluate_call
 from mikeyshark.checks.rules import RULES
 from mikeyshark.cli import main
-from mikeyshark.evidence import CaptureInfo, MediaMessage
-from mikeyshark.model import Problem
+from mikeyshark.evidence import CaptureInfo, CheckResult, MediaMessage, Status
+from mikeyshark.model import Problem, Severity
 from mikeyshark.report import json_report, junit
 from mikeyshark.report.model import KeyRow, Report
 from mikeyshark.report.output import _umask, open_text
@@ -281,6 +281,8 @@ def test_a_spooled_entry_is_the_json_of_the_call() -> None:
     """call_parts writes the messages straight from their fields: the text must be the one
     json.dumps(indent=2) gives for call_json, whatever the fields hold."""
     call = clean_call()
+    evaluate_call(call, Context())
+    call.checks.append(CheckResult("ODD", Status.INFO, (True, 3), 'a "quoted"\n é', Severity.INFO))
     first = call.media[0].messages[0]
     odd: list[dict[Any, Any]] = [
         {"nested": {"list": [1, (2, "3")], "empty": {}, "none": []}, "raw": b"\x01\xff"},
@@ -299,3 +301,5 @@ def test_a_spooled_entry_is_the_json_of_the_call() -> None:
     assert head + media + tail == want.replace("\n", "\n    ")
     assert media.startswith("[\n")
     assert json.loads(media)[0]["messages"][-5]["raw"] == "01ff"
+    checks = json.loads(head + media + tail)["checks"]
+    assert len(checks) == len(RULES) + 1 and checks[-1]["frames"] == [True, 3]
