@@ -414,6 +414,14 @@ def media_description(
     return MediaDescription((SdpLine("m", str(m)), *lines))
 
 
+# Lines seen lately and what they parse to: offers and answers repeat most of their lines
+# (s=-, t=0 0, a=setup:actpass, a=accept-types:..., rtpmap), and an SdpLine is immutable, so
+# one object serves them all. Bounded: short lines only, emptied when full.
+_LINES: dict[str, SdpLine] = {}
+MAX_CACHED_LINES = 4096
+MAX_CACHED_LINE = 256  # characters
+
+
 def decode(data: bytes) -> tuple[SessionDescription, tuple[DissectError, ...]]:
     """Tolerant parse: malformed lines are kept verbatim (type ``""``) and reported."""
     text = data.decode(ENC, ERRS)
@@ -426,16 +434,24 @@ def decode(data: bytes) -> tuple[SessionDescription, tuple[DissectError, ...]]:
     raws = body.split(eol) if body else []
     # where a malformed line starts, in bytes: counted up to it only when there is one
     pos = upto = 0
+    seen = _LINES
     for i, raw in enumerate(raws):
-        # RFC 8866 5: <type>=<value>, the type one lower-case (ASCII) letter
-        if len(raw) > 1 and raw[1] == "=" and "a" <= raw[0] <= "z":
-            line = SdpLine(raw[0], raw[2:])
-        else:
-            for before in raws[upto:i]:
-                pos += len(before.encode(ENC, ERRS)) + len(eol)
-            upto = i
-            errors.append(DissectError(LAYER, pos, f"not a type=value line: {raw[:60]!r}", "line"))
-            line = SdpLine("", raw)
+        line = seen.get(raw)
+        if line is None:
+            # RFC 8866 5: <type>=<value>, the type one lower-case (ASCII) letter
+            if len(raw) > 1 and raw[1] == "=" and "a" <= raw[0] <= "z":
+                line = SdpLine(raw[0], raw[2:])
+                if len(raw) <= MAX_CACHED_LINE:
+                    if len(seen) >= MAX_CACHED_LINES:
+                        seen.clear()
+                    seen[raw] = line
+            else:
+                for before in raws[upto:i]:
+                    pos += len(before.encode(ENC, ERRS)) + len(eol)
+                upto = i
+                reason = f"not a type=value line: {raw[:60]!r}"
+                errors.append(DissectError(LAYER, pos, reason, "line"))
+                line = SdpLine("", raw)
         if line.type == "m":
             media.append([line])
         elif media:

@@ -536,10 +536,7 @@ class SipMessage:
         v = self.get(name)
         if v is None:
             return None
-        try:
-            return NameAddr.parse(v)
-        except DissectError as e:
-            raise DissectError(LAYER, 0, e.reason, canonical_name(name)) from None
+        return _name_addr(v, canonical_name(name))
 
     @property
     def from_(self) -> NameAddr | None:
@@ -554,15 +551,7 @@ class SipMessage:
         return self._once("contact", self._contacts)
 
     def _contacts(self) -> tuple[NameAddr, ...]:
-        out = []
-        for v in self.values("contact"):
-            if v == "*":
-                continue
-            try:
-                out.append(NameAddr.parse(v))
-            except DissectError as e:
-                raise DissectError(LAYER, 0, e.reason, "contact") from None
-        return tuple(out)
+        return tuple(_name_addr(v, "contact") for v in self.values("contact") if v != "*")
 
     @property
     def contact(self) -> NameAddr | None:
@@ -734,6 +723,32 @@ def _parse_head(
     return start_line, headers, eol, errors
 
 
+# What a call's messages repeat is parsed once and shared (the results are immutable): header
+# lines (From, To, Call-ID, Max-Forwards, Allow, ...) and name-addr values. Each cache is
+# bounded: values of at most MAX_CACHED_LINE characters, emptied when it holds MAX_CACHED_LINES.
+MAX_CACHED_LINES = 4096
+MAX_CACHED_LINE = 256
+_NAME_ADDRS: dict[str, NameAddr] = {}
+
+
+def _name_addr(value: str, header: str) -> NameAddr:
+    """``NameAddr.parse(value)``, its error naming ``header``."""
+    got = _NAME_ADDRS.get(value)
+    if got is None:
+        try:
+            got = NameAddr.parse(value)
+        except DissectError as e:
+            raise DissectError(LAYER, 0, e.reason, header) from None
+        if len(value) <= MAX_CACHED_LINE:
+            if len(_NAME_ADDRS) >= MAX_CACHED_LINES:
+                _NAME_ADDRS.clear()
+            _NAME_ADDRS[value] = got
+    return got
+
+
+_LINES: dict[str, Header] = {}
+
+
 def _parse_header_block(
     text: str, eol: str, offset: int
 ) -> tuple[list[Header], list[DissectError]]:
@@ -744,14 +759,22 @@ def _parse_header_block(
     ascii = text.isascii()  # (then a line's length in bytes is its length)
     step = len(eol)
     match = _HEADER_RE.match
+    seen = _LINES
     for line in text.split(eol):
         if line[:1] in (" ", "\t") and headers:
             last = headers[-1]
             headers[-1] = replace(last, value=last.value + eol + line)
+        elif (h := seen.get(line)) is not None:
+            headers.append(h)
         else:
             m = match(line)
             if m:
-                headers.append(Header(*m.group(1, 3, 2)))
+                h = Header(*m.group(1, 3, 2))
+                if len(line) <= MAX_CACHED_LINE:
+                    if len(seen) >= MAX_CACHED_LINES:
+                        seen.clear()
+                    seen[line] = h
+                headers.append(h)
             else:
                 reason = f"malformed header line {line[:60]!r}"
                 errors.append(DissectError(LAYER, pos, reason, "header"))

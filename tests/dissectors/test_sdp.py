@@ -271,3 +271,18 @@ def test_paths_read_twice_and_a_bad_one_fails_each_time() -> None:
         with pytest.raises(DissectError) as ei:
             _ = bad.paths
         assert (ei.value.layer, ei.value.field) == ("sdp", "path")
+
+
+def test_repeated_lines_parse_the_same_and_the_cache_stays_bounded() -> None:
+    a = sdp.parse(b"v=0\r\ns=-\r\nm=message 9 TCP/MSRP *\r\na=setup:active\r\n")
+    b = sdp.parse(b"v=0\r\ns=-\r\nm=message 10 TCP/MSRP *\r\na=setup:active\r\n")
+    assert a.media[0].lines[1] == b.media[0].lines[1] == sdp.SdpLine("a", "setup:active")
+    assert (a.media[0].m.port, b.media[0].m.port) == (9, 10)
+    # a malformed line is never taken from the cache: located in each description
+    for _ in range(2):
+        _, errors = sdp.decode(b"v=0\r\nnot sdp\r\n")
+        assert [(e.field, e.offset) for e in errors] == [("line", 5)]
+    for i in range(sdp.MAX_CACHED_LINES + 10):
+        sdp.decode(f"v=0\r\na=x:{i}\r\na=y:{'y' * 300}\r\n".encode())
+    assert 0 < len(sdp._LINES) <= sdp.MAX_CACHED_LINES
+    assert all(len(line) <= sdp.MAX_CACHED_LINE for line in sdp._LINES)

@@ -443,3 +443,31 @@ def test_malformed_header_after_non_ascii_located_in_bytes() -> None:
 def test_the_first_empty_line_ends_the_head(raw: bytes, body: bytes) -> None:
     d = sip.decode_datagram(raw)
     assert d.message.get("a") == "1" and d.message.body == body
+
+
+def test_repeated_lines_parse_the_same_and_the_caches_stay_bounded() -> None:
+    # A line seen before gives the same header; folding after it extends this message's
+    # copy only; a name-addr that fails names the header it came from, every time.
+    first = sip.parse(msg("OPTIONS sip:x SIP/2.0", "Subject: hello", "From: <sip:a@x>;tag=1"))
+    folded = sip.parse(
+        msg("OPTIONS sip:x SIP/2.0", "Subject: hello", " world", "From: <sip:a@x>;tag=1")
+    )
+    assert first.get("subject") == "hello"
+    assert folded.get("subject") == "hello world"
+    assert first.get("subject") == "hello"  # the first message's header is untouched
+    assert sip.parse(msg("OPTIONS sip:x SIP/2.0", "Subject: hello")).headers == (
+        sip.Header("Subject", "hello", ": "),
+    )
+    assert first.from_ == folded.from_ == sip.NameAddr(None, "sip:a@x", (("tag", "1"),))
+    for header in ("From", "Contact", "From"):
+        m = sip.parse(msg("OPTIONS sip:x SIP/2.0", f"{header}: <sip:unterminated"))
+        with pytest.raises(DissectError) as ei:
+            _ = m.from_ if header == "From" else m.contacts
+        assert ei.value.field == header.lower()
+    # many distinct lines, some long: the caches never hold more than their budget
+    for i in range(sip.MAX_CACHED_LINES + 10):
+        sip.parse(msg("OPTIONS sip:x SIP/2.0", f"X-N: {i}", f"To: <sip:{i}@x>", "Y: " + "y" * 300))
+        _ = sip.parse(msg("OPTIONS sip:x SIP/2.0", f"To: <sip:{i}@x>")).to
+    assert 0 < len(sip._LINES) <= sip.MAX_CACHED_LINES
+    assert 0 < len(sip._NAME_ADDRS) <= sip.MAX_CACHED_LINES
+    assert all(len(line) <= sip.MAX_CACHED_LINE for line in sip._LINES)
