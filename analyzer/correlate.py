@@ -443,7 +443,10 @@ def _verified(info: TlsSessionInfo) -> bool:
     return info.psk is not None or bool(info.binder_ok)
 
 
-def tls_info(conn: ConnRecord, d: Decoded, candidates: int) -> TlsInfo | None:
+def tls_info(
+    conn: ConnRecord, d: Decoded, candidates: int, data_frames: list[int] | None = None
+) -> TlsInfo | None:
+    """``data_frames``: ``conn.data_frames()``, when the caller has it already."""
     info = d.info
     if not info.is_tls:
         return None
@@ -481,7 +484,7 @@ def tls_info(conn: ConnRecord, d: Decoded, candidates: int) -> TlsInfo | None:
         key_verified=verified,
         oracle=info.oracle,
         decrypted=info.decrypted,
-        frames=tuple(conn.data_frames()[:50]),
+        frames=tuple((conn.data_frames() if data_frames is None else data_frames)[:50]),
         alerts=tuple((a.frame, a.description) for a in info.alerts[:20]),
     )
 
@@ -551,7 +554,8 @@ def media_messages(
             r = sess.messages[resp]
             if r.message.status != 200 and sess.messages[req].message.method == "SEND":
                 m.media_problems.append((r.frame, f"SEND answered with {r.message.status}"))
-        for chat in sess.transcript():
+        # the transcript brings delivery up to date; the problems are the chat's own
+        for chat in sess.transcript() if detail else sess.chat:
             for issue in chat.problems:
                 m.media_problems.append((chat.frame, f"message {chat.message_id}: {issue}"))
             if not detail:
@@ -826,7 +830,7 @@ def _bind(p: _Pending, conn: ConnRecord, how: BoundBy, decoded: Decoded | None =
         client_side=_client_side(conn, m),
     )
     m.data_frames = conn.data_frames()
-    m.tls = tls_info(conn, p.decoded, len(p.candidates))
+    m.tls = tls_info(conn, p.decoded, len(p.candidates), m.data_frames)
     if m.key is not None and p.decoded.info.psk is not None:
         m.key.tek = p.decoded.info.psk
         m.key.recovered = True

@@ -523,8 +523,13 @@ class BfcpSession(_Session[bfcp.Message]):
     def __init__(self, a: Endpoint, b: Endpoint, *, file: str | None = None) -> None:
         # (request sender, conference, transaction, user) -> index
         self._pending: dict[tuple[Endpoint, int, int, int], int] = {}
-        self.timeline: list[FloorEvent] = []
         super().__init__(a, b, file=file)
+
+    @property
+    def timeline(self) -> list[FloorEvent]:
+        """The floor events of the messages so far, in order (worked out when asked: the
+        reports read them through :meth:`floor_requests`, the HTML alone)."""
+        return [e for r in self.messages for e in _floor_events(r)]
 
     def _direction(self, sender: Endpoint, receiver: Endpoint) -> _Direction:
         return _Direction(sender, receiver, bfcp.BfcpFramer())
@@ -554,7 +559,6 @@ class BfcpSession(_Session[bfcp.Message]):
             self._pending[own] = rec.index
         elif p in _ACKED and not paired and m.version == 2 and m.transaction_id != 0:
             self._pending[own] = rec.index  # an RFC 8855 notification awaiting its Ack
-        self.timeline.extend(_floor_events(rec))
         count, deep = sum(1 for _ in bfcp.walk(m.attributes)), bfcp.depth(m.attributes)
         if count > MAX_ATTRIBUTES or deep > MAX_ATTRIBUTE_DEPTH:
             self._note(

@@ -75,6 +75,9 @@ class LeanSink:
         self.keylog = keylog
         self.dir = tempfile.mkdtemp(prefix="mikeyshark-spool-")
         self._pid = 0
+        self._offset = 0  # where the next entry goes in this process's spool file
+        # the context each call is judged in: this one's, as if no call came before it
+        self._alone = dataclasses.replace(context, seen_inits={})
         self._file: IO[bytes] | None = None
         self._path = ""
         self._readers: dict[str, IO[bytes]] = {}
@@ -85,7 +88,8 @@ class LeanSink:
             failure = None
             try:
                 # as if no call came before it: assemble() judges REPLAY again where one did
-                evaluate_call(rec, dataclasses.replace(self.context, seen_inits={}))
+                self._alone.seen_inits.clear()
+                evaluate_call(rec, self._alone)
             except Exception as e:  # the fault barrier of a call's judgement
                 failure = not_judged(rec, e, rec.capture)
             entry = self._write(*json_report.call_parts(rec, self.reveal)) if self.json else None
@@ -103,12 +107,14 @@ class LeanSink:
             self._pid = os.getpid()
             fd, self._path = tempfile.mkstemp(dir=self.dir, suffix=".json-parts")
             self._file = os.fdopen(fd, "wb")
+            self._offset = 0
         assert self._file is not None
-        parts = [head.encode(), media.encode(), tail.encode()]
-        offset = self._file.tell()
-        for p in parts:
-            self._file.write(p)
-        return Spooled(self._path, offset, *(len(p) for p in parts))
+        a, b, c = head.encode(), media.encode(), tail.encode()
+        offset = self._offset
+        for part in (a, b, c):
+            self._file.write(part)
+        self._offset += len(a) + len(b) + len(c)
+        return Spooled(self._path, offset, len(a), len(b), len(c))
 
     def read(self, s: Spooled) -> tuple[str, str, str]:
         f = self._readers.get(s.path)
