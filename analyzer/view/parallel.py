@@ -101,6 +101,9 @@ class _Recorder(AppDecoder):
             c = chunk
             self.events.append((_DATA, cid, from_client, c.frame, c.ts_ns, c.offset, c.data, c.gap))
 
+    def ignores(self, conn: TcpConn) -> bool:
+        return self._sent.get(id(conn)) is False
+
     def on_tcp_close(self, conn: TcpConn) -> None:
         if self._sent.pop(id(conn), False):
             self.events.append((_CLOSE, id(conn)))

@@ -22,7 +22,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from mikeyshark import media as medialib
 from mikeyshark.calls import Call, SipFlowHandler, SipRecord, TcpConn
@@ -60,7 +60,7 @@ from mikeyshark.dissectors.tls.records import (
     RECORD_HEADER_LEN,
     plausible_header,
 )
-from mikeyshark.flows import FlowTable
+from mikeyshark.flows import FlowTable, TcpConnection
 from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
 from mikeyshark.keylog import keylog_from
 from mikeyshark.keys import Resolution, resolve_exchange
@@ -122,6 +122,11 @@ class _Handler(SipFlowHandler):
     def on_tcp_data(self, conn: TcpConn, from_client: bool, chunk: StreamChunk) -> None:
         super().on_tcp_data(conn, from_client, chunk)
         self.apps.on_tcp_data(conn, from_client, chunk)
+        if self.apps.ignores(conn) and self.declined(conn, from_client):
+            # neither SIP nor TLS/MSRP/BFCP/H.248 will look at this direction again (most
+            # plain TCP): the flow table need not hand its bytes on
+            flow = cast(TcpConnection, conn)  # (what the flow table hands on)
+            (flow.c2s if from_client else flow.s2c).unwanted = True
 
     def on_tcp_close(self, conn: TcpConn) -> None:
         super().on_tcp_close(conn)
@@ -708,6 +713,12 @@ class AppDecoder:
             v = c.view.version
             shown.version = v if v is not None else shown.records[-1].version
         self._settle(c)
+
+    def ignores(self, conn: TcpConn) -> bool:
+        """``conn``'s first bytes were none of TLS, MSRP, BFCP or TPKT: its later bytes are
+        not looked at."""
+        c = self.conns.get(id(conn))
+        return c is not None and not c.kind
 
     def on_tcp_close(self, conn: TcpConn) -> None:
         c = self.conns.pop(id(conn), None)

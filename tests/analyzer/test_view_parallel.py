@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,16 +22,17 @@ import pytest
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.l2 import Ether
 
+from mikeyshark.calls import TcpConn
 from mikeyshark.capture import CaptureReader
 from mikeyshark.decrypt import PskCandidate
 from mikeyshark.keyfile import KeyFile
 from mikeyshark.keylog import keylog_from
-from mikeyshark.model import Frame, Problem
+from mikeyshark.model import Frame, Problem, StreamChunk
 from mikeyshark.synth import synthesize
-from mikeyshark.synth.net import write_frames
+from mikeyshark.synth.net import Cursor, Network, TcpConnection, write_frames
 from mikeyshark.synth.scenarios import BASE_TIME_NS
 from mikeyshark.view.parallel import RowsSide, SignallingSide, Step
-from mikeyshark.view.stream import CHECK_EVERY, FrameStream
+from mikeyshark.view.stream import CHECK_EVERY, AppDecoder, FrameStream
 from tests.support.golden import CASES, ROOT
 from tests.support.tunnels import NULL_SAS, sip_in_esp, tunnelled
 
@@ -220,3 +222,43 @@ def test_fragments_and_reordered_segments(tmp_path: Path) -> None:
     rows = _same(_write(frames, tmp_path, "damaged"), _keys(s.keyfile_text, tmp_path))
     assert any(" IPv4 " in r and "Fragmented IP protocol" in r for r in rows)
     assert sum(" UDP " in r and "40000 → 40002" in r for r in rows) == len(s.frames) * 4
+
+
+def _plain_and_sip_over_tcp() -> list[Frame]:
+    """An HTTP-like exchange (neither SIP nor TLS/MSRP/BFCP) and SIP over TCP, each message
+    in several segments."""
+    net = Network(random.Random(5))
+    cursor = Cursor(net.rng, BASE_TIME_NS)
+    a, b = net.host("a", "192.0.2.10"), net.host("b", "192.0.2.20")
+    web = TcpConnection(net, cursor, a, 40001, b, 8080)
+    web.connect()
+    sip = TcpConnection(net, cursor, a, 40002, b, 5060)
+    sip.connect()
+    invite = (ROOT / "tests/vectors/sip/sip_invite_example.txt").read_bytes()
+    invite = invite.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    for i in range(3):
+        web.send(True, b"GET /%d HTTP/1.1\r\nHost: b\r\n\r\n" % i)
+        web.send(False, b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + bytes(3000))
+        web.mss = sip.mss = 200
+        sip.send(True, invite.replace(b"314159", b"%d" % (314159 + i)))
+    return net.frames()
+
+
+def test_plain_tcp_is_not_handed_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once SIP and the TLS/MSRP/BFCP decoder both declined a direction, the flow table
+    stops handing its bytes on (their rows are TCP's either way); SIP over TCP still is."""
+    path = _write(_plain_and_sip_over_tcp(), tmp_path, "tcp")
+    handed: list[int] = []
+    real = AppDecoder.on_tcp_data
+
+    def counted(self: AppDecoder, conn: TcpConn, from_client: bool, chunk: StreamChunk) -> None:
+        handed.append(conn.server.port)
+        real(self, conn, from_client, chunk)
+
+    monkeypatch.setattr(AppDecoder, "on_tcp_data", counted)
+    rows = _same(path)
+    assert sum(" SIP/SDP " in r and "Request: INVITE" in r for r in rows) == 3
+    # one process: the first chunk of each direction of the HTTP connection, then nothing of
+    # it (two processes: the rows process's decoder is given none of it)
+    assert handed.count(8080) == 2
+    assert handed.count(5060) > 3 * 2
