@@ -4,29 +4,29 @@ tshark's habits (-r, -c, -Y, -T fields -e, -T json).
 The frames come from :class:`mikeyshark.view.stream.FrameStream` in capture order, each once
 nothing can change it any more; this command picks them with the display filter and prints
 them in the form asked for (:mod:`mikeyshark.view.output`), the located problems on stderr.
+The packet list of a large capture file is printed by a second process
+(:mod:`mikeyshark.view.parallel`); it is forked before the dissectors are imported, so that
+the two processes import them at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Iterator
+import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mikeyshark.capture import CaptureReader
 from mikeyshark.cli import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, add_key_options, keys_from
-from mikeyshark.decrypt import PskCandidate
 from mikeyshark.gcpolicy import streaming
-from mikeyshark.keyfile import KeyFile
-from mikeyshark.keylog import keylog_from
-from mikeyshark.model import Problem
-from mikeyshark.parallel import cores
-from mikeyshark.report import escape
-from mikeyshark.view import output
-from mikeyshark.view.filter import FilterError, compile_filter
-from mikeyshark.view.parallel import RowsSide, SignallingSide, Step, rows_in_child
-from mikeyshark.view.stream import FrameStream
+
+if TYPE_CHECKING:
+    from mikeyshark.decrypt import PskCandidate
+    from mikeyshark.keyfile import KeyFile, TekKey
+    from mikeyshark.model import Problem
+    from mikeyshark.view import output
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,21 +95,29 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 AUTO_PARALLEL_BYTES = 4 << 20
 
 
-def _parallel(args: argparse.Namespace, capture: str, writer: output.Writer) -> bool:
+def _parallel(args: argparse.Namespace, capture: str) -> bool:
     """Whether the packet list goes to a second process: only the plain packet list (the
     other forms and a display filter need what SIP holds), only from a file both can read."""
     if args.workers == 0 or not hasattr(os, "fork") or capture == "-":
         return False
-    if not isinstance(writer, output.Rows) or writer.verbose or args.display_filter:
+    if args.format != "text" or args.json or args.verbose or args.display_filter:
         return False
-    if not os.path.isfile(capture):
+    if args.fields or args.field_options or not os.path.isfile(capture):
         return False
     if args.workers is None:
-        return cores() > 1 and os.path.getsize(capture) >= AUTO_PARALLEL_BYTES
+        return _cores() > 1 and os.path.getsize(capture) >= AUTO_PARALLEL_BYTES
     return True
 
 
+def _cores() -> int:
+    # (mikeyshark.parallel.cores, without importing what that module needs)
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def _problem(p: Problem) -> None:
+    from mikeyshark.report import escape
+
     print(f"mikeyshark: {escape.terminal(str(p))}", file=sys.stderr)
 
 
@@ -120,6 +128,8 @@ def _usage(message: str) -> int:
 
 def _writer(args: argparse.Namespace) -> output.Writer:
     """Raises ValueError for options that do not go together or name no field."""
+    from mikeyshark.view import output
+
     out = sys.stdout
     if args.format == "fields":
         if not args.fields:
@@ -142,11 +152,23 @@ def run(args: argparse.Namespace) -> int:
         return _usage("one capture: CAPTURE or -r FILE")
     if args.count is not None and args.count < 1:
         return _usage("-c needs a count of 1 or more")
+    if args.workers is not None and args.workers < 0:
+        return _usage("--workers must be at least 0")
     try:
         keys, given = keys_from(args)
     except ValueError as e:  # KeyFileError is one
         print(f"mikeyshark: {e}", file=sys.stderr)
         return EXIT_USAGE
+    keylog = ""
+    if args.tls_keylog:
+        try:
+            keylog = Path(args.tls_keylog).read_text(encoding="ascii", errors="replace")
+        except OSError as e:
+            return _usage(f"--tls-keylog: {e}")
+    if _parallel(args, capture):
+        return _run_parallel(args, capture, keys, given, keylog)
+    from mikeyshark.view.filter import FilterError, compile_filter
+
     try:
         shown = compile_filter(args.display_filter or "")
     except FilterError as e:
@@ -155,24 +177,17 @@ def run(args: argparse.Namespace) -> int:
         writer = _writer(args)
     except ValueError as e:
         return _usage(str(e))
-    keylog = ""
-    if args.tls_keylog:
-        try:
-            keylog = Path(args.tls_keylog).read_text(encoding="ascii", errors="replace")
-        except OSError as e:
-            return _usage(f"--tls-keylog: {e}")
-    if args.workers is not None and args.workers < 0:
-        return _usage("--workers must be at least 0")
-    psks = [PskCandidate(t.key, t.identity or "--psk") for t in given]
-    if _parallel(args, capture, writer):
-        return _run_parallel(args, capture, keys, psks, keylog, writer)
+    from mikeyshark.capture import CaptureReader
+    from mikeyshark.keylog import keylog_from
+    from mikeyshark.view.stream import FrameStream
+
     reader = CaptureReader(capture)
     try:
         with streaming():
             stream = FrameStream(
                 reader,
                 keys,
-                psks,
+                _psks(given),
                 args.reveal_keys,
                 _problem,
                 sys.stdout.flush,
@@ -191,42 +206,95 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _psks(given: tuple[TekKey, ...]) -> list[PskCandidate]:
+    from mikeyshark.decrypt import PskCandidate
+
+    return [PskCandidate(t.key, t.identity or "--psk") for t in given]
+
+
 def _run_parallel(
     args: argparse.Namespace,
     capture: str,
     keys: KeyFile | None,
-    psks: list[PskCandidate],
+    given: tuple[TekKey, ...],
     keylog: str,
-    writer: output.Writer,
 ) -> int:
-    def print_rows(reader: CaptureReader, steps: Iterator[Step]) -> None:
-        secrets = keylog_from([keylog], reader.secrets)
-        rows = RowsSide(
-            reader,
-            keys,
-            psks,
-            args.reveal_keys,
-            _problem,
-            sys.stdout.flush,
-            args.count,
-            secrets,
-            steps,
-        )
-        for frame in rows:
-            writer.frame(frame)
-        writer.close()
-        sys.stdout.flush()
+    """The signalling followed here, the rows printed by a forked child (which exits here)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os._exit(_print_rows(args, capture, keys, given, keylog, r))
+    os.close(r)
+    import pickle
 
-    with streaming():
-        reader, code = rows_in_child(
-            capture, print_rows, lambda r: SignallingSide(r, keys, psks, args.count)
-        )
-    if code != EXIT_OK:
+    from mikeyshark.capture import CaptureReader
+    from mikeyshark.view.parallel import SignallingSide
+
+    reader = CaptureReader(capture)
+    try:
+        with streaming(), os.fdopen(w, "wb", buffering=1 << 16) as pipe:
+            for batch in SignallingSide(reader, keys, _psks(given), args.count).steps():
+                pickle.dump(batch, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.flush()
+    except BrokenPipeError:
+        pass  # the child stopped (its reader went away, or it failed): its status says
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != EXIT_OK:
         print(f"mikeyshark: internal error (exit {EXIT_INTERNAL})", file=sys.stderr)
         return EXIT_INTERNAL
     if reader.format is None:
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _print_rows(
+    args: argparse.Namespace,
+    capture: str,
+    keys: KeyFile | None,
+    given: tuple[TekKey, ...],
+    keylog: str,
+    fd: int,
+) -> int:
+    """The child: reads the capture, replays the steps read from ``fd``, prints the rows.
+    Its exit code: 0, also when the reader of the rows went away; 3 when it failed."""
+    code = EXIT_OK
+    from mikeyshark.view.parallel import RowsSide, SignallingStopped, steps_from
+
+    try:
+        from mikeyshark.capture import CaptureReader
+        from mikeyshark.keylog import keylog_from
+        from mikeyshark.view import output
+
+        with streaming(), os.fdopen(fd, "rb", buffering=1 << 16) as pipe:
+            reader = CaptureReader(capture)
+            writer = output.Rows(sys.stdout, False)
+            rows = RowsSide(
+                reader,
+                keys,
+                _psks(given),
+                args.reveal_keys,
+                _problem,
+                sys.stdout.flush,
+                args.count,
+                keylog_from([keylog], reader.secrets),
+                steps_from(pipe),
+            )
+            for frame in rows:
+                writer.frame(frame)
+            writer.close()
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _broken_pipe()
+    except SignallingStopped:
+        code = EXIT_INTERNAL  # (the signalling process reports its failure)
+    except BaseException:
+        traceback.print_exc()
+        code = EXIT_INTERNAL
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):
+            stream.flush()
+    return code
 
 
 def _broken_pipe() -> int:

@@ -24,11 +24,8 @@ display filter, the detail tree and the other output forms need the SIP messages
 
 from __future__ import annotations
 
-import os
 import pickle
 import struct
-import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, cast
 
@@ -361,59 +358,17 @@ class RowsSide(FrameStream):
         return dict(self._check[2])
 
 
-# --------------------------------------------------------------------------------------------
-# The two processes
+class SignallingStopped(Exception):
+    """The signalling process closed the pipe before the END step: it failed (and says so)."""
 
 
-def _batches(pipe: IO[bytes]) -> Iterator[Step]:
+def steps_from(pipe: IO[bytes]) -> Iterator[Step]:
+    """The steps the signalling process pickled in batches down ``pipe``, up to END."""
     while True:
         try:
             batch: list[Step] = pickle.load(pipe)
         except EOFError:
-            raise RuntimeError("the signalling process stopped") from None
+            raise SignallingStopped from None
         yield from batch
         if batch and batch[-1][0] == END:
             return
-
-
-def rows_in_child(
-    capture: str,
-    print_rows: Callable[[CaptureReader, Iterator[Step]], None],
-    signalling: Callable[[CaptureReader], SignallingSide],
-) -> tuple[CaptureReader, int]:
-    """Forks: the child reads ``capture`` and prints its rows (``print_rows`` gets its
-    reader and the steps it is sent); this process follows
-    the signalling of its own reader. Returns that reader and the child's exit status (its
-    exit code; 3 when it failed; a broken pipe of the rows is not a failure)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the rows process
-        os.close(w)
-        code = 0
-        try:
-            with os.fdopen(r, "rb", buffering=1 << 16) as pipe:
-                print_rows(CaptureReader(capture), _batches(pipe))
-        except BrokenPipeError:
-            code = -1
-        except BaseException:
-            traceback.print_exc()
-            code = 3
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except BrokenPipeError:
-                pass
-            os._exit(max(code, 0))
-    os.close(r)
-    reader = CaptureReader(capture)
-    side = signalling(reader)
-    try:
-        with os.fdopen(w, "wb", buffering=1 << 16) as pipe:
-            for batch in side.steps():
-                pickle.dump(batch, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                pipe.flush()
-    except BrokenPipeError:
-        pass  # the rows process stopped (its reader went away, or it failed): see its status
-    _, status = os.waitpid(pid, 0)
-    return reader, os.waitstatus_to_exitcode(status)
