@@ -194,3 +194,61 @@ def test_a_direction_nobody_reads_is_no_longer_handed_on_by_the_flow_table() -> 
     assert conn.c2s.unwanted and not conn.s2c.unwanted
     assert [r.frame for r in tracker.calls["t1"].records] == [4]
     assert conn.c2s.bytes == len(hello) + 6  # reassembled all the same
+
+
+def _eth_ipv4_tcp(
+    *,
+    ihl: int = 5,
+    total: int | None = None,
+    ff: int = 0x4000,
+    proto: int = 6,
+    doff: int = 5,
+    pad: bool = True,
+) -> bytes:
+    # built by hand (RFC 894 / 791 / 9293 layouts): 10.0.0.1:40000 -> 10.0.0.2:443
+    options = bytes(4 * (ihl - 5))
+    tcp = struct.pack("!HHIIBBHHH", 40000, 443, 1234, 5678, doff << 4, 0x18, 512, 0, 0)
+    tcp += bytes(max(0, 4 * (doff - 5)) if pad else 0) + b"payload"
+    length = 4 * ihl + len(tcp) if total is None else total
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x40 | ihl, 0, length, 7, ff, 64, proto, 0, b"\n\0\0\1", b"\n\0\0\2"
+    )
+    return bytes(12) + b"\x08\x00" + ip + options + tcp
+
+
+def test_the_plain_tcp_shortcut_reads_what_the_general_decoders_read() -> None:
+    from mikeyshark.dissectors.ip import decode_ipv4
+    from mikeyshark.dissectors.transport import decode_tcp
+    from mikeyshark.flows import _plain_tcp
+
+    for doff in (5, 8):
+        data = _eth_ipv4_tcp(doff=doff)
+        src, dst, proto, start, end, _, fragoff, mf = decode_ipv4(data, 14)
+        sport, dport, seq, ack, flags, ps, _ = decode_tcp(data, start, end)
+        assert (proto, fragoff, mf) == (6, 0, False)
+        assert _plain_tcp(data) == (src, sport, dst, dport, seq, ack, flags, ps, end)
+        assert _plain_tcp(data) == (
+            b"\n\0\0\1",
+            40000,
+            b"\n\0\0\2",
+            443,
+            1234,
+            5678,
+            0x18,
+            34 + 4 * doff,
+            len(data),
+        )
+    # everything else is left to the general path (which decodes, defragments or reports it)
+    assert _plain_tcp(_eth_ipv4_tcp(ihl=6)) is None  # IPv4 options
+    assert _plain_tcp(_eth_ipv4_tcp(ff=0x2000)) is None  # more fragments
+    assert _plain_tcp(_eth_ipv4_tcp(ff=0x0001)) is None  # a fragment offset
+    assert _plain_tcp(_eth_ipv4_tcp(proto=17)) is None
+    assert _plain_tcp(_eth_ipv4_tcp(total=0)) is None  # segmentation offload: no length
+    assert _plain_tcp(_eth_ipv4_tcp(total=200)) is None  # longer than captured
+    assert _plain_tcp(_eth_ipv4_tcp(doff=4)) is None  # a TCP header below 20 bytes
+    assert _plain_tcp(_eth_ipv4_tcp(doff=15, pad=False)) is None  # header past the datagram
+    assert _plain_tcp(_eth_ipv4_tcp()[:53]) is None
+    assert _plain_tcp(bytes(12) + b"\x86\xdd" + _eth_ipv4_tcp()[14:]) is None
+    # the reserved and don't-fragment bits do not matter to either path
+    data = _eth_ipv4_tcp(ff=0xC000)
+    assert _plain_tcp(data) is not None and decode_ipv4(data, 14)[6:] == (0, False)
