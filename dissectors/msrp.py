@@ -942,6 +942,8 @@ _INF = 1 << 64  # above any Byte-Range end, for bisecting (start, end) pairs
 def _extract(pieces: list[tuple[int, bytes]], lo: int, hi: int) -> bytes:
     """Bytes [lo, hi) of a message as its chunks wrote them, a later chunk over an earlier
     one where they overlap (the caller knows the range is covered)."""
+    if len(pieces) == 1 and pieces[0][0] == lo and len(pieces[0][1]) == hi - lo:
+        return pieces[0][1]  # a message in one chunk (most): its body as it came
     out = bytearray(hi - lo)
     for a, data in pieces:
         b = a + len(data)
