@@ -11,7 +11,9 @@ cut where the data flows one way only:
   and SIP still hold back) becomes a :data:`Step`, sent in batches down a pipe;
 - the *rows* process (:class:`RowsSide`, forked) reads the capture too, decodes the lower
   layers of every frame, replays each frame's step into its TLS/MSRP/BFCP decoder and
-  releases and prints the frames exactly as ``FrameStream`` does.
+  releases and prints the frames exactly as ``FrameStream`` does. (It has more to do per
+  frame: the signalling process also renders the rows of half the frames that nothing can
+  change, UDP datagrams of no protocol of ours, and sends them as text.)
 
 Every step is replayed at the point of the single process's loop where it happened (after
 that frame was fed, in the same order within ``_attach``), so the decoders' states, the
@@ -37,7 +39,7 @@ from mikeyshark.dissectors.gtp import GTPU_PORT
 from mikeyshark.dissectors.ip import PROTO_UDP
 from mikeyshark.dissectors.link import LINKTYPE_ETHERNET
 from mikeyshark.keyfile import KeyFile
-from mikeyshark.model import Endpoint, Problem, StreamChunk
+from mikeyshark.model import Endpoint, Frame, Problem, StreamChunk
 from mikeyshark.view.frame import RENDERERS, FrameView, Node, Pdu, Renderer, register
 from mikeyshark.view.stream import (
     CHECK_EVERY,
@@ -53,12 +55,17 @@ _NEW, _DATA, _CLOSE, _MEGACO, _MIKEY = range(5)
 # what resolving the MIKEY exchanges gave, in order: a problem, keys to try
 _PROBLEM, _CANDIDATES = range(2)
 END = 0  # the step number of what the end of the capture completes (frames count from 1)
+# The rows process has more to do per frame than this one: of the frames whose row nothing
+# can change (UDP datagrams of no protocol of ours), those whose number has none of these
+# bits set are rendered here and sent as text.
+RENDER_MASK = 1
 
 # A step: (frame number (END at the end), decoder events, reassembled datagrams, SIP messages
 # placed, problems and keys, problems of the reader, problems of the flow table and SIP, at
 # each check: (out-of-order bytes held, oldest frame of a SIP message not complete, frames of
 # SIP messages not complete), at END: SIP calls forgotten); or for a frame that only
-# completed datagrams (most UDP): (frame number, datagrams).
+# completed datagrams (most UDP): (frame number, datagrams); or for a frame shown as it is
+# decoded (most UDP, see RENDER_MASK): (frame number, its row).
 Step = tuple[Any, ...]
 
 
@@ -145,15 +152,20 @@ class SignallingSide(FrameStream):
         has), the last one ending with the END step."""
         batch: list[Step] = []
         rec, sip, reader, feed = self.recorder, self.sip, self.reader, self.table.feed
-        dgrams = sip.datagrams
+        dgrams, decode = sip.datagrams, self.decoder.decode
         for n, frame in enumerate(reader, 1):
+            if n == 1:
+                decode(frame)  # (relative times count from it)
             feed(frame)
             check = n % CHECK_EVERY == 0
             if check or rec.events or sip.tracker.records or sip.problems or reader.problems:
                 batch.append(self._step(n, self._check() if check else None))
-            elif dgrams:
+            elif dgrams or not n & RENDER_MASK:
                 # (most UDP datagrams: nothing else happened in their frame)
-                if not _whole_udp(frame.linktype, frame.data):
+                whole = _whole_udp(frame.linktype, frame.data)
+                if whole and not n & RENDER_MASK:
+                    batch.append((n, decode(frame).row()))
+                elif dgrams and not whole:
                     batch.append((n, _datagrams(dgrams)))
                 dgrams.clear()
             if check:
@@ -242,6 +254,19 @@ class _Conn:
         self.client, self.server = client, server
 
 
+class _Rendered(FrameView):
+    """A frame whose row the signalling process rendered (nothing can change it)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, frame: Frame, text: str) -> None:
+        super().__init__(frame.number, frame.ts_ns, 0.0, frame.wirelen, frame.data)
+        self.text = text
+
+    def row(self) -> str:
+        return self.text
+
+
 class RowsSide(FrameStream):
     """A FrameStream whose flow table and SIP are the signalling process's: their steps
     (from ``steps``) are replayed in their frames."""
@@ -267,10 +292,16 @@ class RowsSide(FrameStream):
         steps, reader, decode, pending = self.steps, self.reader, self.decoder.decode, self.pending
         step = next(steps)
         for n, frame in enumerate(reader, 1):
-            pending[frame.number] = decode(frame)
             self.held_bytes += len(frame.data)
-            reader.problems.clear()  # (the signalling process reports them)
-            if step[0] == n:
+            if reader.problems:
+                reader.problems.clear()  # (the signalling process reports them)
+            if step[0] != n:
+                pending[frame.number] = decode(frame)
+            elif len(step) == 2 and type(step[1]) is str:
+                pending[frame.number] = _Rendered(frame, step[1])
+                step = next(steps)
+            else:
+                pending[frame.number] = decode(frame)
                 if len(step) == 2:  # datagrams only
                     self._datagrams(step[1])
                 else:
