@@ -9,6 +9,7 @@ rule: one failing m-line fails the rule; missing evidence is never a pass.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -1387,19 +1388,28 @@ def judge_media(rule: Rule, call: CallRecord, m: MediaRecord, ctx: Context) -> O
     """One rule on one m-line: not-applicable for another protocol than the row's, not-observed
     for the first of its needs the m-line lacks, else what its evaluator says."""
     if rule.protocol is not None and m.protocol is not rule.protocol:
-        name = rule.protocol.value.upper()
-        # the article of an initialism goes by the sound of its first letter
-        return _na(f"not {'an' if name[0] in 'AEFHILMNORSX' else 'a'} {name} m-line")
+        return _not_this_protocol(rule.protocol)
     if rule.leg is Leg.MP and not call.mp_leg:
-        return Outcome(
-            Status.NOT_OBSERVED,
-            "no Mp (H.248) traffic in this capture: the Mp leg is seen beside the MRF",
-            unseen_leg=True,
-        )
+        return _NO_MP_LEG
     for need in rule.needs:
         if (why := NEEDS[need](m)) is not None:
             return _unseen(why)
     return _EVALUATORS[rule.id](call, m, ctx)
+
+
+# Outcomes are frozen: the ones many rules give alike are made once
+_NO_MP_LEG = Outcome(
+    Status.NOT_OBSERVED,
+    "no Mp (H.248) traffic in this capture: the Mp leg is seen beside the MRF",
+    unseen_leg=True,
+)
+
+
+@functools.cache
+def _not_this_protocol(protocol: Protocol) -> Outcome:
+    name = protocol.value.upper()
+    # the article of an initialism goes by the sound of its first letter
+    return _na(f"not {'an' if name[0] in 'AEFHILMNORSX' else 'a'} {name} m-line")
 
 
 def evaluate_media(

@@ -148,6 +148,7 @@ class Tls12MacCipher:
         self.seq = 0
         self._stream_enc: CipherContext | None = None
         self._stream_dec: CipherContext | None = None
+        self._cbc_dec: CipherContext | None = None  # see unprotect (explicit IVs)
         if suite.mode is Mode.STREAM:
             self._stream_enc = Cipher(ARC4(key), None).encryptor()
             self._stream_dec = Cipher(ARC4(key), None).decryptor()
@@ -227,8 +228,15 @@ class Tls12MacCipher:
             raise _fail(f"ciphertext length {len(ct)} is not a positive multiple of {b}")
         if self.implicit_iv:
             self.iv = ct[-b:]
-        dec = self._block_cipher(iv).decryptor()
-        inner = dec.update(ct) + dec.finalize()
+            dec = self._block_cipher(iv).decryptor()
+            inner = dec.update(ct) + dec.finalize()
+        else:
+            # One CBC decryptor for every record: fed the record's explicit IV and then its
+            # ciphertext, its first block out is noise and the rest is the plaintext (CBC
+            # chains each block to the one before, here the IV), whatever came before.
+            if self._cbc_dec is None:
+                self._cbc_dec = self._block_cipher(bytes(b)).decryptor()
+            inner = self._cbc_dec.update(body)[b:]
         pad = inner[-1]
         if pad + 1 > len(inner) or inner[-pad - 1 :] != bytes((pad,)) * (pad + 1):
             raise _fail("bad CBC padding (wrong key or altered record)", "tls.record.bad_padding")
