@@ -178,8 +178,10 @@ class _Section:
             # every attribute's values by lower-case name, in one pass (no error possible:
             # kept as is, not through once)
             lists: dict[str, list[str]] = {}
-            for a in self.attributes:
-                lists.setdefault(a.name.lower(), []).append(a.value or "")
+            for ln in self._lines:
+                if ln.type == "a":  # (as ``attributes`` reads it, without an object each)
+                    key, colon, value = ln.value.partition(":")
+                    lists.setdefault(key.strip().lower(), []).append(value if colon else "")
             index = memo["a="] = {k: tuple(v) for k, v in lists.items()}
         return index.get(name.lower(), ())
 
