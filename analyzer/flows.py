@@ -1101,6 +1101,9 @@ class FlowTable:
                         other.base = ack
                 else:
                     conn.syn_frame = frame.number
+                    # (a SYN seen only after data: handlers that declined the bytes see
+                    # the next ones again, as they would have without declining)
+                    conn.c2s.unwanted = conn.s2c.unwanted = False
             seq = (seq + 1) % _MOD  # the SYN takes one sequence number
         elif conn.state == OPENING:
             conn.state = ESTABLISHED

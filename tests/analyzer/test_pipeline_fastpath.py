@@ -252,3 +252,29 @@ def test_the_plain_tcp_shortcut_reads_what_the_general_decoders_read() -> None:
     # the reserved and don't-fragment bits do not matter to either path
     data = _eth_ipv4_tcp(ff=0xC000)
     assert _plain_tcp(data) is not None and decode_ipv4(data, 14)[6:] == (0, False)
+
+
+def test_a_syn_seen_after_declined_bytes_still_reaches_the_connection_record() -> None:
+    # Picked up mid-stream: the client's bytes are declined (not media) and no longer handed
+    # on; a pure SYN then comes from the other side (hostile, but a capture may hold it). The
+    # record learns that SYN with the next bytes, as it did before bytes could be declined.
+    from mikeyshark.flows import FlowTable
+    from mikeyshark.mp import MpLeg
+    from mikeyshark.pipeline import _Collector
+    from mikeyshark.siptls import SipTlsHandler
+
+    sip = SipFlowHandler(CallTracker("x"), "x")
+    col = _Collector(sip, "x", MpLeg("x"))
+    col.siptls = SipTlsHandler(sip, None)
+    table = FlowTable(col)
+    text = b"hello, not media\n"
+    table.feed(_tcp(1, 1, 2, 100, 500, text))
+    table.feed(_tcp(2, 1, 2, 100 + len(text), 500, text))
+    [conn] = table._open.values()
+    rec = col.conns[id(conn)]
+    assert (conn.c2s.unwanted, rec.ignored, rec.syn_frame) == (True, True, None)
+    f = _tcp(3, 2, 1, 499, 0, b"")
+    table.feed(Frame(3, f.ts_ns, 1, f.data[:47] + b"\x02" + f.data[48:], f.wirelen))  # SYN
+    assert (conn.syn_frame, conn.c2s.unwanted) == (3, False)
+    table.feed(_tcp(4, 1, 2, 100 + 2 * len(text), 500, text))
+    assert (rec.syn_frame, conn.c2s.unwanted) == (3, True)
