@@ -106,7 +106,9 @@ class PskCandidate:
     label: str
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though never changed: one is made for every record, and a frozen dataclass
+# sets each field through object.__setattr__ (several times slower); nothing hashes one.
+@dataclass(slots=True)
 class AppData:
     """Plaintext application data of one record (or raw bytes when the stream is not TLS).
 

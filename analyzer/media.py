@@ -25,7 +25,9 @@ from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
 M = TypeVar("M", msrp.Message, bfcp.Message)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though never changed: one is made for every message, and a frozen dataclass
+# sets each field through object.__setattr__ (several times slower); nothing hashes one.
+@dataclass(slots=True)
 class Located(Generic[M]):
     """One message with where it was: frames of its first and last byte, stream offsets."""
 
