@@ -32,7 +32,7 @@ from collections import deque
 
 from mikeyshark.pipeline import Batch, CallWork, Finalized
 
-BATCH_CALLS = 64
+BATCH_CALLS = 128
 MAX_QUEUED_CALLS = 512
 
 
