@@ -341,19 +341,9 @@ class _Messages:
 
 
 def _encode_jsonable(o: Any, nl: str, out: list[str]) -> None:
-    """``_encode(_jsonable(o), nl, out)`` in one walk."""
-    t = type(o)
-    if t is str:
-        out.append(_escape(o))
-    elif o is None:
-        out.append("null")
-    elif o is True:
-        out.append("true")
-    elif o is False:
-        out.append("false")
-    elif t is int:
-        out.append(int.__repr__(o))
-    elif isinstance(o, dict):
+    """``_encode(_jsonable(o), nl, out)`` in one walk: the containers are walked here without
+    the copies ``_jsonable`` makes of them; anything else is what ``_jsonable`` makes it."""
+    if isinstance(o, dict):
         if not o:
             out.append("{}")
             return
@@ -381,12 +371,8 @@ def _encode_jsonable(o: Any, nl: str, out: list[str]) -> None:
             sep = "," + inner
             _encode_jsonable(v, inner, out)
         out.append(nl + "]")
-    elif isinstance(o, bytes):
-        out.append(_escape(o.hex()))
-    elif isinstance(o, bool | int | float | str):
-        _encode(o, nl, out)
     else:
-        out.append(_escape(str(o)))
+        _encode(_jsonable(o), nl, out)
 
 
 def unbound_json(u: UnboundMedia, reveal: bool) -> dict[str, Any]:
