@@ -14,7 +14,8 @@ each run a child process (peak memory: its ``ru_maxrss``):
   with ``--workers N`` when ``--workers`` is given: a capture this large gets every core by
   default);
 - the same on the capture with the calls removed (the same noise frames at the same times):
-  the per-call figure is (time with calls - time without) / calls;
+  the per-call figure is (time with calls - time without) / calls, in one process and, with
+  ``--workers N``, with the noise timed with ``--workers N`` too;
 - ``tshark -n -2 -r FILE -o tls.keylog_file:KEYLOG -Y "sip || msrp || bfcp" -T fields -e
   frame.number``: what a Wireshark user runs when handed the key log of every TLS session;
 - ``tshark -n -r FILE -Y sip -T fields -e frame.number``: plain SIP dissection, the floor.
@@ -171,6 +172,15 @@ def run_size(
         analyze(cap.noise, cap.noise.with_suffix(".json"), "--workers", "0"),
     )
     runs.append(noise)
+    # per call with all cores: the noise timed the same way (it has no call to hand a worker)
+    noises = {
+        n: Runs(
+            f"  calls removed, --workers {n}",
+            analyze(cap.noise, cap.noise.with_suffix(f".w{n}.json"), "--workers", str(n)),
+        )
+        for n in args.workers
+    }
+    runs += noises.values()
     runs += baseline
     if tshark:
         fields = ["-T", "fields", "-e", "frame.number"]
@@ -196,6 +206,13 @@ def run_size(
     per_call = (ours - noise.median) / cap.calls * 1000
     cpu = statistics.median(runs[0].cpu) - statistics.median(noise.cpu)
     print(f"  per call, CPU time: {cpu / cap.calls * 1000:.2f} ms")
+    for n, r in zip(args.workers, runs[1:], strict=False):
+        wall = (r.median - noises[n].median) / cap.calls * 1000
+        cpu_n = statistics.median(r.cpu) - statistics.median(noises[n].cpu)
+        print(
+            f"  per call with --workers {n}: {wall:.2f} ms of wall time, "
+            f"{cpu_n / cap.calls * 1000:.2f} ms of CPU time"
+        )
     if baseline:
         before = (baseline[0].median - baseline[1].median) / cap.calls * 1000
         cpu = statistics.median(baseline[0].cpu) - statistics.median(baseline[1].cpu)
