@@ -12,6 +12,7 @@ escapes what its medium cannot hold (``report.escape``: terminals, XML).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from typing import Any, TypeVar
 
@@ -82,6 +83,9 @@ def _item(v: object, seen: set[int]) -> object:
 def _scrub(obj: object, seen: set[int]) -> object:
     # The loops test the commonest members inline (a call is a few thousand of them): only
     # text that is not ASCII and containers go through _item.
+    if isinstance(obj, enum.Enum):  # the program's own values (a rule's status, severity)
+        _PASS.add(type(obj))  # passed inline from now on
+        return obj
     if isinstance(obj, str):
         return shown(obj)
     if obj is None or isinstance(obj, int | float | bytes | bytearray):

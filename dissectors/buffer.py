@@ -11,7 +11,6 @@ import struct
 
 from mikeyshark.dissectors.errors import DissectError
 
-_U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
 _U64 = struct.Struct("!Q")
 
@@ -54,42 +53,53 @@ class Reader:
                 field,
             )
 
+    # Each reader checks its bounds inline and calls _need only to raise: a message is read
+    # a field at a time, and a call per field is most of what reading one costs.
     def u8(self, field: str | None = None) -> int:
-        self._need(1, field)
-        v = self.data[self.pos]
-        self.pos += 1
-        return v
+        p = self.pos
+        if p >= self.end:
+            self._need(1, field)
+        self.pos = p + 1
+        return self.data[p]
 
     def u16(self, field: str | None = None) -> int:
-        self._need(2, field)
-        (v,) = _U16.unpack_from(self.data, self.pos)
-        self.pos += 2
-        return int(v)
+        p = self.pos
+        if p + 2 > self.end:
+            self._need(2, field)
+        self.pos = p + 2
+        d = self.data
+        return (d[p] << 8) | d[p + 1]
 
     def u24(self, field: str | None = None) -> int:
-        self._need(3, field)
-        d = self.data
         p = self.pos
-        self.pos += 3
+        if p + 3 > self.end:
+            self._need(3, field)
+        d = self.data
+        self.pos = p + 3
         return (d[p] << 16) | (d[p + 1] << 8) | d[p + 2]
 
     def u32(self, field: str | None = None) -> int:
-        self._need(4, field)
-        (v,) = _U32.unpack_from(self.data, self.pos)
-        self.pos += 4
+        p = self.pos
+        if p + 4 > self.end:
+            self._need(4, field)
+        (v,) = _U32.unpack_from(self.data, p)
+        self.pos = p + 4
         return int(v)
 
     def u64(self, field: str | None = None) -> int:
-        self._need(8, field)
-        (v,) = _U64.unpack_from(self.data, self.pos)
-        self.pos += 8
+        p = self.pos
+        if p + 8 > self.end:
+            self._need(8, field)
+        (v,) = _U64.unpack_from(self.data, p)
+        self.pos = p + 8
         return int(v)
 
     def take(self, n: int, field: str | None = None) -> bytes:
-        self._need(n, field)
-        v = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return bytes(v)
+        p = self.pos
+        if n < 0 or p + n > self.end:
+            self._need(n, field)
+        self.pos = p + n
+        return bytes(self.data[p : p + n])
 
     def rest(self) -> bytes:
         v = self.data[self.pos : self.end]

@@ -1493,32 +1493,35 @@ def revise(call: CallRecord, ctx: Context, rule_id: str) -> None:
 
 
 def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool) -> CheckResult:
-    statuses = {o.status for _, o in outs}
-    if len(statuses) == 1:  # most rules: every m-line alike
-        (worst,) = statuses
-        chosen = outs
+    first = outs[0][1]
+    worst = first.status
+    chosen = outs
+    for _, o in outs:
+        if o.status is not worst:  # m-lines differ: the worst status, its m-lines
+            worst = min({o.status for _, o in outs}, key=_WORST_FIRST.__getitem__)
+            chosen = [(m, o) for m, o in outs if o.status is worst]
+            first = chosen[0][1]
+            break
+    message = first.message
+    if len(chosen) == 1:  # (most rules: every m-line alike, one m-line or the same outcome)
+        frames = tuple(sorted(set(first.frames)))
+        unseen = first.unseen_leg
     else:
-        worst = min(statuses, key=_WORST_FIRST.__getitem__)
-        chosen = [(m, o) for m, o in outs if o.status is worst]
-    first = chosen[0][1]
-    if many and len(chosen) > 1 and any(o.message != first.message for _, o in chosen):
-        message = "; ".join(
-            f"m-line {m.index} ({m.protocol.value}): {o.message}" for m, o in chosen
-        )
-    else:
-        message = first.message
-    frames = (
-        sorted({f for _, o in chosen for f in o.frames}) if any(o.frames for _, o in chosen) else []
-    )
+        if many and any(o.message != message for _, o in chosen):
+            message = "; ".join(
+                f"m-line {m.index} ({m.protocol.value}): {o.message}" for m, o in chosen
+            )
+        frames = tuple(sorted({f for _, o in chosen for f in o.frames}))
+        unseen = all(o.unseen_leg for _, o in chosen)
     # a failure is as severe as the most severe of its m-lines' failures
     severity = rule.severity
-    if worst in (Status.FAIL, Status.WARNING, Status.INFO):
+    if worst in _SEVERE:
         severities = {o.severity or rule.severity for _, o in chosen}
         severity = min(severities, key=_SEVERITY_ORDER.index)
-    unseen = all(o.unseen_leg for _, o in chosen)
-    return CheckResult(rule.id, worst, tuple(frames), message, severity, unseen)
+    return CheckResult(rule.id, worst, frames, message, severity, unseen)
 
 
+_SEVERE = frozenset({Status.FAIL, Status.WARNING, Status.INFO})  # the statuses of a severity
 _SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
 # which m-line's outcome a rule's result takes: the worst
 _WORST_FIRST = {s: i for i, s in enumerate(STATUS_ORDER)}

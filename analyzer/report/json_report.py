@@ -318,32 +318,66 @@ class _Messages:
             return
         inner = nl + "  "
         deeper = inner + "  "
+        frame_ = deeper + '"frame": '
+        from_ = "," + deeper + '"from": '
+        keys: dict[str, str] = {}  # each key as written at this depth (the messages share them)
         sep = "[" + inner
         for m in self.messages:
             f = m.fields
-            if "frame" in f or "from" in f or not all(type(k) is str for k in f):
-                out.append(sep)  # keys the merge or str() would fold: as _messages does
+            start = len(out)
+            out.append(sep + "{")
+            if "frame" in f or "from" in f or not _plain_fields(f, keys, deeper, out):
+                del out[start:]  # keys the merge or str() would fold: as _messages does
+                out.append(sep)
                 _encode({**_jsonable(f), "frame": m.frame, "from": str(m.src)}, inner, out)
             else:
-                out.append(sep + "{")
-                for k, v in f.items():
-                    out.append(deeper + _escape(k) + ": ")
-                    if type(v) is str:
-                        out.append(_escape(v))
-                    else:
-                        _encode_jsonable(v, deeper, out)
-                    out.append(",")
-                out.append(deeper + '"frame": ')
-                _encode(m.frame, deeper, out)
-                out.append("," + deeper + '"from": ' + _escape(str(m.src)) + inner + "}")
+                tail = from_ + _escape(str(m.src)) + inner + "}"
+                if type(m.frame) is int:
+                    out.append(frame_ + int.__repr__(m.frame) + tail)
+                else:
+                    out.append(frame_)
+                    _encode(m.frame, deeper, out)
+                    out.append(tail)
             sep = "," + inner
         out.append(nl + "]")
+
+
+def _plain_fields(f: dict[str, Any], keys: dict[str, str], nl: str, out: list[str]) -> bool:
+    """A message's fields, each as ``nl"key": value,`` (``keys``: the keys' text, kept
+    across messages); False, with part of them written, at a key that is not a string."""
+    for k, v in f.items():
+        kt = keys.get(k)
+        if kt is None:
+            if type(k) is not str:
+                return False
+            kt = keys[k] = nl + _escape(k) + ": "
+        t = type(v)
+        if t is str:
+            out.append(kt + _escape(v) + ",")
+        elif v is None:
+            out.append(kt + "null,")
+        elif t is int:
+            out.append(kt + int.__repr__(v) + ",")
+        else:
+            out.append(kt)
+            _encode_jsonable(v, nl, out)
+            out.append(",")
+    return True
 
 
 def _encode_jsonable(o: Any, nl: str, out: list[str]) -> None:
     """``_encode(_jsonable(o), nl, out)`` in one walk: the containers are walked here without
     the copies ``_jsonable`` makes of them; anything else is what ``_jsonable`` makes it."""
-    if isinstance(o, dict):
+    t = type(o)
+    if t is str:  # the commonest values first, as _jsonable and _encode write them
+        out.append(_escape(o))
+    elif o is None:
+        out.append("null")
+    elif t is int:
+        out.append(int.__repr__(o))
+    elif o is True or o is False:
+        out.append("true" if o else "false")
+    elif isinstance(o, dict):
         if not o:
             out.append("{}")
             return

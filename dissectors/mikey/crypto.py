@@ -35,11 +35,18 @@ def _hmac(algo: hashes.HashAlgorithm, key: bytes, data: bytes) -> bytes:
 
 def _p(algo: hashes.HashAlgorithm, s: bytes, label: bytes, m: int) -> bytes:
     """RFC 3830 4.1.2 P(s, label, m): A0 = label, Ai = HMAC(s, A(i-1))."""
+    keyed = hmac.HMAC(s, algo)  # the key schedule once: each HMAC copies it
+
+    def mac(data: bytes) -> bytes:
+        h = keyed.copy()
+        h.update(data)
+        return h.finalize()
+
     out = bytearray()
     a = label
     for _ in range(m):
-        a = _hmac(algo, s, a)
-        out += _hmac(algo, s, a + label)
+        a = mac(a)
+        out += mac(a + label)
     return bytes(out)
 
 
@@ -53,14 +60,17 @@ def _prf(algo: hashes.HashAlgorithm, block: int, inkey: bytes, label: bytes, out
     return acc.to_bytes(m * block, "big")[:outlen]
 
 
+_SHA1, _SHA256 = hashes.SHA1(), hashes.SHA256()  # they only name the hash: shared
+
+
 def prf_mikey1(inkey: bytes, label: bytes, outlen: int) -> bytes:
     """PRF func 0, MIKEY-1 (HMAC-SHA-1)."""
-    return _prf(hashes.SHA1(), 20, inkey, label, outlen)
+    return _prf(_SHA1, 20, inkey, label, outlen)
 
 
 def prf_hmac_sha256(inkey: bytes, label: bytes, outlen: int) -> bytes:
     """PRF func 1, PRF-HMAC-SHA-256 (RFC 6043): the MIKEY-1 construction with SHA-256."""
-    return _prf(hashes.SHA256(), 32, inkey, label, outlen)
+    return _prf(_SHA256, 32, inkey, label, outlen)
 
 
 def prf(prf_func: int, inkey: bytes, label: bytes, outlen: int) -> bytes:

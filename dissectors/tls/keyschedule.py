@@ -20,6 +20,10 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 }
 
 
+# One instance of each: a hash algorithm object only names the hash (nothing in it changes)
+_HASH_OF = {name: cls() for name, cls in _HASHES.items()}
+
+
 def hash_algorithm(name: str) -> hashes.HashAlgorithm:
     return _HASHES[name]()
 
@@ -31,18 +35,25 @@ def digest(name: str, data: bytes) -> bytes:
 
 
 def hmac_digest(name: str, key: bytes, data: bytes) -> bytes:
-    h = hmac.HMAC(key, hash_algorithm(name))
+    h = hmac.HMAC(key, _HASH_OF[name])
     h.update(data)
     return h.finalize()
 
 
 def p_hash(name: str, secret: bytes, seed: bytes, length: int) -> bytes:
     """P_hash of RFC 5246 section 5: HMAC(secret, A(i) || seed) with A(i) = HMAC(secret, A(i-1))."""
+    keyed = hmac.HMAC(secret, _HASH_OF[name])  # the key schedule once: each HMAC copies it
+
+    def mac(data: bytes) -> bytes:
+        h = keyed.copy()
+        h.update(data)
+        return h.finalize()
+
     out = bytearray()
     a = seed
     while len(out) < length:
-        a = hmac_digest(name, secret, a)
-        out += hmac_digest(name, secret, a + seed)
+        a = mac(a)
+        out += mac(a + seed)
     return bytes(out[:length])
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 import pytest
 
 from mikeyshark.dissectors import msrp
 from mikeyshark.dissectors.errors import DissectError
-from mikeyshark.evidence import MediaMessage
+from mikeyshark.evidence import MediaMessage, Status
 from mikeyshark.model import Endpoint, Problem
 from mikeyshark.wiretext import scrub, shown
 
@@ -72,3 +73,20 @@ def test_media_messages_hold_strict_text_and_are_passed_by() -> None:
     scrub(holder)
     assert holder[0] is msg and msg.fields == {"body": "\udce9"}  # passed by
     assert holder[1] == "\\xe9"  # beside it, text is still scrubbed
+
+
+class _WireText(str):
+    """A str subclass that may hold wire text (not an enum)."""
+
+
+class _Named(enum.StrEnum):
+    ODD = "caf\udce9"  # a program constant, whatever it holds
+
+
+def test_enum_members_pass_by_and_other_text_subclasses_are_scrubbed() -> None:
+    # an enum member is the program's own value (a rule's status): scrub keeps it as it is
+    # and passes its class by from then on; a str subclass that is no enum is wire text
+    holder: list[object] = [_Named.ODD, _WireText("caf\udce9"), Status.PASS, _Named.ODD]
+    scrub(holder)
+    assert holder[0] is _Named.ODD and holder[3] is _Named.ODD and holder[2] is Status.PASS
+    assert holder[1] == "caf\\xe9"
