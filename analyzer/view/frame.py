@@ -15,7 +15,7 @@ import struct
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from mikeyshark.dissectors import esp as esplib
 from mikeyshark.dissectors.errors import DissectError
@@ -154,6 +154,9 @@ class FrameView:
     tunnel: str | None = None  # "GTP": the columns are the tunnelled packet's, marked
     esp_note: str | None = None  # how an ESP packet was read (or why not)
     _layers: list[Layer] | None = None
+    # whether the row is free of what a terminal obeys (control characters): wire text
+    # reaches most rows, so it is escaped unless the row is known to hold none (RenderedRow)
+    safe: ClassVar[bool] = False
 
     def columns(self) -> tuple[str, str]:
         """(Protocol, Info) once the application messages are attached."""
@@ -333,6 +336,31 @@ class FrameView:
         return json.dumps(self.to_json(detail), ensure_ascii=False)
 
 
+class RenderedRow(FrameView):
+    """A frame whose row was final when it was read (a UDP datagram of no protocol of ours,
+    with nothing attached to it), kept as that row alone: the packet list of two processes
+    (:mod:`.parallel`) makes one for most frames. Its text is numbers and addresses, nothing a
+    terminal would obey (:attr:`safe`)."""
+
+    __slots__ = ("text",)
+    safe = True
+
+    def __init__(self, frame: Frame, text: str) -> None:
+        # (not FrameView's: only what the frames held back are asked for is set)
+        self.number = frame.number
+        self.data = frame.data
+        self.protocol = "UDP"
+        self.conn = None
+        self.has_payload = False
+        self.segment_of = None
+        self.pdus = []
+        self.problems = []
+        self.text = text
+
+    def row(self) -> str:
+        return self.text
+
+
 class ColumnsLayer(Layer):
     """The packet list's columns, by tshark's names for them (``-T fields -e
     _ws.col.Info``)."""
@@ -461,6 +489,8 @@ class FrameDecoder:
         self._streams: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
         self._next_stream = 0
         self._names: dict[bytes, str] = {}  # address text by address bytes (bounded)
+        # the Source and Destination columns of a row by the two addresses (bounded)
+        self._pairs: dict[bytes, str] = {}
 
     def _name(self, addr: bytes) -> str:
         text = self._names.get(addr)
@@ -469,6 +499,39 @@ class FrameDecoder:
                 self._names.clear()
             text = self._names[addr] = ntop(addr)
         return text
+
+    def plain_udp_row(self, frame: Frame) -> str | None:
+        """The row of a frame :meth:`_plain_ipv4` decodes as UDP (Ethernet, IPv4 without
+        options, not a fragment, UDP on neither the GTP-U nor the NAT-T port, all lengths
+        consistent) when nothing is attached to it: ``decode(frame).row()`` without the
+        view (most frames of a packet list). None for any other frame."""
+        data = frame.data
+        if frame.linktype != LINKTYPE_ETHERNET or len(data) < 42 or data[12:15] != b"\x08\x00\x45":
+            return None
+        total, ff, proto, s, d, sport, dport, ulen = _PLAIN_V4_UDP.unpack_from(data, 14)
+        if (
+            proto != PROTO_UDP
+            or ff & 0x3FFF
+            or total < 28
+            or 14 + total > len(data)
+            or ulen < 8
+            or ulen > total - 20
+            or sport in _TUNNEL_PORTS
+            or dport in _TUNNEL_PORTS
+        ):
+            return None
+        first = self._first_ts
+        if first is None:
+            first = self._first_ts = frame.ts_ns
+        pair = self._pairs.get(s + d)
+        if pair is None:
+            if len(self._pairs) >= self.MAX_DIRECTIONS:
+                self._pairs.clear()
+            pair = self._pairs[s + d] = f"{self._name(s):>15} → {self._name(d):<15}"
+        return (
+            f"{frame.number:>5} {(frame.ts_ns - first) / 1e9:>12.6f} {pair} UDP "
+            f"{frame.wirelen} {sport} → {dport} Len={ulen - 8}"
+        )
 
     def decode(self, frame: Frame) -> FrameView:
         if self._first_ts is None:
@@ -641,11 +704,25 @@ class FrameDecoder:
         n = end - ps
         key = (v.src, sport, v.dst, dport)
         rkey = (v.dst, dport, v.src, sport)
-        stream = self._stream(key, rkey, seq, flags)
-        isn = self._base(key, seq, flags)
+        # (most segments: neither SYN nor a new connection; _stream and _base decide the rest)
+        isns = self._isn
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams.get(rkey)
+        if stream is None or flags & TCP_SYN:
+            stream = self._stream(key, rkey, seq, flags)
+        isn = isns.get(key)
+        if isn is None or flags & TCP_SYN:
+            isn = self._base(key, seq, flags)
         rseq = (seq - isn) & 0xFFFFFFFF
-        peer = self._isn.get(rkey)
-        opts, shift = _tcp_options(data[start + 20 : ps], peer)
+        peer = isns.get(rkey)
+        if ps == start + 20:
+            opts, shift = "", None
+        elif ps == start + 32 and data[start + 20 : start + 24] == _NOP_NOP_TS:
+            tsval, tsecr = _TS.unpack_from(data, start + 24)
+            opts, shift = f" TSval={tsval} TSecr={tsecr}", None
+        else:
+            opts, shift = _tcp_options(data[start + 20 : ps], peer)
         if flags & TCP_SYN:
             self._shift[key] = shift
             if len(self._shift) > self.MAX_DIRECTIONS:
@@ -655,14 +732,15 @@ class FrameDecoder:
             mine, theirs = self._shift.get(key), self._shift.get(rkey)
             if mine is not None and theirs is not None:
                 win <<= mine
-        info = f"{sport} → {dport} [{flag_names(flags)}] Seq={rseq}"
         rack: int | None = 0  # tshark's tcp.ack of a segment without ACK
+        acked = ""
         if flags & TCP_ACK:
             rack = None if peer is None else (ack - peer) & 0xFFFFFFFF
             if rack is not None:
-                info += f" Ack={rack}"
-        info += f" Win={win} Len={n}{opts}"
-        v.protocol, v.info, v.conn, v.has_payload = "TCP", info, key, n > 0
+                acked = f" Ack={rack}"
+        fl = flag_names(flags)
+        v.protocol, v.conn, v.has_payload = "TCP", key, n > 0
+        v.info = f"{sport} → {dport} [{fl}] Seq={rseq}{acked} Win={win} Len={n}{opts}"
         v.tcp_numbers = TcpNumbers(rseq, rack, win, n, stream, flags)
         v.lower.append(("tcp", start, end))
 
@@ -700,6 +778,10 @@ _IP_PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
 # of an IPv4 header without options: total length, flags + fragment offset, protocol, addresses
 _PLAIN_V4 = struct.Struct("!2xH2xH xB2x 4s4s")
 _PLAIN_UDP = struct.Struct("!HHH")  # ports, length
+_NOP_NOP_TS = b"\x01\x01\x08\x0a"  # the options of most segments: NOP NOP timestamps
+_TS = struct.Struct("!II")
+_PLAIN_V4_UDP = struct.Struct("!2xH2xH xB2x 4s4s HHH")  # _PLAIN_V4, then _PLAIN_UDP
+_TUNNEL_PORTS = frozenset({GTPU_PORT, esplib.NAT_T_PORT})
 _MAX_TUNNELS = 2  # GTP-U or ESP inside another (ESP tunnel mode, NAT-T): deeper is not read
 
 
@@ -709,11 +791,6 @@ def _tcp_options(raw: bytes, peer_isn: int | None = None) -> tuple[str, int | No
     space, shown relative to its first sequence number."""
     if not raw:
         return "", None
-    if len(raw) == 12 and raw[:4] == b"\x01\x01\x08\x0a":  # NOP NOP timestamps: most segments
-        return (
-            f" TSval={int.from_bytes(raw[4:8], 'big')} TSecr={int.from_bytes(raw[8:], 'big')}",
-            None,
-        )
     try:
         opts = parse_tcp_options(raw)
     except DissectError:

@@ -321,11 +321,12 @@ class UdpLayer(Layer):
         return pe - ps
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TcpNumbers:
     """What a TCP segment's row shows that depends on the segments before it: sequence and
     acknowledgement numbers relative to each direction's first, the scaled window, the
-    payload length and the stream index (all as tshark counts them)."""
+    payload length and the stream index (all as tshark counts them). (Not frozen: one is made
+    for every segment, and a frozen dataclass sets each field through object.__setattr__.)"""
 
     seq: int
     ack: int | None

@@ -53,7 +53,8 @@ class Rows:
                     self.out.write(escape.terminal(line, keep_tab=True) + "\n")
             self.out.write("\n")
         else:
-            self.out.write(escape.terminal(v.row(), keep_tab=True) + "\n")
+            row = v.row()
+            self.out.write((row if v.safe else escape.terminal(row, keep_tab=True)) + "\n")
 
     def close(self) -> None:
         pass

@@ -39,8 +39,8 @@ from mikeyshark.dissectors.gtp import GTPU_PORT
 from mikeyshark.dissectors.ip import PROTO_UDP
 from mikeyshark.dissectors.link import LINKTYPE_ETHERNET
 from mikeyshark.keyfile import KeyFile
-from mikeyshark.model import Endpoint, Frame, Problem, StreamChunk
-from mikeyshark.view.frame import RENDERERS, FrameView, Node, Pdu, Renderer, register
+from mikeyshark.model import Endpoint, Problem, StreamChunk
+from mikeyshark.view.frame import RENDERERS, FrameView, Node, Pdu, RenderedRow, Renderer, register
 from mikeyshark.view.stream import (
     CHECK_EVERY,
     MAX_CALLS,
@@ -152,7 +152,7 @@ class SignallingSide(FrameStream):
         has), the last one ending with the END step."""
         batch: list[Step] = []
         rec, sip, reader, feed = self.recorder, self.sip, self.reader, self.table.feed
-        dgrams, decode = sip.datagrams, self.decoder.decode
+        dgrams, decode, udp_row = sip.datagrams, self.decoder.decode, self.decoder.plain_udp_row
         for n, frame in enumerate(reader, 1):
             if n == 1:
                 decode(frame)  # (relative times count from it)
@@ -163,8 +163,9 @@ class SignallingSide(FrameStream):
             elif dgrams or not n & RENDER_MASK:
                 # (most UDP datagrams: nothing else happened in their frame)
                 whole = _whole_udp(frame.linktype, frame.data)
-                if whole and not n & RENDER_MASK:
-                    batch.append((n, decode(frame).row()))
+                row = udp_row(frame) if whole and not n & RENDER_MASK else None
+                if row is not None:
+                    batch.append((n, row))
                 elif dgrams and not whole:
                     batch.append((n, _datagrams(dgrams)))
                 dgrams.clear()
@@ -254,19 +255,6 @@ class _Conn:
         self.client, self.server = client, server
 
 
-class _Rendered(FrameView):
-    """A frame whose row the signalling process rendered (nothing can change it)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, frame: Frame, text: str) -> None:
-        super().__init__(frame.number, frame.ts_ns, 0.0, frame.wirelen, frame.data)
-        self.text = text
-
-    def row(self) -> str:
-        return self.text
-
-
 class RowsSide(FrameStream):
     """A FrameStream whose flow table and SIP are the signalling process's: their steps
     (from ``steps``) are replayed in their frames."""
@@ -290,15 +278,18 @@ class RowsSide(FrameStream):
 
     def __iter__(self) -> Iterator[FrameView]:
         steps, reader, decode, pending = self.steps, self.reader, self.decoder.decode, self.pending
+        udp_row = self.decoder.plain_udp_row
         step = next(steps)
         for n, frame in enumerate(reader, 1):
             self.held_bytes += len(frame.data)
             if reader.problems:
                 reader.problems.clear()  # (the signalling process reports them)
             if step[0] != n:
-                pending[frame.number] = decode(frame)
+                # nothing happened in this frame: the row of a UDP datagram is final now
+                row = udp_row(frame)
+                pending[frame.number] = decode(frame) if row is None else RenderedRow(frame, row)
             elif len(step) == 2 and type(step[1]) is str:
-                pending[frame.number] = _Rendered(frame, step[1])
+                pending[frame.number] = RenderedRow(frame, step[1])
                 step = next(steps)
             else:
                 pending[frame.number] = decode(frame)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
-from scapy.layers.l2 import Ether
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Dot1Q, Ether
 
 from mikeyshark.model import Frame
 from mikeyshark.view.frame import FrameDecoder, FrameView
@@ -97,3 +98,73 @@ def test_the_shortcut_takes_the_common_frames(monkeypatch: pytest.MonkeyPatch) -
         if any(taken):
             got.add(name)
     assert got == {"udp", "udp-empty", "tcp-syn", "tcp-data", "dont-fragment"}
+
+
+# frames plain_udp_row must leave to decode (a tag, another network layer, a tunnel port)
+OTHERS: dict[str, bytes] = {
+    "vlan": bytes(ETH / Dot1Q(vlan=5) / V4 / UDP(sport=40000, dport=40002) / b"a"),
+    "ipv6": bytes(
+        ETH / IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=40000, dport=40002) / b"a"
+    ),
+    "gtp-source-port": bytes(ETH / V4 / UDP(sport=2152, dport=40002) / bytes(20)),
+    "nat-t-source-port": bytes(ETH / V4 / UDP(sport=4500, dport=40002) / bytes(20)),
+    "raw-ip": bytes(V4 / UDP(sport=40000, dport=40002) / b"a"),
+}
+
+
+def _frames(names: dict[str, bytes]) -> list[Frame]:
+    return [
+        Frame(i, 1_000_000_000 + 1_000 * i, 101 if n == "raw-ip" else 1, raw, len(raw) + 4)
+        for i, (n, raw) in enumerate(names.items(), 1)
+    ]
+
+
+def test_the_udp_row_is_the_decoded_row() -> None:
+    """plain_udp_row gives the row decode gives, for the frames the shortcut decodes as UDP,
+    and nothing for every other frame (then decode shows it)."""
+    cases = {**CASES, **OTHERS}
+    frames = _frames(cases)
+    rows, decoded = FrameDecoder(), FrameDecoder()
+    got = {n: rows.plain_udp_row(f) for n, f in zip(cases, frames, strict=True)}
+    want = {n: decoded.decode(f).row() for n, f in zip(cases, frames, strict=True)}
+    assert {n for n, r in got.items() if r is not None} == {"udp", "udp-empty", "dont-fragment"}
+    for name, row in got.items():
+        assert row is None or row == want[name], name
+    # (tshark -n's row of the same frame: numbers, time from the first frame, columns)
+    assert got["udp"] == (
+        "    1     0.000000       192.0.2.1 → 192.0.2.2       UDP 146 40000 → 40002 Len=100"
+    )
+    assert want["vlan"].endswith("UDP 51 40000 → 40002 Len=1")
+
+
+def test_the_udp_rows_address_columns_are_bounded() -> None:
+    """The Source/Destination text kept by address pair is forgotten past the budget, and a
+    pair seen again is shown the same."""
+    dec = FrameDecoder()
+    dec.MAX_DIRECTIONS = 4
+    raws = [
+        bytes(ETH / IP(src=f"192.0.2.{i}", dst="198.51.100.1") / UDP() / b"a") for i in range(10)
+    ]
+    got = []
+    for i, raw in enumerate([*raws, raws[0], raws[0]], 1):
+        row = dec.plain_udp_row(Frame(i, 0, 1, raw, len(raw)))
+        assert row is not None and len(dec._pairs) <= 4
+        got.append(row.split()[2:5])
+    assert got == [[f"192.0.2.{i}", "→", "198.51.100.1"] for i in [*range(10), 0, 0]]
+
+
+def test_tcp_timestamps_are_shown_like_tshark() -> None:
+    """The segments whose only options are NOP NOP timestamps (most) and those with others."""
+    dec = FrameDecoder()
+    ts = [("NOP", None), ("NOP", None), ("Timestamp", (4_000_000_000, 9))]
+    raws = [
+        bytes(ETH / V4 / TCP(sport=1, dport=2, flags="S", seq=5, options=ts)),
+        bytes(ETH / V4 / TCP(sport=1, dport=2, flags="S", seq=5, options=[("MSS", 1400), *ts])),
+        bytes(ETH / V4 / TCP(sport=1, dport=2, flags="S", seq=5, options=ts[2:])),
+    ]
+    infos = [dec.decode(Frame(i, i, 1, raw, len(raw))).info for i, raw in enumerate(raws, 1)]
+    assert infos == [
+        "1 → 2 [SYN] Seq=0 Win=8192 Len=0 TSval=4000000000 TSecr=9",
+        "1 → 2 [SYN] Seq=0 Win=8192 Len=0 MSS=1400 TSval=4000000000 TSecr=9",
+        "1 → 2 [SYN] Seq=0 Win=8192 Len=0 TSval=4000000000 TSecr=9",
+    ]
