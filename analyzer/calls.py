@@ -331,6 +331,8 @@ def _tag(na: siplib.NameAddr | None) -> str | None:
 
 
 def _is_focus(msg: SipMessage) -> bool:
+    if not any("isfocus" in v.lower() for v in msg.values("contact")):
+        return False  # no Contact can carry the parameter: nothing to parse
     try:
         return any(c.param("isfocus") is not None for c in msg.contacts)
     except DissectError:
@@ -852,8 +854,8 @@ class SipFlowHandler:
     def on_udp(self, frame: Frame, src: Endpoint, dst: Endpoint, payload: bytes) -> None:
         if not (src.port in self.ports or dst.port in self.ports or siplib.looks_like_sip(payload)):
             return
-        if not payload.strip(b"\r\n"):
-            return  # CRLF keep-alive (RFC 5626 4.4.1)
+        if not payload or (payload[0] in (0x0A, 0x0D) and not payload.strip(b"\r\n")):
+            return  # CRLF keep-alive (RFC 5626 4.4.1) (tested without a copy of a message)
         if payload[0] < 0x20 and payload[0] not in (0x0A, 0x0D):
             return  # binary on the SIP port: STUN keep-alives (RFC 5626 4.4.2), not SIP
         try:

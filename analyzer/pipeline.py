@@ -699,12 +699,15 @@ class _QuietCalls:
         if ts >= self._next_sweep:
             self._sweep(ts)
         q = self.calls.get(cid)
+        if q is None and not payload.startswith(b"INVITE "):
+            # only an INVITE starts a quiet call: every other message of a call not held
+            # (most SIP the tracker gets) is decided without a lower-case copy
+            return False
         lowered = payload.lower()
         media = b"msrp" in lowered or b"bfcp" in lowered
         if q is None:
             if (
                 media
-                or not payload.startswith(b"INVITE ")
                 or b"application/sdp" not in lowered
                 or cid.decode("utf-8", "replace") in self.sip.tracker.calls
             ):

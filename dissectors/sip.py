@@ -443,8 +443,8 @@ class SipMessage:
     # What the accessors below derived from the headers, kept: the message is immutable and
     # the analysis reads its Call-ID, CSeq, tags and Vias many times (an error is kept as
     # its arguments and raised afresh each time). Keys: "" the headers by canonical name,
-    # "get NAME" and "values NAME" a header's value(s) (none of these can fail), any other
-    # an accessor's result as ``once`` keeps it.
+    # "get" the values ``get`` gave, by the name asked for, and "values NAME" a header's
+    # values (none of these can fail), any other an accessor's result as ``once`` keeps it.
     _memo: dict[str, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
@@ -494,12 +494,14 @@ class SipMessage:
 
     def get(self, name: str) -> str | None:
         """The logical value of the first header called ``name`` (compact forms match too)."""
-        key = "get " + canonical_name(name)
         memo = self._memo
-        if key in memo:
-            return memo[key]  # type: ignore[no-any-return]
-        hs = self._by_key().get(key[4:])
-        got = memo[key] = hs[0].text if hs else None
+        gets: dict[str, str | None] | None = memo.get("get")
+        if gets is None:
+            gets = memo["get"] = {}
+        elif name in gets:
+            return gets[name]
+        hs = self._by_key().get(canonical_name(name))
+        got = gets[name] = hs[0].text if hs else None
         return got
 
     def values(self, name: str) -> list[str]:
@@ -560,13 +562,13 @@ class SipMessage:
 
     @property
     def vias(self) -> tuple[Via, ...]:
-        return self._once("via", lambda: tuple(Via.parse(v) for v in self.values("via")))
+        return self._once("via", lambda: tuple(_via(v) for v in self.values("via")))
 
     @property
     def top_via(self) -> Via | None:
         def top() -> Via | None:
             vs = self.values("via")
-            return Via.parse(vs[0]) if vs else None
+            return _via(vs[0]) if vs else None
 
         return self._once("top via", top)
 
@@ -743,6 +745,22 @@ def _name_addr(value: str, header: str) -> NameAddr:
             if len(_NAME_ADDRS) >= MAX_CACHED_LINES:
                 _NAME_ADDRS.clear()
             _NAME_ADDRS[value] = got
+    return got
+
+
+# (a request's Via comes back in each of its responses, and on every hop below a proxy's)
+_VIAS: dict[str, Via] = {}
+
+
+def _via(value: str) -> Via:
+    """``Via.parse(value)``, shared while the same value comes again."""
+    got = _VIAS.get(value)
+    if got is None:
+        got = Via.parse(value)
+        if len(value) <= MAX_CACHED_LINE:
+            if len(_VIAS) >= MAX_CACHED_LINES:
+                _VIAS.clear()
+            _VIAS[value] = got
     return got
 
 

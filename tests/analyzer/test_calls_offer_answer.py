@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mikeyshark.calls import CallTracker, OfferAnswer, track_capture
+from mikeyshark.calls import CallTracker, OfferAnswer, _is_focus, track_capture
 from mikeyshark.dissectors import sip
 from mikeyshark.model import Endpoint
 from tests.support.sip_captures import UE, write_calls
@@ -369,3 +369,24 @@ def test_udp_keepalives_on_the_sip_port_are_not_problems(tmp_path: Path) -> None
     tracker, problems = track_capture(tmp_path / "k.pcap")
     assert [r.frame for r in tracker.records] == [4]
     assert [(p.frame, p.field) for p in problems] == [(3, "start-line")]
+
+
+@pytest.mark.parametrize(
+    ("contacts", "focus"),
+    [
+        # the feature tag is a header parameter of the Contact (RFC 3840 9, TS 24.147 5.3)
+        (["<sip:conf1@192.0.2.20;transport=udp>;isfocus"], True),
+        (["<sip:a@x>", '"Conf" <sip:conf1@x>;IsFocus;expires=60'], True),  # names: any case
+        (["<sip:a@x>, <sip:b@x>;isfocus"], True),  # the second value of one header
+        # inside the URI it is a URI parameter, not the feature tag
+        (["<sip:conf1@x;isfocus>"], False),
+        (["<sip:isfocus@x>;expires=60"], False),
+        (["<sip:conf1@x;isfocus"], False),  # malformed: no focus claimed
+        (["<sip:a@x>"], False),
+        ([], False),
+    ],
+)
+def test_focus_is_the_contact_feature_tag(contacts: list[str], focus: bool) -> None:
+    lines = [f"Contact: {c}" for c in contacts]
+    m = sip.parse(("SIP/2.0 200 OK\r\n" + "".join(f"{ln}\r\n" for ln in lines) + "\r\n").encode())
+    assert _is_focus(m) is focus

@@ -464,10 +464,31 @@ def test_repeated_lines_parse_the_same_and_the_caches_stay_bounded() -> None:
         with pytest.raises(DissectError) as ei:
             _ = m.from_ if header == "From" else m.contacts
         assert ei.value.field == header.lower()
+    # A Via seen before (a response repeats its request's) parses the same; a malformed
+    # one raises each time, for each message.
+    via = "Via: SIP/2.0/UDP h.example:5070;branch=z9hG4bK1;rport"
+    req = sip.parse(msg("OPTIONS sip:x SIP/2.0", via, "Via: SIP/2.0/TCP p"))
+    resp = sip.parse(msg("SIP/2.0 200 OK", via))
+    assert (
+        req.top_via
+        == resp.top_via
+        == sip.Via("SIP/2.0/UDP", "h.example", 5070, (("branch", "z9hG4bK1"), ("rport", None)))
+    )
+    assert [v.host for v in req.vias] == ["h.example", "p"]
+    for _ in range(2):
+        bad = sip.parse(msg("SIP/2.0 200 OK", "Via: SIP/2.0/UDP h:x"))
+        with pytest.raises(DissectError) as ei:
+            _ = bad.top_via
+        assert ei.value.field == "via"
     # many distinct lines, some long: the caches never hold more than their budget
     for i in range(sip.MAX_CACHED_LINES + 10):
         sip.parse(msg("OPTIONS sip:x SIP/2.0", f"X-N: {i}", f"To: <sip:{i}@x>", "Y: " + "y" * 300))
         _ = sip.parse(msg("OPTIONS sip:x SIP/2.0", f"To: <sip:{i}@x>")).to
+        long = "SIP/2.0/UDP h;branch=" + "b" * 300
+        vias = sip.parse(msg("OPTIONS sip:x SIP/2.0", f"Via: SIP/2.0/UDP h{i}", "Via: " + long))
+        assert vias.vias[1].branch == "b" * 300
     assert 0 < len(sip._LINES) <= sip.MAX_CACHED_LINES
     assert 0 < len(sip._NAME_ADDRS) <= sip.MAX_CACHED_LINES
+    assert 0 < len(sip._VIAS) <= sip.MAX_CACHED_LINES
     assert all(len(line) <= sip.MAX_CACHED_LINE for line in sip._LINES)
+    assert all(len(v) <= sip.MAX_CACHED_LINE for v in sip._VIAS)
