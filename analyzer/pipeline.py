@@ -104,6 +104,11 @@ class CaptureResult:
     spooled: list[Any] = field(default_factory=list)
 
 
+# TcpConnection.app keys (by direction: server to client, client to server): the direction
+# carries neither SIP nor H.248 (see _Collector._tcp_data)
+_DECLINED = ("pipeline: s2c not signalling", "pipeline: c2s not signalling")
+
+
 class _Collector:
     """The flow handler: SIP to the call tracker, H.248 to the Mp leg, other TCP bytes kept
     for correlation."""
@@ -237,20 +242,34 @@ class _Collector:
             self.on_problem(internal_problem(e, what, chunk.frame, self.file))
 
     def _tcp_data(self, conn: TcpConnection, from_client: bool, chunk: StreamChunk) -> None:
-        if conn.client.port in MP_PORTS or conn.server.port in MP_PORTS:
-            src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
-            self.mp.on_tcp(conn.index, from_client, src, dst, chunk, ipsec=self._in_esp())
-            return
-        in_tls = self.siptls is not None and self.siptls.on_tcp_data(conn, from_client, chunk)
-        if not in_tls:
-            self.sip.on_tcp_data(conn, from_client, chunk)
-        if siplib.PORT in (conn.client.port, conn.server.port):
-            return
-        # TLS on the SIP/TLS port is kept as well (when its ClientHello offers a PSK, or the
-        # key log knows it) until its plaintext says it is SIP: it may be media
-        tls_port = siplib.TLS_PORT in (conn.client.port, conn.server.port)
-        if in_tls and not tls_port:
-            return  # SIP the key log opened on another port
+        if conn.app.get(_DECLINED[from_client]):
+            # (every later chunk of a media connection: the routing below is decided)
+            in_tls = tls_port = False
+        else:
+            if conn.client.port in MP_PORTS or conn.server.port in MP_PORTS:
+                src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
+                self.mp.on_tcp(conn.index, from_client, src, dst, chunk, ipsec=self._in_esp())
+                return
+            in_tls = self.siptls is not None and self.siptls.on_tcp_data(conn, from_client, chunk)
+            if not in_tls:
+                self.sip.on_tcp_data(conn, from_client, chunk)
+            if siplib.PORT in (conn.client.port, conn.server.port):
+                return
+            # TLS on the SIP/TLS port is kept as well (when its ClientHello offers a PSK, or
+            # the key log knows it) until its plaintext says it is SIP: it may be media
+            tls_port = siplib.TLS_PORT in (conn.client.port, conn.server.port)
+            if in_tls and not tls_port:
+                return  # SIP the key log opened on another port
+            if (
+                not in_tls
+                and not tls_port
+                and self.sip.declined(conn, from_client)
+                and (self.siptls is None or self.siptls.declined(conn))
+            ):
+                # Neither SIP handler will look at this direction's bytes again (so they
+                # need not see them), nor is it H.248 or on a SIP port: what follows holds
+                # for each of its later chunks.
+                conn.app[_DECLINED[from_client]] = True
         rec = self._conn(conn)
         if rec.truncated or rec.ignored:
             if (

@@ -278,3 +278,42 @@ def test_a_syn_seen_after_declined_bytes_still_reaches_the_connection_record() -
     assert (conn.syn_frame, conn.c2s.unwanted) == (3, False)
     table.feed(_tcp(4, 1, 2, 100 + 2 * len(text), 500, text))
     assert (rec.syn_frame, conn.c2s.unwanted) == (3, True)
+
+
+def test_a_direction_decided_not_signalling_skips_the_sip_handlers_and_keeps_its_bytes() -> None:
+    # Once the SIP handlers declined a direction, its later chunks go straight to the
+    # connection record; a direction still undecided (a SIP start line split over two
+    # segments) goes on reaching the SIP handler.
+    from mikeyshark.flows import FlowTable
+    from mikeyshark.mp import MpLeg
+    from mikeyshark.pipeline import _DECLINED, _Collector
+    from mikeyshark.siptls import SipTlsHandler
+
+    tracker = CallTracker("x")
+    sip = SipFlowHandler(tracker, "x")
+    col = _Collector(sip, "x", MpLeg("x"))
+    col.siptls = SipTlsHandler(sip, None)
+    table = FlowTable(col)
+    hello = _hello((0x00A8,))  # TLS_PSK_WITH_AES_128_GCM_SHA256: a TEK may open it
+    ok = b"SIP/2.0 200 OK\r\nCall-ID: t2\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    record = b"\x17\x03\x03\x00\x01x"
+    frames = [
+        _tcp(1, 1, 2, 100, 500, hello),
+        _tcp(2, 1, 2, 100 + len(hello), 500, record),
+        _tcp(3, 2, 1, 500, 106 + len(hello), ok[:5]),  # "SIP/2": not decided yet
+        _tcp(4, 2, 1, 505, 106 + len(hello), ok[5:]),
+        _tcp(5, 1, 2, 106 + len(hello), 500 + len(ok), record),
+    ]
+    for f in frames:
+        table.feed(f)
+    [conn] = table._open.values()
+    rec = col.conns[id(conn)]
+    assert conn.app.get(_DECLINED[True]) and not conn.app.get(_DECLINED[False])
+    assert [(fc, c.frame, c.data) for fc, c in rec.chunks] == [
+        (True, 1, hello),
+        (True, 2, record),
+        (False, 3, ok[:5]),
+        (False, 4, ok[5:]),
+        (True, 5, record),
+    ]
+    assert [r.frame for r in tracker.calls["t2"].records] == [4]
