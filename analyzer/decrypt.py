@@ -75,9 +75,9 @@ from mikeyshark.dissectors.tls.records import (
     parse_offered_psks,
     parse_psk_key_exchange,
     parse_psk_modes,
-    parse_record,
     parse_server_hello,
     plausible_header,
+    record_header,
 )
 from mikeyshark.flows import FlowTable, NullHandler, TcpConnection
 from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
@@ -583,7 +583,7 @@ class TlsConnectionDecoder:
             if d.lost and not self._resync(d):
                 return
             try:
-                got = parse_record(d.buf)
+                got = record_header(d.buf)
             except DissectError as e:
                 frame, _ = self._frame_at(d, d.base + 1)
                 self._problem(f"{e.reason} at stream offset {d.base + e.offset}", frame, e.field)
@@ -594,7 +594,8 @@ class TlsConnectionDecoder:
                 continue
             if got is None:
                 return
-            rec, end = got
+            ct, version, end = got
+            fragment = bytes(d.buf[RECORD_HEADER_LEN:end])
             offset = d.base
             frames = d.frames
             # the commonest case, a record in one piece of the stream: that piece's frame
@@ -610,7 +611,7 @@ class TlsConnectionDecoder:
             if len(frames) > 1:
                 done = bisect.bisect_right(frames, (d.base, 1 << 62, 0))
                 del frames[: min(done, len(frames) - 1)]
-            r = _Pending(rec.content_type, rec.version, rec.fragment, frame, ts, offset)
+            r = _Pending(ct, version, fragment, frame, ts, offset)
             if self._is_protected(d, r):
                 if on_record is not None:
                     on_record(
@@ -627,8 +628,9 @@ class TlsConnectionDecoder:
                     )
                 self._on_protected(d, r)
             else:
-                content = self._plain_record(d, r)
+                content = self._plain_record(d, r, on_record is not None)
                 if on_record is not None:
+                    assert content is not None
                     on_record(
                         RecordRead(
                             d.from_client,
@@ -716,7 +718,8 @@ class TlsConnectionDecoder:
         side = self.info.client_hello_from_client
         return d.from_client if side is None else d.from_client == side
 
-    def _plain_record(self, d: _Dir, r: _Pending) -> RecordContent:
+    def _plain_record(self, d: _Dir, r: _Pending, content: bool) -> RecordContent | None:
+        """Take a record in the clear; what it holds (``content``: for the dissect view)."""
         ct, frag = r.content_type, r.fragment
         if ct == CT_CHANGE_CIPHER_SPEC:
             if self.info.version != TLS13:
@@ -725,11 +728,11 @@ class TlsConnectionDecoder:
             messages, fragment_of = self._handshake_fragment(d, frag)
             for msg in messages:
                 self._plain_handshake(d, msg, r.frame)
-            return RecordContent(ct, len(frag), _split(messages), fragment_of)
+            return RecordContent(ct, len(frag), _split(messages), fragment_of) if content else None
         elif ct == CT_ALERT:
             self.info.alerts.append(AlertSeen(d.from_client, r.frame, frag[0], frag[1], False))
-            return RecordContent(ct, 2, alert=(frag[0], frag[1]))
-        return RecordContent(ct, len(frag))
+            return RecordContent(ct, 2, alert=(frag[0], frag[1])) if content else None
+        return RecordContent(ct, len(frag)) if content else None
 
     @staticmethod
     def _handshake_fragment(d: _Dir, fragment: bytes) -> tuple[list[bytes], int | None]:
@@ -1195,17 +1198,21 @@ class TlsConnectionDecoder:
                     RecordOpened(d.from_client, r.frame, r.offset, RecordContent(ct, len(plain)))
                 )
             return
-        content = RecordContent(ct, len(plain))
+        on_record = self.on_record  # what the record holds: for the dissect view alone
         if ct == CT_ALERT and len(plain) == 2:
             self.info.alerts.append(AlertSeen(d.from_client, r.frame, plain[0], plain[1], True))
-            content = RecordContent(ct, 2, alert=(plain[0], plain[1]))
+            if on_record is not None:
+                content = RecordContent(ct, 2, alert=(plain[0], plain[1]))
         elif ct == CT_HANDSHAKE:
             messages, fragment_of = self._handshake_fragment(d, plain)
-            content = RecordContent(ct, len(plain), _split(messages), fragment_of)
+            if on_record is not None:
+                content = RecordContent(ct, len(plain), _split(messages), fragment_of)
             for msg in messages:
                 self._encrypted_handshake(d, msg, r.frame)
-        if self.on_record is not None:
-            self.on_record(RecordOpened(d.from_client, r.frame, r.offset, content))
+        elif on_record is not None:
+            content = RecordContent(ct, len(plain))
+        if on_record is not None:
+            on_record(RecordOpened(d.from_client, r.frame, r.offset, content))
 
     def _unprotect_guessing_seq(
         self, d: _Dir, prot: RecordProtection, r: _Pending

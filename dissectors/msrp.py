@@ -350,6 +350,28 @@ def parse_start_line(
     return tid, None, int(m[3]), comment
 
 
+# Header lines that parsed, by their bytes: the messages of a session repeat their To-Path,
+# From-Path, Content-Type and report headers, each decoded and checked once. A Header is
+# frozen: every message holding the line shares one. Bounded: emptied when full.
+_LINES: dict[bytes, Header] = {}
+MAX_KNOWN_LINES = 1024
+
+
+def _header_line(raw: bytes, pos: int) -> Header:
+    """The header line ``raw`` (without its CRLF) at offset ``pos``, decoded and checked."""
+    line = _decode(raw, pos, "header")
+    name, sep, value = line.partition(":")
+    if not sep or not _TOKEN_RE.match(name):
+        raise DissectError(LAYER, pos, f"bad header line {line[:80]!r}", "header")
+    value = value.lstrip(" \t")
+    _check_header(name, value, pos)
+    h = Header(name, value)
+    if len(_LINES) >= MAX_KNOWN_LINES:
+        _LINES.clear()
+    _LINES[raw] = h
+    return h
+
+
 def parse_message(data: bytes) -> Message:
     """Parse exactly one complete MSRP message (start line through end-line)."""
     eol = data.find(b"\r\n")
@@ -377,6 +399,7 @@ def _parse_message(
     headers: list[Header] = []
     body: bytes | None = None
     pos = eol + 2
+    known = _LINES
     while pos < body_end + 2:
         nl = data.find(b"\r\n", pos)
         if nl == pos:
@@ -384,13 +407,11 @@ def _parse_message(
                 raise DissectError(LAYER, pos, "empty line but no body before end-line", "body")
             body = data[pos + 2 : body_end]
             break
-        line = _decode(data[pos:nl], pos, "header")
-        name, sep, value = line.partition(":")
-        if not sep or not _TOKEN_RE.match(name):
-            raise DissectError(LAYER, pos, f"bad header line {line[:80]!r}", "header")
-        value = value.lstrip(" \t")
-        _check_header(name, value, pos)
-        headers.append(Header(name, value))
+        raw = data[pos:nl]
+        h = known.get(raw)
+        if h is None:
+            h = _header_line(raw, pos)
+        headers.append(h)
         pos = nl + 2
     msg = Message(tid, method, status, comment, tuple(headers), body, flag)
     for required in ("To-Path", "From-Path"):

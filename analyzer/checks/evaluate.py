@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -95,7 +95,10 @@ def _na(message: str) -> Outcome:
     return Outcome(Status.NOT_APPLICABLE, message)
 
 
-def _frames(frames: Iterable[int | None]) -> tuple[int, ...]:
+def _frames(frames: Sequence[int | None]) -> tuple[int, ...]:
+    if len(frames) == 1:  # (most outcomes)
+        f = frames[0]
+        return () if f is None else (f,)
     return tuple(sorted({f for f in frames if f is not None}))
 
 
@@ -716,6 +719,8 @@ def _msrp_paths(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     if m.offer is None or m.answer is None:
         return _unseen("offer or answer missing: the a=path values are unknown")
     bad: list[tuple[int, str]] = []
+    # the messages repeat the same few URIs: each one's key is worked out once
+    keys: dict[str, tuple[str, int | None, str | None]] = {}
     for msg in m.messages:
         side = _sender_side(m, msg.src)
         # Requests name the paths; a response only echoes its request's (RFC 4975 7.2).
@@ -731,7 +736,7 @@ def _msrp_paths(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
             # The endpoints are the last URIs: relays prepend themselves (RFC 4976), and an
             # endpoint's own a=path ends with its own URI (RFC 4975 8.1).
             end, want = uris[-1], sdp.path[-1]
-            if _uri_key(end) != _uri_key(want):
+            if _uri_key(end, keys) != _uri_key(want, keys):
                 name = "From-Path" if header == "from_path" else "To-Path"
                 bad.append((msg.frame, f"{name} {end} is not the {whose} a=path {want}"))
     if bad:
@@ -766,11 +771,19 @@ def _sender_side(m: MediaRecord, ep: Endpoint) -> Side | None:
     return None
 
 
-def _uri_key(uri: str) -> tuple[str, int | None, str | None]:
-    try:
-        return MsrpUri.parse(uri).key
-    except DissectError:
-        return (uri, None, "")
+def _uri_key(
+    uri: str, known: dict[str, tuple[str, int | None, str | None]] | None = None
+) -> tuple[str, int | None, str | None]:
+    """What the path rules compare of ``uri`` (``known``: the keys worked out already)."""
+    key = known.get(uri) if known is not None else None
+    if key is None:
+        try:
+            key = MsrpUri.parse(uri).key
+        except DissectError:
+            key = (uri, None, "")
+        if known is not None:
+            known[uri] = key
+    return key
 
 
 def _as_seq(v: object) -> tuple[object, ...]:
@@ -1493,6 +1506,8 @@ def revise(call: CallRecord, ctx: Context, rule_id: str) -> None:
 
 
 def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool) -> CheckResult:
+    if len(outs) == 2 and outs[0][1].status is outs[1][1].status:
+        return _combine_two(rule, outs[0], outs[1])
     first = outs[0][1]
     worst = first.status
     chosen = outs
@@ -1522,6 +1537,28 @@ def _combine(rule: Rule, outs: list[tuple[MediaRecord, Outcome]], *, many: bool)
 
 
 _SEVERE = frozenset({Status.FAIL, Status.WARNING, Status.INFO})  # the statuses of a severity
+
+
+def _combine_two(
+    rule: Rule, one: tuple[MediaRecord, Outcome], two: tuple[MediaRecord, Outcome]
+) -> CheckResult:
+    """:func:`_combine` of two m-lines of the same status (a call's MSRP and BFCP m-lines,
+    most rules), unrolled."""
+    (ma, a), (mb, b) = one, two
+    message = a.message
+    if b.message != message:
+        message = (
+            f"m-line {ma.index} ({ma.protocol.value}): {message}; "
+            f"m-line {mb.index} ({mb.protocol.value}): {b.message}"
+        )
+    frames = tuple(sorted({*a.frames, *b.frames})) if a.frames or b.frames else ()
+    severity = rule.severity
+    if a.status in _SEVERE:
+        sa, sb = a.severity or severity, b.severity or severity
+        severity = sa if sa is sb else min(sa, sb, key=_SEVERITY_ORDER.index)
+    return CheckResult(rule.id, a.status, frames, message, severity, a.unseen_leg and b.unseen_leg)
+
+
 _SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
 # which m-line's outcome a rule's result takes: the worst
 _WORST_FIRST = {s: i for i, s in enumerate(STATUS_ORDER)}

@@ -51,6 +51,17 @@ def parse_record(data: bytes | bytearray, pos: int = 0) -> tuple[Record, int] | 
 
     Raises DissectError for a header that cannot be TLS (wrong version, oversize length).
     """
+    got = record_header(data, pos)
+    if got is None:
+        return None
+    ct, version, end = got
+    return Record(ct, version, bytes(data[pos + RECORD_HEADER_LEN : end])), end
+
+
+def record_header(data: bytes | bytearray, pos: int = 0) -> tuple[int, int, int] | None:
+    """:func:`parse_record` without the record: (content type, version, end offset) of a
+    record complete at ``pos`` (its fragment is ``data[pos + 5:end]``), None when more bytes
+    are needed; the same DissectError for a header that cannot be TLS."""
     if len(data) - pos < RECORD_HEADER_LEN:
         return None
     ct = data[pos]
@@ -65,7 +76,7 @@ def parse_record(data: bytes | bytearray, pos: int = 0) -> tuple[Record, int] | 
     end = pos + RECORD_HEADER_LEN + length
     if end > len(data):
         return None
-    return Record(ct, version, bytes(data[pos + RECORD_HEADER_LEN : end])), end
+    return ct, version, end
 
 
 def parse_records(data: bytes) -> list[Record]:

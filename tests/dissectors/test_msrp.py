@@ -207,3 +207,26 @@ def test_uri_key_ignores_host_case_not_session_case() -> None:
     b = msrp.MsrpUri.parse("msrp://alice.example.com:7777/iau39soe2843z;tcp")
     c = msrp.MsrpUri.parse("msrp://alice.example.com:7777/IAU39soe2843z;tcp")
     assert a.key == b.key != c.key
+
+
+def test_a_header_line_is_checked_once_and_shared_but_never_a_bad_one() -> None:
+    first = msrp.parse_message(SEND)
+    again = msrp.parse_message(SEND.replace(b"a786hjs2", b"b786hjs2"))
+    assert again.headers == first.headers
+    assert again.headers[0] is first.headers[0]  # the To-Path line: parsed once, shared
+    bad = SEND.replace(b"Byte-Range: 1-37/37", b"Byte-Range: 0-37/37")
+    for _ in range(2):  # a line that fails is not remembered: it fails again, located
+        with pytest.raises(DissectError) as e:
+            msrp.parse_message(bad)
+        assert (e.value.field, e.value.offset) == ("Byte-Range", 141)
+
+
+def test_the_header_lines_remembered_stay_within_their_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(msrp, "_LINES", {})
+    monkeypatch.setattr(msrp, "MAX_KNOWN_LINES", 8)
+    for i in range(50):  # a new Message-ID line in every message
+        m = msrp.parse_message(SEND.replace(b"87652491", b"%08d" % i))
+        assert m.message_id == f"{i:08d}"
+        assert len(msrp._LINES) <= 8

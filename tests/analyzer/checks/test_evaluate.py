@@ -112,3 +112,37 @@ def test_every_need_has_its_sentence_and_every_row_its_evaluator() -> None:
     assert needs["TICKET-OPEN"] == ("init", "key")
     assert needs["MSRP-PATHS"] == ("plaintext",)
     assert "GEN-AUTH" not in needs and "ORDER" not in needs
+
+
+def test_m_lines_of_one_status_combine_their_messages_frames_and_severities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # two m-lines fail alike: one result that names each m-line's sentence, every frame of
+    # both once and in order, the more severe of their severities, and a leg unseen only
+    # when it is unseen on both
+    call = clean_call()
+    msrp_line = call.media[0]
+    bfcp_line = replace(msrp_line, index=1, protocol=Protocol.BFCP)
+    call.media.append(bfcp_line)
+    said = {
+        0: evaluate.Outcome(Status.FAIL, "first", (9, 3), Severity.WARNING, unseen_leg=True),
+        1: evaluate.Outcome(Status.FAIL, "second", (3, 5)),
+    }
+    monkeypatch.setitem(evaluate._EVALUATORS, "OFFER-SETUP", lambda c, m, x: said[m.index])
+    row = replace(RULES_BY_ID["OFFER-SETUP"], needs=(), severity=Severity.INFO)
+    assert _judge(call, row)["OFFER-SETUP"] == CheckResult(
+        "OFFER-SETUP",
+        Status.FAIL,
+        (3, 5, 9),
+        "m-line 0 (msrp): first; m-line 1 (bfcp): second",
+        Severity.WARNING,
+        False,
+    )
+    said[1] = evaluate.Outcome(Status.FAIL, "first", (), unseen_leg=True)
+    assert _judge(call, row)["OFFER-SETUP"] == CheckResult(
+        "OFFER-SETUP", Status.FAIL, (3, 9), "first", Severity.WARNING, True
+    )
+    said[1] = evaluate.Outcome(Status.PASS, "fine", (1,))  # the worse status alone
+    assert _judge(call, row)["OFFER-SETUP"] == CheckResult(
+        "OFFER-SETUP", Status.FAIL, (3, 9), "first", Severity.WARNING, True
+    )
