@@ -5,8 +5,8 @@ The frames come from :class:`mikeyshark.view.stream.FrameStream` in capture orde
 nothing can change it any more; this command picks them with the display filter and prints
 them in the form asked for (:mod:`mikeyshark.view.output`), the located problems on stderr.
 The packet list of a large capture file is printed by a second process
-(:mod:`mikeyshark.view.parallel`); it is forked before the dissectors are imported, so that
-the two processes import them at once.
+(:mod:`mikeyshark.view.parallel`), forked once the dissectors are imported: neither process
+can start before they are, and the child then has them without importing them again.
 """
 
 from __future__ import annotations
@@ -220,17 +220,23 @@ def _run_parallel(
     keylog: str,
 ) -> int:
     """The signalling followed here, the rows printed by a forked child (which exits here)."""
+    import gc
+    import pickle
+
+    from mikeyshark.capture import CaptureReader
+    from mikeyshark.keylog import keylog_from  # noqa: F401  (for the child)
+    from mikeyshark.view import output  # noqa: F401  (for the child)
+    from mikeyshark.view.parallel import SignallingSide
+
+    # what is imported now lives as long as both processes: no collection need walk it (nor
+    # write to its pages, which the kernel would then copy for the child)
+    gc.freeze()
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(w)
         os._exit(_print_rows(args, capture, keys, given, keylog, r))
     os.close(r)
-    import pickle
-
-    from mikeyshark.capture import CaptureReader
-    from mikeyshark.view.parallel import SignallingSide
-
     reader = CaptureReader(capture)
     try:
         with streaming(), os.fdopen(w, "wb", buffering=1 << 16) as pipe:

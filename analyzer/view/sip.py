@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mikeyshark.calls import SipRecord
-from mikeyshark.correlate import key_status
 from mikeyshark.dissectors import mikey as mikeylib
 from mikeyshark.dissectors import sdp as sdplib
 from mikeyshark.dissectors import sip as siplib
@@ -602,6 +601,8 @@ register(
 
 def _ticket_node(res: Resolution, keys: KeyFile, reveal: bool) -> Node:
     """The opened ticket (validity, identities, key fingerprints) and the TEK candidates."""
+    from mikeyshark.correlate import key_status  # (the analyze report's: only trees need it)
+
     ks = key_status(res, keys, reveal)
     if ks.ticket_tree is None:
         return Node(f"[Ticket not opened: {ks.ticket_error or 'no key in the key file opens it'}]")
