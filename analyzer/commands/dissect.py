@@ -221,12 +221,11 @@ def _run_parallel(
 ) -> int:
     """The signalling followed here, the rows printed by a forked child (which exits here)."""
     import gc
-    import pickle
 
     from mikeyshark.capture import CaptureReader
     from mikeyshark.keylog import keylog_from  # noqa: F401  (for the child)
     from mikeyshark.view import output  # noqa: F401  (for the child)
-    from mikeyshark.view.parallel import SignallingSide
+    from mikeyshark.view.parallel import SignallingSide, send_steps
 
     # what is imported now lives as long as both processes: no collection need walk it (nor
     # write to its pages, which the kernel would then copy for the child)
@@ -239,10 +238,8 @@ def _run_parallel(
     os.close(r)
     reader = CaptureReader(capture)
     try:
-        with streaming(), os.fdopen(w, "wb", buffering=1 << 16) as pipe:
-            for batch in SignallingSide(reader, keys, _psks(given), args.count).steps():
-                pickle.dump(batch, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                pipe.flush()
+        with streaming():
+            send_steps(SignallingSide(reader, keys, _psks(given), args.count), w)
     except BrokenPipeError:
         pass  # the child stopped (its reader went away, or it failed): its status says
     _, status = os.waitpid(pid, 0)

@@ -500,6 +500,12 @@ class FrameDecoder:
             text = self._names[addr] = ntop(addr)
         return text
 
+    def first_frame(self, frame: Frame) -> None:
+        """Relative times count from ``frame``'s, the capture's first (also when another
+        process shows that frame)."""
+        if self._first_ts is None:
+            self._first_ts = frame.ts_ns
+
     def plain_udp_row(self, frame: Frame) -> str | None:
         """The row of a frame :meth:`_plain_ipv4` decodes as UDP (Ethernet, IPv4 without
         options, not a fragment, UDP on neither the GTP-U nor the NAT-T port, all lengths

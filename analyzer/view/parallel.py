@@ -11,9 +11,10 @@ cut where the data flows one way only:
   and SIP still hold back) becomes a :data:`Step`, sent in batches down a pipe;
 - the *rows* process (:class:`RowsSide`, forked) reads the capture too, decodes the lower
   layers of every frame, replays each frame's step into its TLS/MSRP/BFCP decoder and
-  releases and prints the frames exactly as ``FrameStream`` does. (It has more to do per
-  frame: the signalling process also renders the rows of half the frames that nothing can
-  change, UDP datagrams of no protocol of ours, and sends them as text.)
+  releases and prints the frames exactly as ``FrameStream`` does. The rows of the frames
+  nothing can change (UDP datagrams of no protocol of ours) are written by whichever process
+  has time for them: the signalling process renders them while ``render_rows`` is set, which
+  the command sets while the rows process is behind (:func:`pipe_backlog`).
 
 Every step is replayed at the point of the single process's loop where it happened (after
 that frame was fed, in the same order within ``_attach``), so the decoders' states, the
@@ -26,6 +27,7 @@ display filter, the detail tree and the other output forms need the SIP messages
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 from collections.abc import Callable, Iterator, Sequence
@@ -55,17 +57,13 @@ _NEW, _DATA, _CLOSE, _MEGACO, _MIKEY = range(5)
 # what resolving the MIKEY exchanges gave, in order: a problem, keys to try
 _PROBLEM, _CANDIDATES = range(2)
 END = 0  # the step number of what the end of the capture completes (frames count from 1)
-# The rows process has more to do per frame than this one: of the frames whose row nothing
-# can change (UDP datagrams of no protocol of ours), those whose number has none of these
-# bits set are rendered here and sent as text.
-RENDER_MASK = 1
 
 # A step: (frame number (END at the end), decoder events, reassembled datagrams, SIP messages
 # placed, problems and keys, problems of the reader, problems of the flow table and SIP, at
 # each check: (out-of-order bytes held, oldest frame of a SIP message not complete, frames of
 # SIP messages not complete), at END: SIP calls forgotten); or for a frame that only
 # completed datagrams (most UDP): (frame number, datagrams); or for a frame shown as it is
-# decoded (most UDP, see RENDER_MASK): (frame number, its row).
+# decoded (most UDP, with render_rows): (frame number, its row).
 Step = tuple[Any, ...]
 
 
@@ -143,6 +141,9 @@ class SignallingSide(FrameStream):
         super().__init__(reader, keys, psks, max_frames=max_frames, apps=self.recorder)
         self.ops: list[tuple[Any, ...]] = []
         self.recorder.ops = self.ops
+        # whether the rows of UDP datagrams of no protocol of ours are rendered here (and sent
+        # as text) rather than in the rows process; read at each batch
+        self.render_rows = False
 
     def _problem(self, p: Problem) -> None:
         self.ops.append((_PROBLEM, p))
@@ -152,18 +153,19 @@ class SignallingSide(FrameStream):
         has), the last one ending with the END step."""
         batch: list[Step] = []
         rec, sip, reader, feed = self.recorder, self.sip, self.reader, self.table.feed
-        dgrams, decode, udp_row = sip.datagrams, self.decoder.decode, self.decoder.plain_udp_row
+        dgrams, udp_row = sip.datagrams, self.decoder.plain_udp_row
+        render = self.render_rows
         for n, frame in enumerate(reader, 1):
             if n == 1:
-                decode(frame)  # (relative times count from it)
+                self.decoder.first_frame(frame)
             feed(frame)
             check = n % CHECK_EVERY == 0
             if check or rec.events or sip.tracker.records or sip.problems or reader.problems:
                 batch.append(self._step(n, self._check() if check else None))
-            elif dgrams or not n & RENDER_MASK:
+            elif dgrams or render:
                 # (most UDP datagrams: nothing else happened in their frame)
                 whole = _whole_udp(frame.linktype, frame.data)
-                row = udp_row(frame) if whole and not n & RENDER_MASK else None
+                row = udp_row(frame) if whole and render else None
                 if row is not None:
                     batch.append((n, row))
                 elif dgrams and not whole:
@@ -172,6 +174,7 @@ class SignallingSide(FrameStream):
             if check:
                 yield batch
                 batch = []
+                render = self.render_rows
             if n == self.max_frames:
                 break
         self.table.finish()
@@ -214,6 +217,44 @@ class SignallingSide(FrameStream):
         found = list(sip.problems)
         sip.problems.clear()
         return (n, events, datagrams, placed, self.ops, read, found, check)
+
+
+def pipe_backlog(fd: int) -> int | None:
+    """The bytes written to the pipe ``fd`` and not read yet (None where the system does not
+    say)."""
+    try:
+        import fcntl
+        import termios
+
+        got = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except (ImportError, OSError, AttributeError):
+        return None
+    return int(struct.unpack("i", got)[0])
+
+
+# How much the pipe to the rows process holds where the system lets it be set: the processes
+# run at the same pace on the whole, not frame by frame (a burst of SIP here, of TLS there),
+# and a deeper pipe lets either go on while the other catches up.
+PIPE_BYTES = 1 << 20
+
+
+def send_steps(side: SignallingSide, fd: int) -> None:
+    """Pickle the steps down the pipe ``fd`` in batches. While the pipe holds more than half
+    of what it can, the rows process is behind: the signalling process takes the rows of UDP
+    datagrams of no protocol of ours (``render_rows``) until it is not."""
+    size = PIPE_BYTES
+    try:
+        import fcntl
+
+        size = fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, OSError, AttributeError):
+        size = 1 << 16  # (the least a pipe holds on Linux; elsewhere only a guess)
+    with os.fdopen(fd, "wb", buffering=1 << 16) as pipe:
+        for batch in side.steps():
+            pickle.dump(batch, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            pipe.flush()
+            held = pipe_backlog(fd)
+            side.render_rows = held is not None and held > size // 2
 
 
 def _datagrams(got: list[tuple[int, Endpoint, Endpoint, int]]) -> list[tuple[int, int, int, int]]:
@@ -281,6 +322,8 @@ class RowsSide(FrameStream):
         udp_row = self.decoder.plain_udp_row
         step = next(steps)
         for n, frame in enumerate(reader, 1):
+            if n == 1:
+                self.decoder.first_frame(frame)  # (the signalling process may show it)
             self.held_bytes += len(frame.data)
             if reader.problems:
                 reader.problems.clear()  # (the signalling process reports them)

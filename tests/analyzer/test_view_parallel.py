@@ -13,6 +13,7 @@ or misplacing anything a step carries changes a row or the problems compared.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
 import random
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.l2 import Ether
+from scapy.utils import wrpcap
 
 from mikeyshark.calls import TcpConn
 from mikeyshark.capture import CaptureReader
@@ -31,9 +33,10 @@ from mikeyshark.model import Frame, Problem, StreamChunk
 from mikeyshark.synth import synthesize
 from mikeyshark.synth.net import Cursor, Network, TcpConnection, write_frames
 from mikeyshark.synth.scenarios import BASE_TIME_NS
-from mikeyshark.view.parallel import RowsSide, SignallingSide, Step
+from mikeyshark.view.parallel import RowsSide, SignallingSide, Step, pipe_backlog
 from mikeyshark.view.stream import CHECK_EVERY, AppDecoder, FrameStream
 from tests.support.golden import CASES, ROOT
+from tests.support.sip_captures import CONF, INVITE1, UE, udp
 from tests.support.tunnels import NULL_SAS, sip_in_esp, tunnelled
 
 Rows = tuple[list[str], list[str]]
@@ -50,10 +53,21 @@ def _one_process(
 
 
 def _two_processes(
-    path: Path, keys: KeyFile | None, psks: list[PskCandidate], keylog: str, count: int | None
+    path: Path,
+    keys: KeyFile | None,
+    psks: list[PskCandidate],
+    keylog: str,
+    count: int | None,
+    render: bool,
 ) -> Rows:
     side = SignallingSide(CaptureReader(str(path)), keys, psks, count)
-    sent = [pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL) for b in side.steps()]
+    # the rows of UDP datagrams rendered by the signalling process in every other batch (the
+    # command decides by batch too), from the first batch on or from the second
+    side.render_rows = render
+    sent = []
+    for b in side.steps():
+        sent.append(pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL))
+        side.render_rows = not side.render_rows
 
     def steps() -> Iterator[Step]:
         for b in sent:
@@ -74,10 +88,50 @@ def _same(
     count: int | None = None,
 ) -> list[str]:
     one = _one_process(path, keys, psks or [], keylog, count)
-    two = _two_processes(path, keys, psks or [], keylog, count)
-    assert two[0] == one[0]
-    assert two[1] == one[1]
+    for render in (False, True):
+        two = _two_processes(path, keys, psks or [], keylog, count, render)
+        assert two[0] == one[0]
+        assert two[1] == one[1]
     return one[0]
+
+
+def test_rows_rendered_by_either_process(tmp_path: Path) -> None:
+    """The signalling process renders the rows of UDP datagrams of no protocol of ours
+    while asked to (not SIP's, not a fragment's); the rows process renders them otherwise."""
+    pkts = [udp(UE, CONF, b"rtp %d" % i, 40000, 40002) for i in range(3)]
+    pieces = fragment(udp(UE, CONF, INVITE1)[IP], fragsize=400)  # type: ignore[no-untyped-call]
+    pkts += [udp(UE, CONF, INVITE1), *(Ether() / f for f in pieces)]
+    pkts += [udp(CONF, UE, b"rtp", 40002, 40000)]
+    for i, p in enumerate(pkts):
+        p.time = 1.0 + i
+    path = tmp_path / "udp.pcap"
+    wrpcap(str(path), pkts)
+    rows = _same(path)
+    assert [r.split()[5] for r in rows] == ["UDP"] * 3 + [
+        "SIP/SDP",
+        "IPv4",
+        "IPv4",
+        "SIP/SDP",
+        "UDP",
+    ]
+    for render in (False, True):
+        side = SignallingSide(CaptureReader(str(path)), None, [], None)
+        side.render_rows = render
+        texts = [s for b in side.steps() for s in b if len(s) == 2 and type(s[1]) is str]
+        assert texts == ([(n, rows[n - 1]) for n in (1, 2, 3, 8)] if render else [])
+
+
+def test_pipe_backlog() -> None:
+    r, w = os.pipe()
+    try:
+        assert pipe_backlog(w) == 0
+        os.write(w, bytes(100))
+        assert pipe_backlog(w) == 100
+        os.read(r, 40)
+        assert pipe_backlog(w) == 60
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 def _shipped_args(args: list[str]) -> tuple[KeyFile | None, list[PskCandidate]]:
