@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from mikeyshark.checks.evaluate import Context, Policy, evaluate_call, not_judged
+from mikeyshark.evidence import CallRecord
 from mikeyshark.keyfile import KeyFile, TekKey, parse_psk
 from mikeyshark.keylog import read_keylog_text
 from mikeyshark.parallel import Unit, Within, plan_units, run_units
@@ -52,6 +53,7 @@ def build_report(results: list[CaptureResult], keys: KeyFile, reveal: bool) -> R
     """Judge every call (in capture order, so REPLAY sees earlier calls first)."""
     ctx = context_for(keys)
     report = Report(version=__version__, keys=key_rows(keys), reveal_keys=reveal)
+    calls: list[CallRecord] = []
     for res in results:
         report.captures.append(res.info)
         report.connections.extend(res.connections)
@@ -63,7 +65,8 @@ def build_report(results: list[CaptureResult], keys: KeyFile, reveal: bool) -> R
                 problem = not_judged(call, e, res.info.path)
                 call.problems.append(problem)
                 res.info.errors.append(problem)
-            report.calls.append(call)
+            calls.append(call)
+    report.calls = calls
     return report
 
 
@@ -158,13 +161,13 @@ def _bars(
 
 @dataclass(slots=True)
 class Streamed:
-    """A report whose calls were judged and their JSON entries written as they ended
-    (:mod:`mikeyshark.spool`): ``report.calls`` are slim (verdicts, checks, MIKEY facts,
-    problems), ``entries`` write each call's JSON entry (``json_report.write``). Close it
-    once the reports are written."""
+    """A report whose calls were judged and spooled as they ended (:mod:`mikeyshark.spool`):
+    ``report.calls`` are read back from the spool one at a time, each with what the writers
+    read (verdict, checks, problems, MIKEY facts), ``entries`` write each call's JSON entry
+    (``json_report.write``). Close it once the reports are written."""
 
     report: Report
-    entries: list[Entry]
+    entries: Sequence[Entry]
     sink: LeanSink
 
     def close(self) -> None:
@@ -199,7 +202,7 @@ def analyze_streamed(
             progress=_bars(progress),
             within=Within(workers=workers, detail=False, sink=sink),
         )
-        calls, entries = assemble(results, ctx, sink)
+        calls = assemble(results, ctx, sink)
     except BaseException:
         sink.close()
         raise
@@ -209,4 +212,4 @@ def analyze_streamed(
         report.connections.extend(res.connections)
         report.unbound_media.extend(res.unbound)
     report.calls = calls
-    return Streamed(report, entries, sink)
+    return Streamed(report, calls.entries, sink)

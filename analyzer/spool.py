@@ -1,41 +1,47 @@
-"""Calls judged as they end and their JSON entries spooled: memory that does not grow with calls.
+"""Calls judged as they end and spooled: memory that does not grow with the calls.
 
 For the reports that need no more than a call's verdict and checks once its JSON entry is
 written (JSON, JUnit, the terminal summary, the key log), each call is judged where it is
-correlated (:class:`LeanSink`, in a worker process with ``--workers``), its JSON entry goes
-to a spool file, and a slim record stays: the verdict, checks, MIKEY facts and problems the
-terminal summary, JUnit, the summary counts and REPLAY read. Its MSRP/BFCP messages, ladder,
-transcript and decrypted bytes go. The reports are assembled at the end (:func:`assemble`),
-in the report's order, around the spooled text.
+correlated (:class:`LeanSink`, in a worker process with ``--workers``) and goes to a spool
+file whole: what the writers read of it (:func:`pack`: the call's own fields, its verdict
+and checks, its problems and the MIKEY facts of its m-lines) and its JSON entry. What stays
+in memory is a small fixed record per call: where it is spooled and the TRANSFER_INITs it
+sent. The reports are written at the end, in the report's order, from the calls read back
+one at a time (:class:`SpooledCalls`) and the spooled text.
 
 REPLAY is the one rule that reads other calls (a TRANSFER_INIT sent before in another call,
 in the report's order), and calls end in another order than they begin: each call is first
 judged as if none came before it; at the end, in the report's order, a call whose
-TRANSFER_INIT was seen in an earlier call is judged again for REPLAY
-(:func:`~mikeyshark.checks.evaluate.revise`) and the head and checks of its entry are written
-again around its spooled m-lines, so the report is the one judging in order gives
-(``tests/analyzer/test_spool.py``).
+TRANSFER_INIT was seen in an earlier call is read back, judged again for REPLAY
+(:func:`~mikeyshark.checks.evaluate.revise`) and spooled again, the head and checks of its
+entry written again around its spooled m-lines, so the report is the one judging in order
+gives (``tests/analyzer/test_workers.py``, ``tests/analyzer/test_spool.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 import os
+import pickle
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, overload
 
 from mikeyshark.checks.evaluate import (
     Context,
+    Exchange,
     evaluate_call,
+    exchanges,
     not_judged,
     remember,
     replayed,
     revise,
 )
-from mikeyshark.evidence import CallRecord
+from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, MikeyInfo
 from mikeyshark.model import Problem
 from mikeyshark.pipeline import CaptureResult, Finalized
 from mikeyshark.report import json_report
@@ -44,29 +50,88 @@ REPLAY = "REPLAY"
 
 
 @dataclass(frozen=True, slots=True)
-class Kept:
-    """What the sink kept of a call beside its slim record: where its JSON entry is, and
-    why it could not be judged (the fault barrier: a problem of the call and, after the
-    capture's others, of the capture, as :func:`~mikeyshark.judge.build_report` adds it)."""
-
-    entry: Spooled | None
-    failure: Problem | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Spooled:
-    """Where a call's JSON entry is: head, m-lines and tail, one after the other (UTF-8)."""
+    """Where a call is in a spool file: its record (:func:`pack`), then its JSON entry's
+    head, m-lines and tail (UTF-8), one after the other."""
 
     path: str
     offset: int
+    record: int
     head: int
     media: int
     tail: int
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """What the sink keeps of a call in memory: where it is spooled, the TRANSFER_INITs it
+    sent (REPLAY), and why it could not be judged (the fault barrier: a problem of the call
+    and, after the capture's others, of the capture, as :func:`~mikeyshark.judge.build_report`
+    adds it)."""
+
+    spooled: Spooled
+    sent: tuple[Exchange, ...] = ()
+    failure: Problem | None = None
+
+
+# What the writers read of a call (JSON head and tail, JUnit, the terminal summary, the
+# verdict and REPLAY) goes to the spool as tuples of plain values: pickled dataclasses take
+# several times as long to load, and the calls are read back once per writer.
+_CALL_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(CallRecord)
+    if f.name not in ("media", "events", "roles", "checks", "problems")
+)
+_MIKEY_FIELDS = tuple(f.name for f in dataclasses.fields(MikeyInfo) if f.name != "tree")
+_CHECK_FIELDS = tuple(f.name for f in dataclasses.fields(CheckResult))
+_call_values = operator.attrgetter(*_CALL_FIELDS)
+_mikey_values = operator.attrgetter(*_MIKEY_FIELDS)
+_check_values = operator.attrgetter(*_CHECK_FIELDS)
+
+
+def pack(rec: CallRecord) -> bytes:
+    """The call as the writers read it: its own fields, checks and problems, and of each
+    m-line its index, protocol and MIKEY messages (no payload tree). Not its messages,
+    ladder, transcript, keys or connections: only the JSON entry (spooled) and the HTML
+    (not written from spooled calls) show those."""
+    media = [
+        (
+            m.index,
+            m.protocol,
+            None if m.init is None else _mikey_values(m.init),
+            None if m.resp is None else _mikey_values(m.resp),
+        )
+        for m in rec.media
+    ]
+    checks = [_check_values(c) for c in rec.checks]
+    return pickle.dumps(
+        (_call_values(rec), media, checks, rec.problems), protocol=pickle.HIGHEST_PROTOCOL
+    )
+
+
+def unpack(data: bytes) -> CallRecord:
+    """The call :func:`pack` spooled."""
+    values, media, checks, problems = pickle.loads(data)
+    rec = CallRecord(**dict(zip(_CALL_FIELDS, values, strict=True)))
+    rec.media = [
+        MediaRecord(
+            index,
+            protocol,
+            None,
+            init=None if init is None else MikeyInfo(*init),
+            resp=None if resp is None else MikeyInfo(*resp),
+        )
+        for index, protocol, init, resp in media
+    ]
+    rec.checks = [CheckResult(*c) for c in checks]
+    rec.problems = problems
+    return rec
+
+
 class LeanSink:
-    """Judges each finalized call, spools its JSON entry and keeps a slim record (a
-    :data:`~mikeyshark.pipeline.CallSink`)."""
+    """Judges each finalized call, spools it and keeps a small fixed record of it (a
+    :data:`~mikeyshark.pipeline.CallSink`): the finalized call's record is left with its
+    id, INVITE frame, capture and problems, :class:`Kept` beside it."""
 
     def __init__(self, context: Context, reveal: bool, *, json: bool, keylog: bool) -> None:
         self.context = context
@@ -75,7 +140,7 @@ class LeanSink:
         self.keylog = keylog
         self.dir = tempfile.mkdtemp(prefix="mikeyshark-spool-")
         self._pid = 0
-        self._offset = 0  # where the next entry goes in this process's spool file
+        self._offset = 0  # where the next call goes in this process's spool file
         # the context each call is judged in: this one's, as if no call came before it
         self._alone = dataclasses.replace(context, seen_inits={})
         self._file: IO[bytes] | None = None
@@ -92,9 +157,16 @@ class LeanSink:
                 evaluate_call(rec, self._alone)
             except Exception as e:  # the fault barrier of a call's judgement
                 failure = not_judged(rec, e, rec.capture)
-            entry = self._write(*json_report.call_parts(rec, self.reveal)) if self.json else None
-            f.spooled = Kept(entry, failure)
-            slim(rec)
+            parts = json_report.call_parts(rec, self.reveal) if self.json else ("", "", "")
+            spooled = self._write(pack(rec), *parts)
+            f.spooled = Kept(spooled, exchanges(rec) if failure is None else (), failure)
+            # what the capture's problems and the report's order still need of it
+            f.record = CallRecord(
+                rec.call_id,
+                invite_frame=rec.invite_frame,
+                capture=rec.capture,
+                problems=rec.problems,
+            )
             f.connections = (
                 [dataclasses.replace(d, data=[]) for d in f.connections] if self.keylog else []
             )
@@ -102,30 +174,52 @@ class LeanSink:
             self._file.flush()  # a worker process ends without flushing
         return items
 
-    def _write(self, head: str, media: str, tail: str) -> Spooled:
+    def _write(self, record: bytes, head: str, media: str, tail: str) -> Spooled:
         if self._pid != os.getpid():  # a worker process writes a spool file of its own
             self._pid = os.getpid()
-            fd, self._path = tempfile.mkstemp(dir=self.dir, suffix=".json-parts")
+            fd, self._path = tempfile.mkstemp(dir=self.dir, suffix=".calls")
             self._file = os.fdopen(fd, "wb")
             self._offset = 0
         assert self._file is not None
         a, b, c = head.encode(), media.encode(), tail.encode()
         offset = self._offset
-        for part in (a, b, c):
+        for part in (record, a, b, c):
             self._file.write(part)
-        self._offset += len(a) + len(b) + len(c)
-        return Spooled(self._path, offset, len(a), len(b), len(c))
+        self._offset += len(record) + len(a) + len(b) + len(c)
+        return Spooled(self._path, offset, len(record), len(a), len(b), len(c))
 
-    def read(self, s: Spooled) -> tuple[str, str, str]:
+    def _read(self, s: Spooled, start: int, size: int) -> bytes:
         f = self._readers.get(s.path)
         if f is None:
             if self._file is not None:
                 self._file.flush()
             f = self._readers[s.path] = open(s.path, "rb")  # noqa: SIM115 - closed by close()
-        f.seek(s.offset)
-        data = f.read(s.head + s.media + s.tail)
+        f.seek(s.offset + start)
+        return f.read(size)
+
+    def record(self, s: Spooled) -> CallRecord:
+        """The call spooled at ``s``, as :func:`pack` keeps it."""
+        return unpack(self._read(s, 0, s.record))
+
+    def read(self, s: Spooled) -> tuple[str, str, str]:
+        """The head, m-lines and tail of the call's JSON entry."""
+        data = self._read(s, s.record, s.head + s.media + s.tail)
         a, b = s.head, s.head + s.media
         return data[:a].decode(), data[a:b].decode(), data[b:].decode()
+
+    def entry(self, s: Spooled) -> str:
+        """The call's JSON entry, as :func:`~mikeyshark.report.json_report.write` places it."""
+        return self._read(s, s.record, s.head + s.media + s.tail).decode()
+
+    def respool(self, s: Spooled, call: CallRecord, *, head: bool) -> Spooled:
+        """Spool ``call`` again (judged again, or with a problem more): its record, and its
+        entry with the m-lines spooled at ``s`` (``head``: the head and tail written again)."""
+        if not self.json:
+            return self._write(pack(call), "", "", "")
+        old_head, media, old_tail = self.read(s)
+        if head:
+            old_head, _, old_tail = json_report.call_parts(call, self.reveal)
+        return self._write(pack(call), old_head, media, old_tail)
 
     def close(self) -> None:
         for f in [*self._readers.values(), *([self._file] if self._file else [])]:
@@ -135,60 +229,85 @@ class LeanSink:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def slim(rec: CallRecord) -> None:
-    """Drop what only the JSON entry (spooled) and the HTML (not written) show."""
-    rec.events = []
-    rec.roles = {}
-    for m in rec.media:
-        m.messages = []
-        m.chat = []
-        m.floor = []
-        m.data_frames = []
-        m.plaintext_frames = []
-        m.media_problems = []
-        if m.init is not None:
-            m.init.tree = None
-        if m.resp is not None:
-            m.resp.tree = None
-        if m.key is not None:
-            m.key.ticket_tree = None
-
-
 Entry = Callable[[], str]
 
 
-def assemble(
-    results: Sequence[CaptureResult], context: Context, sink: LeanSink
-) -> tuple[list[CallRecord], list[Entry]]:
-    """The calls in the report's order (REPLAY judged again where an earlier call sent the
-    same TRANSFER_INIT) and, for each, what writes its JSON entry."""
-    calls: list[CallRecord] = []
-    entries: list[Entry] = []
+class SpooledCalls(Sequence[CallRecord]):
+    """The calls of a report, in its order, each read back from the spool when it is
+    asked for: what the writers iterate, none of them kept."""
+
+    def __init__(self, sink: LeanSink, places: list[Spooled]) -> None:
+        self.sink = sink
+        self.places = places
+
+    def __len__(self) -> int:
+        return len(self.places)
+
+    @overload
+    def __getitem__(self, i: int) -> CallRecord: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[CallRecord]: ...
+
+    def __getitem__(self, i: int | slice) -> CallRecord | list[CallRecord]:
+        if isinstance(i, slice):
+            return [self.sink.record(s) for s in self.places[i]]
+        return self.sink.record(self.places[i])
+
+    def __iter__(self) -> Iterator[CallRecord]:
+        record = self.sink.record
+        for s in self.places:
+            yield record(s)
+
+    @property
+    def entries(self) -> Entries:
+        """For each call, what gives its JSON entry's text (``json_report.write``)."""
+        return Entries(self.sink, self.places)
+
+
+class Entries(Sequence[Entry]):
+    """For each call of :class:`SpooledCalls`, what reads its JSON entry back."""
+
+    def __init__(self, sink: LeanSink, places: list[Spooled]) -> None:
+        self.sink = sink
+        self.places = places
+
+    def __len__(self) -> int:
+        return len(self.places)
+
+    @overload
+    def __getitem__(self, i: int) -> Entry: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Entry]: ...
+
+    def __getitem__(self, i: int | slice) -> Entry | list[Entry]:
+        if isinstance(i, slice):
+            return [functools.partial(self.sink.entry, s) for s in self.places[i]]
+        return functools.partial(self.sink.entry, self.places[i])
+
+
+def assemble(results: Sequence[CaptureResult], context: Context, sink: LeanSink) -> SpooledCalls:
+    """The calls in the report's order, REPLAY judged again where an earlier call sent the
+    same TRANSFER_INIT."""
+    places: list[Spooled] = []
     ctx = dataclasses.replace(context, seen_inits={})
     for res in results:
         order = sorted(range(len(res.calls)), key=lambda i: res.calls[i].invite_frame or 0)
         for i in order:
-            call, kept = res.calls[i], res.spooled[i] if res.spooled else None
-            again = False
-            if kept is not None and kept.failure is not None:
-                call.problems.append(kept.failure)
+            call_id, kept = res.calls[i].call_id, res.spooled[i]
+            assert isinstance(kept, Kept)
+            place = kept.spooled
+            if kept.failure is not None:
                 res.info.errors.append(kept.failure)
+                call = sink.record(place)
+                call.problems.append(kept.failure)
+                place = sink.respool(place, call, head=False)
             else:
-                again = replayed(call, ctx)
-                if again:
+                if replayed(call_id, kept.sent, ctx):
+                    call = sink.record(place)
                     revise(call, ctx, REPLAY)
-                remember(call, ctx)
-            calls.append(call)
-            entries.append(_entry(call, kept.entry if kept is not None else None, sink, again))
-    return calls, entries
-
-
-def _entry(call: CallRecord, spooled: Spooled | None, sink: LeanSink, again: bool) -> Entry:
-    def text() -> str:
-        assert spooled is not None
-        head, media, tail = sink.read(spooled)
-        if again:
-            head, _, tail = json_report.call_parts(call, sink.reveal)
-        return head + media + tail
-
-    return text
+                    place = sink.respool(place, call, head=True)
+                remember(call_id, kept.sent, ctx)
+            places.append(place)
+    return SpooledCalls(sink, places)

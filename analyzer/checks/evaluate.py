@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -1451,7 +1451,7 @@ def evaluate_call(
             )
             continue
         results.append(_combine(rule, outs, many=len(outs) > 1))
-    remember(call, ctx)
+    remember(call.call_id, exchanges(call), ctx)
     call.checks = results
     return results
 
@@ -1477,22 +1477,31 @@ def not_judged(call: CallRecord, e: BaseException, path: str) -> Problem:
     return internal_problem(e, f"the rules of call {call.call_id}", None, path)
 
 
-def remember(call: CallRecord, ctx: Context) -> None:
-    """Note the call's TRANSFER_INITs, for REPLAY in the calls after it."""
-    for m in call.media:
-        key = replay_key(m)
-        if key is not None and m.init is not None:
-            ctx.seen_inits.setdefault(key, (call.call_id, m.init.frame))
+# a TRANSFER_INIT a call sent, as REPLAY tells them apart: (CSB ID, T, RAND), and its frame
+Exchange = tuple[ReplayKey, int]
 
 
-def replayed(call: CallRecord, ctx: Context) -> bool:
+def exchanges(call: CallRecord) -> tuple[Exchange, ...]:
+    """The call's TRANSFER_INITs that REPLAY can compare."""
+    return tuple(
+        (key, m.init.frame)
+        for m in call.media
+        if (key := replay_key(m)) is not None and m.init is not None
+    )
+
+
+def remember(call_id: str, sent: Iterable[Exchange], ctx: Context) -> None:
+    """Note the TRANSFER_INITs call ``call_id`` sent, for REPLAY in the calls after it."""
+    for key, frame in sent:
+        ctx.seen_inits.setdefault(key, (call_id, frame))
+
+
+def replayed(call_id: str, sent: Iterable[Exchange], ctx: Context) -> bool:
     """Whether a TRANSFER_INIT of the call was seen in another call already: when not, a
     call judged without the calls before it (``ctx.seen_inits`` empty) was judged alike."""
-    for m in call.media:
-        key = replay_key(m)
-        if key is not None and (first := ctx.seen_inits.get(key)) and first[0] != call.call_id:
-            return True
-    return False
+    return any(
+        (first := ctx.seen_inits.get(key)) is not None and first[0] != call_id for key, _ in sent
+    )
 
 
 def revise(call: CallRecord, ctx: Context, rule_id: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,7 +167,7 @@ def _stream(
     path: str,
     report: Report,
     write: Callable[..., None],
-    entries: list[Entry] | None = None,
+    entries: Sequence[Entry] | None = None,
 ) -> None:
     with open_text(path) as f:
         if entries is not None:

@@ -7,6 +7,7 @@ keys may be shown.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mikeyshark.decrypt import DecodedConnection
@@ -47,7 +48,9 @@ class KeyRow:
 class Report:
     version: str
     captures: list[CaptureInfo] = field(default_factory=list)
-    calls: list[CallRecord] = field(default_factory=list)
+    # in the report's order: a list (mikeyshark.analyze), or read back from a spool one
+    # at a time (the command line's streamed reports, mikeyshark.spool)
+    calls: Sequence[CallRecord] = field(default_factory=list)
     keys: list[KeyRow] = field(default_factory=list)
     reveal_keys: bool = False
     # the TLS connections bound to m-lines, with their secrets and plaintext: what the key

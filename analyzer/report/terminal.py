@@ -10,6 +10,7 @@ visible (:func:`mikeyshark.report.escape.terminal`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.markup import escape as markup
@@ -102,7 +103,7 @@ def _calls_table(console: Console, title: str, rows: list[tuple[int, CallRecord]
     console.print(table)
 
 
-def _scenario_table(console: Console, calls: list[CallRecord]) -> None:
+def _scenario_table(console: Console, calls: Sequence[CallRecord]) -> None:
     counts: dict[str, Counter[Verdict]] = {}
     for call in calls:
         counts.setdefault(call.scenario, Counter())[call.verdict] += 1

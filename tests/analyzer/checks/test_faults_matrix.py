@@ -12,13 +12,14 @@ Mp is plain UDP) and MP-BFCP-DIALOUT informs.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from mikeyshark.checks.rules import FAULTS as RULE_FAULTS
 from mikeyshark.checks.rules import RULES
-from mikeyshark.evidence import Status, Verdict
+from mikeyshark.evidence import CallRecord, Status, Verdict
 from mikeyshark.model import Frame
 from mikeyshark.synth import FAULTS, synthesize
 from mikeyshark.synth.faults import applicable
@@ -51,7 +52,7 @@ CASES = [
 ]
 
 
-def _check(report_calls: list, facts: tuple) -> None:  # type: ignore[type-arg]
+def _check(report_calls: Sequence[CallRecord], facts: tuple) -> None:  # type: ignore[type-arg]
     assert len(report_calls) == len(facts)
     by_id = {c.call_id: c for c in report_calls}
     for f in facts:

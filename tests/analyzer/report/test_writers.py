@@ -158,7 +158,7 @@ def test_json_summary_counts_the_calls() -> None:
     third.media[0].tls.client = third.media[0].tcp.server  # type: ignore[union-attr]
     third.media[0].init.rand = bytes([1] * 16)  # type: ignore[union-attr]
     evaluate_call(third, Context())
-    report.calls.append(third)
+    report.calls = [*report.calls, third]
     doc = json.loads(json_report.dumps(report))
     jsonschema.validate(doc, json_report.schema())
     # two calls fail TLS-CLIENT (the TLS client is the MRFP), one passes; one capture problem
