@@ -331,7 +331,9 @@ def _tag(na: siplib.NameAddr | None) -> str | None:
 
 
 def _is_focus(msg: SipMessage) -> bool:
-    if not any("isfocus" in v.lower() for v in msg.values("contact")):
+    # (in the header as on the wire: the name holds no comma, space or line break, so it is
+    # there exactly when one of the values holds it)
+    if not any("isfocus" in h.value.lower() for h in msg.get_all("contact")):
         return False  # no Contact can carry the parameter: nothing to parse
     try:
         return any(c.param("isfocus") is not None for c in msg.contacts)
@@ -864,7 +866,7 @@ class SipFlowHandler:
             if src.port in self.ports or dst.port in self.ports:
                 self._report(e, frame.number)
             return
-        probs = tuple(self._report(e, frame.number) for e in d.errors)
+        probs = tuple(self._report(e, frame.number) for e in d.errors) if d.errors else ()
         self.tracker.add(
             d.message,
             frame=frame.number,

@@ -110,7 +110,9 @@ def internal_problem(
     )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though never changed (as Frame): one is built for every TCP segment a handler
+# reads, the media's and the signalling's.
+@dataclass(slots=True)
 class StreamChunk:
     """Reassembled, in-order bytes of one TCP direction, all from one frame.
 

@@ -195,8 +195,10 @@ class _Section:
     @property
     def connection(self) -> Connection | None:
         def parse() -> Connection | None:
-            vs = self.values("c")
-            return Connection.parse(vs[0]) if vs else None
+            for ln in self._lines:  # the first c= (without collecting every one)
+                if ln.type == "c":
+                    return Connection.parse(ln.value)
+            return None
 
         return once(self._memo, "c", parse)
 

@@ -478,15 +478,7 @@ class SipMessage:
         # (no error can happen here: kept as is, not through once)
         index: dict[str, tuple[Header, ...]] | None = self._memo.get("")
         if index is None:
-            lists: dict[str, list[Header]] = {}
-            for h in self.headers:
-                key = canonical_name(h.name)
-                got = lists.get(key)
-                if got is None:
-                    lists[key] = [h]
-                else:
-                    got.append(h)
-            index = self._memo[""] = {k: tuple(v) for k, v in lists.items()}
+            index = self._memo[""] = _index(self.headers)
         return index
 
     def get_all(self, name: str) -> list[Header]:
@@ -801,15 +793,32 @@ def _parse_header_block(
     return headers, errors
 
 
+def _index(headers: Iterable[Header]) -> dict[str, tuple[Header, ...]]:
+    """The headers by canonical name (``SipMessage._by_key``)."""
+    lists: dict[str, list[Header]] = {}
+    for h in headers:
+        key = canonical_name(h.name)
+        got = lists.get(key)
+        if got is None:
+            lists[key] = [h]
+        else:
+            got.append(h)
+    return {k: tuple(v) for k, v in lists.items()}
+
+
 def _declared_length(headers: Sequence[Header], at: int) -> tuple[int | None, DissectError | None]:
     """Content-Length as declared: (value, None), (None, None) if absent, (None, error) if bad."""
     for h in headers:
         if h.key == "content-length":
-            v = h.text
-            if _NUMBER_RE.fullmatch(v):
-                return int(v), None
-            return None, DissectError(LAYER, at, f"invalid Content-Length {v!r}", "content-length")
+            return _length_of(h, at)
     return None, None
+
+
+def _length_of(h: Header, at: int) -> tuple[int | None, DissectError | None]:
+    v = h.text
+    if _NUMBER_RE.fullmatch(v):
+        return int(v), None
+    return None, DissectError(LAYER, at, f"invalid Content-Length {v!r}", "content-length")
 
 
 def _embedded_start(
@@ -849,7 +858,10 @@ def decode_datagram(data: bytes) -> Decoded:
         return Decoded(SipMessage(start_line, tuple(headers), b"", eol), 0, end, tuple(errors))
     head_end, body_start = he
     start_line, headers, eol, errors = _parse_head(data, 0, head_end)
-    cl, err = _declared_length(headers, head_end)
+    # (the index every reader of the message starts from: made once, Content-Length read in it)
+    index = _index(headers)
+    lengths = index.get("content-length")
+    cl, err = _length_of(lengths[0], head_end) if lengths else (None, None)
     body_end = len(data)
     if err is not None:
         errors.append(err)
@@ -875,6 +887,7 @@ def decode_datagram(data: bytes) -> Decoded:
                 )
             )
     msg = SipMessage(start_line, tuple(headers), data[body_start:body_end], eol)
+    msg._memo[""] = index
     return Decoded(msg, 0, len(data), tuple(errors))
 
 

@@ -378,6 +378,7 @@ def test_udp_keepalives_on_the_sip_port_are_not_problems(tmp_path: Path) -> None
         (["<sip:conf1@192.0.2.20;transport=udp>;isfocus"], True),
         (["<sip:a@x>", '"Conf" <sip:conf1@x>;IsFocus;expires=60'], True),  # names: any case
         (["<sip:a@x>, <sip:b@x>;isfocus"], True),  # the second value of one header
+        (["<sip:a@x>;\r\n isfocus"], True),  # on a folded line
         # inside the URI it is a URI parameter, not the feature tag
         (["<sip:conf1@x;isfocus>"], False),
         (["<sip:isfocus@x>;expires=60"], False),

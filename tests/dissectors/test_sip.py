@@ -233,6 +233,20 @@ def test_datagram_content_length_too_long() -> None:
         sip.parse(raw)
 
 
+def test_datagram_the_first_content_length_frames_the_body() -> None:
+    # two Content-Length headers (the compact one second): the first is the one declared,
+    # and the message's headers are found by any spelling of their names all the same
+    raw = msg("MESSAGE sip:a@b SIP/2.0", "CONTENT-LENGTH: 3", "i: c1", "l: 10", body="abcdef")
+    d = sip.decode_datagram(raw)
+    assert d.message.body == b"abc"
+    (e,) = d.errors
+    assert (e.field, e.offset) == ("content-length", raw.index(b"def"))
+    assert "3 bytes after the Content-Length 3 body" in e.reason
+    assert [h.value for h in d.message.get_all("l")] == ["3", "10"]
+    assert d.message.get("Call-ID") == d.message.call_id == "c1"
+    assert d.message.content_length == 3
+
+
 @pytest.mark.parametrize("cl", ["-5", "abc", "1e3"])
 def test_datagram_content_length_garbage(cl: str) -> None:
     raw = msg("MESSAGE sip:a@b SIP/2.0", "Call-ID: g", f"Content-Length: {cl}", body="hi")
