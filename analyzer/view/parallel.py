@@ -236,12 +236,15 @@ def pipe_backlog(fd: int) -> int | None:
 # run at the same pace on the whole, not frame by frame (a burst of SIP here, of TLS there),
 # and a deeper pipe lets either go on while the other catches up.
 PIPE_BYTES = 1 << 20
+# The rows process is behind while it has more than this to read (a few batches): kept well
+# below PIPE_BYTES, so that it has little left to do once the signalling process is done.
+BEHIND_BYTES = 128 << 10
 
 
 def send_steps(side: SignallingSide, fd: int) -> None:
-    """Pickle the steps down the pipe ``fd`` in batches. While the pipe holds more than half
-    of what it can, the rows process is behind: the signalling process takes the rows of UDP
-    datagrams of no protocol of ours (``render_rows``) until it is not."""
+    """Pickle the steps down the pipe ``fd`` in batches. While the rows process is behind
+    (BEHIND_BYTES unread, or half the pipe), the signalling process takes the rows of UDP
+    datagrams of no protocol of ours (``render_rows``)."""
     size = PIPE_BYTES
     try:
         import fcntl
@@ -249,12 +252,13 @@ def send_steps(side: SignallingSide, fd: int) -> None:
         size = fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     except (ImportError, OSError, AttributeError):
         size = 1 << 16  # (the least a pipe holds on Linux; elsewhere only a guess)
+    behind = min(BEHIND_BYTES, size // 2)
     with os.fdopen(fd, "wb", buffering=1 << 16) as pipe:
         for batch in side.steps():
             pickle.dump(batch, pipe, protocol=pickle.HIGHEST_PROTOCOL)
             pipe.flush()
             held = pipe_backlog(fd)
-            side.render_rows = held is not None and held > size // 2
+            side.render_rows = held is not None and held > behind
 
 
 def _datagrams(got: list[tuple[int, Endpoint, Endpoint, int]]) -> list[tuple[int, int, int, int]]:
