@@ -561,7 +561,7 @@ class BfcpSession(_Session[bfcp.Message]):
             self._pending[own] = rec.index
         elif p in _ACKED and not paired and m.version == 2 and m.transaction_id != 0:
             self._pending[own] = rec.index  # an RFC 8855 notification awaiting its Ack
-        count, deep = sum(1 for _ in bfcp.walk(m.attributes)), bfcp.depth(m.attributes)
+        count, deep = bfcp.size(m.attributes)
         if count > MAX_ATTRIBUTES or deep > MAX_ATTRIBUTE_DEPTH:
             self._note(
                 rec,
@@ -742,7 +742,7 @@ def attribute_json(
         if depth < MAX_ATTRIBUTE_DEPTH:
             kept = [attribute_json(n, depth + 1, budget) for n in a.attributes if _take(budget)]
         d["attributes"] = kept
-        omitted = sum(1 for _ in bfcp.walk(a.attributes)) - sum(_kept(k) for k in kept)
+        omitted = bfcp.size(a.attributes)[0] - sum(_kept(k) for k in kept)
         if omitted:
             d["omitted"] = omitted  # nested attributes past the budgets, not listed
     return d
@@ -764,7 +764,7 @@ def bfcp_json(rec: BfcpRecord, session: BfcpSession | None = None) -> dict[str, 
         "attributes": attributes_json(m.attributes),
     }
     listed = attributes_json_count(d["attributes"])
-    if (total := sum(1 for _ in bfcp.walk(m.attributes))) > listed:
+    if (total := bfcp.size(m.attributes)[0]) > listed:
         d["attributes_omitted"] = total - listed
     if session is not None:
         d.update(session.pair_frames(rec.index))

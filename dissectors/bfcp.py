@@ -11,6 +11,7 @@ Length, which some stacks emit.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -372,17 +373,25 @@ def _write_attribute(w: Writer, a: Attribute) -> None:
     w.u8(t << 1 | int(a.mandatory)).u8(length).raw(contents).raw(b"\0" * _pad(length))
 
 
+@functools.cache  # (a Type is 7 bits: 128 entries at most)
+def _field_names(t: int) -> tuple[str, str, str, str]:
+    """The names an attribute of Type ``t`` gives its fields in errors: itself, its Length,
+    its padding, its group id."""
+    name = ATTRIBUTES.label(t)
+    return name, f"{name}.length", f"{name}.padding", f"{name}.id"
+
+
 def _read_attribute(r: Reader) -> Attribute:
     at = r.pos
     tb = r.u8("attribute.type")
     t, m = tb >> 1, bool(tb & 1)
-    name = ATTRIBUTES.label(t)
-    length = r.u8(f"{name}.length")
+    name, length_field, padding_field, id_field = _field_names(t)
+    length = r.u8(length_field)
     if length < 2:
         raise DissectError(LAYER, at, f"{name} Length {length} < 2", name)
     c = r.sub(length - 2, name)
     # The last nested attribute's padding may lie outside its group's Length.
-    r.take(min(_pad(length), r.remaining), f"{name}.padding")
+    r.take(min(_pad(length), r.remaining), padding_field)
     if t in _U16_TYPES or t in (Priority.TYPE, RequestStatus.TYPE):
         if length != 4:
             raise DissectError(LAYER, at, f"{name} Length must be 4, is {length}", name)
@@ -405,7 +414,7 @@ def _read_attribute(r: Reader) -> Attribute:
     if t == SupportedPrimitives.TYPE:
         return SupportedPrimitives(tuple(c.rest()), m)
     if t in _GROUPED_TYPES:
-        gid = c.u16(f"{name}.id")
+        gid = c.u16(id_field)
         nested: list[Attribute] = []
         while not c.eof():
             nested.append(_read_attribute(c))
@@ -473,6 +482,21 @@ def depth(attrs: Iterable[Attribute]) -> int:
     return max(
         (1 + depth(a.attributes) if isinstance(a, _Grouped) else 1 for a in attrs), default=0
     )
+
+
+def size(attrs: Iterable[Attribute]) -> tuple[int, int]:
+    """(attributes :func:`walk` gives, :func:`depth`) of an attribute list, in one pass."""
+    count = deep = 0
+    for a in attrs:
+        count += 1
+        levels = 1
+        if isinstance(a, _Grouped):
+            n, below = size(a.attributes)
+            count += n
+            levels += below
+        if levels > deep:
+            deep = levels
+    return count, deep
 
 
 def header_plausible(data: bytes | bytearray, pos: int = 0) -> bool:

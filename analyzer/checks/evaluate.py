@@ -1434,11 +1434,12 @@ def evaluate_media(
 def evaluate_call(
     call: CallRecord, ctx: Context, rules: Sequence[Rule] = RULES
 ) -> list[CheckResult]:
-    """One result per rule for the call; remembers its TRANSFER_INITs for REPLAY."""
-    per_media = [evaluate_media(call, m, ctx, rules) for m in call.media]
+    """One result per rule for the call; remembers its TRANSFER_INITs for REPLAY (the
+    evaluators read the call, the m-line and the context, and change none of them)."""
+    media = call.media
     results: list[CheckResult] = []
     for rule in rules:
-        outs = [(m, pm[rule.id]) for m, pm in zip(call.media, per_media, strict=True)]
+        outs = [(m, judge_media(rule, call, m, ctx)) for m in media]
         if not outs:
             results.append(
                 CheckResult(

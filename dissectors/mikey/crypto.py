@@ -36,26 +36,26 @@ def _hmac(algo: hashes.HashAlgorithm, key: bytes, data: bytes) -> bytes:
 def _p(algo: hashes.HashAlgorithm, s: bytes, label: bytes, m: int) -> bytes:
     """RFC 3830 4.1.2 P(s, label, m): A0 = label, Ai = HMAC(s, A(i-1))."""
     keyed = hmac.HMAC(s, algo)  # the key schedule once: each HMAC copies it
-
-    def mac(data: bytes) -> bytes:
-        h = keyed.copy()
-        h.update(data)
-        return h.finalize()
-
-    out = bytearray()
+    out = b""
     a = label
     for _ in range(m):
-        a = mac(a)
-        out += mac(a + label)
-    return bytes(out)
+        h = keyed.copy()
+        h.update(a)
+        a = h.finalize()
+        h = keyed.copy()
+        h.update(a + label)
+        out += h.finalize()
+    return out
 
 
 def _prf(algo: hashes.HashAlgorithm, block: int, inkey: bytes, label: bytes, outlen: int) -> bytes:
     # A key whose length is a multiple of 32 ends on a full chunk (minisip takes an
     # empty last chunk there; the RFC 3830 4.1.2 text does not).
     m = -(-outlen // block)
+    if len(inkey) <= _CHUNK:  # one piece (the profile's keys): nothing to XOR it with
+        return _p(algo, inkey, label, m)[:outlen]
     acc = 0  # the pieces XORed, as one integer
-    for i in range(0, max(len(inkey), 1), _CHUNK):
+    for i in range(0, len(inkey), _CHUNK):
         acc ^= int.from_bytes(_p(algo, inkey[i : i + _CHUNK], label, m), "big")
     return acc.to_bytes(m * block, "big")[:outlen]
 

@@ -14,12 +14,13 @@ from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4, TripleDES
+from cryptography.hazmat.primitives import hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.tls.constants import CT_APPLICATION_DATA, TLS10, TLS12, CipherSuite, Mode
-from mikeyshark.dissectors.tls.keyschedule import hmac_digest, tls13_traffic_keys
+from mikeyshark.dissectors.tls.keyschedule import hash_algorithm, tls13_traffic_keys
 from mikeyshark.dissectors.tls.records import parse_inner_plaintext
 
 LAYER = "tls"
@@ -149,6 +150,7 @@ class Tls12MacCipher:
         self._stream_enc: CipherContext | None = None
         self._stream_dec: CipherContext | None = None
         self._cbc_dec: CipherContext | None = None  # see unprotect (explicit IVs)
+        self._keyed: hmac.HMAC | None = None  # the MAC key's HMAC, copied for each record
         if suite.mode is Mode.STREAM:
             self._stream_enc = Cipher(ARC4(key), None).encryptor()
             self._stream_dec = Cipher(ARC4(key), None).decryptor()
@@ -164,7 +166,12 @@ class Tls12MacCipher:
             + version.to_bytes(2, "big")
             + len(data).to_bytes(2, "big")
         )
-        return hmac_digest(self.mac, self.mac_key, header + data)
+        keyed = self._keyed
+        if keyed is None:  # the key schedule once per direction: each record copies it
+            keyed = self._keyed = hmac.HMAC(self.mac_key, hash_algorithm(self.mac))
+        h = keyed.copy()
+        h.update(header + data)
+        return h.finalize()
 
     def protect(self, content_type: int, version: int, plaintext: bytes) -> tuple[int, bytes]:
         seq = self.seq

@@ -165,3 +165,13 @@ def test_looks_like_bfcp() -> None:
     assert not bfcp.looks_like_bfcp(bytes.fromhex("16030100 40010000 3c0303"))
     assert not bfcp.looks_like_bfcp(bytes.fromhex("20010001 00000001 0002 0002 0502 0001"))
     assert not bfcp.looks_like_bfcp(HELLO[:11])
+
+
+def test_size_counts_and_measures_nested_attributes_in_one_pass() -> None:
+    # GRANTED (hand-written): FLOOR-REQUEST-INFORMATION > {OVERALL-REQUEST-STATUS >
+    # {REQUEST-STATUS, STATUS-INFO}, FLOOR-REQUEST-STATUS}: 5 attributes, 3 levels
+    attrs = bfcp.parse_message(GRANTED).attributes
+    assert bfcp.size(attrs) == (5, 3)
+    assert bfcp.size(bfcp.parse_message(HELLO_ACK).attributes) == (2, 1)
+    assert bfcp.size(()) == (0, 0)
+    assert bfcp.size((bfcp.FloorRequestStatus(1),)) == (1, 1)  # a group that holds nothing
