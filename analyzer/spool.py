@@ -41,7 +41,7 @@ from mikeyshark.checks.evaluate import (
     replayed,
     revise,
 )
-from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, MikeyInfo
+from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, MikeyInfo, Verdict
 from mikeyshark.model import Problem
 from mikeyshark.pipeline import CaptureResult, Finalized
 from mikeyshark.report import json_report
@@ -64,12 +64,13 @@ class Spooled:
 
 @dataclass(frozen=True, slots=True)
 class Kept:
-    """What the sink keeps of a call in memory: where it is spooled, the TRANSFER_INITs it
-    sent (REPLAY), and why it could not be judged (the fault barrier: a problem of the call
-    and, after the capture's others, of the capture, as :func:`~mikeyshark.judge.build_report`
-    adds it)."""
+    """What the sink keeps of a call in memory: where it is spooled, its verdict, the
+    TRANSFER_INITs it sent (REPLAY), and why it could not be judged (the fault barrier: a
+    problem of the call and, after the capture's others, of the capture, as
+    :func:`~mikeyshark.judge.build_report` adds it)."""
 
     spooled: Spooled
+    verdict: Verdict
     sent: tuple[Exchange, ...] = ()
     failure: Problem | None = None
 
@@ -159,7 +160,8 @@ class LeanSink:
                 failure = not_judged(rec, e, rec.capture)
             parts = json_report.call_parts(rec, self.reveal) if self.json else ("", "", "")
             spooled = self._write(pack(rec), *parts)
-            f.spooled = Kept(spooled, exchanges(rec) if failure is None else (), failure)
+            sent = exchanges(rec) if failure is None else ()
+            f.spooled = Kept(spooled, rec.verdict, sent, failure)
             # what the capture's problems and the report's order still need of it
             f.record = CallRecord(
                 rec.call_id,
@@ -234,11 +236,13 @@ Entry = Callable[[], str]
 
 class SpooledCalls(Sequence[CallRecord]):
     """The calls of a report, in its order, each read back from the spool when it is
-    asked for: what the writers iterate, none of them kept."""
+    asked for: what the writers iterate, none of them kept; and their verdicts, known
+    without reading them (:meth:`~mikeyshark.report.model.Report.compliant`)."""
 
-    def __init__(self, sink: LeanSink, places: list[Spooled]) -> None:
+    def __init__(self, sink: LeanSink, places: list[Spooled], verdicts: list[Verdict]) -> None:
         self.sink = sink
         self.places = places
+        self.verdicts = verdicts
 
     def __len__(self) -> int:
         return len(self.places)
@@ -291,13 +295,14 @@ def assemble(results: Sequence[CaptureResult], context: Context, sink: LeanSink)
     """The calls in the report's order, REPLAY judged again where an earlier call sent the
     same TRANSFER_INIT."""
     places: list[Spooled] = []
+    verdicts: list[Verdict] = []
     ctx = dataclasses.replace(context, seen_inits={})
     for res in results:
         order = sorted(range(len(res.calls)), key=lambda i: res.calls[i].invite_frame or 0)
         for i in order:
             call_id, kept = res.calls[i].call_id, res.spooled[i]
             assert isinstance(kept, Kept)
-            place = kept.spooled
+            place, verdict = kept.spooled, kept.verdict
             if kept.failure is not None:
                 res.info.errors.append(kept.failure)
                 call = sink.record(place)
@@ -307,7 +312,8 @@ def assemble(results: Sequence[CaptureResult], context: Context, sink: LeanSink)
                 if replayed(call_id, kept.sent, ctx):
                     call = sink.record(place)
                     revise(call, ctx, REPLAY)
-                    place = sink.respool(place, call, head=True)
+                    place, verdict = sink.respool(place, call, head=True), call.verdict
                 remember(call_id, kept.sent, ctx)
             places.append(place)
-    return SpooledCalls(sink, places)
+            verdicts.append(verdict)
+    return SpooledCalls(sink, places, verdicts)

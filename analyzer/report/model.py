@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from mikeyshark.decrypt import DecodedConnection
 from mikeyshark.dissectors.secret import fingerprint
@@ -28,6 +29,15 @@ def unbound_key_text(u: UnboundMedia, reveal: bool) -> str:
     if psk:
         return f"{psk}; not opened: {u.not_opened}"
     return f"not opened: {u.not_opened or 'no key'}"
+
+
+@runtime_checkable
+class Judged(Protocol):
+    """Calls whose verdicts are known without reading the calls (those read back from a
+    spool one at a time: :class:`mikeyshark.spool.SpooledCalls`)."""
+
+    @property
+    def verdicts(self) -> Sequence[Verdict]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +69,15 @@ class Report:
     # the TLS connections no call claims (media without signalling), in capture order
     unbound_media: list[UnboundMedia] = field(default_factory=list)
 
+    def verdicts(self) -> Sequence[Verdict]:
+        """The verdict of each call, in the report's order."""
+        calls = self.calls
+        return calls.verdicts if isinstance(calls, Judged) else [c.verdict for c in calls]
+
     def compliant(self, *, strict: bool = False) -> bool:
         """No call failed a rule; ``strict``: at least one call, and every call passed (an
         incomplete call, with rules not observed, is then a finding too)."""
+        verdicts = self.verdicts()
         if strict:
-            return bool(self.calls) and all(c.verdict is Verdict.PASS for c in self.calls)
-        return not any(c.verdict is Verdict.FAIL for c in self.calls)
+            return bool(verdicts) and all(v is Verdict.PASS for v in verdicts)
+        return Verdict.FAIL not in verdicts

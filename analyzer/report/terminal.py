@@ -10,7 +10,7 @@ visible (:func:`mikeyshark.report.escape.terminal`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from rich.console import Console
 from rich.markup import escape as markup
@@ -59,6 +59,7 @@ def print_summary(report: Report, console: Console) -> None:
         if len(cap.errors) > 10:
             _print(console, f"  ... {len(cap.errors) - 10} more (see --json)")
     calls = report.calls
+    shown: Iterable[CallRecord] = calls
     if not calls:
         media = " (media without signalling below)" if report.unbound_media else ""
         _print(console, f"[yellow]no call with an MSRP or BFCP m-line found[/]{media}")
@@ -66,12 +67,13 @@ def print_summary(report: Report, console: Console) -> None:
         _calls_table(console, "calls", list(enumerate(calls, 1)))
     else:
         _scenario_table(console, calls)
-        failing = [(i, c) for i, c in enumerate(calls, 1) if c.verdict is Verdict.FAIL]
+        # by number: calls read back from a spool are read again rather than held
+        failing = [i for i, v in enumerate(report.verdicts()) if v is Verdict.FAIL]
         if failing:
             title = f"failing calls ({len(failing)} of {len(calls)})"
-            _calls_table(console, title, failing)
-        calls = [c for _, c in failing]
-    for call in calls:
+            _calls_table(console, title, ((i + 1, calls[i]) for i in failing))
+        shown = (calls[i] for i in failing)
+    for call in shown:
         _call_lines(console, call)
     if report.unbound_media:
         _unbound(console, report)
@@ -81,7 +83,7 @@ def print_summary(report: Report, console: Console) -> None:
     _print(console, _totals(report))
 
 
-def _calls_table(console: Console, title: str, rows: list[tuple[int, CallRecord]]) -> None:
+def _calls_table(console: Console, title: str, rows: Iterable[tuple[int, CallRecord]]) -> None:
     table = Table(title=title, caption="rules: passed / failed / not observed", show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("scenario", no_wrap=True)
@@ -186,7 +188,7 @@ def _keys_hint(report: Report) -> str:
 
 
 def _totals(report: Report) -> str:
-    verdicts = Counter(c.verdict for c in report.calls)
+    verdicts = Counter(report.verdicts())
     frames = sum(c.frames for c in report.captures)
     problems = sum(len(c.errors) for c in report.captures)
     return (

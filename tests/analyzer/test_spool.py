@@ -85,9 +85,10 @@ def test_a_spooled_call_is_what_the_writers_read_of_the_call(whole: Report) -> N
                 assert kept == (None if mine is None else dataclasses.replace(mine, tree=None))
 
 
-def _summary(report: Report) -> str:
+def _summary(report: Report, height: int) -> str:
     buf = io.StringIO()
-    terminal.print_summary(report, Console(file=buf, width=200, height=30, color_system=None))
+    console = Console(file=buf, width=200, height=height, color_system=None)
+    terminal.print_summary(report, console)
     return re.sub(r" in [0-9.]+ s", "", buf.getvalue())  # how long the reading took
 
 
@@ -107,12 +108,19 @@ def test_the_reports_read_the_calls_back_from_the_spool(
         assert [c.call_id for c in calls] == [c.call_id for c in whole.calls]
         assert [c.checks for c in calls] == [c.checks for c in whole.calls]
         assert calls[-1].checks == whole.calls[-1].checks
-        assert _summary(streamed.report) == _summary(whole)
+        # every call listed, and (a screen too small) counts and the failing call
+        for height in (30, 10):
+            assert _summary(streamed.report, height) == _summary(whole, height)
+        assert "failing calls (1 of 11)" in _summary(whole, 10)
         j = io.StringIO()
         json_report.write(streamed.report, j, streamed.entries)
         assert j.getvalue() == json_report.dumps(whole)
         assert junit.junit_xml(streamed.report) == junit.junit_xml(whole)
+        # the verdicts, the replayed call's judged again, known without reading a call
+        assert calls.verdicts == [c.verdict for c in whole.calls]
+        monkeypatch.setattr(streamed.sink, "record", None)
         assert streamed.report.compliant() is whole.compliant() is False  # the replay
+        assert streamed.report.compliant(strict=True) is False
     finally:
         streamed.close()
 
