@@ -164,11 +164,10 @@ class SignallingSide(FrameStream):
                 batch.append(self._step(n, self._check() if check else None))
             elif dgrams or render:
                 # (most UDP datagrams: nothing else happened in their frame)
-                whole = _whole_udp(frame.linktype, frame.data)
-                row = udp_row(frame) if whole and render else None
+                row = udp_row(frame) if render else None
                 if row is not None:
                     batch.append((n, row))
-                elif dgrams and not whole:
+                elif dgrams and not _whole_udp(frame.linktype, frame.data):
                     batch.append((n, _datagrams(dgrams)))
                 dgrams.clear()
             if check:
