@@ -29,7 +29,7 @@ from mikeyshark.evidence import (
     UnboundMedia,
     Verdict,
 )
-from mikeyshark.model import Endpoint, Tunnel
+from mikeyshark.model import Endpoint, Severity, Tunnel
 from mikeyshark.report.model import Report
 
 
@@ -264,39 +264,55 @@ class _Checks:
         severity_, between = "," + deeper + '"severity": ', "," + deepest
         sep = "[" + inner
         for r in self.checks:
-            status, severity, frames = r.status.value, r.severity.value, r.frames
+            frames = r.frames
             if (
                 type(r.rule) is str
-                and type(status) is str
                 and type(r.message) is str
-                and type(severity) is str
-                and all(type(f) is int for f in frames)
+                and type(r.status) is Status
+                and type(r.severity) is Severity
+                and (all(type(f) is int for f in frames) if len(frames) > 1 else _ints(frames))
             ):
+                key = (inner, r.rule, r.status, r.severity)
+                text = _CHECK_TEXT.get(key)
+                if text is None:
+                    text = _check_text(key, rule_, status_, frames_, severity_)
                 listed = (
                     "[" + deepest + between.join(map(int.__repr__, frames)) + deeper + "]"
                     if frames
                     else "[]"
                 )
-                out.append(
-                    sep
-                    + rule_
-                    + _escape(r.rule)
-                    + status_
-                    + _escape(status)
-                    + frames_
-                    + listed
-                    + message_
-                    + _escape(r.message)
-                    + severity_
-                    + _escape(severity)
-                    + inner
-                    + "}"
-                )
+                head, tail = text
+                out.append(sep + head + listed + message_ + _escape(r.message) + tail)
             else:
                 out.append(sep)
                 _encode(_check(r), inner, out)
             sep = "," + inner
         out.append(nl + "]")
+
+
+# A check's text around its frames and message, by (indentation, rule, status, severity):
+# a report's checks are its rules' results, each rule with a few statuses. Bounded: emptied
+# when full.
+_CHECK_TEXT: dict[tuple[str, str, Status, Severity], tuple[str, str]] = {}
+MAX_CHECK_TEXTS = 1024
+
+
+def _check_text(
+    key: tuple[str, str, Status, Severity], rule_: str, status_: str, frames_: str, severity_: str
+) -> tuple[str, str]:
+    """The text of ``key``: up to the frames, and after the message."""
+    inner, rule, status, severity = key
+    head = rule_ + _escape(rule) + status_ + _escape(status.value) + frames_
+    text = head, severity_ + _escape(severity.value) + inner + "}"
+    if len(_CHECK_TEXT) >= MAX_CHECK_TEXTS:
+        _CHECK_TEXT.clear()
+    _CHECK_TEXT[key] = text
+    return text
+
+
+def _ints(frames: tuple[int, ...]) -> bool:
+    """Whether an empty or one-frame tuple holds ints alone (not a bool)."""
+    return not frames or type(frames[0]) is int
 
 
 def _messages(messages: Iterable[MediaMessage]) -> list[dict[str, Any]]:

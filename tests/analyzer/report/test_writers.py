@@ -303,3 +303,29 @@ def test_a_spooled_entry_is_the_json_of_the_call() -> None:
     assert json.loads(media)[0]["messages"][-5]["raw"] == "01ff"
     checks = json.loads(head + media + tail)["checks"]
     assert len(checks) == len(RULES) + 1 and checks[-1]["frames"] == [True, 3]
+
+
+def _checks_text(checks: list[CheckResult], level: int) -> str:
+    out: list[str] = []
+    json_report._Checks(checks).encode("\n" + "  " * level, out)
+    return "".join(out)
+
+
+def test_checks_of_one_rule_and_status_share_their_text_not_their_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the text around a check's frames and message is kept by rule, status, severity and
+    # indentation: checks that share them still show their own frames and message, at
+    # their own depth, and the kept texts stay within their budget
+    monkeypatch.setattr(json_report, "_CHECK_TEXT", {})
+    monkeypatch.setattr(json_report, "MAX_CHECK_TEXTS", 2)
+    one = CheckResult("TLS-KEY", Status.PASS, (7,), "first", Severity.ERROR)
+    two = CheckResult("TLS-KEY", Status.PASS, (), 'second "one"', Severity.ERROR)
+    three = CheckResult("TLS-KEY", Status.PASS, (True,), "a bool frame", Severity.ERROR)
+    for level in (2, 3, 2, 1):
+        for checks in ([one, two], [two, one, three], [one]):
+            want = [json_report._check(c) for c in checks]
+            text = _checks_text(checks, level)
+            assert text == json.dumps(want, indent=2).replace("\n", "\n" + "  " * level)
+            assert len(json_report._CHECK_TEXT) <= 2
+    assert json.loads(_checks_text([three], 0))[0]["frames"] == [True]
