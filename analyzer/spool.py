@@ -47,6 +47,8 @@ from mikeyshark.pipeline import CaptureResult, Finalized
 from mikeyshark.report import json_report
 
 REPLAY = "REPLAY"
+# bytes written to a spool file at once: a few calls' records and JSON entries
+SPOOL_BUFFER = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +182,7 @@ class LeanSink:
         if self._pid != os.getpid():  # a worker process writes a spool file of its own
             self._pid = os.getpid()
             fd, self._path = tempfile.mkstemp(dir=self.dir, suffix=".calls")
-            self._file = os.fdopen(fd, "wb")
+            self._file = os.fdopen(fd, "wb", buffering=SPOOL_BUFFER)
             self._offset = 0
         assert self._file is not None
         a, b, c = head.encode(), media.encode(), tail.encode()
@@ -216,12 +218,16 @@ class LeanSink:
     def respool(self, s: Spooled, call: CallRecord, *, head: bool) -> Spooled:
         """Spool ``call`` again (judged again, or with a problem more): its record, and its
         entry with the m-lines spooled at ``s`` (``head``: the head and tail written again)."""
-        if not self.json:
-            return self._write(pack(call), "", "", "")
-        old_head, media, old_tail = self.read(s)
-        if head:
-            old_head, _, old_tail = json_report.call_parts(call, self.reveal)
-        return self._write(pack(call), old_head, media, old_tail)
+        parts = ("", "", "")
+        if self.json:
+            parts = self.read(s)
+            if head:
+                new_head, _, new_tail = json_report.call_parts(call, self.reveal)
+                parts = (new_head, parts[1], new_tail)
+        place = self._write(pack(call), *parts)
+        assert self._file is not None
+        self._file.flush()  # read back with the spool's other calls
+        return place
 
     def close(self) -> None:
         for f in [*self._readers.values(), *([self._file] if self._file else [])]:

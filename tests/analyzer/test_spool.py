@@ -125,6 +125,20 @@ def test_the_reports_read_the_calls_back_from_the_spool(
         streamed.close()
 
 
+@pytest.mark.parametrize("n", [0, 2])
+def test_a_call_judged_again_is_read_back_as_judged_again(
+    capture: tuple[Path, Path], whole: Report, n: int
+) -> None:
+    # what is spooled again of the replayed call (its record alone without the JSON) is
+    # small enough to wait in the spool file's buffer when it is read back
+    pcap, keys = capture
+    streamed = analyze_streamed(pcap, keys=keys, workers=n, json=False)
+    try:
+        assert junit.junit_xml(streamed.report) == junit.junit_xml(whole)
+    finally:
+        streamed.close()
+
+
 def _finalized(capture: tuple[Path, Path]) -> tuple[list[Finalized], Context]:
     """Calls as the finalizer hands them to a sink: correlated, not judged, whole."""
     pcap, keys = capture
