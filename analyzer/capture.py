@@ -23,8 +23,9 @@ import os
 import re
 import struct
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import BinaryIO
 
 from mikeyshark.compressed import CompressionError, Decompressing, open_decompressed
@@ -75,9 +76,15 @@ class _Interface:
 
 
 class _Chunked:
-    """A byte source read in large chunks; ``pos`` is the absolute file offset of ``buf[i]``."""
+    """A byte source read in large chunks; ``pos`` is the absolute file offset of ``buf[i]``.
 
-    __slots__ = ("_read", "base", "buf", "eof", "i")
+    The input goes on at ``rest[roff:]`` once ``buf`` is used up. Chunks are never copied to
+    join them: a record that straddles two chunks is copied alone into a small ``buf`` of
+    its own, and the next chunk waits in ``rest`` until that record has been read (then it
+    becomes ``buf`` as it is).
+    """
+
+    __slots__ = ("_read", "base", "buf", "eof", "i", "rest", "roff")
 
     def __init__(self, src: BinaryIO) -> None:
         # read1 returns what a pipe has instead of waiting for a whole chunk, so frames from
@@ -87,6 +94,8 @@ class _Chunked:
         self.i = 0
         self.base = 0  # absolute offset of buf[0]
         self.eof = False
+        self.rest = b""
+        self.roff = 0
 
     @property
     def pos(self) -> int:
@@ -94,15 +103,42 @@ class _Chunked:
 
     def ensure(self, n: int) -> bool:
         """Make ``n`` bytes available at ``buf[i:]``; False when the input ends first."""
-        have = len(self.buf) - self.i
-        if have >= n:
+        while True:
+            have = len(self.buf) - self.i
+            if have >= n:
+                return True
+            more = len(self.rest) - self.roff
+            if not more:
+                if self.eof:
+                    return False
+                piece = self._read(max(n - have, CHUNK))
+                if not piece:
+                    self.eof = True
+                    return False
+                self.rest, self.roff, more = piece, 0, len(piece)
+            if not have:  # the next chunk as it is
+                self.base += len(self.buf) - self.roff
+                self.buf, self.i = self.rest, self.roff
+                self.rest, self.roff = b"", 0
+                continue
+            if have + more < n:
+                return self.gather(n)
+            take = self.roff + n - have
+            self.buf = self.buf[self.i :] + self.rest[self.roff : take]
+            self.base += self.i
+            self.i = 0
+            self.roff = take
             return True
-        if self.eof:
-            return False
-        parts = [self.buf[self.i :]]
+
+    def gather(self, n: int) -> bool:
+        """Everything read so far and at least ``n`` bytes in all at ``buf[i:]`` (False
+        when the input ends first): what a scan for the next good record looks through."""
+        parts = [self.buf[self.i :], self.rest[self.roff :]]
+        have = len(parts[0]) + len(parts[1])
         self.base += self.i
         self.i = 0
-        while have < n:
+        self.rest, self.roff = b"", 0
+        while have < n and not self.eof:
             piece = self._read(max(n - have, CHUNK))
             if not piece:
                 self.eof = True
@@ -113,7 +149,7 @@ class _Chunked:
         return have >= n
 
     def available(self) -> int:
-        return len(self.buf) - self.i
+        return len(self.buf) - self.i + len(self.rest) - self.roff
 
 
 class CaptureReader:
@@ -170,6 +206,13 @@ class CaptureReader:
         return src, False
 
     def __iter__(self) -> Iterator[Frame]:
+        # The record loop is the iterator itself: chain hands its frames on without a Python
+        # step of its own, where a generator delegating with `yield from` takes one per frame.
+        return chain.from_iterable(self._start())
+
+    def _start(self) -> Iterator[Iterator[Frame]]:
+        """The record loop of the input, opened once iteration starts (not before: a pipe may
+        have nothing to read yet)."""
         try:
             f, owned = self._open()
         except OSError as e:
@@ -190,12 +233,12 @@ class CaptureReader:
             magic_le = struct.unpack_from("<I", src.buf, 0)[0]
             if magic_le == PCAPNG_SHB:
                 self.format = "pcapng"
-                yield from self._read_pcapng(src)
+                loop = self._read_pcapng(src)
             elif magic_le in (PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_KUZNETZOV) or (
                 struct.unpack_from(">I", src.buf, 0)[0]
                 in (PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_KUZNETZOV)
             ):
-                yield from self._read_pcap(src)
+                loop = self._read_pcap(src)
             else:
                 inside = f" inside the {self.compression} stream" if self.compression else ""
                 self._problem(
@@ -204,6 +247,11 @@ class CaptureReader:
                     None,
                     "magic",
                 )
+                return
+            try:
+                yield loop
+            finally:
+                loop.close()  # a consumer that stopped early: the loop's numbers first
         finally:
             if unpacked is not None and unpacked.error is not None:
                 self._problem(unpacked.error, None, self.next_number, "compression")
@@ -212,7 +260,7 @@ class CaptureReader:
 
     # -- classic pcap --------------------------------------------------------------------------
 
-    def _read_pcap(self, src: _Chunked) -> Iterator[Frame]:
+    def _read_pcap(self, src: _Chunked) -> Generator[Frame, None, None]:
         if not src.ensure(24):
             self._problem(
                 f"truncated pcap header: {src.available()} of 24 bytes", 0, None, "header"
@@ -234,7 +282,8 @@ class CaptureReader:
         # A large snaplen admits larger records, but never past a block's bound: the header's
         # word alone must not make the reader ask for gigabytes.
         limit = max(MAX_RECORD, min(snaplen, MAX_BLOCK))
-        number = self._first
+        last = self._first - 1  # the last frame's (or damaged record's) number
+        damaged = 0  # records skipped as damaged
         unpack = hdr.unpack_from
         ns = 1_000_000_000
         last_sec: int | None = None  # of the last good record, to resynchronise on
@@ -245,26 +294,25 @@ class CaptureReader:
                 buf = src.buf
                 i = src.i
                 n = len(buf)
-                while i + hlen <= n:
+                stop = n - hlen
+                while i <= stop:
                     sec, frac, incl, orig = unpack(buf, i)
                     j = i + hlen
                     e = j + incl
                     if e > n or incl > limit:
                         break
-                    number += 1  # before the yield: a consumer may stop at this frame
-                    yield Frame(number - 1, sec * ns + frac * mult, linktype, buf[j:e], orig)
+                    last += 1  # before the yield: a consumer may stop at this frame
+                    yield Frame(last, sec * ns + frac * mult, linktype, buf[j:e], orig)
                     last_sec = sec
                     i = e
                 src.i = i
-                self.next_number = number
-                self.frames_read = number - self._first
                 if not src.ensure(hlen):
                     left = src.available()
                     if left:
                         self._problem(
                             f"truncated record header: {left} of {hlen} bytes before end of file",
                             src.pos,
-                            number,
+                            last + 1,
                             "record",
                         )
                     return
@@ -283,30 +331,32 @@ class CaptureReader:
                             else "no plausible record follows: reading stops"
                         ),
                         at,
-                        number,
+                        last + 1,
                         "incl_len",
                     )
                     if not found:
                         return
-                    number += 1  # the damaged record keeps its number
+                    last += 1  # the damaged record keeps its number
+                    damaged += 1
                     continue
                 if not src.ensure(hlen + incl):
                     self._problem(
                         f"truncated record: header says {incl} bytes, "
                         f"{src.available() - hlen} left in file",
                         src.pos,
-                        number,
+                        last + 1,
                         "record",
                     )
                     return
         finally:
-            self.next_number = number
-            self.frames_read = number - self._first
+            self.next_number = last + 1
+            self.frames_read = last + 1 - self._first - damaged
 
     # -- pcapng --------------------------------------------------------------------------------
 
-    def _read_pcapng(self, src: _Chunked) -> Iterator[Frame]:
-        number = self._first
+    def _read_pcapng(self, src: _Chunked) -> Generator[Frame, None, None]:
+        last = self._first - 1  # the last frame's (or damaged packet block's) index
+        damaged = 0  # packet blocks skipped as damaged
         bo = "<"
         ifaces: list[_Interface] = []
         seen_shb = False
@@ -314,205 +364,210 @@ class CaptureReader:
         epb_be = struct.Struct(">IIIIIII")
         trail_le = struct.Struct("<I")
         trail_be = struct.Struct(">I")
-        while True:
-            # Fast path, once per frame: well-formed Enhanced Packet Blocks wholly inside the
-            # current chunk. Anything else (other blocks, damage, chunk end) falls through to
-            # the careful block-by-block code below.
-            buf = src.buf
-            i = src.i
-            n = len(buf)
-            epb = epb_le if bo == "<" else epb_be
-            trail = trail_le if bo == "<" else trail_be
-            nif = len(ifaces)
-            while i + 28 <= n:
-                btype, blen, iface, hi, lo, caplen, origlen = epb.unpack_from(buf, i)
-                if (
-                    btype != BT_EPB
-                    or blen & 3
-                    or i + blen > n
-                    or caplen + 32 > blen
-                    or iface >= nif
-                    or trail.unpack_from(buf, i + blen - 4)[0] != blen
-                ):
-                    break
-                ifc = ifaces[iface]
-                m = ifc.mult
-                ts = ((hi << 32) | lo) * m + ifc.offset_ns if m else _ts(ifc, hi, lo)
-                number += 1  # before the yield: a consumer may stop at this frame
-                self.next_number = number
-                self.frames_read += 1
-                yield Frame(number - 1, ts, ifc.linktype, buf[i + 28 : i + 28 + caplen], origlen)
-                i += blen
-            src.i = i
-            if not src.ensure(12):
-                left = src.available()
-                if left:
-                    self._problem(
-                        f"truncated block header: {left} bytes before end of file",
-                        src.pos,
-                        number,
-                        "block",
-                    )
-                return
-            buf = src.buf
-            i = src.i
-            block_pos = src.pos
-            (btype_le,) = struct.unpack_from("<I", buf, i)
-            if btype_le == PCAPNG_SHB:
-                (bom,) = struct.unpack_from("<I", buf, i + 8)
-                if bom == PCAPNG_BOM:
-                    bo = "<"
-                elif bom == 0x4D3C2B1A:
-                    bo = ">"
-                else:
-                    self._problem(
-                        f"section header with unknown byte-order magic {bom:08x}",
-                        block_pos + 8,
-                        None,
-                        "byte_order_magic",
-                    )
+        try:
+            while True:
+                # Fast path, once per frame: well-formed Enhanced Packet Blocks wholly inside the
+                # current chunk. Anything else (other blocks, damage, chunk end) falls through to
+                # the careful block-by-block code below.
+                buf = src.buf
+                i = src.i
+                n = len(buf)
+                epb = epb_le if bo == "<" else epb_be
+                trail = trail_le if bo == "<" else trail_be
+                nif = len(ifaces)
+                while i + 28 <= n:
+                    btype, blen, iface, hi, lo, caplen, origlen = epb.unpack_from(buf, i)
+                    if (
+                        btype != BT_EPB
+                        or blen & 3
+                        or i + blen > n
+                        or caplen + 32 > blen
+                        or iface >= nif
+                        or trail.unpack_from(buf, i + blen - 4)[0] != blen
+                    ):
+                        break
+                    ifc = ifaces[iface]
+                    m = ifc.mult
+                    ts = ((hi << 32) | lo) * m + ifc.offset_ns if m else _ts(ifc, hi, lo)
+                    last += 1  # before the yield: a consumer may stop at this frame
+                    yield Frame(last, ts, ifc.linktype, buf[i + 28 : i + 28 + caplen], origlen)
+                    i += blen
+                src.i = i
+                if not src.ensure(12):
+                    left = src.available()
+                    if left:
+                        self._problem(
+                            f"truncated block header: {left} bytes before end of file",
+                            src.pos,
+                            last + 1,
+                            "block",
+                        )
                     return
-                seen_shb = True
-                ifaces = []  # interface ids are per section
-            elif not seen_shb:
-                self._problem("pcapng data before a section header", block_pos, None, "block")
-                return
-            btype, blen = struct.unpack_from(bo + "II", buf, i)
-            frame_here = number if btype in _PACKET_BLOCKS else None
-            if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-                self._problem(
-                    f"block type 0x{btype:08x} has impossible length {blen}",
-                    block_pos + 4,
-                    frame_here,
-                    "block_total_length",
-                )
-                if not self._skip_damage(src, block_pos, bo):
+                buf = src.buf
+                i = src.i
+                block_pos = src.pos
+                (btype_le,) = struct.unpack_from("<I", buf, i)
+                if btype_le == PCAPNG_SHB:
+                    (bom,) = struct.unpack_from("<I", buf, i + 8)
+                    if bom == PCAPNG_BOM:
+                        bo = "<"
+                    elif bom == 0x4D3C2B1A:
+                        bo = ">"
+                    else:
+                        self._problem(
+                            f"section header with unknown byte-order magic {bom:08x}",
+                            block_pos + 8,
+                            None,
+                            "byte_order_magic",
+                        )
+                        return
+                    seen_shb = True
+                    ifaces = []  # interface ids are per section
+                elif not seen_shb:
+                    self._problem("pcapng data before a section header", block_pos, None, "block")
                     return
-                if frame_here is not None:
-                    number += 1
-                    self.next_number = number
-                continue
-            if not src.ensure(blen):
-                # Either the file was cut here or the length lies and more blocks follow.
-                left = src.available()
-                if self._resync(src, block_pos, bo):
+                btype, blen = struct.unpack_from(bo + "II", buf, i)
+                frame_here = last + 1 if btype in _PACKET_BLOCKS else None
+                if blen < 12 or blen % 4 or blen > MAX_BLOCK:
                     self._problem(
-                        f"block type 0x{btype:08x} claims {blen} bytes, more than the "
-                        f"{left} left in the file, yet a well-formed block follows it: "
-                        "its length is wrong; block skipped",
+                        f"block type 0x{btype:08x} has impossible length {blen}",
                         block_pos + 4,
                         frame_here,
                         "block_total_length",
                     )
+                    if not self._skip_damage(src, block_pos, bo):
+                        return
                     if frame_here is not None:
-                        number += 1
-                        self.next_number = number
+                        last += 1
+                        damaged += 1
                     continue
-                self._problem(
-                    f"truncated block: type 0x{btype:08x} says {blen} bytes, {left} left in file",
-                    block_pos,
-                    frame_here,
-                    "block",
-                )
-                return
-            buf = src.buf
-            i = src.i
-            (trailer,) = struct.unpack_from(bo + "I", buf, i + blen - 4)
-            if trailer != blen:
-                self._problem(
-                    f"block type 0x{btype:08x}: leading length {blen} and trailing "
-                    f"length {trailer} disagree",
-                    block_pos + 4,
-                    frame_here,
-                    "block_total_length",
-                )
-                if not self._skip_damage(src, block_pos, bo):
+                if not src.ensure(blen):
+                    # Either the file was cut here or the length lies and more blocks follow.
+                    left = src.available()
+                    if self._resync(src, block_pos, bo):
+                        self._problem(
+                            f"block type 0x{btype:08x} claims {blen} bytes, more than the "
+                            f"{left} left in the file, yet a well-formed block follows it: "
+                            "its length is wrong; block skipped",
+                            block_pos + 4,
+                            frame_here,
+                            "block_total_length",
+                        )
+                        if frame_here is not None:
+                            last += 1
+                            damaged += 1
+                        continue
+                    self._problem(
+                        f"truncated block: type 0x{btype:08x} says {blen} bytes, "
+                        f"{left} left in file",
+                        block_pos,
+                        frame_here,
+                        "block",
+                    )
                     return
-                if frame_here is not None:
-                    number += 1
-                    self.next_number = number
-                continue
-            body = i + 8
-            end = i + blen - 4
-            src.i = i + blen
-            try:
-                if btype == BT_EPB:
-                    iface_id, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
-                        bo + "IIIII", buf, body
+                buf = src.buf
+                i = src.i
+                (trailer,) = struct.unpack_from(bo + "I", buf, i + blen - 4)
+                if trailer != blen:
+                    self._problem(
+                        f"block type 0x{btype:08x}: leading length {blen} and trailing "
+                        f"length {trailer} disagree",
+                        block_pos + 4,
+                        frame_here,
+                        "block_total_length",
                     )
-                    if 20 + caplen > end - body:
-                        raise _BlockError("caplen", 20, f"captured length {caplen} overruns block")
-                    if iface_id >= len(ifaces):
-                        raise _BlockError(
-                            "interface_id", 0, f"interface {iface_id} was never described"
+                    if not self._skip_damage(src, block_pos, bo):
+                        return
+                    if frame_here is not None:
+                        last += 1
+                        damaged += 1
+                    continue
+                body = i + 8
+                end = i + blen - 4
+                src.i = i + blen
+                try:
+                    if btype == BT_EPB:
+                        iface_id, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                            bo + "IIIII", buf, body
                         )
-                    ifc = ifaces[iface_id]
-                    data = buf[body + 20 : body + 20 + caplen]
-                    yield Frame(number, _ts(ifc, ts_hi, ts_lo), ifc.linktype, data, origlen)
-                    number += 1
-                    self.next_number = number
-                    self.frames_read += 1
-                elif btype == BT_SPB:
-                    if not ifaces:
-                        raise _BlockError("interface_id", 0, "simple packet before any interface")
-                    (origlen,) = struct.unpack_from(bo + "I", buf, body)
-                    room = end - body - 4
-                    ifc = ifaces[0]
-                    caplen = min(origlen, room, ifc.snaplen or room)
-                    data = buf[body + 4 : body + 4 + caplen]
-                    # A simple packet block has no timestamp; Wireshark shows 0 as well.
-                    yield Frame(number, 0, ifc.linktype, data, origlen)
-                    number += 1
-                    self.next_number = number
-                    self.frames_read += 1
-                elif btype == BT_PB:
-                    iface_id, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
-                        bo + "HHIIII", buf, body
+                        if 20 + caplen > end - body:
+                            raise _BlockError(
+                                "caplen", 20, f"captured length {caplen} overruns block"
+                            )
+                        if iface_id >= len(ifaces):
+                            raise _BlockError(
+                                "interface_id", 0, f"interface {iface_id} was never described"
+                            )
+                        ifc = ifaces[iface_id]
+                        data = buf[body + 20 : body + 20 + caplen]
+                        last += 1
+                        yield Frame(last, _ts(ifc, ts_hi, ts_lo), ifc.linktype, data, origlen)
+                    elif btype == BT_SPB:
+                        if not ifaces:
+                            raise _BlockError(
+                                "interface_id", 0, "simple packet before any interface"
+                            )
+                        (origlen,) = struct.unpack_from(bo + "I", buf, body)
+                        room = end - body - 4
+                        ifc = ifaces[0]
+                        caplen = min(origlen, room, ifc.snaplen or room)
+                        data = buf[body + 4 : body + 4 + caplen]
+                        # A simple packet block has no timestamp; Wireshark shows 0 as well.
+                        last += 1
+                        yield Frame(last, 0, ifc.linktype, data, origlen)
+                    elif btype == BT_PB:
+                        iface_id, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                            bo + "HHIIII", buf, body
+                        )
+                        if 20 + caplen > end - body:
+                            raise _BlockError(
+                                "caplen", 16, f"captured length {caplen} overruns block"
+                            )
+                        if iface_id >= len(ifaces):
+                            raise _BlockError(
+                                "interface_id", 0, f"interface {iface_id} was never described"
+                            )
+                        ifc = ifaces[iface_id]
+                        data = buf[body + 20 : body + 20 + caplen]
+                        last += 1
+                        yield Frame(last, _ts(ifc, ts_hi, ts_lo), ifc.linktype, data, origlen)
+                    elif btype == BT_IDB:
+                        linktype, _res, snaplen = struct.unpack_from(bo + "HHI", buf, body)
+                        ifaces.append(_parse_idb_options(buf, body, end, bo, linktype, snaplen))
+                    elif btype == BT_DSB:
+                        stype, slen = struct.unpack_from(bo + "II", buf, body)
+                        if 8 + slen > end - body:
+                            raise _BlockError(
+                                "secrets_length", 4, f"secrets of {slen} bytes overrun"
+                            )
+                        self.secrets.append((stype, bytes(buf[body + 8 : body + 8 + slen])))
+                    elif btype == PCAPNG_SHB:
+                        (major,) = struct.unpack_from(bo + "H", buf, body + 4)
+                        if major != 1:
+                            raise _BlockError("major_version", 4, f"unsupported version {major}")
+                except _BlockError as e:
+                    self._problem(
+                        f"block type 0x{btype:08x}: {e.reason}",
+                        block_pos + 8 + e.offset,
+                        frame_here,
+                        e.field,
                     )
-                    if 20 + caplen > end - body:
-                        raise _BlockError("caplen", 16, f"captured length {caplen} overruns block")
-                    if iface_id >= len(ifaces):
-                        raise _BlockError(
-                            "interface_id", 0, f"interface {iface_id} was never described"
-                        )
-                    ifc = ifaces[iface_id]
-                    data = buf[body + 20 : body + 20 + caplen]
-                    yield Frame(number, _ts(ifc, ts_hi, ts_lo), ifc.linktype, data, origlen)
-                    number += 1
-                    self.next_number = number
-                    self.frames_read += 1
-                elif btype == BT_IDB:
-                    linktype, _res, snaplen = struct.unpack_from(bo + "HHI", buf, body)
-                    ifaces.append(_parse_idb_options(buf, body + 8, end, bo, linktype, snaplen))
-                elif btype == BT_DSB:
-                    stype, slen = struct.unpack_from(bo + "II", buf, body)
-                    if 8 + slen > end - body:
-                        raise _BlockError("secrets_length", 4, f"secrets of {slen} bytes overrun")
-                    self.secrets.append((stype, bytes(buf[body + 8 : body + 8 + slen])))
-                elif btype == PCAPNG_SHB:
-                    (major,) = struct.unpack_from(bo + "H", buf, body + 4)
-                    if major != 1:
-                        raise _BlockError("major_version", 4, f"unsupported version {major}")
-            except _BlockError as e:
-                self._problem(
-                    f"block type 0x{btype:08x}: {e.reason}",
-                    block_pos + 8 + e.offset,
-                    frame_here,
-                    e.field,
-                )
-                if frame_here is not None:
-                    number += 1
-                    self.next_number = number
-            except struct.error:
-                self._problem(
-                    f"block type 0x{btype:08x} too short for its fixed fields",
-                    block_pos,
-                    frame_here,
-                    "block",
-                )
-                if frame_here is not None:
-                    number += 1
-                    self.next_number = number
+                    if frame_here is not None:
+                        last += 1
+                        damaged += 1
+                except struct.error:
+                    self._problem(
+                        f"block type 0x{btype:08x} too short for its fixed fields",
+                        block_pos,
+                        frame_here,
+                        "block",
+                    )
+                    if frame_here is not None:
+                        last += 1
+                        damaged += 1
+        finally:
+            self.next_number = last + 1
+            self.frames_read = last + 1 - self._first - damaged
 
     def _skip_damage(self, src: _Chunked, block_pos: int, bo: str) -> bool:
         """:meth:`_resync`, reporting that reading stops when no well-formed block follows."""
@@ -529,7 +584,7 @@ class CaptureReader:
         A candidate must have a known block type and a leading length equal to its trailing
         length, so a random 4-byte match in packet data is not taken for a block.
         """
-        src.ensure(RESYNC_WINDOW)
+        src.gather(RESYNC_WINDOW)
         buf = src.buf
         start = src.i + 4
         stop = len(buf) - 12
@@ -576,7 +631,7 @@ def _pcap_resync(
     lengths with incl <= orig <= limit, and a record after it that is plausible as well
     (or the end of the file exactly).
     """
-    src.ensure(RESYNC_WINDOW)
+    src.gather(RESYNC_WINDOW)
     buf = src.buf
     base = src.i + 1
     sec_bytes = last_sec.to_bytes(4, "little" if bo == "<" else "big")
@@ -619,21 +674,28 @@ class _BlockError(Exception):
 
 
 def _parse_idb_options(
-    buf: bytes, pos: int, end: int, bo: str, linktype: int, snaplen: int
+    buf: bytes, body: int, end: int, bo: str, linktype: int, snaplen: int
 ) -> _Interface:
+    """The interface an IDB whose body starts at ``buf[body]`` describes; a damaged option
+    is a :class:`_BlockError` located by its offset in the body."""
     den, offset_s = 1_000_000, 0  # default resolution: microseconds
+    pos = body + 8
     while pos + 4 <= end:
         code, olen = struct.unpack_from(bo + "HH", buf, pos)
         pos += 4
         if code == OPT_ENDOFOPT:
             break
         if pos + olen > end:
-            raise _BlockError("options", pos - 4, f"option {code} length {olen} overruns block")
+            raise _BlockError(
+                "options", pos - 4 - body, f"option {code} length {olen} overruns block"
+            )
         if code == OPT_IF_TSRESOL and olen >= 1:
             r = buf[pos]
             exp = r & 0x7F
             if exp > 63:
-                raise _BlockError("if_tsresol", pos, f"resolution exponent {exp} out of range")
+                raise _BlockError(
+                    "if_tsresol", pos - body, f"resolution exponent {exp} out of range"
+                )
             den = (2**exp) if r & 0x80 else (10**exp)
         elif code == OPT_IF_TSOFFSET and olen >= 8:
             (offset_s,) = struct.unpack_from(bo + "q", buf, pos)
@@ -730,11 +792,18 @@ class MergedReader:
         for r in self.readers:
             r.secrets = self.secrets
         self.name = " + ".join(self.names)
-        self.frames_read = 0
+        self._merged_read = 0  # frames yielded by the merge of several files
         # a run of frames numbered on from one file: (merged number of its first frame, file
         # index, file-local number of that frame, numbers used up by damage just before it)
         self._runs: list[tuple[int, int, int, int]] = []
         self._starts: list[int] = []
+
+    @property
+    def frames_read(self) -> int:
+        """The frames yielded so far."""
+        if len(self.readers) == 1:
+            return self.readers[0].frames_read
+        return self._merged_read
 
     @property
     def format(self) -> str | None:
@@ -773,12 +842,14 @@ class MergedReader:
     def __iter__(self) -> Iterator[Frame]:
         readers = self.readers
         if len(readers) == 1:
+            # the file's own frames, without a step of this reader's per frame
             self._runs = [(1, 0, 1, 0)]
             self._starts = [1]
-            for f in readers[0]:
-                self.frames_read += 1
-                yield f
-            return
+            return iter(readers[0])
+        return self._merge()
+
+    def _merge(self) -> Iterator[Frame]:
+        readers = self.readers
         its = [iter(r) for r in readers]
         heap: list[tuple[int, int, Frame]] = []
         for i, it in enumerate(its):
@@ -803,7 +874,7 @@ class MergedReader:
                     starts.append(number)
                     last_file = i
                 last_local[i] = f.number
-                self.frames_read += 1
+                self._merged_read += 1
                 yield Frame(number, f.ts_ns, f.linktype, f.data, f.wirelen)
                 number += 1
                 nxt = next(it, None)
