@@ -60,14 +60,27 @@ def strict_text(cls: _C) -> _C:
 
 
 def _field_names(obj: object) -> tuple[str, ...]:
+    """The fields of a dataclass that may hold text: all but those annotated with numbers,
+    bytes and None alone (``int | None``, ``bytes``: the analysis types its records, mypy
+    holds it to them)."""
     t = type(obj)
     names = _FIELDS.get(t)
     if names is None:
         names = ()
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            names = tuple(f.name for f in dataclasses.fields(obj))
+            names = tuple(f.name for f in dataclasses.fields(obj) if not _never_text(f.type))
         _FIELDS[t] = names
     return names
+
+
+_NO_TEXT = frozenset({"int", "bool", "float", "bytes", "bytearray", "None"})
+
+
+def _never_text(annotation: object) -> bool:
+    """Whether a field's annotation admits numbers, bytes and None alone."""
+    if isinstance(annotation, str):  # (``from __future__ import annotations``)
+        return all(part.strip() in _NO_TEXT for part in annotation.split("|"))
+    return annotation in _ATOMIC
 
 
 def _item(v: object, seen: set[int]) -> object:

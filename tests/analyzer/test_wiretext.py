@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from mikeyshark import wiretext
 from mikeyshark.dissectors import msrp
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.evidence import MediaMessage, Status
@@ -90,3 +91,22 @@ def test_enum_members_pass_by_and_other_text_subclasses_are_scrubbed() -> None:
     scrub(holder)
     assert holder[0] is _Named.ODD and holder[3] is _Named.ODD and holder[2] is Status.PASS
     assert holder[1] == "caf\\xe9"
+
+
+@dataclass
+class _Typed:
+    frame: int | None
+    raw: bytes
+    flag: bool
+    name: str
+    anything: object
+    tags: tuple[str, ...] = ()
+
+
+def test_scrub_reads_the_fields_that_may_hold_text_and_scrubs_them() -> None:
+    # a field typed with numbers, bytes and None alone holds no text: not looked at
+    row = _Typed(3, b"\xe9", True, "caf\udce9", ["caf\udce9"], ("caf\udce9",))
+    assert wiretext._field_names(row) == ("name", "anything", "tags")
+    scrub(row)
+    assert (row.frame, row.raw, row.flag) == (3, b"\xe9", True)
+    assert (row.name, row.anything, row.tags) == ("caf\\xe9", ["caf\\xe9"], ("caf\\xe9",))
