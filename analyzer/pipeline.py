@@ -21,7 +21,7 @@ import os
 import re
 import struct
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -561,10 +561,21 @@ class _Finalizer:
         self.runner = runner
         self.next_sweep = 0
         self.ended_at: dict[str, int] = {}
+        # What the last look at the calls saw: the SIP records counted then, and the capture
+        # time from which a call it left open could be due (its linger or idle time over).
+        self._records_seen = -1
+        self._next_due = 0
 
     def sweep(self, now: int) -> None:
         self.next_sweep = now + SWEEP_NS
+        records = len(self.tracker.records)
+        if records == self._records_seen and now < self._next_due:
+            # No SIP message since the last look: no call began, ended or reopened, so none
+            # is due before the soonest deadline that look found.
+            return
+        self._records_seen = records
         due: list[Call] = []
+        soonest = now + CALL_IDLE_NS
         for cid, call in self.tracker.calls.items():
             if not _ended(call):
                 self.ended_at.pop(cid, None)  # a new dialog (re-INVITE forked late) reopens it
@@ -573,10 +584,15 @@ class _Finalizer:
                         call, f"no SIP message for {CALL_IDLE_NS // 10**9} s", "budget.call_idle"
                     )
                     due.append(call)
+                elif call.last_ns + CALL_IDLE_NS < soonest:
+                    soonest = call.last_ns + CALL_IDLE_NS
                 continue
             since = self.ended_at.setdefault(cid, now)
             if now - since >= CALL_LINGER_NS:
                 due.append(call)
+            elif since + CALL_LINGER_NS < soonest:
+                soonest = since + CALL_LINGER_NS
+        self._next_due = soonest
         if due:
             self._finalize(due)
 
@@ -873,6 +889,25 @@ def _may_be_media(first: bytes) -> bool:
     return sniff(first) is not None
 
 
+class _Counted:
+    """The frames of ``reader``, with ``progress`` told every ``every`` frames (once each
+    was handled) of the frames and bytes read so far."""
+
+    def __init__(self, reader: Iterable[Frame], progress: Progress, every: int, size: int) -> None:
+        self.reader = reader
+        self.progress = progress
+        self.every = every
+        self.size = size
+        self.read = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        for frames, frame in enumerate(self.reader, 1):
+            yield frame
+            self.read += len(frame.data) + 16  # the record header of classic pcap
+            if frames % self.every == 0:
+                self.progress(frames, self.read, self.size)
+
+
 def _with_file(p: Problem, file: str) -> Problem:
     if p.file is not None:
         return p
@@ -916,7 +951,7 @@ def analyze_capture(
     path = GROUP_SEPARATOR.join(paths)
     info = CaptureInfo(path=path, files=tuple(paths))
     tracker = CallTracker(path)
-    tracker.records = _RecordCount()
+    tracker.records = records = _RecordCount()
     tracker.problems = sip_problems = _CappedProblems()
     sip = SipFlowHandler(tracker, path)
     collector = _Collector(sip, path, MpLeg(path, keys.mp))
@@ -942,16 +977,20 @@ def analyze_capture(
             runner = Forks(work, workers)
     finalizer = _Finalizer(tracker, collector, runner)
     size = sum(_size(p) for p in paths)
-    read = frames = 0
     feed = table.feed
+    budget_seen = 0  # the SIP records counted when the budgets were last looked at
+    counted = _Counted(reader, progress, progress_every, size) if progress is not None else None
+    frames: Iterable[Frame] = counted if counted is not None else reader
     try:
-        for frame in reader:
-            frames += 1
+        for frame in frames:
             if not _skippable(frame):
                 try:
                     feed(frame)
-                    if finalizer.over_budget():
-                        finalizer.shed()
+                    # only a SIP message adds to what the budgets count
+                    if records.numbered != budget_seen:
+                        budget_seen = records.numbered
+                        if finalizer.over_budget():
+                            finalizer.shed()
                 except Exception as e:  # the fault barrier of a frame: the next one goes on
                     collector.on_problem(internal_problem(e, "the frame", frame.number, path))
             if frame.ts_ns >= finalizer.next_sweep:
@@ -959,11 +998,7 @@ def analyze_capture(
                     finalizer.sweep(frame.ts_ns)
                 except Exception as e:
                     collector.on_problem(internal_problem(e, "ended calls", frame.number, path))
-            if progress is not None:
-                read += len(frame.data) + 16  # the record header of classic pcap
-                if frames % progress_every == 0:
-                    progress(frames, read, size)
-        info.frames = frames
+        info.frames = reader.frames_read
         table.finish()
         collector.mp.finish()
         siptls.finish()
@@ -1017,7 +1052,7 @@ def analyze_capture(
     info.errors.sort(key=lambda p: p.frame or 0)
     info.seconds = time.monotonic() - started
     if progress is not None:
-        progress(info.frames, size or read, size)
+        progress(info.frames, size or (counted.read if counted is not None else 0), size)
     # undecodable wire bytes as \xNN in every string a writer will see (each call's when it
     # was finalized: Batch.process)
     scrub(info.errors)
