@@ -186,6 +186,18 @@ def keylog_lines(info: TlsSessionInfo) -> list[str]:
     return [f"CLIENT_RANDOM {r} {info.master_secret.hex()}"]
 
 
+def keylog_facts(info: TlsSessionInfo) -> TlsSessionInfo:
+    """The session with what :func:`keylog_lines` reads of it and nothing else: what a
+    report written call by call keeps of each connection for ``--keylog``."""
+    return TlsSessionInfo(
+        version=info.version,
+        psk=info.psk,
+        client_random=info.client_random,
+        master_secret=info.master_secret,
+        tls13_secrets=info.tls13_secrets,
+    )
+
+
 def keylog_text(sessions: Iterable[TlsSessionInfo]) -> str:
     lines: list[str] = []
     for s in sessions:

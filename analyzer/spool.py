@@ -42,6 +42,7 @@ from mikeyshark.checks.evaluate import (
     revise,
 )
 from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, MikeyInfo, Verdict
+from mikeyshark.keylog import keylog_facts
 from mikeyshark.model import Problem
 from mikeyshark.pipeline import CaptureResult, Finalized
 from mikeyshark.report import json_report
@@ -172,7 +173,9 @@ class LeanSink:
                 problems=rec.problems,
             )
             f.connections = (
-                [dataclasses.replace(d, data=[]) for d in f.connections] if self.keylog else []
+                [dataclasses.replace(d, info=keylog_facts(d.info), data=[]) for d in f.connections]
+                if self.keylog
+                else []
             )
         if self._file is not None:
             self._file.flush()  # a worker process ends without flushing

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from mikeyshark import spool, workers
+from mikeyshark import keylog, spool, workers
 from mikeyshark.checks.evaluate import Context
 from mikeyshark.judge import analyze, analyze_streamed, context_for
 from mikeyshark.keyfile import KeyFile
@@ -135,6 +135,25 @@ def test_a_call_judged_again_is_read_back_as_judged_again(
     streamed = analyze_streamed(pcap, keys=keys, workers=n, json=False)
     try:
         assert junit.junit_xml(streamed.report) == junit.junit_xml(whole)
+    finally:
+        streamed.close()
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_the_key_log_keeps_the_secrets_of_each_connection_and_no_more(
+    capture: tuple[Path, Path], whole: Report, n: int
+) -> None:
+    pcap, keys = capture
+    streamed = analyze_streamed(pcap, keys=keys, workers=n, keylog=True)
+    try:
+        kept = streamed.report.connections
+        want = keylog.keylog_text(c.info for c in whole.connections)
+        assert want.count("\n") == len(whole.connections) > 0  # a line per TLS connection
+        assert keylog.keylog_text(c.info for c in kept) == want
+        full = {(c.client, c.server, c.first_frame): c.info for c in whole.connections}
+        for c in kept:
+            info = full[c.client, c.server, c.first_frame]
+            assert c.data == [] and c.info == keylog.keylog_facts(info) != info
     finally:
         streamed.close()
 
