@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -199,10 +200,11 @@ def test_by_default_a_large_capture_read_alone_gets_every_core(
 
 
 class _Batch:
-    """A batch of one call (the stand-in for a real call: what is checked is where the
-    reader queues, not what a call becomes)."""
+    """A batch of ``n`` calls, one by default (the stand-in for real calls: what is checked
+    is where the reader queues, not what a call becomes)."""
 
-    calls = ("call",)
+    def __init__(self, n: int = 1) -> None:
+        self.calls = ("call",) * n
 
     def process(self, work: object) -> list[Any]:
         return []
@@ -247,10 +249,10 @@ def test_what_is_queued_at_the_end_is_split_among_the_workers() -> None:
     sizes: list[int] = []
     fork = forks._fork
 
-    def counted() -> None:
-        if forks.queue:
-            sizes.append(forks.queued)
-        fork()
+    def counted(calls: int | None = None) -> None:
+        before = forks.queued
+        fork(calls)
+        sizes.append(before - forks.queued)
 
     forks._fork = counted  # type: ignore[method-assign]
     try:
@@ -261,3 +263,64 @@ def test_what_is_queued_at_the_end_is_split_among_the_workers() -> None:
     finally:
         forks.close()
     assert sizes == [3, 2]
+
+
+@pytest.mark.parametrize(
+    ("calls", "free", "left", "per_call", "expected"),
+    [
+        # 10 ms a call, the busy worker 0.1 s from its end: 20 calls here (0.2 s), 10 for
+        # it when it ends (0.1 + 0.1 s): both end at 0.2 s
+        (30, 1, [0.1], 0.01, 20),
+        # the busy worker has more left than the whole queue: all of it here
+        (10, 1, [0.5], 0.01, 10),
+        # both idle: halves
+        (30, 2, [], 0.01, 15),
+        # 16 calls would level them (0.16 s each); the one call left goes with them
+        (17, 1, [0.15], 0.01, 17),
+        # a busy worker late on its estimate counts as about to end
+        (10, 1, [-0.3], 0.01, 5),
+        # no child measured yet: an even split among the idle workers
+        (5, 2, [], None, 3),
+        (5, 1, [], None, 5),
+    ],
+)
+def test_the_share_of_an_idle_worker_at_the_end_levels_the_workers(
+    calls: int, free: int, left: list[float], per_call: float | None, expected: int
+) -> None:
+    assert workers.share(calls, free, left, per_call) == expected
+
+
+def test_at_the_end_an_idle_worker_takes_more_while_another_is_still_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # children measured at 10 ms a call; a child of 10 calls forked "now" (the clock stands
+    # still) has 0.1 s left when reading ends with 30 calls queued: the idle worker takes 20
+    # of them (an even split gave 15 and 15, the second 15 waiting for the busy child)
+    waitpid = os.waitpid
+
+    def busy(pid: int, options: int) -> tuple[int, int]:
+        return (0, 0) if options & os.WNOHANG else waitpid(pid, options)
+
+    monkeypatch.setattr(os, "waitpid", busy)
+    monkeypatch.setattr(time, "perf_counter", lambda: 100.0)
+    forks = workers.Forks(work=None, workers=2, batch_calls=10)  # type: ignore[arg-type]
+    forks.busy, forks.busy_calls = 1.0, 100
+    sizes: list[int] = []
+    fork = forks._fork
+
+    def counted(calls: int | None = None) -> None:
+        before = forks.queued
+        fork(calls)
+        sizes.append(before - forks.queued)
+
+    try:
+        forks.submit(_Batch(10))  # type: ignore[arg-type]
+        assert forks.forked == 1
+        forks.batch_calls = 1000  # no more forks while reading
+        for _ in range(30):
+            forks.submit(_Batch())  # type: ignore[arg-type]
+        forks._fork = counted  # type: ignore[method-assign]
+        forks.finish()
+    finally:
+        forks.close()
+    assert sizes == [20, 10]
