@@ -264,6 +264,8 @@ def _print_rows(
     code = EXIT_OK
     from mikeyshark.view.parallel import RowsSide, SignallingStopped, steps_from
 
+    writer: output.HeldRows | None = None
+
     try:
         from mikeyshark.capture import CaptureReader
         from mikeyshark.keylog import keylog_from
@@ -271,14 +273,14 @@ def _print_rows(
 
         with streaming(), os.fdopen(fd, "rb", buffering=1 << 16) as pipe:
             reader = CaptureReader(capture)
-            writer = output.Rows(sys.stdout, False)
+            writer = output.HeldRows(sys.stdout)
             rows = RowsSide(
                 reader,
                 keys,
                 _psks(given),
                 args.reveal_keys,
                 _problem,
-                sys.stdout.flush,
+                lambda: _flush(writer),
                 args.count,
                 keylog_from([keylog], reader.secrets),
                 steps_from(pipe),
@@ -292,12 +294,21 @@ def _print_rows(
     except SignallingStopped:
         code = EXIT_INTERNAL  # (the signalling process reports its failure)
     except BaseException:
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.flush()  # (the rows shown before the failure)
         traceback.print_exc()
         code = EXIT_INTERNAL
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError):
             stream.flush()
     return code
+
+
+def _flush(writer: output.HeldRows) -> None:
+    """A batch of frames is out: their rows are handed to whoever reads them."""
+    writer.flush()
+    sys.stdout.flush()
 
 
 def _broken_pipe() -> int:
