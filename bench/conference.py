@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import shutil
 import struct
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import foundation
+import launch
 
 OUT = Path(__file__).resolve().parent / "out"
 SLOT_NS = 20 * 1_000_000_000  # one conference spans ~17 s of capture time; they follow each other
@@ -154,17 +154,13 @@ def _best(cmd: list[str], repeat: int) -> tuple[float, int]:
 
 def _child(cmd: list[str]) -> tuple[float, int, int]:
     """Run a child; (wall seconds, peak RSS KiB, exit code). Its output is discarded."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
+    proc = launch.Child(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read()
-    _, status, ru = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    dt = time.perf_counter() - t
-    if code not in (0, 1):
+    u = proc.wait()
+    if u.code not in (0, 1):
         sys.stderr.write(err.decode(errors="replace")[-2000:])
-        raise SystemExit(f"{cmd[0]} failed with exit code {code}")
-    return dt, ru.ru_maxrss, code
+        raise SystemExit(f"{cmd[0]} failed with exit code {u.code}")
+    return u.seconds, u.maxrss, u.code
 
 
 def _capture(frames: int, conferences: int, regenerate: bool) -> tuple[Path, Path, str]:

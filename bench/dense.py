@@ -8,7 +8,7 @@ calls). Default sizes: 200,000 frames / 150 conferences (450 calls) and 1,000,00
 conferences (2,001 calls). Every MSRP/BFCP session belongs to a call that is judged.
 
 Timed, in turn (A B C D A B C D ...) so that a drift of the shared machine touches all alike,
-each run a child process (peak memory: its ``ru_maxrss``):
+each run a child process (peak memory: its ``ru_maxrss``, started by :mod:`launch`):
 
 - ``mikeyshark analyze FILE --keys KEYS --json OUT --quiet --workers 0`` (one process; and
   with ``--workers N`` when ``--workers`` is given: a capture this large gets every core by
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
 import statistics
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import conference
+import launch
 
 OUT = conference.OUT
 DEFAULT_SIZES = "200000:150,1000000:667"
@@ -78,20 +78,16 @@ def child(cmd: list[str]) -> tuple[float, float, int, int]:
     """Run a child: (wall seconds, CPU seconds of it and the children it waited for, peak
     RSS KiB, lines it printed on stdout). On a machine others share, the CPU seconds move
     less than the wall time."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
+    proc = launch.Child(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lines = 0
     while block := proc.stdout.read(1 << 16):
         lines += block.count(b"\n")
     err = proc.stderr.read()
-    _, status, ru = os.wait4(proc.pid, 0)
-    proc.returncode = code = os.waitstatus_to_exitcode(status)
-    dt = time.perf_counter() - t
-    if code not in (0, 1):
+    u = proc.wait()
+    if u.code not in (0, 1):
         sys.stderr.write(err.decode(errors="replace")[-2000:])
-        raise SystemExit(f"{' '.join(cmd[:2])} failed with exit code {code}")
-    return dt, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, lines
+        raise SystemExit(f"{' '.join(cmd[:2])} failed with exit code {u.code}")
+    return u.seconds, u.cpu, u.maxrss, lines
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,19 +18,18 @@ Usage: ``python bench/dissect.py [--sizes 200000:150] [--repeat 3] [--baseline C
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dense
+import launch
 
 DEFAULT_SIZES = "200000:150"
 
@@ -42,22 +41,18 @@ class Runs(dense.Runs):
 
     def run(self) -> None:
         with tempfile.TemporaryFile() as err:
-            t = time.perf_counter()
-            proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err)
-            assert proc.stdout is not None
+            proc = launch.Child(self.cmd, stdout=subprocess.PIPE, stderr=err)
             lines = 0
             while block := proc.stdout.read(1 << 16):
                 lines += block.count(b"\n")
-            _, status, ru = os.wait4(proc.pid, 0)
-            dt = time.perf_counter() - t
-            code = os.waitstatus_to_exitcode(status)
-            if code not in (0, 1):
+            u = proc.wait()
+            if u.code not in (0, 1):
                 err.seek(0)
                 sys.stderr.write(err.read()[-2000:].decode(errors="replace"))
-                raise SystemExit(f"{' '.join(self.cmd[:2])} failed with exit code {code}")
-        self.seconds.append(dt)
-        self.rss.append(ru.ru_maxrss)
-        self.cpu.append(ru.ru_utime + ru.ru_stime)
+                raise SystemExit(f"{' '.join(self.cmd[:2])} failed with exit code {u.code}")
+        self.seconds.append(u.seconds)
+        self.rss.append(u.maxrss)
+        self.cpu.append(u.cpu)
         self.lines = lines
 
 

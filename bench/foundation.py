@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import random
 import resource
 import shutil
@@ -27,6 +26,8 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+import launch
 
 OUT = Path(__file__).resolve().parent / "out"
 ROOT = Path(__file__).resolve().parent.parent
@@ -379,16 +380,12 @@ def _measure(mode: str, path: str) -> None:
 
 def _child(cmd: list[str]) -> tuple[str, float, int]:
     """Run a child, return (stdout, wall seconds, peak RSS in KiB) of that child alone."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
+    proc = launch.Child(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out = proc.stdout.read()
-    _, status, ru = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    dt = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd[0]} failed with exit code {proc.returncode}")
-    return out.decode(errors="replace"), dt, ru.ru_maxrss
+    u = proc.wait()
+    if u.code != 0:
+        raise SystemExit(f"{cmd[0]} failed with exit code {u.code}")
+    return out.decode(errors="replace"), u.seconds, u.maxrss
 
 
 def _rate(frames: int, secs: float, rss_kib: int) -> str:

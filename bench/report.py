@@ -19,7 +19,6 @@ and loads in 1.6 s, each call's page about 53 KB.
 from __future__ import annotations
 
 import argparse
-import os
 import pickle
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import conference
+import launch
 
 OUT = Path(__file__).resolve().parent / "out"
 CHROMIUM_FLAGS = (
@@ -83,15 +83,13 @@ def analyzed(path: Path, keys: Path) -> Path:
 
 def _child(cmd: list[str]) -> tuple[float, int]:
     """(wall seconds, peak RSS KiB) of one child process."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
+    proc = launch.Child(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read()
-    _, status, ru = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    u = proc.wait()
+    if u.code != 0:
         sys.stderr.write(err.decode(errors="replace")[-2000:])
         raise SystemExit(f"{cmd[:3]} failed")
-    return time.perf_counter() - t, ru.ru_maxrss
+    return u.seconds, u.maxrss
 
 
 def write(report: Path, kind: str, target: Path, repeat: int) -> tuple[float, int, int]:
