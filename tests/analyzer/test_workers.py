@@ -213,6 +213,17 @@ class _Batch:
         pass
 
 
+def _children_seen_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child is seen still busy whenever the reader looks without waiting (whatever the
+    machine's speed); waiting for it waits."""
+    waitpid = os.waitpid
+
+    def busy(pid: int, options: int) -> tuple[int, int]:
+        return (0, 0) if options & os.WNOHANG else waitpid(pid, options)
+
+    monkeypatch.setattr(os, "waitpid", busy)
+
+
 def test_the_reader_queues_while_workers_are_busy_up_to_its_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -220,13 +231,8 @@ def test_the_reader_queues_while_workers_are_busy_up_to_its_budget(
     # still busy whenever the reader looks without waiting (whatever the machine's speed):
     # the first call is forked at once, the next ones queue instead of each waiting for
     # the worker, and the reader waits for it only when the queue reaches its budget
-    waitpid = os.waitpid
-
-    def busy(pid: int, options: int) -> tuple[int, int]:
-        return (0, 0) if options & os.WNOHANG else waitpid(pid, options)
-
+    _children_seen_busy(monkeypatch)
     monkeypatch.setattr(workers, "MAX_QUEUED_CALLS", 3)
-    monkeypatch.setattr(os, "waitpid", busy)
     forks = workers.Forks(work=None, workers=1, batch_calls=1)  # type: ignore[arg-type]
     queued, forked = [], []
     try:
@@ -296,12 +302,7 @@ def test_at_the_end_an_idle_worker_takes_more_while_another_is_still_busy(
     # children measured at 10 ms a call; a child of 10 calls forked "now" (the clock stands
     # still) has 0.1 s left when reading ends with 30 calls queued: the idle worker takes 20
     # of them (an even split gave 15 and 15, the second 15 waiting for the busy child)
-    waitpid = os.waitpid
-
-    def busy(pid: int, options: int) -> tuple[int, int]:
-        return (0, 0) if options & os.WNOHANG else waitpid(pid, options)
-
-    monkeypatch.setattr(os, "waitpid", busy)
+    _children_seen_busy(monkeypatch)
     monkeypatch.setattr(time, "perf_counter", lambda: 100.0)
     forks = workers.Forks(work=None, workers=2, batch_calls=10)  # type: ignore[arg-type]
     forks.busy, forks.busy_calls = 1.0, 100
