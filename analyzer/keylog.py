@@ -199,11 +199,8 @@ def keylog_facts(info: TlsSessionInfo) -> TlsSessionInfo:
 
 
 def keylog_text(sessions: Iterable[TlsSessionInfo]) -> str:
-    lines: list[str] = []
-    for s in sessions:
-        for line in keylog_lines(s):
-            if line not in lines:
-                lines.append(line)
+    # each line once, where it first came (a list's `in` made this quadratic in the lines)
+    lines = dict.fromkeys(line for s in sessions for line in keylog_lines(s))
     return "".join(line + "\n" for line in lines)
 
 

@@ -31,6 +31,10 @@ def test_tls13_keylog_secrets(vectors: Path, tmp_path: Path) -> None:
     assert lines["SERVER_TRAFFIC_SECRET_0"] == v["s_ap_traffic"]
     out = tmp_path / "k.log"
     assert write_keylog(out, [conn.info, conn.info]) == 5  # no duplicates
+    # each line once, in the order of the session's lines
+    labels = [ln.split()[0] for ln in out.read_text().splitlines()]
+    assert labels == [ln.split()[0] for ln in keylog_lines(conn.info)]
+    assert len(set(labels)) == 5
 
 
 def test_no_key_no_lines(vectors: Path) -> None:
