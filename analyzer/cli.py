@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -29,6 +31,8 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "analyze: no rule failed (with --strict: at least one call, and every call passed); "
     "the other verbs: done",
@@ -37,6 +41,8 @@ EXIT_CODES: dict[int, str] = {
     EXIT_USAGE: "bad arguments, or input that cannot be used (no capture, an unreadable or "
     "invalid key file, a bad --psk)",
     EXIT_INTERNAL: "a bug: an exception nothing expected (never reported as findings)",
+    EXIT_INTERRUPTED: "stopped by Ctrl-C (SIGINT); its temporary files removed",
+    EXIT_TERMINATED: "stopped by SIGTERM; its temporary files removed",
 }
 
 
@@ -87,6 +93,15 @@ def _verb(argv: Sequence[str]) -> str | None:
     return None
 
 
+class Terminated(BaseException):
+    """SIGTERM: the run stops as on Ctrl-C, its temporary files (spools, worker results)
+    removed on the way out, where the signal's default action would leave them."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verb = _verb(argv)
@@ -95,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         return int(args.func(args))
     except BrokenPipeError:
@@ -102,12 +119,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        return EXIT_TERMINATED
     except Exception:
         # Bad input is reported where it is found; what reaches here is a bug.
         traceback.print_exc()
         print(f"mikeyshark: internal error (exit {EXIT_INTERNAL})", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
