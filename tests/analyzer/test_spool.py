@@ -30,31 +30,15 @@ from mikeyshark.pipeline import Finalized
 from mikeyshark.report import json_report, junit, terminal
 from mikeyshark.report.model import Report
 from mikeyshark.spool import LeanSink, SpooledCalls, pack, unpack
-from mikeyshark.synth import synthesize
-from mikeyshark.synth.net import write_frames
-from mikeyshark.synth.scenarios import BASE_TIME_NS
+from tests.support.analyze import overlapping_conferences, write_merged
 
-SEC = 1_000_000_000
 CONFERENCES = 3  # three calls each, one starting every 10 s: they overlap
 
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    first = synthesize("conference", seed=1, now_ns=BASE_TIME_NS)
-    keys = first.keyfile_text
-    frames = list(first.frames)
-    for k in range(1, CONFERENCES):
-        r = synthesize("conference", seed=k + 1, keys=keys, now_ns=BASE_TIME_NS + k * 10 * SEC)
-        frames += r.frames
-    later = BASE_TIME_NS + 100 * SEC
-    replay = synthesize("msrp-dial-in", faults=("replayed-init",), seed=50, keys=keys, now_ns=later)
-    frames += replay.frames
-    frames.sort(key=lambda f: f.ts_ns)
-    frames = [dataclasses.replace(f, number=n) for n, f in enumerate(frames, 1)]
-    d = tmp_path_factory.mktemp("spool")
-    write_frames(frames, d / "calls.pcap")
-    (d / "keys.toml").write_text(keys)
-    return d / "calls.pcap", d / "keys.toml"
+    frames, keys = overlapping_conferences(CONFERENCES)
+    return write_merged(frames, keys, tmp_path_factory.mktemp("spool"), "calls.pcap")
 
 
 @pytest.fixture(scope="module")

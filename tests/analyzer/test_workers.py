@@ -29,10 +29,8 @@ from mikeyshark.model import Frame
 from mikeyshark.parallel import Unit, workers_for
 from mikeyshark.report import json_report, junit
 from mikeyshark.synth import synthesize
-from mikeyshark.synth.net import write_frames
-from mikeyshark.synth.scenarios import BASE_TIME_NS
+from tests.support.analyze import REPLAY_AT_NS, SEC, overlapping_conferences, write_merged
 
-SEC = 1_000_000_000
 MRFP = "203.0.113.30"
 NAT = "100.64.0.9"
 CONFERENCES = 6  # three calls each, one starting every 10 s: they overlap (each lasts ~17 s)
@@ -57,15 +55,8 @@ def _behind_nat(frames: tuple[Frame, ...]) -> list[Frame]:
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    first = synthesize("conference", seed=1, now_ns=BASE_TIME_NS)
-    keys = first.keyfile_text
-    frames = list(first.frames)
-    for k in range(1, CONFERENCES):
-        r = synthesize("conference", seed=k + 1, keys=keys, now_ns=BASE_TIME_NS + k * 10 * SEC)
-        frames += r.frames
-    later = BASE_TIME_NS + 100 * SEC  # after the conferences: their addresses are reused
-    replay = synthesize("msrp-dial-in", faults=("replayed-init",), seed=50, keys=keys, now_ns=later)
-    frames += replay.frames
+    frames, keys = overlapping_conferences(CONFERENCES)
+    later = REPLAY_AT_NS
     mrf = synthesize(
         "msrp-dial-in", seed=60, keys=keys, now_ns=later + 60 * SEC, capture_point="mrf"
     )
@@ -78,12 +69,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             capture_point="mrf",
         )  # fmt: skip
         frames += mrf_conf.frames
-    frames.sort(key=lambda f: f.ts_ns)
-    frames = [dataclasses.replace(f, number=n) for n, f in enumerate(frames, 1)]
-    d = tmp_path_factory.mktemp("workers")
-    write_frames(frames, d / "many.pcap")
-    (d / "keys.toml").write_text(keys)
-    return d / "many.pcap", d / "keys.toml"
+    return write_merged(frames, keys, tmp_path_factory.mktemp("workers"), "many.pcap")
 
 
 def _texts(report: object, entries: object = None) -> tuple[str, str]:
@@ -224,6 +210,20 @@ def _children_seen_busy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "waitpid", busy)
 
 
+def _fork_sizes(forks: workers.Forks) -> list[int]:
+    """The calls each later child of ``forks`` takes, in order (filled as they fork)."""
+    sizes: list[int] = []
+    fork = forks._fork
+
+    def counted(calls: int | None = None) -> None:
+        before = forks.queued
+        fork(calls)
+        sizes.append(before - forks.queued)
+
+    forks._fork = counted  # type: ignore[method-assign]
+    return sizes
+
+
 def test_the_reader_queues_while_workers_are_busy_up_to_its_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -252,15 +252,7 @@ def test_what_is_queued_at_the_end_is_split_among_the_workers() -> None:
     # five calls, none forked while reading (a batch needs ten): at the end they go to both
     # workers, three and two, rather than one child taking them all while the other idles
     forks = workers.Forks(work=None, workers=2, batch_calls=10)  # type: ignore[arg-type]
-    sizes: list[int] = []
-    fork = forks._fork
-
-    def counted(calls: int | None = None) -> None:
-        before = forks.queued
-        fork(calls)
-        sizes.append(before - forks.queued)
-
-    forks._fork = counted  # type: ignore[method-assign]
+    sizes = _fork_sizes(forks)
     try:
         for _ in range(5):
             forks.submit(_Batch())  # type: ignore[arg-type]
@@ -306,21 +298,13 @@ def test_at_the_end_an_idle_worker_takes_more_while_another_is_still_busy(
     monkeypatch.setattr(time, "perf_counter", lambda: 100.0)
     forks = workers.Forks(work=None, workers=2, batch_calls=10)  # type: ignore[arg-type]
     forks.busy, forks.busy_calls = 1.0, 100
-    sizes: list[int] = []
-    fork = forks._fork
-
-    def counted(calls: int | None = None) -> None:
-        before = forks.queued
-        fork(calls)
-        sizes.append(before - forks.queued)
-
     try:
         forks.submit(_Batch(10))  # type: ignore[arg-type]
         assert forks.forked == 1
         forks.batch_calls = 1000  # no more forks while reading
         for _ in range(30):
             forks.submit(_Batch())  # type: ignore[arg-type]
-        forks._fork = counted  # type: ignore[method-assign]
+        sizes = _fork_sizes(forks)
         forks.finish()
     finally:
         forks.close()
