@@ -486,13 +486,22 @@ class CaptureReader:
                 end = i + blen - 4
                 src.i = i + blen
                 try:
-                    if btype == BT_EPB:
-                        iface_id, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
-                            bo + "IIIII", buf, body
-                        )
+                    if btype in (BT_EPB, BT_PB):
+                        # the obsolete packet block: a 16-bit interface and drop count where
+                        # the enhanced one has a 32-bit interface, the rest alike
+                        if btype == BT_EPB:
+                            iface_id, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                                bo + "IIIII", buf, body
+                            )
+                            caplen_at = 20
+                        else:
+                            iface_id, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                                bo + "HHIIII", buf, body
+                            )
+                            caplen_at = 16
                         if 20 + caplen > end - body:
                             raise _BlockError(
-                                "caplen", 20, f"captured length {caplen} overruns block"
+                                "caplen", caplen_at, f"captured length {caplen} overruns block"
                             )
                         if iface_id >= len(ifaces):
                             raise _BlockError(
@@ -515,22 +524,6 @@ class CaptureReader:
                         # A simple packet block has no timestamp; Wireshark shows 0 as well.
                         last += 1
                         yield Frame(last, 0, ifc.linktype, data, origlen)
-                    elif btype == BT_PB:
-                        iface_id, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
-                            bo + "HHIIII", buf, body
-                        )
-                        if 20 + caplen > end - body:
-                            raise _BlockError(
-                                "caplen", 16, f"captured length {caplen} overruns block"
-                            )
-                        if iface_id >= len(ifaces):
-                            raise _BlockError(
-                                "interface_id", 0, f"interface {iface_id} was never described"
-                            )
-                        ifc = ifaces[iface_id]
-                        data = buf[body + 20 : body + 20 + caplen]
-                        last += 1
-                        yield Frame(last, _ts(ifc, ts_hi, ts_lo), ifc.linktype, data, origlen)
                     elif btype == BT_IDB:
                         linktype, _res, snaplen = struct.unpack_from(bo + "HHI", buf, body)
                         ifaces.append(_parse_idb_options(buf, body, end, bo, linktype, snaplen))
