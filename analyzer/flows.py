@@ -76,6 +76,9 @@ MAX_TUNNEL_ZONES = 256
 # SCTP user messages split over DATA chunks: held at once, and the bytes of one.
 MAX_SCTP_PARTIAL = 256
 MAX_SCTP_MESSAGE = 1 << 16
+# endpoint pairs kept decoded (a cache, emptied when full): each call's connections add theirs,
+# so a bound far above what the open connections need makes memory grow with the calls.
+MAX_CACHED_ENDPOINTS = 1024
 
 
 class FlowHandler(Protocol):
@@ -679,7 +682,7 @@ class FlowTable:
         self, src: bytes, sport: int, dst: bytes, dport: int
     ) -> tuple[Endpoint, Endpoint]:
         eps = self._eps
-        if len(eps) > 65536:
+        if len(eps) >= MAX_CACHED_ENDPOINTS:
             eps.clear()  # a cache, not state: keep it bounded
         pair = eps[(src, sport, dst, dport)] = (
             Endpoint(ntop(src), sport),

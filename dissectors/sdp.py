@@ -420,9 +420,10 @@ def media_description(
 
 # Lines seen lately and what they parse to: offers and answers repeat most of their lines
 # (s=-, t=0 0, a=setup:actpass, a=accept-types:..., rtpmap), and an SdpLine is immutable, so
-# one object serves them all. Bounded: short lines only, emptied when full.
+# one object serves them all. Bounded: short lines only, emptied when full (small enough to
+# fill within a few hundred calls, so that memory does not grow with a dense capture's calls).
 _LINES: dict[str, SdpLine] = {}
-MAX_CACHED_LINES = 4096
+MAX_CACHED_LINES = 1024
 MAX_CACHED_LINE = 256  # characters
 
 

@@ -20,7 +20,7 @@ from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q
 from scapy.packet import Raw
 
 from mikeyshark.dissectors import ip
-from mikeyshark.flows import FlowTable
+from mikeyshark.flows import MAX_CACHED_ENDPOINTS, FlowTable
 from mikeyshark.model import Frame
 from tests.support.flows import Ether, Rec, run, sip_udp, write
 from tests.support.pcapfiles import T0, pcap
@@ -381,3 +381,21 @@ def test_tcp_segments_cut_by_snapshot_length_keep_their_headers() -> None:
     [conn] = rec.opened
     assert (conn.syn_frame, conn.state, conn.close_frame) == (1, "closed", 6)
     assert table.stats.snapped == 3 and len(rec.problems) == 1 + 3  # the cut, three holes
+
+
+def test_endpoint_cache_stays_bounded_and_right_after_it_is_emptied() -> None:
+    # a datagram of each of more source ports than the cache holds, then the first port again
+    # (decoded afresh once the cache was emptied)
+    ports = [*range(20000, 20000 + MAX_CACHED_ENDPOINTS + 10), 20000]
+    rec = Rec()
+    table = FlowTable(rec)
+    largest = 0
+    for n, port in enumerate(ports, 1):
+        p = Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=port, dport=5060)
+        f = bytes(p / Raw(b"x"))
+        table.feed(Frame(n, n, 1, f, len(f)))
+        largest = max(largest, len(table._eps))
+    assert largest == MAX_CACHED_ENDPOINTS
+    assert [(str(s), str(d)) for _, s, d, _ in rec.udp] == [
+        (f"192.0.2.1:{port}", "192.0.2.2:5060") for port in ports
+    ]
