@@ -520,9 +520,7 @@ def media_messages(
         clear = [o.frame for o in d.info.outside if medialib.sniff(o.head) in MEDIA_PROTOCOLS]
         m.plaintext_frames = sorted(set(clear))
     for rec in sess.messages:
-        fields = sess.to_json(rec)  # type: ignore[arg-type]
-        fields.pop("frame", None)
-        fields.pop("from", None)
+        fields = sess.fields(rec)  # type: ignore[arg-type]
         m.messages.append(
             MediaMessage(rec.frame, rec.ts_ns, rec.sender, rec.receiver, _summary(fields), fields)
         )

@@ -91,6 +91,8 @@ class _Session(Generic[M]):
         self.request_of: dict[int, int] = {}  # response index -> request index
         self._dirs = {a: self._direction(a, b), b: self._direction(b, a)}
         self._closed = False
+        # the two endpoints as the JSON report writes them: every message names one
+        self._names = {a: str(a), b: str(b)}
 
     def _pair(self, request: int, response: int) -> None:
         self.response_of[request] = response
@@ -99,11 +101,23 @@ class _Session(Generic[M]):
     def pair_frames(self, index: int) -> dict[str, object]:
         """For the JSON report: the frame of message ``index``'s response or request."""
         d: dict[str, object] = {}
+        self._add_pair_frames(index, d)
+        return d
+
+    def _add_pair_frames(self, index: int, d: dict[str, object]) -> None:
         if (i := self.response_of.get(index)) is not None:
             d["response_frame"] = self.messages[i].frame
         if (i := self.request_of.get(index)) is not None:
             d["request_frame"] = self.messages[i].frame
-        return d
+
+    def fields(self, rec: Located[M]) -> dict[str, object]:
+        """:meth:`to_json` without ``frame`` and ``from``, the fields the report's messages
+        hold (``MediaMessage.fields``: the message's frame and sender are beside them)."""
+        raise NotImplementedError
+
+    def to_json(self, rec: Located[M]) -> dict[str, object]:
+        """The JSON report's dict for one message of the session."""
+        return {"frame": rec.frame, "from": self._names[rec.sender], **self.fields(rec)}
 
     def _direction(self, sender: Endpoint, receiver: Endpoint) -> _Direction:
         raise NotImplementedError
@@ -388,8 +402,8 @@ class MsrpSession(_Session[msrp.Message]):
             frm.update((r.message.header("From-Path") or "").split())
         return out
 
-    def to_json(self, rec: MsrpRecord) -> dict[str, object]:
-        return msrp_json(rec, self)
+    def fields(self, rec: MsrpRecord) -> dict[str, object]:
+        return _msrp_fields(rec, self._names[rec.receiver], self)
 
 
 def _wants_response(m: msrp.Message) -> bool:
@@ -409,19 +423,28 @@ def _text(b: bytes) -> str | None:
 
 def msrp_json(rec: MsrpRecord, session: MsrpSession | None = None) -> dict[str, object]:
     """The JSON report's dict for one MSRP message (schema/report.schema.json)."""
+    return {
+        "frame": rec.frame,
+        "from": str(rec.sender),
+        **_msrp_fields(rec, str(rec.receiver), session),
+    }
+
+
+def _msrp_fields(rec: MsrpRecord, receiver: str, session: MsrpSession | None) -> dict[str, object]:
+    """:func:`msrp_json` but ``frame`` and ``from``; ``receiver``: ``rec.receiver`` as text."""
     m = rec.message
-    d: dict[str, object] = {"frame": rec.frame, "last_frame": rec.last_frame}
-    d["from"] = str(rec.sender)
-    d["to"] = str(rec.receiver)
+    h = m.first_headers()
+    d: dict[str, object] = {"last_frame": rec.last_frame, "to": receiver}
     if m.method is not None:
         d["method"] = m.method
     else:
         d["status"] = m.status
         d["comment"] = m.comment
+    content_type = h.get("content-type")
     d["transaction_id"] = m.transaction_id
-    d["message_id"] = m.message_id
-    d["byte_range"] = m.header("Byte-Range")
-    d["content_type"] = m.content_type
+    d["message_id"] = h.get("message-id")
+    d["byte_range"] = h.get("byte-range")
+    d["content_type"] = content_type
     d["flag"] = m.flag
     if m.body is None:
         d["body"] = None
@@ -430,12 +453,13 @@ def msrp_json(rec: MsrpRecord, session: MsrpSession | None = None) -> dict[str, 
     else:
         d["body"] = None
         d["body_base64"] = base64.b64encode(m.body).decode()
-    d["to_path"] = m.header("To-Path")
-    d["from_path"] = m.header("From-Path")
-    if (status := m.header("Status")) is not None:
+    d["to_path"] = h.get("to-path")
+    d["from_path"] = h.get("from-path")
+    if (status := h.get("status")) is not None:
         d["report_status"] = status
     if (
-        m.media_type == cpim.MEDIA_TYPE
+        content_type is not None
+        and m.media_type == cpim.MEDIA_TYPE
         and m.body is not None
         and m.flag == msrp.FLAG_COMPLETE
         and ((br := m.byte_range) is None or br.start == 1)
@@ -453,7 +477,7 @@ def msrp_json(rec: MsrpRecord, session: MsrpSession | None = None) -> dict[str, 
                 "body": _text(w.body),
             }
     if session is not None:
-        d.update(session.pair_frames(rec.index))
+        session._add_pair_frames(rec.index, d)
     return d
 
 
@@ -615,8 +639,8 @@ class BfcpSession(_Session[bfcp.Message]):
                     out.setdefault(frid, []).append(e)
         return out
 
-    def to_json(self, rec: BfcpRecord) -> dict[str, object]:
-        return bfcp_json(rec, self)
+    def fields(self, rec: BfcpRecord) -> dict[str, object]:
+        return _bfcp_fields(rec, self._names[rec.receiver], self)
 
 
 def _floor_events(rec: BfcpRecord) -> list[FloorEvent]:
@@ -750,12 +774,19 @@ def attribute_json(
 
 def bfcp_json(rec: BfcpRecord, session: BfcpSession | None = None) -> dict[str, object]:
     """The JSON report's dict for one BFCP message (schema/report.schema.json)."""
+    return {
+        "frame": rec.frame,
+        "from": str(rec.sender),
+        **_bfcp_fields(rec, str(rec.receiver), session),
+    }
+
+
+def _bfcp_fields(rec: BfcpRecord, receiver: str, session: BfcpSession | None) -> dict[str, object]:
+    """:func:`bfcp_json` but ``frame`` and ``from``; ``receiver``: ``rec.receiver`` as text."""
     m = rec.message
     d: dict[str, object] = {
-        "frame": rec.frame,
         "last_frame": rec.last_frame,
-        "from": str(rec.sender),
-        "to": str(rec.receiver),
+        "to": receiver,
         "primitive": m.primitive_name,
         "version": m.version,
         "conference_id": m.conference_id,
@@ -767,7 +798,7 @@ def bfcp_json(rec: BfcpRecord, session: BfcpSession | None = None) -> dict[str, 
     if (total := bfcp.size(m.attributes)[0]) > listed:
         d["attributes_omitted"] = total - listed
     if session is not None:
-        d.update(session.pair_frames(rec.index))
+        session._add_pair_frames(rec.index, d)
     return d
 
 

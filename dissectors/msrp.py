@@ -248,11 +248,18 @@ class Message:
         """The first header of that name (names compare case-insensitively)."""
         first = self._first
         if first is None:
+            first = self.first_headers()
+        return first.get(name.lower())
+
+    def first_headers(self) -> dict[str, str]:
+        """The first value of each header, by lower-case name (read, not to be changed)."""
+        first = self._first
+        if first is None:
             first = {}
             for h in self.headers:
                 first.setdefault(h.name.lower(), h.value)
             object.__setattr__(self, "_first", first)
-        return first.get(name.lower())
+        return first
 
     @property
     def to_path(self) -> tuple[MsrpUri, ...]:

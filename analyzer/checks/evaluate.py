@@ -70,7 +70,10 @@ class Context:
     seen_inits: dict[ReplayKey, tuple[str, int]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+# Never changed once made, but not frozen: a call makes some 50 (a rule's outcome on each
+# m-line), and a frozen dataclass sets each field through object.__setattr__, several times
+# slower. Hashed and compared by value as a frozen one is.
+@dataclass(slots=True, unsafe_hash=True)
 class Outcome:
     status: Status
     message: str
@@ -721,14 +724,21 @@ def _msrp_paths(call: CallRecord, m: MediaRecord, ctx: Context) -> Outcome:
     bad: list[tuple[int, str]] = []
     # the messages repeat the same few URIs: each one's key is worked out once
     keys: dict[str, tuple[str, int | None, str | None]] = {}
+    sides: dict[Endpoint, Side | None] = {}  # by sender: a connection has two
     for msg in m.messages:
-        side = _sender_side(m, msg.src)
+        f = msg.fields
         # Requests name the paths; a response only echoes its request's (RFC 4975 7.2).
-        if side is None or msg.fields.get("method") is None:
+        if f.get("method") is None:
+            continue
+        src = msg.src
+        if src in sides:
+            side = sides[src]
+        else:
+            side = sides[src] = _sender_side(m, src)
+        if side is None:
             continue
         own = _sdp_of(m, side)
         peer = _sdp_of(m, _other(side))
-        f = msg.fields
         for header, sdp, whose in (("from_path", own, "sender's"), ("to_path", peer, "peer's")):
             uris = [str(x) for x in _as_seq(f.get(header))]
             if not uris or sdp is None or not sdp.path:

@@ -72,6 +72,22 @@ def test_msrp_vector_messages_json_and_transcript(vectors: Path) -> None:
         "from_path": "msrps://192.0.2.1:50000/asfd34;tcp",
         "response_frame": 5,
     }
+    # the fields a report's message holds: the same but its frame and sender, in the order
+    # the JSON report writes them (the frame and sender follow them there)
+    assert list(s.fields(send).items()) == [
+        ("last_frame", 4),
+        ("to", "192.0.2.2:2855"),
+        ("method", "SEND"),
+        ("transaction_id", "a786hjs2"),
+        ("message_id", "87652491"),
+        ("byte_range", "1-37/37"),
+        ("content_type", "text/plain"),
+        ("flag", "$"),
+        ("body", "Hello Bob, this is MSRP over TLS-PSK."),
+        ("to_path", "msrps://192.0.2.2:5061/kjhd37s2s20w2a;tcp"),
+        ("from_path", "msrps://192.0.2.1:50000/asfd34;tcp"),
+        ("response_frame", 5),
+    ]
     j = s.to_json(ok)
     assert (j["status"], j["comment"], j["request_frame"], j["frame"]) == (200, "OK", 4, 5)
     (chat,) = s.transcript()
