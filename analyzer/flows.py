@@ -1449,11 +1449,13 @@ class FlowTable:
             hist.append((off, data))
             kept = d._hist_bytes + n
             held = self._held + n
-            # keep the newest chunks that hold at least ``history`` bytes
-            while kept - len(hist[0][1]) >= history:
-                dropped = len(hist.popleft()[1])
-                kept -= dropped
-                held -= dropped
+            # keep the newest chunks that hold at least ``history`` bytes (below that, none
+            # can go: tested first, as most connections never hold that much)
+            if kept >= history:
+                while kept - len(hist[0][1]) >= history:
+                    dropped = len(hist.popleft()[1])
+                    kept -= dropped
+                    held -= dropped
             d._hist_bytes = kept
             self._held = held
         if not d.unwanted:

@@ -819,7 +819,9 @@ def _skippable(frame: Frame) -> bool:
     whose payload cannot start a SIP message: nothing in the analysis can use it, so it is
     decided from a few bytes before any object is built (most of a capture is RTP)."""
     d = frame.data
-    if frame.linktype != 1 or len(d) < 63:
+    if frame.linktype != 1 or len(d) < 63 or d[23] == 6:
+        # (byte 23: IPv4's protocol, TCP: the flow table's to decide; should the frame be
+        # something else, it is merely not skipped)
         return False
     etype, vihl, total, ff, proto, sport, dport, ulen, first = _ETH_IPV4_UDP.unpack_from(d)
     if etype == 0x0800:
