@@ -41,11 +41,12 @@ from mikeyshark.checks.evaluate import (
     replayed,
     revise,
 )
-from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, MikeyInfo, Verdict
+from mikeyshark.evidence import CallRecord, CheckResult, MediaRecord, MikeyInfo
 from mikeyshark.keylog import keylog_facts
 from mikeyshark.model import Problem
 from mikeyshark.pipeline import CaptureResult, Finalized
 from mikeyshark.report import json_report
+from mikeyshark.report.model import CallFacts, call_facts
 
 REPLAY = "REPLAY"
 # bytes written to a spool file at once: a few calls' records and JSON entries
@@ -67,13 +68,13 @@ class Spooled:
 
 @dataclass(frozen=True, slots=True)
 class Kept:
-    """What the sink keeps of a call in memory: where it is spooled, its verdict, the
-    TRANSFER_INITs it sent (REPLAY), and why it could not be judged (the fault barrier: a
-    problem of the call and, after the capture's others, of the capture, as
-    :func:`~mikeyshark.judge.build_report` adds it)."""
+    """What the sink keeps of a call in memory: where it is spooled, its verdict and what
+    the summaries count of it, the TRANSFER_INITs it sent (REPLAY), and why it could not be
+    judged (the fault barrier: a problem of the call and, after the capture's others, of the
+    capture, as :func:`~mikeyshark.judge.build_report` adds it)."""
 
     spooled: Spooled
-    verdict: Verdict
+    facts: CallFacts
     sent: tuple[Exchange, ...] = ()
     failure: Problem | None = None
 
@@ -164,7 +165,7 @@ class LeanSink:
             parts = json_report.call_parts(rec, self.reveal) if self.json else ("", "", "")
             spooled = self._write(pack(rec), *parts)
             sent = exchanges(rec) if failure is None else ()
-            f.spooled = Kept(spooled, rec.verdict, sent, failure)
+            f.spooled = Kept(spooled, call_facts(rec), sent, failure)
             # what the capture's problems and the report's order still need of it
             f.record = CallRecord(
                 rec.call_id,
@@ -245,13 +246,14 @@ Entry = Callable[[], str]
 
 class SpooledCalls(Sequence[CallRecord]):
     """The calls of a report, in its order, each read back from the spool when it is
-    asked for: what the writers iterate, none of them kept; and their verdicts, known
-    without reading them (:meth:`~mikeyshark.report.model.Report.compliant`)."""
+    asked for: what the writers iterate, none of them kept; and their verdicts and what
+    the summaries count, known without reading them
+    (:meth:`~mikeyshark.report.model.Report.compliant`, ``json_report.write``)."""
 
-    def __init__(self, sink: LeanSink, places: list[Spooled], verdicts: list[Verdict]) -> None:
+    def __init__(self, sink: LeanSink, places: list[Spooled], facts: list[CallFacts]) -> None:
         self.sink = sink
         self.places = places
-        self.verdicts = verdicts
+        self.facts = facts
 
     def __len__(self) -> int:
         return len(self.places)
@@ -304,14 +306,14 @@ def assemble(results: Sequence[CaptureResult], context: Context, sink: LeanSink)
     """The calls in the report's order, REPLAY judged again where an earlier call sent the
     same TRANSFER_INIT."""
     places: list[Spooled] = []
-    verdicts: list[Verdict] = []
+    facts: list[CallFacts] = []
     ctx = dataclasses.replace(context, seen_inits={})
     for res in results:
         order = sorted(range(len(res.calls)), key=lambda i: res.calls[i].invite_frame or 0)
         for i in order:
             call_id, kept = res.calls[i].call_id, res.spooled[i]
             assert isinstance(kept, Kept)
-            place, verdict = kept.spooled, kept.verdict
+            place, fact = kept.spooled, kept.facts
             if kept.failure is not None:
                 res.info.errors.append(kept.failure)
                 call = sink.record(place)
@@ -321,8 +323,8 @@ def assemble(results: Sequence[CaptureResult], context: Context, sink: LeanSink)
                 if replayed(call_id, kept.sent, ctx):
                     call = sink.record(place)
                     revise(call, ctx, REPLAY)
-                    place, verdict = sink.respool(place, call, head=True), call.verdict
+                    place, fact = sink.respool(place, call, head=True), call_facts(call)
                 remember(call_id, kept.sent, ctx)
             places.append(place)
-            verdicts.append(verdict)
-    return SpooledCalls(sink, places, verdicts)
+            facts.append(fact)
+    return SpooledCalls(sink, places, facts)

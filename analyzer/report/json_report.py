@@ -30,7 +30,7 @@ from mikeyshark.evidence import (
     Verdict,
 )
 from mikeyshark.model import Endpoint, Severity, Tunnel
-from mikeyshark.report.model import Report
+from mikeyshark.report.model import CallFacts, Judged, Report, call_facts
 
 
 def _ep(ep: Endpoint | None) -> str | None:
@@ -471,11 +471,14 @@ class Summary:
         self.failing: Counter[str] = Counter()
 
     def add(self, call: CallRecord) -> None:
-        verdict = call.verdict.value
+        self.count(call_facts(call))
+
+    def count(self, facts: CallFacts) -> None:
+        verdict = facts.verdict.value
         self.verdicts[verdict] += 1
-        self.scenarios.setdefault(call.scenario, Counter())[verdict] += 1
+        self.scenarios.setdefault(facts.scenario, Counter())[verdict] += 1
         # a rule counts once per call, however many m-lines failed it
-        self.failing.update({c.rule for c in call.checks if c.status is Status.FAIL})
+        self.failing.update(facts.failing)
 
     def json(self) -> dict[str, Any]:
         def per_verdict(c: Counter[str]) -> dict[str, int]:
@@ -633,12 +636,21 @@ def write(report: Report, out: TextIO, entries: Sequence[Callable[[], str]] | No
     out.write(',\n  "captures": ' + _dump([_capture(c) for c in report.captures], 1))
     out.write(',\n  "calls": [')
     counted = Summary(report.captures)
-    for i, call in enumerate(report.calls):
-        text = (
-            entries[i]() if entries is not None else _dump(call_json(call, report.reveal_keys), 2)
-        )
-        out.write(("," if i else "") + "\n    " + text)
-        counted.add(call)
+    calls = report.calls
+    if entries is not None and isinstance(calls, Judged):
+        # spooled calls: their entries and what the summary counts, without reading a call
+        for i, (entry, facts) in enumerate(zip(entries, calls.facts, strict=True)):
+            out.write(("," if i else "") + "\n    " + entry())
+            counted.count(facts)
+    else:
+        for i, call in enumerate(calls):
+            text = (
+                entries[i]()
+                if entries is not None
+                else _dump(call_json(call, report.reveal_keys), 2)
+            )
+            out.write(("," if i else "") + "\n    " + text)
+            counted.add(call)
     out.write("\n  ]" if report.calls else "]")
     unbound = [unbound_json(u, report.reveal_keys) for u in report.unbound_media]
     out.write(',\n  "unbound_media": ' + _dump(unbound, 1))

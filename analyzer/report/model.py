@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from mikeyshark.decrypt import DecodedConnection
 from mikeyshark.dissectors.secret import fingerprint
-from mikeyshark.evidence import CallRecord, CaptureInfo, UnboundMedia, Verdict
+from mikeyshark.evidence import CallRecord, CaptureInfo, Status, UnboundMedia, Verdict
 
 
 def unbound_key_text(u: UnboundMedia, reveal: bool) -> str:
@@ -31,13 +31,26 @@ def unbound_key_text(u: UnboundMedia, reveal: bool) -> str:
     return f"not opened: {u.not_opened or 'no key'}"
 
 
+class CallFacts(NamedTuple):
+    """What the summaries of the reports count of a call."""
+
+    verdict: Verdict
+    scenario: str
+    failing: tuple[str, ...]  # the rules it failed, each once
+
+
+def call_facts(call: CallRecord) -> CallFacts:
+    failed = (c.rule for c in call.checks if c.status is Status.FAIL)
+    return CallFacts(call.verdict, call.scenario, tuple(dict.fromkeys(failed)))
+
+
 @runtime_checkable
 class Judged(Protocol):
-    """Calls whose verdicts are known without reading the calls (those read back from a
-    spool one at a time: :class:`mikeyshark.spool.SpooledCalls`)."""
+    """Calls whose verdicts and summary facts are known without reading the calls (those
+    read back from a spool one at a time: :class:`mikeyshark.spool.SpooledCalls`)."""
 
     @property
-    def verdicts(self) -> Sequence[Verdict]: ...
+    def facts(self) -> Sequence[CallFacts]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +85,9 @@ class Report:
     def verdicts(self) -> Sequence[Verdict]:
         """The verdict of each call, in the report's order."""
         calls = self.calls
-        return calls.verdicts if isinstance(calls, Judged) else [c.verdict for c in calls]
+        if isinstance(calls, Judged):
+            return [f.verdict for f in calls.facts]
+        return [c.verdict for c in calls]
 
     def compliant(self, *, strict: bool = False) -> bool:
         """No call failed a rule; ``strict``: at least one call, and every call passed (an
