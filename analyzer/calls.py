@@ -318,7 +318,8 @@ class Call:
 def message_size(msg: SipMessage) -> int:
     """About the message's size on the wire (start line, headers and body), without
     rebuilding it: what it weighs in the budgets."""
-    return 64 + len(msg.body) + sum(len(h.name) + len(h.value) + 4 for h in msg.headers)
+    hs = msg.headers
+    return 64 + len(msg.body) + sum([len(h.name) + len(h.value) for h in hs]) + 4 * len(hs)
 
 
 def _reason(msg: SipMessage) -> str | None:
@@ -415,8 +416,9 @@ class CallTracker:
         )
         self.records.append(rec)
         extra = self._attach_sdp(rec)
-        rec.problems = rec.problems + tuple(extra)
-        self.problems.extend(extra)
+        if extra:
+            rec.problems = rec.problems + tuple(extra)
+            self.problems.extend(extra)
         try:
             self._track(rec)
         except DissectError as e:
@@ -489,11 +491,16 @@ class CallTracker:
         call.last_ns = max(call.last_ns, rec.ts_ns)
         self.held += size
         key = self._retrans_key(rec, cseq, from_tag, to_tag)
-        if key in call._seen:
+        seen = call._seen
+        held = len(seen)
+        if held < MAX_SEEN_KEYS:
+            seen.add(key)  # (one hash of the key: it was there when the set did not grow)
+            if len(seen) == held:
+                rec.retransmission = True
+                return
+        elif key in seen:
             rec.retransmission = True
             return
-        if len(call._seen) < MAX_SEEN_KEYS:
-            call._seen.add(key)
         first = self._hop_original(call, rec, cseq, from_tag, to_tag)
         dialog = self._dialog(call, rec, from_tag, to_tag)
         if dialog is not None:
@@ -516,9 +523,13 @@ class CallTracker:
             via = rec.msg.top_via
         except DissectError:
             via = None  # a malformed Via does not keep the message out of its dialog
+        src, dst = rec.src, rec.dst
         return (
-            rec.src,
-            rec.dst,
+            # (the endpoints' fields: a tuple of them hashes without a call into the class)
+            src.ip,
+            src.port,
+            dst.ip,
+            dst.port,
             str(rec.msg.start),
             cseq.number,
             cseq.method,
@@ -572,9 +583,10 @@ class CallTracker:
     ) -> Dialog | None:
         if to_tag is None:
             return None
-        tags = frozenset({from_tag, to_tag})
         for d in call.dialogs:
-            if d.tags == tags:
+            # (``d.tags == {from_tag, to_tag}`` without building the two sets)
+            ct, et = d.caller_tag, d.callee_tag
+            if (ct == from_tag and et == to_tag) or (ct == to_tag and et == from_tag):
                 self._note_focus(d, rec)
                 return d
         msg = rec.msg

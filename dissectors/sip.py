@@ -492,7 +492,10 @@ class SipMessage:
             gets = memo["get"] = {}
         elif name in gets:
             return gets[name]
-        hs = self._by_key().get(canonical_name(name))
+        index = memo.get("")
+        if index is None:
+            index = self._by_key()
+        hs = index.get(canonical_name(name))
         got = gets[name] = hs[0].text if hs else None
         return got
 
@@ -513,9 +516,14 @@ class SipMessage:
     def call_id(self) -> str | None:
         return self.get("call-id")
 
+    # (the accessors the tracker reads of every message look in the memo themselves: a
+    # call less each time)
     @property
     def cseq(self) -> CSeq | None:
-        return self._once("cseq", self._cseq)
+        got = self._memo.get("cseq")
+        if got is not None and got[0]:
+            return got[1]  # type: ignore[no-any-return]
+        return once(self._memo, "cseq", self._cseq)
 
     def _cseq(self) -> CSeq | None:
         v = self.get("cseq")
@@ -534,11 +542,17 @@ class SipMessage:
 
     @property
     def from_(self) -> NameAddr | None:
-        return self._once("from", lambda: self._name_addr("from"))
+        got = self._memo.get("from")
+        if got is not None and got[0]:
+            return got[1]  # type: ignore[no-any-return]
+        return once(self._memo, "from", lambda: self._name_addr("from"))
 
     @property
     def to(self) -> NameAddr | None:
-        return self._once("to", lambda: self._name_addr("to"))
+        got = self._memo.get("to")
+        if got is not None and got[0]:
+            return got[1]  # type: ignore[no-any-return]
+        return once(self._memo, "to", lambda: self._name_addr("to"))
 
     @property
     def contacts(self) -> tuple[NameAddr, ...]:
@@ -558,11 +572,21 @@ class SipMessage:
 
     @property
     def top_via(self) -> Via | None:
-        def top() -> Via | None:
-            vs = self.values("via")
-            return _via(vs[0]) if vs else None
+        got = self._memo.get("top via")
+        if got is not None and got[0]:
+            return got[1]  # type: ignore[no-any-return]
+        return once(self._memo, "top via", self._top_via)
 
-        return self._once("top via", top)
+    def _top_via(self) -> Via | None:
+        hs = self._by_key().get("via")
+        if hs:
+            first = hs[0].text
+            if first and "," not in first:
+                # the first value of the first Via header, as ``values`` would give it: one
+                # without a comma is the header's whole (stripped) text
+                return _via(first)
+        vs = self.values("via")
+        return _via(vs[0]) if vs else None
 
     @property
     def require(self) -> tuple[str, ...]:
@@ -671,13 +695,21 @@ class Decoded:
 
 
 def _parse_start(line: str, offset: int) -> RequestLine | StatusLine:
+    got = _STARTS.get(line)
+    if got is not None:
+        return got
     m = _STATUS_RE.match(line)
     if m:
-        return StatusLine(int(m.group(2)), m.group(3) or "", m.group(1))
-    m = _REQUEST_RE.match(line)
-    if m:
-        return RequestLine(m.group(1), m.group(2), m.group(3))
-    raise DissectError(LAYER, offset, f"not a SIP start line: {line[:80]!r}", "start-line")
+        got = StatusLine(int(m.group(2)), m.group(3) or "", m.group(1))
+    elif m := _REQUEST_RE.match(line):
+        got = RequestLine(m.group(1), m.group(2), m.group(3))
+    else:
+        raise DissectError(LAYER, offset, f"not a SIP start line: {line[:80]!r}", "start-line")
+    if len(line) <= MAX_CACHED_LINE:
+        if len(_STARTS) >= MAX_CACHED_LINES:
+            _STARTS.clear()
+        _STARTS[line] = got
+    return got
 
 
 def _head_end(data: bytes | bytearray, start: int, end: int) -> tuple[int, int] | None:
@@ -760,6 +792,8 @@ def _via(value: str) -> Via:
 
 
 _LINES: dict[str, Header] = {}
+# (a status line is one of a few; a request line comes back in the ACK, BYE and hops of a call)
+_STARTS: dict[str, RequestLine | StatusLine] = {}
 
 
 def _parse_header_block(

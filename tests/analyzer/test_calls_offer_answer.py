@@ -391,3 +391,18 @@ def test_focus_is_the_contact_feature_tag(contacts: list[str], focus: bool) -> N
     lines = [f"Contact: {c}" for c in contacts]
     m = sip.parse(("SIP/2.0 200 OK\r\n" + "".join(f"{ln}\r\n" for ln in lines) + "\r\n").encode())
     assert _is_focus(m) is focus
+
+
+def test_retransmissions_still_found_once_the_call_holds_its_budget_of_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With room for two keys: the INVITE and its 100 are kept; the 180 is not (the set is
+    # full), so only a copy of a kept message is marked as a retransmission.
+    monkeypatch.setattr("mikeyshark.calls.MAX_SEEN_KEYS", 2)
+    invite = req("INVITE", "1 INVITE")
+    trying = resp("100 Trying", "1 INVITE", None)
+    ringing = resp("180 Ringing", "1 INVITE", "tb")
+    t = feed([(invite, True), (trying, False), (ringing, False), (invite, True), (ringing, False)])
+    call = t.calls["oa"]
+    assert [r.frame for r in call.records if r.retransmission] == [4]
+    assert len(call._seen) == 2

@@ -489,6 +489,12 @@ def test_repeated_lines_parse_the_same_and_the_caches_stay_bounded() -> None:
         == sip.Via("SIP/2.0/UDP", "h.example", 5070, (("branch", "z9hG4bK1"), ("rport", None)))
     )
     assert [v.host for v in req.vias] == ["h.example", "p"]
+    # the top Via is the first value of the first Via header with a value
+    two = sip.parse(msg("SIP/2.0 200 OK", "Via: SIP/2.0/UDP a;branch=1, SIP/2.0/TCP b", via))
+    assert (two.top_via.host, two.top_via.branch) == ("a", "1")  # type: ignore[union-attr]
+    empty = sip.parse(msg("SIP/2.0 200 OK", "Via: ", "Via: SIP/2.0/TCP c:5080, SIP/2.0/UDP d"))
+    assert (empty.top_via.host, empty.top_via.port) == ("c", 5080)  # type: ignore[union-attr]
+    assert sip.parse(msg("SIP/2.0 200 OK", "Via:  ,")).top_via is None
     for _ in range(2):
         bad = sip.parse(msg("SIP/2.0 200 OK", "Via: SIP/2.0/UDP h:x"))
         with pytest.raises(DissectError) as ei:
@@ -501,6 +507,21 @@ def test_repeated_lines_parse_the_same_and_the_caches_stay_bounded() -> None:
         long = "SIP/2.0/UDP h;branch=" + "b" * 300
         vias = sip.parse(msg("OPTIONS sip:x SIP/2.0", f"Via: SIP/2.0/UDP h{i}", "Via: " + long))
         assert vias.vias[1].branch == "b" * 300
+    # start lines: one seen before parses the same; a bad one raises every time; many
+    # distinct ones (some long) never fill the cache past its budget
+    assert sip.parse(msg("OPTIONS sip:x SIP/2.0")).start == sip.RequestLine("OPTIONS", "sip:x")
+    assert sip.parse(msg("SIP/2.0 180 Ringing")).start == sip.StatusLine(180, "Ringing")
+    for _ in range(2):
+        with pytest.raises(DissectError) as ei:
+            sip.parse(msg("SIP/2.0 18 Ringing"))
+        assert ei.value.field == "start-line"
+    for i in range(sip.MAX_CACHED_LINES + 10):
+        short = sip.RequestLine("OPTIONS", f"sip:{i}@x")
+        assert sip.parse(msg(f"OPTIONS sip:{i}@x SIP/2.0")).start == short
+        big = sip.RequestLine("OPTIONS", f"sip:{'u' * 300}{i}@x")
+        assert sip.parse(msg(f"OPTIONS {big.uri} SIP/2.0")).start == big
+    assert 0 < len(sip._STARTS) <= sip.MAX_CACHED_LINES
+    assert all(len(line) <= sip.MAX_CACHED_LINE for line in sip._STARTS)
     assert 0 < len(sip._LINES) <= sip.MAX_CACHED_LINES
     assert 0 < len(sip._NAME_ADDRS) <= sip.MAX_CACHED_LINES
     assert 0 < len(sip._VIAS) <= sip.MAX_CACHED_LINES
