@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from mikeyshark.dissectors import bfcp, cpim, msrp
+from mikeyshark.dissectors.consts import ValueTable
 from mikeyshark.dissectors.errors import DissectError
 from mikeyshark.dissectors.framing import FramingError
 from mikeyshark.model import Endpoint, Problem, Severity, StreamChunk
@@ -725,6 +726,25 @@ def _take(budget: list[int]) -> bool:
     return budget[0] >= 0
 
 
+# The names a SUPPORTED-ATTRIBUTES or SUPPORTED-PRIMITIVES attribute lists, by its table and
+# octets: the Hello and HelloAck of every BFCP connection list the same ones. Bounded: emptied
+# when full (an attribute holds 253 octets at most).
+_SUPPORTED_NAMES: dict[tuple[str, tuple[int, ...]], list[str]] = {}
+MAX_SUPPORTED_NAMES = 64
+
+
+def supported_names(table: ValueTable, octets: tuple[int, ...], shift: int) -> list[str]:
+    """The name of each value of ``octets`` (a type in its upper bits past ``shift``), a
+    list of the caller's own."""
+    key = (table.name, octets)
+    names = _SUPPORTED_NAMES.get(key)
+    if names is None:
+        if len(_SUPPORTED_NAMES) >= MAX_SUPPORTED_NAMES:
+            _SUPPORTED_NAMES.clear()
+        names = _SUPPORTED_NAMES[key] = [table.label(o >> shift) for o in octets]
+    return list(names)
+
+
 def attribute_json(
     a: bfcp.Attribute, depth: int = 1, budget: list[int] | None = None
 ) -> dict[str, object]:
@@ -753,9 +773,9 @@ def attribute_json(
     ):
         d["value"] = a.text
     elif isinstance(a, bfcp.SupportedAttributes):
-        d["value"] = [bfcp.ATTRIBUTES.label(t) for t in a.types]
+        d["value"] = supported_names(bfcp.ATTRIBUTES, a.octets, 1)
     elif isinstance(a, bfcp.SupportedPrimitives):
-        d["value"] = [bfcp.PRIMITIVES.label(p) for p in a.primitives]
+        d["value"] = supported_names(bfcp.PRIMITIVES, a.primitives, 0)
     elif isinstance(a, bfcp.UnknownAttribute):
         d["type_value"] = a.type
         d["value"] = a.contents.hex()

@@ -397,18 +397,22 @@ def _encode_jsonable(o: Any, nl: str, out: list[str]) -> None:
         if not o:
             out.append("{}")
             return
-        if not all(type(k) is str for k in o):  # str() may fold two keys into one
-            _encode(_jsonable(o), nl, out)
-            return
+        for k in o:
+            if type(k) is not str:  # str() may fold two keys into one
+                _encode(_jsonable(o), nl, out)
+                return
         inner = nl + "  "
         sep = "{" + inner
         for k, v in o.items():
-            out.append(sep + _escape(k) + ": ")
-            sep = "," + inner
-            if type(v) is str:
-                out.append(_escape(v))
+            t = type(v)
+            if t is str:  # the commonest values in one piece, without a call
+                out.append(sep + _escape(k) + ": " + _escape(v))
+            elif t is int:
+                out.append(sep + _escape(k) + ": " + int.__repr__(v))
             else:
+                out.append(sep + _escape(k) + ": ")
                 _encode_jsonable(v, inner, out)
+            sep = "," + inner
         out.append(nl + "}")
     elif isinstance(o, list | tuple):
         if not o:
@@ -417,9 +421,12 @@ def _encode_jsonable(o: Any, nl: str, out: list[str]) -> None:
         inner = nl + "  "
         sep = "[" + inner
         for v in o:
-            out.append(sep)
+            if type(v) is str:  # (a list of names: no call for each)
+                out.append(sep + _escape(v))
+            else:
+                out.append(sep)
+                _encode_jsonable(v, inner, out)
             sep = "," + inner
-            _encode_jsonable(v, inner, out)
         out.append(nl + "]")
     else:
         _encode(_jsonable(o), nl, out)
@@ -587,9 +594,12 @@ def _encode(o: Any, nl: str, out: list[str]) -> None:
         inner = nl + "  "
         sep = "[" + inner
         for v in o:
-            out.append(sep)
+            if type(v) is str:  # (a list of names: no call for each)
+                out.append(sep + _escape(v))
+            else:
+                out.append(sep)
+                _encode(v, inner, out)
             sep = "," + inner
-            _encode(v, inner, out)
         out.append(nl + "]")
     elif isinstance(o, str):  # StrEnum and other subclasses: as the standard library does
         out.append(_escape(o))

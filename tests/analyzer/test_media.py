@@ -415,3 +415,23 @@ def test_openssl_plaintext_record_with_msrp_then_bfcp(vectors: Path) -> None:
         "139 bytes that are not BFCP",
     ]
     assert media.sniff(c2s[0]) == "msrp"
+
+
+def test_supported_names_kept_once_and_bounded() -> None:
+    # RFC 4582 5.1 / 5.2: primitive 1 FloorRequest, 11 Hello; attribute 2 FLOOR-ID (an octet
+    # holds the attribute type in its upper seven bits)
+    prims = bfcp.SupportedPrimitives((1, 11, 99))
+    attrs = bfcp.SupportedAttributes.of((2,))
+    want = {"type": "SUPPORTED-PRIMITIVES", "mandatory": True}
+    assert media.attribute_json(prims) == {
+        **want,
+        "value": ["FloorRequest", "Hello", "Unknown (99)"],
+    }
+    first = media.attribute_json(attrs)["value"]
+    assert first == ["FLOOR-ID"]
+    assert isinstance(first, list)
+    first.append("changed by its reader")  # the next message's list is its own
+    assert media.attribute_json(attrs)["value"] == ["FLOOR-ID"]
+    for n in range(3 * media.MAX_SUPPORTED_NAMES):  # hostile: a new list in every message
+        media.supported_names(bfcp.PRIMITIVES, (n % 256, n // 256), 0)
+        assert len(media._SUPPORTED_NAMES) <= media.MAX_SUPPORTED_NAMES
