@@ -270,7 +270,9 @@ class _Collector:
                 # need not see them), nor is it H.248 or on a SIP port: what follows holds
                 # for each of its later chunks.
                 conn.app[_DECLINED[from_client]] = True
-        rec = self._conn(conn)
+        rec = self.conns.get(id(conn))
+        if rec is None or rec.syn_frame is None:
+            rec = self._conn(conn)
         if rec.truncated or rec.ignored:
             if (
                 not in_tls
@@ -394,7 +396,10 @@ _DIALOG_ENDED = frozenset({DialogState.TERMINATED, DialogState.FAILED})
 def _ended(call: Call) -> bool:
     """Every dialog of the call is over: a BYE was sent, or the INVITE failed (rejected,
     cancelled). A call without a dialog (no response yet) is open."""
-    return bool(call.dialogs) and all(d.state in _DIALOG_ENDED for d in call.dialogs)
+    ds = call.dialogs
+    if len(ds) == 1:  # (most calls: each sweep asks it of every open call)
+        return ds[0].state in _DIALOG_ENDED
+    return bool(ds) and all(d.state in _DIALOG_ENDED for d in ds)
 
 
 @dataclass(slots=True)

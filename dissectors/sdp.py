@@ -192,15 +192,19 @@ class _Section:
     def has(self, name: str) -> bool:
         return bool(self.attrs(name))
 
+    # (the accessors read most look in the memo themselves: no closure, no call more)
     @property
     def connection(self) -> Connection | None:
-        def parse() -> Connection | None:
-            for ln in self._lines:  # the first c= (without collecting every one)
-                if ln.type == "c":
-                    return Connection.parse(ln.value)
-            return None
+        got = self._memo.get("c")
+        if got is not None and got[0]:
+            return got[1]  # type: ignore[no-any-return]
+        return once(self._memo, "c", self._connection)
 
-        return once(self._memo, "c", parse)
+    def _connection(self) -> Connection | None:
+        for ln in self._lines:  # the first c= (without collecting every one)
+            if ln.type == "c":
+                return Connection.parse(ln.value)
+        return None
 
     def key_mgmts(self) -> tuple[KeyMgmt, ...]:
         return tuple(KeyMgmt.parse(v) for v in self.attrs("key-mgmt"))
@@ -228,7 +232,13 @@ class MediaDescription(_Section):
 
     @property
     def m(self) -> MediaLine:
-        return once(self._memo, "m", lambda: MediaLine.parse(self.lines[0].value))
+        got = self._memo.get("m")
+        if got is not None and got[0]:
+            return got[1]  # type: ignore[no-any-return]
+        return once(self._memo, "m", self._m)
+
+    def _m(self) -> MediaLine:
+        return MediaLine.parse(self.lines[0].value)
 
     @property
     def proto(self) -> str:
@@ -463,7 +473,7 @@ def decode(data: bytes) -> tuple[SessionDescription, tuple[DissectError, ...]]:
             media[-1].append(line)
         else:
             session.append(line)
-    if not session or session[0] != SdpLine("v", "0"):
+    if not session or session[0].type != "v" or session[0].value != "0":
         errors.insert(0, DissectError(LAYER, 0, "does not start with v=0", "v"))
     sd = SessionDescription(
         tuple(session), tuple(MediaDescription(tuple(m)) for m in media), eol, final_eol
