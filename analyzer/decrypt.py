@@ -354,6 +354,15 @@ class TlsConnectionDecoder:
             if d.encrypted and self._suite is not None and self._suite.mode is Mode.STREAM:
                 d.dead = True
                 self._problem("RC4 cannot resynchronise after lost bytes", chunk.frame)
+        if (
+            not d.buf
+            and self.info.is_tls
+            and d.started
+            and self.on_record is None
+            and not (d.dead or d.lost)
+        ):
+            self._whole_records(d, chunk)
+            return self._drain()
         if not d.started or not d.buf:
             d.base = chunk.offset
         d.buf += chunk.data
@@ -644,6 +653,44 @@ class TlsConnectionDecoder:
                             content,
                         )
                     )
+
+    def _whole_records(self, d: _Dir, chunk: StreamChunk) -> None:
+        """:meth:`_process` of a piece that starts a record with nothing buffered before it
+        (most pieces: a record or a few in one segment): its complete records read where
+        they are, not copied through the buffer, and the rest buffered as :meth:`feed` and
+        :meth:`_process` leave it."""
+        data = chunk.data
+        base, n = chunk.offset, len(chunk.data)
+        frame, ts = chunk.frame, chunk.ts_ns
+        pos = 0
+        while pos < n and not d.dead:
+            try:
+                got = record_header(data, pos)
+            except DissectError:
+                break  # _process reports it from the buffer
+            if got is None:
+                break
+            ct, version, end = got
+            r = _Pending(ct, version, data[pos + RECORD_HEADER_LEN : end], frame, ts, base + pos)
+            pos = end
+            d.base = base + pos
+            if self._is_protected(d, r):
+                self._on_protected(d, r)
+            else:
+                self._plain_record(d, r, False)
+        if pos:
+            d.base = base + pos
+            # _process keeps the frame of the bytes consumed last (see there)
+            d.frames[:] = [(base + n, frame, ts)]
+            if pos == n:
+                return
+            d.buf += data[pos:]
+        else:
+            d.base = base
+            d.buf += data
+            d.frames.append((base + n, frame, ts))
+        if not d.dead:
+            self._process(d)
 
     @staticmethod
     def _earlier_frames(d: _Dir, start: int, stop: int, last: int) -> tuple[int, ...]:

@@ -6,6 +6,7 @@ where TLS was expected."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import struct
 from pathlib import Path
@@ -165,6 +166,36 @@ def test_record_split_into_single_bytes(vectors: Path, stem: str) -> None:
     # each record is reported at the frame that carried its last byte
     c_app = next(a for a in out if a.from_client)
     assert c_app.frame > 1 and dec.info.records_failed == []
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_pieces_ending_inside_records(vectors: Path, stem: str) -> None:
+    # a piece ends in the middle of every other record: the records a piece holds whole are
+    # read where they lie, the part of one kept until the next piece completes it
+    v = _vec(vectors, stem)
+    dec = TlsConnectionDecoder([TEK])
+    out: list[AppData] = []
+    off = {True: 0, False: 0}
+    frame = 0
+    frame_of_end: dict[tuple[bool, int], int] = {}  # (direction, record end): its last frame
+    for fc, data in _flights(v):
+        ends, pos = [], 0
+        for r in _records(data):
+            pos += len(r)
+            ends.append(pos)
+        cuts = sorted({0, len(data)} | {e - 3 for i, e in enumerate(ends) if i % 2})
+        for a, b in itertools.pairwise(cuts):
+            frame += 1
+            out += dec.feed(fc, StreamChunk(frame, frame, off[fc] + a, data[a:b]))
+            for e in ends:
+                if a < e <= b:
+                    frame_of_end[(fc, off[fc] + e)] = frame
+        off[fc] += len(data)
+    dec.finish()
+    assert dec.info.problems == [] and dec.info.records_failed == []
+    assert _plain(out, True) == _expected(v, True)
+    assert _plain(out, False) == _expected(v, False)
+    assert out and all(a.frame == frame_of_end[(a.from_client, a.record_end)] for a in out)
 
 
 @pytest.mark.parametrize("stem", STEMS)
