@@ -12,7 +12,8 @@ in the order of the calls' first messages, as it does for calls processed in-pro
 result is the one a single process gives (``tests/analyzer/test_workers.py``).
 
 A fork costs more than the fork: every page either process writes afterwards is copied by
-the kernel, so ended calls are forked in batches of at least ``BATCH_CALLS``. The reader never
+the kernel, so ended calls are forked in batches of at least ``BATCH_CALLS`` (the first few
+smaller, see ``FIRST_BATCH_CALLS``). The reader never
 waits for a worker while it has room: when every worker is busy, ended calls queue and the
 next child takes them all, so batches grow where the workers are the slower side; only past
 ``MAX_QUEUED_CALLS`` queued calls (their connections' bytes are held) does the reader wait
@@ -30,12 +31,19 @@ import tempfile
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from typing import NamedTuple
 
 from mikeyshark.pipeline import Batch, CallWork, Finalized
 
 BATCH_CALLS = 128
 MAX_QUEUED_CALLS = 512
+# While no worker is busy, a core idles as the reader gathers a batch: the first children
+# take smaller batches (16, 32, 64 calls) when none is running, so that the workers start
+# early in the capture (when forking is cheapest: the reader's memory is smallest) and the
+# reader pays for a few forks more, not for one per idle moment. Near the end of the input,
+# batches of this size go to each free worker (Forks._near_end).
+FIRST_BATCH_CALLS = 16
 
 
 class WorkerError(RuntimeError):
@@ -52,8 +60,17 @@ class _Child(NamedTuple):
 class Forks:
     """Batches of ended calls processed in forked children (a :class:`~pipeline.Runner`)."""
 
-    def __init__(self, work: CallWork, workers: int, batch_calls: int | None = None) -> None:
+    def __init__(
+        self,
+        work: CallWork,
+        workers: int,
+        batch_calls: int | None = None,
+        read_fraction: Callable[[], float | None] | None = None,
+    ) -> None:
+        """``read_fraction``: how much of the input is read (0 to 1), None when unknown."""
         self.work = work
+        self.read_fraction = read_fraction
+        self.created = time.perf_counter()
         self.workers = max(1, workers)
         self.batch_calls = batch_calls or BATCH_CALLS
         self.queue: list[Batch] = []
@@ -69,11 +86,31 @@ class Forks:
     def submit(self, batch: Batch) -> None:
         self.queue.append(batch)
         self.queued += len(batch.calls)
-        if self.queued < self.batch_calls:
-            return
-        self.poll()
-        if len(self.running) < self.workers or self.queued >= MAX_QUEUED_CALLS:
-            self._fork()
+        if self.queued >= self.batch_calls:
+            self.poll()
+            if len(self.running) < self.workers or self.queued >= MAX_QUEUED_CALLS:
+                self._fork()
+        elif self.queued >= FIRST_BATCH_CALLS:
+            if self.queued >= FIRST_BATCH_CALLS << min(self.forked, 8):
+                self.poll()
+                if not self.running:  # one of the first, smaller batches: a core is idle
+                    self._fork()
+            elif self._near_end():
+                self.poll()
+                if len(self.running) < self.workers:
+                    self._fork()
+
+    def _near_end(self) -> bool:
+        """Whether reading will be over before a worker gets through a whole batch: then
+        smaller batches go to each worker that is free, so that little is left to do once
+        reading ends (only the workers run then, and the report waits for the last)."""
+        if self.read_fraction is None or not self.busy_calls:
+            return False
+        done = self.read_fraction()
+        if not done:
+            return False
+        left = (time.perf_counter() - self.created) * (1 - done) / done
+        return left < self.batch_calls * self.busy / self.busy_calls
 
     def poll(self) -> None:
         """Take the results of the children that are done (oldest first), without waiting."""

@@ -309,3 +309,63 @@ def test_at_the_end_an_idle_worker_takes_more_while_another_is_still_busy(
     finally:
         forks.close()
     assert sizes == [20, 10]
+
+
+def test_the_first_batches_are_smaller_while_no_worker_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # batches of 128 calls; the first children take 16, 32, then 64 calls when no child is
+    # running (a core would idle while the reader gathers 128), none while one is
+    forks = workers.Forks(work=None, workers=2, batch_calls=128)  # type: ignore[arg-type]
+    sizes = _fork_sizes(forks)
+    try:
+        for _ in range(15):
+            forks.submit(_Batch())  # type: ignore[arg-type]
+        assert sizes == []
+        forks.submit(_Batch())  # type: ignore[arg-type]
+        assert sizes == [16]
+        forks._wait_oldest()
+        for _ in range(32):
+            forks.submit(_Batch())  # type: ignore[arg-type]
+        assert sizes == [16, 32]
+        forks._wait_oldest()
+        _children_seen_busy(monkeypatch)
+        for _ in range(64):
+            forks.submit(_Batch())  # type: ignore[arg-type]
+        assert sizes == [16, 32, 64]
+        for _ in range(100):  # the third child seen busy: these wait for a batch of 128
+            forks.submit(_Batch())  # type: ignore[arg-type]
+        assert sizes == [16, 32, 64] and forks.queued == 100
+        for _ in range(28):
+            forks.submit(_Batch())  # type: ignore[arg-type]
+        assert sizes == [16, 32, 64, 128]
+        forks.finish()
+    finally:
+        forks.close()
+
+
+@pytest.mark.parametrize(("read", "forked"), [(0.99, [16, 16]), (0.5, [])])
+def test_near_the_end_of_the_input_each_free_worker_takes_a_smaller_batch(
+    monkeypatch: pytest.MonkeyPatch, read: float, forked: list[int]
+) -> None:
+    # 10 ms a call, so a batch of 128 takes 1.28 s; 10 s into reading, with 99% of the input
+    # read the rest takes 0.1 s: each free worker (two, each child seen busy) takes 16 calls,
+    # and a third batch waits. Half read, 10 s are left: batches of 128 as before
+    _children_seen_busy(monkeypatch)
+    now = [100.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+    forks = workers.Forks(
+        work=None,  # type: ignore[arg-type]
+        workers=2,
+        batch_calls=128,
+        read_fraction=lambda: read,
+    )
+    forks.busy, forks.busy_calls, forks.forked = 1.0, 100, 3  # the first batches are past
+    now[0] += 10.0
+    sizes = _fork_sizes(forks)
+    try:
+        for _ in range(48):
+            forks.submit(_Batch())  # type: ignore[arg-type]
+        assert sizes == forked
+    finally:
+        forks.close()
