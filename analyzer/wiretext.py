@@ -74,12 +74,17 @@ def _field_names(obj: object) -> tuple[str, ...]:
 
 
 _NO_TEXT = frozenset({"int", "bool", "float", "bytes", "bytearray", "None"})
+# containers whose items the annotation names (``list[int]``: the frames of an m-line)
+_CONTAINERS = frozenset({"list", "tuple", "set", "frozenset", "..."})
+_SPLIT = re.compile(r"[|\[\],]")
 
 
 def _never_text(annotation: object) -> bool:
-    """Whether a field's annotation admits numbers, bytes and None alone."""
+    """Whether a field's annotation admits numbers, bytes and None alone, or containers of
+    them (``list[int]``, ``tuple[tuple[int, int], ...]``)."""
     if isinstance(annotation, str):  # (``from __future__ import annotations``)
-        return all(part.strip() in _NO_TEXT for part in annotation.split("|"))
+        names = {part.strip() for part in _SPLIT.split(annotation)} - {""}
+        return bool(names - _CONTAINERS) and names <= _NO_TEXT | _CONTAINERS
     return annotation in _ATOMIC
 
 

@@ -655,9 +655,41 @@ class MsrpFramer(StreamFramer[FramedMessage]):
             self._buf.clear()
             self._scanned = 0
             self._lose_sync()
+        elif not self._buf and self._synced and self._garbage_from is None:
+            data = self._whole(data, out)
         self._buf += data
         self._drain(out)
         return out
+
+    def _whole(self, data: bytes, out: list[Framed]) -> bytes:
+        """The messages ``data`` holds whole from its start (nothing buffered before it: most
+        pieces are a message or a few), framed where they lie rather than copied through the
+        buffer; returns the rest, for :meth:`_drain` (which reports any problem in it)."""
+        data = bytes(data)  # (a bytes object is not copied)
+        pos, n = 0, len(data)
+        while pos < n and data.startswith(b"MSRP ", pos):
+            eol = data.find(b"\r\n", pos, pos + MAX_START_LINE + 2)
+            if eol < 0:
+                break
+            line = data[pos:eol]
+            try:
+                start_line = parse_start_line(line, self._base)
+            except DissectError:
+                break
+            m = _end_line(data, start_line[0].encode(), eol)
+            if m is None:
+                break
+            at, end, flag = m
+            raw = data if pos == 0 and end == n else data[pos:end]
+            try:
+                msg = _parse_message(raw, eol - pos, start_line, (at - pos, end - pos, flag))
+            except DissectError:
+                break
+            start = self._base
+            out.append(FramedMessage(start, start + len(raw), raw, msg))
+            self._base += len(raw)
+            pos = end
+        return data[pos:] if pos else data
 
     def close(self) -> list[Framed]:
         """End of stream: frame what still can be, report the rest."""

@@ -101,12 +101,24 @@ class _Typed:
     name: str
     anything: object
     tags: tuple[str, ...] = ()
+    frames: list[int] = field(default_factory=list)
+    spans: tuple[tuple[int, int], ...] = ()
+    reasons: list[tuple[int, str]] = field(default_factory=list)
 
 
 def test_scrub_reads_the_fields_that_may_hold_text_and_scrubs_them() -> None:
-    # a field typed with numbers, bytes and None alone holds no text: not looked at
-    row = _Typed(3, b"\xe9", True, "caf\udce9", ["caf\udce9"], ("caf\udce9",))
-    assert wiretext._field_names(row) == ("name", "anything", "tags")
+    # a field typed with numbers, bytes and None alone, or containers of them, holds no
+    # text: not looked at
+    row = _Typed(3, b"\xe9", True, "caf\udce9", ["caf\udce9"], ("caf\udce9",), [1, 2], ((1, 2),))
+    row.reasons.append((4, "caf\udce9"))
+    assert wiretext._field_names(row) == ("name", "anything", "tags", "reasons")
     scrub(row)
-    assert (row.frame, row.raw, row.flag) == (3, b"\xe9", True)
+    assert (row.frame, row.raw, row.flag, row.frames, row.spans) == (
+        3,
+        b"\xe9",
+        True,
+        [1, 2],
+        ((1, 2),),
+    )
     assert (row.name, row.anything, row.tags) == ("caf\\xe9", ["caf\\xe9"], ("caf\\xe9",))
+    assert row.reasons == [(4, "caf\\xe9")]

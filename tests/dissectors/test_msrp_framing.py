@@ -74,6 +74,17 @@ def test_bad_start_line_is_reported_then_skipped() -> None:
     assert first.error.field == "start-line"
 
 
+def test_bad_start_line_after_a_whole_message_in_the_same_piece() -> None:
+    # the piece's whole messages are framed where they lie, the rest as from the buffer
+    f = msrp.MsrpFramer()
+    bad = b"MSRP ?? SEND\r\n"
+    out = f.feed(SEND + bad + OK[:20]) + f.feed(OK[20:]) + f.close()
+    n = len(SEND)
+    assert spans(out) == [("msg", 0, n), ("err", n, n + 14), ("msg", n + 14, n + 14 + len(OK))]
+    assert [r.raw for r in out if isinstance(r, msrp.FramedMessage)] == [SEND, OK]
+    assert f.buffered == 0 and f.offset == n + len(bad) + len(OK)
+
+
 def test_missing_end_line_is_bounded_and_reported() -> None:
     lost = SEND[: -len(b"-------a786hjs2$\r\n")]
     f = msrp.MsrpFramer(max_message=400)
