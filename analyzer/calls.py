@@ -366,6 +366,9 @@ def _media_address(sd: SessionDescription, index: int) -> Endpoint | None:
     return Endpoint(canonical_address(c.address), port) if c is not None else None
 
 
+_SERVED = frozenset({"msrp", "bfcp"})  # the m-lines whose addresses TCP connections serve
+
+
 class CallTracker:
     """Groups SIP records into calls and dialogs and pairs offers with answers."""
 
@@ -375,6 +378,11 @@ class CallTracker:
         self.records: list[SipRecord] = []
         self.problems: list[Problem] = []
         self.held = 0  # SIP bytes of the records of the calls in ``calls``
+        # Where the MSRP/BFCP m-lines of the calls in ``calls`` listen (offer and answer
+        # addresses), with how many name each: kept as they change, so that a new TCP
+        # connection is told at once whether an SDP names its server. Bounded by the calls
+        # held (a released call takes its addresses with it).
+        self.media_servers: dict[Endpoint, int] = {}
 
     def __iter__(self) -> Iterator[Call]:
         return iter(self.calls.values())
@@ -387,6 +395,19 @@ class CallTracker:
         """Forget ``call`` (it was reported, or given up)."""
         del self.calls[call.call_id]
         self.held -= call.size
+        for ms in call.media:
+            if ms.protocol in _SERVED:
+                self._named(ms.offer_address, -1)
+                self._named(ms.answer_address, -1)
+
+    def _named(self, ep: Endpoint | None, by: int) -> None:
+        if ep is None:
+            return
+        n = self.media_servers.get(ep, 0) + by
+        if n > 0:
+            self.media_servers[ep] = n
+        else:
+            del self.media_servers[ep]
 
     def add(
         self,
@@ -751,6 +772,9 @@ class CallTracker:
                 proto, protocol = md.proto, md.protocol
             except DissectError:
                 continue
+            offer_address = _media_address(sd, i)
+            if protocol in _SERVED:
+                self._named(offer_address, 1)
             call.media.append(
                 MediaSession(
                     call_id=call.call_id,
@@ -763,7 +787,7 @@ class CallTracker:
                     answerer=rec.dst,
                     offerer_uri=o_uri,
                     answerer_uri=a_uri,
-                    offer_address=_media_address(sd, i),
+                    offer_address=offer_address,
                     offer_setup=sd.media_setup(i),
                     offer_key_mgmt=self._key_mgmt(sd, i, rec, call),
                 )
@@ -797,7 +821,11 @@ class CallTracker:
                 continue
             md = sd.media[ms.index]
             ms.answer_media = md
-            ms.answer_address = _media_address(sd, ms.index)
+            address = _media_address(sd, ms.index)
+            if ms.protocol in _SERVED:
+                self._named(ms.answer_address, -1)
+                self._named(address, 1)
+            ms.answer_address = address
             ms.answer_setup = sd.media_setup(ms.index)
             ms.answer_key_mgmt = self._key_mgmt(sd, ms.index, rec, call)
 
@@ -898,6 +926,12 @@ class SipFlowHandler:
         key = (id(conn), from_client)
         st = self._tcp.get(key)
         if st is None:
+            data = chunk.data
+            if data and data[0] < 0x20 and data[0] not in (0x0A, 0x0D):
+                # binary from the first byte (TLS, ...): what _decide would find, without
+                # the state of a direction to find it with
+                self._tcp[key] = _NOT_SIP
+                return
             src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
             st = self._tcp[key] = _Direction(
                 src,

@@ -125,25 +125,12 @@ class _Collector:
         self.dropped_problems = 0
         self.dropped_connections = 0
         self.broken: set[int] = set()  # connections whose handling raised (by id)
-        self._sdp_eps: set[Endpoint] = set()
-        self._sdp_seen = -1
         self.quiet = _QuietCalls(sip)
         self.siptls: SipTlsHandler | None = None  # SIP inside TLS, decrypted with a key log
 
     def _named_by_sdp(self, rec: ConnRecord) -> bool:
         """Whether an MSRP/BFCP m-line seen so far names the connection's server."""
-        tracker = self.sip.tracker
-        # m-lines appear only with SIP messages: recompute when the tracker got one
-        if len(tracker.records) != self._sdp_seen:
-            self._sdp_seen = len(tracker.records)
-            self._sdp_eps = {
-                ep
-                for ms in tracker.media_sessions
-                if ms.protocol in ("msrp", "bfcp")
-                for ep in (ms.offer_address, ms.answer_address)
-                if ep is not None
-            }
-        return rec.server in self._sdp_eps
+        return rec.server in self.sip.tracker.media_servers
 
     def _in_esp(self) -> bool:
         return self.table is not None and self.table.esp_spi is not None

@@ -406,3 +406,28 @@ def test_retransmissions_still_found_once_the_call_holds_its_budget_of_keys(
     call = t.calls["oa"]
     assert [r.frame for r in call.records if r.retransmission] == [4]
     assert len(call._seen) == 2
+
+
+def test_the_servers_sdp_names_follow_the_answers_and_leave_with_the_call() -> None:
+    # The offer listens on 192.0.2.1:5000 (SDP1); an unreliable 183 answers with port 1, the
+    # 200 replaces it with port 2; a second fork answers on 192.0.2.8:8000. An audio m-line
+    # names no server a TCP connection could serve.
+    audio = b"m=audio 4000 RTP/AVP 0\r\n"
+    t = feed(
+        [
+            (req("INVITE", "1 INVITE", None, body=SDP1 + audio), True),
+            (
+                resp("183 Progress", "1 INVITE", "tb", body=sdp_from("192.0.2.2", 1, "active")),
+                False,
+            ),
+            (resp("200 OK", "1 INVITE", "tb", body=sdp_from("192.0.2.2", 2, "active")), False),
+            (resp("200 OK", "1 INVITE", "fk", body=sdp_from("192.0.2.8", 8000, "active")), False),
+        ]
+    )
+    assert t.media_servers == {
+        Endpoint("192.0.2.1", 5000): 2,  # the offer, once per fork that answered it
+        Endpoint("192.0.2.2", 2): 1,
+        Endpoint("192.0.2.8", 8000): 1,
+    }
+    t.release(t.calls["oa"])
+    assert t.media_servers == {}
