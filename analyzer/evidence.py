@@ -487,12 +487,15 @@ class CallRecord:
 
     @property
     def verdict(self) -> Verdict:
-        statuses = {c.status for c in self.checks if c.counts}
-        if Status.FAIL in statuses:
-            return Verdict.FAIL
-        if Status.NOT_OBSERVED in statuses or not self.checks:
-            return Verdict.INCOMPLETE
-        return Verdict.PASS
+        unseen = not self.checks
+        for c in self.checks:  # (read several times a call: one pass, no set)
+            if c.unseen_leg:  # not ``counts``
+                continue
+            if c.status is Status.FAIL:
+                return Verdict.FAIL
+            if c.status is Status.NOT_OBSERVED:
+                unseen = True
+        return Verdict.INCOMPLETE if unseen else Verdict.PASS
 
     @property
     def failing(self) -> list[CheckResult]:

@@ -126,8 +126,11 @@ def _candidate_keys(init: MikeyMessage, keys: KeyFile) -> list[tuple[str, str, b
     idr_kms, idr_psk, idr_i = init.idr(3), init.idr(4), init.idr(1)
     kms_uri = idr_kms.data.decode("utf-8", "replace") if idr_kms else None
     named = {p.data.decode("utf-8", "replace") for p in (idr_psk, idr_i) if p is not None}
-    kms = sorted(keys.kms, key=lambda k: k.uri != kms_uri)
-    psk = sorted(keys.psk, key=lambda k: k.identity not in named)
+    # (stable: the named ones first, each part in the key file's order)
+    kms = [k for k in keys.kms if k.uri == kms_uri] + [k for k in keys.kms if k.uri != kms_uri]
+    psk = [k for k in keys.psk if k.identity in named] + [
+        k for k in keys.psk if k.identity not in named
+    ]
     return [("kms", f"kms {k.uri}", k.master_key) for k in kms] + [
         ("mode-3", f"psk {k.identity}", k.key) for k in psk
     ]

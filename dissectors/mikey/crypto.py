@@ -142,8 +142,9 @@ def transport_keys(
 
 def kemac_iv(salt_key: bytes, csb_id: int, t_value: int) -> bytes:
     """AES-CM IV: ``(salt XOR (0x0000 || csb_id || T)) || 0x0000`` (RFC 3830 4.2.3)."""
-    x = bytes(2) + csb_id.to_bytes(4, "big") + t_value.to_bytes(8, "big")
-    return bytes(a ^ b for a, b in zip(salt_key[:14], x, strict=True)) + bytes(2)
+    x = (csb_id << 64) | t_value  # 0x0000 || csb_id || T, as a 112-bit number
+    salt = int.from_bytes(salt_key[:14], "big")
+    return (salt ^ x).to_bytes(14, "big") + bytes(2)
 
 
 def _aes_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
