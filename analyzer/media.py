@@ -814,9 +814,12 @@ def _bfcp_fields(rec: BfcpRecord, receiver: str, session: BfcpSession | None) ->
         "user_id": m.user_id,
         "attributes": attributes_json(m.attributes),
     }
-    listed = attributes_json_count(d["attributes"])
-    if (total := bfcp.size(m.attributes)[0]) > listed:
-        d["attributes_omitted"] = total - listed
+    total, deep = bfcp.size(m.attributes)
+    # within both budgets the list holds every attribute (most messages): nothing to count
+    if total > MAX_ATTRIBUTES or deep > MAX_ATTRIBUTE_DEPTH:
+        listed = attributes_json_count(d["attributes"])
+        if total > listed:
+            d["attributes_omitted"] = total - listed
     if session is not None:
         session._add_pair_frames(rec.index, d)
     return d

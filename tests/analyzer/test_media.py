@@ -435,3 +435,23 @@ def test_supported_names_kept_once_and_bounded() -> None:
     for n in range(3 * media.MAX_SUPPORTED_NAMES):  # hostile: a new list in every message
         media.supported_names(bfcp.PRIMITIVES, (n % 256, n // 256), 0)
         assert len(media._SUPPORTED_NAMES) <= media.MAX_SUPPORTED_NAMES
+
+
+def test_bfcp_attributes_omitted_only_past_a_budget() -> None:
+    def omitted(attrs: tuple[bfcp.Attribute, ...]) -> object:
+        m = bfcp.Message(bfcp.PRIMITIVES["FloorRequest"], 1, 2, 3, attrs)
+        return media.bfcp_json(media.Located(0, UE, AS, 1, 1, 0, 0, 0, b"", m)).get(
+            "attributes_omitted"
+        )
+
+    def nested(levels: int) -> bfcp.Attribute:  # a FLOOR-ID under levels - 1 groups
+        a: bfcp.Attribute = bfcp.FloorId(1)
+        for _ in range(levels - 1):
+            a = bfcp.FloorRequestInformation(7, (a,))
+        return a
+
+    flat = tuple(bfcp.FloorId(n) for n in range(media.MAX_ATTRIBUTES))
+    assert omitted(flat) is None  # 64 listed
+    assert omitted((*flat, bfcp.FloorId(99))) == 1  # the 65th counted
+    assert omitted((nested(media.MAX_ATTRIBUTE_DEPTH),)) is None  # 4 levels listed
+    assert omitted((nested(media.MAX_ATTRIBUTE_DEPTH + 2),)) == 2  # the 5th and 6th counted
