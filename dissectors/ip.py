@@ -78,17 +78,34 @@ def _ntop6(b: bytes) -> str:
 _FAMILIES = ((socket.AF_INET6, _ntop6), (socket.AF_INET, _ntop4))
 
 
+# Addresses written lately and their canonical form: an SDP's c= and a=path addresses come
+# back in every offer and answer of the same parties. Bounded: short texts only, emptied when
+# it holds MAX_CANONICAL.
+_CANONICAL: dict[str, str] = {}
+MAX_CANONICAL = 1024
+MAX_CANONICAL_TEXT = 64  # characters (the longest IPv6 text with a zone is well under)
+
+
 def canonical_address(text: str) -> str:
     """An IP address written in text (SDP, a URI) as the packets' addresses are shown: IPv6 in
     RFC 5952 form (lower case, the longest run of zero groups as ``::``), so that the two
     compare equal; a host name or anything else as it is."""
+    got = _CANONICAL.get(text)
+    if got is not None:
+        return got
+    got = text
     # (text without a colon is no IPv6 address: not tried, its failure costs an exception)
     for family, ntop in _FAMILIES if ":" in text else _FAMILIES[1:]:
         try:
-            return ntop(socket.inet_pton(family, text))
+            got = ntop(socket.inet_pton(family, text))
+            break
         except (OSError, ValueError):
             continue
-    return text
+    if len(text) <= MAX_CANONICAL_TEXT:
+        if len(_CANONICAL) >= MAX_CANONICAL:
+            _CANONICAL.clear()
+        _CANONICAL[text] = got
+    return got
 
 
 # -- IPv4 ----------------------------------------------------------------------------------------

@@ -521,3 +521,13 @@ def test_ipv6_round_trip(
 )
 def test_canonical_address_is_rfc5952(text: str, shown: str) -> None:
     assert ip.canonical_address(text) == shown
+    assert ip.canonical_address(text) == shown  # (the second time from the cache)
+
+
+def test_canonical_addresses_kept_stay_within_their_budget() -> None:
+    for i in range(ip.MAX_CANONICAL + 10):
+        assert ip.canonical_address(f"2001:DB8::{i + 1:X}") == f"2001:db8::{i + 1:x}"
+        name = "h" * 70 + f"{i}.example"  # too long to be kept
+        assert ip.canonical_address(name) == name
+    assert 0 < len(ip._CANONICAL) <= ip.MAX_CANONICAL
+    assert all(len(t) <= ip.MAX_CANONICAL_TEXT for t in ip._CANONICAL)
