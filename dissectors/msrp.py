@@ -263,41 +263,41 @@ class Message:
 
     @property
     def to_path(self) -> tuple[MsrpUri, ...]:
-        return _paths(self.header("To-Path"))
+        return _paths(self.first_headers().get("to-path"))
 
     @property
     def from_path(self) -> tuple[MsrpUri, ...]:
-        return _paths(self.header("From-Path"))
+        return _paths(self.first_headers().get("from-path"))
 
     @property
     def use_path(self) -> tuple[MsrpUri, ...]:
-        return _paths(self.header("Use-Path"))
+        return _paths(self.first_headers().get("use-path"))
 
     @property
     def message_id(self) -> str | None:
-        return self.header("Message-ID")
+        return self.first_headers().get("message-id")
 
     @property
     def byte_range(self) -> ByteRange | None:
-        v = self.header("Byte-Range")
+        v = self.first_headers().get("byte-range")
         return None if v is None else ByteRange.parse(v)
 
     @property
     def report_status(self) -> ReportStatus | None:
-        v = self.header("Status")
+        v = self.first_headers().get("status")
         return None if v is None else ReportStatus.parse(v)
 
     @property
     def success_report(self) -> str | None:
-        return self.header("Success-Report")
+        return self.first_headers().get("success-report")
 
     @property
     def failure_report(self) -> str | None:
-        return self.header("Failure-Report")
+        return self.first_headers().get("failure-report")
 
     @property
     def content_type(self) -> str | None:
-        return self.header("Content-Type")
+        return self.first_headers().get("content-type")
 
     @property
     def media_type(self) -> str | None:
@@ -421,8 +421,9 @@ def _parse_message(
         headers.append(h)
         pos = nl + 2
     msg = Message(tid, method, status, comment, tuple(headers), body, flag)
-    for required in ("To-Path", "From-Path"):
-        if msg.header(required) is None:
+    first = msg.first_headers()
+    for required, name in (("To-Path", "to-path"), ("From-Path", "from-path")):
+        if name not in first:
             raise DissectError(LAYER, eol + 2, f"{required} header missing", required)
     return msg
 
@@ -903,7 +904,7 @@ class Reassembler(Generic[T]):
         p.refs.append(ref)
         body = msg.body or b""
         br = msg.byte_range or ByteRange(1, None, None)
-        if msg.content_type is not None and p.content_type is None:
+        if p.content_type is None:
             p.content_type = msg.content_type
         if br.total is not None:
             if p.total is not None and p.total != br.total:
