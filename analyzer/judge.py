@@ -192,8 +192,9 @@ def analyze_streamed(
     not the calls of the captures. Not for Dask: the spool is on this machine."""
     keyfile, units = _plan(captures, keys, psk, tls_keylog, None, jobs, join, workers)
     ctx = context_for(keyfile)
-    sink = LeanSink(ctx, reveal_keys, json=json, keylog=keylog)
+    sink: LeanSink | None = None
     try:
+        sink = LeanSink(ctx, reveal_keys, json=json, keylog=keylog)
         results = run_units(
             units,
             keyfile,
@@ -204,7 +205,8 @@ def analyze_streamed(
         )
         calls = assemble(results, ctx, sink)
     except BaseException:
-        sink.close()
+        if sink is not None:
+            sink.close()
         raise
     report = Report(version=__version__, keys=key_rows(keyfile), reveal_keys=reveal_keys)
     for res in results:

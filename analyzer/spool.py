@@ -143,7 +143,6 @@ class LeanSink:
         self.reveal = reveal
         self.json = json
         self.keylog = keylog
-        self.dir = tempfile.mkdtemp(prefix="mikeyshark-spool-")
         self._pid = 0
         self._offset = 0  # where the next call goes in this process's spool file
         # the context each call is judged in: this one's, as if no call came before it
@@ -151,6 +150,8 @@ class LeanSink:
         self._file: IO[bytes] | None = None
         self._path = ""
         self._readers: dict[str, IO[bytes]] = {}
+        # made last: a signal (Ctrl-C, SIGTERM) while the sink is being made leaves none
+        self.dir = tempfile.mkdtemp(prefix="mikeyshark-spool-")
 
     def __call__(self, items: list[Finalized]) -> list[Finalized]:
         for f in items:

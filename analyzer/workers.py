@@ -77,11 +77,12 @@ class Forks:
         self.queued = 0  # calls in ``queue``
         self.running: deque[_Child] = deque()  # oldest first
         self.done: list[Finalized] = []
-        self.dir = tempfile.mkdtemp(prefix="mikeyshark-workers-")
         self.forked = 0
         # the children's own seconds and calls: how long a call takes a worker (see finish)
         self.busy = 0.0
         self.busy_calls = 0
+        # made last: a signal (Ctrl-C, SIGTERM) while the runner is being made leaves none
+        self.dir = tempfile.mkdtemp(prefix="mikeyshark-workers-")
 
     def submit(self, batch: Batch) -> None:
         self.queue.append(batch)
