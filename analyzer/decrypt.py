@@ -674,7 +674,9 @@ class TlsConnectionDecoder:
             r = _Pending(ct, version, data[pos + RECORD_HEADER_LEN : end], frame, ts, base + pos)
             pos = end
             d.base = base + pos
-            if self._is_protected(d, r):
+            if d.encrypted and d.prot is not None and ct != CT_CHANGE_CIPHER_SPEC:
+                self._decrypt(d, r)  # (most records: under the keys found already)
+            elif self._is_protected(d, r):
                 self._on_protected(d, r)
             else:
                 self._plain_record(d, r, False)

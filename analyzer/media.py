@@ -60,6 +60,8 @@ class _FrameMap:
         self._spans.append((frame, ts_ns))
 
     def locate(self, offset: int) -> tuple[int, int]:
+        if len(self._starts) == 1:  # (a message in one piece, most)
+            return self._spans[0]
         i = bisect.bisect_right(self._starts, offset) - 1
         if i < 0:
             i = 0
