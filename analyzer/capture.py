@@ -187,16 +187,6 @@ class CaptureReader:
         # The number the next frame would get; damaged packet blocks use up a number too,
         # so the frames after them keep the numbers they have in the file.
         self.next_number = first_number
-        self._file: BinaryIO | None = None  # the input as opened, while it is read
-
-    @property
-    def position(self) -> int | None:
-        """How far into the input (as stored: compressed or not) reading has gone, in
-        bytes, read ahead included; None when that cannot be told (a pipe, or not reading)."""
-        try:
-            return self._file.tell() if self._file is not None else None
-        except (OSError, ValueError):
-            return None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -229,7 +219,6 @@ class CaptureReader:
             self._problem(f"cannot open: {e.strerror or e}", None, None, None)
             return
         unpacked: Decompressing | None = None
-        self._file = f
         try:
             try:
                 stream, unpacked = open_decompressed(f)
@@ -266,7 +255,6 @@ class CaptureReader:
         finally:
             if unpacked is not None and unpacked.error is not None:
                 self._problem(unpacked.error, None, self.next_number, "compression")
-            self._file = None
             if owned:
                 f.close()
 
@@ -809,12 +797,6 @@ class MergedReader:
         if len(self.readers) == 1:
             return self.readers[0].frames_read
         return self._merged_read
-
-    @property
-    def position(self) -> int | None:
-        """Bytes read so far of a single file (:attr:`CaptureReader.position`); None for
-        several (they are read side by side, each ending at its own time)."""
-        return self.readers[0].position if len(self.readers) == 1 else None
 
     @property
     def format(self) -> str | None:

@@ -968,12 +968,8 @@ def analyze_capture(
     if workers > 0:
         from mikeyshark.workers import Forks, available  # only --workers needs it
 
-        def read_fraction() -> float | None:
-            pos = reader.position
-            return min(pos / size, 1.0) if pos is not None and size else None
-
         if available():
-            runner = Forks(work, workers, read_fraction=read_fraction)
+            runner = Forks(work, workers)
     finalizer = _Finalizer(tracker, collector, runner)
     feed = table.feed
     budget_seen = 0  # the SIP records counted when the budgets were last looked at

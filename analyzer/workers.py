@@ -31,7 +31,6 @@ import tempfile
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
 from typing import NamedTuple
 
 from mikeyshark.pipeline import Batch, CallWork, Finalized
@@ -41,8 +40,7 @@ MAX_QUEUED_CALLS = 512
 # While no worker is busy, a core idles as the reader gathers a batch: the first children
 # take smaller batches (16, 32, 64 calls) when none is running, so that the workers start
 # early in the capture (when forking is cheapest: the reader's memory is smallest) and the
-# reader pays for a few forks more, not for one per idle moment. Near the end of the input,
-# batches of this size go to each free worker (Forks._near_end).
+# reader pays for a few forks more, not for one per idle moment.
 FIRST_BATCH_CALLS = 16
 
 
@@ -60,17 +58,8 @@ class _Child(NamedTuple):
 class Forks:
     """Batches of ended calls processed in forked children (a :class:`~pipeline.Runner`)."""
 
-    def __init__(
-        self,
-        work: CallWork,
-        workers: int,
-        batch_calls: int | None = None,
-        read_fraction: Callable[[], float | None] | None = None,
-    ) -> None:
-        """``read_fraction``: how much of the input is read (0 to 1), None when unknown."""
+    def __init__(self, work: CallWork, workers: int, batch_calls: int | None = None) -> None:
         self.work = work
-        self.read_fraction = read_fraction
-        self.created = time.perf_counter()
         self.workers = max(1, workers)
         self.batch_calls = batch_calls or BATCH_CALLS
         self.queue: list[Batch] = []
@@ -91,27 +80,10 @@ class Forks:
             self.poll()
             if len(self.running) < self.workers or self.queued >= MAX_QUEUED_CALLS:
                 self._fork()
-        elif self.queued >= FIRST_BATCH_CALLS:
-            if self.queued >= FIRST_BATCH_CALLS << min(self.forked, 8):
-                self.poll()
-                if not self.running:  # one of the first, smaller batches: a core is idle
-                    self._fork()
-            elif self._near_end():
-                self.poll()
-                if len(self.running) < self.workers:
-                    self._fork()
-
-    def _near_end(self) -> bool:
-        """Whether reading will be over before a worker gets through a whole batch: then
-        smaller batches go to each worker that is free, so that little is left to do once
-        reading ends (only the workers run then, and the report waits for the last)."""
-        if self.read_fraction is None or not self.busy_calls:
-            return False
-        done = self.read_fraction()
-        if not done:
-            return False
-        left = (time.perf_counter() - self.created) * (1 - done) / done
-        return left < self.batch_calls * self.busy / self.busy_calls
+        elif self.queued >= FIRST_BATCH_CALLS << min(self.forked, 8):
+            self.poll()
+            if not self.running:  # one of the first, smaller batches: a core is idle
+                self._fork()
 
     def poll(self) -> None:
         """Take the results of the children that are done (oldest first), without waiting."""

@@ -138,23 +138,6 @@ def test_large_records_cross_chunk_boundaries(tmp_path: Path) -> None:
     assert [f.data for f in frames] == [r[2] for r in recs]
 
 
-def test_position_is_how_far_into_the_file_reading_has_gone(tmp_path: Path) -> None:
-    # six records of 200 KB after a 24-byte header, read in chunks of 1 MiB (a little more
-    # to tell the format): the first five frames come out of the first chunk, the sixth out
-    # of the rest of the file
-    size = 200_000
-    recs = [(T0, i, bytes(size)) for i in range(6)]
-    p = tmp_path / "p.pcap"
-    p.write_bytes(pcap(recs, linktype=101))
-    whole = 24 + 6 * (16 + size)
-    r = CaptureReader(p)
-    before = r.position  # not opened before iterating
-    seen = [r.position or 0 for _ in r]
-    assert before is None and r.position is None  # and closed after
-    assert seen[:5] == [seen[0]] * 5 and 24 + 5 * (16 + size) <= seen[0] < whole
-    assert seen[5] == whole
-
-
 def test_pipe_frames_come_through_before_end_of_input() -> None:
     # a live `tcpdump -w - | mikeyshark ...`: the first frame must not wait for more input
     r_fd, w_fd = os.pipe()

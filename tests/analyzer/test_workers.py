@@ -342,30 +342,3 @@ def test_the_first_batches_are_smaller_while_no_worker_is_busy(
         forks.finish()
     finally:
         forks.close()
-
-
-@pytest.mark.parametrize(("read", "forked"), [(0.99, [16, 16]), (0.5, [])])
-def test_near_the_end_of_the_input_each_free_worker_takes_a_smaller_batch(
-    monkeypatch: pytest.MonkeyPatch, read: float, forked: list[int]
-) -> None:
-    # 10 ms a call, so a batch of 128 takes 1.28 s; 10 s into reading, with 99% of the input
-    # read the rest takes 0.1 s: each free worker (two, each child seen busy) takes 16 calls,
-    # and a third batch waits. Half read, 10 s are left: batches of 128 as before
-    _children_seen_busy(monkeypatch)
-    now = [100.0]
-    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
-    forks = workers.Forks(
-        work=None,  # type: ignore[arg-type]
-        workers=2,
-        batch_calls=128,
-        read_fraction=lambda: read,
-    )
-    forks.busy, forks.busy_calls, forks.forked = 1.0, 100, 3  # the first batches are past
-    now[0] += 10.0
-    sizes = _fork_sizes(forks)
-    try:
-        for _ in range(48):
-            forks.submit(_Batch())  # type: ignore[arg-type]
-        assert sizes == forked
-    finally:
-        forks.close()
