@@ -963,7 +963,6 @@ def analyze_capture(
     known = keylog_from([keys.tls_keylog], reader.secrets)
     siptls = collector.siptls = SipTlsHandler(sip, known)
     work = CallWork(keys, path, reveal, known, detail, sink)
-    size = sum(_size(p) for p in paths)
     runner: Runner = InProcess(work)
     if workers > 0:
         from mikeyshark.workers import Forks, available  # only --workers needs it
@@ -971,6 +970,7 @@ def analyze_capture(
         if available():
             runner = Forks(work, workers)
     finalizer = _Finalizer(tracker, collector, runner)
+    size = sum(_size(p) for p in paths)
     feed = table.feed
     budget_seen = 0  # the SIP records counted when the budgets were last looked at
     counted = _Counted(reader, progress, progress_every, size) if progress is not None else None
