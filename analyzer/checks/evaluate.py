@@ -1448,18 +1448,15 @@ def evaluate_call(
     evaluators read the call, the m-line and the context, and change none of them)."""
     media = call.media
     results: list[CheckResult] = []
-    if len(media) == 2:  # (most calls: an MSRP and a BFCP m-line) unrolled
-        ma, mb = media
-        for rule in rules:
+    for rule in rules:
+        if len(media) == 2:  # (most calls: an MSRP and a BFCP m-line) without a list
+            ma, mb = media
             a, b = judge_media(rule, call, ma, ctx), judge_media(rule, call, mb, ctx)
             if a.status is b.status:
                 results.append(_combine_two(rule, (ma, a), (mb, b)))
             else:
                 results.append(_combine(rule, [(ma, a), (mb, b)], many=True))
-        remember(call.call_id, exchanges(call), ctx)
-        call.checks = results
-        return results
-    for rule in rules:
+            continue
         outs = [(m, judge_media(rule, call, m, ctx)) for m in media]
         if not outs:
             results.append(
