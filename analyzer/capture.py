@@ -428,55 +428,41 @@ class CaptureReader:
                     return
                 btype, blen = struct.unpack_from(bo + "II", buf, i)
                 frame_here = last + 1 if btype in _PACKET_BLOCKS else None
+                # a block whose length cannot be trusted: why, reported at its length field
+                damage: str | None = None
+                skipped = False  # (the damaged block already skipped)
                 if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-                    self._problem(
-                        f"block type 0x{btype:08x} has impossible length {blen}",
-                        block_pos + 4,
-                        frame_here,
-                        "block_total_length",
-                    )
-                    if not self._skip_damage(src, block_pos, bo):
-                        return
-                    if frame_here is not None:
-                        last += 1
-                        damaged += 1
-                    continue
-                if not src.ensure(blen):
+                    damage = f"block type 0x{btype:08x} has impossible length {blen}"
+                elif not src.ensure(blen):
                     # Either the file was cut here or the length lies and more blocks follow.
                     left = src.available()
-                    if self._resync(src, block_pos, bo):
+                    if not self._resync(src, block_pos, bo):
                         self._problem(
-                            f"block type 0x{btype:08x} claims {blen} bytes, more than the "
-                            f"{left} left in the file, yet a well-formed block follows it: "
-                            "its length is wrong; block skipped",
-                            block_pos + 4,
+                            f"truncated block: type 0x{btype:08x} says {blen} bytes, "
+                            f"{left} left in file",
+                            block_pos,
                             frame_here,
-                            "block_total_length",
+                            "block",
                         )
-                        if frame_here is not None:
-                            last += 1
-                            damaged += 1
-                        continue
-                    self._problem(
-                        f"truncated block: type 0x{btype:08x} says {blen} bytes, "
-                        f"{left} left in file",
-                        block_pos,
-                        frame_here,
-                        "block",
+                        return
+                    damage = (
+                        f"block type 0x{btype:08x} claims {blen} bytes, more than the "
+                        f"{left} left in the file, yet a well-formed block follows it: "
+                        "its length is wrong; block skipped"
                     )
-                    return
-                buf = src.buf
-                i = src.i
-                (trailer,) = struct.unpack_from(bo + "I", buf, i + blen - 4)
-                if trailer != blen:
-                    self._problem(
-                        f"block type 0x{btype:08x}: leading length {blen} and trailing "
-                        f"length {trailer} disagree",
-                        block_pos + 4,
-                        frame_here,
-                        "block_total_length",
-                    )
-                    if not self._skip_damage(src, block_pos, bo):
+                    skipped = True
+                else:
+                    buf = src.buf
+                    i = src.i
+                    (trailer,) = struct.unpack_from(bo + "I", buf, i + blen - 4)
+                    if trailer != blen:
+                        damage = (
+                            f"block type 0x{btype:08x}: leading length {blen} and trailing "
+                            f"length {trailer} disagree"
+                        )
+                if damage is not None:
+                    self._problem(damage, block_pos + 4, frame_here, "block_total_length")
+                    if not skipped and not self._skip_damage(src, block_pos, bo):
                         return
                     if frame_here is not None:
                         last += 1
