@@ -46,7 +46,7 @@ from mikeyshark.keylog import keylog_facts
 from mikeyshark.model import Problem
 from mikeyshark.pipeline import CaptureResult, Finalized
 from mikeyshark.report import json_report
-from mikeyshark.report.model import CallFacts, call_facts
+from mikeyshark.report.model import CallTally, tally_of
 
 REPLAY = "REPLAY"
 # bytes written to a spool file at once: a few calls' records and JSON entries
@@ -74,7 +74,7 @@ class Kept:
     capture, as :func:`~mikeyshark.judge.build_report` adds it)."""
 
     spooled: Spooled
-    facts: CallFacts
+    tally: CallTally
     sent: tuple[Exchange, ...] = ()
     failure: Problem | None = None
 
@@ -166,7 +166,7 @@ class LeanSink:
             parts = json_report.call_parts(rec, self.reveal) if self.json else ("", "", "")
             spooled = self._write(pack(rec), *parts)
             sent = exchanges(rec) if failure is None else ()
-            f.spooled = Kept(spooled, call_facts(rec), sent, failure)
+            f.spooled = Kept(spooled, tally_of(rec), sent, failure)
             # what the capture's problems and the report's order still need of it
             f.record = CallRecord(
                 rec.call_id,
@@ -251,10 +251,10 @@ class SpooledCalls(Sequence[CallRecord]):
     the summaries count, known without reading them
     (:meth:`~mikeyshark.report.model.Report.compliant`, ``json_report.write``)."""
 
-    def __init__(self, sink: LeanSink, places: list[Spooled], facts: list[CallFacts]) -> None:
+    def __init__(self, sink: LeanSink, places: list[Spooled], tallies: list[CallTally]) -> None:
         self.sink = sink
         self.places = places
-        self.facts = facts
+        self.tallies = tallies
 
     def __len__(self) -> int:
         return len(self.places)
@@ -307,14 +307,14 @@ def assemble(results: Sequence[CaptureResult], context: Context, sink: LeanSink)
     """The calls in the report's order, REPLAY judged again where an earlier call sent the
     same TRANSFER_INIT."""
     places: list[Spooled] = []
-    facts: list[CallFacts] = []
+    tallies: list[CallTally] = []
     ctx = dataclasses.replace(context, seen_inits={})
     for res in results:
         order = sorted(range(len(res.calls)), key=lambda i: res.calls[i].invite_frame or 0)
         for i in order:
             call_id, kept = res.calls[i].call_id, res.spooled[i]
             assert isinstance(kept, Kept)
-            place, fact = kept.spooled, kept.facts
+            place, tally = kept.spooled, kept.tally
             if kept.failure is not None:
                 res.info.errors.append(kept.failure)
                 call = sink.record(place)
@@ -324,8 +324,8 @@ def assemble(results: Sequence[CaptureResult], context: Context, sink: LeanSink)
                 if replayed(call_id, kept.sent, ctx):
                     call = sink.record(place)
                     revise(call, ctx, REPLAY)
-                    place, fact = sink.respool(place, call, head=True), call_facts(call)
+                    place, tally = sink.respool(place, call, head=True), tally_of(call)
                 remember(call_id, kept.sent, ctx)
             places.append(place)
-            facts.append(fact)
-    return SpooledCalls(sink, places, facts)
+            tallies.append(tally)
+    return SpooledCalls(sink, places, tallies)

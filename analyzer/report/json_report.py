@@ -30,7 +30,7 @@ from mikeyshark.evidence import (
     Verdict,
 )
 from mikeyshark.model import Endpoint, Severity, Tunnel
-from mikeyshark.report.model import CallFacts, Judged, Report, call_facts
+from mikeyshark.report.model import CallTally, Judged, Report, tally_of
 
 
 def _ep(ep: Endpoint | None) -> str | None:
@@ -478,14 +478,14 @@ class Summary:
         self.failing: Counter[str] = Counter()
 
     def add(self, call: CallRecord) -> None:
-        self.count(call_facts(call))
+        self.count(tally_of(call))
 
-    def count(self, facts: CallFacts) -> None:
-        verdict = facts.verdict.value
+    def count(self, tally: CallTally) -> None:
+        verdict = tally.verdict.value
         self.verdicts[verdict] += 1
-        self.scenarios.setdefault(facts.scenario, Counter())[verdict] += 1
+        self.scenarios.setdefault(tally.scenario, Counter())[verdict] += 1
         # a rule counts once per call, however many m-lines failed it
-        self.failing.update(facts.failing)
+        self.failing.update(tally.failing)
 
     def json(self) -> dict[str, Any]:
         def per_verdict(c: Counter[str]) -> dict[str, int]:
@@ -649,9 +649,9 @@ def write(report: Report, out: TextIO, entries: Sequence[Callable[[], str]] | No
     calls = report.calls
     if entries is not None and isinstance(calls, Judged):
         # spooled calls: their entries and what the summary counts, without reading a call
-        for i, (entry, facts) in enumerate(zip(entries, calls.facts, strict=True)):
+        for i, (entry, tally) in enumerate(zip(entries, calls.tallies, strict=True)):
             out.write(("," if i else "") + "\n    " + entry())
-            counted.count(facts)
+            counted.count(tally)
     else:
         for i, call in enumerate(calls):
             text = (

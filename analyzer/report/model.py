@@ -31,7 +31,7 @@ def unbound_key_text(u: UnboundMedia, reveal: bool) -> str:
     return f"not opened: {u.not_opened or 'no key'}"
 
 
-class CallFacts(NamedTuple):
+class CallTally(NamedTuple):
     """What the summaries of the reports count of a call."""
 
     verdict: Verdict
@@ -39,18 +39,18 @@ class CallFacts(NamedTuple):
     failing: tuple[str, ...]  # the rules it failed, each once
 
 
-def call_facts(call: CallRecord) -> CallFacts:
+def tally_of(call: CallRecord) -> CallTally:
     failed = (c.rule for c in call.checks if c.status is Status.FAIL)
-    return CallFacts(call.verdict, call.scenario, tuple(dict.fromkeys(failed)))
+    return CallTally(call.verdict, call.scenario, tuple(dict.fromkeys(failed)))
 
 
 @runtime_checkable
 class Judged(Protocol):
-    """Calls whose verdicts and summary facts are known without reading the calls (those
+    """Calls whose verdicts and summary tallies are known without reading the calls (those
     read back from a spool one at a time: :class:`mikeyshark.spool.SpooledCalls`)."""
 
     @property
-    def facts(self) -> Sequence[CallFacts]: ...
+    def tallies(self) -> Sequence[CallTally]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ class Report:
         """The verdict of each call, in the report's order."""
         calls = self.calls
         if isinstance(calls, Judged):
-            return [f.verdict for f in calls.facts]
+            return [t.verdict for t in calls.tallies]
         return [c.verdict for c in calls]
 
     def compliant(self, *, strict: bool = False) -> bool:

@@ -99,7 +99,7 @@ def test_the_reports_read_the_calls_back_from_the_spool(
         assert junit.junit_xml(streamed.report) == junit.junit_xml(whole)
         # the verdicts, the replayed call's judged again, and the JSON report with its
         # summary, known without reading a call
-        assert [f.verdict for f in calls.facts] == [c.verdict for c in whole.calls]
+        assert [t.verdict for t in calls.tallies] == [c.verdict for c in whole.calls]
         monkeypatch.setattr(streamed.sink, "record", None)
         assert streamed.report.compliant() is whole.compliant() is False  # the replay
         assert streamed.report.compliant(strict=True) is False
